@@ -1,0 +1,1 @@
+"""kmap-scenarios front end: parser, checks, lowering, CLI and tools."""

@@ -1,0 +1,7 @@
+"""`python -m dsl` is the `kmap` command."""
+
+import sys
+
+from dsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,152 @@
+"""`kmap check FILE`: every execution, herd7-style.
+
+Text layout (golden format; deterministic without --stats):
+
+    Test NAME (PATH)
+    Outcomes N
+      COUNT  OUTCOME            (sorted by outcome text)
+    Expectations
+      expect QUANT COND: holds | FAILS | unproven (BOUND)
+        witness: SCHEDULE       (failing ones, and sometimes that hold)
+        trace lines of the witness
+    Bounded by: ...             (only when a bound cut the search)
+    States S, transitions T, executions E, max depth D
+    Result: ...
+
+JSON (--format json) is documented in docs/check-json.md; its
+``format_version`` changes with any incompatible change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dsl import report
+from dsl.load import load
+from runtime import explore as ex
+from runtime.program import Program
+from runtime.schedule import encode, replay
+
+JSON_VERSION = 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-states", type=int, default=None, metavar="N")
+    p.add_argument("--max-depth", type=int, default=None, metavar="N")
+    p.add_argument("--preemption-bound", type=int, default=None, metavar="K")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
+    p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
+
+
+def check(args: argparse.Namespace) -> int:
+    from dsl.cli import Usage
+    for name in ("max_states", "max_depth", "preemption_bound"):
+        v = getattr(args, name)
+        if v is not None and v < 0:
+            raise Usage(f"--{name.replace('_', '-')} must be >= 0")
+    program = load(args.file)
+    opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
+                      max_depth=args.max_depth, preemption_bound=args.preemption_bound,
+                      timeout=args.timeout, progress=sys.stderr.isatty())
+    result = ex.explore(program, opts)
+    if opts.progress:
+        sys.stderr.write("\r\033[K")
+    verdicts = verdicts_of(program, result)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace))
+    return 0 if all(v.holds for v in verdicts) else 1
+
+
+class Verdict:
+    """One expectation's verdict under check, with its witness if any."""
+
+    def __init__(self, label: str, holds: bool | None, witness: list[tuple[int, int]] | None,
+                 wants: bool) -> None:
+        self.label = label
+        self.holds = holds          # None: unproven (a bound cut the search)
+        self.witness = witness
+        self.wants = wants          # the condition value the witness shows
+
+
+def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
+    out = []
+    quants = [(e.quant, f"expect {e.quant} {e.text}") for e in program.expectations] or \
+        [("never", "expect no reports (no expect line)")]
+    for k, (quant, label) in enumerate(quants):
+        true = [o for o in r.outcomes if o.conds[k]]
+        false = [o for o in r.outcomes if o.conds[k] is False or o.conds[k] is None]
+        if quant == "sometimes":
+            holds: bool | None = bool(true)
+            wanted, pool = True, true
+        elif quant == "always":
+            holds, wanted, pool = not false, False, false
+        else:
+            holds, wanted, pool = not true, True, true
+        if r.bounded and holds is not (quant == "sometimes"):
+            if quant == "sometimes" or holds:
+                holds = None
+        witness = _shortest(r, pool) if (quant == "sometimes" and pool) or (holds is False) else None
+        out.append(Verdict(label, holds, witness, wanted))
+    return out
+
+
+def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | None:
+    paths = [r.witnesses[o] for o in pool if o in r.witnesses]
+    return min(paths, key=len) if paths else None
+
+
+def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool) -> str:
+    out = [f"Test {program.name} ({program.path})", f"Outcomes {len(r.outcomes)}"]
+    for o in sorted(r.outcomes, key=lambda o: o.text()):
+        out.append(f"  {r.outcomes[o]:>6}  {o.text()}")
+    out.append("Expectations")
+    for v in verdicts:
+        word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
+        note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else ""
+        out.append(f"  {v.label}: {word}{note}")
+        if v.witness is not None:
+            kind = "witness" if v.holds else "counterexample"
+            out.append(f"    {kind}: {encode(program, v.witness)}")
+            if traces:
+                run = replay(program, v.witness, trace=True)
+                out += ["    " + line for t in run.trace
+                        for line in report.trace_line(program, t).split("\n")]
+    if r.bounded:
+        out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
+    out.append(f"States {r.states}, transitions {r.transitions}, executions {r.executions}, "
+               f"max depth {r.max_depth}")
+    if stats:
+        rate = r.states / r.seconds if r.seconds > 0 else 0.0
+        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s")
+    ok = sum(1 for v in verdicts if v.holds)
+    n = len(verdicts)
+    out.append(f"Result: all {n} expectation{'s' if n != 1 else ''} hold" if ok == n
+               else f"Result: {n - ok} of {n} expectation{'s' if n != 1 else ''} "
+                    f"{'fail or are unproven' if any(v.holds is None for v in verdicts) else 'fail'}")
+    return "\n".join(out) + "\n"
+
+
+def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:
+    return {
+        "format_version": JSON_VERSION,
+        "scenario": program.name,
+        "path": program.path,
+        "outcomes": [{"values": dict(o.values), "reports": list(o.reports),
+                      "executions": r.outcomes[o],
+                      "witness": encode(program, r.witnesses[o]) if o in r.witnesses else None}
+                     for o in sorted(r.outcomes, key=lambda o: o.text())],
+        "expectations": [{"expect": v.label.removeprefix("expect "),
+                          "verdict": "unproven" if v.holds is None else ("holds" if v.holds else "fails"),
+                          "witness": None if v.witness is None else encode(program, v.witness)}
+                         for v in verdicts],
+        "bounded_by": list(r.bounded),
+        "statistics": {"states": r.states, "transitions": r.transitions,
+                       "executions": r.executions, "max_depth": r.max_depth},
+    }

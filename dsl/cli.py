@@ -1,0 +1,116 @@
+"""The `kmap` command: run | check | repl | lint.
+
+Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
+expectation fails, 2 usage error, 65 invalid input (syntax, names, config,
+an impossible schedule in the file), 70 an internal error (a bug of ours:
+the replay schedule is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Sequence
+
+from dsl.load import FileError, load
+from dsl.source import InputError
+
+EX_OK, EX_FAIL, EX_USAGE, EX_DATAERR, EX_SOFTWARE = 0, 1, 2, 65, 70
+
+
+class Usage(Exception):
+    """A command-line mistake: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise Usage(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="one execution, with its trace")
+    run.add_argument("file")
+    g = run.add_mutually_exclusive_group()
+    g.add_argument("--schedule", metavar="ITEMS", help='e.g. "dma:2, writer, dma"')
+    g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
+    run.add_argument("--max-steps", type=int, default=100_000, metavar="N")
+    run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
+    chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
+    chk.add_argument("file")
+    from dsl import check_cli
+    check_cli.add_arguments(chk)
+    lint = sub.add_parser("lint", help="parse and check a file without running it")
+    lint.add_argument("file", nargs="+")
+    repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
+    repl.add_argument("file", nargs="?")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except Usage as e:
+        print(f"kmap: {e}\nusage: kmap run|check|lint|repl FILE [options]; see kmap --help",
+              file=sys.stderr)
+        return EX_USAGE
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    if args.command is None:
+        build_parser().print_help()
+        return EX_USAGE
+    try:
+        return _dispatch(args)
+    except Usage as e:
+        print(f"kmap: {e}", file=sys.stderr)
+        return EX_USAGE
+    except FileError as e:
+        print(f"kmap: {e}", file=sys.stderr)
+        return EX_USAGE
+    except InputError as e:
+        print(e.render(), file=sys.stderr)
+        return EX_DATAERR
+    except KeyboardInterrupt:
+        print("kmap: interrupted", file=sys.stderr)
+        return 130
+    except RecursionError:
+        return _internal(args, "recursion too deep")
+    except Exception:  # the interpreter is wrong: say so, with a replay handle
+        return _internal(args, traceback.format_exc())
+
+
+def _internal(args: argparse.Namespace, detail: str) -> int:
+    from dsl import run_cli
+    print("kmap: internal error (a bug in kmap-scenarios, not in your scenario)", file=sys.stderr)
+    replay = run_cli.LAST_SCHEDULE.get("text")
+    if replay:
+        print(f"kmap: replay with: kmap run {args.file} --schedule \"{replay}\"", file=sys.stderr)
+    print(detail.rstrip(), file=sys.stderr)
+    return EX_SOFTWARE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from dsl import run_cli
+        return run_cli.run(args)
+    if args.command == "check":
+        from dsl import check_cli
+        return check_cli.check(args)
+    if args.command == "lint":
+        status = EX_OK
+        for f in args.file:
+            try:
+                load(f)
+                print(f"{f}: ok")
+            except InputError as e:
+                print(e.render(), file=sys.stderr)
+                status = EX_DATAERR
+        return status
+    from dsl import repl
+    return repl.main(args.file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

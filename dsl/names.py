@@ -1,0 +1,194 @@
+"""The single list of keywords, constants and built-in names of the language.
+
+The Pygments lexer, the editor grammars and the REPL completer are derived
+from this module; tests/test_names.py proves they agree with it and with the
+runtime's handler table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+# Words with grammatical meaning. Kernel API names are NOT keywords: they are
+# built-ins, so that a typo gets a did-you-mean rather than a syntax error.
+KEYWORDS = (
+    "scenario", "config", "page", "task", "irq", "on", "percpu", "spinlock_t",
+    "schedule", "expect", "always", "sometimes", "never",
+    "if", "else", "while", "for",
+)
+
+# Words of C declaration types.
+TYPE_WORDS = ("void", "int", "u8", "u16", "u32", "unsigned", "long", "size_t",
+              "struct", "char")
+
+QUANTIFIERS = ("always", "sometimes", "never")
+
+# Report kinds usable as booleans in expectations (LANGUAGE.md "Reports").
+REPORT_KINDS = ("BUG", "WARN", "OOPS", "ASSERT", "DEADLOCK", "DATA_LOSS",
+                "STALE_READ", "USE_AFTER_UNMAP")
+
+# Kernel constants usable in expressions. Values are the kernel's
+# (include/linux/dma-direction.h for DMA_*); GFP and PAGE_KERNEL are tokens
+# the model only compares.
+CONSTANTS: dict[str, int] = {
+    "NULL": 0,
+    "DMA_BIDIRECTIONAL": 0,
+    "DMA_TO_DEVICE": 1,
+    "DMA_FROM_DEVICE": 2,
+    "GFP_KERNEL": 0x0CC0,
+    "GFP_ATOMIC": 0x0820,
+    "GFP_USER": 0x0CC0 | 0x100000,
+    "GFP_HIGHUSER": 0x0CC0 | 0x100000 | 0x02,
+    "GFP_HIGHUSER_MOVABLE": 0x0CC0 | 0x100000 | 0x02 | 0x08,
+    "__GFP_HIGHMEM": 0x02,
+    "PAGE_KERNEL": 0x163,
+    "true": 1,
+    "false": 0,
+}
+GFP_HIGHMEM_BIT = 0x02
+
+# Integer config values usable as names in expressions.
+CONFIG_NAMES = ("PAGE_SIZE", "LAST_PKMAP", "L1_CACHE_BYTES", "NR_CPUS",
+                "KM_MAX_IDX")
+
+# Arguments of alloc_user_page(...).
+USER_PAGE_STATES = ("present", "not_present")
+
+ALLOCATORS = ("alloc_page", "alloc_devmap_page", "alloc_user_page")
+
+
+class Arg(Enum):
+    """What a built-in's argument must be."""
+
+    VALUE = "value"      # any integer expression (pointers included)
+    PAGE = "page"        # an expression giving a struct page *
+    LOCK = "lock"        # &NAME of a spinlock_t
+    PERCPU = "percpu"    # NAME of a percpu int
+    DIR = "dir"          # a DMA direction
+    FLAGS = "flags"      # an optional local that receives/gives irq flags
+    COND = "cond"        # a boolean condition
+
+
+class Where(Enum):
+    """Where a built-in may be called."""
+
+    ANY = "any"              # anywhere in a task or irq expression
+    STATEMENT = "statement"  # whole statement, declaration init or '=' RHS:
+                             # it may block or be preempted part-way
+    EXPECT = "expect"        # also usable in expectations (a final-state query)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    args: tuple[Arg, ...]
+    optional: int          # how many trailing args may be omitted
+    returns: bool          # yields a value
+    where: Where
+    category: str
+    summary: str
+
+
+def _b(name: str, args: tuple[Arg, ...], returns: bool, where: Where,
+       category: str, summary: str, optional: int = 0) -> Builtin:
+    return Builtin(name, args, optional, returns, where, category, summary)
+
+
+V, P, L, C, D, F, K = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
+                       Arg.FLAGS, Arg.COND)
+ANY, STMT, EXP = Where.ANY, Where.STATEMENT, Where.EXPECT
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in (
+    # mapping
+    _b("kmap", (P,), True, STMT, "mapping", "map a page in the pkmap pool (may sleep)"),
+    _b("kunmap", (P,), False, ANY, "mapping", "release a kmap() mapping"),
+    _b("kmap_atomic", (P,), True, ANY, "mapping", "kmap_local plus preempt and pagefault disable"),
+    _b("kunmap_atomic", (V,), False, ANY, "mapping", "undo kmap_atomic"),
+    _b("kmap_local_page", (P,), True, ANY, "mapping", "map a page in the task's kmap_local stack"),
+    _b("kmap_local_page_prot", (P, V), True, ANY, "mapping", "kmap_local_page with a pgprot"),
+    _b("kmap_local_pfn", (V,), True, ANY, "mapping", "map a raw pfn in the kmap_local stack"),
+    _b("kunmap_local", (V,), False, ANY, "mapping", "unmap the top kmap_local mapping"),
+    _b("kmap_high_get", (P,), True, ANY, "mapping", "pin an existing pkmap mapping (ARM)"),
+    _b("kunmap_high", (P,), False, ANY, "mapping", "drop one pkmap reference"),
+    _b("kmap_flush_unused", (), False, ANY, "mapping", "free all idle pkmap slots"),
+    _b("page_address", (P,), True, EXP, "mapping", "the page's permanent kernel address or NULL"),
+    _b("kmap_to_page", (V,), True, ANY, "mapping", "the page behind a kmap address"),
+    _b("page_to_pfn", (P,), True, EXP, "mapping", "the page frame number"),
+    _b("PageHighMem", (P,), True, EXP, "mapping", "1 if the page is in ZONE_HIGHMEM"),
+    _b("memcpy_to_page", (P, V, V, V), False, ANY, "mapping", "memcpy_to_page(page, offset, from, len)"),
+    _b("memcpy_from_page", (V, P, V, V), False, ANY, "mapping", "memcpy_from_page(to, page, offset, len)"),
+    _b("memzero_page", (P, V, V), False, ANY, "mapping", "memzero_page(page, offset, len)"),
+    _b("memcpy_page", (P, V, P, V, V), False, ANY, "mapping",
+       "memcpy_page(dst_page, dst_off, src_page, src_off, len)"),
+    # context
+    _b("preempt_disable", (), False, ANY, "context", "preempt_count += 1"),
+    _b("preempt_enable", (), False, ANY, "context", "preempt_count -= 1; a preemption point at 0"),
+    _b("migrate_disable", (), False, ANY, "context", "pin the task to its CPU"),
+    _b("migrate_enable", (), False, ANY, "context", "undo migrate_disable"),
+    _b("pagefault_disable", (), False, ANY, "context", "make user faults fail at once"),
+    _b("pagefault_enable", (), False, ANY, "context", "undo pagefault_disable"),
+    _b("local_irq_disable", (), False, ANY, "context", "disable interrupts on this CPU"),
+    _b("local_irq_enable", (), False, ANY, "context", "enable interrupts on this CPU"),
+    _b("spin_lock", (L,), False, STMT, "context", "take a spinlock (spins while held)"),
+    _b("spin_unlock", (L,), False, ANY, "context", "release a spinlock"),
+    _b("spin_lock_irqsave", (L, F), False, STMT, "context", "disable irqs, save flags, take the lock",
+       optional=1),
+    _b("spin_unlock_irqrestore", (L, F), False, ANY, "context", "release the lock, restore irqs",
+       optional=1),
+    _b("might_sleep", (), False, ANY, "context", "the atomic-sleep debug check"),
+    _b("schedule", (), False, STMT, "context", "give up the CPU"),
+    _b("cond_resched", (), False, STMT, "context", "a voluntary preemption point"),
+    _b("msleep", (V,), False, STMT, "context", "sleep (abstract time)"),
+    _b("preempt_point", (), False, STMT, "context", "an explicit point where preemption may happen"),
+    _b("smp_processor_id", (), True, ANY, "context", "the current CPU (checks DEBUG_PREEMPT)"),
+    _b("raw_smp_processor_id", (), True, ANY, "context", "the current CPU, unchecked"),
+    _b("get_cpu", (), True, ANY, "context", "preempt_disable and smp_processor_id"),
+    _b("put_cpu", (), False, ANY, "context", "preempt_enable"),
+    _b("this_cpu_read", (C,), True, ANY, "context", "read this CPU's copy"),
+    _b("this_cpu_write", (C, V), False, ANY, "context", "write this CPU's copy"),
+    _b("this_cpu_inc", (C,), False, ANY, "context", "increment this CPU's copy (irq-safe)"),
+    _b("this_cpu_dec", (C,), False, ANY, "context", "decrement this CPU's copy (irq-safe)"),
+    _b("this_cpu_add", (C, V), False, ANY, "context", "add to this CPU's copy (irq-safe)"),
+    _b("per_cpu", (C, V), True, EXP, "context", "per_cpu(VAR, CPU): another CPU's copy"),
+    # memory and cache
+    _b("memset", (V, V, V), False, ANY, "memory", "memset(addr, byte, len)"),
+    _b("memcpy", (V, V, V), False, ANY, "memory", "memcpy(dst, src, len)"),
+    _b("flush_dcache_page", (P,), False, ANY, "memory", "write back the kernel alias of a page"),
+    _b("flush_cache_all", (), False, ANY, "memory", "clean and invalidate the whole D-cache"),
+    # DMA
+    _b("dma_map_page", (P, D), True, STMT, "dma", "hand a page to the device (cache maintenance)"),
+    _b("dma_unmap_page", (P, D), False, STMT, "dma", "take a page back from the device"),
+    _b("dma_sync_single_for_cpu", (P, D), False, STMT, "dma", "give the CPU ownership"),
+    _b("dma_sync_single_for_device", (P, D), False, STMT, "dma", "give the device ownership"),
+    _b("device_write", (P, V, V, V), False, ANY, "dma", "device_write(page, offset, value, len) to RAM"),
+    _b("device_read", (P, V), True, ANY, "dma", "device_read(page, offset) from RAM"),
+    # user memory
+    _b("copy_from_user", (V, V, V), True, STMT, "user", "copy_from_user(dst, user, len): bytes not copied"),
+    _b("copy_to_user", (V, V, V), True, STMT, "user", "copy_to_user(user, src, len): bytes not copied"),
+    # introspection
+    _b("preempt_count", (), True, ANY, "introspection", "the preemption counter"),
+    _b("in_atomic", (), True, ANY, "introspection", "preempt_count() != 0"),
+    _b("in_interrupt", (), True, ANY, "introspection", "running in an irq handler"),
+    _b("irqs_disabled", (), True, ANY, "introspection", "interrupts are off on this CPU"),
+    _b("pagefault_disabled", (), True, ANY, "introspection", "current->pagefault_disabled != 0"),
+    _b("pkmap_count", (P,), True, EXP, "introspection", "pkmap_count[] of the page's slot, or 0"),
+    _b("kmap_local_idx", (), True, ANY, "introspection", "current->kmap_ctrl.idx"),
+    # checks
+    _b("assert", (K,), False, ANY, "check", "a failed assert is an ASSERT report"),
+    _b("BUG_ON", (K,), False, ANY, "check", "kernel BUG if the condition holds"),
+    _b("WARN_ON", (K,), True, ANY, "check", "WARNING if the condition holds"),
+    _b("WARN_ON_ONCE", (K,), True, ANY, "check", "WARNING the first time the condition holds"),
+)}
+
+# Built-ins that name a model subsystem rather than a call, for completion.
+ALL_NAMES = tuple(sorted(set(KEYWORDS) | set(TYPE_WORDS) | set(REPORT_KINDS)
+                         | set(CONSTANTS) | set(CONFIG_NAMES) | set(BUILTINS)
+                         | set(ALLOCATORS) | set(USER_PAGE_STATES)))
+
+
+def arity_text(b: Builtin) -> str:
+    """'2' or '1 or 2' for messages."""
+    hi = len(b.args)
+    lo = hi - b.optional
+    return str(hi) if lo == hi else f"{lo} or {hi}"

@@ -1,0 +1,195 @@
+"""Text output of `kmap run`: the golden format lives here and only here.
+
+Layout of a run (each section separated by a blank line):
+
+    scenario NAME (PATH)
+    config: KEY=VALUE ...
+    schedule: ITEMS (SOURCE)
+    trace:
+      STEP  CPU   CONTEXT  LINE  source statement
+                                 what the modelled kernel did
+    reports: N
+      the kernel-style text of each report
+    final state:
+      pkmap, kmap_local stacks, fixmap PTEs, pages that changed, globals...
+    expectations:
+      expect QUANT COND: holds | FAILS
+    result: ...
+
+Everything is deterministic: no clocks, ids or hash() in the output.
+"""
+
+from __future__ import annotations
+
+from runtime import reports as rr
+from runtime.expect import ExpectError, evaluate
+from runtime.machine import Action
+from runtime.memory import page_address
+from runtime.program import Program
+from runtime.schedule import Execution, TraceStep
+from runtime.state import State, Status
+
+
+def run_text(program: Program, ex: Execution, schedule: str, source: str,
+             verdicts: list[tuple[str, bool | None, str]], show_trace: bool = True) -> str:
+    out = [f"scenario {program.name} ({program.path})",
+           f"config: {program.config.describe()}",
+           f"schedule: {schedule} ({source})"]
+    if show_trace:
+        out += ["", "trace:"] + [trace_line(program, t) for t in ex.trace]
+    assert ex.final is not None
+    out += ["", *reports_text(program, ex.final)]
+    out += ["", "final state:", *final_text(program, ex.final)]
+    if ex.truncated:
+        out += ["", f"stopped after {len(ex.actions)} steps (--max-steps): "
+                    "the execution did not finish"]
+    out += ["", "expectations:", *verdict_lines(verdicts), "", result_line(verdicts)]
+    return "\n".join(out) + "\n"
+
+
+def trace_line(program: Program, t: TraceStep) -> str:
+    """'  STEP  cpuN  CONTEXT  LINE  statement' then what the kernel did."""
+    ci, cpu = t.action
+    info = program.contexts[ci]
+    code = info.code
+    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
+    src = source_text(program, line)
+    head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
+    pad = " " * 30
+    return "\n".join([head] + [f"{pad}{e}" for e in t.events])
+
+
+def source_text(program: Program, line: int) -> str:
+    """A source line without its trailing // comment, for traces."""
+    if not 0 < line <= len(program.source_lines):
+        return ""
+    text = program.source_lines[line - 1]
+    cut = text.find("//")
+    if cut >= 0 and text.count('"', 0, cut) % 2 == 0:
+        text = text[:cut]
+    return text.strip()
+
+
+def reports_text(program: Program, state: State) -> list[str]:
+    if not state.reports:
+        return ["reports: none"]
+    out = [f"reports: {len(state.reports)}"]
+    for rep in state.reports:
+        out += ["  " + line for line in rr.render(program, state, rep).split("\n")]
+    return out
+
+
+def report_summary(program: Program, state: State) -> list[str]:
+    """One line per report: KIND headline (for outcomes)."""
+    return [f"{rr.kind_of(r.code).name}: {rr.headline(program, state, r)}" for r in state.reports]
+
+
+def final_text(program: Program, state: State) -> list[str]:
+    """The parts of the final state that matter, in a fixed order."""
+    out = []
+    cfg = program.config
+    if cfg.CONFIG_HIGHMEM:
+        slots = [f"slot {i}: {_pfn_name(program, pte - 1)} pkmap_count {state.pkmap_count[i]}"
+                 for i, pte in enumerate(state.pkmap_pte) if pte or state.pkmap_count[i]]
+        out.append(f"  pkmap: last_pkmap_nr {state.last_pkmap_nr}; "
+                   + ("; ".join(slots) if slots else "no slot in use"))
+    for i, info in enumerate(program.contexts):
+        ctx = state.ctxs[i]
+        status = Status(ctx.status).name.lower()
+        parts = [f"  {info.name}: {status}"]
+        if ctx.kmap_idx:
+            live = [f"{s}={_pfn_name(program, v - 1)}" for s, v in enumerate(ctx.pteval) if v]
+            parts.append(f"kmap_ctrl.idx {ctx.kmap_idx} [{', '.join(live)}]")
+        if ctx.preempt_count and not info.is_irq:
+            parts.append(f"preempt_count {ctx.preempt_count}")
+        if ctx.migration_disabled:
+            parts.append(f"migration_disabled {ctx.migration_disabled}")
+        if ctx.pagefault_disabled:
+            parts.append(f"pagefault_disabled {ctx.pagefault_disabled}")
+        locs = [f"{n}={_value(ctx.locals[s])}" for n, s in info.outer_locals]
+        if locs:
+            parts.append(" ".join(locs))
+        out.append(", ".join(parts))
+    for c, cpu in enumerate(state.cpus):
+        ptes = [f"slot {s}={_pfn_name(program, v - 1)}" for s, v in enumerate(cpu.fixmap) if v]
+        if ptes:
+            out.append(f"  cpu{c} fixmap: " + ", ".join(ptes))
+    for i, (name, _) in enumerate(program.globals):
+        out.append(f"  {name} = {state.globals[i]}")
+    for i, (name, _) in enumerate(program.percpus):
+        vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
+        out.append(f"  percpu {name} = {{{vals}}}")
+    for i, page in enumerate(program.pages):
+        runs = _byte_runs(state.ram[i])
+        addr = page_address(program, state.pkmap_pte, i)
+        if runs:
+            out.append(f"  {page.name}: " + ", ".join(runs))
+        _ = addr
+    for i, name in enumerate(program.locks):
+        if state.locks[i] >= 0:
+            out.append(f"  {name} held by {program.contexts[state.locks[i]].name}")
+    return out
+
+
+def _value(v: int) -> str:
+    return f"{v:#x}" if abs(v) >= 4096 else str(v)
+
+
+def _pfn_name(program: Program, pfn: int) -> str:
+    page = program.pfn_to_page.get(pfn)
+    return program.pages[page].name if page is not None else f"pfn {pfn:#x}"
+
+
+def _byte_runs(data: bytes) -> list[str]:
+    """Non-zero bytes as runs: [0..127]=0x55, [3]=0x01."""
+    out = []
+    i, n = 0, len(data)
+    while i < n:
+        if data[i] == 0:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and data[j + 1] == data[i]:
+            j += 1
+        rng = f"[{i}]" if i == j else f"[{i}..{j}]"
+        out.append(f"{rng}={data[i]:#04x}")
+        i = j + 1
+    return out
+
+
+def verdicts_for(program: Program, final: State) -> list[tuple[str, bool | None, str]]:
+    """(label, holds, note) per expectation for one execution."""
+    out: list[tuple[str, bool | None, str]] = []
+    if not program.expectations:
+        holds = not final.reports
+        out.append(("expect no reports (no expect line)", holds, ""))
+        return out
+    for e in program.expectations:
+        label = f"expect {e.quant} {e.text}"
+        try:
+            v = bool(evaluate(program, final, e.cond))
+        except ExpectError as err:
+            out.append((label, False, f"cannot evaluate: {err}"))
+            continue
+        out.append((label, (not v) if e.quant == "never" else v, ""))
+    return out
+
+
+def verdict_lines(verdicts: list[tuple[str, bool | None, str]]) -> list[str]:
+    out = []
+    for label, holds, note in verdicts:
+        word = "unproven" if holds is None else ("holds" if holds else "FAILS")
+        out.append(f"  {label}: {word}" + (f" ({note})" if note else ""))
+    return out
+
+
+def result_line(verdicts: list[tuple[str, bool | None, str]]) -> str:
+    ok = sum(1 for _, h, _ in verdicts if h)
+    n = len(verdicts)
+    if ok == n:
+        return f"result: all {n} expectation{'s' if n != 1 else ''} hold"
+    return f"result: {n - ok} of {n} expectation{'s' if n != 1 else ''} fail"
+
+
+def action_names(program: Program, actions: list[Action]) -> str:
+    return ", ".join(program.contexts[a[0]].name for a in actions)

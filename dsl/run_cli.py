@@ -1,0 +1,67 @@
+"""`kmap run FILE`: one execution, printed by dsl/report.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dsl import report
+from dsl.load import load
+from dsl.source import Diagnostic, InputError, Source
+from dsl.nodes import Span
+from runtime import schedule as sch
+from runtime.program import Program
+
+# The schedule of the execution in progress, for the internal-error handler.
+LAST_SCHEDULE: dict[str, str] = {}
+
+
+def run(args: argparse.Namespace) -> int:
+    program = load(args.file)
+    items, source_label, label = _items(program, args)
+    choose = sch.default_choice if args.random is None else sch.random_choice(args.random)
+    try:
+        ex = sch.execute(program, items, choose, trace=not args.no_trace, max_steps=args.max_steps)
+    except sch.ScheduleError as e:
+        return _schedule_error(program, args, e)
+    text = sch.encode(program, ex.actions)
+    LAST_SCHEDULE["text"] = text
+    assert ex.final is not None
+    verdicts = report.verdicts_for(program, ex.final)
+    shown = f"{label} -> {text}" if label and label != text else text
+    sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
+                                     show_trace=not args.no_trace))
+    ok = all(h for _, h, _ in verdicts) and not ex.truncated
+    return 0 if ok else 1
+
+
+def _items(program: Program, args: argparse.Namespace) -> tuple[
+        tuple[sch.ScheduleStep, ...] | None, str, str]:
+    from dsl.cli import Usage
+    if args.schedule is not None:
+        try:
+            return sch.parse_items(program, args.schedule), "--schedule", args.schedule.strip()
+        except ValueError as e:
+            raise Usage(f"--schedule: {e}") from None
+    if args.random is not None:
+        return None, f"--random {args.random}", ""
+    if program.schedule is not None:
+        line = program.source_lines[program.schedule_line - 1].strip()
+        return program.schedule, "the file's schedule", line.removeprefix("schedule").strip(" ;")
+    return None, "default policy", ""
+
+
+def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleError) -> int:
+    from dsl.cli import EX_DATAERR, EX_USAGE
+    if args.schedule is not None:
+        print(f"kmap: --schedule item {e.item + 1}: {e}", file=sys.stderr)
+        return EX_USAGE
+    line = program.schedule_line
+    text = program.source_lines[line - 1] if line else ""
+    col = text.find("schedule") + 1 if "schedule" in text else 1
+    span = Span(line, col, line, len(text) + 1)
+    diag = Diagnostic("E503", f"schedule item {e.item + 1} cannot be followed: {e}", span,
+                      "a context can take a CPU only where the running task can be preempted")
+    print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
+          file=sys.stderr)
+    return EX_DATAERR

@@ -1,0 +1,332 @@
+"""The LALR token loop with error recovery, so one run reports several errors.
+
+Lark stops at the first syntax error. This driver feeds the tokens of the
+contextual lexer to Lark's parser state itself, and on an error it records a
+diagnostic (dsl/syntax_messages.py) and recovers in one of three ways, from
+the most to the least precise:
+
+1. a missing `;` at the end of a line is inserted, if the parser then
+   accepts the next token;
+2. a simple statement in a body (no braces of its own) is dropped: the parser
+   state saved at its first token is restored and lexing resumes after its
+   `;`;
+3. otherwise the whole top-level item is dropped: the state saved at its
+   first token is restored and lexing resumes at the next line that starts
+   with a top-level keyword in column 1.
+
+Cascades are kept out by reporting at most one error per line, nothing after
+an error at the end of the file, and at most ``MAX_ERRORS`` errors. The tree
+is only returned when there was no error at all.
+"""
+
+from __future__ import annotations
+
+import re
+from copy import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.lexer import PatternStr
+from lark.parsers.lalr_parser_state import ParserState
+
+from dsl.build import token_span
+from dsl.nodes import Span
+from dsl.source import Diagnostic
+from dsl.syntax_messages import (MISSING_SEMICOLON, TOPLEVEL_WORDS, ErrorContext, Opener,
+                                 explain, stray_character)
+
+MAX_ERRORS = 10
+
+# Raw scanning for recovery: comments and strings are skipped as wholes so
+# that a `;` or a keyword inside them is never taken for a resume point.
+_RAW = re.compile(r'\s+|//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?'
+                  r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]\w*|.", re.S)
+_OCTAL_TYPO = re.compile(r"0[0-7]*[89][0-9]*[uUlL]*")
+_HISTORY = 3
+
+
+@dataclass
+class _Snapshot:
+    """The parser and tracker state just before a statement or item began."""
+
+    state: ParserState[int]
+    first: Token
+    history: tuple[Token, ...]
+    depth: int
+
+
+class Driver:
+    """Parses one text with ``parser`` and collects syntax diagnostics."""
+
+    def __init__(self, parser: Lark, text: str) -> None:
+        self.text = text
+        self.kinds = {t.name: (t.pattern.value if isinstance(t.pattern, PatternStr) else t.name)
+                      for t in parser.terminals}
+        self.semicolon_type = next(n for n, k in self.kinds.items() if k == ";")
+        interactive = parser.parse_interactive(text)
+        self.state: ParserState[int] = interactive.parser_state
+        # Trial parses reuse the tables without building trees.
+        self.quiet_conf = copy(self.state.parse_conf)
+        self.quiet_conf.callbacks = {}
+        self.lexer = interactive.lexer_thread
+        self.diagnostics: list[Diagnostic] = []
+        self.error_lines: set[int] = set()
+        self.history: list[Token] = []
+        self.open: list[Opener] = []
+        self.item: list[Token] = []
+        self.stmt_first: Token | None = None
+        self.closed_owner: Token | None = None
+        self.top: _Snapshot | None = None
+        self.stmts: dict[int, _Snapshot] = {}
+        self.pending: list[Token] = []
+
+    # ------------------------------------------------------------ main loop
+
+    def run(self) -> Tree[Token] | None:
+        """Parse to the end; the tree, or None when a diagnostic was recorded."""
+        tokens = self._tokens()
+        while True:
+            try:
+                tok = self.pending.pop() if self.pending else next(tokens, None)
+            except UnexpectedCharacters as e:
+                self._stray(e.pos_in_stream)
+                tokens = self._tokens()
+                continue
+            except UnexpectedToken as e:
+                # The contextual lexer found a token that is known, but not here.
+                if not self._error(e.token):
+                    return None
+                tokens = self._tokens()
+                continue
+            if tok is None:
+                tok = self._eof()
+            self._before(tok)
+            try:
+                result = self.state.feed_token(tok, tok.type == "$END")
+            except UnexpectedToken:
+                if not self._error(tok):
+                    return None
+                tokens = self._tokens()
+                continue
+            self._after(tok)
+            if tok.type == "$END":
+                return None if self.diagnostics else result  # type: ignore[no-any-return]
+
+    def _tokens(self) -> Iterator[Token]:
+        """A fresh token stream from the current lexer position and parser state."""
+        stream: Iterator[Token] = self.lexer.lex(self.state)
+        return stream
+
+    def _eof(self) -> Token:
+        """The end-of-file token, positioned just after the last character."""
+        line = self.text.count("\n") + 1
+        col = len(self.text) - (self.text.rfind("\n") + 1) + 1
+        return Token("$END", "", len(self.text), line, col, line, col, len(self.text))
+
+    # ------------------------------------------------------------- tracking
+
+    def _before(self, tok: Token) -> None:
+        """Save recovery snapshots at statement and item starts; check octal."""
+        prev = str(self.history[-1]) if self.history else None
+        if not self.open and prev in (None, ";", "}"):
+            self.top = self._snapshot(tok)
+            self.item = []
+        elif self.open and str(self.open[-1].token) == "{" and prev in ("{", ";", "}") \
+                and self.kinds.get(tok.type) != "else":
+            self.stmts[len(self.open)] = self._snapshot(tok)
+            self.stmt_first = tok
+        if tok.type == "NUMBER" and _OCTAL_TYPO.fullmatch(tok):
+            self._report(Diagnostic("E102", f"invalid digit in octal constant `{tok}`",
+                                    token_span(tok), "a leading 0 makes a C constant octal; "
+                                    "drop the 0 or write it in hex"))
+
+    def _snapshot(self, tok: Token) -> _Snapshot:
+        """The state to restore if the statement or item starting at tok fails."""
+        return _Snapshot(self.state.copy(deepcopy_values=False), tok, tuple(self.history),
+                         len(self.open))
+
+    def _after(self, tok: Token) -> None:
+        """Track brackets, the current item and the last tokens accepted."""
+        kind = self.kinds.get(tok.type, tok.type)
+        self.closed_owner = None
+        if kind in ("(", "[", "{"):
+            self.open.append(Opener(tok, self.history[-1] if self.history else None))
+        elif kind in (")", "]", "}") and self.open:
+            self.closed_owner = self.open.pop().owner
+            for depth in [d for d in self.stmts if d > len(self.open)]:
+                del self.stmts[depth]
+        if len(self.item) < 3:
+            self.item.append(tok)
+        self.history = (self.history + [tok])[-_HISTORY:]
+
+    # ------------------------------------------------------------ reporting
+
+    def _report(self, diagnostic: Diagnostic) -> None:
+        """Record a diagnostic unless its line already has one (a cascade)."""
+        line = diagnostic.span.line
+        if line in self.error_lines or len(self.diagnostics) >= MAX_ERRORS:
+            return
+        self.error_lines.add(line)
+        self.diagnostics.append(diagnostic)
+
+    def _stray(self, pos: int) -> None:
+        """E102 for a character no terminal matches; skip it and go on."""
+        line = self.text.count("\n", 0, pos) + 1
+        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        self._report(stray_character(self.text[pos], Span(line, col, line, col + 1)))
+        self._seek(pos + 1)
+
+    def _context(self, tok: Token) -> ErrorContext:
+        """What the message rules need to know about an error at tok."""
+        kind = "$END" if tok.type == "$END" else self.kinds.get(tok.type, tok.type)
+        return ErrorContext(tok, kind, tuple(self.history), self._accepts(), tuple(self.open),
+                            tuple(self.item), self.stmt_first if self.open else None,
+                            self.closed_owner)
+
+    def _accepts(self) -> frozenset[str]:
+        """The terminals the parser state can really take (after reductions)."""
+        found = set()
+        for name in self.state.parse_conf.states[self.state.position]:
+            if not name.isupper():
+                continue
+            trial = self._trial()
+            try:
+                trial.feed_token(Token(name, ""), name == "$END")
+            except UnexpectedToken:
+                continue
+            found.add("$END" if name == "$END" else self.kinds.get(name, name))
+        return frozenset(found)
+
+    def _trial(self) -> ParserState[int]:
+        """A copy of the parser state for trying tokens out."""
+        trial = self.state.copy(deepcopy_values=False)
+        trial.parse_conf = self.quiet_conf
+        return trial
+
+    # ------------------------------------------------------------- recovery
+
+    def _error(self, tok: Token) -> bool:
+        """Report a syntax error at tok and recover; False to stop parsing."""
+        if tok.type == "$END" and self.diagnostics:
+            return False  # an end-of-file error after another one is a cascade
+        explanation = explain(self._context(tok))
+        self._report(explanation.diagnostic)
+        if tok.type == "$END" or len(self.diagnostics) >= MAX_ERRORS:
+            return False
+        if explanation.rule == MISSING_SEMICOLON and self._insert_semicolon(tok):
+            return True
+        return self._skip_statement(tok) or self._skip_item(tok)
+
+    def _insert_semicolon(self, tok: Token) -> bool:
+        """Feed a virtual `;` before tok if the parser then accepts tok."""
+        prev = self.history[-1]
+        semi = Token(self.semicolon_type, ";", prev.end_pos, prev.end_line, prev.end_column,
+                     prev.end_line, (prev.end_column or 0) + 1, prev.end_pos)
+        trial = self._trial()
+        try:
+            trial.feed_token(semi)
+            trial.feed_token(tok, tok.type == "$END")
+        except UnexpectedToken:
+            return False
+        self.state.feed_token(semi)
+        self._after(semi)
+        self.pending.append(tok)
+        return True
+
+    def _skip_statement(self, tok: Token) -> bool:
+        """Drop the simple statement around tok and resume after its `;`."""
+        snap = self.stmts.get(self._body_depth())
+        if snap is None or self.kinds.get(snap.first.type) in ("if", "while", "for", "{"):
+            return False
+        nesting = len(self.open) - snap.depth  # `(` and `[` opened inside the statement
+        end = _statement_end(self.text, tok.start_pos or 0, nesting)
+        if end is None:
+            return False
+        self._restore(snap)
+        self._seek(end)
+        return True
+
+    def _body_depth(self) -> int:
+        """The depth of the innermost open `{`, or 0."""
+        for depth in range(len(self.open), 0, -1):
+            if str(self.open[depth - 1].token) == "{":
+                return depth
+        return 0
+
+    def _skip_item(self, tok: Token) -> bool:
+        """Drop the top-level item around tok; resume at the next item line."""
+        snap = self.top
+        if snap is None:
+            return False
+        start = tok.start_pos or 0
+        if not (_is_item_start(self.text, tok) and start > (snap.first.start_pos or 0)):
+            resume = _next_item_start(self.text, start)
+            if resume is None:
+                return False
+            start = resume
+        self._restore(snap)
+        self.open.clear()
+        self.stmts.clear()
+        self.item = []
+        self._seek(start)
+        return True
+
+    def _restore(self, snap: _Snapshot) -> None:
+        """Go back to the parser and tracker state of a snapshot."""
+        self.state = snap.state.copy(deepcopy_values=False)
+        self.history = list(snap.history)
+        del self.open[snap.depth:]
+        self.pending.clear()
+
+    def _seek(self, offset: int) -> None:
+        """Move the lexer to a character offset."""
+        counter = self.lexer.state.line_ctr  # type: ignore[union-attr]
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        counter.char_pos = offset
+        counter.line = self.text.count("\n", 0, offset) + 1
+        counter.line_start_pos = line_start
+        counter.column = offset - line_start + 1
+
+
+def _raw_tokens(text: str, pos: int) -> Iterator[re.Match[str]]:
+    """Raw lexemes from pos on, comments and strings as wholes."""
+    while pos < len(text):
+        m = _RAW.match(text, pos)
+        assert m is not None  # the last alternative matches any character
+        yield m
+        pos = m.end()
+
+
+def _statement_end(text: str, pos: int, nesting: int) -> int | None:
+    """The offset just after the `;` ending a simple statement, or None.
+
+    Braces mean the statement is not simple (or that the block ends): the
+    caller then drops the whole item instead.
+    """
+    for m in _raw_tokens(text, pos):
+        lexeme = m.group()
+        if lexeme in ("(", "["):
+            nesting += 1
+        elif lexeme in (")", "]"):
+            nesting = max(0, nesting - 1)
+        elif lexeme in ("{", "}"):
+            return None
+        elif lexeme == ";" and nesting == 0:
+            return m.end()
+    return None
+
+
+def _is_item_start(text: str, tok: Token) -> bool:
+    """Is tok a top-level keyword in column 1?"""
+    return tok.column == 1 and str(tok) in TOPLEVEL_WORDS
+
+
+def _next_item_start(text: str, pos: int) -> int | None:
+    """The offset of the next top-level keyword in column 1 after pos."""
+    for m in _raw_tokens(text, pos):
+        start = m.start()
+        if start > pos and m.group() in TOPLEVEL_WORDS and (start == 0 or text[start - 1] == "\n"):
+            return start
+    return None

@@ -1,0 +1,1 @@
+"""The kmap grammar, shipped as package data (kmap.lark)."""

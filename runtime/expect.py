@@ -1,0 +1,120 @@
+"""Expectations: conditions over a final state, and their verdicts.
+
+A condition sees page memory (``P[off]``), globals, ``per_cpu``, task
+locals, ``pkmap_count``/``page_address``/``PageHighMem``/``page_to_pfn``,
+and report kinds as booleans, optionally with a message substring
+(LANGUAGE.md "Expectations"). ``always``/``sometimes``/``never`` quantify
+over executions: over one under ``kmap run``, over all under ``kmap check``.
+"""
+
+from __future__ import annotations
+
+from runtime import program as ir
+from runtime.evaluate import binary, unary
+from runtime.memory import page_address, page_of_pointer, page_pointer
+from runtime.program import PageKind, Program
+from runtime.reports import Kind, kind_of, render
+from runtime.state import State
+
+
+class ExpectError(Exception):
+    """An expectation cannot be evaluated (e.g. a division by zero)."""
+
+
+def evaluate(program: Program, state: State, e: ir.Expr) -> int:
+    """Evaluate a condition on a final state."""
+    t = type(e)
+    if t is ir.Const:
+        return e.value  # type: ignore[union-attr]
+    if t is ir.Global:
+        return state.globals[e.index]  # type: ignore[union-attr]
+    if t is ir.TaskLocal:
+        return state.ctxs[e.ctx].locals[e.slot]  # type: ignore[union-attr]
+    if t is ir.PageRef:
+        return page_pointer(program, e.page)  # type: ignore[union-attr]
+    if t is ir.PageElem:
+        i = evaluate(program, state, e.index)  # type: ignore[union-attr]
+        if not 0 <= i < e.count:  # type: ignore[union-attr]
+            raise ExpectError(f"page array index {i} out of range")
+        return page_pointer(program, e.first + i)  # type: ignore[union-attr]
+    if t is ir.PageMem:
+        page = _page(program, evaluate(program, state, e.page))  # type: ignore[union-attr]
+        off = evaluate(program, state, e.offset)  # type: ignore[union-attr]
+        if not 0 <= off < program.config.PAGE_SIZE:
+            raise ExpectError(f"offset {off} is outside the page")
+        return state.ram[page][off]
+    if t is ir.ReportTest:
+        return int(_has_report(program, state, e))  # type: ignore[arg-type]
+    if t is ir.Unary:
+        return unary(e.op, evaluate(program, state, e.operand))  # type: ignore[union-attr]
+    if t is ir.Binary:
+        return _binary(program, state, e)  # type: ignore[arg-type]
+    if t is ir.CallExpr:
+        return _call(program, state, e)  # type: ignore[arg-type]
+    if t is ir.PercpuVar:
+        return e.index  # type: ignore[union-attr]
+    raise ExpectError(f"{t.__name__} cannot be used in an expectation")
+
+
+def _binary(program: Program, state: State, e: ir.Binary) -> int:
+    a = evaluate(program, state, e.left)
+    if e.op == "&&":
+        return int(bool(a) and bool(evaluate(program, state, e.right)))
+    if e.op == "||":
+        return int(bool(a) or bool(evaluate(program, state, e.right)))
+    r = binary(e.op, a, evaluate(program, state, e.right))
+    if r is None:
+        raise ExpectError("division by zero")
+    return r
+
+
+def _page(program: Program, ptr: int) -> int:
+    page = page_of_pointer(program, ptr)
+    if page is None:
+        raise ExpectError(f"{ptr:#x} is not a page")
+    return page
+
+
+def _call(program: Program, state: State, e: ir.CallExpr) -> int:
+    args = [evaluate(program, state, a) for a in e.args]
+    if e.name == "per_cpu":
+        if not 0 <= args[1] < program.config.NR_CPUS:
+            raise ExpectError(f"per_cpu: no cpu{args[1]}")
+        return state.percpu[args[0]][args[1]]
+    page = _page(program, args[0])
+    info = program.pages[page]
+    if e.name == "page_address":
+        return page_address(program, state.pkmap_pte, page)
+    if e.name == "pkmap_count":
+        try:
+            return state.pkmap_count[state.pkmap_pte.index(info.pfn + 1)]
+        except ValueError:
+            return 0
+    if e.name == "PageHighMem":
+        return int(info.kind == PageKind.HIGHMEM)
+    if e.name == "page_to_pfn":
+        return info.pfn
+    raise ExpectError(f"{e.name} cannot be used in an expectation")
+
+
+def _has_report(program: Program, state: State, e: ir.ReportTest) -> bool:
+    kind = Kind[e.kind]
+    for rep in state.reports:
+        if kind_of(rep.code) != kind:
+            continue
+        if e.substring is None or e.substring in render(program, state, rep):
+            return True
+    return False
+
+
+def holds_in(program: Program, state: State, cond: ir.Expr) -> bool:
+    return bool(evaluate(program, state, cond))
+
+
+def verdict(quant: str, true_count: int, total: int) -> bool:
+    """Whether ``quant COND`` holds given how many executions satisfy COND."""
+    if quant == "always":
+        return true_count == total
+    if quant == "never":
+        return true_count == 0
+    return true_count > 0

@@ -1,0 +1,228 @@
+"""enabled(program, state) and step(program, state, action): the one semantics.
+
+An action is ``(ctx, cpu)``: context ``ctx`` executes its next step on
+``cpu``. If it is not running there yet, the step begins with what makes it
+run: an irq's entry, or a context switch (kmap_local_sched_out of the
+previous task, sched_in of this one), possibly a migration. The order of
+``enabled`` is fixed: contexts in source order, then CPUs in order.
+
+When ``ctx`` may step on ``cpu`` (reference/kernel-semantics.md §3, §7):
+- an irq fires at any moment its CPU has interrupts enabled, then runs to
+  completion, innermost first, before anything else on that CPU;
+- a task already running steps unless an irq is active on its CPU or it
+  spins on a held lock;
+- another task may take the CPU when it is idle or its task is
+  preemptible: preempt_count 0, interrupts on, and CONFIG_PREEMPTION or an
+  explicit point (preempt_point, cond_resched, schedule, msleep, a fault);
+- a task bound with ``on cpuN`` stays there; others may start or resume on
+  any CPU unless migration is disabled (migrate_disable or kmap_local).
+"""
+
+from __future__ import annotations
+
+from runtime import builtins, program as ir, sched
+from runtime.evaluate import eval_expr
+from runtime.memory import store_byte
+from runtime.program import Program
+from runtime.reports import Kind, R, kind_of
+from runtime.state import Ctx, Report, State, Status
+from runtime.tx import Killed, Tx
+
+Action = tuple[int, int]
+
+
+def _step_ok(state: State, ctx: Ctx) -> bool:
+    lock = builtins.spinning_on(ctx.pending)
+    return lock < 0 or state.locks[lock] == -1
+
+
+def _cpus_for(program: Program, ctx: Ctx, pinned: int | None) -> range | tuple[int, ...]:
+    if pinned is not None:
+        return (pinned,)
+    if ctx.cpu >= 0 and (ctx.migration_disabled or ctx.kmap_idx):
+        return (ctx.cpu,)
+    return range(program.config.NR_CPUS)
+
+
+def enabled(program: Program, state: State) -> list[Action]:
+    """Every action possible in this state, in the fixed order."""
+    if state.panicked:
+        return []
+    out: list[Action] = []
+    preemption = program.config.CONFIG_PREEMPTION
+    cpus = state.cpus
+    for i, info in enumerate(program.contexts):
+        ctx = state.ctxs[i]
+        st = ctx.status
+        if info.is_irq:
+            assert info.cpu is not None
+            cpu = cpus[info.cpu]
+            if st == Status.PENDING:
+                if not cpu.irqs_off:
+                    out.append((i, info.cpu))
+            elif st == Status.READY and cpu.irqs and cpu.irqs[-1] == i and _step_ok(state, ctx):
+                out.append((i, info.cpu))
+            continue
+        if st != Status.READY or not _step_ok(state, ctx):
+            continue
+        if ctx.cpu >= 0 and cpus[ctx.cpu].curr == i:
+            if not cpus[ctx.cpu].irqs:
+                out.append((i, ctx.cpu))
+            continue
+        for c in _cpus_for(program, ctx, info.cpu):
+            cpu = cpus[c]
+            if sched.can_switch(preemption, cpu.curr, cpu.irqs, cpu.irqs_off, state.ctxs):
+                out.append((i, c))
+    return out
+
+
+def step(program: Program, state: State, action: Action,
+         trace: bool = False) -> tuple[State, tuple[str, ...]]:
+    """Execute one step; never mutates ``state``; returns the new state and,
+    when tracing, what the modelled kernel did."""
+    ci, cpu = action
+    tx = Tx(program, state, ci, cpu, trace)
+    info = program.contexts[ci]
+    ctx = state.ctxs[ci]
+    try:
+        if info.is_irq:
+            if ctx.status == Status.PENDING:
+                sched.irq_enter(tx, ci, cpu)
+        elif state.cpus[cpu].curr != ci:
+            sched.switch_to(tx, ci, cpu)
+        if tx.me.resched:
+            tx.set_me(resched=False)
+        _execute(tx, info.code)
+    except Killed:
+        _kill(tx)
+    return tx.commit(), tuple(tx.events or ())
+
+
+def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
+    ins = code[tx.pc]
+    t = type(ins)
+    if t is ir.Set:
+        _store(tx, ins.dest, eval_expr(tx, ins.value))  # type: ignore[union-attr]
+        _advance(tx, code, tx.pc + 1)
+    elif t is ir.Call:
+        r = builtins.call(tx, ins.name, ins.args)  # type: ignore[union-attr]
+        if r is builtins.NOT_DONE:
+            return
+        if ins.dest is not None:  # type: ignore[union-attr]
+            _store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[union-attr, arg-type]
+        _advance(tx, code, tx.pc + 1)
+    elif t is ir.Branch:
+        taken = bool(eval_expr(tx, ins.cond))  # type: ignore[union-attr]
+        _advance(tx, code, tx.pc + 1 if taken else ins.target)  # type: ignore[union-attr]
+    elif t is ir.Check:
+        builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])  # type: ignore[union-attr]
+        _advance(tx, code, tx.pc + 1)
+    elif t is ir.Jump:
+        _advance(tx, code, ins.target)  # type: ignore[union-attr]
+    else:
+        _finish(tx)
+
+
+def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
+    """Move to pc, take jumps for free, and finish on reaching End."""
+    seen = set()
+    while isinstance(code[pc], ir.Jump) and pc not in seen:
+        seen.add(pc)
+        pc = code[pc].target  # type: ignore[union-attr]
+    tx.set_me(pc=pc)
+    if isinstance(code[pc], ir.End) and tx.me.status == Status.READY:
+        tx.pc = pc
+        _finish(tx)
+
+
+def _narrow(value: int, dest: ir.ToLocal) -> int:
+    v = value & ((1 << dest.width) - 1)
+    if dest.signed and v >= 1 << (dest.width - 1):
+        v -= 1 << dest.width
+    return v
+
+
+def _store(tx: Tx, dest: ir.Dest, value: int) -> None:
+    t = type(dest)
+    if t is ir.ToLocal:
+        locs = tx.me.locals
+        s = dest.slot  # type: ignore[union-attr]
+        tx.set_me(locals=locs[:s] + (_narrow(value, dest),) + locs[s + 1:])  # type: ignore[arg-type]
+    elif t is ir.ToGlobal:
+        v = value & 0xFFFFFFFF
+        tx.globals[dest.index] = v - (1 << 32) if v >= 1 << 31 else v  # type: ignore[union-attr]
+    else:
+        store_byte(tx, eval_expr(tx, dest.addr), value)  # type: ignore[union-attr]
+
+
+def _finish(tx: Tx) -> None:
+    """A task returns to user space (kmap_assert_nomap: DEBUG_LOCKS_WARN_ON
+    on a leaked kmap_local, then exit, whose last schedule() clears its
+    slots); an irq handler returns."""
+    ci = tx.ci
+    if tx.in_irq():
+        tx.set_me(status=int(Status.DONE), pending=None)
+        sched.irq_exit(tx, ci, tx.cpu)
+        tx.event(f"irq {tx.program.contexts[ci].name} returns")
+        return
+    if tx.me.kmap_idx:
+        tx.debug_locks_warn(R.RETURN_TO_USER)
+    tx.set_me(status=int(Status.DONE), pending=None)
+    sched.leave_cpu(tx, ci, tx.cpu)
+    tx.event(f"{tx.program.contexts[ci].name} returns to user space")
+
+
+def _kill(tx: Tx) -> None:
+    """The context dies where a BUG/oops hit it (or stops at an assert).
+
+    A task is killed (do_exit: its slots are cleared by the final switch,
+    locks it holds stay held); a fatal error in an irq handler panics."""
+    ci = tx.ci
+    last = tx.reports[-1] if tx.reports else None
+    fatal = last is not None and kind_of(last.code) in (Kind.BUG, Kind.OOPS)
+    tx.set_me(status=int(Status.DEAD), pending=None, preempt_count=0)
+    if ci in tx.pkmap_waiters:
+        tx.pkmap_waiters.remove(ci)
+    if tx.in_irq():
+        if fatal:
+            tx.report(R.IRQ_PANIC)
+            tx.panicked = True
+        sched.irq_exit(tx, ci, tx.cpu)
+        return
+    sched.leave_cpu(tx, ci, tx.cpu)
+    tx.event(f"{tx.program.contexts[ci].name} is killed" if fatal
+             else f"{tx.program.contexts[ci].name} stops at the failed assert")
+
+
+def is_final(program: Program, state: State) -> bool:
+    """Every task and irq has finished (or died)."""
+    return all(state.ctxs[i].status in (Status.DONE, Status.DEAD)
+               for i in range(len(program.contexts)))
+
+
+def final_state(program: Program, state: State) -> State:
+    """The state expectations see: DEADLOCK reports if contexts are stuck,
+    then every dirty cache line written back."""
+    from runtime import cache
+    tx = Tx(program, state, 0, 0, False)
+    if not state.panicked and not is_final(program, state):
+        for i, info in enumerate(program.contexts):
+            ctx = state.ctxs[i]
+            rep = _deadlock_report(state, i, ctx, info.is_irq, info.cpu)
+            if rep is not None:
+                tx.reports.append(rep)
+    cache.writeback_all(tx)
+    return tx.commit()
+
+
+def _deadlock_report(state: State, i: int, ctx: Ctx, is_irq: bool,
+                     pinned: int | None) -> Report | None:
+    lock = builtins.spinning_on(ctx.pending)
+    cpu = ctx.cpu if ctx.cpu >= 0 else (pinned or 0)
+    if ctx.status == Status.WAIT_PKMAP:
+        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, ())
+    if lock >= 0 and ctx.status == Status.READY:
+        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,))
+    if is_irq and ctx.status == Status.PENDING:
+        return Report(int(R.DEADLOCK_IRQ), i, cpu, ctx.pc, (cpu,))
+    return None

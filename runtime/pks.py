@@ -1,0 +1,52 @@
+"""PKS protection of devmap pages (Ira Weiny's series V9/V10, never merged).
+
+reference/kernel-semantics.md §10: one protection key for every protected
+pgmap; PKRS is per thread (saved on context switch) and reset to
+PKS_INIT_VALUE (key denied) on exception entry; ``pgmap_set_readwrite`` and
+``pgmap_set_noaccess`` nest on one per-task counter, current->pgmap_prot_count,
+so a thread's access is granted on 0 -> 1 and taken on 1 -> 0, with no
+underflow check. Only the CONFIG_HIGHMEM=n kmap wrappers call them; kmap()
+is left unsupported (its mappings fault). The fault policy is in
+runtime/memory.py (_pks_check).
+"""
+
+from __future__ import annotations
+
+from runtime.program import PageKind
+from runtime.tx import Tx
+
+U32 = 0xFFFFFFFF
+
+
+def _protected(tx: Tx, page: int) -> bool:
+    """devmap_protected(): the static key on and a PGMAP_PROTECTION page."""
+    return (tx.cfg.CONFIG_DEVMAP_ACCESS_PROTECTION
+            and tx.program.pages[page].kind == PageKind.DEVMAP)
+
+
+def pgmap_set_readwrite(tx: Tx, page: int) -> None:
+    """__pgmap_set_readwrite(): if (!current->pgmap_prot_count++) grant RW.
+
+    pks_set_readwrite() changes the executing context's PKRS: in an irq the
+    interrupted thread's count may already be non-zero, so nothing is
+    granted and the access faults (derived, §10.4)."""
+    if not _protected(tx, page):
+        return
+    cur = tx.current()
+    n = tx.ctxs[cur].pgmap_prot_count
+    tx.set(cur, pgmap_prot_count=(n + 1) & U32)
+    if n == 0:
+        tx.set_me(pkrs_rw=True)
+        tx.event("pgmap_set_readwrite: pgmap_prot_count 0 -> 1, PKRS grants the pgmap key")
+
+
+def pgmap_set_noaccess(tx: Tx, page: int) -> None:
+    """__pgmap_set_noaccess(): if (!--current->pgmap_prot_count) deny."""
+    if not _protected(tx, page):
+        return
+    cur = tx.current()
+    n = (tx.ctxs[cur].pgmap_prot_count - 1) & U32
+    tx.set(cur, pgmap_prot_count=n)
+    if n == 0:
+        tx.set_me(pkrs_rw=False)
+        tx.event("pgmap_set_noaccess: pgmap_prot_count 1 -> 0, PKRS denies the pgmap key")

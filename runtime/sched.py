@@ -1,0 +1,214 @@
+"""CPUs, context switches, execution-context counters, spinlocks, irqs.
+
+Sources (reference/kernel-semantics.md §3, §7.2): preempt_count and
+migrate_disable/enable (kernel/sched/core.c, 74d862b682f5),
+__might_resched's "sleeping function called from invalid context",
+schedule_debug's "scheduling while atomic", prepare_task_switch /
+finish_task_switch calling kmap_local_sched_out/in, irq entry adding
+HARDIRQ_OFFSET with interrupts off, and CONFIG_DEBUG_SPINLOCK's spin_bug().
+Assumed debug options: DEBUG_ATOMIC_SLEEP, DEBUG_PREEMPT, DEBUG_SPINLOCK,
+DEBUG_VM (a kernel one runs to find these bugs).
+"""
+
+from __future__ import annotations
+
+from runtime.reports import R
+from runtime.state import HARDIRQ_OFFSET, Status, idle_ctx
+from runtime.tx import Tx
+
+
+# ---------------------------------------------------------------- counters
+def preempt_disable(tx: Tx) -> None:
+    tx.set_me(preempt_count=tx.me.preempt_count + 1)
+
+
+def preempt_enable(tx: Tx) -> None:
+    """preempt_count_sub() with DEBUG_PREEMPT: refuses to underflow."""
+    count = tx.me.preempt_count
+    if count & 0xFF == 0:  # PREEMPT_MASK: the hardirq bits are not ours
+        tx.debug_locks_warn(R.PREEMPT_UNDERFLOW)
+        return
+    tx.set_me(preempt_count=count - 1)
+
+
+def migrate_disable(tx: Tx) -> None:
+    """migrate_disable(): nests on current->migration_disabled."""
+    cur = tx.current()
+    tx.set(cur, migration_disabled=tx.ctxs[cur].migration_disabled + 1)
+
+
+def migrate_enable(tx: Tx) -> None:
+    """migrate_enable(): WARN_ON_ONCE on an unbalanced call."""
+    cur = tx.current()
+    n = tx.ctxs[cur].migration_disabled
+    if n <= 0:
+        tx.warn_once(R.MIGRATE_UNBALANCED)
+        return
+    tx.set(cur, migration_disabled=n - 1)
+
+
+def pagefault_disable(tx: Tx) -> None:
+    cur = tx.current()
+    tx.set(cur, pagefault_disabled=tx.ctxs[cur].pagefault_disabled + 1)
+
+
+def pagefault_enable(tx: Tx) -> None:
+    cur = tx.current()
+    tx.set(cur, pagefault_disabled=tx.ctxs[cur].pagefault_disabled - 1)
+
+
+def in_atomic(tx: Tx) -> bool:
+    return tx.me.preempt_count != 0
+
+
+def faults_disabled(tx: Tx) -> bool:
+    """faulthandler_disabled(): pagefault_disabled() || in_atomic()."""
+    return tx.ctxs[tx.current()].pagefault_disabled > 0 or in_atomic(tx)
+
+
+def local_irq_disable(tx: Tx) -> None:
+    tx.set_cpu(tx.cpu, irqs_off=True)
+
+
+def local_irq_enable(tx: Tx) -> None:
+    tx.set_cpu(tx.cpu, irqs_off=False)
+
+
+# ------------------------------------------------------------ atomic sleep
+def might_sleep(tx: Tx, func: str) -> None:
+    """__might_resched(): in atomic context, with irqs off, or in an irq,
+    print the splat once (it is rate-limited to once per HZ) and go on."""
+    count = tx.me.preempt_count
+    if count == 0 and not tx.irqs_disabled():
+        return
+    if tx.first_time(int(R.MIGHT_SLEEP)):
+        tx.report(R.MIGHT_SLEEP, int(count != 0), int(tx.irqs_disabled()), count, tx.func(func))
+
+
+def schedule_debug(tx: Tx) -> None:
+    """schedule_debug(): 'scheduling while atomic' prints preempt_count()
+    including schedule()'s own preempt_disable, then resets the count
+    (preempt_count_set(PREEMPT_DISABLED)): the task's disable is lost."""
+    count = tx.me.preempt_count
+    if count == 0:
+        return
+    tx.report(R.SCHED_ATOMIC, count + 1)
+    tx.set_me(preempt_count=0)
+
+
+def voluntary_point(tx: Tx, func: str, check_sleep: bool) -> None:
+    """schedule(), msleep(), cond_resched(): the CPU may switch tasks here."""
+    if check_sleep:
+        might_sleep(tx, func)
+        if in_atomic(tx):
+            return  # _cond_resched(): should_resched() needs preempt_count 0
+    else:
+        schedule_debug(tx)
+    if not tx.in_irq():
+        tx.set_me(resched=True)
+
+
+# ------------------------------------------------------------------ switch
+def preemptible(tx: Tx, cpu: int) -> bool:
+    """Whether the task running on cpu may be switched away from now."""
+    c = tx.cpus[cpu]
+    return can_switch(tx.program.config.CONFIG_PREEMPTION, c.curr, c.irqs, c.irqs_off, tx.ctxs)
+
+
+def can_switch(preemption: bool, curr: int, irqs: tuple[int, ...], irqs_off: bool,
+               ctxs: tuple | list) -> bool:  # type: ignore[type-arg]
+    if irqs:
+        return False
+    if curr < 0:
+        return True
+    t = ctxs[curr]
+    if t.status != Status.READY:
+        return True
+    if t.preempt_count or irqs_off:
+        return False
+    return preemption or t.resched
+
+
+def switch_to(tx: Tx, task: int, cpu: int) -> None:
+    """__schedule(): prepare_task_switch (kmap_local_sched_out of prev),
+    finish_task_switch (interrupts on, kmap_local_sched_in of next)."""
+    from runtime import kmap_local
+    c = tx.cpus[cpu]
+    prev = c.curr
+    name = tx.program.contexts[task].name
+    if prev >= 0 and prev != task:
+        kmap_local.sched_out(tx, prev, cpu)
+        tx.event(f"context switch on cpu{cpu}: {tx.program.contexts[prev].name} -> {name}")
+    else:
+        old = tx.ctxs[task].cpu
+        if old >= 0 and old != cpu:
+            tx.event(f"{name} migrates cpu{old} -> cpu{cpu}")
+        else:
+            tx.event(f"cpu{cpu} runs {name}")
+    tx.set_cpu(cpu, curr=task, irqs_off=False)
+    tx.set(task, cpu=cpu, resched=False)
+    kmap_local.sched_in(tx, task, cpu)
+
+
+def leave_cpu(tx: Tx, task: int, cpu: int) -> None:
+    """The task stops running here (it sleeps, exits or is killed)."""
+    from runtime import kmap_local
+    if tx.cpus[cpu].curr == task:
+        kmap_local.sched_out(tx, task, cpu)
+        tx.set_cpu(cpu, curr=-1, irqs_off=False)
+
+
+# -------------------------------------------------------------------- irqs
+def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
+    """Hardirq entry on cpu: nested on `current` (the running task, or the
+    idle task), preempt_count += HARDIRQ_OFFSET, interrupts off, PKRS reset
+    to PKS_INIT_VALUE (the pgmap key denied)."""
+    c = tx.cpus[cpu]
+    if c.irqs:
+        owner = tx.ctxs[c.irqs[-1]].owner
+        base = tx.ctxs[c.irqs[-1]].preempt_count
+    else:
+        owner = c.curr if c.curr >= 0 else idle_ctx(tx.program, cpu)
+        base = tx.ctxs[owner].preempt_count
+    tx.set(irq, status=int(Status.READY), owner=owner, cpu=cpu,
+           preempt_count=base + HARDIRQ_OFFSET, pkrs_rw=False)
+    tx.set_cpu(cpu, irqs=c.irqs + (irq,), irqs_off=True)
+    who = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "idle"
+    tx.event(f"irq {tx.program.contexts[irq].name} fires on cpu{cpu}, interrupting {who}")
+
+
+def irq_exit(tx: Tx, irq: int, cpu: int) -> None:
+    """Return from the handler: pop it, interrupts back on (they were on
+    when it fired)."""
+    c = tx.cpus[cpu]
+    tx.set_cpu(cpu, irqs=tuple(i for i in c.irqs if i != irq), irqs_off=False)
+
+
+# --------------------------------------------------------------- spinlocks
+def spin_lock_try(tx: Tx, lock: int) -> bool:
+    """do_raw_spin_lock(): take the lock if free. PREEMPT_RT spinlocks are
+    sleeping rt_mutexes that only disable migration."""
+    owner = tx.locks[lock]
+    if owner == -1:
+        tx.locks[lock] = tx.ci
+        tx.set_me(pending=None)
+        tx.event(f"spin_lock: {tx.program.locks[lock]} taken")
+        return True
+    if owner == tx.ci and tx.me.pending is None:
+        tx.report(R.SPIN_RECURSION, lock)
+    tx.set_me(pending=(1, lock))
+    holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"
+    tx.event(f"spin_lock: {tx.program.locks[lock]} held by {holder}; spinning")
+    return False
+
+
+def spin_unlock(tx: Tx, lock: int) -> None:
+    """do_raw_spin_unlock() with DEBUG_SPINLOCK's spin_bug() checks."""
+    owner = tx.locks[lock]
+    if owner == -1:
+        tx.report(R.SPIN_NOT_LOCKED, lock)
+        return
+    if owner != tx.ci:
+        tx.report(R.SPIN_WRONG_OWNER, lock)
+    tx.locks[lock] = -1
+    tx.event(f"spin_unlock: {tx.program.locks[lock]} released")

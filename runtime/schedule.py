@@ -1,0 +1,236 @@
+"""Schedules: choosing actions for one execution, and printing paths back.
+
+Notation (LANGUAGE.md "Schedules"): ``NAME`` runs a context until it
+finishes or blocks (no action of it is enabled any more), ``NAME:N`` runs N
+steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
+migration). Without ``@`` a context steps where it is running, else where
+it last ran, else on the first CPU it may use. After the last item the
+default policy finishes the execution.
+
+Default policy: keep running the context that stepped last while it can;
+otherwise take the first enabled action in the fixed order of
+``enabled()`` (contexts in source order). ``--random SEED``: a uniformly
+random enabled action at every step, from ``random.Random(SEED)``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from runtime.machine import Action, enabled, final_state, step
+from runtime.program import Program, ScheduleStep
+from runtime.state import State, Status, initial_state
+
+
+class ScheduleError(Exception):
+    """A schedule item cannot be followed in this execution."""
+
+    def __init__(self, item: int, message: str) -> None:
+        self.item = item
+        super().__init__(message)
+
+
+@dataclass
+class TraceStep:
+    number: int
+    action: Action
+    pc: int
+    events: tuple[str, ...]
+
+
+@dataclass
+class Execution:
+    """One execution: its path, trace, and final state."""
+
+    actions: list[Action] = field(default_factory=list)
+    trace: list[TraceStep] = field(default_factory=list)
+    last: State | None = None     # the state where execution stopped
+    final: State | None = None    # last, finalised (deadlocks, write-back)
+    truncated: bool = False       # stopped by max_steps
+
+
+class Chooser(Protocol):
+    def __call__(self, program: Program, state: State, acts: list[Action],
+                 last: int) -> Action: ...
+
+
+def preferred(program: Program, state: State, acts: list[Action]) -> Action:
+    """Among actions of one context: where it runs, else where it ran."""
+    ci = acts[0][0]
+    cpu = state.ctxs[ci].cpu
+    for a in acts:
+        if a[1] == cpu:
+            return a
+    return acts[0]
+
+
+def default_choice(program: Program, state: State, acts: list[Action], last: int) -> Action:
+    mine = [a for a in acts if a[0] == last]
+    return preferred(program, state, mine) if mine else preferred(
+        program, state, [a for a in acts if a[0] == acts[0][0]])
+
+
+def random_choice(seed: int) -> Chooser:
+    rng = random.Random(seed)
+
+    def choose(program: Program, state: State, acts: list[Action], last: int) -> Action:
+        return acts[rng.randrange(len(acts))]
+    return choose
+
+
+class _Runner:
+    def __init__(self, program: Program, trace: bool, max_steps: int) -> None:
+        self.program = program
+        self.trace = trace
+        self.max_steps = max_steps
+        self.ex = Execution()
+        self.state = initial_state(program)
+        self.last = -1
+
+    def do(self, action: Action) -> None:
+        pc = self.state.ctxs[action[0]].pc
+        self.state, events = step(self.program, self.state, action, self.trace)
+        self.ex.actions.append(action)
+        if self.trace:
+            self.ex.trace.append(TraceStep(len(self.ex.actions), action, pc, events))
+        self.last = action[0]
+
+    def follow(self, items: tuple[ScheduleStep, ...]) -> None:
+        for k, item in enumerate(items):
+            n = 0
+            while item.steps is None or n < item.steps:
+                acts = [a for a in enabled(self.program, self.state) if a[0] == item.ctx]
+                if item.cpu is not None:
+                    acts = [a for a in acts if a[1] == item.cpu]
+                if not acts:
+                    if item.steps is None and (n > 0 or self._stopped(item.ctx)):
+                        break
+                    raise ScheduleError(k, self._why_not(item, n))
+                self.do(preferred(self.program, self.state, acts))
+                n += 1
+                if len(self.ex.actions) >= self.max_steps:
+                    self.ex.truncated = True
+                    return
+
+    def finish(self, choose: Chooser) -> Execution:
+        while not self.ex.truncated:
+            acts = enabled(self.program, self.state)
+            if not acts:
+                break
+            if len(self.ex.actions) >= self.max_steps:
+                self.ex.truncated = True
+                break
+            self.do(choose(self.program, self.state, acts, self.last))
+        self.ex.last = self.state
+        self.ex.final = final_state(self.program, self.state)
+        return self.ex
+
+    def _stopped(self, ci: int) -> bool:
+        return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP)
+
+    def _why_not(self, item: ScheduleStep, n: int) -> str:
+        """Explain, in kernel terms, why a context cannot step now."""
+        p, s = self.program, self.state
+        info = p.contexts[item.ctx]
+        ctx = s.ctxs[item.ctx]
+        done = f" after {n} step{'s' if n != 1 else ''}" if n else ""
+        who = f"{'irq' if info.is_irq else 'task'} {info.name}"
+        if ctx.status == Status.DONE:
+            return f"{who} has already finished{done}"
+        if ctx.status == Status.DEAD:
+            return f"{who} was killed{done}"
+        if ctx.status == Status.WAIT_PKMAP:
+            return f"{who} sleeps on pkmap_map_wait{done}"
+        if s.panicked:
+            return "the kernel has panicked"
+        cpu = item.cpu if item.cpu is not None else (info.cpu if info.cpu is not None else max(ctx.cpu, 0))
+        c = s.cpus[cpu]
+        if info.is_irq and ctx.status == Status.PENDING:
+            return f"{who} cannot fire{done}: cpu{cpu} has interrupts disabled"
+        if c.irqs and c.irqs[-1] != item.ctx:
+            return f"{who} cannot run{done}: irq {p.contexts[c.irqs[-1]].name} is running on cpu{cpu}"
+        if c.curr >= 0 and c.curr != item.ctx:
+            cur = s.ctxs[c.curr]
+            why = (f"preempt_count is {cur.preempt_count}" if cur.preempt_count else
+                   "interrupts are disabled" if c.irqs_off else
+                   "CONFIG_PREEMPTION=n and it is not at a preemption point")
+            return (f"{who} cannot run{done}: cpu{cpu} is running {p.contexts[c.curr].name}, "
+                    f"which cannot be preempted here ({why})")
+        if item.cpu is not None and info.cpu is not None and item.cpu != info.cpu:
+            return f"{who} is bound to cpu{info.cpu}"
+        if item.cpu is not None and (ctx.migration_disabled or ctx.kmap_idx):
+            return f"{who} cannot migrate to cpu{item.cpu}{done}: migration is disabled"
+        return f"{who} cannot step{done}: it spins on a lock"
+
+
+def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
+            choose: Chooser = default_choice, trace: bool = True,
+            max_steps: int = 100_000) -> Execution:
+    """One execution: follow ``items``, then ``choose`` until the end."""
+    r = _Runner(program, trace, max_steps)
+    if items:
+        r.follow(items)
+    return r.finish(choose)
+
+
+def replay(program: Program, actions: list[Action], trace: bool = False) -> Execution:
+    """Re-run an exact action path (used to print witnesses)."""
+    r = _Runner(program, trace, len(actions) + 1)
+    for a in actions:
+        r.do(a)
+    r.ex.last = r.state
+    r.ex.final = final_state(program, r.state)
+    return r.ex
+
+
+def encode(program: Program, actions: list[Action]) -> str:
+    """The schedule notation that replays ``actions`` exactly."""
+    state = initial_state(program)
+    items: list[str] = []
+    i = 0
+    while i < len(actions):
+        ci, cpu = actions[i]
+        acts = [a for a in enabled(program, state) if a[0] == ci]
+        at = "" if preferred(program, state, acts) == (ci, cpu) else f"@cpu{cpu}"
+        k = 0
+        while i < len(actions) and actions[i][0] == ci:
+            state, _ = step(program, state, actions[i])
+            i += 1
+            k += 1
+        still = any(a[0] == ci for a in enabled(program, state))
+        name = program.contexts[ci].name + at
+        items.append(name if not still else f"{name}:{k}")
+    return ", ".join(items)
+
+
+def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
+    """Parse ``--schedule`` text; ValueError with a message on bad input."""
+    out = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            raise ValueError("empty schedule item")
+        name, _, count = item.partition(":")
+        name, _, cpu = name.partition("@")
+        name = name.strip()
+        ci = program.context_index(name)
+        if ci is None:
+            names = ", ".join(c.name for c in program.contexts)
+            raise ValueError(f"no task or irq named `{name}` (there are: {names})")
+        steps = None
+        if count:
+            if not count.strip().isdigit() or int(count) < 1:
+                raise ValueError(f"`{item}`: the step count must be a positive integer")
+            steps = int(count)
+        c = None
+        if cpu:
+            cpu = cpu.strip()
+            if not (cpu.startswith("cpu") and cpu[3:].isdigit()):
+                raise ValueError(f"`{item}`: expected @cpuN")
+            c = int(cpu[3:])
+            if c >= program.config.NR_CPUS:
+                raise ValueError(f"`{item}`: cpu{c} does not exist (NR_CPUS = {program.config.NR_CPUS})")
+        out.append(ScheduleStep(ci, steps, c))
+    return tuple(out)

@@ -1,0 +1,169 @@
+"""The working copy of one step: read the old State, write a new one.
+
+``step`` never mutates its input: a ``Tx`` copies the parts of the state a
+step may change into lists, the handlers edit those, and ``commit`` freezes
+them into a new ``State``. Reports are appended here; a BUG or oops that
+kills the running context raises ``Killed`` after recording its report,
+which ``step`` catches (it never escapes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from runtime.program import Program
+from runtime.reports import FUNC_INDEX, R, Kind, kind_of
+from runtime.state import Cpu, Ctx, Line, Report, State, Status
+
+
+class Killed(Exception):
+    """The running context was killed by a BUG, an oops or a failed assert."""
+
+
+class Tx:
+    """Mutable copy of a State for the duration of one step."""
+
+    def __init__(self, program: Program, state: State, ci: int, cpu: int, trace: bool) -> None:
+        self.program = program
+        self.cfg = program.config
+        self.base = state
+        self.ci = ci            # executing context
+        self.cpu = cpu          # its CPU
+        self.pc = state.ctxs[ci].pc if ci < len(state.ctxs) else -1
+        self.ctxs: list[Ctx] = list(state.ctxs)
+        self.cpus: list[Cpu] = list(state.cpus)
+        self.pkmap_count = list(state.pkmap_count)
+        self.pkmap_pte = list(state.pkmap_pte)
+        self.last_pkmap_nr = state.last_pkmap_nr
+        self.pkmap_waiters = list(state.pkmap_waiters)
+        self.locks = list(state.locks)
+        self.globals = list(state.globals)
+        self.percpu = [list(v) for v in state.percpu]
+        self._ram: list[bytes] | None = None
+        self._newest: list[bytes] | None = None
+        self._cache: dict[int, Line] | None = None
+        self.user_present = list(state.user_present)
+        self.reports = list(state.reports)
+        self.once = set(state.once)
+        self.debug_locks = state.debug_locks
+        self.panicked = state.panicked
+        self.events: list[str] | None = [] if trace else None
+
+    # ------------------------------------------------------------ lazy parts
+    @property
+    def ram(self) -> list[bytes]:
+        if self._ram is None:
+            self._ram = list(self.base.ram)
+        return self._ram
+
+    @property
+    def newest(self) -> list[bytes]:
+        if self._newest is None:
+            self._newest = list(self.base.newest)
+        return self._newest
+
+    @property
+    def cache(self) -> dict[int, Line]:
+        if self._cache is None:
+            self._cache = {ln.tag: ln for ln in self.base.cache}
+        return self._cache
+
+    # -------------------------------------------------------------- contexts
+    @property
+    def me(self) -> Ctx:
+        return self.ctxs[self.ci]
+
+    def set(self, ci: int, **kw: Any) -> None:
+        self.ctxs[ci] = replace(self.ctxs[ci], **kw)
+
+    def set_me(self, **kw: Any) -> None:
+        self.ctxs[self.ci] = replace(self.ctxs[self.ci], **kw)
+
+    def current(self) -> int:
+        """`current`: the task an irq interrupted, else the context itself."""
+        ctx = self.ctxs[self.ci]
+        return ctx.owner if ctx.owner >= 0 else self.ci
+
+    def in_irq(self) -> bool:
+        return self.program_is_irq(self.ci)
+
+    def program_is_irq(self, ci: int) -> bool:
+        return ci < len(self.program.contexts) and self.program.contexts[ci].is_irq
+
+    def set_cpu(self, c: int, **kw: Any) -> None:
+        self.cpus[c] = replace(self.cpus[c], **kw)
+
+    def irqs_disabled(self) -> bool:
+        return self.cpus[self.cpu].irqs_off
+
+    # --------------------------------------------------------------- reports
+    def report(self, code: R, *args: int) -> None:
+        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args)))
+        if self.events is not None:
+            from runtime.reports import headline
+            self.events.append(f"report {kind_of(code).name}: "
+                               f"{headline(self.program, self.base, self.reports[-1])}")
+
+    def first_time(self, site: int) -> bool:
+        """WARN_ON_ONCE bookkeeping: True the first time a site fires."""
+        if site in self.once:
+            return False
+        self.once.add(site)
+        return True
+
+    def warn_once(self, code: R, *args: int) -> None:
+        if self.first_time(int(code)):
+            self.report(code, *args)
+
+    def debug_locks_warn(self, code: R, *args: int) -> None:
+        """DEBUG_LOCKS_WARN_ON(): warns only while lock debugging is on, and
+        switches it off (debug_locks_off()), as lib/debug_locks.c does."""
+        if self.debug_locks:
+            self.debug_locks = False
+            self.report(code, *args)
+
+    def bug(self, code: R, *args: int) -> None:
+        """A kernel BUG()/oops: report it and kill the running context."""
+        self.report(code, *args)
+        raise Killed()
+
+    def event(self, text: str) -> None:
+        if self.events is not None:
+            self.events.append(text)
+
+    @staticmethod
+    def func(name: str) -> int:
+        return FUNC_INDEX[name]
+
+    # ---------------------------------------------------------------- commit
+    def commit(self) -> State:
+        b = self.base
+        cache = b.cache if self._cache is None else tuple(
+            self._cache[t] for t in sorted(self._cache))
+        return State(
+            ctxs=tuple(self.ctxs), cpus=tuple(self.cpus),
+            pkmap_count=tuple(self.pkmap_count), pkmap_pte=tuple(self.pkmap_pte),
+            last_pkmap_nr=self.last_pkmap_nr,
+            pkmap_waiters=tuple(sorted(self.pkmap_waiters)),
+            locks=tuple(self.locks), globals=tuple(self.globals),
+            percpu=tuple(tuple(v) for v in self.percpu),
+            ram=b.ram if self._ram is None else tuple(self._ram),
+            newest=b.newest if self._newest is None else tuple(self._newest),
+            cache=cache, user_present=tuple(self.user_present),
+            # Reports are a multiset: sorted, so that two independent steps
+            # that each report commute to the same state (partial-order
+            # reduction compares states). The trace keeps their order.
+            reports=tuple(sorted(self.reports, key=_report_key)), once=tuple(sorted(self.once)),
+            debug_locks=self.debug_locks, panicked=self.panicked)
+
+
+def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...]]:
+    return (r.ctx, r.pc, r.code, r.cpu, r.args)
+
+
+def is_fatal_kind(code: R) -> bool:
+    return kind_of(code) in (Kind.BUG, Kind.OOPS)
+
+
+__all__ = ["Tx", "Killed", "Status"]
