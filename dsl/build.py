@@ -112,7 +112,7 @@ class Builder:
     # ------------------------------------------------------------ top level
 
     def start(self, c: Children, t: Tree[Token]) -> list[Item]:
-        return [_cast(_ITEM_TYPES, x) for x in c]  # type: ignore[arg-type]
+        return [_item(x) for x in c]
 
     def scenario(self, c: Children, t: Tree[Token]) -> nodes.Scenario:
         return nodes.Scenario(unescape(_tok(c[0])), tree_span(t))
@@ -264,6 +264,12 @@ _STMT_TYPES = (nodes.VarDecl, nodes.Assign, nodes.IncDec, nodes.ExprStmt, nodes.
 def _tok(x: Built) -> Token:
     """A child the grammar guarantees to be a token."""
     assert isinstance(x, Token)
+    return x
+
+
+def _item(x: Built) -> Item:
+    """A child the grammar guarantees to be a top-level item."""
+    assert isinstance(x, _ITEM_TYPES)
     return x
 
 

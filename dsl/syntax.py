@@ -238,9 +238,10 @@ def check_order(items: Sequence[Item]) -> list[Diagnostic]:
         phase = _PHASES[type(item)]
         if isinstance(item, (nodes.Scenario, nodes.Config)) and type(item) in firsts:
             first = firsts[type(item)]
-            found.append(Diagnostic("E107", f"duplicate {describe_item(item)}",
-                                    _head(item.span), f"the first one is at line {first.span.line}; "
-                                    "merge them into one"))
+            word = "scenario" if isinstance(item, nodes.Scenario) else "config"
+            found.append(Diagnostic("E107", f"a second `{word}`: a file has at most one",
+                                    _head(item.span), f"the first `{word}` is at line "
+                                    f"{first.span.line}; merge them into one"))
             continue
         firsts.setdefault(type(item), item)
         if latest is not None and _PHASES[type(latest)] > phase:
@@ -255,14 +256,14 @@ def check_order(items: Sequence[Item]) -> list[Diagnostic]:
 
 def _misplaced(item: Item, latest: Item) -> Diagnostic:
     """E106: item comes after ``latest``, which must follow it."""
-    message = f"{describe_item(item)} comes after {describe_item(latest)} at line {latest.span.line}"
     if isinstance(item, nodes.Scenario):
-        hint = "the `scenario` line comes first in the file"
+        rule = "the `scenario` line comes first"
     elif isinstance(item, nodes.Config):
-        hint = "`config` comes right after the optional `scenario` line"
+        rule = "`config` comes before everything but the `scenario` line"
     else:
-        hint = "declarations, tasks and irqs come before the `schedule` and `expect` lines"
-    return Diagnostic("E106", message, _head(item.span), f"{hint}; the order is {_ORDER}")
+        rule = "declarations, tasks and irqs come before the `schedule` and `expect` lines"
+    return Diagnostic("E106", f"{describe_item(item)} comes after {describe_item(latest)} at line "
+                      f"{latest.span.line}: {rule}", _head(item.span), f"the order is {_ORDER}")
 
 
 def _check_not_empty(text: str, items: Sequence[Item]) -> list[Diagnostic]:

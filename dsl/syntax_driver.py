@@ -7,9 +7,8 @@ the most to the least precise:
 
 1. a missing `;` at the end of a line is inserted, if the parser then
    accepts the next token;
-2. a simple statement in a body (no braces of its own) is dropped: the parser
-   state saved at its first token is restored and lexing resumes after its
-   `;`;
+2. the statement in a body is dropped: the parser state saved at its first
+   token is restored and lexing resumes after its `;` or its last `}`;
 3. otherwise the whole top-level item is dropped: the state saved at its
    first token is restored and lexing resumes at the next line that starts
    with a top-level keyword in column 1.
@@ -34,10 +33,11 @@ from lark.parsers.lalr_parser_state import ParserState
 from dsl.build import token_span
 from dsl.nodes import Span
 from dsl.source import Diagnostic
-from dsl.syntax_messages import (MISSING_SEMICOLON, TOPLEVEL_WORDS, ErrorContext, Opener,
-                                 explain, stray_character)
+from dsl.syntax_messages import (MISSING_SEMICOLON, TOPLEVEL_IN_BODY, TOPLEVEL_WORDS,
+                                 ErrorContext, Opener, explain, stray_character)
 
 MAX_ERRORS = 10
+MAX_RECOVERIES = 200  # errors on lines that already have one still recover
 
 # Raw scanning for recovery: comments and strings are skipped as wholes so
 # that a `;` or a keyword inside them is never taken for a resume point.
@@ -52,7 +52,8 @@ class _Snapshot:
     """The parser and tracker state just before a statement or item began."""
 
     state: ParserState[int]
-    first: Token
+    offset: int   # where the statement or item starts
+    first: str    # the kind of its first token
     history: tuple[Token, ...]
     depth: int
 
@@ -72,15 +73,18 @@ class Driver:
         self.quiet_conf.callbacks = {}
         self.lexer = interactive.lexer_thread
         self.diagnostics: list[Diagnostic] = []
+        self.rules: list[str] = []  # the known-error rule behind each diagnostic
         self.error_lines: set[int] = set()
         self.history: list[Token] = []
         self.open: list[Opener] = []
         self.item: list[Token] = []
         self.stmt_first: Token | None = None
         self.closed_owner: Token | None = None
-        self.top: _Snapshot | None = None
+        self.top = _Snapshot(self.state.copy(deepcopy_values=False), -1, "", (), 0)
         self.stmts: dict[int, _Snapshot] = {}
         self.pending: list[Token] = []
+        self.recoveries = 0
+        self.last_error = -1  # offset of the last token that failed
 
     # ------------------------------------------------------------ main loop
 
@@ -91,7 +95,7 @@ class Driver:
             try:
                 tok = self.pending.pop() if self.pending else next(tokens, None)
             except UnexpectedCharacters as e:
-                self._stray(e.pos_in_stream)
+                self._stray(e.pos_in_stream if e.pos_in_stream is not None else 0)
                 tokens = self._tokens()
                 continue
             except UnexpectedToken as e:
@@ -112,11 +116,14 @@ class Driver:
                 continue
             self._after(tok)
             if tok.type == "$END":
-                return None if self.diagnostics else result  # type: ignore[no-any-return]
+                if self.diagnostics:
+                    return None
+                assert isinstance(result, Tree)
+                return result
 
     def _tokens(self) -> Iterator[Token]:
         """A fresh token stream from the current lexer position and parser state."""
-        stream: Iterator[Token] = self.lexer.lex(self.state)
+        stream: Iterator[Token] = self.lexer.lex(self.state)  # type: ignore[no-untyped-call]
         return stream
 
     def _eof(self) -> Token:
@@ -140,12 +147,12 @@ class Driver:
         if tok.type == "NUMBER" and _OCTAL_TYPO.fullmatch(tok):
             self._report(Diagnostic("E102", f"invalid digit in octal constant `{tok}`",
                                     token_span(tok), "a leading 0 makes a C constant octal; "
-                                    "drop the 0 or write it in hex"))
+                                    "drop the 0 or write it in hex"), "octal digit")
 
     def _snapshot(self, tok: Token) -> _Snapshot:
         """The state to restore if the statement or item starting at tok fails."""
-        return _Snapshot(self.state.copy(deepcopy_values=False), tok, tuple(self.history),
-                         len(self.open))
+        return _Snapshot(self.state.copy(deepcopy_values=False), tok.start_pos or 0,
+                         self.kinds.get(tok.type, tok.type), tuple(self.history), len(self.open))
 
     def _after(self, tok: Token) -> None:
         """Track brackets, the current item and the last tokens accepted."""
@@ -163,19 +170,21 @@ class Driver:
 
     # ------------------------------------------------------------ reporting
 
-    def _report(self, diagnostic: Diagnostic) -> None:
+    def _report(self, diagnostic: Diagnostic, rule: str) -> None:
         """Record a diagnostic unless its line already has one (a cascade)."""
         line = diagnostic.span.line
         if line in self.error_lines or len(self.diagnostics) >= MAX_ERRORS:
             return
         self.error_lines.add(line)
         self.diagnostics.append(diagnostic)
+        self.rules.append(rule)
 
     def _stray(self, pos: int) -> None:
         """E102 for a character no terminal matches; skip it and go on."""
         line = self.text.count("\n", 0, pos) + 1
         col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        self._report(stray_character(self.text[pos], Span(line, col, line, col + 1)))
+        self._report(stray_character(self.text[pos], Span(line, col, line, col + 1)),
+                     "stray character")
         self._seek(pos + 1)
 
     def _context(self, tok: Token) -> ErrorContext:
@@ -209,14 +218,20 @@ class Driver:
 
     def _error(self, tok: Token) -> bool:
         """Report a syntax error at tok and recover; False to stop parsing."""
-        if tok.type == "$END" and self.diagnostics:
-            return False  # an end-of-file error after another one is a cascade
         explanation = explain(self._context(tok))
-        self._report(explanation.diagnostic)
-        if tok.type == "$END" or len(self.diagnostics) >= MAX_ERRORS:
-            return False
+        self._report(explanation.diagnostic, explanation.rule)
+        offset = tok.start_pos if tok.start_pos is not None else len(self.text)
+        self.recoveries += 1
+        if tok.type == "$END" or len(self.diagnostics) >= MAX_ERRORS \
+                or self.recoveries > MAX_RECOVERIES or offset < self.last_error:
+            return False  # the end, enough said, or no progress
+        self.last_error = offset
         if explanation.rule == MISSING_SEMICOLON and self._insert_semicolon(tok):
             return True
+        if explanation.rule == TOPLEVEL_IN_BODY:
+            # As if the missing `}` were there: drop the unclosed item and
+            # go on with the item that starts on this line.
+            return self._skip_item(tok)
         return self._skip_statement(tok) or self._skip_item(tok)
 
     def _insert_semicolon(self, tok: Token) -> bool:
@@ -236,13 +251,13 @@ class Driver:
         return True
 
     def _skip_statement(self, tok: Token) -> bool:
-        """Drop the simple statement around tok and resume after its `;`."""
+        """Drop the statement around tok and resume after it."""
         snap = self.stmts.get(self._body_depth())
-        if snap is None or self.kinds.get(snap.first.type) in ("if", "while", "for", "{"):
+        if snap is None:
             return False
         nesting = len(self.open) - snap.depth  # `(` and `[` opened inside the statement
-        end = _statement_end(self.text, tok.start_pos or 0, nesting)
-        if end is None:
+        end = _statement_end(self.text, tok.start_pos or 0, nesting, snap.first == "for")
+        if end is None or end <= snap.offset:
             return False
         self._restore(snap)
         self._seek(end)
@@ -258,11 +273,12 @@ class Driver:
     def _skip_item(self, tok: Token) -> bool:
         """Drop the top-level item around tok; resume at the next item line."""
         snap = self.top
-        if snap is None:
-            return False
-        start = tok.start_pos or 0
-        if not (_is_item_start(self.text, tok) and start > (snap.first.start_pos or 0)):
-            resume = _next_item_start(self.text, start)
+        here = [t for t in (tok, self.stmt_first) if t is not None and _is_item_start(t)
+                and (t.start_pos or 0) > snap.offset and t.line == tok.line]
+        if here:
+            start = here[-1].start_pos or 0
+        else:
+            resume = _next_item_start(self.text, tok.start_pos or 0)
             if resume is None:
                 return False
             start = resume
@@ -299,26 +315,44 @@ def _raw_tokens(text: str, pos: int) -> Iterator[re.Match[str]]:
         pos = m.end()
 
 
-def _statement_end(text: str, pos: int, nesting: int) -> int | None:
-    """The offset just after the `;` ending a simple statement, or None.
+def _statement_end(text: str, pos: int, nesting: int, in_for: bool) -> int | None:
+    """Where to resume after dropping the statement that contains pos.
 
-    Braces mean the statement is not simple (or that the block ends): the
-    caller then drops the whole item instead.
+    That is just after its `;` or after the `}` of its last block (an `else`
+    continues it), or at the `}` that closes the enclosing block. A brace
+    inside an open parenthesis means the parenthesis was never closed. None
+    at the end of the text.
     """
+    braces = 0
     for m in _raw_tokens(text, pos):
         lexeme = m.group()
         if lexeme in ("(", "["):
             nesting += 1
         elif lexeme in (")", "]"):
             nesting = max(0, nesting - 1)
-        elif lexeme in ("{", "}"):
-            return None
-        elif lexeme == ";" and nesting == 0:
+        elif lexeme == "{":
+            nesting, braces = 0, braces + 1
+        elif lexeme == "}":
+            nesting = 0
+            if braces == 0:
+                return m.start()
+            braces -= 1
+            if braces == 0 and not _followed_by_else(text, m.end()):
+                return m.end()
+        elif lexeme == ";" and braces == 0 and (nesting == 0 or not in_for):
             return m.end()
     return None
 
 
-def _is_item_start(text: str, tok: Token) -> bool:
+def _followed_by_else(text: str, pos: int) -> bool:
+    """Is the next lexeme after pos (comments skipped) `else`?"""
+    for m in _raw_tokens(text, pos):
+        if not (m.group().isspace() or m.group().startswith(("//", "/*"))):
+            return m.group() == "else"
+    return False
+
+
+def _is_item_start(tok: Token) -> bool:
     """Is tok a top-level keyword in column 1?"""
     return tok.column == 1 and str(tok) in TOPLEVEL_WORDS
 

@@ -232,7 +232,7 @@ def _unclosed_at_eof(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 def _toplevel_word_in_body(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """`task b ...` at column 1 while a body is still open: a missing `}`."""
-    if not ctx.open or ctx.in_config and ctx.kind in ("NAME", "}"):
+    if not ctx.open:
         return None
     candidates = [ctx.token] + ([ctx.prev] if ctx.prev is not None and ctx.prev is ctx.stmt_first
                                 else [])
@@ -291,8 +291,11 @@ def _assign_in_condition(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 def _assign_in_expression(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """An assignment operator inside an expression."""
-    if ctx.kind not in ASSIGN_OPS or ctx.kind in ctx.accepts:
+    prev = ctx.prev
+    if ctx.kind not in ASSIGN_OPS or ctx.kind in ctx.accepts or prev is None:
         return None
+    if not (prev.type in ("NAME", "NUMBER", "STRING") or str(prev) in (")", "]")):
+        return None  # `x = = 1`: the generic "expected an expression" says it best
     return (f"`{ctx.kind}` inside an expression: assignment is a statement of its own",
             "split it into two statements, e.g. `x = 1; y = x;`", token_span(ctx.token))
 
@@ -377,7 +380,7 @@ def _else_without_if(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 def _unsupported_statement(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """`return x;`, `bool b;`, `static int x;`: a name followed by a name."""
     prev = ctx.prev
-    if prev is None or prev is not ctx.stmt_first or prev.type != "NAME":
+    if prev is None or prev is not ctx.stmt_first or prev.type != "NAME" or ctx.in_config:
         return None
     if not (ctx.kind in ("NAME", "NUMBER", "(") or ctx.kind in TYPE_WORDS):
         return None
@@ -431,6 +434,7 @@ def _missing_semicolon(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 
 MISSING_SEMICOLON = "missing semicolon"
+TOPLEVEL_IN_BODY = "top-level word in a body"
 
 KNOWN_ERRORS: tuple[KnownError, ...] = (
     KnownError("unclosed at end of file", _unclosed_at_eof, (
@@ -438,7 +442,7 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
         "task t on cpu0 { if (x) { foo();\n}\n",
         "config {\n  ARCH = arm;\n",
     )),
-    KnownError("top-level word in a body", _toplevel_word_in_body, (
+    KnownError(TOPLEVEL_IN_BODY, _toplevel_word_in_body, (
         "task a on cpu0 {\n    foo();\ntask b on cpu0 {\n}\n",
         "task a on cpu0 {\n    foo();\nexpect never BUG;\n",
         "config {\n  ARCH = arm;\npage P = alloc_page(GFP_KERNEL);\n",

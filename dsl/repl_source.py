@@ -1,0 +1,289 @@
+"""The scenario a REPL session runs: the file's text plus what was typed.
+
+The REPL never interprets anything itself: a typed statement becomes the
+next statement of an interactive task appended to the file, and the whole
+text goes through the ordinary front end (dsl/load.py). The text is laid
+out so that everything the file had keeps its place and its index:
+
+    the file up to its first ``schedule`` / ``expect`` line
+    typed declarations (page, int, percpu int, spinlock_t)
+    task repl on cpu0 {
+        typed statements, one after another
+        preempt_point();   // after each one when CONFIG_PREEMPTION=n
+        preempt_point();   // the sentinel: "waiting for input", never run
+    }
+    typed tasks and irqs
+    the file's schedule and expect lines
+    typed expectations
+
+Contexts are only ever appended (file contexts, then the repl task, then
+typed ones), so an action ``(ctx, cpu)`` recorded on one version of the
+scenario means the same on the next, and the session replays its path on
+the new program. The repl task's code grows only at its end: the statements
+already run lower to the same instructions, and its program counter, parked
+on the sentinel, becomes the first instruction of the new statement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from pygments.token import Comment, Keyword, Punctuation, String, Whitespace
+
+from dsl.lexer import KmapLexer
+from dsl.nodes import Span
+from dsl.source import Diagnostic, InputError, Source
+
+INDENT = "    "
+SENTINEL = "preempt_point(); // kmap repl: waiting for input (never executed)"
+BETWEEN = "preempt_point(); // kmap repl: a preemption point between typed statements"
+
+# The scenario of a session without FILE (the banner says so).
+DEFAULT_PATH = "<repl>"
+DEFAULT_TEXT = """\
+// kmap repl: an empty scenario with a default configuration.
+scenario "repl";
+
+config {
+    ARCH = x86;
+    CONFIG_HIGHMEM = y;
+    LAST_PKMAP = 4;
+    PAGE_SIZE = 64;
+}
+
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+page L = alloc_page(GFP_KERNEL);
+"""
+DEFAULT_SUMMARY = ("no FILE: an empty scenario with ARCH=x86, CONFIG_HIGHMEM=y, LAST_PKMAP=4, "
+                   "PAGE_SIZE=64; highmem pages P and Q, lowmem page L")
+
+
+class Kind(Enum):
+    """Where a typed item goes in the scenario text."""
+
+    STATEMENT = "statement"   # the repl task's body
+    DECLARATION = "declaration"
+    CONTEXT = "task"          # a typed task or irq
+    EXPECTATION = "expectation"
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a typed item landed in the rendered text (1-based lines)."""
+
+    kind: Kind
+    index: int
+    line: int
+    count: int
+    indent: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The scenario text and where each typed item and the sentinel are."""
+
+    text: str
+    regions: tuple[Region, ...]
+    sentinel_line: int
+
+    def region(self, kind: Kind, index: int) -> Region:
+        """The region of one typed item."""
+        for r in self.regions:
+            if r.kind is kind and r.index == index:
+                return r
+        raise KeyError((kind, index))
+
+
+@dataclass(frozen=True)
+class ReplSource:
+    """An immutable model of the session's scenario text."""
+
+    path: str
+    head: str                  # the file up to its first schedule/expect line
+    tail: str                  # the file's schedule and expect lines
+    task: str                  # the interactive task's name
+    points: bool               # a preempt_point() after each statement
+    items: dict[Kind, tuple[str, ...]] = field(default_factory=dict)
+
+    def typed(self, kind: Kind) -> tuple[str, ...]:
+        """The items of one kind typed so far, oldest first."""
+        return self.items.get(kind, ())
+
+    def add(self, kind: Kind, text: str) -> ReplSource:
+        """A new model with one more typed item."""
+        return replace(self, items={**self.items, kind: self.typed(kind) + (text,)})
+
+    def render(self) -> Rendered:
+        """The full scenario text, with the typed items' regions."""
+        out = _Writer()
+        out.text(self.head)
+        for i, decl in enumerate(self.typed(Kind.DECLARATION)):
+            out.item(Kind.DECLARATION, i, decl, 0)
+        out.text(f"task {self.task} on cpu0 {{ // kmap repl: the interactive task\n")
+        for i, stmt in enumerate(self.typed(Kind.STATEMENT)):
+            out.item(Kind.STATEMENT, i, stmt, len(INDENT))
+            if self.points:
+                out.text(INDENT + BETWEEN + "\n")
+        sentinel = out.line
+        out.text(INDENT + SENTINEL + "\n}\n")
+        for i, ctx in enumerate(self.typed(Kind.CONTEXT)):
+            out.item(Kind.CONTEXT, i, ctx, 0)
+        out.text(self.tail)
+        for i, exp in enumerate(self.typed(Kind.EXPECTATION)):
+            out.item(Kind.EXPECTATION, i, exp, 0)
+        return Rendered("".join(out.parts), tuple(out.regions), sentinel)
+
+
+class _Writer:
+    """Accumulates text and counts lines."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.regions: list[Region] = []
+        self.line = 1  # the line the next text starts on
+
+    def text(self, s: str) -> None:
+        if not s:
+            return
+        if not s.endswith("\n"):
+            s += "\n"
+        self.parts.append(s)
+        self.line += s.count("\n")
+
+    def item(self, kind: Kind, index: int, s: str, indent: int) -> None:
+        lines = s.split("\n")
+        self.regions.append(Region(kind, index, self.line, len(lines), indent))
+        self.text("\n".join(" " * indent + ln for ln in lines))
+
+
+def new_source(path: str, text: str, taken: set[str], preemption: bool) -> ReplSource:
+    """The model of a file (already known to load) before anything is typed."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    cut = first_trailer(text)
+    head, tail = text[:cut], text[cut:]
+    if head and not head.endswith("\n"):
+        head += "\n"
+    return ReplSource(path, head, tail, task_name(taken), points=not preemption)
+
+
+def task_name(taken: set[str]) -> str:
+    """``repl``, or ``repl1``, ``repl2``... if the scenario uses that name."""
+    name, n = "repl", 0
+    while name in taken:
+        n += 1
+        name = f"repl{n}"
+    return name
+
+
+_SKIP = (Whitespace, Comment)
+
+
+def first_trailer(text: str) -> int:
+    """The offset of the first top-level ``schedule`` or ``expect`` item."""
+    depth = 0
+    at_start = True
+    for offset, tok, value in KmapLexer().get_tokens_unprocessed(text):
+        if any(tok in t for t in _SKIP) or tok in String:
+            if tok in String:
+                at_start = False
+            continue
+        if depth == 0 and at_start and tok in Keyword and value in ("schedule", "expect"):
+            return offset
+        if tok in Punctuation and value == "{":
+            depth += 1
+        elif tok in Punctuation and value == "}":
+            depth = max(0, depth - 1)
+        at_start = value in (";", "}")
+    return len(text)
+
+
+# ---------------------------------------------------------------- input text
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_SCAN = re.compile(r'//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?|[()\[\]{}]')
+
+
+def open_brackets(text: str) -> int:
+    """How many brackets are still open (negative if too many closed);
+    comments and strings do not count."""
+    depth = 0
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        if tok in _OPENERS:
+            depth += 1
+        elif tok in ")]}":
+            depth -= 1
+    return depth
+
+
+def unterminated_comment(text: str) -> bool:
+    """Whether a ``/*`` is still open at the end of text."""
+    return any(m.group().startswith("/*") and not m.group().endswith("*/")
+               for m in _SCAN.finditer(text))
+
+
+def complete_statement(text: str) -> str:
+    """The typed statement with a ``;`` added where one was forgotten."""
+    s = text.strip()
+    if s and not s.endswith((";", "}")) and not s.endswith("*/") and "//" not in s.split("\n")[-1]:
+        s += ";"
+    return s
+
+
+# ------------------------------------------------------------- error mapping
+
+INPUT_PATH = "<input>"
+
+
+def map_error(err: InputError, rendered: Rendered, region: Region, typed: str) -> InputError:
+    """The errors of a scenario that failed to load, pointed at the text the
+    user typed: diagnostics inside the typed item are moved onto it, syntax
+    errors after it (an unfinished statement) onto its last character, and
+    anything else is left on the full scenario text (``source`` shows it)."""
+    inside: list[Diagnostic] = []
+    outside: list[Diagnostic] = []
+    end = region.line + region.count - 1
+    for d in err.diagnostics:
+        if region.line <= d.span.line <= end:
+            inside.append(replace(d, span=_shift(d.span, region)))
+        elif d.code.startswith("E1") and d.span.line > end:
+            inside.append(replace(d, span=_last_char(typed)))
+        else:
+            outside.append(d)
+    if not inside:
+        return InputError(Source(err.source.path + " (as built by kmap repl)", rendered.text),
+                          outside)
+    return InputError(Source(INPUT_PATH, typed), inside + outside_as_notes(outside, rendered))
+
+
+def outside_as_notes(diags: list[Diagnostic], rendered: Rendered) -> list[Diagnostic]:
+    """Diagnostics outside the typed text, kept as messages without a caret."""
+    lines = rendered.text.split("\n")
+    out = []
+    for d in diags:
+        where = lines[d.span.line - 1].strip() if 0 < d.span.line <= len(lines) else ""
+        hint = f"in the scenario, at `{where}`" if where else d.hint
+        out.append(replace(d, span=Span(0, 0, 0, 0), hint=hint))
+    return out
+
+
+def _shift(span: Span, region: Region) -> Span:
+    """A span of the rendered text moved onto the typed text."""
+    def col(line: int, c: int) -> int:
+        return max(1, c - region.indent) if line >= region.line else c
+    line = span.line - region.line + 1
+    end_line = min(span.end_line, region.line + region.count - 1) - region.line + 1
+    end_col = col(span.end_line, span.end_col) if span.end_line == span.line + 0 or \
+        span.end_line <= region.line + region.count - 1 else 10_000
+    return Span(line, col(span.line, span.col), max(line, end_line), max(end_col, 1))
+
+
+def _last_char(typed: str) -> Span:
+    """The span of the last non-blank character of the typed text."""
+    lines = typed.rstrip().split("\n")
+    n = len(lines)
+    c = len(lines[-1].rstrip())
+    return Span(n, max(1, c), n, max(1, c) + 1)

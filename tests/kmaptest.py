@@ -1,0 +1,77 @@
+"""Helpers for tests that run small scenarios written inline."""
+
+from __future__ import annotations
+
+from dsl.load import load_text
+from dsl import report
+from runtime import explore as ex
+from runtime.program import Program
+from runtime.reports import Kind, headline, kind_of, render
+from runtime.schedule import Execution, execute, parse_items
+from runtime.state import State
+
+
+def program(src: str, path: str = "t.kmap") -> Program:
+    return load_text(src, path)
+
+
+def run(src: str, schedule: str | None = None) -> tuple[Program, Execution]:
+    p = program(src)
+    items = parse_items(p, schedule) if schedule else p.schedule
+    return p, execute(p, items)
+
+
+def final(src: str, schedule: str | None = None) -> tuple[Program, State]:
+    p, e = run(src, schedule)
+    assert e.final is not None
+    return p, e.final
+
+
+def kinds(p: Program, s: State) -> list[str]:
+    """Report kinds in order of the sorted report multiset."""
+    return [kind_of(r.code).name for r in s.reports]
+
+
+def texts(p: Program, s: State) -> list[str]:
+    return [render(p, s, r) for r in s.reports]
+
+
+def heads(p: Program, s: State) -> list[str]:
+    return [headline(p, s, r) for r in s.reports]
+
+
+def events(e: Execution) -> list[str]:
+    return [ev for t in e.trace for ev in t.events]
+
+
+def local(p: Program, s: State, task: str, var: str) -> int:
+    ci = p.context_index(task)
+    assert ci is not None
+    slot = dict(p.contexts[ci].outer_locals)[var]
+    return s.ctxs[ci].locals[slot]
+
+
+def page(p: Program, name: str) -> int:
+    return next(i for i, pg in enumerate(p.pages) if pg.name == name)
+
+
+def pkmap_count(p: Program, s: State, name: str) -> int:
+    pfn = p.pages[page(p, name)].pfn
+    return s.pkmap_count[s.pkmap_pte.index(pfn + 1)] if pfn + 1 in s.pkmap_pte else 0
+
+
+def slot_of(p: Program, s: State, name: str) -> int:
+    pfn = p.pages[page(p, name)].pfn
+    return s.pkmap_pte.index(pfn + 1) if pfn + 1 in s.pkmap_pte else -1
+
+
+def check(src: str, reduce: bool = True, **kw: object) -> tuple[Program, ex.Result]:
+    p = program(src)
+    return p, ex.explore(p, ex.Options(reduce=reduce, **kw))  # type: ignore[arg-type]
+
+
+def verdicts(p: Program, s: State) -> list[bool | None]:
+    return [h for _, h, _ in report.verdicts_for(p, s)]
+
+
+__all__ = ["Kind"]

@@ -1,0 +1,376 @@
+"""kmap_local and kmap_atomic against mm/highmem.c (§6, §7, §13.12-21)."""
+
+from __future__ import annotations
+
+from kmaptest import events, final, heads, kinds, local, pkmap_count, program, run, texts
+
+from runtime.config import FIX_KMAP_BEGIN
+
+X86 = """
+config { ARCH = x86; PAGE_SIZE = 64; LAST_PKMAP = 4; %s }
+page P1 = alloc_page(GFP_HIGHUSER);
+page P2 = alloc_page(GFP_HIGHUSER);
+page L = alloc_page(GFP_KERNEL);
+page PAGES[17] = alloc_page(GFP_HIGHUSER);
+"""
+
+
+def x86(body: str, cfg: str = "") -> str:
+    return X86 % cfg + body
+
+
+def vaddr(p, cpu: int, slot: int) -> int:  # type: ignore[no-untyped-def]
+    return p.config.kmap_local_vaddr(cpu, slot)
+
+
+def test_lifo_happy_path():
+    """Slots grow downwards; migration disabled per mapping; no preempt or
+    pagefault side effects; page_address stays NULL (§13.12)."""
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P1);
+        void *b = kmap_local_page(P2);
+        int idx = kmap_local_idx();
+        int pc = preempt_count();
+        int pf = pagefault_disabled();
+        int pa = page_address(P1) == NULL;
+        kunmap_local(b);
+        kunmap_local(a);
+        int after = kmap_local_idx();
+    }"""))
+    a, b = local(p, s, "t", "a"), local(p, s, "t", "b")
+    assert a == p.config.fix_to_virt(FIX_KMAP_BEGIN) == vaddr(p, 0, 0)
+    assert b == a - p.config.PAGE_SIZE
+    assert [local(p, s, "t", v) for v in ("idx", "pc", "pf", "pa", "after")] == [2, 0, 0, 1, 0]
+    assert not s.reports
+    assert s.ctxs[0].migration_disabled == 0
+    assert s.cpus[0].fixmap == (0,) * p.config.KM_MAX_IDX
+
+
+def test_migration_disabled_while_mapped():
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P1);
+        void *b = kmap_local_page(P2);
+        int idx = kmap_local_idx();
+    }"""))
+    # the leak is reported at return to user; the counters show the nesting
+    assert s.ctxs[0].migration_disabled == 2
+
+
+def test_lowmem_needs_no_slot():
+    p, s = final(x86("task t on cpu0 { void *l = kmap_local_page(L); int idx = kmap_local_idx(); kunmap_local(l); }"))
+    assert local(p, s, "t", "l") == local(p, s, "t", "l")
+    assert local(p, s, "t", "idx") == 0
+    assert not s.reports
+
+
+OOO = """task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    void *b = kmap_local_page(P2);
+    kunmap_local(a);
+    int ra = a[0];
+    b[0] = 1;
+}"""
+
+
+def test_out_of_order_unmap_x86_clears_the_top_slot():
+    """x86 (linear PTE array): WARN_ON_ONCE, B's PTE cleared, A still mapped,
+    an access through B oopses (§13.13)."""
+    p, s = final(x86(OOO))
+    assert kinds(p, s) == ["WARN", "OOPS"]
+    assert "at kunmap_local_indexed" in heads(p, s)[0]
+    assert heads(p, s)[1] == f"BUG: unable to handle page fault for address: {vaddr(p, 0, 1):08x}"
+
+
+def test_out_of_order_unmap_arm_clears_the_given_slot():
+    """ARM (non-linear): A's PTE cleared correctly, B's record zeroed; B
+    still works until a switch (§13.13)."""
+    src = x86(OOO.replace("int ra = a[0];", ""), "").replace("ARCH = x86", "ARCH = arm")
+    p, s = final(src)
+    # the order WARN, then B is still tracked as nothing: the leak warning at exit
+    assert kinds(p, s) == ["WARN", "WARN"]
+    assert "kunmap_local_indexed" in heads(p, s)[0]
+    ctx = s.ctxs[0]
+    assert ctx.kmap_idx == 1 and ctx.pteval[1] == 0 and ctx.pteval[0] != 0
+
+
+def test_out_of_order_then_unmap_b_gives_one_warning():
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P1);
+        void *b = kmap_local_page(P2);
+        kunmap_local(a);
+        kunmap_local(b);
+    }"""))
+    assert kinds(p, s) == ["WARN"]
+    assert s.ctxs[0].kmap_idx == 0
+    assert s.cpus[0].fixmap == (0,) * p.config.KM_MAX_IDX
+
+
+def test_arm_out_of_order_then_interrupt_kmap_hits_busy_slot():
+    """ARM: B's PTE stays installed untracked; an irq pushing onto that slot
+    BUGs on !pte_none, and a BUG in an irq panics (§6.5)."""
+    src = X86.replace("ARCH = x86", "ARCH = arm") % "" + """
+task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    void *b = kmap_local_page(P2);
+    kunmap_local(a);
+    int x = 0;
+}
+irq i on cpu0 {
+    void *c = kmap_local_page(PAGES[0]);
+    kunmap_local(c);
+}"""
+    p, e = run(src, "t:3, i")
+    hs = heads(p, e.final)
+    assert "kernel BUG at mm/highmem.c:__kmap_local_pfn_prot!" in hs
+    assert "Kernel panic - not syncing: Fatal exception in interrupt" in hs
+
+
+def test_unmap_underflow_bugs():
+    p, s = final(x86("task t on cpu0 { void *a = kmap_local_page(P1); kunmap_local(a); kunmap_local(a); }"))
+    assert kinds(p, s) == ["WARN", "BUG"]
+    assert "BUG_ON(current->kmap_ctrl.idx < 0)" in texts(p, s)[1]
+
+
+def _nest(n: int, debug: bool) -> tuple[object, object]:
+    maps = "\n".join(f"void *m{i} = kmap_local_page(PAGES[{i}]);" for i in range(n))
+    return final(x86(f"task t on cpu0 {{ {maps} int ok = 1; }}",
+                     "CONFIG_DEBUG_KMAP_LOCAL = y;" if debug else ""))
+
+
+def test_depth_limit_is_15_without_debug():
+    """BUG_ON(idx >= KM_MAX_IDX) after the increment: 15 fit, the 16th BUGs (§13.14)."""
+    p, s = _nest(15, False)
+    assert local(p, s, "t", "ok") == 1 and kinds(p, s) == ["WARN"]   # only the leak warning
+    p, s = _nest(16, False)
+    assert kinds(p, s)[0] == "BUG" and "idx 16, KM_MAX_IDX 16" in texts(p, s)[0]
+    # do_exit's last schedule() runs __kmap_local_sched_out with idx 16:
+    # slot 15 was never filled, so WARN_ON_ONCE(pte_none(pteval)) fires.
+    assert kinds(p, s)[1:] == ["WARN"] and "__kmap_local_sched_out" in heads(p, s)[1]
+
+
+def test_depth_limit_is_16_with_debug_guard_slots():
+    p, s = _nest(16, True)
+    assert local(p, s, "t", "ok") == 1
+    p, s = _nest(17, True)
+    assert kinds(p, s)[0] == "BUG" and "idx 34, KM_MAX_IDX 33" in texts(p, s)[0]
+
+
+OVERRUN = """task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    void *b = kmap_local_page(P2);
+    b[PAGE_SIZE] = 0x77;
+    kunmap_local(b);
+    kunmap_local(a);
+}"""
+
+
+def test_overrun_lands_in_the_previous_mapping_without_debug():
+    """vaddr(slot j) + PAGE_SIZE == vaddr(slot j-1): P1 is silently hit (§13.15)."""
+    p, s = final(x86(OVERRUN))
+    assert not s.reports
+    assert s.ram[0][0] == 0x77
+
+
+def test_overrun_hits_the_guard_slot_with_debug():
+    p, s = final(x86(OVERRUN, "CONFIG_DEBUG_KMAP_LOCAL = y;"))
+    assert kinds(p, s) == ["OOPS"]
+    assert local(p, s, "t", "a") == vaddr(p, 0, 1)        # odd slots only
+    assert local(p, s, "t", "b") == vaddr(p, 0, 3)
+
+
+PREEMPT = """
+task t1 on cpu0 {
+    void *a = kmap_local_page(P1);
+    a[0] = 0x11;
+    int v = a[0];
+    kunmap_local(a);
+}
+task t2 on cpu0 {
+    void *b = kmap_local_page(P2);
+    int same = b == vaddr_of_t1;
+    b[0] = 0x22;
+    kunmap_local(b);
+}
+"""
+
+
+def test_context_switch_clears_and_restores_slots():
+    """sched_out clears the outgoing task's PTEs; the next task gets the same
+    slot address for its own page; sched_in restores (§13.16)."""
+    p, e = run(x86("""
+task t1 on cpu0 {
+    void *a = kmap_local_page(P1);
+    a[0] = 0x11;
+    int v = a[0];
+    kunmap_local(a);
+}
+task t2 on cpu0 {
+    void *b = kmap_local_page(P2);
+    b[0] = 0x22;
+    kunmap_local(b);
+}""", "CONFIG_PREEMPTION = y;"), "t1:2, t2, t1")
+    s = e.final
+    assert local(p, s, "t1", "v") == 0x11
+    assert local(p, s, "t1", "a") == local(p, s, "t2", "b")
+    assert s.ram[0][0] == 0x11 and s.ram[1][0] == 0x22
+    ev = events(e)
+    assert any("__kmap_local_sched_out: cleared t1's slot 0" in x for x in ev)
+    assert any("__kmap_local_sched_in: restored t1's slot 0" in x for x in ev)
+    assert not s.reports
+
+
+def test_address_used_by_another_task_is_use_after_unmap():
+    """kmap_local addresses are valid only in the mapping thread (seed 003)."""
+    p, e = run(x86("""
+int shared = 0;
+task t1 on cpu0 {
+    void *a = kmap_local_page(P1);
+    shared = a;
+    msleep(1);
+    kunmap_local(a);
+}
+task t2 on cpu1 {
+    int v = shared;
+    int x = 0;
+    if (v != 0) { x = v[0]; }
+}""", "NR_CPUS = 2;"), "t1:3, t2")
+    assert "USE_AFTER_UNMAP" in kinds(p, e.final)
+
+
+def test_irq_nests_on_the_interrupted_stack():
+    """An irq with irqs off pushes above the task's slots and pops back (§13.17)."""
+    p, e = run(x86("""
+task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    void *b = kmap_local_page(P2);
+    int x = a[0];
+    kunmap_local(b);
+    kunmap_local(a);
+}
+irq i on cpu0 {
+    void *c = kmap_local_page(PAGES[0]);
+    c[0] = 5;
+    kunmap_local(c);
+}"""), "t:2, i, t")
+    s = e.final
+    assert not s.reports
+    assert any("idx 2 -> 3, slot 2" in x for x in events(e))
+    assert s.ram[3][0] == 5
+
+
+def test_irq_with_interrupts_enabled_warns_on_push():
+    p, e = run(x86("""
+task t on cpu0 { int x = 0; }
+irq i on cpu0 {
+    local_irq_enable();
+    void *c = kmap_local_page(PAGES[0]);
+    kunmap_local(c);
+}"""), "i, t")
+    # the irq interrupted the idle task: current is swapper/0, PID 0
+    assert heads(p, e.final) == ["WARNING: CPU: 0 PID: 0 at kmap_local_idx_push (mm/highmem.c)"]
+
+
+def test_leak_at_return_to_user():
+    """DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx), once: lock debugging goes off (§13.18)."""
+    p, s = final(x86("""
+task t1 on cpu0 { void *a = kmap_local_page(P1); }
+task t2 on cpu0 { void *b = kmap_local_page(P2); }"""))
+    assert kinds(p, s) == ["WARN"]
+    assert "DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx)" in texts(p, s)[0]
+    assert not s.debug_locks
+
+
+def test_kmap_atomic_side_effects():
+    """kmap_atomic: preempt +1, pagefault +1, lowmem without a slot (§13.19)."""
+    p, s = final(x86("""task t on cpu0 {
+        void *l = kmap_atomic(L);
+        int pc = preempt_count();
+        int pf = pagefault_disabled();
+        int idx = kmap_local_idx();
+        kunmap_atomic(l);
+        int pc2 = preempt_count();
+        void *h = kmap_atomic(P1);
+        int idx2 = kmap_local_idx();
+        kunmap_atomic(h);
+    }"""))
+    assert [local(p, s, "t", v) for v in ("pc", "pf", "idx", "pc2", "idx2")] == [1, 1, 0, 0, 1]
+    assert not s.reports
+
+
+def test_kmap_atomic_on_preempt_rt_disables_migration_only():
+    p, s = final(x86("""task t on cpu0 {
+        void *l = kmap_atomic(L);
+        int pc = preempt_count();
+        kunmap_atomic(l);
+    }""", "CONFIG_PREEMPT_RT = y;"))
+    assert local(p, s, "t", "pc") == 0
+
+
+def test_sleeping_under_kmap_atomic():
+    """msleep inside kmap_atomic: scheduling while atomic, count printed +1."""
+    p, s = final(x86("task t on cpu0 { void *h = kmap_atomic(P1); msleep(1); kunmap_atomic(h); }"))
+    hs = heads(p, s)
+    assert hs[0] == "BUG: scheduling while atomic: t/1/0x00000002"
+
+
+def test_arm_kmap_local_reuses_a_pkmap_mapping():
+    """arch_kmap_local_high_get: the pkmap address, count +1, no slot (§13.20)."""
+    src = X86.replace("ARCH = x86", "ARCH = arm") % "" + """task t on cpu0 {
+        void *k = kmap(P1); kunmap(P1);
+        void *a = kmap_local_page(P1);
+        int idx = kmap_local_idx();
+        int c = pkmap_count(P1);
+        kunmap_local(a);
+    }"""
+    p, s = final(src)
+    assert local(p, s, "t", "a") == local(p, s, "t", "k")
+    assert local(p, s, "t", "idx") == 0 and local(p, s, "t", "c") == 2
+    assert pkmap_count(p, s, "P1") == 1
+    assert not s.reports
+
+
+def test_force_map_gives_lowmem_a_slot():
+    """FORCE_MAP: lowmem through a fixmap slot (by 2), migrate disabled;
+    unmapping page_address instead WARNs and leaks the slot (§13.21)."""
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(L);
+        int idx = kmap_local_idx();
+        int differs = a != page_address(L);
+        kunmap_local(page_address(L));
+    }""", "CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP = y;"))
+    assert local(p, s, "t", "idx") == 2 and local(p, s, "t", "differs") == 1
+    assert kinds(p, s) == ["WARN", "WARN"]
+    t = "\n".join(texts(p, s))
+    assert "WARN_ON_ONCE(1)" in t and "DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx)" in t
+
+
+def test_kmap_local_pfn_always_takes_a_slot():
+    p, s = final(x86("task t on cpu0 { void *a = kmap_local_pfn(page_to_pfn(L)); int idx = kmap_local_idx(); kunmap_local(a); }"))
+    assert local(p, s, "t", "idx") == 1 and not s.reports
+
+
+def test_memcpy_helpers_map_and_unmap():
+    p, s = final(x86("""task t on cpu0 {
+        void *l = page_address(L);
+        memset(l, 0x42, 8);
+        memcpy_to_page(P1, 4, l, 8);
+        memcpy_page(P2, 0, P1, 4, 8);
+        memzero_page(P1, 4, 2);
+        int idx = kmap_local_idx();
+    }"""))
+    assert s.ram[1][:8] == b"\x42" * 8
+    assert s.ram[0][4:12] == b"\x00\x00" + b"\x42" * 6
+    assert local(p, s, "t", "idx") == 0 and not s.reports
+
+
+def test_memcpy_to_page_past_the_end_is_vm_bug():
+    p, s = final(x86("task t on cpu0 { memzero_page(P1, 60, 8); }"))
+    assert kinds(p, s) == ["BUG"] and "VM_BUG_ON" in texts(p, s)[0]
+
+
+def test_x86_64_has_no_highmem_and_maps_by_page_address():
+    p, s = final("""config { ARCH = x86_64; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { void *a = kmap_local_page(P); int same = a == page_address(P); kunmap_local(a); }""")
+    assert local(p, s, "t", "same") == 1 and not s.reports
+    assert program("config { ARCH = x86_64; } task t { }").config.CONFIG_HIGHMEM is False

@@ -1,0 +1,226 @@
+"""The pkmap pool against mm/highmem.c (reference/kernel-semantics.md §4, §13.1-9)."""
+
+from __future__ import annotations
+
+from kmaptest import events, final, heads, kinds, local, pkmap_count, program, run, slot_of
+
+ARM = """
+config { ARCH = arm; LAST_PKMAP = 4; PAGE_SIZE = 64; L1_CACHE_BYTES = 16; %s }
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+page R = alloc_page(GFP_HIGHUSER);
+page S = alloc_page(GFP_HIGHUSER);
+page L = alloc_page(GFP_KERNEL);
+"""
+
+
+def arm(body: str, cfg: str = "") -> str:
+    return ARM % cfg + body
+
+
+def test_first_allocation_uses_slot_1():
+    """map_new_virtual pre-increments last_pkmap_nr: slot 0 only by wrapping (§4.5)."""
+    p, s = final(arm("task t on cpu0 { void *v = kmap(P); }"))
+    assert slot_of(p, s, "P") == 1
+    assert pkmap_count(p, s, "P") == 2
+    assert s.last_pkmap_nr == 1
+    assert local(p, s, "t", "v") == 0xBFE00000 + 64
+
+
+def test_cache_hit_and_idle_reuse():
+    """A second kmap of a mapped page is a hit; kunmap to count 1 keeps the slot (§4.7)."""
+    p, s = final(arm("""task t on cpu0 {
+        void *a = kmap(P); void *b = kmap(P);
+        int c3 = pkmap_count(P);
+        kunmap(P); kunmap(P);
+        int idle = pkmap_count(P);
+        void *c = kmap(P);
+        int same = a == b && b == c;
+    }"""))
+    assert local(p, s, "t", "c3") == 3
+    assert local(p, s, "t", "idle") == 1
+    assert local(p, s, "t", "same") == 1
+    assert pkmap_count(p, s, "P") == 2
+    assert not s.reports
+
+
+def test_wrap_flushes_idle_slots_once():
+    """Passing slot 0 runs flush_all_zero_pkmaps: count-1 slots freed, one TLB flush (§13.3)."""
+    p, e = run(arm("""task t on cpu0 {
+        void *a = kmap(P); kunmap(P);
+        void *b = kmap(Q); kunmap(Q);
+        void *c = kmap(R); kunmap(R);
+        void *d = kmap(S);
+        void *again = kmap(P);
+    }"""))
+    s = e.final
+    ev = events(e)
+    assert sum("flush_tlb_kernel_range" in x for x in ev) == 1
+    assert slot_of(p, s, "S") == 0          # wrapped: S took slot 0
+    assert slot_of(p, s, "P") == 1          # P was freed and maps anew at slot 1
+    assert slot_of(p, s, "Q") == -1 and slot_of(p, s, "R") == -1
+
+
+def test_flush_with_nothing_reclaimable_has_no_tlb_flush():
+    """flush_all_zero_pkmaps only flushes the TLB if it freed a slot (§13.4)."""
+    p, e = run(arm("""task t on cpu0 {
+        void *a = kmap(P); void *b = kmap(Q); void *c = kmap(R); void *d = kmap(S);
+    }"""))
+    ev = events(e)
+    assert any("nothing to free, no TLB flush" in x for x in ev)
+    assert not any("flush_tlb_kernel_range" in x for x in ev)
+    assert slot_of(p, e.final, "S") == 0
+
+
+EXHAUST = """
+config { ARCH = x86; LAST_PKMAP = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page A = alloc_page(GFP_HIGHUSER);
+page B = alloc_page(GFP_HIGHUSER);
+page C = alloc_page(GFP_HIGHUSER);
+task holder on cpu0 {
+    void *a = kmap(A);
+    void *b = kmap(B);
+    msleep(1);
+    kunmap(B);
+    kunmap(A);
+}
+task t on cpu0 {
+    void *c = kmap(C);
+    kunmap(C);
+}
+"""
+
+
+def test_full_pool_sleeps_and_kunmap_wakes():
+    """Every slot >= 2: kmap sleeps on pkmap_map_wait; kunmap to 1 wakes it (§13.5)."""
+    p, e = run(EXHAUST, "holder:3, t, holder, t")
+    ev = events(e)
+    assert any("sleeping on pkmap_map_wait" in x for x in ev)
+    assert any("wake_up(pkmap_map_wait) wakes t" in x for x in ev)
+    assert not e.final.reports
+    assert slot_of(p, e.final, "C") >= 0
+
+
+def test_wakeup_only_when_count_drops_to_one():
+    """kunmap_high wakes only on count 2 -> 1, not 3 -> 2 (§4.7)."""
+    src = EXHAUST.replace("void *b = kmap(B);", "void *b = kmap(B); void *b2 = kmap(B);").replace(
+        "kunmap(B);", "kunmap(B); kunmap(B);")
+    p, e = run(src, "holder:4, t, holder:3")
+    steps = [t.events for t in e.trace]
+    first, second = [ev for ev in steps if any("kunmap_high" in x for x in ev)][:2]
+    drop = [x for x in first + second if x.startswith("kunmap_high: pkmap_count")]
+    assert drop[0].endswith("3 -> 2") and not any("wake_up" in x for x in first)
+    assert drop[1].endswith("2 -> 1") and any("wakes t" in x for x in second)
+
+
+def test_pool_full_forever_is_a_deadlock():
+    """Nobody unmaps: the sleeper never wakes (hung task)."""
+    src = EXHAUST.replace("kunmap(B);\n    kunmap(A);", "")
+    p, e = run(src, "holder:3, t")
+    assert "DEADLOCK" in kinds(p, e.final)
+    assert any("INFO: task t:2 blocked for more than 120 seconds." == h for h in heads(p, e.final))
+
+
+def test_somebody_else_mapped_it_while_we_slept():
+    """Two sleepers for the same page: the second finds it mapped (§13.6)."""
+    src = EXHAUST.replace("task t on cpu0 {", """task t2 on cpu0 {
+        void *c2 = kmap(C);
+        kunmap(C);
+    }
+    task t on cpu0 {""")
+    p, e = run(src, "holder:3, t:1, t2:1, holder, t:1, t2:1")
+    ev = events(e)
+    assert any("somebody else mapped C while we slept" in x for x in ev)
+    assert sum("C mapped at" in x for x in ev) == 1
+
+
+def test_double_kunmap_is_a_kernel_bug():
+    """count 1 -> 0 in kunmap_high: BUG() (§13.7)."""
+    p, s = final(arm("task t on cpu0 { void *a = kmap(P); kunmap(P); kunmap(P); int after = 1; }"))
+    assert kinds(p, s) == ["BUG"]
+    assert heads(p, s)[0].startswith("kernel BUG at mm/highmem.c")
+    assert local(p, s, "t", "after") == 0     # killed at the BUG
+
+
+def test_kunmap_of_unmapped_page_bugs():
+    """BUG_ON(!vaddr) in kunmap_high (§13.7)."""
+    p, s = final(arm("task t on cpu0 { kunmap(Q); }"))
+    assert "BUG_ON(!vaddr)" in "\n".join(__import__("kmaptest").texts(p, s))
+
+
+def test_kunmap_of_lowmem_does_nothing():
+    p, s = final(arm("task t on cpu0 { void *l = kmap(L); kunmap(L); kunmap(L); }"))
+    assert not s.reports
+
+
+def test_kmap_in_atomic_context_splats_but_continues():
+    """might_sleep() before the PageHighMem test: lowmem too (§13.8)."""
+    p, s = final(arm("task t on cpu0 { preempt_disable(); void *l = kmap(L); preempt_enable(); int ok = 1; }"))
+    assert kinds(p, s) == ["BUG"]
+    assert heads(p, s)[0].startswith("BUG: sleeping function called from invalid context at "
+                                     "include/linux/highmem-internal.h")
+    assert "in_atomic(): 1, irqs_disabled(): 0" in __import__("kmaptest").texts(p, s)[0]
+    assert local(p, s, "t", "ok") == 1
+
+
+def test_arm_kmap_reenables_interrupts():
+    """lock_kmap/unlock_kmap are spin_lock_irq/spin_unlock_irq on ARM (§4.2)."""
+    p, s = final(arm("task t on cpu0 { local_irq_disable(); void *a = kmap(P); int off = irqs_disabled(); }"))
+    assert local(p, s, "t", "off") == 0
+
+
+def test_kmap_high_get_pins_without_mapping():
+    """NULL when not in the pool; count++ when it is (§13.9)."""
+    p, s = final(arm("""task t on cpu0 {
+        void *none = kmap_high_get(P);
+        void *a = kmap(P); kunmap(P);
+        void *pin = kmap_high_get(P);
+        int c = pkmap_count(P);
+        kunmap_high(P);
+    }"""))
+    assert local(p, s, "t", "none") == 0
+    assert local(p, s, "t", "pin") == local(p, s, "t", "a")
+    assert local(p, s, "t", "c") == 2
+    assert pkmap_count(p, s, "P") == 1
+
+
+def test_kmap_high_get_is_null_without_arch_support():
+    p, s = final(arm("task t on cpu0 { void *a = kmap(P); void *g = kmap_high_get(P); }",
+                     "ARCH_NEEDS_KMAP_HIGH_GET = n;"))
+    assert local(p, s, "t", "g") == 0
+
+
+def test_pinned_slot_survives_a_wrap():
+    """flush_all_zero_pkmaps frees only count-1 slots (§4.6)."""
+    p, s = final(arm("""task t on cpu0 {
+        void *a = kmap(P); kunmap(P);
+        void *pin = kmap_high_get(P);
+        void *b = kmap(Q); kunmap(Q);
+        void *c = kmap(R); kunmap(R);
+        void *d = kmap(S);
+        int still = page_address(P) == pin;
+    }"""))
+    assert local(p, s, "t", "still") == 1
+
+
+def test_kmap_flush_unused_frees_idle_slots():
+    p, s = final(arm("task t on cpu0 { void *a = kmap(P); kunmap(P); kmap_flush_unused(); int gone = page_address(P) == NULL; }"))
+    assert local(p, s, "t", "gone") == 1
+
+
+def test_page_address_and_kmap_to_page():
+    """kmap_to_page on a pkmap address WARNs once (since 2022) and returns the page."""
+    p, s = final(arm("""task t on cpu0 {
+        int before = page_address(P) == NULL;
+        void *a = kmap(P);
+        struct page *pg = kmap_to_page(a);
+        int same = pg == P;
+        int low = page_address(L) != NULL;
+    }"""))
+    assert [local(p, s, "t", v) for v in ("before", "same", "low")] == [1, 1, 1]
+    assert kinds(p, s) == ["WARN"] and "__kmap_to_page" in heads(p, s)[0]
+
+
+def test_program_without_highmem_falls_back_to_lowmem():
+    p = program("config { ARCH = x86; CONFIG_HIGHMEM = n; } page P = alloc_page(GFP_HIGHUSER); task t on cpu0 { }")
+    assert p.pages[0].kind.name == "LOWMEM"
