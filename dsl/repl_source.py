@@ -238,52 +238,45 @@ def complete_statement(text: str) -> str:
 INPUT_PATH = "<input>"
 
 
-def map_error(err: InputError, rendered: Rendered, region: Region, typed: str) -> InputError:
+def map_error(err: InputError, rendered: Rendered, region: Region,
+              typed: str) -> list[InputError]:
     """The errors of a scenario that failed to load, pointed at the text the
     user typed: diagnostics inside the typed item are moved onto it, syntax
     errors after it (an unfinished statement) onto its last character, and
-    anything else is left on the full scenario text (``source`` shows it)."""
+    anything else stays on the full scenario text (``source`` shows it)."""
     inside: list[Diagnostic] = []
     outside: list[Diagnostic] = []
-    end = region.line + region.count - 1
+    last = region.line + region.count - 1
     for d in err.diagnostics:
-        if region.line <= d.span.line <= end:
+        if region.line <= d.span.line <= last:
             inside.append(replace(d, span=_shift(d.span, region)))
-        elif d.code.startswith("E1") and d.span.line > end:
+        elif d.code.startswith("E1") and d.span.line > last:
             inside.append(replace(d, span=_last_char(typed)))
         else:
             outside.append(d)
-    if not inside:
-        return InputError(Source(err.source.path + " (as built by kmap repl)", rendered.text),
-                          outside)
-    return InputError(Source(INPUT_PATH, typed), inside + outside_as_notes(outside, rendered))
-
-
-def outside_as_notes(diags: list[Diagnostic], rendered: Rendered) -> list[Diagnostic]:
-    """Diagnostics outside the typed text, kept as messages without a caret."""
-    lines = rendered.text.split("\n")
     out = []
-    for d in diags:
-        where = lines[d.span.line - 1].strip() if 0 < d.span.line <= len(lines) else ""
-        hint = f"in the scenario, at `{where}`" if where else d.hint
-        out.append(replace(d, span=Span(0, 0, 0, 0), hint=hint))
+    if inside:
+        out.append(InputError(Source(INPUT_PATH, typed), inside))
+    if outside:
+        out.append(InputError(Source(f"{err.source.path} (as kmap repl built it)", rendered.text),
+                              outside))
     return out
 
 
 def _shift(span: Span, region: Region) -> Span:
     """A span of the rendered text moved onto the typed text."""
-    def col(line: int, c: int) -> int:
-        return max(1, c - region.indent) if line >= region.line else c
+    last = region.line + region.count - 1
     line = span.line - region.line + 1
-    end_line = min(span.end_line, region.line + region.count - 1) - region.line + 1
-    end_col = col(span.end_line, span.end_col) if span.end_line == span.line + 0 or \
-        span.end_line <= region.line + region.count - 1 else 10_000
-    return Span(line, col(span.line, span.col), max(line, end_line), max(end_col, 1))
+    col = max(1, span.col - region.indent)
+    if span.end_line == span.line:
+        return Span(line, col, line, max(col + 1, span.end_col - region.indent))
+    end_line = min(span.end_line, last) - region.line + 1
+    return Span(line, col, end_line, max(1, span.end_col - region.indent))
 
 
 def _last_char(typed: str) -> Span:
     """The span of the last non-blank character of the typed text."""
     lines = typed.rstrip().split("\n")
     n = len(lines)
-    c = len(lines[-1].rstrip())
-    return Span(n, max(1, c), n, max(1, c) + 1)
+    c = max(1, len(lines[-1].rstrip()))
+    return Span(n, c, n, c + 1)

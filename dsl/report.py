@@ -24,7 +24,6 @@ from __future__ import annotations
 from runtime import reports as rr
 from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action
-from runtime.memory import page_address
 from runtime.program import Program
 from runtime.schedule import Execution, TraceStep
 from runtime.state import State, Status
@@ -86,61 +85,89 @@ def report_summary(program: Program, state: State) -> list[str]:
 
 def final_text(program: Program, state: State) -> list[str]:
     """The parts of the final state that matter, in a fixed order."""
+    return [*pkmap_lines(program, state), *context_lines(program, state),
+            *fixmap_lines(program, state), *variable_lines(program, state),
+            *page_lines(program, state), *lock_lines(program, state)]
+
+
+def pkmap_lines(program: Program, state: State) -> list[str]:
+    """The pkmap pool: last_pkmap_nr and the slots in use (highmem only)."""
+    if not program.config.CONFIG_HIGHMEM:
+        return []
+    slots = [f"slot {i}: {pfn_name(program, pte - 1)} pkmap_count {state.pkmap_count[i]}"
+             for i, pte in enumerate(state.pkmap_pte) if pte or state.pkmap_count[i]]
+    return [f"  pkmap: last_pkmap_nr {state.last_pkmap_nr}; "
+            + ("; ".join(slots) if slots else "no slot in use")]
+
+
+def context_lines(program: Program, state: State) -> list[str]:
+    """One line per task and irq: status, kmap_local stack, counters, locals."""
+    return [context_line(program, state, i) for i in range(len(program.contexts))]
+
+
+def context_line(program: Program, state: State, i: int, status: str | None = None) -> str:
+    """One context's line; ``status`` replaces the status word if given."""
+    info = program.contexts[i]
+    ctx = state.ctxs[i]
+    parts = [f"  {info.name}: {status or Status(ctx.status).name.lower()}"]
+    if ctx.kmap_idx:
+        live = [f"{s}={pfn_name(program, v - 1)}" for s, v in enumerate(ctx.pteval) if v]
+        parts.append(f"kmap_ctrl.idx {ctx.kmap_idx} [{', '.join(live)}]")
+    if ctx.preempt_count and not info.is_irq:
+        parts.append(f"preempt_count {ctx.preempt_count}")
+    if ctx.migration_disabled:
+        parts.append(f"migration_disabled {ctx.migration_disabled}")
+    if ctx.pagefault_disabled:
+        parts.append(f"pagefault_disabled {ctx.pagefault_disabled}")
+    locs = [f"{n}={value_text(ctx.locals[s])}" for n, s in info.outer_locals]
+    if locs:
+        parts.append(" ".join(locs))
+    return ", ".join(parts)
+
+
+def fixmap_lines(program: Program, state: State) -> list[str]:
+    """The kmap_local fixmap PTEs installed on each CPU."""
     out = []
-    cfg = program.config
-    if cfg.CONFIG_HIGHMEM:
-        slots = [f"slot {i}: {_pfn_name(program, pte - 1)} pkmap_count {state.pkmap_count[i]}"
-                 for i, pte in enumerate(state.pkmap_pte) if pte or state.pkmap_count[i]]
-        out.append(f"  pkmap: last_pkmap_nr {state.last_pkmap_nr}; "
-                   + ("; ".join(slots) if slots else "no slot in use"))
-    for i, info in enumerate(program.contexts):
-        ctx = state.ctxs[i]
-        status = Status(ctx.status).name.lower()
-        parts = [f"  {info.name}: {status}"]
-        if ctx.kmap_idx:
-            live = [f"{s}={_pfn_name(program, v - 1)}" for s, v in enumerate(ctx.pteval) if v]
-            parts.append(f"kmap_ctrl.idx {ctx.kmap_idx} [{', '.join(live)}]")
-        if ctx.preempt_count and not info.is_irq:
-            parts.append(f"preempt_count {ctx.preempt_count}")
-        if ctx.migration_disabled:
-            parts.append(f"migration_disabled {ctx.migration_disabled}")
-        if ctx.pagefault_disabled:
-            parts.append(f"pagefault_disabled {ctx.pagefault_disabled}")
-        locs = [f"{n}={_value(ctx.locals[s])}" for n, s in info.outer_locals]
-        if locs:
-            parts.append(" ".join(locs))
-        out.append(", ".join(parts))
     for c, cpu in enumerate(state.cpus):
-        ptes = [f"slot {s}={_pfn_name(program, v - 1)}" for s, v in enumerate(cpu.fixmap) if v]
+        ptes = [f"slot {s}={pfn_name(program, v - 1)}" for s, v in enumerate(cpu.fixmap) if v]
         if ptes:
             out.append(f"  cpu{c} fixmap: " + ", ".join(ptes))
-    for i, (name, _) in enumerate(program.globals):
-        out.append(f"  {name} = {state.globals[i]}")
-    for i, (name, _) in enumerate(program.percpus):
-        vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
-        out.append(f"  percpu {name} = {{{vals}}}")
-    for i, page in enumerate(program.pages):
-        runs = _byte_runs(state.ram[i])
-        addr = page_address(program, state.pkmap_pte, i)
-        if runs:
-            out.append(f"  {page.name}: " + ", ".join(runs))
-        _ = addr
-    for i, name in enumerate(program.locks):
-        if state.locks[i] >= 0:
-            out.append(f"  {name} held by {program.contexts[state.locks[i]].name}")
     return out
 
 
-def _value(v: int) -> str:
+def variable_lines(program: Program, state: State) -> list[str]:
+    """Globals and percpu variables."""
+    out = [f"  {name} = {state.globals[i]}" for i, (name, _) in enumerate(program.globals)]
+    for i, (name, _) in enumerate(program.percpus):
+        vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
+        out.append(f"  percpu {name} = {{{vals}}}")
+    return out
+
+
+def page_lines(program: Program, state: State) -> list[str]:
+    """The non-zero bytes RAM holds, per page."""
+    return [f"  {page.name}: " + ", ".join(runs) for i, page in enumerate(program.pages)
+            if (runs := byte_runs(state.ram[i]))]
+
+
+def lock_lines(program: Program, state: State) -> list[str]:
+    """Spinlocks still held."""
+    return [f"  {name} held by {program.contexts[state.locks[i]].name}"
+            for i, name in enumerate(program.locks) if state.locks[i] >= 0]
+
+
+def value_text(v: int) -> str:
+    """A value as shown in states: hexadecimal from 4096 up (addresses)."""
     return f"{v:#x}" if abs(v) >= 4096 else str(v)
 
 
-def _pfn_name(program: Program, pfn: int) -> str:
+def pfn_name(program: Program, pfn: int) -> str:
+    """The page name of a pfn, or the pfn in hexadecimal."""
     page = program.pfn_to_page.get(pfn)
     return program.pages[page].name if page is not None else f"pfn {pfn:#x}"
 
 
-def _byte_runs(data: bytes) -> list[str]:
+def byte_runs(data: bytes) -> list[str]:
     """Non-zero bytes as runs: [0..127]=0x55, [3]=0x01."""
     out = []
     i, n = 0, len(data)

@@ -223,7 +223,7 @@ class Driver:
         offset = tok.start_pos if tok.start_pos is not None else len(self.text)
         self.recoveries += 1
         if tok.type == "$END" or len(self.diagnostics) >= MAX_ERRORS \
-                or self.recoveries > MAX_RECOVERIES or offset < self.last_error:
+                or self.recoveries > MAX_RECOVERIES or offset <= self.last_error:
             return False  # the end, enough said, or no progress
         self.last_error = offset
         if explanation.rule == MISSING_SEMICOLON and self._insert_semicolon(tok):

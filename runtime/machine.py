@@ -66,10 +66,18 @@ def enabled(program: Program, state: State) -> list[Action]:
         if st != Status.READY or not _step_ok(state, ctx):
             continue
         if ctx.cpu >= 0 and cpus[ctx.cpu].curr == i:
-            if not cpus[ctx.cpu].irqs:
-                out.append((i, ctx.cpu))
-            continue
+            here = cpus[ctx.cpu]
+            if here.irqs:
+                continue
+            out.append((i, ctx.cpu))
+            # A running task can be migrated wherever it could be preempted
+            # (the stopper thread / load balancer moves it).
+            if info.cpu is not None or ctx.migration_disabled or ctx.kmap_idx or \
+                    not sched.can_switch(preemption, i, (), here.irqs_off, state.ctxs):
+                continue
         for c in _cpus_for(program, ctx, info.cpu):
+            if c == ctx.cpu and cpus[c].curr == i:
+                continue
             cpu = cpus[c]
             if sched.can_switch(preemption, cpu.curr, cpu.irqs, cpu.irqs_off, state.ctxs):
                 out.append((i, c))

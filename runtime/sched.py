@@ -133,6 +133,9 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     """__schedule(): prepare_task_switch (kmap_local_sched_out of prev),
     finish_task_switch (interrupts on, kmap_local_sched_in of next)."""
     from runtime import kmap_local
+    old_cpu = tx.ctxs[task].cpu
+    if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:
+        leave_cpu(tx, task, old_cpu)   # migrated while running
     c = tx.cpus[cpu]
     prev = c.curr
     name = tx.program.contexts[task].name

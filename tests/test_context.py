@@ -1,0 +1,199 @@
+"""Execution context: preemption, sleeping in atomic, locks, irqs, user copies.
+
+Kernel facts from reference/kernel-semantics.md §3 and seed 003 (the
+conversion notes): code converted from kmap_atomic() may have relied on
+its implicit preempt and pagefault disabling.
+"""
+
+from __future__ import annotations
+
+from kmaptest import check, final, heads, kinds, local, run, texts
+
+BASE = """
+config { ARCH = x86; PAGE_SIZE = 64; LAST_PKMAP = 4; NR_CPUS = 2; %s }
+page P = alloc_page(GFP_HIGHUSER);
+page L = alloc_page(GFP_KERNEL);
+page U = alloc_user_page(not_present);
+page V = alloc_user_page(present);
+percpu int cnt = 0;
+int g = 0;
+spinlock_t lock;
+"""
+
+
+def src(body: str, cfg: str = "") -> str:
+    return BASE % cfg + body
+
+
+def test_might_sleep_splat_once_and_goes_on():
+    p, s = final(src("""task t on cpu0 {
+        spin_lock(&lock);
+        might_sleep();
+        might_sleep();
+        spin_unlock(&lock);
+        int ok = 1;
+    }"""))
+    assert kinds(p, s) == ["BUG"] and local(p, s, "t", "ok") == 1
+
+
+def test_scheduling_while_atomic_resets_the_count():
+    """schedule_debug prints count+1 then preempt_count_set(PREEMPT_DISABLED):
+    the task's own disable is lost, so its preempt_enable underflows."""
+    p, s = final(src("""task t on cpu0 {
+        preempt_disable();
+        schedule();
+        int pc = preempt_count();
+        preempt_enable();
+    }"""))
+    hs = heads(p, s)
+    assert "BUG: scheduling while atomic: t/1/0x00000002" in hs
+    assert local(p, s, "t", "pc") == 0
+    assert any("DEBUG_LOCKS_WARN_ON(val > preempt_count())" in t for t in texts(p, s))
+
+
+def test_cond_resched_in_atomic_context():
+    p, s = final(src("task t on cpu0 { preempt_disable(); cond_resched(); preempt_enable(); }"))
+    assert heads(p, s)[0].startswith("BUG: sleeping function called from invalid context")
+
+
+def test_smp_processor_id_in_preemptible_code():
+    """DEBUG_PREEMPT: a migratable task, preemption on: BUG splat; pinned or
+    with preemption disabled: fine."""
+    p, s = final(src("task t { int c = smp_processor_id(); }"))
+    assert heads(p, s) == ["BUG: using smp_processor_id() in preemptible [00000000] code: t/1"]
+    p, s = final(src("task t { int c = get_cpu(); put_cpu(); } task u on cpu1 { int d = smp_processor_id(); }"))
+    assert not s.reports
+
+
+def test_spinlock_contention_and_deadlock():
+    p, r = check(src("""
+task a on cpu0 { spin_lock(&lock); g = g + 1; spin_unlock(&lock); }
+task b on cpu1 { spin_lock(&lock); g = g + 1; spin_unlock(&lock); }
+expect always g == 2;"""))
+    assert all(o.conds[0] for o in r.outcomes)
+    p, s = final(src("task a on cpu0 { spin_lock(&lock); spin_lock(&lock); }"))
+    hs = heads(p, s)
+    assert "BUG: spinlock recursion on CPU#0, a/1" in hs
+    assert any(h.startswith("watchdog: BUG: soft lockup - CPU#0") for h in hs)
+
+
+def test_irq_taking_a_lock_held_by_the_interrupted_task_deadlocks():
+    """The classic: spin_lock without irqsave, and an irq on the same CPU."""
+    body = """
+task t on cpu0 { spin_lock(&lock); g = 1; spin_unlock(&lock); }
+irq i on cpu0 { spin_lock(&lock); g = 2; spin_unlock(&lock); }
+expect never DEADLOCK;"""
+    p, r = check(src(body))
+    assert any("DEADLOCK" in x for o in r.outcomes for x in o.reports)
+    p, r = check(src(body.replace("spin_lock(&lock); g = 1; spin_unlock(&lock);",
+                                  "spin_lock_irqsave(&lock); g = 1; spin_unlock_irqrestore(&lock);")))
+    assert not any("DEADLOCK" in x for o in r.outcomes for x in o.reports)
+
+
+def test_schedule_cannot_fire_irq_while_disabled():
+    import pytest
+    from runtime.schedule import ScheduleError
+    with pytest.raises(ScheduleError, match="interrupts disabled"):
+        run(src("""task t on cpu0 { local_irq_disable(); g = 1; local_irq_enable(); }
+irq i on cpu0 { g = 5; }"""), "t:1, i")
+
+
+def test_copy_from_user_with_pagefaults_disabled_fails_at_once():
+    """kmap_atomic disabled page faults: a not-present page is not copied."""
+    p, s = final(src("""task t on cpu0 {
+        void *a = kmap_atomic(P);
+        int n = copy_from_user(a, U, 8);
+        kunmap_atomic(a);
+    }"""))
+    assert local(p, s, "t", "n") == 8 and not s.reports
+
+
+def test_copy_from_user_after_conversion_sleeps_and_succeeds():
+    """After the conversion to kmap_local_page the fault is served (and sleeps)."""
+    p, e = run(src("""task t on cpu0 {
+        void *a = kmap_local_page(P);
+        int n = copy_from_user(a, U, 8);
+        kunmap_local(a);
+    }"""))
+    assert local(p, e.final, "t", "n") == 0
+    assert any("the fault handler sleeps" in x for t in e.trace for x in t.events)
+
+
+def test_copy_to_user_copies_through_the_mapping():
+    p, s = final(src("""task t on cpu0 {
+        void *a = kmap_local_page(P);
+        a[1] = 0x99;
+        int n = copy_to_user(V + 0, a, 4);
+        kunmap_local(a);
+    }"""))
+    assert local(p, s, "t", "n") == 0 and s.ram[3][1] == 0x99
+
+
+def test_percpu_lost_update_after_conversion():
+    """Without kmap_atomic's preempt_disable, a read-modify-write of per-CPU
+    data can be preempted (seed 003)."""
+    racy = """
+task conv on cpu0 {
+    void *p = kmap_local_page(P);
+    int c = this_cpu_read(cnt);
+    this_cpu_write(cnt, c + 1);
+    kunmap_local(p);
+}
+task other on cpu0 { this_cpu_inc(cnt); }
+expect always per_cpu(cnt, 0) == 2;"""
+    p, r = check(src(racy, "CONFIG_PREEMPTION = y;"))
+    assert any(not o.conds[0] for o in r.outcomes)
+    fixed = racy.replace("void *p = kmap_local_page(P);", "void *p = kmap_local_page(P); preempt_disable();") \
+                .replace("kunmap_local(p);", "preempt_enable(); kunmap_local(p);")
+    p, r = check(src(fixed, "CONFIG_PREEMPTION = y;"))
+    assert all(o.conds[0] for o in r.outcomes)
+    atomic = racy.replace("kmap_local_page(P)", "kmap_atomic(P)").replace("kunmap_local(p)", "kunmap_atomic(p)")
+    p, r = check(src(atomic, "CONFIG_PREEMPTION = y;"))
+    assert all(o.conds[0] for o in r.outcomes)
+
+
+def test_no_preemption_without_config_preemption():
+    racy = """
+task conv on cpu0 { int c = this_cpu_read(cnt); this_cpu_write(cnt, c + 1); }
+task other on cpu0 { this_cpu_inc(cnt); }
+expect always per_cpu(cnt, 0) == 2;"""
+    p, r = check(src(racy))
+    assert all(o.conds[0] for o in r.outcomes)
+    p, r = check(src(racy.replace("int c = this_cpu_read(cnt);", "int c = this_cpu_read(cnt); cond_resched();")))
+    assert any(not o.conds[0] for o in r.outcomes)
+
+
+def test_migration_of_an_unpinned_task():
+    """A migratable task can resume on another CPU at a preemption point;
+    while it holds a kmap_local mapping it cannot."""
+    body = """
+task m { int a = raw_smp_processor_id(); msleep(1); int b = raw_smp_processor_id(); }
+expect sometimes m.a != m.b;"""
+    p, r = check(src(body))
+    assert any(o.conds[0] for o in r.outcomes)
+    pinned = body.replace("msleep(1);", "void *x = kmap_local_page(P); msleep(1);").replace(
+        "int b = raw_smp_processor_id();", "int b = raw_smp_processor_id(); kunmap_local(x);")
+    p, r = check(src(pinned))
+    assert not any(o.conds[0] for o in r.outcomes)
+
+
+def test_bug_on_and_warn_on_in_scenarios():
+    p, s = final(src("""task t on cpu0 {
+        for (int i = 0; i < 3; i++) { WARN_ON_ONCE(1); }
+        WARN_ON(g == 0);
+        BUG_ON(1);
+        int after = 1;
+    }"""))
+    assert kinds(p, s) == ["WARN", "WARN", "BUG"]   # the once-site fired once
+    assert heads(p, s)[2] == "kernel BUG at t.kmap:13!"
+
+
+def test_assert_stops_the_task():
+    p, s = final(src("task t on cpu0 { assert(g == 1); int after = 1; }"))
+    assert kinds(p, s) == ["ASSERT"] and local(p, s, "t", "after") == 0
+    assert heads(p, s)[0] == "ASSERT: t.kmap:10: assert(g == 1) failed"
+
+
+def test_division_by_zero_oopses():
+    p, s = final(src("task t on cpu0 { int z = 0; int x = 1 / z; }"))
+    assert kinds(p, s) == ["OOPS"] and heads(p, s)[0].startswith("divide error")
