@@ -228,13 +228,13 @@ def _percpu(tx: Tx, var: int, cpu: int) -> int:
 
 def _this_cpu_add(tx: Tx, var: int, delta: int) -> None:
     """this_cpu_add(): one irq-safe instruction on this CPU's copy."""
-    tx.percpu[var][tx.cpu] = (tx.percpu[var][tx.cpu] + delta) & 0xFFFFFFFF
-    if tx.percpu[var][tx.cpu] >= 1 << 31:
-        tx.percpu[var][tx.cpu] -= 1 << 32
+    from runtime.machine import word
+    tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, tx.percpu[var][tx.cpu] + delta)
 
 
 def _this_cpu_write(tx: Tx, var: int, value: int) -> None:
-    tx.percpu[var][tx.cpu] = value
+    from runtime.machine import word
+    tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, value)
 
 
 # ------------------------------------------------------------------- memory

@@ -143,6 +143,13 @@ def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
         _finish(tx)
 
 
+def word(bits: int, value: int) -> int:
+    """Globals and percpu ints are signed machine words, so that a pointer
+    stored in one by a task survives for another (docs/language.md)."""
+    v = value & ((1 << bits) - 1)
+    return v - (1 << bits) if v >= 1 << (bits - 1) else v
+
+
 def _narrow(value: int, dest: ir.ToLocal) -> int:
     v = value & ((1 << dest.width) - 1)
     if dest.signed and v >= 1 << (dest.width - 1):
@@ -157,8 +164,7 @@ def _store(tx: Tx, dest: ir.Dest, value: int) -> None:
         s = dest.slot  # type: ignore[union-attr]
         tx.set_me(locals=locs[:s] + (_narrow(value, dest),) + locs[s + 1:])  # type: ignore[arg-type]
     elif t is ir.ToGlobal:
-        v = value & 0xFFFFFFFF
-        tx.globals[dest.index] = v - (1 << 32) if v >= 1 << 31 else v  # type: ignore[union-attr]
+        tx.globals[dest.index] = word(tx.cfg.preset.bits, value)  # type: ignore[union-attr]
     else:
         store_byte(tx, eval_expr(tx, dest.addr), value)  # type: ignore[union-attr]
 
