@@ -178,6 +178,11 @@ class Builder:
     def block(self, c: Children, t: Tree[Token]) -> nodes.Block:
         return nodes.Block(tuple(_stmt(x) for x in c), tree_span(t))
 
+    def braceless(self, c: Children, t: Tree[Token]) -> nodes.Block:
+        # A body without braces is a block of its one statement (or of none,
+        # for a lone `;`), so later stages only ever see blocks.
+        return nodes.Block(tuple(_stmt(x) for x in c), tree_span(t))
+
     def ctype(self, c: Children, t: Tree[Token]) -> str:
         # Canonical spelling of nodes.TYPES: words joined by one space, then
         # " *" for a pointer.

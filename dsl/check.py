@@ -63,24 +63,29 @@ def highest_cpu(file: nodes.File) -> int:
 
 
 def check_config(file: nodes.File, diags: list[Diagnostic]) -> tuple[Config, int | None]:
-    """E301-E304; the resolved Config (the default one if refused) and NR_CPUS.
+    """E301-E305's config part; the resolved Config and NR_CPUS (None if bad).
 
-    Without an explicit NR_CPUS the default grows to fit the CPUs the file
-    uses, so that `task t on cpu1` needs no config block."""
+    With problems, the Config returned is a stand-in (the valid settings, or
+    the defaults) that lets the other checks run. Without an explicit
+    NR_CPUS the default grows to fit the CPUs the file uses, so that
+    `task t on cpu1` needs no config block."""
     items = settings_of(file, diags)
     settings = {key: item.value for key, item in items.items()}
-    bad_value = False
+    bad: set[str] = set()
     for key, item in items.items():
         problem = check_value(key, item.value)
         if problem is not None:
-            bad_value = True
+            bad.add(key)
             diags.append(Diagnostic("E302", problem.message, item.value_span, problem.hint))
     min_cpus = min(1 + highest_cpu(file), MAX_CPUS)
     nr_cpus = None if "NR_CPUS" in items and check_value("NR_CPUS", settings["NR_CPUS"]) \
         else int(settings.get("NR_CPUS", min_cpus))
     config = None
-    if not bad_value:
-        config, problems = resolve(settings, min_cpus)
+    if "ARCH" not in bad:
+        # Refusals of the other settings are reported too (every problem at
+        # once); without a valid ARCH they would be judged on the wrong arch.
+        good = {key: value for key, value in settings.items() if key not in bad}
+        config, problems = resolve(good, min_cpus)
         for problem in problems:
             span = refusal_span(file, items, problem.key)
             diags.append(Diagnostic("E303", problem.message, span, problem.hint))
@@ -176,12 +181,15 @@ def const_value(env: Env, expr: nodes.Expr) -> int | None:
 
 
 def declare_int(env: Env, decl: nodes.IntDecl, fresh: bool) -> None:
-    """``[percpu] int NAME = EXPR;``: the initialiser folds to an int (32-bit, signed)."""
+    """``[percpu] int NAME = EXPR;``: the initialiser folds to an int (32-bit, signed).
+
+    A bad initialiser still declares the name, so that its uses are not
+    reported as unknown too."""
     value = const_value(env, decl.init)
-    if not fresh or value is None:
+    if not fresh:
         return
     table = env.symbols.percpus if decl.percpu else env.symbols.globals
-    table[decl.name] = VarSym(decl.name, len(table), wrap(value, 32, True), decl)
+    table[decl.name] = VarSym(decl.name, len(table), wrap(value or 0, 32, True), decl)
 
 
 def declare_context(env: Env, decl: nodes.TaskDecl, fresh: bool) -> None:
@@ -200,20 +208,22 @@ def declare_context(env: Env, decl: nodes.TaskDecl, fresh: bool) -> None:
 
 
 def declare_page(env: Env, decl: nodes.PageDecl, fresh: bool) -> None:
-    """``page NAME[N] = ALLOC(...);``: E417 array size, E411 allocator use."""
-    count = 1 if decl.count is None else decl.count
-    if count < 1 or env.symbols.page_total + count > MAX_PAGES:
+    """``page NAME[N] = ALLOC(...);``: E417 array size, E411 allocator use.
+
+    A page with a bad size or allocator is still declared (one page, or an
+    array of one), so that its uses are not reported as unknown too."""
+    count = decl.count
+    room = MAX_PAGES - env.symbols.page_total
+    if count is not None and not 1 <= count <= room:
         env.error("E417", f"page array `{decl.name}` of {count} pages: the size must be 1 .. "
-                  f"{MAX_PAGES - env.symbols.page_total} ({MAX_PAGES} pages in all)",
-                  decl.span)
+                  f"{room} ({MAX_PAGES} pages in all)", decl.span)
+        count = 1
+    gfp, present = check_alloc(env, decl.alloc) or (0, True)
+    if not fresh:
         return
-    alloc = check_alloc(env, decl.alloc)
-    if alloc is None or not fresh:
-        return
-    gfp, present = alloc
-    env.symbols.pages[decl.name] = PageSym(decl.name, env.symbols.page_total, decl.count,
+    env.symbols.pages[decl.name] = PageSym(decl.name, env.symbols.page_total, count,
                                            decl.alloc.func, gfp, present, decl)
-    env.symbols.page_total += count
+    env.symbols.page_total += 1 if count is None else count
 
 
 def check_alloc(env: Env, call: nodes.Call) -> tuple[int, bool] | None:

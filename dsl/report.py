@@ -60,13 +60,7 @@ def trace_line(program: Program, t: TraceStep) -> str:
 
 def source_text(program: Program, line: int) -> str:
     """A source line without its trailing // comment, for traces."""
-    if not 0 < line <= len(program.source_lines):
-        return ""
-    text = program.source_lines[line - 1]
-    cut = text.find("//")
-    if cut >= 0 and text.count('"', 0, cut) % 2 == 0:
-        text = text[:cut]
-    return text.strip()
+    return rr.source_line(program, line)
 
 
 def reports_text(program: Program, state: State) -> list[str]:
@@ -80,7 +74,7 @@ def reports_text(program: Program, state: State) -> list[str]:
 
 def report_summary(program: Program, state: State) -> list[str]:
     """One line per report: KIND headline (for outcomes)."""
-    return [f"{rr.kind_of(r.code).name}: {rr.headline(program, state, r)}" for r in state.reports]
+    return [rr.label(program, state, r) for r in state.reports]
 
 
 def final_text(program: Program, state: State) -> list[str]:

@@ -42,7 +42,9 @@ MAX_STMT_DEPTH = 64
 # it, but the nesting is still what the user wrote).
 _EXPR_NESTING = frozenset({"binary", "unary", "deref", "addr_of", "index", "call", "member",
                            "paren"})
-_STMT_NESTING = frozenset({"block"})
+# Statement nodes that nest; an `else if` nests its If in the AST too, which
+# check_depth counts separately.
+_STMT_NESTING = frozenset({"block", "braceless"})
 
 # Comments and strings the way grammar/kmap.lark lexes them; an unterminated
 # one is what remains when the complete forms do not match.
@@ -167,12 +169,12 @@ def _check_unterminated(text: str) -> list[Diagnostic]:
 
 
 def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
-    """E104 when expressions or blocks nest deeper than the limits.
+    """E104 when expressions or statements nest deeper than the limits.
 
     Iterative on purpose: the input may be thousands of levels deep. The
     caret goes where the limit is first crossed; the count is the deepest.
     """
-    deepest = {"expression": 0, "blocks": 0}
+    deepest = {"expression": 0, "statements": 0}
     crossed: dict[str, Tree[Token]] = {}
     stack: list[tuple[Tree[Token], int, int]] = [(tree, 0, 0)]
     while stack:
@@ -181,11 +183,14 @@ def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
         expr += data in _EXPR_NESTING
         stmt += data in _STMT_NESTING
         for what, depth, limit in (("expression", expr, MAX_EXPR_DEPTH),
-                                   ("blocks", stmt, MAX_STMT_DEPTH)):
+                                   ("statements", stmt, MAX_STMT_DEPTH)):
             deepest[what] = max(deepest[what], depth)
             if depth > limit:
                 crossed.setdefault(what, node)
-        stack.extend((c, expr, stmt) for c in reversed(node.children) if isinstance(c, Tree))
+        for child in reversed(node.children):
+            if isinstance(child, Tree):
+                else_if = data == "if_stmt" and str(child.data) == "if_stmt"
+                stack.append((child, expr, stmt + else_if))
     return [_too_deep(what, deepest[what], node) for what, node in crossed.items()]
 
 

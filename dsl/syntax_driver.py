@@ -79,7 +79,6 @@ class Driver:
         self.open: list[Opener] = []
         self.item: list[Token] = []
         self.stmt_first: Token | None = None
-        self.closed_owner: Token | None = None
         self.top = _Snapshot(self.state.copy(deepcopy_values=False), -1, "", (), 0)
         self.stmts: dict[int, _Snapshot] = {}
         self.pending: list[Token] = []
@@ -157,11 +156,10 @@ class Driver:
     def _after(self, tok: Token) -> None:
         """Track brackets, the current item and the last tokens accepted."""
         kind = self.kinds.get(tok.type, tok.type)
-        self.closed_owner = None
         if kind in ("(", "[", "{"):
             self.open.append(Opener(tok, self.history[-1] if self.history else None))
         elif kind in (")", "]", "}") and self.open:
-            self.closed_owner = self.open.pop().owner
+            self.open.pop()
             for depth in [d for d in self.stmts if d > len(self.open)]:
                 del self.stmts[depth]
         if len(self.item) < 3:
@@ -191,8 +189,7 @@ class Driver:
         """What the message rules need to know about an error at tok."""
         kind = "$END" if tok.type == "$END" else self.kinds.get(tok.type, tok.type)
         return ErrorContext(tok, kind, tuple(self.history), self._accepts(), tuple(self.open),
-                            tuple(self.item), self.stmt_first if self.open else None,
-                            self.closed_owner)
+                            tuple(self.item), self.stmt_first if self.open else None)
 
     def _accepts(self) -> frozenset[str]:
         """The terminals the parser state can really take (after reductions)."""

@@ -74,7 +74,6 @@ class ErrorContext:
     open: tuple[Opener, ...]    # unclosed brackets, outermost first
     item: tuple[Token, ...]     # the first tokens of the current top-level item
     stmt_first: Token | None    # the first token of the current statement in a body
-    closed_owner: Token | None  # for a `)` just accepted: the token before its `(`
 
     @property
     def prev(self) -> Token | None:
@@ -331,21 +330,14 @@ def _irq_needs_cpu(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 
 def _body_needs_braces(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """A task, irq, if, else, while or for body without braces."""
-    if "{" not in ctx.accepts or ctx.kind == "{" or ctx.prev is None:
+    """A task or irq body without braces."""
+    if "{" not in ctx.accepts or ctx.kind == "{" or ctx.open:
         return None
-    if not ctx.open and ctx.item_word in ("task", "irq") and len(ctx.item) > 1:
-        what = f"{ctx.item_word} `{ctx.item[1]}`"
-        example = f"{ctx.item_word} {ctx.item[1]} on cpu0 {{ ... }}"
-    elif str(ctx.prev) == ")" and str(ctx.closed_owner) in ("if", "while", "for"):
-        what = f"`{ctx.closed_owner}`"
-        example = f"{ctx.closed_owner} (...) {{ ...; }}"
-    elif str(ctx.prev) == "else":
-        what, example = "`else`", "else { ...; }"
-    else:
+    if ctx.item_word not in ("task", "irq") or len(ctx.item) < 2:
         return None
-    return (f"the body of {what} must be a block in braces",
-            f"write `{example}`: braces are required", token_span(ctx.token))
+    word, name = ctx.item_word, ctx.item[1]
+    return (f"the body of {word} `{name}` must be a block in braces",
+            f"write `{word} {name} on cpu0 {{ ... }}`", token_span(ctx.token))
 
 
 def _scenario_needs_string(ctx: ErrorContext) -> tuple[str, str, Span] | None:
@@ -423,9 +415,11 @@ def _semicolon_after_brace(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 
 def _missing_semicolon(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """A `;` would fit and the next token is on a later line, or is `}`."""
+    """A `;` would end what is there and the next token is on a later line,
+    or is `}`. (Where a statement could start instead, as after `if (x)`, a
+    `;` would be an empty statement, not the thing that is missing.)"""
     prev = ctx.prev
-    if ";" not in ctx.accepts or prev is None:
+    if ";" not in ctx.accepts or prev is None or {"NAME", "{"} & ctx.accepts:
         return None
     if not (ctx.kind in ("$END", "}") or (ctx.token.line or 0) > (prev.end_line or 0)):
         return None
@@ -482,9 +476,7 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     )),
     KnownError("body without braces", _body_needs_braces, (
         "task t on cpu0 kmap(P);\n",
-        "task t { if (x) foo(); }\n",
-        "task t { while (x) x--; }\n",
-        "task t { if (x) { } else foo(); }\n",
+        "irq h on cpu1 this_cpu_inc(C);\n",
     )),
     KnownError("scenario name not a string", _scenario_needs_string, (
         "scenario my_test;\n",

@@ -30,7 +30,7 @@ from runtime import program as ir
 from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program
-from runtime.reports import headline, kind_of
+from runtime.reports import label
 from runtime.state import State, initial_state
 
 
@@ -227,14 +227,13 @@ class Explorer:
     # ----------------------------------------------------------- outcomes
     def outcome(self, final: State) -> Outcome:
         values = []
-        for label, atom in self.atoms:
+        for name, atom in self.atoms:
             try:
                 v = evaluate(self.p, final, atom)
-                values.append((label, f"{v:#x}" if label.endswith("]") or abs(v) > 9 else str(v)))
+                values.append((name, _show(name, v)))
             except ExpectError:
-                values.append((label, "?"))
-        reps = sorted({f"{kind_of(r.code).name}: {headline(self.p, final, r)}"
-                       for r in final.reports})
+                values.append((name, "?"))
+        reps = sorted({label(self.p, final, r) for r in final.reports})
         conds: list[bool | None] = []
         for e in self.p.expectations:
             try:
@@ -307,6 +306,13 @@ class Explorer:
             path.append(a)
             sid = prev
         return path[::-1]
+
+
+def _show(name: str, v: int) -> str:
+    """Page bytes as 0x55, big numbers (addresses) in hex, small ones decimal."""
+    if name.endswith("]"):
+        return f"{v:#04x}"
+    return f"{v:#x}" if abs(v) > 9 else str(v)
 
 
 def explore(program: Program, opts: Options | None = None) -> Result:

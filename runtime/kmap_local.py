@@ -125,12 +125,15 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     else:
         cpu, slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
     pfn = ctx.pteval[top] - 1 if 0 <= top < len(ctx.pteval) else -1
+    # What the caller released is the address it passed, whatever slot the
+    # kernel then clears (USE_AFTER_UNMAP is about the caller's pointer).
+    given_cpu, given_slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
+    given = tx.cpus[given_cpu].fixmap[given_slot] if given_cpu < cfg.NR_CPUS else 0
+    if given:
+        note_released(tx, addr, given - 1)
     _flush_vivt_page(tx, addr, "kunmap_local_indexed")
     if 0 <= cpu < cfg.NR_CPUS:
-        cleared = tx.cpus[cpu].fixmap[slot]
         _set_pte(tx, cpu, slot, 0, -1)
-        if cleared:
-            note_released(tx, cfg.kmap_local_vaddr(cpu, slot), cleared - 1)
     if 0 <= top < len(ctx.pteval):
         tx.set(cur, pteval=ctx.pteval[:top] + (0,) + ctx.pteval[top + 1:])
     idx = ctx.kmap_idx - cfg.km_incr

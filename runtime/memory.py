@@ -131,13 +131,22 @@ def _uaf_check(tx: Tx, vaddr: int, w: Where, write: bool) -> None:
             return
     if w.region == "pkmap" and pfn in me.held:
         return
-    if w.region == "fixmap" and tx.cpus[w.cpu].fix_owner[w.slot] == tx.ci:
-        # Mapped again by this context at the same address: valid.
-        if any(v == base for v, _ in me.released):
-            tx.set_me(released=tuple(r for r in me.released if r[0] != base))
-        return
+    # A new mapping at the same address forgets the release (note_mapped),
+    # so a remaining record means this pointer was released by its user.
     if any(v == base for v, _ in me.released):
         tx.report(R.USE_AFTER_UNMAP, vaddr, int(write), w.page)
+
+
+def _released_somewhere(tx: Tx, vaddr: int, write: bool) -> None:
+    """A fault through an address some context mapped and released is also a
+    use after unmap: the kernel only oopses, the model names the cause."""
+    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
+    for ctx in tx.ctxs:
+        for v, pfn in ctx.released:
+            if v == base:
+                page = tx.program.pfn_to_page.get(pfn, -1)
+                tx.report(R.USE_AFTER_UNMAP, vaddr, int(write), page)
+                return
 
 
 def _pks_check(tx: Tx, vaddr: int, page: int, write: bool) -> None:
@@ -169,6 +178,7 @@ def access(tx: Tx, vaddr: int, length: int, data: bytes | None) -> bytes:
         va = (vaddr + pos) & mask
         w = translate(tx, va)
         if w is None:
+            _released_somewhere(tx, va, write)
             tx.bug(R.PAGE_FAULT, va, int(write))
             raise AssertionError("unreachable")
         off = va & (tx.cfg.PAGE_SIZE - 1)

@@ -225,8 +225,7 @@ def check_text(program: Program, rep: Report) -> str:
         if isinstance(ins, Check):
             return ins.text
         if isinstance(ins, (Call, Branch)):
-            line = program.source_lines[ins.loc.line - 1].strip()
-            return line
+            return source_line(program, ins.loc.line)
     return "?"
 
 
@@ -316,12 +315,30 @@ def render(program: Program, state: State, rep: Report) -> str:
     return "\n".join(lines)
 
 
+def source_line(program: Program, line: int) -> str:
+    """A source line without its trailing // comment."""
+    if not 0 < line <= len(program.source_lines):
+        return ""
+    text = program.source_lines[line - 1]
+    cut = text.find("//")
+    if cut >= 0 and text.count('"', 0, cut) % 2 == 0:
+        text = text[:cut]
+    return text.strip()
+
+
+def label(program: Program, state: State, rep: Report) -> str:
+    """'KIND: headline', without repeating a kind the headline starts with."""
+    kind = kind_of(rep.code).name
+    head = headline(program, state, rep)
+    return head if head.startswith(kind + ":") else f"{kind}: {head}"
+
+
 def where(program: Program, state: State, rep: Report) -> str:
     """'in dma on cpu0 at file:12: <source line>'."""
     n = len(program.contexts)
     who = program.contexts[rep.ctx].name if rep.ctx < n else f"swapper/{rep.ctx - n}"
     line = _line(program, rep)
-    src = program.source_lines[line - 1].strip() if 0 < line <= len(program.source_lines) else ""
+    src = source_line(program, line)
     at = f" at {program.path}:{line}: {src}" if line else ""
     return f"  in {who} on cpu{rep.cpu}{at}"
 

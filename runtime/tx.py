@@ -101,9 +101,8 @@ class Tx:
     def report(self, code: R, *args: int) -> None:
         self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args)))
         if self.events is not None:
-            from runtime.reports import headline
-            self.events.append(f"report {kind_of(code).name}: "
-                               f"{headline(self.program, self.base, self.reports[-1])}")
+            from runtime.reports import label
+            self.events.append(f"report {label(self.program, self.base, self.reports[-1])}")
 
     def first_time(self, site: int) -> bool:
         """WARN_ON_ONCE bookkeeping: True the first time a site fires."""
