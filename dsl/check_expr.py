@@ -14,7 +14,7 @@ from dsl.check_args import argument, suggest_builtin
 from dsl.check_env import Env, Mode, Pos, Ty, arity_message
 from dsl.names import Builtin, Where
 from dsl.source import did_you_mean
-from dsl.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, LocalSym, PageSym, Scope,
+from dsl.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, LocalSym, PageSym, Scope,
                          expr_depth, try_fold)
 
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
@@ -237,7 +237,7 @@ class ExprCheck:
                            f"no variable `{expr.field}` in its outermost block",
                            expr.field_span, hint)
             return Ty.BAD
-        return Ty.INT
+        return Ty.PAGE if ctx.ctype(expr.field) == PAGE_TYPE else Ty.INT
 
     def string(self, expr: nodes.StrLit) -> Ty:
         if self.mode is Mode.EXPECT:

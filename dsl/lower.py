@@ -164,7 +164,9 @@ class Exprs:
             if page.count is not None:
                 return ir.PageElem(page.first, page.size, self.expr(e.index))
         lowered = self.expr(base)
-        if self.scope is None and isinstance(lowered, (ir.PageRef, ir.PageElem)):
+        if self.scope is None:
+            # In an expectation the checker allows only page memory: P[off],
+            # PAGES[i][off] or t.pg[off] with pg a struct page *.
             return ir.PageMem(lowered, self.expr(e.index))
         return ir.LoadByte(ir.Binary("+", lowered, self.expr(e.index)))
 

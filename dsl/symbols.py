@@ -71,6 +71,11 @@ class ContextSym:
     decl: nodes.TaskDecl
     outer: tuple[str, ...]
 
+    def ctype(self, name: str) -> str | None:
+        """The C type of an outermost-block local (its first declaration)."""
+        return next((s.ctype for s in self.decl.body.stmts
+                     if isinstance(s, nodes.VarDecl) and s.name == name), None)
+
 
 @dataclass
 class Symbols:

@@ -442,3 +442,9 @@ def test_every_emitted_code_is_listed_in_CODES() -> None:
     for module in ("check.py", "check_expr.py", "check_args.py", "check_stmt.py"):
         used |= set(re.findall(r'"(E\d{3})"', (root / module).read_text()))
     assert used == set(CODES)
+
+
+def test_E404_task_pointer_local_is_not_page_memory() -> None:
+    f = file(P, task("t", var("void *", "p", call("kmap_local_page", name("P")))),
+             expects=(expect("always", index(member("t", "p"), 0)),))
+    assert codes(f) == ["E404"]

@@ -284,3 +284,12 @@ def test_user_page_names_are_user_addresses_in_uaccess() -> None:
     assert isinstance(c[2], ir.Call) and c[2].args[0] == ir.Binary(
         "+", ir.Const(base + 4096), ir.Binary("*", ir.Const(1), ir.Const(4096)))
     assert isinstance(c[3], ir.Call) and c[3].args[0] == ir.CallExpr("page_address", (ir.PageRef(1),))
+
+
+def test_struct_page_task_local_in_expectation() -> None:
+    f = file(page("P"), task("t", var("struct page *", "pg", name("P"))),
+             expects=(expect("always", binary("==", index(member("t", "pg"), 1), lit(0))),
+                      expect("always", call("pkmap_count", member("t", "pg")))))
+    e = prog(f).expectations
+    assert e[0].cond == ir.Binary("==", ir.PageMem(ir.TaskLocal(0, 0), ir.Const(1)), ir.Const(0))
+    assert e[1].cond == ir.CallExpr("pkmap_count", (ir.TaskLocal(0, 0),))
