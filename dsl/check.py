@@ -39,7 +39,7 @@ def check(file: nodes.File, source: Source) -> Checked:
     """Check ``file``; raise InputError listing every problem if there is any."""
     diags: list[Diagnostic] = []
     config, nr_cpus = check_config(file, diags)
-    env = Env(source, Symbols(), config, nr_cpus, not diags, diags)
+    env = Env(source, Symbols(), config, nr_cpus, config_ok=not diags, diags=diags)
     declare(file, env)
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):

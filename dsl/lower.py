@@ -37,7 +37,7 @@ def lower(checked: Checked) -> ir.Program:
     schedule = file.schedules[0] if file.schedules else None
     sym = checked.symbols
     return ir.Program(
-        name=file.scenario.name if file.scenario else os.path.splitext(os.path.basename(file.path))[0],
+        name=program_name(file),
         path=file.path,
         source_lines=checked.source.lines,
         config=cfg,
@@ -51,6 +51,13 @@ def lower(checked: Checked) -> ir.Program:
             ir.ScheduleStep(sym.contexts[i.name].index, i.steps, i.cpu) for i in schedule.items),
         schedule_line=0 if schedule is None else schedule.span.line,
     )
+
+
+def program_name(file: nodes.File) -> str:
+    """The scenario's name, or the file's base name without its extension."""
+    if file.scenario is not None:
+        return file.scenario.name
+    return os.path.splitext(os.path.basename(file.path))[0]
 
 
 # ------------------------------------------------------------------- pages
@@ -232,6 +239,7 @@ class BodyLowering:
         self.outer: list[tuple[str, int]] = []
 
     def context(self, decl: nodes.TaskDecl, pid: int) -> ir.ContextInfo:
+        """The whole body, ending with End at its closing brace."""
         self.block(decl.body)
         end = decl.body.span
         self.emit(ir.End(ir.Loc(end.end_line, max(end.end_col - 1, 0))))

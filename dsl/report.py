@@ -63,6 +63,9 @@ def source_text(program: Program, line: int) -> str:
     return rr.source_line(program, line)
 
 
+_trace_line = trace_line  # the name other modules first used
+
+
 def reports_text(program: Program, state: State) -> list[str]:
     if not state.reports:
         return ["reports: none"]
