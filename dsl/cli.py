@@ -82,10 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _internal(args: argparse.Namespace, detail: str) -> int:
-    from dsl import run_cli
+    from runtime.schedule import in_progress_schedule
     print("kmap: internal error (a bug in kmap-scenarios, not in your scenario)", file=sys.stderr)
-    replay = run_cli.LAST_SCHEDULE.get("text")
-    if replay:
+    replay = in_progress_schedule()
+    if replay and getattr(args, "file", None):
         print(f"kmap: replay with: kmap run {args.file} --schedule \"{replay}\"", file=sys.stderr)
     print(detail.rstrip(), file=sys.stderr)
     return EX_SOFTWARE

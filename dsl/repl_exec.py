@@ -186,6 +186,9 @@ def extend(frame: Frame, kind: Kind, text: str) -> tuple[Frame, list[TraceStep]]
         return new, []
     if state.ctxs[new.repl].pc != frame.sentinel:
         raise AssertionError("the repl task's code changed before its new statement")
+    if not any(a[0] == new.repl for a in enabled(program, state)):
+        raise ReplError(f"task {source.task} cannot run now: {blocked_on(new, new.repl)}; "
+                        "step the other tasks first (nothing was changed)")
     return run_statement(new)
 
 

@@ -12,10 +12,6 @@ from dsl.nodes import Span
 from runtime import schedule as sch
 from runtime.program import Program
 
-# The schedule of the execution in progress, for the internal-error handler.
-LAST_SCHEDULE: dict[str, str] = {}
-
-
 def run(args: argparse.Namespace) -> int:
     program = load(args.file)
     items, source_label, label = _items(program, args)
@@ -25,7 +21,6 @@ def run(args: argparse.Namespace) -> int:
     except sch.ScheduleError as e:
         return _schedule_error(program, args, e)
     text = sch.encode(program, ex.actions)
-    LAST_SCHEDULE["text"] = text
     assert ex.final is not None
     verdicts = report.verdicts_for(program, ex.final)
     shown = f"{label} -> {text}" if label and label != text else text

@@ -80,12 +80,20 @@ def random_choice(seed: int) -> Chooser:
     return choose
 
 
+# The path of the execution in progress, so that an internal error (a bug of
+# ours raised out of step()) can still print the schedule that replays it.
+IN_PROGRESS: dict[str, object] = {}
+
+
 class _Runner:
     def __init__(self, program: Program, trace: bool, max_steps: int) -> None:
+        IN_PROGRESS.clear()
+        IN_PROGRESS.update(program=program, actions=[])
         self.program = program
         self.trace = trace
         self.max_steps = max_steps
         self.ex = Execution()
+        IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
         self.last = -1
 
@@ -183,6 +191,17 @@ def replay(program: Program, actions: list[Action], trace: bool = False) -> Exec
     r.ex.last = r.state
     r.ex.final = final_state(program, r.state)
     return r.ex
+
+
+def in_progress_schedule() -> str | None:
+    """The replay schedule of the execution that was running, if any."""
+    program, actions = IN_PROGRESS.get("program"), IN_PROGRESS.get("actions")
+    if not isinstance(program, Program) or not isinstance(actions, list):
+        return None
+    try:
+        return encode(program, list(actions)) or None
+    except Exception:  # the replay itself hit the bug: give the raw path
+        return ", ".join(f"{program.contexts[c].name}@cpu{u}:1" for c, u in actions)
 
 
 def encode(program: Program, actions: list[Action]) -> str:

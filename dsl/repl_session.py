@@ -1,0 +1,471 @@
+"""The REPL's command interpreter, with no terminal in sight.
+
+``Session`` holds the undo stack of frames (dsl/repl_exec.py): states are
+immutable values, so going back is dropping frames and the earlier state
+object comes back as it was. ``handle(line)`` runs one input and returns a
+``Reply``; it never raises (but KeyboardInterrupt) and never changes the
+session when a command fails. The prompt_toolkit front end and the stdin
+loop live in dsl/repl.py.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsl import names, report, repl_view
+from dsl.load import FileError
+from dsl.repl_commands import (COMMANDS, Command, Item, Refused, Unknown, classify, help_text)
+from dsl.repl_exec import (Frame, ReplError, TypedError, advance, blocked_on, extend,
+                           open_scenario, user_actions, waiting)
+from dsl.repl_source import DEFAULT_SUMMARY, Kind, open_brackets, unterminated_comment
+from dsl.source import InputError, did_you_mean
+from runtime import reports as rr
+from runtime.machine import Action, enabled, final_state, step
+from runtime.program import Program, ScheduleStep
+from runtime.schedule import TraceStep, default_choice, encode, parse_items, preferred
+from runtime.state import State, Status, initial_state
+
+# `run` stops here, as `kmap run --max-steps` does by default.
+RUN_STEPS = 100_000
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one input produced: text to print, and how it went."""
+
+    text: str
+    ok: bool = True          # False: the input was wrong or the command refused
+    internal: bool = False   # a bug of ours (the replay schedule is in text)
+
+
+class Session:
+    """One REPL session: a stack of frames and the commands that move it."""
+
+    def __init__(self, path: str | None = None) -> None:
+        """Open FILE, or the default scenario; FileError/InputError if the
+        file cannot be loaded."""
+        self.start = open_scenario(path)
+        self.frames: list[Frame] = [self.start]
+        self.finished = False
+
+    # ------------------------------------------------------------ accessors
+    @property
+    def frame(self) -> Frame:
+        """The current frame."""
+        return self.frames[-1]
+
+    @property
+    def program(self) -> Program:
+        return self.frame.program
+
+    @property
+    def state(self) -> State:
+        return self.frame.state
+
+    @property
+    def actions(self) -> list[Action]:
+        """The path from the initial state to the current one."""
+        return self.frame.actions
+
+    @property
+    def states(self) -> list[State]:
+        """The undo stack's states, oldest first."""
+        return [f.state for f in self.frames]
+
+    def banner(self) -> str:
+        """What the REPL says when it starts."""
+        p = self.program
+        where = DEFAULT_SUMMARY if self.frame.source.path == "<repl>" else \
+            f"scenario {p.name} ({p.path})"
+        lines = [f"kmap repl: {where}", f"config: {p.config.describe()}"]
+        if p.schedule is not None:
+            line = p.source_lines[p.schedule_line - 1].strip()
+            lines.append(f"the file's schedule: `run {line.removeprefix('schedule').strip(' ;')}`"
+                         " follows it")
+        lines.append(f"Type `help` for commands; a statement runs as task {self.frame.source.task}"
+                     " on cpu0.")
+        return "\n".join(lines)
+
+    # -------------------------------------------------------------- inputs
+    def needs_more(self, text: str) -> bool:
+        """Whether the input so far continues on the next line."""
+        stripped = text.strip()
+        if not stripped or stripped.startswith(":"):
+            return False
+        return open_brackets(text) > 0 or unterminated_comment(text)
+
+    def handle(self, line: str) -> Reply:
+        """Run one input: a command, or kmap source."""
+        try:
+            return self._dispatch(line)
+        except (ReplError, FileError) as e:
+            return Reply(str(e), ok=False)
+        except TypedError as e:
+            return Reply(e.render(), ok=False)
+        except InputError as e:
+            return Reply(e.render(), ok=False)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # the interpreter is wrong: say so, with a replay handle
+            return Reply(self._internal(e), ok=False, internal=True)
+
+    def _dispatch(self, line: str) -> Reply:
+        parsed = classify(line)
+        if parsed is None:
+            return Reply("")
+        if isinstance(parsed, Command):
+            return self._command(parsed)
+        if isinstance(parsed, Item):
+            return self._typed(parsed)
+        if isinstance(parsed, Refused):
+            return Reply(parsed.message, ok=False)
+        assert isinstance(parsed, Unknown)
+        hint = did_you_mean(parsed.word, [*COMMANDS, "exit"])
+        return Reply(f"unknown command `{parsed.word}`" + (f"; {hint}" if hint else "")
+                     + " (a statement ends with `;`; `help` lists the commands)", ok=False)
+
+    def _command(self, c: Command) -> Reply:
+        method = getattr(self, f"cmd_{c.name}", None)
+        if c.name not in COMMANDS or method is None:
+            hint = did_you_mean(c.name, [*COMMANDS, "exit"])
+            return Reply(f"unknown command `{c.name}`" + (f"; {hint}" if hint else ""), ok=False)
+        text: str = method(c.args)
+        return Reply(text)
+
+    def _internal(self, e: BaseException) -> str:
+        """An internal error's message: where, what, and the replay schedule."""
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
+        out = [f"internal error (a bug in kmap-scenarios, not in your scenario){where}:",
+               f"  {type(e).__name__}: {e}"]
+        try:
+            path = encode(self.program, self.actions)
+            if path:
+                out.append(f"  replay with: kmap run {self.program.path} --schedule \"{path}\"")
+        except Exception:
+            out.append("  (the replay schedule cannot be computed either)")
+        out.append("The session is unchanged.")
+        return "\n".join(out)
+
+    def _push(self, frames: list[Frame]) -> None:
+        self.frames.extend(frames)
+
+    # ---------------------------------------------------------- typed input
+    def _typed(self, item: Item) -> Reply:
+        before = self.frame
+        frame, trace = extend(before, item.kind, item.text)
+        self._push([frame])
+        out = self._trace_and_reports(before, frame, trace)
+        if item.kind is Kind.STATEMENT:
+            out += self._statement_end(frame)
+        else:
+            out.append(f"added {item.kind.value}: {item.text.splitlines()[0]}")
+        return Reply("\n".join(out))
+
+    def _statement_end(self, frame: Frame) -> list[str]:
+        """What became of the interactive task after its statement."""
+        if waiting(frame):
+            return []
+        task = frame.source.task
+        return [f"{task} has not finished the statement: {blocked_on(frame, frame.repl)}"
+                + ("" if frame.state.ctxs[frame.repl].status in (Status.DONE, Status.DEAD) else
+                   f"; `step {task}` continues it once it can")]
+
+    def _trace_and_reports(self, before: Frame, after: Frame, trace: list[TraceStep]) -> list[str]:
+        """Trace lines of some steps, then the full text of new reports."""
+        out = [report.trace_line(after.program, t) for t in trace]
+        new = after.state.reports[len(before.state.reports):]
+        for rep in new:
+            out += ["  " + ln for ln in rr.render(after.program, after.state, rep).split("\n")]
+        return out
+
+    # ------------------------------------------------------------- commands
+    def cmd_help(self, args: str) -> str:
+        """help [COMMAND]"""
+        try:
+            return help_text(self.frame.source.task, args.strip())
+        except KeyError:
+            raise ReplError(f"no command `{args.strip()}`; `help` lists them") from None
+
+    def cmd_quit(self, args: str) -> str:
+        """quit: the front end stops reading."""
+        self.finished = True
+        return ""
+
+    def cmd_enabled(self, args: str) -> str:
+        """enabled: the actions the user can take."""
+        self._no_args("enabled", args)
+        acts = user_actions(self.frame)
+        default = self._default(acts) if acts else None
+        return "\n".join(repl_view.enabled_view(self.frame, default))
+
+    def cmd_step(self, args: str) -> str:
+        """step [NAME[@cpuN]] [N]"""
+        item, count = self._step_args(args)
+        before = self.frame
+        frames, trace, stop = self._steps(item, count)
+        self._push(frames)
+        out = self._trace_and_reports(before, self.frame, trace)
+        if stop:
+            out.append(stop)
+        return "\n".join(out)
+
+    def cmd_run(self, args: str) -> str:
+        """run [SCHEDULE]"""
+        items = self._parse_schedule(args) if args.strip() else ()
+        before = self.frame
+        frames: list[Frame] = []
+        trace: list[TraceStep] = []
+        frame = before
+        for k, item in enumerate(items):
+            frame = self._follow(frame, item, k, args, frames, trace)
+        frame, done = self._finish(frame, frames, trace)
+        self._push(frames)
+        out = self._trace_and_reports(before, self.frame, trace)
+        out.append(f"stopped after {RUN_STEPS} steps: the execution did not finish" if not done
+                   else f"nothing can run: {repl_view.ended_text(self.frame)}"
+                   + ("; `expect` gives the verdicts" if not user_actions(self.frame) else ""))
+        return "\n".join(out)
+
+    def cmd_undo(self, args: str) -> str:
+        """undo [N]"""
+        n = self._count(args, "undo")
+        if len(self.frames) == 1:
+            raise ReplError("nothing to undo")
+        gone = self.frames[len(self.frames) - min(n, len(self.frames) - 1):]
+        del self.frames[len(self.frames) - len(gone):]
+        typed = [f.what for f in gone if not f.what.startswith(("step", "run"))]
+        out = [f"undid {len(gone)} step{'s' if len(gone) != 1 else ''}"
+               + (f" ({'; '.join(typed)})" if typed else "")
+               + f"; now after {self.frame.steps} step{'s' if self.frame.steps != 1 else ''}"]
+        if len(gone) < n:
+            out.append("(that is the beginning of the session)")
+        return "\n".join(out)
+
+    def cmd_reset(self, args: str) -> str:
+        """reset: the initial frame again (undo brings the session back)."""
+        self._no_args("reset", args)
+        self._push([self.start])
+        return f"back to the initial state of {self.start.program.name}; `undo` returns"
+
+    def cmd_state(self, args: str) -> str:
+        """state: everything (show all)."""
+        self._no_args("state", args)
+        return "\n".join(repl_view.show(self.frame, "all"))
+
+    def cmd_show(self, args: str) -> str:
+        """show WHAT"""
+        subject = args.strip() or "all"
+        if subject not in repl_view.SUBJECTS:
+            hint = did_you_mean(subject, repl_view.SUBJECTS)
+            raise ReplError(f"show what? {' | '.join(repl_view.SUBJECTS)}"
+                            + (f" ({hint})" if hint else ""))
+        return "\n".join(repl_view.show(self.frame, subject))
+
+    def cmd_trace(self, args: str) -> str:
+        """trace: every step of the path, replayed with events."""
+        self._no_args("trace", args)
+        state = _initial(self.start, self.frame)
+        out = []
+        for n, a in enumerate(self.actions, 1):
+            pc = state.ctxs[a[0]].pc
+            state, events = step(self.program, state, a, trace=True)
+            out.append(report.trace_line(self.program, TraceStep(n, a, pc, events)))
+        return "\n".join(out) or "no step yet"
+
+    def cmd_schedule(self, args: str) -> str:
+        """schedule: the path in schedule notation."""
+        self._no_args("schedule", args)
+        if not self.actions:
+            return "no step yet"
+        text = encode(self.program, self.actions)
+        src = self.frame.source
+        if src.items:
+            return (f"{text}\n(the path runs on the scenario with what was typed: `save FILE`, "
+                    f"then kmap run FILE --schedule \"{text}\")")
+        return f"{text}\n(replay: kmap run {src.path} --schedule \"{text}\")"
+
+    def cmd_expect(self, args: str) -> str:
+        """expect: verdicts on the finalised execution, once it has ended."""
+        if args.strip():
+            raise ReplError("`expect` takes no argument; to add an expectation, end it with `;`"
+                            f": expect {args.strip()};")
+        acts = user_actions(self.frame)
+        if acts:
+            return (f"the execution has not finished: {len(acts)} action"
+                    f"{'s' if len(acts) != 1 else ''} can run (`enabled` lists them; `run` "
+                    "finishes with the default policy)")
+        state, lines = self._complete()
+        final = final_state(self.program, state)
+        verdicts = report.verdicts_for(self.program, final)
+        out = lines + report.reports_text(self.program, final)
+        out += ["expectations:", *report.verdict_lines(verdicts), report.result_line(verdicts)]
+        return "\n".join(out)
+
+    def cmd_source(self, args: str) -> str:
+        """source: the scenario text the session runs."""
+        self._no_args("source", args)
+        return self.frame.rendered.text.rstrip("\n")
+
+    def cmd_save(self, args: str) -> str:
+        """save FILE"""
+        path = args.strip()
+        if not path:
+            raise ReplError("save where? save FILE")
+        try:
+            Path(path).write_text(self.frame.rendered.text, encoding="utf-8")
+        except OSError as e:
+            raise ReplError(f"{path}: cannot write: {e.strerror}") from None
+        return f"wrote {path}"
+
+    def cmd_load(self, args: str) -> str:
+        """load FILE"""
+        path = args.strip()
+        if not path:
+            raise ReplError("load what? load FILE")
+        self.start = open_scenario(path)
+        self._push([self.start])
+        return self.banner()
+
+    # -------------------------------------------------------------- helpers
+    @staticmethod
+    def _no_args(name: str, args: str) -> None:
+        if args.strip():
+            raise ReplError(f"`{name}` takes no argument")
+
+    @staticmethod
+    def _count(text: str, name: str) -> int:
+        t = text.strip() or "1"
+        if not t.isdigit() or int(t) < 1:
+            raise ReplError(f"`{name} {text.strip()}`: N must be a positive integer")
+        return int(t)
+
+    def _default(self, acts: list[Action]) -> Action:
+        return default_choice(self.program, self.state, acts, self.frame.last)
+
+    def _step_args(self, args: str) -> tuple[ScheduleStep | None, int]:
+        """``[NAME[@cpuN][:N]] [N]`` -> (the context, or None, and N)."""
+        words = args.split()
+        if not words:
+            return None, 1
+        if len(words) == 1 and words[0].isdigit():
+            return None, self._count(words[0], "step")
+        if len(words) > 2:
+            raise ReplError("usage: step [NAME[@cpuN]] [N]")
+        item = self._parse_schedule(words[0])[0]
+        count = self._count(words[1], "step") if len(words) == 2 else (item.steps or 1)
+        return item, count
+
+    def _parse_schedule(self, text: str) -> tuple[ScheduleStep, ...]:
+        try:
+            return parse_items(self.program, text)
+        except ValueError as e:
+            raise ReplError(str(e)) from None
+
+    def _steps(self, item: ScheduleStep | None, count: int) -> tuple[
+            list[Frame], list[TraceStep], str]:
+        """Up to ``count`` steps of one context or of the default policy."""
+        frames: list[Frame] = []
+        trace: list[TraceStep] = []
+        frame = self.frame
+        for _ in range(count):
+            acts = user_actions(frame)
+            if item is not None:
+                acts = self._acts_of(frame, acts, item)
+                if not acts:
+                    return frames, trace, self._cannot(frame, item, len(frames))
+            elif not acts:
+                return frames, trace, f"nothing can run: {repl_view.ended_text(frame)}"
+            chosen = (preferred(frame.program, frame.state, acts) if item is not None
+                      else default_choice(frame.program, frame.state, acts, frame.last))
+            frame, t = advance(frame, chosen, "step")
+            frames.append(frame)
+            trace.append(t)
+        return frames, trace, ""
+
+    @staticmethod
+    def _acts_of(frame: Frame, acts: list[Action], item: ScheduleStep) -> list[Action]:
+        return [a for a in acts if a[0] == item.ctx and (item.cpu is None or a[1] == item.cpu)]
+
+    def _cannot(self, frame: Frame, item: ScheduleStep, done: int) -> str:
+        """Why ``item`` cannot step (after ``done`` steps)."""
+        name = frame.program.contexts[item.ctx].name
+        after = f" after {done} step{'s' if done != 1 else ''}" if done else ""
+        if item.ctx == frame.repl and waiting(frame):
+            return f"{name} waits for input{after}: type a statement"
+        why = blocked_on(frame, item.ctx)
+        if item.cpu is not None and any(a[0] == item.ctx for a in user_actions(frame)):
+            why = f"it cannot run on cpu{item.cpu} now (bound elsewhere or migration disabled)"
+        return f"{name} cannot step{after}: {why}"
+
+    def _follow(self, frame: Frame, item: ScheduleStep, k: int, text: str,
+                frames: list[Frame], trace: list[TraceStep]) -> Frame:
+        """One schedule item, as runtime/schedule.py follows it."""
+        n = 0
+        while item.steps is None or n < item.steps:
+            acts = self._acts_of(frame, user_actions(frame), item)
+            if not acts:
+                if item.steps is None and n > 0:
+                    break
+                raise ReplError(f"schedule item {k + 1} (`{text.split(',')[k].strip()}`) "
+                                f"cannot be followed: {self._cannot(frame, item, n)}; "
+                                "nothing was run")
+            frame, t = advance(frame, preferred(frame.program, frame.state, acts), "run")
+            frames.append(frame)
+            trace.append(t)
+            n += 1
+        return frame
+
+    def _finish(self, frame: Frame, frames: list[Frame],
+                trace: list[TraceStep]) -> tuple[Frame, bool]:
+        """The default policy until nothing can run (or RUN_STEPS)."""
+        while len(frames) < RUN_STEPS:
+            acts = user_actions(frame)
+            if not acts:
+                return frame, True
+            a = default_choice(frame.program, frame.state, acts, frame.last)
+            frame, t = advance(frame, a, "run")
+            frames.append(frame)
+            trace.append(t)
+        return frame, False
+
+    def _complete(self) -> tuple[State, list[str]]:
+        """The end of the execution `expect` judges: the interactive task
+        returns to user space, then the default policy runs what that frees."""
+        p, frame = self.program, self.frame
+        state = frame.state
+        lines: list[str] = []
+        last = frame.last
+        n = frame.steps
+        for _ in range(RUN_STEPS):
+            acts = enabled(p, state)
+            if not acts:
+                break
+            mine = [a for a in acts if a[0] == frame.repl]
+            a = preferred(p, state, mine) if mine and waiting(frame, state) else \
+                default_choice(p, state, acts, last)
+            pc = state.ctxs[a[0]].pc
+            state, events = step(p, state, a, trace=True)
+            n, last = n + 1, a[0]
+            lines.append(report.trace_line(p, TraceStep(n, a, pc, events)))
+        if lines:
+            lines.insert(0, f"to end the execution, {frame.source.task} returns to user space"
+                            " (not recorded):")
+        return state, lines
+
+    def completions(self) -> list[str]:
+        """Words for the completer: commands, the language, this scenario."""
+        p = self.program
+        words = set(COMMANDS) | {"exit"} | set(repl_view.SUBJECTS) | set(names.ALL_NAMES)
+        words |= {pg.name.split("[")[0] for pg in p.pages} | {c.name for c in p.contexts}
+        words |= {n for n, _ in p.globals} | {n for n, _ in p.percpus} | set(p.locks)
+        words |= {n for c in p.contexts for n in c.local_names}
+        words |= {f"cpu{i}" for i in range(p.config.NR_CPUS)}
+        return sorted(words)
+
+
+def _initial(start: Frame, frame: Frame) -> State:
+    """The initial state of the current scenario version."""
+    return start.state if start.program is frame.program else initial_state(frame.program)

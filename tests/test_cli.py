@@ -1,0 +1,118 @@
+"""The kmap command: exit statuses, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST = str(ROOT / "examples" / "pkmap" / "first_slot.kmap")
+
+
+def kmap(*argv: str) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return out.getvalue(), err.getvalue(), code
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "s.kmap") -> str:
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(p)
+
+
+def test_exit_0_when_expectations_hold():
+    assert kmap("run", FIRST)[2] == 0
+    assert kmap("check", FIRST)[2] == 0
+
+
+def test_exit_1_when_an_expectation_fails(tmp_path: Path):
+    f = write(tmp_path, "page P = alloc_page(GFP_KERNEL); task t on cpu0 { } expect always P[0] == 1;")
+    out, _, code = kmap("run", f)
+    assert code == 1 and "FAILS" in out
+    assert kmap("check", f)[2] == 1
+
+
+def test_no_expect_line_means_no_reports(tmp_path: Path):
+    f = write(tmp_path, "page P = alloc_page(GFP_HIGHUSER); task t on cpu0 { kunmap(P); }")
+    out, _, code = kmap("run", f)
+    assert code == 1 and "expect no reports (no expect line): FAILS" in out
+
+
+@pytest.mark.parametrize("argv", [(), ("run",), ("frobnicate", "x"), ("run", "--random", "x", "f"),
+                                  ("check", "f", "--max-states", "-1")])
+def test_exit_2_on_usage_errors(argv: tuple[str, ...], tmp_path: Path):
+    if argv and argv[-1] == "f":
+        argv = argv[:-1] + (FIRST,) if argv[0] == "check" else argv
+    _, err, code = kmap(*argv)
+    assert code == 2
+
+
+def test_missing_file_and_directory_are_usage_errors(tmp_path: Path):
+    _, err, code = kmap("run", str(tmp_path / "nope.kmap"))
+    assert code == 2 and "no such file" in err
+    _, err, code = kmap("run", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+@pytest.mark.parametrize("text", [
+    b"", b"\x00\x01\xfe\xff garbage", b"task t on cpu0 { x = ; }",
+    b"task t on cpu0 { kmap_lcoal_page(P); }", b"config { CONFIG_HIGHMEN = y; } task t { }",
+    b"config { ARCH = x86_64; CONFIG_HIGHMEM = y; } task t { }",
+    b"task t on cpu0 { int x = " + b"(" * 3000 + b"1" + b")" * 3000 + b"; }",
+])
+def test_exit_65_on_invalid_input_with_location(text: bytes, tmp_path: Path):
+    f = write(tmp_path, text)
+    out, err, code = kmap("run", f)
+    assert code == 65
+    assert "Traceback" not in err and err.startswith(f)
+
+
+def test_bad_schedule_option_and_infeasible_schedule(tmp_path: Path):
+    src = """config { ARCH = x86; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { preempt_disable(); int x = 1; preempt_enable(); }
+task b on cpu0 { int y = 2; }
+"""
+    f = write(tmp_path, src)
+    _, err, code = kmap("run", f, "--schedule", "nobody:2")
+    assert code == 2 and "no task or irq named `nobody`" in err
+    _, err, code = kmap("run", f, "--schedule", "a:1, b")
+    assert code == 2 and "preempt_count is 1" in err
+    g = write(tmp_path, src + "schedule a:1, b;\n", "g.kmap")
+    _, err, code = kmap("run", g)
+    assert code == 65 and "E503" in err and "g.kmap:5:1" in err
+
+
+def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):
+    import runtime.machine as m
+    real = m.step
+    calls = {"n": 0}
+
+    def broken(program, state, action, trace=False):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return real(program, state, action, trace)
+
+    monkeypatch.setattr("runtime.schedule.step", broken)
+    _, err, code = kmap("run", FIRST)
+    assert code == 70
+    assert "internal error" in err
+    assert f'kmap run {FIRST} --schedule "t:2"' in err    # the two steps before the crash
+
+
+def test_python_dash_m_dsl_and_no_traceback_in_a_real_process(tmp_path: Path):
+    f = write(tmp_path, b"\xff\xfe task")
+    r = subprocess.run([sys.executable, "-m", "dsl", "run", f], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 65 and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "dsl", "run", FIRST], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "result: all 4 expectations hold" in r.stdout
