@@ -19,7 +19,8 @@ from dsl.load import FileError
 from dsl.repl_commands import (COMMANDS, Command, Item, Refused, Unknown, classify, help_text)
 from dsl.repl_exec import (Frame, ReplError, TypedError, advance, blocked_on, extend,
                            open_scenario, user_actions, waiting)
-from dsl.repl_source import DEFAULT_SUMMARY, Kind, open_brackets, unterminated_comment
+from dsl.repl_source import (DEFAULT_SUMMARY, Kind, closes_unopened, open_brackets,
+                             unterminated_comment)
 from dsl.source import InputError, did_you_mean
 from runtime import reports as rr
 from runtime.machine import Action, enabled, final_state, step
@@ -154,6 +155,10 @@ class Session:
 
     # ---------------------------------------------------------- typed input
     def _typed(self, item: Item) -> Reply:
+        unopened = closes_unopened(item.text)
+        if unopened:
+            raise ReplError(f"`{unopened}` closes a bracket the input did not open; "
+                            "nothing was changed")
         before = self.frame
         frame, trace = extend(before, item.kind, item.text)
         self._push([frame])
@@ -169,9 +174,10 @@ class Session:
         if waiting(frame):
             return []
         task = frame.source.task
-        return [f"{task} has not finished the statement: {blocked_on(frame, frame.repl)}"
-                + ("" if frame.state.ctxs[frame.repl].status in (Status.DONE, Status.DEAD) else
-                   f"; `step {task}` continues it once it can")]
+        if frame.state.ctxs[frame.repl].status == Status.DEAD:
+            return [f"{task} was killed by this statement; `undo` removes it"]
+        return [f"{task} has not finished the statement: {blocked_on(frame, frame.repl)}; "
+                f"`step {task}` continues it once it can"]
 
     def _trace_and_reports(self, before: Frame, after: Frame, trace: list[TraceStep]) -> list[str]:
         """Trace lines of some steps, then the full text of new reports."""
@@ -339,7 +345,7 @@ class Session:
     def _count(text: str, name: str) -> int:
         t = text.strip() or "1"
         if not t.isdigit() or int(t) < 1:
-            raise ReplError(f"`{name} {text.strip()}`: N must be a positive integer")
+            raise ReplError(f"{name}: N must be a positive integer, not `{t}`")
         return int(t)
 
     def _default(self, acts: list[Action]) -> Action:

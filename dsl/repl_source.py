@@ -219,18 +219,24 @@ def open_brackets(text: str) -> int:
     return depth
 
 
+def closes_unopened(text: str) -> str:
+    """The first closing bracket with no opening one before it, or ''."""
+    depth = 0
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        if tok in _OPENERS:
+            depth += 1
+        elif tok in ")]}":
+            depth -= 1
+            if depth < 0:
+                return tok
+    return ""
+
+
 def unterminated_comment(text: str) -> bool:
     """Whether a ``/*`` is still open at the end of text."""
     return any(m.group().startswith("/*") and not m.group().endswith("*/")
                for m in _SCAN.finditer(text))
-
-
-def complete_statement(text: str) -> str:
-    """The typed statement with a ``;`` added where one was forgotten."""
-    s = text.strip()
-    if s and not s.endswith((";", "}")) and not s.endswith("*/") and "//" not in s.split("\n")[-1]:
-        s += ";"
-    return s
 
 
 # ------------------------------------------------------------- error mapping

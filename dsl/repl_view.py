@@ -175,7 +175,8 @@ def ended_text(frame: Frame) -> str:
     if s.panicked:
         return "the kernel has panicked"
     stuck = [i for i in range(len(frame.program.contexts))
-             if i != frame.repl and s.ctxs[i].status not in (Status.DONE, Status.DEAD)]
+             if s.ctxs[i].status not in (Status.DONE, Status.DEAD)
+             and not (i == frame.repl and waiting(frame))]
     if not stuck:
         return "every task and irq has finished"
     return "; ".join(f"{frame.program.contexts[i].name}: {blocked_on(frame, i)}" for i in stuck)
