@@ -99,7 +99,8 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
 
 def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | None:
     paths = [r.witnesses[o] for o in pool if o in r.witnesses]
-    return min(paths, key=len) if paths else None
+    # ties broken by the path itself: never by set or hash order
+    return min(paths, key=lambda path: (len(path), path)) if paths else None
 
 
 def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool) -> str:

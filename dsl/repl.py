@@ -30,12 +30,14 @@ from dsl.source import InputError
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import History
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
 
 PROMPT = "kmap> "
 MORE = "....> "
 EX_OK, EX_DATAERR, EX_SOFTWARE = 0, 65, 70
 
-__all__ = ["Session", "Reply", "main", "run_lines"]
+__all__ = ["Session", "Reply", "main", "run_lines", "interactive"]
 
 
 def main(path: str | None) -> int:
@@ -49,7 +51,7 @@ def main(path: str | None) -> int:
         print(e.render(), file=sys.stderr)
         return EX_DATAERR
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return _interactive(session)
+        return interactive(session)
     return run_lines(session, sys.stdin, sys.stdout)
 
 
@@ -95,9 +97,11 @@ def _print(reply: Reply, out: TextIO) -> None:
 # ---------------------------------------------------------------- terminal
 
 
-def _interactive(session: Session) -> int:
-    """The prompt_toolkit loop; Ctrl-C abandons an input, Ctrl-D leaves."""
-    prompt = _prompt_session(session)
+def interactive(session: Session, pt_input: Input | None = None,
+                pt_output: Output | None = None) -> int:
+    """The prompt_toolkit loop; Ctrl-C abandons an input, Ctrl-D leaves.
+    (``pt_input``/``pt_output`` let a test drive it without a terminal.)"""
+    prompt = _prompt_session(session, pt_input, pt_output)
     print(session.banner())
     while not session.finished:
         try:
@@ -115,7 +119,8 @@ def _interactive(session: Session) -> int:
     return EX_OK
 
 
-def _prompt_session(session: Session) -> PromptSession[str]:
+def _prompt_session(session: Session, pt_input: Input | None,
+                    pt_output: Output | None) -> PromptSession[str]:
     """A PromptSession with history, completion and kmap highlighting."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import WordCompleter
@@ -126,7 +131,8 @@ def _prompt_session(session: Session) -> PromptSession[str]:
     completer = WordCompleter(session.completions, sentence=False)
     prompt: PromptSession[str] = PromptSession(history=_history(), completer=completer,
                                                lexer=PygmentsLexer(KmapLexer),
-                                               complete_while_typing=False)
+                                               complete_while_typing=False,
+                                               input=pt_input, output=pt_output)
     return prompt
 
 

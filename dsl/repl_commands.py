@@ -123,7 +123,8 @@ def classify(line: str) -> Parsed:
         return None
     if text.startswith(":"):
         return _command(text[1:].strip())
-    first = (_WORD.match(text) or _EMPTY).group()
+    m = _WORD.match(text)
+    first = m.group() if m else ""
     rest = text[len(first):].lstrip()
     if not _SOURCE_PUNCT.search(text) and ";" not in text:
         if first in COMMANDS or first in ALIASES or text in ALIASES:
@@ -137,10 +138,6 @@ def classify(line: str) -> Parsed:
         item = rest if first == "global" else text
         return Item(TOP_LEVEL[first], _with_semicolon(item))
     return Item(Kind.STATEMENT, _with_semicolon(text))
-
-
-_EMPTY = re.match(r"", "")
-assert _EMPTY is not None
 
 
 def _command(text: str) -> Command:

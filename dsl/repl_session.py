@@ -11,7 +11,7 @@ loop live in dsl/repl.py.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dsl import names, report, repl_view
@@ -47,8 +47,7 @@ class Session:
     def __init__(self, path: str | None = None) -> None:
         """Open FILE, or the default scenario; FileError/InputError if the
         file cannot be loaded."""
-        self.start = open_scenario(path)
-        self.frames: list[Frame] = [self.start]
+        self.frames: list[Frame] = [open_scenario(path)]
         self.finished = False
 
     # ------------------------------------------------------------ accessors
@@ -56,6 +55,11 @@ class Session:
     def frame(self) -> Frame:
         """The current frame."""
         return self.frames[-1]
+
+    @property
+    def start(self) -> Frame:
+        """The initial frame of the scenario loaded last (undo included)."""
+        return next(f for f in reversed(self.frames) if f.what.startswith(("load ", "reset")))
 
     @property
     def program(self) -> Program:
@@ -242,7 +246,7 @@ class Session:
             raise ReplError("nothing to undo")
         gone = self.frames[len(self.frames) - min(n, len(self.frames) - 1):]
         del self.frames[len(self.frames) - len(gone):]
-        typed = [f.what for f in gone if not f.what.startswith(("step", "run"))]
+        typed = [f.what for f in gone if f.what not in ("step", "run")]
         out = [f"undid {len(gone)} step{'s' if len(gone) != 1 else ''}"
                + (f" ({'; '.join(typed)})" if typed else "")
                + f"; now after {self.frame.steps} step{'s' if self.frame.steps != 1 else ''}"]
@@ -253,8 +257,8 @@ class Session:
     def cmd_reset(self, args: str) -> str:
         """reset: the initial frame again (undo brings the session back)."""
         self._no_args("reset", args)
-        self._push([self.start])
-        return f"back to the initial state of {self.start.program.name}; `undo` returns"
+        self._push([replace(self.start, what="reset")])
+        return f"back to the initial state of {self.program.name}; `undo` returns"
 
     def cmd_state(self, args: str) -> str:
         """state: everything (show all)."""
@@ -273,7 +277,7 @@ class Session:
     def cmd_trace(self, args: str) -> str:
         """trace: every step of the path, replayed with events."""
         self._no_args("trace", args)
-        state = _initial(self.start, self.frame)
+        state = initial_state(self.program)
         out = []
         for n, a in enumerate(self.actions, 1):
             pc = state.ctxs[a[0]].pc
@@ -331,8 +335,7 @@ class Session:
         path = args.strip()
         if not path:
             raise ReplError("load what? load FILE")
-        self.start = open_scenario(path)
-        self._push([self.start])
+        self._push([open_scenario(path)])
         return self.banner()
 
     # -------------------------------------------------------------- helpers
@@ -471,7 +474,3 @@ class Session:
         words |= {f"cpu{i}" for i in range(p.config.NR_CPUS)}
         return sorted(words)
 
-
-def _initial(start: Frame, frame: Frame) -> State:
-    """The initial state of the current scenario version."""
-    return start.state if start.program is frame.program else initial_state(frame.program)

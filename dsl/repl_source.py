@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from pygments.token import Comment, Keyword, Punctuation, String, Whitespace
+from pygments.token import (Comment, Keyword, Punctuation, String, Whitespace,
+                            is_token_subtype)
 
 from dsl.lexer import KmapLexer
 from dsl.nodes import Span
@@ -178,25 +179,20 @@ def task_name(taken: set[str]) -> str:
     return name
 
 
-_SKIP = (Whitespace, Comment)
-
-
 def first_trailer(text: str) -> int:
     """The offset of the first top-level ``schedule`` or ``expect`` item."""
     depth = 0
     at_start = True
     for offset, tok, value in KmapLexer().get_tokens_unprocessed(text):
-        if any(tok in t for t in _SKIP) or tok in String:
-            if tok in String:
-                at_start = False
+        if is_token_subtype(tok, Whitespace) or is_token_subtype(tok, Comment):
             continue
-        if depth == 0 and at_start and tok in Keyword and value in ("schedule", "expect"):
+        if depth == 0 and at_start and is_token_subtype(tok, Keyword) \
+                and value in ("schedule", "expect"):
             return offset
-        if tok in Punctuation and value == "{":
-            depth += 1
-        elif tok in Punctuation and value == "}":
-            depth = max(0, depth - 1)
-        at_start = value in (";", "}")
+        if is_token_subtype(tok, Punctuation):
+            depth += {"{": 1, "}": -1}.get(value, 0)
+            depth = max(depth, 0)
+        at_start = value in (";", "}") and not is_token_subtype(tok, String)
     return len(text)
 
 

@@ -274,7 +274,7 @@ class Explorer:
             state[sid] = 2
             stack.pop()
         root = counts[0] or {}
-        for o in set(self.terminal.values()):
+        for o in sorted(set(self.terminal.values()), key=Outcome.text):
             self.result.outcomes[o] = root.get(o, 0)
         self.result.executions = sum(root.values())
 

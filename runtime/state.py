@@ -1,7 +1,8 @@
 """The immutable machine state: ints, bools, bytes, None and tuples only.
 
-Every field is hashable and deterministic across processes (no str, no
-enum whose hash depends on a name), so a state can be fingerprinted,
+Records are typed NamedTuples (DESIGN.md's "equivalent compact encoding"
+of frozen dataclasses): immutable, compared and hashed in C, with a cheap
+``_replace``. Every field is hashable, so a state can be fingerprinted,
 deduplicated and shipped to worker processes as it is. Page contents are
 ``bytes`` objects: every untouched page shares one zero page, so a
 4096-byte page costs nothing until it is written, and bytes cache their hash.
@@ -9,8 +10,8 @@ deduplicated and shipped to worker processes as it is. Page contents are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from runtime.program import PageKind, Program
 
@@ -27,8 +28,7 @@ class Status(IntEnum):
 HARDIRQ_OFFSET = 0x10000  # include/linux/preempt.h
 
 
-@dataclass(frozen=True, slots=True)
-class Ctx:
+class Ctx(NamedTuple):
     """One execution context: a task, an irq handler or a CPU's idle task.
 
     Counters follow the kernel's placement: preempt_count belongs to the
@@ -56,8 +56,7 @@ class Ctx:
     irq_flags: tuple[int, ...]        # spin_lock_irqsave flags saved without a variable
 
 
-@dataclass(frozen=True, slots=True)
-class Cpu:
+class Cpu(NamedTuple):
     curr: int                   # running task's context index, -1 when idle
     irqs: tuple[int, ...]       # active irq contexts, innermost last
     irqs_off: bool
@@ -65,8 +64,7 @@ class Cpu:
     fix_owner: tuple[int, ...]  # context that installed each PTE, -1
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """A data-cache line: tag (virtual line address for VIVT, physical
     otherwise), the physical page and line it caches, its data, dirtiness."""
 
@@ -77,8 +75,7 @@ class Line:
     dirty: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     """A kernel report: a code from runtime/reports.py and its int args."""
 
     code: int
@@ -88,8 +85,7 @@ class Report:
     args: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(NamedTuple):
     ctxs: tuple[Ctx, ...]
     cpus: tuple[Cpu, ...]
     pkmap_count: tuple[int, ...]
@@ -128,8 +124,7 @@ def initial_state(program: Program) -> State:
     ctxs = []
     for c in program.contexts:
         ctx = _ctx(program, Status.PENDING if c.is_irq else Status.READY)
-        from dataclasses import replace
-        ctx = replace(ctx, locals=(0,) * len(c.local_names), pc=_first_pc(c.code))
+        ctx = ctx._replace(locals=(0,) * len(c.local_names), pc=_first_pc(c.code))
         ctxs.append(ctx)
     for n in range(cfg.NR_CPUS):
         ctxs.append(_ctx(program, Status.IDLE))

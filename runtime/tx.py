@@ -9,7 +9,6 @@ which ``step`` catches (it never escapes).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from runtime.program import Program
@@ -75,10 +74,10 @@ class Tx:
         return self.ctxs[self.ci]
 
     def set(self, ci: int, **kw: Any) -> None:
-        self.ctxs[ci] = replace(self.ctxs[ci], **kw)
+        self.ctxs[ci] = self.ctxs[ci]._replace(**kw)
 
     def set_me(self, **kw: Any) -> None:
-        self.ctxs[self.ci] = replace(self.ctxs[self.ci], **kw)
+        self.ctxs[self.ci] = self.ctxs[self.ci]._replace(**kw)
 
     def current(self) -> int:
         """`current`: the task an irq interrupted, else the context itself."""
@@ -92,7 +91,7 @@ class Tx:
         return ci < len(self.program.contexts) and self.program.contexts[ci].is_irq
 
     def set_cpu(self, c: int, **kw: Any) -> None:
-        self.cpus[c] = replace(self.cpus[c], **kw)
+        self.cpus[c] = self.cpus[c]._replace(**kw)
 
     def irqs_disabled(self) -> bool:
         return self.cpus[self.cpu].irqs_off
