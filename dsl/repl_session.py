@@ -17,7 +17,7 @@ from pathlib import Path
 from dsl import names, report, repl_view
 from dsl.load import FileError
 from dsl.repl_commands import (COMMANDS, Command, Item, Refused, Unknown, classify, help_text)
-from dsl.repl_exec import (Frame, ReplError, TypedError, advance, blocked_on, extend,
+from dsl.repl_exec import (STATEMENT_STEPS, Frame, ReplError, TypedError, advance, blocked_on, extend,
                            open_scenario, user_actions, waiting)
 from dsl.repl_source import (DEFAULT_SUMMARY, Kind, closes_unopened, open_brackets,
                              unterminated_comment)
@@ -30,6 +30,8 @@ from runtime.state import State, Status, initial_state
 
 # `run` stops here, as `kmap run --max-steps` does by default.
 RUN_STEPS = 100_000
+# A command's trace shows this many steps at each end (`trace` shows all).
+TRACE_EDGE = 50
 
 
 @dataclass(frozen=True)
@@ -180,12 +182,22 @@ class Session:
         task = frame.source.task
         if frame.state.ctxs[frame.repl].status == Status.DEAD:
             return [f"{task} was killed by this statement; `undo` removes it"]
+        if any(a[0] == frame.repl for a in user_actions(frame)):
+            return [f"{task} is still running the statement after {STATEMENT_STEPS} steps; "
+                    f"`step {task} N` or `run` continues it, `undo` removes it"]
         return [f"{task} has not finished the statement: {blocked_on(frame, frame.repl)}; "
                 f"`step {task}` continues it once it can"]
 
     def _trace_and_reports(self, before: Frame, after: Frame, trace: list[TraceStep]) -> list[str]:
         """Trace lines of some steps, then the full text of new reports."""
+        if len(trace) > 2 * TRACE_EDGE:
+            hidden = len(trace) - 2 * TRACE_EDGE
+            trace = [*trace[:TRACE_EDGE], *trace[-TRACE_EDGE:]]
+        else:
+            hidden = 0
         out = [report.trace_line(after.program, t) for t in trace]
+        if hidden:
+            out.insert(TRACE_EDGE, f"  ... {hidden} more steps (`trace` shows every step)")
         new = after.state.reports[len(before.state.reports):]
         for rep in new:
             out += ["  " + ln for ln in rr.render(after.program, after.state, rep).split("\n")]
@@ -216,6 +228,8 @@ class Session:
         item, count = self._step_args(args)
         before = self.frame
         frames, trace, stop = self._steps(item, count)
+        if not frames:
+            raise ReplError(stop)
         self._push(frames)
         out = self._trace_and_reports(before, self.frame, trace)
         if stop:

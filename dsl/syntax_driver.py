@@ -253,7 +253,9 @@ class Driver:
         if snap is None:
             return False
         nesting = len(self.open) - snap.depth  # `(` and `[` opened inside the statement
-        end = _statement_end(self.text, tok.start_pos or 0, nesting, snap.first == "for")
+        # A `{` the parser refused is a stray, not the start of a block to skip.
+        start = tok.end_pos if self.kinds.get(tok.type) == "{" else tok.start_pos
+        end = _statement_end(self.text, start or 0, nesting, snap.first == "for")
         if end is None or end <= snap.offset:
             return False
         self._restore(snap)

@@ -88,10 +88,15 @@ def clean(tx: Tx, tag: int) -> None:
     tx.cache[tag] = Line(tag, line.page, line.index, line.data, False)
 
 
-def invalidate(tx: Tx, tag: int, func: str) -> None:
-    """Discard a line; a dirty line holding the newest data is DATA_LOSS."""
+def invalidate(tx: Tx, tag: int, func: str, page: int) -> None:
+    """Discard a line during maintenance of ``page``.
+
+    Discarding the maintained page's own dirty data is what DMA_FROM_DEVICE
+    asks for (the buffer now belongs to the device). Discarding a dirty line
+    of ANOTHER page that holds its newest data is DATA_LOSS: the 2009 race,
+    where a recycled pkmap address aliases a different page (seed 002)."""
     line = tx.cache.pop(tag, None)
-    if line is None or not line.dirty:
+    if line is None or not line.dirty or line.page == page:
         return
     l1 = tx.cfg.L1_CACHE_BYTES
     start = line.index * l1

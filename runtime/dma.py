@@ -55,7 +55,7 @@ def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | Non
         return None
     if cfg.CACHE != "vivt":
         for tag in cache.physical_tags(tx, page, 0, cfg.PAGE_SIZE):
-            _apply(tx, op, tag, func)
+            _apply(tx, op, tag, func, page)
         tx.event(f"{func}({name}): {OP_NAMES[op]} by physical address")
         return None
     pinned = 0
@@ -80,7 +80,7 @@ def next_line(tx: Tx, func: str, progress: tuple[int, ...]) -> tuple[int, ...] |
     """One iteration of the maintenance loop (a preemptible step)."""
     vaddr, i, lines, pinned, op, page = progress
     tag = vaddr + i * tx.cfg.L1_CACHE_BYTES
-    _apply(tx, op, tag, func)
+    _apply(tx, op, tag, func, page)
     tx.event(f"{func}: {OP_NAMES[op]} line {i} at {tag:#x}")
     if i + 1 < lines:
         return (vaddr, i + 1, lines, pinned, op, page)
@@ -89,11 +89,11 @@ def next_line(tx: Tx, func: str, progress: tuple[int, ...]) -> tuple[int, ...] |
     return None
 
 
-def _apply(tx: Tx, op: int, tag: int, func: str) -> None:
+def _apply(tx: Tx, op: int, tag: int, func: str, page: int) -> None:
     if op == CLEAN:
         cache.clean(tx, tag)
     elif op == INVALIDATE:
-        cache.invalidate(tx, tag, func)
+        cache.invalidate(tx, tag, func, page)
     elif op == FLUSH:
         cache.flush(tx, tag)
 

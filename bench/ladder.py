@@ -1,0 +1,208 @@
+"""Benchmark: `kmap check` on a ladder of growing scenarios, and beside SPIN.
+
+Prints, for each rung: states, transitions, executions, wall time and
+states per second, with and without partial-order reduction. Then the rows
+of ../shared/bench/README.md: the same race as a .kmap scenario and as
+SPIN's kmap_dma.pml (spin -a, gcc -O2, ./pan; compile time included), with
+the ratio of wall times. Needs Debian's `spin` and gcc for the SPIN side
+(skipped with a note when missing).
+
+    python bench/ladder.py [--quick] [--no-spin] [--timeout S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dsl.load import load_text  # noqa: E402
+from runtime import explore as ex  # noqa: E402
+
+SPIN_PML = ROOT.parent / "shared" / "bench" / "spin" / "kmap_dma.pml"
+
+
+# ----------------------------------------------------------------- scenarios
+def spin_equivalent(nk: int, iters: int, pin: bool, nslots: int = 2, nlines: int = 4) -> str:
+    """kmap_dma.pml as a .kmap file: one DMA task, nk kmap tasks, every task
+    on its own CPU (SPIN interleaves processes freely), a pool of nslots
+    whose slots 1.. are held by a long-lived kmap, nlines lines a page."""
+    line = 32
+    cpus = 1 + nk
+    holders = "\n".join(f"page R{i} = alloc_page(GFP_HIGHUSER);" for i in range(1, nslots))
+    hold = "\n    ".join(f"void *r{i} = kmap(R{i});" for i in range(1, nslots))
+    writes = "\n        ".join(f"v[{k * line}] = it;" for k in range(nlines))
+    tasks = []
+    for k in range(1, nk + 1):
+        tasks.append(f"""
+page Q{k} = alloc_page(GFP_HIGHUSER);
+task kmapper{k} on cpu{k} {{
+    for (int it = 1; it <= {iters}; it++) {{
+        void *v = kmap(Q{k});
+        {writes.replace('v[', 'v[')}
+        kunmap(Q{k});
+    }}
+}}""")
+    return f"""// SPIN kmap_dma.pml equivalent: NSLOTS={nslots} NLINES={nlines} ITER={iters} NK={nk} {'PIN' if pin else 'racy'}
+config {{
+    ARCH = arm; NR_CPUS = {cpus}; CONFIG_PREEMPTION = y;
+    LAST_PKMAP = {nslots}; PAGE_SIZE = {nlines * line}; L1_CACHE_BYTES = {line};
+    ARCH_NEEDS_KMAP_HIGH_GET = {'y' if pin else 'n'};
+}}
+page P = alloc_page(GFP_HIGHUSER);
+{holders}
+task dma on cpu0 {{
+    {hold}
+    for (int it = 1; it <= {iters}; it++) {{
+        void *v = kmap(P);
+        {writes}
+        kunmap(P);
+        dma_map_page(P, DMA_FROM_DEVICE);
+    }}
+}}
+{''.join(tasks)}
+expect never DATA_LOSS;
+"""
+
+
+def pkmap_rung(tasks: int, pool: int) -> str:
+    """Tasks on one preemptible CPU, each kmaps its page twice and writes."""
+    body = []
+    for t in range(tasks):
+        body.append(f"""page P{t} = alloc_page(GFP_HIGHUSER);
+task t{t} on cpu0 {{
+    void *a = kmap(P{t});
+    a[0] = {t + 1};
+    kunmap(P{t});
+    void *b = kmap(P{t});
+    kunmap(P{t});
+}}""")
+    return f"""config {{ ARCH = x86; LAST_PKMAP = {pool}; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }}
+{chr(10).join(body)}
+expect never BUG;
+"""
+
+
+def kmap_local_rung(tasks: int, depth: int, cpus: int) -> str:
+    """Tasks nesting kmap_local mappings, preemptible, on `cpus` CPUs."""
+    body = []
+    for t in range(tasks):
+        maps = "\n    ".join(f"void *m{d} = kmap_local_page(P{t}_{d}); m{d}[0] = {d + 1};"
+                             for d in range(depth))
+        unmaps = "\n    ".join(f"kunmap_local(m{d});" for d in reversed(range(depth)))
+        pages = "\n".join(f"page P{t}_{d} = alloc_page(GFP_HIGHUSER);" for d in range(depth))
+        body.append(f"""{pages}
+task t{t} on cpu{t % cpus} {{
+    {maps}
+    {unmaps}
+}}""")
+    return f"""config {{ ARCH = x86; PAGE_SIZE = 64; NR_CPUS = {cpus}; CONFIG_PREEMPTION = y; }}
+{chr(10).join(body)}
+expect never WARN || OOPS;
+"""
+
+
+LADDER = [
+    ("pkmap 2 tasks, pool 4", lambda: pkmap_rung(2, 4)),
+    ("pkmap 3 tasks, pool 4", lambda: pkmap_rung(3, 4)),
+    ("pkmap 3 tasks, pool 2", lambda: pkmap_rung(3, 2)),
+    ("pkmap 4 tasks, pool 4", lambda: pkmap_rung(4, 4)),
+    ("kmap_local 2 tasks x 2 maps, 1 cpu", lambda: kmap_local_rung(2, 2, 1)),
+    ("kmap_local 3 tasks x 2 maps, 1 cpu", lambda: kmap_local_rung(3, 2, 1)),
+    ("kmap_local 2 tasks x 3 maps, 2 cpus", lambda: kmap_local_rung(2, 3, 2)),
+    ("kmap_local 3 tasks x 2 maps, 2 cpus", lambda: kmap_local_rung(3, 2, 2)),
+]
+QUICK = LADDER[:2] + LADDER[4:6]
+
+SPIN_ROWS = [
+    # label, kmap scenario, spin -D flags, gcc flags, pan flags
+    ("racy, DFS", (1, 1, False), "", "", ""),
+    ("racy, shortest (BFS)", (1, 1, False), "", "-DBFS", ""),
+    ("fixed", (1, 1, True), "-DPIN", "", ""),
+    ("fixed, no POR", (1, 1, True), "-DPIN", "-DNOREDUCE", ""),
+    ("fixed, 2 kmap tasks x 2 iterations", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "", ""),
+    ("same, no POR", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "-DNOREDUCE", ""),
+]
+
+
+# -------------------------------------------------------------------- runs
+def check(src: str, reduce: bool, timeout: float) -> tuple[ex.Result, float]:
+    program = load_text(src, "bench.kmap")
+    t0 = time.perf_counter()
+    r = ex.explore(program, ex.Options(reduce=reduce, timeout=timeout))
+    return r, time.perf_counter() - t0
+
+
+def row(label: str, r: ex.Result, wall: float) -> str:
+    rate = r.states / wall if wall else 0.0
+    cut = " (timeout)" if r.bounded else ""
+    return (f"| {label} | {r.states:,} | {r.transitions:,} | {r.executions:,} | "
+            f"{wall:.2f} | {rate:,.0f}{cut} |")
+
+
+def spin(dflags: str, cflags: str, pflags: str) -> tuple[str, str, float] | None:
+    """(states stored, verdict, wall incl. compile) of one SPIN run."""
+    if not (shutil.which("spin") and shutil.which("gcc") and SPIN_PML.exists()):
+        return None
+    with tempfile.TemporaryDirectory() as work:
+        shutil.copy(SPIN_PML, work)
+        t0 = time.perf_counter()
+        subprocess.run(["spin", *dflags.split(), "-a", "kmap_dma.pml"], cwd=work,
+                       check=True, capture_output=True)
+        subprocess.run(["gcc", "-O2", *cflags.split(), "-o", "pan", "pan.c"], cwd=work,
+                       check=True, capture_output=True)
+        out = subprocess.run(["./pan", *pflags.split()], cwd=work, capture_output=True,
+                             text=True).stdout
+        wall = time.perf_counter() - t0
+    m = re.search(r"([\d.e+]+) states, stored", out)
+    stored = m.group(1) if m else "?"
+    verdict = "violation" if "assertion violated" in out else "no violation"
+    return stored, verdict, wall
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a short ladder (CI smoke run)")
+    ap.add_argument("--no-spin", action="store_true")
+    ap.add_argument("--timeout", type=float, default=120.0, help="per search, seconds")
+    args = ap.parse_args()
+    print(f"# kmap check ladder ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
+    print("| scenario | states | transitions | executions | wall s | states/s |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, make in (QUICK if args.quick else LADDER):
+        src = make()
+        for reduce in (True, False):
+            r, wall = check(src, reduce, args.timeout)
+            print(row(f"{label}, {'POR' if reduce else 'no POR'}", r, wall), flush=True)
+    if args.no_spin:
+        return 0
+    print("\n# beside SPIN 6.5.2 (same race: ../shared/bench/spin/kmap_dma.pml)\n")
+    print("| row | kmap states | kmap executions | kmap verdict | kmap wall s "
+          "| SPIN states | SPIN verdict | SPIN wall s (with compile) | SPIN/kmap |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, (nk, iters, pin), dflags, cflags, pflags in SPIN_ROWS[: 4 if args.quick else None]:
+        src = spin_equivalent(nk, iters, pin)
+        r, wall = check(src, "NOREDUCE" not in cflags, args.timeout)
+        verdict = "violation" if any(o.conds[0] for o in r.outcomes) else "no violation"
+        s = spin(dflags, cflags, pflags)
+        if s is None:
+            print(f"| {label} | {r.states:,} | {r.executions:,} | {verdict} | {wall:.2f} | "
+                  "(spin or gcc missing) | | | |")
+            continue
+        stored, sverdict, swall = s
+        print(f"| {label} | {r.states:,} | {r.executions:,} | {verdict} | {wall:.2f} | {stored} | "
+              f"{sverdict} | {swall:.2f} | {swall / wall:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
