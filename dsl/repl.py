@@ -50,6 +50,10 @@ def main(path: str | None) -> int:
     except InputError as e:
         print(e.render(), file=sys.stderr)
         return EX_DATAERR
+    except Exception as e:  # a bug of ours: say so, without a traceback
+        print(f"kmap: internal error (a bug in kmap-scenarios) while opening the scenario: "
+              f"{type(e).__name__}: {e}", file=sys.stderr)
+        return EX_SOFTWARE
     if sys.stdin.isatty() and sys.stdout.isatty():
         return interactive(session)
     return run_lines(session, sys.stdin, sys.stdout)

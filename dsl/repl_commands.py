@@ -54,10 +54,11 @@ DETAILS: dict[str, str] = {
     "undo": ("undo [N] goes back N steps, restoring the exact earlier state. A typed\n"
              "statement (all the steps it took), declaration or expectation counts as one\n"
              "step and is removed from the scenario; `load` and `reset` can be undone too."),
-    "expect": ("Once nothing can run, the interactive task returns to user space (as the\n"
-               "end of its body would: a leaked kmap_local gets the kernel's warning), the\n"
-               "default policy finishes whatever that lets run, dirty cache lines are\n"
-               "written back, and the file's expectations are evaluated, as `kmap run` does.\n"
+    "expect": ("Once nothing can run, the interactive task (if it ever ran) returns to user\n"
+               "space as the end of its body would (a leaked kmap_local gets the kernel's\n"
+               "warning), the "
+               "default policy finishes whatever that lets run, dirty cache lines\n"
+               "are written back, and the expectations are evaluated, as `kmap run` does.\n"
                "The session itself is not changed."),
     "schedule": ("Prints the path as `kmap run FILE --schedule \"...\"` replays it. If statements\n"
                  "or declarations were typed, the path runs on the scenario the REPL built:\n"

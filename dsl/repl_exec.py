@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dsl.load import FileError, load, load_text
+from dsl.load import load, load_text
 from dsl.repl_source import (DEFAULT_PATH, DEFAULT_TEXT, Kind, Region, Rendered, ReplSource,
                              map_error, new_source)
 from dsl.source import InputError, KmapError
@@ -296,5 +296,5 @@ def blocked_on(frame: Frame, ci: int) -> str:
     return "it can step" if ctx.pending is None else "it is in the middle of a built-in"
 
 
-__all__ = ["Frame", "ReplError", "TypedError", "FileError", "open_scenario", "extend",
+__all__ = ["Frame", "ReplError", "TypedError", "open_scenario", "extend",
            "advance", "user_actions", "waiting"]

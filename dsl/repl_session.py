@@ -17,19 +17,18 @@ from pathlib import Path
 from dsl import names, report, repl_view
 from dsl.load import FileError
 from dsl.repl_commands import (COMMANDS, Command, Item, Refused, Unknown, classify, help_text)
-from dsl.repl_exec import (STATEMENT_STEPS, Frame, ReplError, TypedError, advance, blocked_on, extend,
-                           open_scenario, user_actions, waiting)
+from dsl.repl_exec import (STATEMENT_STEPS, Frame, ReplError, TypedError, blocked_on, extend,
+                           first_line, open_scenario, user_actions, waiting)
+from dsl.repl_run import RUN_STEPS, Run, complete
 from dsl.repl_source import (DEFAULT_SUMMARY, Kind, closes_unopened, open_brackets,
                              unterminated_comment)
 from dsl.source import InputError, did_you_mean
 from runtime import reports as rr
-from runtime.machine import Action, enabled, final_state, step
+from runtime.machine import Action, final_state, step
 from runtime.program import Program, ScheduleStep
-from runtime.schedule import TraceStep, default_choice, encode, parse_items, preferred
+from runtime.schedule import TraceStep, default_choice, encode, parse_items
 from runtime.state import State, Status, initial_state
 
-# `run` stops here, as `kmap run --max-steps` does by default.
-RUN_STEPS = 100_000
 # A command's trace shows this many steps at each end (`trace` shows all).
 TRACE_EDGE = 50
 
@@ -65,11 +64,20 @@ class Session:
 
     @property
     def program(self) -> Program:
+        """The current version of the scenario."""
         return self.frame.program
 
     @property
     def state(self) -> State:
+        """The current machine state."""
         return self.frame.state
+
+    @property
+    def typed(self) -> bool:
+        """Whether the path runs on a scenario changed by typed input (an
+        added expectation changes no execution)."""
+        items = self.frame.source.items
+        return any(items.get(k) for k in (Kind.STATEMENT, Kind.DECLARATION, Kind.CONTEXT))
 
     @property
     def actions(self) -> list[Action]:
@@ -149,7 +157,10 @@ class Session:
                f"  {type(e).__name__}: {e}"]
         try:
             path = encode(self.program, self.actions)
-            if path:
+            if path and self.typed:
+                out.append(f"  replay with: `save FILE` here, then kmap run FILE --schedule "
+                           f"\"{path}\"")
+            elif path:
                 out.append(f"  replay with: kmap run {self.program.path} --schedule \"{path}\"")
         except Exception:
             out.append("  (the replay schedule cannot be computed either)")
@@ -172,7 +183,7 @@ class Session:
         if item.kind is Kind.STATEMENT:
             out += self._statement_end(frame)
         else:
-            out.append(f"added {item.kind.value}: {item.text.splitlines()[0]}")
+            out.append(f"added to the scenario: {first_line(item.text)}")
         return Reply("\n".join(out))
 
     def _statement_end(self, frame: Frame) -> list[str]:
@@ -226,32 +237,30 @@ class Session:
     def cmd_step(self, args: str) -> str:
         """step [NAME[@cpuN]] [N]"""
         item, count = self._step_args(args)
-        before = self.frame
-        frames, trace, stop = self._steps(item, count)
-        if not frames:
+        run = Run(self.frame)
+        stop = run.steps(item, count)
+        if not run.frames:
             raise ReplError(stop)
-        self._push(frames)
-        out = self._trace_and_reports(before, self.frame, trace)
-        if stop:
-            out.append(stop)
-        return "\n".join(out)
+        return self._commit(run, [stop] if stop else [])
 
     def cmd_run(self, args: str) -> str:
         """run [SCHEDULE]"""
         items = self._parse_schedule(args) if args.strip() else ()
-        before = self.frame
-        frames: list[Frame] = []
-        trace: list[TraceStep] = []
-        frame = before
+        labels = [part.strip() for part in args.split(",")]
+        run = Run(self.frame)
         for k, item in enumerate(items):
-            frame = self._follow(frame, item, k, args, frames, trace)
-        frame, done = self._finish(frame, frames, trace)
-        self._push(frames)
-        out = self._trace_and_reports(before, self.frame, trace)
-        out.append(f"stopped after {RUN_STEPS} steps: the execution did not finish" if not done
-                   else f"nothing can run: {repl_view.ended_text(self.frame)}"
-                   + ("; `expect` gives the verdicts" if not user_actions(self.frame) else ""))
-        return "\n".join(out)
+            run.follow(item, f"{k + 1} (`{labels[k]}`)")
+        if not run.finish():
+            return self._commit(run, [f"stopped after {RUN_STEPS} steps: the execution did "
+                                      "not finish"])
+        ended = f"nothing can run: {repl_view.ended_text(run.frame)}"
+        return self._commit(run, [ended + "; `expect` gives the verdicts"])
+
+    def _commit(self, run: Run, notes: list[str]) -> str:
+        """Push a command's frames; its trace, new reports and notes."""
+        before = self.frame
+        self._push(run.frames)
+        return "\n".join(self._trace_and_reports(before, self.frame, run.trace) + notes)
 
     def cmd_undo(self, args: str) -> str:
         """undo [N]"""
@@ -306,7 +315,7 @@ class Session:
             return "no step yet"
         text = encode(self.program, self.actions)
         src = self.frame.source
-        if src.items:
+        if self.typed:
             return (f"{text}\n(the path runs on the scenario with what was typed: `save FILE`, "
                     f"then kmap run FILE --schedule \"{text}\")")
         return f"{text}\n(replay: kmap run {src.path} --schedule \"{text}\")"
@@ -321,7 +330,7 @@ class Session:
             return (f"the execution has not finished: {len(acts)} action"
                     f"{'s' if len(acts) != 1 else ''} can run (`enabled` lists them; `run` "
                     "finishes with the default policy)")
-        state, lines = self._complete()
+        state, lines = complete(self.frame)
         final = final_state(self.program, state)
         verdicts = report.verdicts_for(self.program, final)
         out = lines + report.reports_text(self.program, final)
@@ -386,97 +395,6 @@ class Session:
             return parse_items(self.program, text)
         except ValueError as e:
             raise ReplError(str(e)) from None
-
-    def _steps(self, item: ScheduleStep | None, count: int) -> tuple[
-            list[Frame], list[TraceStep], str]:
-        """Up to ``count`` steps of one context or of the default policy."""
-        frames: list[Frame] = []
-        trace: list[TraceStep] = []
-        frame = self.frame
-        for _ in range(count):
-            acts = user_actions(frame)
-            if item is not None:
-                acts = self._acts_of(frame, acts, item)
-                if not acts:
-                    return frames, trace, self._cannot(frame, item, len(frames))
-            elif not acts:
-                return frames, trace, f"nothing can run: {repl_view.ended_text(frame)}"
-            chosen = (preferred(frame.program, frame.state, acts) if item is not None
-                      else default_choice(frame.program, frame.state, acts, frame.last))
-            frame, t = advance(frame, chosen, "step")
-            frames.append(frame)
-            trace.append(t)
-        return frames, trace, ""
-
-    @staticmethod
-    def _acts_of(frame: Frame, acts: list[Action], item: ScheduleStep) -> list[Action]:
-        return [a for a in acts if a[0] == item.ctx and (item.cpu is None or a[1] == item.cpu)]
-
-    def _cannot(self, frame: Frame, item: ScheduleStep, done: int) -> str:
-        """Why ``item`` cannot step (after ``done`` steps)."""
-        name = frame.program.contexts[item.ctx].name
-        after = f" after {done} step{'s' if done != 1 else ''}" if done else ""
-        if item.ctx == frame.repl and waiting(frame):
-            return f"{name} waits for input{after}: type a statement"
-        why = blocked_on(frame, item.ctx)
-        if item.cpu is not None and any(a[0] == item.ctx for a in user_actions(frame)):
-            why = f"it cannot run on cpu{item.cpu} now (bound elsewhere or migration disabled)"
-        return f"{name} cannot step{after}: {why}"
-
-    def _follow(self, frame: Frame, item: ScheduleStep, k: int, text: str,
-                frames: list[Frame], trace: list[TraceStep]) -> Frame:
-        """One schedule item, as runtime/schedule.py follows it."""
-        n = 0
-        while item.steps is None or n < item.steps:
-            acts = self._acts_of(frame, user_actions(frame), item)
-            if not acts:
-                if item.steps is None and n > 0:
-                    break
-                raise ReplError(f"schedule item {k + 1} (`{text.split(',')[k].strip()}`) "
-                                f"cannot be followed: {self._cannot(frame, item, n)}; "
-                                "nothing was run")
-            frame, t = advance(frame, preferred(frame.program, frame.state, acts), "run")
-            frames.append(frame)
-            trace.append(t)
-            n += 1
-        return frame
-
-    def _finish(self, frame: Frame, frames: list[Frame],
-                trace: list[TraceStep]) -> tuple[Frame, bool]:
-        """The default policy until nothing can run (or RUN_STEPS)."""
-        while len(frames) < RUN_STEPS:
-            acts = user_actions(frame)
-            if not acts:
-                return frame, True
-            a = default_choice(frame.program, frame.state, acts, frame.last)
-            frame, t = advance(frame, a, "run")
-            frames.append(frame)
-            trace.append(t)
-        return frame, False
-
-    def _complete(self) -> tuple[State, list[str]]:
-        """The end of the execution `expect` judges: the interactive task
-        returns to user space, then the default policy runs what that frees."""
-        p, frame = self.program, self.frame
-        state = frame.state
-        lines: list[str] = []
-        last = frame.last
-        n = frame.steps
-        for _ in range(RUN_STEPS):
-            acts = enabled(p, state)
-            if not acts:
-                break
-            mine = [a for a in acts if a[0] == frame.repl]
-            a = preferred(p, state, mine) if mine and waiting(frame, state) else \
-                default_choice(p, state, acts, last)
-            pc = state.ctxs[a[0]].pc
-            state, events = step(p, state, a, trace=True)
-            n, last = n + 1, a[0]
-            lines.append(report.trace_line(p, TraceStep(n, a, pc, events)))
-        if lines:
-            lines.insert(0, f"to end the execution, {frame.source.task} returns to user space"
-                            " (not recorded):")
-        return state, lines
 
     def completions(self) -> list[str]:
         """Words for the completer: commands, the language, this scenario."""

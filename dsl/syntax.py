@@ -79,12 +79,21 @@ def parser() -> Lark:
                 maybe_placeholders=True, postlex=_MaximalMunch())
 
 
-def parse_text(text: str | bytes, path: str) -> nodes.File:
-    """Decode (bytes must be UTF-8), normalise line ends, and parse."""
+def read_source(text: str | bytes, path: str) -> Source:
+    """The Source the front end parses: UTF-8 decoded (InputError E108
+    otherwise), byte-order mark dropped, CRLF line ends made LF.
+
+    Later stages should render their diagnostics against this same Source,
+    so that columns agree with the spans.
+    """
     if isinstance(text, bytes):
         text = _decode(text, path)
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    return parse(Source(path, text))
+    return Source(path, text.removeprefix("\ufeff").replace("\r\n", "\n"))
+
+
+def parse_text(text: str | bytes, path: str) -> nodes.File:
+    """Decode, normalise and parse (``read_source`` then ``parse``)."""
+    return parse(read_source(text, path))
 
 
 def parse(source: Source) -> nodes.File:
@@ -229,7 +238,9 @@ def describe_item(item: Item) -> str:
 
 def _head(span: Span) -> Span:
     """The first line of a span (a caret under a whole task is noise)."""
-    return span if span.end_line == span.line else Span(span.line, span.col, span.line, span.col + 1)
+    if span.end_line == span.line:
+        return span
+    return Span(span.line, span.col, span.line, span.col + 1)
 
 
 def check_order(items: Sequence[Item]) -> list[Diagnostic]:
@@ -281,5 +292,5 @@ def _check_not_empty(text: str, items: Sequence[Item]) -> list[Diagnostic]:
         what = "the file is empty" if not text.strip() else "the file has only comments"
         return [Diagnostic("E105", f"{what}: a scenario needs at least one task or irq", start,
                            example)]
-    return [Diagnostic("E105", "no task or irq: a scenario needs at least one", _head(items[0].span),
-                       example)]
+    return [Diagnostic("E105", "no task or irq: a scenario needs at least one",
+                       _head(items[0].span), example)]

@@ -13,16 +13,16 @@ the most to the least precise:
    first token is restored and lexing resumes at the next line that starts
    with a top-level keyword in column 1.
 
-Cascades are kept out by reporting at most one error per line, nothing after
-an error at the end of the file, and at most ``MAX_ERRORS`` errors. The tree
-is only returned when there was no error at all.
+Cascades are kept out by reporting at most one error per line and at most
+``MAX_ERRORS`` errors, and by stopping when recovery makes no progress. The
+tree is only returned when there was no error at all.
 """
 
 from __future__ import annotations
 
 import re
-from copy import copy
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass
 
 from lark import Lark, Token, Tree

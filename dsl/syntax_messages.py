@@ -114,20 +114,15 @@ class KnownError:
 # ------------------------------------------------------------------- prose
 
 
-def terminal_text(name: str, pattern: str, is_str: bool) -> str:
-    """The key a terminal is known by in ``ErrorContext``: its text or name."""
-    return pattern if is_str else name
-
-
 def describe_expected(kind: str) -> str:
     """A terminal in an "expected ..." list: "`;`" or "a name"."""
     return _TERMINAL_PROSE.get(kind, f"`{kind}`")
 
 
 def describe_token(tok: Token, kind: str) -> str:
-    """The unexpected token in prose: "name `foo`", "`;`", "the end of the file"."""
+    """The unexpected token in prose: "name `foo`", "`;`", "end of file"."""
     if kind == "$END":
-        return "the end of the file"
+        return "end of file"
     if kind == "NAME":
         return f"name `{tok}`"
     if kind == "NUMBER":
@@ -236,7 +231,8 @@ def _toplevel_word_in_body(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     candidates = [ctx.token] + ([ctx.prev] if ctx.prev is not None and ctx.prev is ctx.stmt_first
                                 else [])
     for tok in candidates:
-        if str(tok) in TOPLEVEL_WORDS and tok.column == 1 and tok.type in ("NAME", str(tok).upper()):
+        keyword_or_name = tok.type in ("NAME", str(tok).upper())
+        if str(tok) in TOPLEVEL_WORDS and tok.column == 1 and keyword_or_name:
             outer = opener_prose(ctx, 0)
             return (f"`{tok}` at the start of a line inside {outer}: is a `}}` missing?",
                     f"the `{ctx.open[0].token}` of {outer} at line {ctx.open[0].token.line} "
@@ -268,11 +264,20 @@ def _statement_at_top_level(ctx: ErrorContext) -> tuple[str, str, Span] | None:
         hint = did_you_mean(word, TOPLEVEL_WORDS)
         if hint:
             return f"unknown top-level item `{word}`", hint, token_span(ctx.token)
-    elif ctx.kind not in _STMT_WORDS:
+    elif ctx.kind not in _STMT_WORDS or ctx.kind in TYPE_WORDS:
         return None
     return (f"`{word}` at top level: statements and calls belong inside a task or irq body",
             "put it in `task NAME on cpu0 { ... }`; at top level come `scenario`, `config`, "
             "`page`, `int`, `percpu`, `spinlock_t`, `task`, `irq`, `schedule` and `expect`",
+            token_span(ctx.token))
+
+
+def _type_at_top_level(ctx: ErrorContext) -> tuple[str, str, Span] | None:
+    """`u8 G = 1;` or `void *p = kmap(P);` where a top-level item should start."""
+    if ctx.open or "task" not in ctx.accepts or ctx.kind not in TYPE_WORDS:
+        return None
+    return (f"`{ctx.token}` at top level: globals are `int` or `percpu int`",
+            "write `int NAME = EXPR;` here, or declare the variable inside a task body",
             token_span(ctx.token))
 
 
@@ -331,13 +336,14 @@ def _irq_needs_cpu(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 def _body_needs_braces(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """A task or irq body without braces."""
-    if "{" not in ctx.accepts or ctx.kind == "{" or ctx.open:
+    if "{" not in ctx.accepts or ctx.kind in ("{", "$END") or ctx.open:
         return None
     if ctx.item_word not in ("task", "irq") or len(ctx.item) < 2:
         return None
     word, name = ctx.item_word, ctx.item[1]
     return (f"the body of {word} `{name}` must be a block in braces",
-            f"write `{word} {name} on cpu0 {{ ... }}`", token_span(ctx.token))
+            f"put the statements of {word} `{name}` between `{{` and `}}`",
+            token_span(ctx.token))
 
 
 def _scenario_needs_string(ctx: ErrorContext) -> tuple[str, str, Span] | None:
@@ -447,8 +453,12 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     )),
     KnownError("statement at top level", _statement_at_top_level, (
         "page P = alloc_page(GFP_KERNEL);\nkmap(P);\n",
-        "void *p = kmap(P);\n",
+        "if (x) { }\n",
         "taks t on cpu0 { }\n",
+    )),
+    KnownError("non-int global", _type_at_top_level, (
+        "void *p = kmap(P);\n",
+        "u8 G = 1;\n",
     )),
     KnownError(MISSING_SEMICOLON, _missing_semicolon, (
         "task t on cpu0 {\n    void *p = kmap(P)\n    kunmap(P);\n}\n",
@@ -522,7 +532,10 @@ def _generic(ctx: ErrorContext) -> Diagnostic:
     if ctx.kind == "NAME":
         words = [k for k in ctx.accepts if k.isidentifier() and k not in _TERMINAL_PROSE]
         hint = did_you_mean(str(ctx.token), words)
-    return Diagnostic("E101", message, token_span(ctx.token), hint)
+    # At the end of the file, point just after the last token rather than
+    # at an empty line below it.
+    span = _after(ctx.prev) if ctx.kind == "$END" and ctx.prev else token_span(ctx.token)
+    return Diagnostic("E101", message, span, hint)
 
 
 def stray_character(ch: str, span: Span) -> Diagnostic:

@@ -71,18 +71,20 @@ class Result:
 
 
 class _Frame:
-    __slots__ = ("state", "sid", "depth", "todo", "next", "sleep", "succ", "pre")
+    __slots__ = ("state", "sid", "depth", "todo", "next", "sleep", "succ", "pre", "acts")
 
     def __init__(self, state: State, sid: int, depth: int, todo: list[Action],
-                 sleep: frozenset[Action], pre: int) -> None:
+                 sleep: frozenset[Action], pre: int, acts: list[Action]) -> None:
         self.state = state
         self.sid = sid
         self.depth = depth
         self.todo = todo
         self.next = 0
         self.sleep = sleep
-        self.succ: dict[Action, State] = {}
+        # successor -> (state, its enabled actions): each computed once
+        self.succ: dict[Action, tuple[State, list[Action]]] = {}
         self.pre = pre
+        self.acts = acts            # every enabled action of state
 
 
 class Explorer:
@@ -103,7 +105,8 @@ class Explorer:
     # ------------------------------------------------------------ search
     def run(self) -> Result:
         init = initial_state(self.p)
-        stack = [self._frame(init, self._new_id(init, frozenset(), 0), 0, frozenset(), 0)]
+        stack = [self._frame(init, enabled(self.p, init), self._new_id(init, frozenset(), 0), 0,
+                             frozenset(), 0)]
         tick = 0
         while stack:
             tick += 1
@@ -118,12 +121,12 @@ class Explorer:
             f.next += 1
             if a in f.sleep:
                 continue
-            child = self._succ(f, a)
-            pre = f.pre + self._preempts(f.state, a)
+            child, child_acts = self._succ(f, a)
+            pre = f.pre + self._preempts(f, a)
             child_sleep = self._child_sleep(f, a) if self.o.reduce else frozenset()
             f.sleep = f.sleep | {a} if self.o.reduce else f.sleep
             self.result.transitions += 1
-            nxt = self._visit(child, child_sleep, f.depth + 1, pre)
+            nxt = self._visit(child, child_acts, child_sleep, f.depth + 1, pre)
             if nxt is not None:
                 self.edges[f.sid].append((a, nxt[1]))
                 if nxt[0] is not None:
@@ -146,9 +149,10 @@ class Explorer:
         self.best_pre.append(pre)
         return sid
 
-    def _frame(self, s: State, sid: int, depth: int, sleep: frozenset[Action],
-               pre: int, only: frozenset[Action] | None = None) -> _Frame:
-        acts = enabled(self.p, s)
+    def _frame(self, s: State, all_acts: list[Action], sid: int, depth: int,
+               sleep: frozenset[Action], pre: int,
+               only: frozenset[Action] | None = None) -> _Frame:
+        acts = all_acts
         self.result.max_depth = max(self.result.max_depth, depth)
         if not acts:
             self.terminal[sid] = self.outcome(final_state(self.p, s))
@@ -158,9 +162,9 @@ class Explorer:
         if only is not None:
             acts = [a for a in acts if a in only]
         self.on_stack.add(sid)
-        return _Frame(s, sid, depth, acts, sleep, pre)
+        return _Frame(s, sid, depth, acts, sleep, pre, all_acts)
 
-    def _visit(self, s: State, sleep: frozenset[Action], depth: int,
+    def _visit(self, s: State, acts: list[Action], sleep: frozenset[Action], depth: int,
                pre: int) -> tuple[_Frame | None, int] | None:
         """A new state gets a frame; a cached one may need its slept actions."""
         if self.o.preemption_bound is not None and pre > self.o.preemption_bound:
@@ -173,40 +177,45 @@ class Explorer:
                 self._cut("states")
                 return None
             sid = self._new_id(s, sleep, pre)
-            return self._frame(s, sid, depth, sleep, pre), sid
+            return self._frame(s, acts, sid, depth, sleep, pre), sid
         old = self.slept[sid]
         missing = old - sleep
         if not missing or sid in self.on_stack:
             return None, sid
         self.slept[sid] = old & sleep
-        return self._frame(s, sid, depth, sleep, pre, only=missing), sid
+        return self._frame(s, acts, sid, depth, sleep, pre, only=missing), sid
 
-    def _succ(self, f: _Frame, a: Action) -> State:
-        s = f.succ.get(a)
-        if s is None:
+    def _succ(self, f: _Frame, a: Action) -> tuple[State, list[Action]]:
+        got = f.succ.get(a)
+        if got is None:
             s = step(self.p, f.state, a)[0]
-            f.succ[a] = s
-        return s
+            got = (s, enabled(self.p, s))
+            f.succ[a] = got
+        return got
 
     def _child_sleep(self, f: _Frame, a: Action) -> frozenset[Action]:
         """Sleeping actions that stay asleep after a: those independent of it."""
         return frozenset(b for b in f.sleep if self._independent(f, a, b))
 
     def _independent(self, f: _Frame, a: Action, b: Action) -> bool:
-        if a[0] == b[0]:
+        """Different contexts on different CPUs whose steps commute.
+
+        Two actions on one CPU compete for it (who runs next), so they are
+        never independent; the check runs both orders only across CPUs."""
+        if a[0] == b[0] or a[1] == b[1]:
             return False
-        sa, sb = self._succ(f, a), self._succ(f, b)
-        if b not in enabled(self.p, sa) or a not in enabled(self.p, sb):
+        (sa, ea), (sb, eb) = self._succ(f, a), self._succ(f, b)
+        if b not in ea or a not in eb:
             return False
         return step(self.p, sa, b)[0] == step(self.p, sb, a)[0]
 
-    def _preempts(self, s: State, a: Action) -> int:
+    def _preempts(self, f: _Frame, a: Action) -> int:
         """1 when a takes a CPU from a task that could have continued."""
         ci, cpu = a
-        cur = s.cpus[cpu].curr
+        cur = f.state.cpus[cpu].curr
         if cur < 0 or cur == ci or self.p.contexts[ci].is_irq:
             return 0
-        return 1 if (cur, cpu) in enabled(self.p, s) else 0
+        return 1 if (cur, cpu) in f.acts else 0
 
     def _cut(self, what: str) -> None:
         if what not in self.result.bounded:

@@ -4,10 +4,13 @@ language contract parses to the AST shape and values it stands for."""
 from __future__ import annotations
 
 import pytest
+from lark.lexer import PatternStr
 
 from dsl import nodes as n
 from dsl.build import Builder, int_value, unescape
-from dsl.syntax import parse_text, parser
+from dsl.names import KEYWORDS, TYPE_WORDS
+from dsl.syntax import parse_text, parser, read_source
+from dsl.syntax_messages import TOPLEVEL_WORDS
 
 # LANGUAGE.md's complete example, verbatim.
 EXAMPLE = """\
@@ -462,11 +465,24 @@ def test_crlf_bom_and_tabs() -> None:
     assert task.body.stmts[0].span == n.Span(2, 2, 2, 7)
 
 
+def test_read_source_is_what_spans_refer_to() -> None:
+    source = read_source(b"\xef\xbb\xbftask t {\r\n}\r\n", "w.kmap")
+    assert source.lines[:2] == ("task t {", "}")
+
+
 def test_maximal_munch_operators() -> None:
     # C lexes the longest operator whatever the context.
     assert shape(expr("a<<b>>c")) == "((a << b) >> c)"
     assert shape(expr("a&&b||c")) == "((a && b) || c)"
     assert shape(expr("a<=b")) == "(a <= b)"
+
+
+def test_grammar_words_are_the_names_module() -> None:
+    # dsl/names.py is the single list of words; the grammar may not invent any.
+    words = {t.pattern.value for t in parser().terminals
+             if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
+    assert words == set(KEYWORDS) | set(TYPE_WORDS)
+    assert set(TOPLEVEL_WORDS) <= words
 
 
 # ------------------------------------------------------------- the builder

@@ -295,7 +295,7 @@ def test_an_internal_error_prints_the_replay_schedule(session: Session,
 
     def broken(*args: object) -> object:
         raise KeyError("boom")
-    monkeypatch.setattr("dsl.repl_session.advance", broken)
+    monkeypatch.setattr("dsl.repl_run.advance", broken)
     reply = session.handle("step")
     assert reply.internal and not reply.ok
     assert "internal error" in reply.text and "Traceback" not in reply.text
