@@ -128,7 +128,8 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s")
     ok = sum(1 for v in verdicts if v.holds)
     n = len(verdicts)
-    out.append(f"Result: all {n} expectation{'s' if n != 1 else ''} hold" if ok == n
+    out.append(("Result: the expectation holds" if n == 1 else f"Result: all {n} expectations hold")
+               if ok == n
                else f"Result: {n - ok} of {n} expectation{'s' if n != 1 else ''} "
                     f"{'fail or are unproven' if any(v.holds is None for v in verdicts) else 'fail'}")
     return "\n".join(out) + "\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsl.source import InputError, KmapError
+from dsl.source import InputError, KmapError, Source
 from runtime.program import Program
 
 
@@ -26,8 +26,7 @@ def load_text(data: bytes | str, path: str) -> Program:
     return lower(checked)
 
 
-def _source_of(tree: object, data: bytes | str, path: str) -> "object":
-    from dsl.source import Source
+def _source_of(tree: object, data: bytes | str, path: str) -> Source:
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     return Source(path, text)
 

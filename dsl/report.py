@@ -211,7 +211,7 @@ def result_line(verdicts: list[tuple[str, bool | None, str]]) -> str:
     ok = sum(1 for _, h, _ in verdicts if h)
     n = len(verdicts)
     if ok == n:
-        return f"result: all {n} expectation{'s' if n != 1 else ''} hold"
+        return "result: the expectation holds" if n == 1 else f"result: all {n} expectations hold"
     return f"result: {n - ok} of {n} expectation{'s' if n != 1 else ''} fail"
 
 

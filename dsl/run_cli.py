@@ -10,7 +10,7 @@ from dsl.load import load
 from dsl.source import Diagnostic, InputError, Source
 from dsl.nodes import Span
 from runtime import schedule as sch
-from runtime.program import Program
+from runtime.program import Program, ScheduleStep
 
 def run(args: argparse.Namespace) -> int:
     program = load(args.file)
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[
-        tuple[sch.ScheduleStep, ...] | None, str, str]:
+        tuple[ScheduleStep, ...] | None, str, str]:
     from dsl.cli import Usage
     if args.schedule is not None:
         try:

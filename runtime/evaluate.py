@@ -65,7 +65,7 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
     if t is ir.Local:
         return tx.ctxs[tx.ci].locals[e.slot]  # type: ignore[union-attr]
     if t is ir.Global:
-        return tx.globals[e.index]  # type: ignore[union-attr]
+        return tx.globals[e.index]  # type: ignore[union-attr, index]
     if t is ir.Binary:
         return _binary(tx, e)  # type: ignore[arg-type]
     if t is ir.LoadByte:
@@ -74,9 +74,9 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
     if t is ir.Unary:
         return unary(e.op, eval_expr(tx, e.operand))  # type: ignore[union-attr]
     if t is ir.PageRef:
-        return page_pointer(tx.program, e.page)  # type: ignore[union-attr]
+        return page_pointer(tx.program, e.page)  # type: ignore[union-attr, arg-type]
     if t is ir.PageElem:
-        i = eval_expr(tx, e.index)  # type: ignore[union-attr]
+        i = eval_expr(tx, e.index)  # type: ignore[union-attr, arg-type]
         if not 0 <= i < e.count:  # type: ignore[union-attr]
             tx.bug(R.BAD_PAGE, i)
         return page_pointer(tx.program, e.first + i)  # type: ignore[union-attr]
@@ -84,9 +84,9 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
         from runtime.builtins import call_value
         return call_value(tx, e.name, e.args)  # type: ignore[union-attr]
     if t is ir.PercpuVar:
-        return e.index  # type: ignore[union-attr]
+        return e.index  # type: ignore[union-attr, return-value]
     if t is ir.LockArg:
-        return e.index  # type: ignore[union-attr]
+        return e.index  # type: ignore[union-attr, return-value]
     raise TypeError(f"cannot evaluate {t.__name__} in a task")
 
 

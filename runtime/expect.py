@@ -27,18 +27,18 @@ def evaluate(program: Program, state: State, e: ir.Expr) -> int:
     if t is ir.Const:
         return e.value  # type: ignore[union-attr]
     if t is ir.Global:
-        return state.globals[e.index]  # type: ignore[union-attr]
+        return state.globals[e.index]  # type: ignore[union-attr, index]
     if t is ir.TaskLocal:
         return state.ctxs[e.ctx].locals[e.slot]  # type: ignore[union-attr]
     if t is ir.PageRef:
-        return page_pointer(program, e.page)  # type: ignore[union-attr]
+        return page_pointer(program, e.page)  # type: ignore[union-attr, arg-type]
     if t is ir.PageElem:
-        i = evaluate(program, state, e.index)  # type: ignore[union-attr]
+        i = evaluate(program, state, e.index)  # type: ignore[union-attr, arg-type]
         if not 0 <= i < e.count:  # type: ignore[union-attr]
             raise ExpectError(f"page array index {i} out of range")
         return page_pointer(program, e.first + i)  # type: ignore[union-attr]
     if t is ir.PageMem:
-        page = _page(program, evaluate(program, state, e.page))  # type: ignore[union-attr]
+        page = _page(program, evaluate(program, state, e.page))  # type: ignore[union-attr, arg-type]
         off = evaluate(program, state, e.offset)  # type: ignore[union-attr]
         if not 0 <= off < program.config.PAGE_SIZE:
             raise ExpectError(f"offset {off} is outside the page")
@@ -52,7 +52,7 @@ def evaluate(program: Program, state: State, e: ir.Expr) -> int:
     if t is ir.CallExpr:
         return _call(program, state, e)  # type: ignore[arg-type]
     if t is ir.PercpuVar:
-        return e.index  # type: ignore[union-attr]
+        return e.index  # type: ignore[union-attr, return-value]
     raise ExpectError(f"{t.__name__} cannot be used in an expectation")
 
 

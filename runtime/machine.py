@@ -179,8 +179,13 @@ def _finish(tx: Tx) -> None:
         sched.irq_exit(tx, ci, tx.cpu)
         tx.event(f"irq {tx.program.contexts[ci].name} returns")
         return
+    # exit_to_user_mode_prepare(): kmap_assert_nomap(), then lockdep_sys_exit();
+    # both go through debug_locks_off(), so only the first ever prints.
     if tx.me.kmap_idx:
         tx.debug_locks_warn(R.RETURN_TO_USER)
+    held = [i for i, owner in enumerate(tx.locks) if owner == ci]
+    if held:
+        tx.debug_locks_warn(R.LOCK_HELD_RETURN, held[0])
     tx.set_me(status=int(Status.DONE), pending=None)
     sched.leave_cpu(tx, ci, tx.cpu)
     tx.event(f"{tx.program.contexts[ci].name} returns to user space")

@@ -86,6 +86,7 @@ class R(IntEnum):
     PERCPU_RANGE = 45
     IRQ_PANIC = 46
     DEADLOCK_IRQ = 47
+    LOCK_HELD_RETURN = 48
 
 
 HM = "mm/highmem.c"
@@ -155,6 +156,9 @@ CATALOGUE: dict[R, Entry] = {
     R.BAD_PFN: Entry(Kind.OOPS, HM, "__kmap_local_pfn_prot", "pfn {0:#x} is not a page of this scenario"),
     R.PERCPU_RANGE: Entry(Kind.OOPS, "include/linux/percpu-defs.h", "per_cpu", "cpu {0} >= nr_cpu_ids {1}"),
     R.IRQ_PANIC: Entry(Kind.BUG, "kernel/panic.c", "panic", "Fatal exception in interrupt"),
+    R.LOCK_HELD_RETURN: Entry(Kind.WARN, "kernel/locking/lockdep.c", "lockdep_sys_exit",
+                              "{comm}/{pid} is leaving the kernel with locks still held!\n"
+                              "1 lock held by {comm}/{pid}: {lock}"),
     R.DEADLOCK_IRQ: Entry(Kind.DEADLOCK, "", "", "irq {comm} can never fire: cpu{0} never enables interrupts"),
 }
 
@@ -202,7 +206,8 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
     if code in (R.KUNMAP_HIGH_NOT_MAPPED, R.KUNMAP_HIGH_ZERO, R.STALE_READ, R.DEVICE_STALE_READ,
                 R.USE_AFTER_UNMAP, R.PKS_FAULT, R.DATA_LOSS, R.PAGE_NOT_HIGHMEM):
         extra["page"] = page_name(program, args[-2] if code in (R.DATA_LOSS, R.PAGE_NOT_HIGHMEM) else args[-1])
-    if code in (R.SPIN_RECURSION, R.SPIN_NOT_LOCKED, R.SPIN_WRONG_OWNER, R.DEADLOCK_SPIN):
+    if code in (R.SPIN_RECURSION, R.SPIN_NOT_LOCKED, R.SPIN_WRONG_OWNER, R.DEADLOCK_SPIN,
+                R.LOCK_HELD_RETURN):
         extra["lock"] = program.locks[args[0]]
     if code in (R.PAGE_FAULT, R.USE_AFTER_UNMAP, R.FOREIGN_KMAP_LOCAL):
         extra["access"] = ACCESS[args[1]]
@@ -250,6 +255,8 @@ def headline(program: Program, state: State, rep: Report) -> str:
         what = {R.SPIN_RECURSION: "spinlock recursion", R.SPIN_NOT_LOCKED: "spinlock already unlocked",
                 R.SPIN_WRONG_OWNER: "spinlock wrong owner"}[code]
         return f"BUG: {what} on CPU#{rep.cpu}, {c}/{pid}"
+    if code == R.LOCK_HELD_RETURN:
+        return "WARNING: lock held when returning to user space!"
     if code == R.PAGE_FAULT:
         if program.config.ARCH.startswith("x86"):
             return f"BUG: unable to handle page fault for address: {rep.args[0]:08x}"
@@ -305,7 +312,7 @@ def render(program: Program, state: State, rep: Report) -> str:
     code = R(rep.code)
     e = CATALOGUE[code]
     lines = []
-    if e.kind == Kind.WARN:
+    if e.kind == Kind.WARN and code != R.LOCK_HELD_RETURN:
         lines.append("------------[ cut here ]------------")
     lines.append(headline(program, state, rep))
     detail = _fmt(program, state, rep, e.check)

@@ -197,3 +197,10 @@ def test_assert_stops_the_task():
 def test_division_by_zero_oopses():
     p, s = final(src("task t on cpu0 { int z = 0; int x = 1 / z; }"))
     assert kinds(p, s) == ["OOPS"] and heads(p, s)[0].startswith("divide error")
+
+
+def test_returning_to_user_space_with_a_lock_held():
+    """lockdep_sys_exit(): WARNING: lock held when returning to user space!"""
+    p, s = final(src("task t on cpu0 { spin_lock(&lock); }"))
+    assert heads(p, s) == ["WARNING: lock held when returning to user space!"]
+    assert "t/1 is leaving the kernel with locks still held!" in texts(p, s)[0]
