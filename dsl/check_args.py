@@ -14,7 +14,7 @@ from dsl import names, nodes
 from dsl.check_env import Ty
 from dsl.names import Arg, Builtin
 from dsl.source import did_you_mean
-from dsl.symbols import PAGE_RETURNING, POINTER_TYPES, USER_POINTER_ARG, walk
+from dsl.symbols import PAGE_RETURNING, POINTER_TYPES, walk
 
 if TYPE_CHECKING:
     from dsl.check_expr import ExprCheck
@@ -45,7 +45,7 @@ def fits(ex: ExprCheck, b: Builtin, args: tuple[nodes.Expr, ...]) -> bool:
         return False
     for kind, arg in zip(b.args, args):
         page = looks_like_page(ex, arg)
-        if (kind is Arg.PAGE) != page and kind is not Arg.COND:
+        if (kind is Arg.PAGE) != page and kind not in (Arg.COND, Arg.USER):
             return False
         if (kind is Arg.LOCK) != isinstance(arg, nodes.AddrOf):
             return False
@@ -64,7 +64,7 @@ def looks_like_page(ex: ExprCheck, arg: nodes.Expr) -> bool:
     return isinstance(arg, nodes.Call) and arg.func in PAGE_RETURNING
 
 
-def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr, position: int) -> Ty:
+def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr) -> Ty:
     """Check one argument against the kind the kernel signature wants (E402)."""
     if kind is Arg.PAGE:
         return page_arg(ex, b, arg)
@@ -74,7 +74,7 @@ def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr, position: in
         return named_arg(ex, b, arg, "percpu", "a per-CPU variable (percpu int)")
     if kind is Arg.FLAGS:
         return named_arg(ex, b, arg, "flags", "a local variable to hold the irq flags")
-    if USER_POINTER_ARG.get(b.name) == position:
+    if kind is Arg.USER:
         return user_arg(ex, b, arg)
     ty = ex.value(arg)
     if ty is not Ty.PAGE or kind is Arg.COND:
@@ -92,7 +92,7 @@ def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr, position: in
 
 
 def user_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
-    """The `__user` pointer of copy_{from,to}_user: a number, or user pages' names.
+    """An ``Arg.USER`` argument (copy_{from,to}_user): a number, or user pages' names.
 
     Every page named in it must come from alloc_user_page(): it stands for
     that page's user-space address."""

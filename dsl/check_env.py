@@ -92,7 +92,8 @@ def signature(b: Builtin) -> str:
     if b.summary.startswith(b.name + "("):
         return b.summary[len(b.name):b.summary.index(")") + 1]
     words = {Arg.VALUE: "value", Arg.PAGE: "page", Arg.LOCK: "&lock",
-             Arg.PERCPU: "var", Arg.DIR: "dir", Arg.FLAGS: "flags", Arg.COND: "condition"}
+             Arg.PERCPU: "var", Arg.DIR: "dir", Arg.FLAGS: "flags", Arg.COND: "condition",
+             Arg.USER: "user"}
     args = [words[a] for a in b.args]
     required = len(args) - b.optional
     text = ", ".join(args[:required])

@@ -279,8 +279,7 @@ class ExprCheck:
         if not lo <= len(expr.args) <= hi:
             self.env.error("E401", arity_message(b, len(expr.args)), expr.span)
             return Ty.BAD
-        tys = [argument(self, b, kind, arg, i)
-               for i, (kind, arg) in enumerate(zip(b.args, expr.args))]
+        tys = [argument(self, b, kind, arg) for kind, arg in zip(b.args, expr.args)]
         if Ty.BAD in tys:
             return Ty.BAD
         if b.name == "per_cpu":

@@ -15,7 +15,7 @@ from dataclasses import replace
 from dsl import names, nodes
 from dsl.check import Checked
 from dsl.names import Arg
-from dsl.symbols import CHECK_KINDS, USER_POINTER_ARG, PageSym, Scope, ctype_width, text_of
+from dsl.symbols import CHECK_KINDS, PageSym, Scope, ctype_width, text_of
 from runtime import program as ir
 
 
@@ -190,14 +190,15 @@ class Exprs:
         return ir.CallExpr(e.func, self.args(e))
 
     def args(self, e: nodes.Call) -> tuple[ir.Expr, ...]:
-        """Arguments by kind: &L is a LockArg, a percpu name a PercpuVar."""
+        """Arguments by kind: &L is a LockArg, a percpu name a PercpuVar, a
+        user page's name in an ``Arg.USER`` position its user address."""
         out: list[ir.Expr] = []
-        for i, (kind, arg) in enumerate(zip(names.BUILTINS[e.func].args, e.args)):
+        for kind, arg in zip(names.BUILTINS[e.func].args, e.args):
             if kind is Arg.LOCK:
                 assert isinstance(arg, nodes.AddrOf) and isinstance(arg.operand, nodes.Name)
                 out.append(ir.LockArg(self.sym.locks[arg.operand.id]))
             else:
-                out.append(self.argument(arg, USER_POINTER_ARG.get(e.func) == i))
+                out.append(self.argument(arg, kind is Arg.USER))
         return tuple(out)
 
     def argument(self, arg: nodes.Expr, user: bool) -> ir.Expr:

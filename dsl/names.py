@@ -68,6 +68,8 @@ class Arg(Enum):
     DIR = "dir"          # a DMA direction
     FLAGS = "flags"      # an optional local that receives/gives irq flags
     COND = "cond"        # a boolean condition
+    USER = "user"        # a `__user` pointer: a user-space address, where a
+                         # user page's name stands for its user address
 
 
 class Where(Enum):
@@ -95,8 +97,8 @@ def _b(name: str, args: tuple[Arg, ...], returns: bool, where: Where,
     return Builtin(name, args, optional, returns, where, category, summary)
 
 
-V, P, L, C, D, F, K = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
-                       Arg.FLAGS, Arg.COND)
+V, P, L, C, D, F, K, U = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
+                          Arg.FLAGS, Arg.COND, Arg.USER)
 ANY, STMT, EXP = Where.ANY, Where.STATEMENT, Where.EXPECT
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in (
@@ -164,8 +166,8 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     _b("device_write", (P, V, V, V), False, ANY, "dma", "device_write(page, offset, value, len) to RAM"),
     _b("device_read", (P, V), True, ANY, "dma", "device_read(page, offset) from RAM"),
     # user memory
-    _b("copy_from_user", (V, V, V), True, STMT, "user", "copy_from_user(dst, user, len): bytes not copied"),
-    _b("copy_to_user", (V, V, V), True, STMT, "user", "copy_to_user(user, src, len): bytes not copied"),
+    _b("copy_from_user", (V, U, V), True, STMT, "user", "copy_from_user(dst, user, len): bytes not copied"),
+    _b("copy_to_user", (U, V, V), True, STMT, "user", "copy_to_user(user, src, len): bytes not copied"),
     # introspection
     _b("preempt_count", (), True, ANY, "introspection", "the preemption counter"),
     _b("in_atomic", (), True, ANY, "introspection", "preempt_count() != 0"),

@@ -20,11 +20,6 @@ MAX_PAGES = 4096       # every page is part of every explored state
 # Functions whose value is a struct page *, not a kernel virtual address.
 PAGE_RETURNING = frozenset({"kmap_to_page"})
 
-# The `__user` pointer argument of the uaccess built-ins. A user page's name
-# there stands for its user-space address (LANGUAGE.md writes
-# `copy_from_user(DST, U, LEN)`), which is what the runtime looks up.
-USER_POINTER_ARG = {"copy_from_user": 1, "copy_to_user": 0}
-
 # Built-ins lowered to a Check instruction when they are a whole statement.
 CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
 

@@ -322,11 +322,13 @@ def _copy_user(to_user: bool) -> Handler:
             page, off = found
             if not tx.user_present[page]:
                 if sched.faults_disabled(tx):
-                    tx.event(f"{func}: user page {tx.program.pages[page].name} not present, "
+                    if tx.events is not None:
+                        tx.event(f"{func}: user page {tx.program.pages[page].name} not present, "
                              "faults disabled: fails at once")
                     return length
                 tx.user_present[page] = True
-                tx.event(f"{func}: page fault on {tx.program.pages[page].name}; "
+                if tx.events is not None:
+                    tx.event(f"{func}: page fault on {tx.program.pages[page].name}; "
                          "the fault handler sleeps to bring it in")
                 tx.set_me(pending=(4, kaddr, uaddr, length))
                 sched.voluntary_point(tx, func, check_sleep=True)

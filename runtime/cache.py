@@ -118,7 +118,8 @@ def flush_all(tx: Tx) -> None:
         return
     for tag in sorted(tx.cache):
         flush(tx, tag)
-    tx.event("flush_cache_all: D-cache cleaned and invalidated")
+    if tx.events is not None:
+        tx.event("flush_cache_all: D-cache cleaned and invalidated")
 
 
 def writeback_all(tx: Tx) -> None:

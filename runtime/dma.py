@@ -51,12 +51,14 @@ def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | Non
     cfg = tx.cfg
     name = tx.program.pages[page].name
     if cfg.DMA_COHERENT or not cfg.uses_cache or op == NOTHING:
-        tx.event(f"{func}({name}, {DIR_NAMES[direction]}): no CPU cache maintenance needed")
+        if tx.events is not None:
+            tx.event(f"{func}({name}, {DIR_NAMES[direction]}): no CPU cache maintenance needed")
         return None
     if cfg.CACHE != "vivt":
         for tag in cache.physical_tags(tx, page, 0, cfg.PAGE_SIZE):
             _apply(tx, op, tag, func, page)
-        tx.event(f"{func}({name}): {OP_NAMES[op]} by physical address")
+        if tx.events is not None:
+            tx.event(f"{func}({name}): {OP_NAMES[op]} by physical address")
         return None
     pinned = 0
     if not is_highmem(tx.program, page):
@@ -66,13 +68,16 @@ def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | Non
         pinned = 1 if vaddr else 0
     else:
         vaddr = page_address(tx.program, tx.pkmap_pte, page)
-        tx.event(f"{func}: page_address({name}) = {vaddr:#x}, not pinned")
+        if tx.events is not None:
+            tx.event(f"{func}: page_address({name}) = {vaddr:#x}, not pinned")
     if not vaddr:
-        tx.event(f"{func}({name}): not mapped, no L1 maintenance (VIVT lines were "
+        if tx.events is not None:
+            tx.event(f"{func}({name}): not mapped, no L1 maintenance (VIVT lines were "
                  "flushed when it was unmapped)")
         return None
     lines = cfg.PAGE_SIZE // cfg.L1_CACHE_BYTES
-    tx.event(f"{func}({name}, {DIR_NAMES[direction]}): {OP_NAMES[op]} {lines} lines at {vaddr:#x}")
+    if tx.events is not None:
+        tx.event(f"{func}({name}, {DIR_NAMES[direction]}): {OP_NAMES[op]} {lines} lines at {vaddr:#x}")
     return (vaddr, 0, lines, pinned, op, page)
 
 
@@ -81,7 +86,8 @@ def next_line(tx: Tx, func: str, progress: tuple[int, ...]) -> tuple[int, ...] |
     vaddr, i, lines, pinned, op, page = progress
     tag = vaddr + i * tx.cfg.L1_CACHE_BYTES
     _apply(tx, op, tag, func, page)
-    tx.event(f"{func}: {OP_NAMES[op]} line {i} at {tag:#x}")
+    if tx.events is not None:
+        tx.event(f"{func}: {OP_NAMES[op]} line {i} at {tag:#x}")
     if i + 1 < lines:
         return (vaddr, i + 1, lines, pinned, op, page)
     if pinned:
@@ -107,7 +113,8 @@ def device_write(tx: Tx, page: int, offset: int, value: int, length: int) -> Non
     data = bytes([value & 0xFF]) * length
     tx.ram[page] = tx.ram[page][:offset] + data + tx.ram[page][offset + length:]
     tx.newest[page] = tx.newest[page][:offset] + data + tx.newest[page][offset + length:]
-    tx.event(f"device writes {value & 0xFF:#04x} x {length} to {tx.program.pages[page].name}"
+    if tx.events is not None:
+        tx.event(f"device writes {value & 0xFF:#04x} x {length} to {tx.program.pages[page].name}"
              f"[{offset}..] in RAM")
 
 

@@ -53,7 +53,8 @@ def kmap_local_page_prot(tx: Tx, page: int) -> int:
     if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):
         vaddr = pkmap.kmap_high_get(tx, page)
         if vaddr:
-            tx.event(f"arch_kmap_local_high_get: {tx.program.pages[page].name} already in the "
+            if tx.events is not None:
+                tx.event(f"arch_kmap_local_high_get: {tx.program.pages[page].name} already in the "
                      "pkmap pool, pinned instead of a fixmap slot")
             return vaddr
     return kmap_local_pfn_prot(tx, tx.program.pages[page].pfn)
@@ -82,7 +83,8 @@ def kmap_local_pfn_prot(tx: Tx, pfn: int) -> int:
     ctx = tx.ctxs[cur]
     tx.set(cur, pteval=ctx.pteval[:slot] + (pfn + 1,) + ctx.pteval[slot + 1:])
     note_mapped(tx, vaddr, pfn)
-    tx.event(f"kmap_local: idx {idx - cfg.km_incr} -> {idx}, slot {slot} of cpu{tx.cpu} "
+    if tx.events is not None:
+        tx.event(f"kmap_local: idx {idx - cfg.km_incr} -> {idx}, slot {slot} of cpu{tx.cpu} "
              f"at {vaddr:#x} maps pfn {pfn:#x}")
     return vaddr
 
@@ -138,7 +140,8 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
         tx.set(cur, pteval=ctx.pteval[:top] + (0,) + ctx.pteval[top + 1:])
     idx = ctx.kmap_idx - cfg.km_incr
     tx.set(cur, kmap_idx=idx)
-    tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, cleared slot {slot} of cpu{cpu}"
+    if tx.events is not None:
+        tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, cleared slot {slot} of cpu{cpu}"
              + (f" (pfn {pfn:#x})" if pfn >= 0 else ""))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
@@ -220,7 +223,8 @@ def _switch_slots(tx: Tx, task: int, cpu: int, out: bool) -> None:
     if moved:
         name = tx.program.contexts[task].name if task < len(tx.program.contexts) else "idle"
         verb = "cleared" if out else "restored"
-        tx.event(f"{'__kmap_local_sched_out' if out else '__kmap_local_sched_in'}: {verb} "
+        if tx.events is not None:
+            tx.event(f"{'__kmap_local_sched_out' if out else '__kmap_local_sched_in'}: {verb} "
                  f"{name}'s slot{'s' if len(moved) > 1 else ''} {', '.join(moved)} on cpu{cpu}")
 
 

@@ -177,7 +177,8 @@ def _finish(tx: Tx) -> None:
     if tx.in_irq():
         tx.set_me(status=int(Status.DONE), pending=None)
         sched.irq_exit(tx, ci, tx.cpu)
-        tx.event(f"irq {tx.program.contexts[ci].name} returns")
+        if tx.events is not None:
+            tx.event(f"irq {tx.program.contexts[ci].name} returns")
         return
     # exit_to_user_mode_prepare(): kmap_assert_nomap(), then lockdep_sys_exit();
     # both go through debug_locks_off(), so only the first ever prints.
@@ -188,7 +189,8 @@ def _finish(tx: Tx) -> None:
         tx.debug_locks_warn(R.LOCK_HELD_RETURN, held[0])
     tx.set_me(status=int(Status.DONE), pending=None)
     sched.leave_cpu(tx, ci, tx.cpu)
-    tx.event(f"{tx.program.contexts[ci].name} returns to user space")
+    if tx.events is not None:
+        tx.event(f"{tx.program.contexts[ci].name} returns to user space")
 
 
 def _kill(tx: Tx) -> None:
@@ -209,7 +211,8 @@ def _kill(tx: Tx) -> None:
         sched.irq_exit(tx, ci, tx.cpu)
         return
     sched.leave_cpu(tx, ci, tx.cpu)
-    tx.event(f"{tx.program.contexts[ci].name} is killed" if fatal
+    if tx.events is not None:
+        tx.event(f"{tx.program.contexts[ci].name} is killed" if fatal
              else f"{tx.program.contexts[ci].name} stops at the failed assert")
 
 

@@ -51,11 +51,13 @@ def flush_all_zero_pkmaps(tx: Tx) -> None:
         tx.pkmap_pte[i] = 0
         freed.append(str(i))
     if freed:
-        tx.event(f"flush_all_zero_pkmaps: freed slot{'s' if len(freed) > 1 else ''} "
+        if tx.events is not None:
+            tx.event(f"flush_all_zero_pkmaps: freed slot{'s' if len(freed) > 1 else ''} "
                  f"{', '.join(freed)}; flush_tlb_kernel_range(PKMAP_ADDR(0), "
                  f"PKMAP_ADDR({tx.cfg.LAST_PKMAP}))")
     else:
-        tx.event("flush_all_zero_pkmaps: nothing to free, no TLB flush")
+        if tx.events is not None:
+            tx.event("flush_all_zero_pkmaps: nothing to free, no TLB flush")
 
 
 def map_new_virtual(tx: Tx, page: int) -> int:
@@ -67,7 +69,8 @@ def map_new_virtual(tx: Tx, page: int) -> int:
         before = tx.last_pkmap_nr
         tx.last_pkmap_nr = (tx.last_pkmap_nr + 1) & (n - 1)
         if tx.last_pkmap_nr == 0:
-            tx.event(f"map_new_virtual: last_pkmap_nr {before} -> 0 wraps")
+            if tx.events is not None:
+                tx.event(f"map_new_virtual: last_pkmap_nr {before} -> 0 wraps")
             flush_all_zero_pkmaps(tx)
             count = n
         nr = tx.last_pkmap_nr
@@ -80,7 +83,8 @@ def map_new_virtual(tx: Tx, page: int) -> int:
     tx.pkmap_pte[nr] = pfn + 1
     tx.pkmap_count[nr] = 1
     vaddr = tx.cfg.pkmap_addr(nr)
-    tx.event(f"map_new_virtual: slot {nr} free, {tx.program.pages[page].name} mapped at {vaddr:#x}")
+    if tx.events is not None:
+        tx.event(f"map_new_virtual: slot {nr} free, {tx.program.pages[page].name} mapped at {vaddr:#x}")
     return vaddr
 
 
@@ -91,7 +95,8 @@ def kmap_high_start(tx: Tx, page: int, woken: bool) -> int:
     sleep, where "somebody else might have mapped it while we slept"."""
     vaddr = page_address(tx.program, tx.pkmap_pte, page)
     if woken and vaddr:
-        tx.event(f"kmap_high: woken; somebody else mapped {tx.program.pages[page].name} "
+        if tx.events is not None:
+            tx.event(f"kmap_high: woken; somebody else mapped {tx.program.pages[page].name} "
                  "while we slept")
     if not vaddr:
         vaddr = map_new_virtual(tx, page)
@@ -99,7 +104,8 @@ def kmap_high_start(tx: Tx, page: int, woken: bool) -> int:
             return 0
     nr = (vaddr - tx.cfg.pkmap_addr(0)) // tx.cfg.PAGE_SIZE
     tx.pkmap_count[nr] += 1
-    tx.event(f"kmap_high: pkmap_count[{nr}] {tx.pkmap_count[nr] - 1} -> {tx.pkmap_count[nr]}")
+    if tx.events is not None:
+        tx.event(f"kmap_high: pkmap_count[{nr}] {tx.pkmap_count[nr] - 1} -> {tx.pkmap_count[nr]}")
     if tx.pkmap_count[nr] < 2:
         tx.bug(R.KMAP_HIGH_COUNT)
     _hold(tx, tx.program.pages[page].pfn)
@@ -114,7 +120,8 @@ def _arm_unlock_irq(tx: Tx) -> None:
     interrupts are on afterwards, whatever the caller had (§4.2)."""
     if tx.cfg.ARCH_NEEDS_KMAP_HIGH_GET and tx.cpus[tx.cpu].irqs_off:
         tx.set_cpu(tx.cpu, irqs_off=False)
-        tx.event("unlock_kmap: spin_unlock_irq() re-enabled interrupts")
+        if tx.events is not None:
+            tx.event("unlock_kmap: spin_unlock_irq() re-enabled interrupts")
 
 
 def sleep_on_pkmap(tx: Tx) -> None:
@@ -122,7 +129,8 @@ def sleep_on_pkmap(tx: Tx) -> None:
     pkmap_map_wait, kmap_lock dropped, schedule()."""
     tx.pkmap_waiters.append(tx.ci)
     tx.set_me(status=int(Status.WAIT_PKMAP))
-    tx.event("map_new_virtual: no free slot; sleeping on pkmap_map_wait")
+    if tx.events is not None:
+        tx.event("map_new_virtual: no free slot; sleeping on pkmap_map_wait")
 
 
 def kunmap_high(tx: Tx, page: int) -> None:
@@ -136,7 +144,8 @@ def kunmap_high(tx: Tx, page: int) -> None:
     nr = (vaddr - tx.cfg.pkmap_addr(0)) // tx.cfg.PAGE_SIZE
     tx.pkmap_count[nr] -= 1
     count = tx.pkmap_count[nr]
-    tx.event(f"kunmap_high: pkmap_count[{nr}] {count + 1} -> {count}")
+    if tx.events is not None:
+        tx.event(f"kunmap_high: pkmap_count[{nr}] {count + 1} -> {count}")
     if count == 0:
         tx.bug(R.KUNMAP_HIGH_ZERO, nr, page)
     _unhold(tx, vaddr, tx.program.pages[page].pfn)
@@ -146,7 +155,8 @@ def kunmap_high(tx: Tx, page: int) -> None:
             tx.set(w, status=int(Status.READY))
         tx.pkmap_waiters.clear()
         names = ", ".join(tx.program.contexts[w].name for w in woken)
-        tx.event(f"kunmap_high: wake_up(pkmap_map_wait) wakes {names}")
+        if tx.events is not None:
+            tx.event(f"kunmap_high: wake_up(pkmap_map_wait) wakes {names}")
 
 
 def kmap_high_get(tx: Tx, page: int) -> int:
@@ -159,13 +169,15 @@ def kmap_high_get(tx: Tx, page: int) -> int:
         tx.bug(R.PAGE_NOT_HIGHMEM, page, tx.func("kmap_high_get"))
     vaddr = page_address(tx.program, tx.pkmap_pte, page)
     if not vaddr:
-        tx.event(f"kmap_high_get: {tx.program.pages[page].name} not in the pool: NULL")
+        if tx.events is not None:
+            tx.event(f"kmap_high_get: {tx.program.pages[page].name} not in the pool: NULL")
         return 0
     nr = (vaddr - tx.cfg.pkmap_addr(0)) // tx.cfg.PAGE_SIZE
     if tx.pkmap_count[nr] < 1:
         tx.bug(R.HIGH_GET_COUNT)
     tx.pkmap_count[nr] += 1
-    tx.event(f"kmap_high_get: pinned slot {nr}, pkmap_count[{nr}] "
+    if tx.events is not None:
+        tx.event(f"kmap_high_get: pinned slot {nr}, pkmap_count[{nr}] "
              f"{tx.pkmap_count[nr] - 1} -> {tx.pkmap_count[nr]}")
     _hold(tx, tx.program.pages[page].pfn)
     from runtime.kmap_local import note_mapped

@@ -37,7 +37,8 @@ def pgmap_set_readwrite(tx: Tx, page: int) -> None:
     tx.set(cur, pgmap_prot_count=(n + 1) & U32)
     if n == 0:
         tx.set_me(pkrs_rw=True)
-        tx.event("pgmap_set_readwrite: pgmap_prot_count 0 -> 1, PKRS grants the pgmap key")
+        if tx.events is not None:
+            tx.event("pgmap_set_readwrite: pgmap_prot_count 0 -> 1, PKRS grants the pgmap key")
 
 
 def pgmap_set_noaccess(tx: Tx, page: int) -> None:
@@ -49,4 +50,5 @@ def pgmap_set_noaccess(tx: Tx, page: int) -> None:
     tx.set(cur, pgmap_prot_count=n)
     if n == 0:
         tx.set_me(pkrs_rw=False)
-        tx.event("pgmap_set_noaccess: pgmap_prot_count 1 -> 0, PKRS denies the pgmap key")
+        if tx.events is not None:
+            tx.event("pgmap_set_noaccess: pgmap_prot_count 1 -> 0, PKRS denies the pgmap key")

@@ -141,13 +141,16 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     name = tx.program.contexts[task].name
     if prev >= 0 and prev != task:
         kmap_local.sched_out(tx, prev, cpu)
-        tx.event(f"context switch on cpu{cpu}: {tx.program.contexts[prev].name} -> {name}")
+        if tx.events is not None:
+            tx.event(f"context switch on cpu{cpu}: {tx.program.contexts[prev].name} -> {name}")
     else:
         old = tx.ctxs[task].cpu
         if old >= 0 and old != cpu:
-            tx.event(f"{name} migrates cpu{old} -> cpu{cpu}")
+            if tx.events is not None:
+                tx.event(f"{name} migrates cpu{old} -> cpu{cpu}")
         else:
-            tx.event(f"cpu{cpu} runs {name}")
+            if tx.events is not None:
+                tx.event(f"cpu{cpu} runs {name}")
     tx.set_cpu(cpu, curr=task, irqs_off=False)
     tx.set(task, cpu=cpu, resched=False)
     kmap_local.sched_in(tx, task, cpu)
@@ -177,7 +180,8 @@ def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
            preempt_count=base + HARDIRQ_OFFSET, pkrs_rw=False)
     tx.set_cpu(cpu, irqs=c.irqs + (irq,), irqs_off=True)
     who = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "idle"
-    tx.event(f"irq {tx.program.contexts[irq].name} fires on cpu{cpu}, interrupting {who}")
+    if tx.events is not None:
+        tx.event(f"irq {tx.program.contexts[irq].name} fires on cpu{cpu}, interrupting {who}")
 
 
 def irq_exit(tx: Tx, irq: int, cpu: int) -> None:
@@ -195,13 +199,15 @@ def spin_lock_try(tx: Tx, lock: int) -> bool:
     if owner == -1:
         tx.locks[lock] = tx.ci
         tx.set_me(pending=None)
-        tx.event(f"spin_lock: {tx.program.locks[lock]} taken")
+        if tx.events is not None:
+            tx.event(f"spin_lock: {tx.program.locks[lock]} taken")
         return True
     if owner == tx.ci and tx.me.pending is None:
         tx.report(R.SPIN_RECURSION, lock)
     tx.set_me(pending=(1, lock))
     holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"
-    tx.event(f"spin_lock: {tx.program.locks[lock]} held by {holder}; spinning")
+    if tx.events is not None:
+        tx.event(f"spin_lock: {tx.program.locks[lock]} held by {holder}; spinning")
     return False
 
 
@@ -214,4 +220,5 @@ def spin_unlock(tx: Tx, lock: int) -> None:
     if owner != tx.ci:
         tx.report(R.SPIN_WRONG_OWNER, lock)
     tx.locks[lock] = -1
-    tx.event(f"spin_unlock: {tx.program.locks[lock]} released")
+    if tx.events is not None:
+        tx.event(f"spin_unlock: {tx.program.locks[lock]} released")

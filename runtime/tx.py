@@ -23,6 +23,10 @@ class Killed(Exception):
 class Tx:
     """Mutable copy of a State for the duration of one step."""
 
+    # Parts copied on first use; a part never touched is reused as it was.
+    _LAZY = ("pkmap_count", "pkmap_pte", "pkmap_waiters", "locks", "globals",
+             "user_present", "reports")
+
     def __init__(self, program: Program, state: State, ci: int, cpu: int, trace: bool) -> None:
         self.program = program
         self.cfg = program.config
@@ -32,22 +36,66 @@ class Tx:
         self.pc = state.ctxs[ci].pc if ci < len(state.ctxs) else -1
         self.ctxs: list[Ctx] = list(state.ctxs)
         self.cpus: list[Cpu] = list(state.cpus)
-        self.pkmap_count = list(state.pkmap_count)
-        self.pkmap_pte = list(state.pkmap_pte)
         self.last_pkmap_nr = state.last_pkmap_nr
-        self.pkmap_waiters = list(state.pkmap_waiters)
-        self.locks = list(state.locks)
-        self.globals = list(state.globals)
-        self.percpu = [list(v) for v in state.percpu]
+        self._copies: dict[str, list[Any]] = {}
+        self._percpu: list[list[int]] | None = None
         self._ram: list[bytes] | None = None
         self._newest: list[bytes] | None = None
         self._cache: dict[int, Line] | None = None
-        self.user_present = list(state.user_present)
-        self.reports = list(state.reports)
-        self.once = set(state.once)
+        self._once: set[int] | None = None
         self.debug_locks = state.debug_locks
         self.panicked = state.panicked
         self.events: list[str] | None = [] if trace else None
+
+    def _lazy(self, name: str) -> list[Any]:
+        got = self._copies.get(name)
+        if got is None:
+            got = self._copies[name] = list(getattr(self.base, name))
+        return got
+
+    @property
+    def pkmap_count(self) -> list[int]:
+        return self._lazy("pkmap_count")
+
+    @property
+    def pkmap_pte(self) -> list[int]:
+        return self._lazy("pkmap_pte")
+
+    @property
+    def pkmap_waiters(self) -> list[int]:
+        return self._lazy("pkmap_waiters")
+
+    @property
+    def locks(self) -> list[int]:
+        return self._lazy("locks")
+
+    @property
+    def globals(self) -> list[int]:
+        return self._lazy("globals")
+
+    @property
+    def user_present(self) -> list[bool]:
+        return self._lazy("user_present")
+
+    @property
+    def reports(self) -> list[Report]:
+        return self._lazy("reports")
+
+    @property
+    def percpu(self) -> list[list[int]]:
+        if self._percpu is None:
+            self._percpu = [list(v) for v in self.base.percpu]
+        return self._percpu
+
+    @property
+    def once(self) -> set[int]:
+        if self._once is None:
+            self._once = set(self.base.once)
+        return self._once
+
+    @property
+    def tracing(self) -> bool:
+        return self.events is not None
 
     # ------------------------------------------------------------ lazy parts
     @property
@@ -137,22 +185,28 @@ class Tx:
     # ---------------------------------------------------------------- commit
     def commit(self) -> State:
         b = self.base
+        c = self._copies
+
+        def part(name: str, fix: Any = tuple) -> Any:
+            return getattr(b, name) if name not in c else fix(c[name])
+
         cache = b.cache if self._cache is None else tuple(
             self._cache[t] for t in sorted(self._cache))
         return State(
             ctxs=tuple(self.ctxs), cpus=tuple(self.cpus),
-            pkmap_count=tuple(self.pkmap_count), pkmap_pte=tuple(self.pkmap_pte),
+            pkmap_count=part("pkmap_count"), pkmap_pte=part("pkmap_pte"),
             last_pkmap_nr=self.last_pkmap_nr,
-            pkmap_waiters=tuple(sorted(self.pkmap_waiters)),
-            locks=tuple(self.locks), globals=tuple(self.globals),
-            percpu=tuple(tuple(v) for v in self.percpu),
+            pkmap_waiters=part("pkmap_waiters", lambda v: tuple(sorted(v))),
+            locks=part("locks"), globals=part("globals"),
+            percpu=b.percpu if self._percpu is None else tuple(tuple(v) for v in self._percpu),
             ram=b.ram if self._ram is None else tuple(self._ram),
             newest=b.newest if self._newest is None else tuple(self._newest),
-            cache=cache, user_present=tuple(self.user_present),
+            cache=cache, user_present=part("user_present"),
             # Reports are a multiset: sorted, so that two independent steps
             # that each report commute to the same state (partial-order
             # reduction compares states). The trace keeps their order.
-            reports=tuple(sorted(self.reports, key=_report_key)), once=tuple(sorted(self.once)),
+            reports=part("reports", lambda v: tuple(sorted(v, key=_report_key))),
+            once=b.once if self._once is None else tuple(sorted(self._once)),
             debug_locks=self.debug_locks, panicked=self.panicked)
 
 

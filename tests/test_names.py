@@ -265,3 +265,10 @@ def test_vim_colours_like_the_lexer(sample: Path, tmp_path: Path) -> None:
         lnum = text.count("\n", 0, index) + 1
         col = index - (text.rfind("\n", 0, index) + 1) + 1
         assert groups[lnum, col] in VIM_GROUP_FOR[ttype], (lnum, col, value, ttype)
+
+
+def test_user_pointer_positions_are_the_uaccess_signatures() -> None:
+    """copy_from_user(to, from __user, n) and copy_to_user(to __user, from, n)."""
+    users = {(b.name, i) for b in names.BUILTINS.values()
+             for i, kind in enumerate(b.args) if kind is names.Arg.USER}
+    assert users == {("copy_from_user", 1), ("copy_to_user", 0)}
