@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
+    p.add_argument("--random", type=int, default=None, metavar="N",
+                   help="instead of every execution, N random ones (never proves always/never)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --random (default 0)")
 
 
 def check(args: argparse.Namespace) -> int:
@@ -50,6 +53,10 @@ def check(args: argparse.Namespace) -> int:
         if v is not None and v < 0:
             raise Usage(f"--{name.replace('_', '-')} must be >= 0")
     program = load(args.file)
+    if args.random is not None:
+        if args.random < 1:
+            raise Usage("--random takes a positive number of executions")
+        return random_check(program, args)
     opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
                       timeout=args.timeout, progress=sys.stderr.isatty())
@@ -121,18 +128,60 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
                         for line in report.trace_line(program, t).split("\n")]
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
-    out.append(f"States {r.states}, transitions {r.transitions}, executions {r.executions}, "
-               f"max depth {r.max_depth}")
+    if r.states or not r.bounded:
+        out.append(f"States {r.states}, transitions {r.transitions}, executions {r.executions}, "
+                   f"max depth {r.max_depth}")
+    else:
+        out.append(f"Executions {r.executions}, max depth {r.max_depth}")
     if stats:
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s")
-    ok = sum(1 for v in verdicts if v.holds)
-    n = len(verdicts)
-    out.append(("Result: the expectation holds" if n == 1 else f"Result: all {n} expectations hold")
-               if ok == n
-               else f"Result: {n - ok} of {n} expectation{'s' if n != 1 else ''} "
-                    f"{'fail or are unproven' if any(v.holds is None for v in verdicts) else 'fail'}")
+    out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
+
+
+def random_check(program: Program, args: argparse.Namespace) -> int:
+    """N random executions: outcomes with counts, and every execution that
+    breaks an expectation with its replay schedule. A random search is a
+    bounded one: always/never are at best unproven."""
+    from runtime.schedule import execute, random_choice
+    import random as _random
+    rng = _random.Random(args.seed)
+    explorer = ex.Explorer(program, ex.Options())
+    result = ex.Result()
+    violations: dict[str, str] = {}
+    for _ in range(args.random):
+        run = execute(program, None, random_choice(rng.randrange(2**63)), trace=False)
+        assert run.final is not None
+        o = explorer.outcome(run.final)
+        result.outcomes[o] = result.outcomes.get(o, 0) + 1
+        if o not in result.witnesses or len(run.actions) < len(result.witnesses[o]):
+            result.witnesses[o] = list(run.actions)
+        result.executions += 1
+        result.max_depth = max(result.max_depth, len(run.actions))
+    result.bounded = [f"{args.random} random executions"]
+    verdicts = verdicts_of(program, result)
+    for v in verdicts:
+        if v.holds is False and v.witness is not None:
+            violations[v.label] = encode(program, v.witness)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(text(program, result, verdicts, False, not args.no_trace))
+    _ = violations
+    return 0 if all(v.holds for v in verdicts) else 1
+
+
+def result_line(verdicts: list[Verdict]) -> str:
+    """'Result: ...': every expectation holds, or how many fail / are unproven."""
+    n = len(verdicts)
+    failing = sum(1 for v in verdicts if v.holds is False)
+    unproven = sum(1 for v in verdicts if v.holds is None)
+    if not failing and not unproven:
+        return "Result: the expectation holds" if n == 1 else f"Result: all {n} expectations hold"
+    parts = ([f"{failing} fail{'s' if failing == 1 else ''}"] if failing else []) + \
+        ([f"{unproven} unproven"] if unproven else [])
+    return f"Result: of {n} expectation{'s' if n != 1 else ''}, {' and '.join(parts)}"
 
 
 def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:

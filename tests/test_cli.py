@@ -116,3 +116,35 @@ def test_python_dash_m_dsl_and_no_traceback_in_a_real_process(tmp_path: Path):
     assert r.returncode == 65 and "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "dsl", "run", FIRST], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "result: all 4 expectations hold" in r.stdout
+
+
+PERCPU = str(ROOT / "examples" / "conversion" / "percpu.kmap")
+SLOT = str(ROOT / "examples" / "dma" / "slot_reuse.kmap")
+
+
+def test_check_random_is_seeded_and_never_proves_always():
+    a = kmap("check", SLOT, "--random", "30", "--seed", "7", "--no-trace")
+    b = kmap("check", SLOT, "--random", "30", "--seed", "7", "--no-trace")
+    assert a == b
+    out, _, code = a
+    assert "expect never BUG: unproven (search bounded by 30 random executions)" in out
+    assert code == 1 and "Result: of 2 expectations, 1 unproven" in out
+
+
+def test_check_random_prints_replayable_witnesses():
+    out, _, code = kmap("check", PERCPU, "--random", "40", "--seed", "1", "--no-trace")
+    line = next(x for x in out.splitlines() if "witness:" in x)
+    schedule = line.split("witness: ")[1]
+    out2, _, code2 = kmap("run", PERCPU, "--schedule", schedule, "--no-trace")
+    assert "percpu hits = {cpu0: 1}" in out2
+
+
+def test_check_json_is_versioned_and_complete():
+    import json
+    out, _, code = kmap("check", SLOT, "--format", "json")
+    doc = json.loads(out)
+    assert doc["format_version"] == 1 and code == 0
+    assert {e["verdict"] for e in doc["expectations"]} == {"holds"}
+    assert doc["statistics"]["states"] == 311
+    assert any("DATA_LOSS" in r for o in doc["outcomes"] for r in o["reports"])
+    assert all(o["witness"] for o in doc["outcomes"])
