@@ -70,6 +70,9 @@ class Result:
     seconds: float = 0.0
 
 
+EMPTY: frozenset[tuple[int, int]] = frozenset()
+
+
 class _Frame:
     __slots__ = ("state", "sid", "depth", "todo", "next", "sleep", "succ", "pre", "acts")
 
@@ -108,6 +111,8 @@ class Explorer:
         stack = [self._frame(init, enabled(self.p, init), self._new_id(init, frozenset(), 0), 0,
                              frozenset(), 0)]
         tick = 0
+        reduce = self.o.reduce
+        bounded_pre = self.o.preemption_bound is not None
         while stack:
             tick += 1
             if tick & 1023 == 0 and self._out_of_time():
@@ -122,9 +127,12 @@ class Explorer:
             if a in f.sleep:
                 continue
             child, child_acts = self._succ(f, a)
-            pre = f.pre + self._preempts(f, a)
-            child_sleep = self._child_sleep(f, a) if self.o.reduce else frozenset()
-            f.sleep = f.sleep | {a} if self.o.reduce else f.sleep
+            pre = f.pre + self._preempts(f, a) if bounded_pre else 0
+            if reduce:
+                child_sleep = self._child_sleep(f, a) if f.sleep else EMPTY
+                f.sleep = f.sleep | {a}
+            else:
+                child_sleep = EMPTY
             self.result.transitions += 1
             nxt = self._visit(child, child_acts, child_sleep, f.depth + 1, pre)
             if nxt is not None:

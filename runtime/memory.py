@@ -59,7 +59,7 @@ def is_highmem(program: Program, page: int) -> bool:
 def pkmap_slot_of(state_pte: tuple[int, ...] | list[int], pfn: int) -> int:
     """The pkmap slot whose PTE maps pfn, or -1 (the page_address_htable)."""
     try:
-        return list(state_pte).index(pfn + 1)
+        return state_pte.index(pfn + 1)
     except ValueError:
         return -1
 
