@@ -88,7 +88,11 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
         [("never", "expect no reports (no expect line)")]
     for k, (quant, label) in enumerate(quants):
         true = [o for o in r.outcomes if o.conds[k]]
-        false = [o for o in r.outcomes if o.conds[k] is False or o.conds[k] is None]
+        false = [o for o in r.outcomes if o.conds[k] is False]
+        broken = [o for o in r.outcomes if o.conds[k] is None]
+        if broken:  # cannot be evaluated in some execution: fails, as under run
+            out.append(Verdict(label, False, _shortest(r, broken), True))
+            continue
         if quant == "sometimes":
             holds: bool | None = bool(true)
             wanted, pool = True, true

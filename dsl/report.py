@@ -134,7 +134,9 @@ def fixmap_lines(program: Program, state: State) -> list[str]:
 
 def variable_lines(program: Program, state: State) -> list[str]:
     """Globals and percpu variables."""
-    out = [f"  {name} = {state.globals[i]}" for i, (name, _) in enumerate(program.globals)]
+    bits = program.config.preset.bits
+    out = [f"  {name} = {value_text(state.globals[i], bits)}"
+           for i, (name, _) in enumerate(program.globals)]
     for i, (name, _) in enumerate(program.percpus):
         vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
         out.append(f"  percpu {name} = {{{vals}}}")
@@ -153,9 +155,13 @@ def lock_lines(program: Program, state: State) -> list[str]:
             for i, name in enumerate(program.locks) if state.locks[i] >= 0]
 
 
-def value_text(v: int) -> str:
-    """A value as shown in states: hexadecimal from 4096 up (addresses)."""
-    return f"{v:#x}" if abs(v) >= 4096 else str(v)
+def value_text(v: int, bits: int = 64) -> str:
+    """A value as shown in states: small ones in decimal; from 4096 up in
+    hexadecimal, and a large negative word (an address stored in a signed
+    global) as the unsigned address it holds."""
+    if abs(v) < 4096:
+        return str(v)
+    return f"{v & ((1 << bits) - 1):#x}" if v <= -0x10000 else f"{v:#x}"
 
 
 def pfn_name(program: Program, pfn: int) -> str:

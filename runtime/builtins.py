@@ -453,7 +453,7 @@ HANDLERS: dict[str, Handler] = {
     "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
         tx.program, tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
         tx.program.pages[page_arg(tx, a[0])].pfn),  # type: ignore[index]
-    "kmap_local_idx": lambda tx, a: tx.ctxs[tx.current()].kmap_idx,
+    "kmap_local_idx": lambda tx, a: tx.ctxs[tx.current()].kmap_idx // tx.cfg.km_incr,
     "assert": _check("assert"),
     "BUG_ON": _check("BUG_ON"),
     "WARN_ON": _check("WARN_ON"),

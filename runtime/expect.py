@@ -75,7 +75,25 @@ def _page(program: Program, ptr: int) -> int:
     return page
 
 
+# Introspection on a final state: what the tasks left behind. Every task has
+# returned, so there is no `current`; the value is the largest any task (or
+# CPU, for interrupts) ended with, so that a leak in any of them shows.
+LEFT_BEHIND = {
+    "preempt_count": lambda p, s: max(_task_values(p, s, "preempt_count"), default=0),
+    "in_atomic": lambda p, s: int(any(_task_values(p, s, "preempt_count"))),
+    "pagefault_disabled": lambda p, s: int(any(v > 0 for v in _task_values(p, s, "pagefault_disabled"))),
+    "kmap_local_idx": lambda p, s: max(_task_values(p, s, "kmap_idx"), default=0) // p.config.km_incr,
+    "irqs_disabled": lambda p, s: int(any(c.irqs_off for c in s.cpus)),
+}
+
+
+def _task_values(program: Program, state: State, field: str) -> list[int]:
+    return [getattr(state.ctxs[i], field) for i, c in enumerate(program.contexts) if not c.is_irq]
+
+
 def _call(program: Program, state: State, e: ir.CallExpr) -> int:
+    if e.name in LEFT_BEHIND:
+        return int(LEFT_BEHIND[e.name](program, state))  # type: ignore[no-untyped-call]
     args = [evaluate(program, state, a) for a in e.args]
     if e.name == "per_cpu":
         if not 0 <= args[1] < program.config.NR_CPUS:

@@ -360,28 +360,27 @@ def _atoms(program: Program, e: ir.Expr, out: dict[str, ir.Expr]) -> None:
 
 def describe(program: Program, e: ir.Expr) -> str:
     """Source-like text of an IR expression (for outcome labels)."""
-    t = type(e)
-    if t is ir.Const:
-        return str(e.value)  # type: ignore[union-attr]
-    if t is ir.Global:
-        return program.globals[e.index][0]  # type: ignore[union-attr]
-    if t is ir.TaskLocal:
-        info = program.contexts[e.ctx]  # type: ignore[union-attr]
-        name = next((n for n, s in info.outer_locals if s == e.slot), "?")  # type: ignore[union-attr]
+    if isinstance(e, ir.Const):
+        return str(e.value)
+    if isinstance(e, ir.Global):
+        return program.globals[e.index][0]
+    if isinstance(e, ir.TaskLocal):
+        info = program.contexts[e.ctx]
+        name = next((n for n, s in info.outer_locals if s == e.slot), "?")
         return f"{info.name}.{name}"
-    if t is ir.PageRef:
-        return program.pages[e.page].name  # type: ignore[union-attr]
-    if t is ir.PageElem:
-        base = program.pages[e.first].name.split("[")[0]  # type: ignore[union-attr]
-        return f"{base}[{describe(program, e.index)}]"  # type: ignore[union-attr]
-    if t is ir.PageMem:
-        return f"{describe(program, e.page)}[{describe(program, e.offset)}]"  # type: ignore[union-attr]
-    if t is ir.PercpuVar:
-        return program.percpus[e.index][0]  # type: ignore[union-attr]
-    if t is ir.CallExpr:
-        return f"{e.name}({', '.join(describe(program, a) for a in e.args)})"  # type: ignore[union-attr]
-    if t is ir.Unary:
-        return f"{e.op}{describe(program, e.operand)}"  # type: ignore[union-attr]
-    if t is ir.Binary:
-        return f"{describe(program, e.left)} {e.op} {describe(program, e.right)}"  # type: ignore[union-attr]
+    if isinstance(e, ir.PageRef):
+        return program.pages[e.page].name
+    if isinstance(e, ir.PageElem):
+        base = program.pages[e.first].name.split("[")[0]
+        return f"{base}[{describe(program, e.index)}]"
+    if isinstance(e, ir.PageMem):
+        return f"{describe(program, e.page)}[{describe(program, e.offset)}]"
+    if isinstance(e, ir.PercpuVar):
+        return program.percpus[e.index][0]
+    if isinstance(e, ir.CallExpr):
+        return f"{e.name}({', '.join(describe(program, a) for a in e.args)})"
+    if isinstance(e, ir.Unary):
+        return f"{e.op}{describe(program, e.operand)}"
+    if isinstance(e, ir.Binary):
+        return f"{describe(program, e.left)} {e.op} {describe(program, e.right)}"
     return "?"

@@ -108,25 +108,24 @@ def step(program: Program, state: State, action: Action,
 
 def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
     ins = code[tx.pc]
-    t = type(ins)
-    if t is ir.Set:
-        _store(tx, ins.dest, eval_expr(tx, ins.value))  # type: ignore[union-attr]
+    if isinstance(ins, ir.Set):
+        _store(tx, ins.dest, eval_expr(tx, ins.value))
         _advance(tx, code, tx.pc + 1)
-    elif t is ir.Call:
-        r = builtins.call(tx, ins.name, ins.args)  # type: ignore[union-attr]
+    elif isinstance(ins, ir.Call):
+        r = builtins.call(tx, ins.name, ins.args)
         if r is builtins.NOT_DONE:
             return
-        if ins.dest is not None:  # type: ignore[union-attr]
-            _store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[union-attr, arg-type]
+        if ins.dest is not None:
+            _store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[arg-type]
         _advance(tx, code, tx.pc + 1)
-    elif t is ir.Branch:
-        taken = bool(eval_expr(tx, ins.cond))  # type: ignore[union-attr]
-        _advance(tx, code, tx.pc + 1 if taken else ins.target)  # type: ignore[union-attr]
-    elif t is ir.Check:
-        builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])  # type: ignore[union-attr]
+    elif isinstance(ins, ir.Branch):
+        taken = bool(eval_expr(tx, ins.cond))
+        _advance(tx, code, tx.pc + 1 if taken else ins.target)
+    elif isinstance(ins, ir.Check):
+        builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])
         _advance(tx, code, tx.pc + 1)
-    elif t is ir.Jump:
-        _advance(tx, code, ins.target)  # type: ignore[union-attr]
+    elif isinstance(ins, ir.Jump):
+        _advance(tx, code, ins.target)
     else:
         _finish(tx)
 
@@ -242,9 +241,9 @@ def _deadlock_report(state: State, i: int, ctx: Ctx, is_irq: bool,
     lock = builtins.spinning_on(ctx.pending)
     cpu = ctx.cpu if ctx.cpu >= 0 else (pinned or 0)
     if ctx.status == Status.WAIT_PKMAP:
-        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, ())
+        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, (), i)
     if lock >= 0 and ctx.status == Status.READY:
-        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,))
+        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,), i)
     if is_irq and ctx.status == Status.PENDING:
-        return Report(int(R.DEADLOCK_IRQ), i, cpu, ctx.pc, (cpu,))
+        return Report(int(R.DEADLOCK_IRQ), i, cpu, ctx.pc, (cpu,), i)
     return None

@@ -1,6 +1,6 @@
 """Report kinds, the catalogue of kernel reports, and their kernel-style text.
 
-A report in the state is ``Report(code, ctx, cpu, pc, args)``: ints only.
+A report in the state is ``Report(code, ctx, cpu, pc, args, cur)``: ints only.
 Its text is made here, from the catalogue entry of its code: the kernel's
 own first line (``kernel BUG at ...``, ``WARNING: CPU: ...``, ``BUG:
 sleeping function called ...``), the check that fired, and where in the
@@ -182,21 +182,16 @@ def kind_of(code: int) -> Kind:
 
 
 def comm(program: Program, state: State, ctx: int) -> tuple[str, int]:
-    """(comm, pid) of a context as the kernel would print `current`."""
+    """(comm, pid) of a task or idle context, as the kernel prints `current`."""
     n = len(program.contexts)
     if ctx >= n:
         return f"swapper/{ctx - n}", 0
     info = program.contexts[ctx]
-    if info.is_irq:
-        owner = state.ctxs[ctx].owner if ctx < len(state.ctxs) else -1
-        if owner >= 0 and owner != ctx:
-            return comm(program, state, owner)
-        return info.name, 0
     return info.name, info.pid
 
 
 def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
-    c, pid = comm(program, state, rep.ctx)
+    c, pid = comm(program, state, rep.cur)
     args = list(rep.args)
     extra: dict[str, object] = {"pid": pid, "comm": c, "arch": "x86" if program.config.ARCH.startswith("x86") else "arm"}
     code = R(rep.code)
@@ -242,7 +237,7 @@ def headline(program: Program, state: State, rep: Report) -> str:
     """The kernel's first line for this report."""
     code = R(rep.code)
     e = CATALOGUE[code]
-    c, pid = comm(program, state, rep.ctx)
+    c, pid = comm(program, state, rep.cur)
     where = f"{program.path}:{_line(program, rep)}"
     func = _fmt(program, state, rep, e.func)
     if code == R.MIGHT_SLEEP:

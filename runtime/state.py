@@ -64,25 +64,30 @@ class Cpu(NamedTuple):
     fix_owner: tuple[int, ...]  # context that installed each PTE, -1
 
 
-class Line(NamedTuple):
+class Line(NamedTuple):  # noqa: D101
     """A data-cache line: tag (virtual line address for VIVT, physical
     otherwise), the physical page and line it caches, its data, dirtiness."""
 
     tag: int
     page: int
-    index: int
+    index: int  # type: ignore[assignment]  # the line within its page
     data: bytes
     dirty: bool
 
 
 class Report(NamedTuple):
-    """A kernel report: a code from runtime/reports.py and its int args."""
+    """A kernel report: a code from runtime/reports.py and its int args.
+
+    ``cur`` is `current` when it was raised: the context itself for a task,
+    the interrupted task (or the CPU's idle task) for an irq; the kernel
+    prints its comm and PID."""
 
     code: int
     ctx: int
     cpu: int
     pc: int
     args: tuple[int, ...]
+    cur: int
 
 
 class State(NamedTuple):

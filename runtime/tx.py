@@ -146,7 +146,7 @@ class Tx:
 
     # --------------------------------------------------------------- reports
     def report(self, code: R, *args: int) -> None:
-        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args)))
+        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), self.current()))
         if self.events is not None:
             from runtime.reports import label
             self.events.append(f"report {label(self.program, self.base, self.reports[-1])}")
@@ -210,8 +210,8 @@ class Tx:
             debug_locks=self.debug_locks, panicked=self.panicked)
 
 
-def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...]]:
-    return (r.ctx, r.pc, r.code, r.cpu, r.args)
+def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int]:
+    return (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur)
 
 
 def is_fatal_kind(code: R) -> bool:

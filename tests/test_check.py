@@ -263,7 +263,7 @@ def test_E403_allowed_as_statement_initialiser_and_assignment() -> None:
 
 
 def test_E404_task_only_builtin_and_pointer_load_in_expectation() -> None:
-    f = file(gint("G"), expects=(expect("never", call("kmap_local_idx")),
+    f = file(gint("G"), expects=(expect("never", call("smp_processor_id")),
                                  expect("always", index(name("G"), 0)),
                                  expect("always", deref(name("G")))))
     assert codes(f) == ["E404", "E404", "E404"]

@@ -340,7 +340,8 @@ def test_force_map_gives_lowmem_a_slot():
         int differs = a != page_address(L);
         kunmap_local(page_address(L));
     }""", "CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP = y;"))
-    assert local(p, s, "t", "idx") == 2 and local(p, s, "t", "differs") == 1
+    assert local(p, s, "t", "idx") == 1 and local(p, s, "t", "differs") == 1
+    assert s.ctxs[0].kmap_idx == 2            # kmap_ctrl.idx moves by KM_INCR 2
     assert kinds(p, s) == ["WARN", "WARN"]
     t = "\n".join(texts(p, s))
     assert "WARN_ON_ONCE(1)" in t and "DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx)" in t
