@@ -377,3 +377,16 @@ page P = alloc_page(GFP_HIGHUSER);
 task t on cpu0 { void *a = kmap_local_page(P); int same = a == page_address(P); kunmap_local(a); }""")
     assert local(p, s, "t", "same") == 1 and not s.reports
     assert program("config { ARCH = x86_64; } task t { }").config.CONFIG_HIGHMEM is False
+
+
+def test_introspection_in_expectations_reports_what_tasks_left_behind():
+    """LANGUAGE.md: introspection is usable in expectations; on a final state
+    it is the largest value any task ended with, so leaks show."""
+    from kmaptest import verdicts
+    p, s = final(x86("""
+task clean on cpu0 { void *a = kmap_local_page(P1); kunmap_local(a); }
+task leaky on cpu0 { void *b = kmap_local_page(P2); preempt_disable(); }
+expect always kmap_local_idx() == 1;
+expect always preempt_count() == 1 && in_atomic();
+expect never irqs_disabled() || pagefault_disabled();"""))
+    assert verdicts(p, s) == [True, True, True]
