@@ -205,23 +205,33 @@ def in_progress_schedule() -> str | None:
 
 
 def encode(program: Program, actions: list[Action]) -> str:
-    """The schedule notation that replays ``actions`` exactly."""
+    """The schedule notation that replays ``actions`` exactly.
+
+    Consecutive steps of one context form an item. A step on another CPU
+    than the one replay would pick (a start elsewhere, a migration) begins
+    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. An item is
+    printed without a count when its context can take no step after it
+    (it finished or blocks), as ``NAME`` then replays to exactly there."""
     state = initial_state(program)
-    items: list[str] = []
-    i = 0
-    while i < len(actions):
-        ci, cpu = actions[i]
-        acts = [a for a in enabled(program, state) if a[0] == ci]
-        at = "" if preferred(program, state, acts) == (ci, cpu) else f"@cpu{cpu}"
-        k = 0
-        while i < len(actions) and actions[i][0] == ci:
-            state, _ = step(program, state, actions[i])
-            i += 1
-            k += 1
-        still = any(a[0] == ci for a in enabled(program, state))
-        name = program.contexts[ci].name + at
-        items.append(name if not still else f"{name}:{k}")
-    return ", ".join(items)
+    items: list[list[object]] = []   # [ctx, cpu or None, steps, state after]
+    for a in actions:
+        ci, cpu = a
+        mine = [x for x in enabled(program, state) if x[0] == ci]
+        natural = preferred(program, state, mine) == a
+        last = items[-1] if items else None
+        if last is not None and last[0] == ci and (last[1] == cpu if last[1] is not None else natural):
+            last[2] = int(last[2]) + 1  # type: ignore[call-overload]
+        else:
+            items.append([ci, None if natural else cpu, 1, None])
+        state, _ = step(program, state, a)
+        items[-1][3] = state
+    out = []
+    for ci, cpu, k, after in items:
+        assert isinstance(ci, int) and isinstance(after, State)
+        name = program.contexts[ci].name + ("" if cpu is None else f"@cpu{cpu}")
+        more = any(x[0] == ci and (cpu is None or x[1] == cpu) for x in enabled(program, after))
+        out.append(f"{name}:{k}" if more else name)
+    return ", ".join(out)
 
 
 def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:

@@ -106,3 +106,34 @@ def test_outcome_counts_sum_to_executions():
     p, r = check(PERCPU)
     assert sum(r.outcomes.values()) == r.executions
     assert len(r.outcomes) == 2
+
+
+MIGRATING = """
+config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page L = alloc_page(GFP_KERNEL);
+task t {
+    void *a = kmap_local_page(L);
+    int c0 = raw_smp_processor_id();
+    preempt_point();
+    int c1 = raw_smp_processor_id();
+    kunmap_local(a);
+}
+task other { int x = 1; }
+expect sometimes t.c0 != t.c1;
+"""
+
+
+def test_witnesses_with_migrations_replay_exactly():
+    """A step on another CPU than replay would pick is printed as NAME@cpuN."""
+    from kmaptest import program
+    p = program(MIGRATING)
+    r = ex.explore(p)
+    explorer = ex.Explorer(p, ex.Options())
+    texts = []
+    for outcome, path_actions in r.witnesses.items():
+        text = encode(p, path_actions)
+        texts.append(text)
+        run = execute(p, parse_items(p, text), trace=False)
+        assert run.actions == path_actions, text
+        assert explorer.outcome(run.final) == outcome, text  # type: ignore[arg-type]
+    assert any("@cpu1" in t for t in texts)
