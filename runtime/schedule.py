@@ -204,6 +204,16 @@ def in_progress_schedule() -> str | None:
         return ", ".join(f"{program.contexts[c].name}@cpu{u}:1" for c, u in actions)
 
 
+@dataclass
+class _Item:
+    """A schedule item being built by encode()."""
+
+    ctx: int
+    cpu: int | None
+    steps: int = 1
+    after: State | None = None
+
+
 def encode(program: Program, actions: list[Action]) -> str:
     """The schedule notation that replays ``actions`` exactly.
 
@@ -213,24 +223,25 @@ def encode(program: Program, actions: list[Action]) -> str:
     printed without a count when its context can take no step after it
     (it finished or blocks), as ``NAME`` then replays to exactly there."""
     state = initial_state(program)
-    items: list[list[object]] = []   # [ctx, cpu or None, steps, state after]
+    items: list[_Item] = []
     for a in actions:
         ci, cpu = a
         mine = [x for x in enabled(program, state) if x[0] == ci]
         natural = preferred(program, state, mine) == a
         last = items[-1] if items else None
-        if last is not None and last[0] == ci and (last[1] == cpu if last[1] is not None else natural):
-            last[2] = int(last[2]) + 1  # type: ignore[call-overload]
+        if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
+            last.steps += 1
         else:
-            items.append([ci, None if natural else cpu, 1, None])
+            items.append(_Item(ci, None if natural else cpu))
         state, _ = step(program, state, a)
-        items[-1][3] = state
+        items[-1].after = state
     out = []
-    for ci, cpu, k, after in items:
-        assert isinstance(ci, int) and isinstance(after, State)
-        name = program.contexts[ci].name + ("" if cpu is None else f"@cpu{cpu}")
-        more = any(x[0] == ci and (cpu is None or x[1] == cpu) for x in enabled(program, after))
-        out.append(f"{name}:{k}" if more else name)
+    for it in items:
+        name = program.contexts[it.ctx].name + ("" if it.cpu is None else f"@cpu{it.cpu}")
+        assert it.after is not None
+        more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
+                   for x in enabled(program, it.after))
+        out.append(f"{name}:{it.steps}" if more else name)
     return ", ".join(out)
 
 
