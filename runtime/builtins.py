@@ -63,9 +63,11 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
 def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
     """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()."""
     assert argv is not None
-    sched.might_sleep(tx, "kunmap")
     page = page_arg(tx, argv[0])
-    if tx.cfg.CONFIG_HIGHMEM and is_highmem(tx.program, page):
+    if not tx.cfg.CONFIG_HIGHMEM:
+        return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
+    sched.might_sleep(tx, "kunmap")
+    if is_highmem(tx.program, page):
         pkmap.kunmap_high(tx, page)
     return None
 
@@ -89,8 +91,11 @@ def _kmap_high_get(tx: Tx, argv: list[int] | None) -> Result:
 
 
 def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
+    """kunmap_high(); with CONFIG_HIGHMEM=n the empty inline."""
     assert argv is not None
-    pkmap.kunmap_high(tx, page_arg(tx, argv[0]))
+    page = page_arg(tx, argv[0])
+    if tx.cfg.CONFIG_HIGHMEM:
+        pkmap.kunmap_high(tx, page)
     return None
 
 
@@ -316,6 +321,10 @@ def _copy_user(to_user: bool) -> Handler:
         if p is None:
             assert argv is not None
             kaddr, uaddr, length = (argv[1], argv[0], argv[2]) if to_user else argv
+            # __might_fault() (mm/memory.c): unless pagefaults are disabled,
+            # the copy may fault and sleep: __might_sleep() checks.
+            if tx.ctxs[tx.current()].pagefault_disabled == 0:
+                sched.might_sleep(tx, func)
             found = _user_page(tx, uaddr)
             if found is None or length <= 0:
                 return max(length, 0)

@@ -240,10 +240,11 @@ def _deadlock_report(state: State, i: int, ctx: Ctx, is_irq: bool,
                      pinned: int | None) -> Report | None:
     lock = builtins.spinning_on(ctx.pending)
     cpu = ctx.cpu if ctx.cpu >= 0 else (pinned or 0)
+    cur = ctx.owner if is_irq and ctx.owner >= 0 else i   # the hung task is `current`
     if ctx.status == Status.WAIT_PKMAP:
-        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, (), i)
+        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, (), cur)
     if lock >= 0 and ctx.status == Status.READY:
-        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,), i)
+        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,), cur)
     if is_irq and ctx.status == Status.PENDING:
         return Report(int(R.DEADLOCK_IRQ), i, cpu, ctx.pc, (cpu,), i)
     return None

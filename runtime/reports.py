@@ -241,7 +241,7 @@ def headline(program: Program, state: State, rep: Report) -> str:
     where = f"{program.path}:{_line(program, rep)}"
     func = _fmt(program, state, rep, e.func)
     if code == R.MIGHT_SLEEP:
-        return f"BUG: sleeping function called from invalid context at {e.file} ({func})"
+        return f"BUG: sleeping function called from invalid context at {_sleep_site(program, rep, func)}"
     if code == R.SCHED_ATOMIC:
         return f"BUG: scheduling while atomic: {c}/{pid}/0x{rep.args[0]:08x}"
     if code == R.SMP_PROCESSOR_ID:
@@ -292,6 +292,21 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return "USE_AFTER_UNMAP: " + ("access through a released mapping" if code == R.USE_AFTER_UNMAP
                                       else "access through another context's kmap_local address")
     return f"{e.kind.name}: {func}"
+
+
+# Where __might_sleep()'s __FILE__ points for each caller: the inline
+# wrappers' header, the user-copy header, the RT spinlock, or the scenario's
+# own line for its might_sleep()/cond_resched().
+SLEEP_SITES = {"kmap": HMI, "kunmap": HMI, "copy_from_user": "include/linux/uaccess.h",
+               "copy_to_user": "include/linux/uaccess.h",
+               "spin_lock": "kernel/locking/spinlock_rt.c"}
+
+
+def _sleep_site(program: Program, rep: Report, func: str) -> str:
+    site = SLEEP_SITES.get(func)
+    if site is None:
+        return f"{program.path}:{_line(program, rep)}"
+    return f"{site} ({func})"
 
 
 def _line(program: Program, rep: Report) -> int:

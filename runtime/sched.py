@@ -203,7 +203,7 @@ def spin_lock_try(tx: Tx, lock: int) -> bool:
             tx.event(f"spin_lock: {tx.program.locks[lock]} taken")
         return True
     if owner == tx.ci and tx.me.pending is None:
-        tx.report(R.SPIN_RECURSION, lock)
+        tx.debug_locks_warn(R.SPIN_RECURSION, lock)  # spin_bug(): debug_locks_off() first
     tx.set_me(pending=(1, lock))
     holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"
     if tx.events is not None:
@@ -214,11 +214,13 @@ def spin_lock_try(tx: Tx, lock: int) -> bool:
 def spin_unlock(tx: Tx, lock: int) -> None:
     """do_raw_spin_unlock() with DEBUG_SPINLOCK's spin_bug() checks."""
     owner = tx.locks[lock]
+    # spin_bug() prints only if debug_locks_off() succeeds, which also
+    # silences the preempt_count_sub() warning of the preempt_enable after.
     if owner == -1:
-        tx.report(R.SPIN_NOT_LOCKED, lock)
+        tx.debug_locks_warn(R.SPIN_NOT_LOCKED, lock)
         return
     if owner != tx.ci:
-        tx.report(R.SPIN_WRONG_OWNER, lock)
+        tx.debug_locks_warn(R.SPIN_WRONG_OWNER, lock)
     tx.locks[lock] = -1
     if tx.events is not None:
         tx.event(f"spin_unlock: {tx.program.locks[lock]} released")

@@ -204,3 +204,47 @@ def test_returning_to_user_space_with_a_lock_held():
     p, s = final(src("task t on cpu0 { spin_lock(&lock); }"))
     assert heads(p, s) == ["WARNING: lock held when returning to user space!"]
     assert "t/1 is leaving the kernel with locks still held!" in texts(p, s)[0]
+
+
+def test_copy_from_user_in_atomic_context_is_might_fault_splat():
+    """__might_fault(): with page faults enabled, copy_from_user may sleep, so
+    __might_sleep() complains under a spinlock (present page or not)."""
+    for state in ("present", "not_present"):
+        p, s = final(src(f"""page W = alloc_user_page({state});
+task t on cpu0 {{
+    void *b = kmap_local_page(P);
+    spin_lock(&lock);
+    int n = copy_from_user(b, W, 8);
+    spin_unlock(&lock);
+    kunmap_local(b);
+}}"""))
+        assert heads(p, s)[0] == ("BUG: sleeping function called from invalid context at "
+                                  "include/linux/uaccess.h (copy_from_user)"), state
+
+
+def test_copy_from_user_with_faults_disabled_has_no_splat():
+    p, s = final(src("""task t on cpu0 {
+        void *b = kmap_atomic(P);
+        int n = copy_from_user(b, U, 8);
+        kunmap_atomic(b);
+    }"""))
+    assert not s.reports and local(p, s, "t", "n") == 8
+
+
+def test_scenario_might_sleep_names_the_scenario_line():
+    p, s = final(src("task t on cpu0 { preempt_disable(); might_sleep(); preempt_enable(); }"))
+    assert heads(p, s) == ["BUG: sleeping function called from invalid context at t.kmap:10"]
+
+
+def test_kunmap_without_highmem_is_the_empty_inline():
+    """!CONFIG_HIGHMEM kunmap()/kunmap_high() have no might_sleep and no BUG."""
+    p, s = final("""config { ARCH = x86; CONFIG_HIGHMEM = n; PAGE_SIZE = 64; }
+page L = alloc_page(GFP_KERNEL);
+task t on cpu0 { void *l = kmap(L); preempt_disable(); kunmap(L); kunmap_high(L); preempt_enable(); }""")
+    assert not s.reports
+
+
+def test_spin_unlock_of_an_unlocked_lock_prints_only_spin_bug():
+    """spin_bug() turns lock debugging off, silencing preempt_count_sub()."""
+    p, s = final(src("task t on cpu0 { spin_unlock(&lock); }"))
+    assert heads(p, s) == ["BUG: spinlock already unlocked on CPU#0, t/1"]
