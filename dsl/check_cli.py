@@ -178,14 +178,7 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
 
 def result_line(verdicts: list[Verdict]) -> str:
     """'Result: ...': every expectation holds, or how many fail / are unproven."""
-    n = len(verdicts)
-    failing = sum(1 for v in verdicts if v.holds is False)
-    unproven = sum(1 for v in verdicts if v.holds is None)
-    if not failing and not unproven:
-        return "Result: the expectation holds" if n == 1 else f"Result: all {n} expectations hold"
-    parts = ([f"{failing} fail{'s' if failing == 1 else ''}"] if failing else []) + \
-        ([f"{unproven} unproven"] if unproven else [])
-    return f"Result: of {n} expectation{'s' if n != 1 else ''}, {' and '.join(parts)}"
+    return report.summary([v.holds for v in verdicts], "Result")
 
 
 def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:

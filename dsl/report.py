@@ -214,11 +214,20 @@ def verdict_lines(verdicts: list[tuple[str, bool | None, str]]) -> list[str]:
 
 
 def result_line(verdicts: list[tuple[str, bool | None, str]]) -> str:
-    ok = sum(1 for _, h, _ in verdicts if h)
-    n = len(verdicts)
-    if ok == n:
-        return "result: the expectation holds" if n == 1 else f"result: all {n} expectations hold"
-    return f"result: {n - ok} of {n} expectation{'s' if n != 1 else ''} fail"
+    """'result: ...' with how many expectations fail or are unproven."""
+    return summary([h for _, h, _ in verdicts], "result")
+
+
+def summary(holds: list[bool | None], word: str) -> str:
+    """The closing line of run and check (one wording for both)."""
+    n = len(holds)
+    failing = sum(1 for h in holds if h is False)
+    unproven = sum(1 for h in holds if h is None)
+    if not failing and not unproven:
+        return f"{word}: the expectation holds" if n == 1 else f"{word}: all {n} expectations hold"
+    parts = ([f"{failing} fail{'s' if failing == 1 else ''}"] if failing else []) + \
+        ([f"{unproven} unproven"] if unproven else [])
+    return f"{word}: of {n} expectation{'s' if n != 1 else ''}, {' and '.join(parts)}"
 
 
 def action_names(program: Program, actions: list[Action]) -> str:

@@ -23,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
     text = sch.encode(program, ex.actions)
     assert ex.final is not None
     verdicts = report.verdicts_for(program, ex.final)
+    if ex.truncated:  # not a final state: nothing can be judged
+        verdicts = [(label, None, f"the execution did not finish in {len(ex.actions)} steps")
+                    for label, _, _ in verdicts]
     shown = f"{label} -> {text}" if label and label != text else text
     sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
                                      show_trace=not args.no_trace))

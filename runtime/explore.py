@@ -102,6 +102,7 @@ class Explorer:
         self.on_stack: set[int] = set()
         self.result = Result()
         self.atoms = collect_atoms(program)
+        self.loop: tuple[int, State] | None = None   # where a cycle first closed
         self._start = time.monotonic()
         self._last_progress = self._start
 
@@ -141,9 +142,24 @@ class Explorer:
                     stack.append(nxt[0])
         self.result.seconds = time.monotonic() - self._start
         self.result.states = len(self.edges)
+        if not self.terminal and self.loop is not None and not self.result.bounded:
+            self._no_execution_ends(*self.loop)
         self._count()
         self._shortest()
         return self.result
+
+    def _no_execution_ends(self, sid: int, s: State) -> None:
+        """Every execution loops forever: judge the expectations where the
+        loop closes, with a report naming the contexts that never finish."""
+        from runtime.machine import is_final
+        from runtime.reports import R
+        from runtime.state import Report, Status
+        final = final_state(self.p, s)
+        extra = tuple(Report(int(R.LIVELOCK), i, max(c.cpu, 0), c.pc, (), i)
+                      for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
+                      if c.status == Status.READY and not self.p.contexts[i].is_irq)
+        assert not is_final(self.p, s)
+        self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))
 
     def _key(self, s: State, pre: int) -> object:
         h = hash(s)
@@ -188,6 +204,8 @@ class Explorer:
             return self._frame(s, acts, sid, depth, sleep, pre), sid
         old = self.slept[sid]
         missing = old - sleep
+        if sid in self.on_stack and self.loop is None:
+            self.loop = (sid, s)
         if not missing or sid in self.on_stack:
             return None, sid
         self.slept[sid] = old & sleep

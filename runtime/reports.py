@@ -87,6 +87,7 @@ class R(IntEnum):
     IRQ_PANIC = 46
     DEADLOCK_IRQ = 47
     LOCK_HELD_RETURN = 48
+    LIVELOCK = 49
 
 
 HM = "mm/highmem.c"
@@ -159,6 +160,7 @@ CATALOGUE: dict[R, Entry] = {
     R.LOCK_HELD_RETURN: Entry(Kind.WARN, "kernel/locking/lockdep.c", "lockdep_sys_exit",
                               "{comm}/{pid} is leaving the kernel with locks still held!\n"
                               "1 lock held by {comm}/{pid}: {lock}"),
+    R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "no execution ends: {comm} keeps running without finishing"),
     R.DEADLOCK_IRQ: Entry(Kind.DEADLOCK, "", "", "irq {comm} can never fire: cpu{0} never enables interrupts"),
 }
 
@@ -269,6 +271,8 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return f"INFO: task {c}:{pid} blocked for more than 120 seconds."
     if code == R.DEADLOCK_SPIN:
         return f"watchdog: BUG: soft lockup - CPU#{rep.cpu} stuck for 22s! [{c}:{pid}]"
+    if code == R.LIVELOCK:
+        return f"DEADLOCK: {c}:{pid} never finishes (an endless loop)"
     if code == R.DEADLOCK_IRQ:
         return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never fires"
     if code == R.PERCPU_RANGE:

@@ -137,3 +137,25 @@ def test_witnesses_with_migrations_replay_exactly():
         assert run.actions == path_actions, text
         assert explorer.outcome(run.final) == outcome, text  # type: ignore[arg-type]
     assert any("@cpu1" in t for t in texts)
+
+
+def test_when_no_execution_ends_check_says_so_instead_of_vacuous_truth():
+    from dsl.check_cli import verdicts_of
+    src = """int ready = 0;
+task t on cpu0 { while (ready == 0) { } }
+expect always ready == 1;
+expect never DEADLOCK;"""
+    p, r = check(src)
+    assert [o.reports for o in r.outcomes] == [("DEADLOCK: t:1 never finishes (an endless loop)",)]
+    assert [v.holds for v in verdicts_of(p, r)] == [False, False]
+
+
+def test_a_fairly_terminating_busy_wait_is_fine():
+    src = """config { NR_CPUS = 2; }
+int flag = 0;
+task waiter on cpu0 { while (flag == 0) { } int done = 1; }
+task setter on cpu1 { flag = 1; }
+expect always waiter.done == 1;"""
+    from dsl.check_cli import verdicts_of
+    p, r = check(src)
+    assert [v.holds for v in verdicts_of(p, r)] == [True]
