@@ -24,18 +24,21 @@ def suggest_builtin(ex: ExprCheck, expr: nodes.Call) -> str:
     """'did you mean ...?' preferring built-ins the call's arguments fit.
 
     `kmap_local(P)` is closest in spelling to kunmap_local, but only
-    kmap_local_page takes a page: fitting arguments rank first, then a
-    shared prefix, then spelling."""
+    kmap_local_page completes the word (and takes a page); a one-typo
+    spelling (kunmap_locl) beats a signature that merely fits (kunmap)."""
     word = expr.func
+    # Close spellings, and names the word truncates (kmap_local -> kmap_local_page).
+    # Not names that are a prefix of the word: `kmap` is no fix for kmap_locl_page.
     pool = set(difflib.get_close_matches(word, names.BUILTINS, n=8, cutoff=0.6))
-    pool |= {b for b in names.BUILTINS if b.startswith(word) or word.startswith(b)}
+    pool |= {b for b in names.BUILTINS if b.startswith(word)}
     if not pool:
         return did_you_mean(word, names.BUILTINS)
 
-    def rank(b: str) -> tuple[bool, bool, float]:
+    def rank(b: str) -> tuple[bool, bool, bool, float]:
         ratio = difflib.SequenceMatcher(None, word, b).ratio()
-        return (fits(ex, names.BUILTINS[b], expr.args),
-                b.startswith(word) or word.startswith(b), ratio)
+        # a completion first, then a near-exact spelling (one typo), then
+        # the signature the arguments fit, then plain spelling distance
+        return (b.startswith(word), ratio >= 0.85, fits(ex, names.BUILTINS[b], expr.args), ratio)
     return f"did you mean `{max(sorted(pool), key=rank)}`?"
 
 

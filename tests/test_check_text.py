@@ -95,3 +95,17 @@ def test_check_text_is_the_exact_source() -> None:
     check_instr = p.contexts[0].code[1]
     assert isinstance(check_instr, ir.Check) and check_instr.text == "p[0]   !=  0"
     assert p.expectations[0].text == "P[0] == 0"
+
+
+def test_did_you_mean_prefers_the_closest_spelling_over_a_prefix():
+    """Review: `kmap_locl_page` suggested `kmap` (a prefix of the typo)."""
+    import pytest as _pytest
+    from dsl.load import load_text
+    from dsl.source import InputError
+    cases = {"kmap_locl_page": "kmap_local_page", "kunmap_locl": "kunmap_local",
+             "kmap_atomc": "kmap_atomic", "memcpy_to_pgae": "memcpy_to_page",
+             "kmap_local": "kmap_local_page"}
+    for typo, want in cases.items():
+        with _pytest.raises(InputError) as err:
+            load_text(f"page P = alloc_page(GFP_HIGHUSER);\ntask t on cpu0 {{ void *a = {typo}(P); }}", "t.kmap")
+        assert f"did you mean `{want}`?" in err.value.render(), typo
