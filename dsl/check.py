@@ -241,6 +241,12 @@ def check_alloc(env: Env, call: nodes.Call) -> tuple[int, bool] | None:
             env.error("E411", f"`alloc_devmap_page` takes no arguments, got {len(args)}",
                       call.span, "page D = alloc_devmap_page();")
             return None
+        if env.config.ARCH != "x86_64":
+            # mm/Kconfig: ZONE_DEVICE depends on SPARSEMEM_VMEMMAP, 64-bit only
+            env.error("E419", "ZONE_DEVICE pages need a 64-bit kernel (ZONE_DEVICE depends on "
+                      f"SPARSEMEM_VMEMMAP): ARCH = {env.config.ARCH} has none", call.func_span,
+                      "use ARCH = x86_64 for devmap pages")
+            return None
         return 0, True
     if call.func == "alloc_user_page":
         return user_page_state(env, call)

@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "E416": "struct page * local given something that is not a page",
     "E417": "page array size out of range",
     "E418": "irq without `on cpuN`",
+    "E419": "a built-in or page kind the chosen ARCH does not have",
     "E501": "more than one schedule line",
     "E502": "schedule step count below 1",
     "E503": "schedule puts a pinned task or irq on another CPU",

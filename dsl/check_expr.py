@@ -311,6 +311,12 @@ class ExprCheck:
                            "side of `=`", expr.span,
                            f"store its result in a local first: x = {b.name}(...);")
             return False
+        if b.name == "kmap_high_get" and self.env.config.ARCH != "arm":
+            self.env.error("E419", f"`kmap_high_get` is declared only by "
+                           f"arch/arm/include/asm/highmem.h: ARCH = {self.env.config.ARCH} "
+                           "has no such function", expr.func_span,
+                           "use ARCH = arm (with ARCH_NEEDS_KMAP_HIGH_GET = y to pin)")
+            return False
         if not b.returns and pos is not Pos.STMT:
             self.env.error("E410", f"`{b.name}` returns void: it cannot be used as a value",
                            expr.span, f"call it as a statement: {b.name}(...);")

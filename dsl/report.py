@@ -35,7 +35,7 @@ def run_text(program: Program, ex: Execution, schedule: str, source: str,
            f"config: {program.config.describe()}",
            f"schedule: {schedule} ({source})"]
     if show_trace:
-        out += ["", "trace:"] + [trace_line(program, t) for t in ex.trace]
+        out += ["", "trace:"] + trace_lines(program, ex.trace)
     assert ex.final is not None
     out += ["", *reports_text(program, ex.final)]
     out += ["", "final state:", *final_text(program, ex.final)]
@@ -44,6 +44,19 @@ def run_text(program: Program, ex: Execution, schedule: str, source: str,
                     "the execution did not finish"]
     out += ["", "expectations:", *verdict_lines(verdicts), "", result_line(verdicts)]
     return "\n".join(out) + "\n"
+
+
+TRACE_HEAD, TRACE_TAIL = 1000, 200
+
+
+def trace_lines(program: Program, trace: list[TraceStep]) -> list[str]:
+    """The trace, with the middle of a very long one (a loop) left out."""
+    if len(trace) <= TRACE_HEAD + TRACE_TAIL:
+        return [trace_line(program, t) for t in trace]
+    cut = len(trace) - TRACE_HEAD - TRACE_TAIL
+    return ([trace_line(program, t) for t in trace[:TRACE_HEAD]]
+            + [f"  ... {cut} steps left out ..."]
+            + [trace_line(program, t) for t in trace[-TRACE_TAIL:]])
 
 
 def trace_line(program: Program, t: TraceStep) -> str:

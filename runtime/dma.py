@@ -104,10 +104,19 @@ def _apply(tx: Tx, op: int, tag: int, func: str, page: int) -> None:
         cache.flush(tx, tag)
 
 
+def _in_page(tx: Tx, func: str, page: int, offset: int, length: int) -> None:
+    """The modelled device works on one page: anything else is the
+    scenario's mistake, reported like a failed assert (the context stops)."""
+    ps = tx.cfg.PAGE_SIZE
+    if offset < 0 or length < 0 or offset + length > ps:
+        tx.report(R.DEVICE_RANGE, offset, offset + length - 1, ps, page, tx.func(func))
+        from runtime.tx import Killed
+        raise Killed()
+
+
 def device_write(tx: Tx, page: int, offset: int, value: int, length: int) -> None:
     """The device writes RAM (a coherent one through the snooped cache)."""
-    ps = tx.cfg.PAGE_SIZE
-    offset, length = max(0, offset), max(0, min(length, ps - max(0, offset)))
+    _in_page(tx, "device_write", page, offset, length)
     if tx.cfg.DMA_COHERENT:
         cache.snoop(tx, page, offset, length, drop=True)
     data = bytes([value & 0xFF]) * length
@@ -120,7 +129,7 @@ def device_write(tx: Tx, page: int, offset: int, value: int, length: int) -> Non
 
 def device_read(tx: Tx, page: int, offset: int) -> int:
     """The device reads RAM; data still dirty in a CPU cache is stale to it."""
-    offset %= tx.cfg.PAGE_SIZE
+    _in_page(tx, "device_read", page, offset, 1)
     if tx.cfg.DMA_COHERENT:
         cache.snoop(tx, page, offset, 1, drop=False)
     got = tx.ram[page][offset]

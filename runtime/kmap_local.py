@@ -99,9 +99,12 @@ def _flush_vivt_page(tx: Tx, vaddr: int, func: str) -> None:
     """arch_kmap_local_pre_unmap() on ARM VIVT: __cpuc_flush_dcache_area."""
     if tx.cfg.CACHE == "vivt" and tx.cfg.uses_cache:
         base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
-        for tag in cache.tags_for_range(tx, base, tx.cfg.PAGE_SIZE):
-            if tag in tx.cache:
-                cache.flush(tx, tag)
+        lines = [t for t in cache.tags_for_range(tx, base, tx.cfg.PAGE_SIZE) if t in tx.cache]
+        for tag in lines:
+            cache.flush(tx, tag)
+        if tx.events is not None:
+            tx.event(f"{func}: VIVT __cpuc_flush_dcache_area({base:#x}): "
+                     f"{len(lines)} line{'s' if len(lines) != 1 else ''} cleaned and invalidated")
 
 
 def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
@@ -126,7 +129,6 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
         cpu = tx.cpu if top >= 0 else cpu
     else:
         cpu, slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
-    pfn = ctx.pteval[top] - 1 if 0 <= top < len(ctx.pteval) else -1
     # What the caller released is the address it passed, whatever slot the
     # kernel then clears (USE_AFTER_UNMAP is about the caller's pointer).
     given_cpu, given_slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
@@ -134,7 +136,9 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     if given:
         note_released(tx, addr, given - 1)
     _flush_vivt_page(tx, addr, "kunmap_local_indexed")
+    cleared = 0
     if 0 <= cpu < cfg.NR_CPUS:
+        cleared = tx.cpus[cpu].fixmap[slot]
         _set_pte(tx, cpu, slot, 0, -1)
     if 0 <= top < len(ctx.pteval):
         tx.set(cur, pteval=ctx.pteval[:top] + (0,) + ctx.pteval[top + 1:])
@@ -142,7 +146,7 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     tx.set(cur, kmap_idx=idx)
     if tx.events is not None:
         tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, cleared slot {slot} of cpu{cpu}"
-             + (f" (pfn {pfn:#x})" if pfn >= 0 else ""))
+             + (f" (pfn {cleared - 1:#x})" if cleared else " (no PTE there)"))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
     sched.migrate_enable(tx)

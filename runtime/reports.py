@@ -88,6 +88,7 @@ class R(IntEnum):
     DEADLOCK_IRQ = 47
     LOCK_HELD_RETURN = 48
     LIVELOCK = 49
+    DEVICE_RANGE = 50
 
 
 HM = "mm/highmem.c"
@@ -161,6 +162,7 @@ CATALOGUE: dict[R, Entry] = {
                               "{comm}/{pid} is leaving the kernel with locks still held!\n"
                               "1 lock held by {comm}/{pid}: {lock}"),
     R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "no execution ends: {comm} keeps running without finishing"),
+    R.DEVICE_RANGE: Entry(Kind.ASSERT, "", "{f}", "bytes {0}..{1} are outside the {2}-byte page {page}"),
     R.DEADLOCK_IRQ: Entry(Kind.DEADLOCK, "", "", "irq {comm} can never fire: cpu{0} never enables interrupts"),
 }
 
@@ -172,7 +174,7 @@ FUNCS = ("kmap", "kunmap", "__kmap_local_sched_out", "__kmap_local_sched_in",
          "kmap_high_get", "kunmap_high", "cond_resched", "copy_from_user",
          "copy_to_user", "spin_lock", "might_sleep", "kmap_atomic", "msleep",
          "schedule", "flush_cache_all", "flush_dcache_page", "__kmap_local_pfn_prot",
-         "kunmap_atomic", "device_write")
+         "kunmap_atomic", "device_write", "device_read")
 FUNC_INDEX = {f: i for i, f in enumerate(FUNCS)}
 
 # Extra arg conventions per code: the names of trailing args.
@@ -198,11 +200,13 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
     extra: dict[str, object] = {"pid": pid, "comm": c, "arch": "x86" if program.config.ARCH.startswith("x86") else "arm"}
     code = R(rep.code)
     if code in (R.MIGHT_SLEEP, R.SCHED_GUARD, R.SCHED_PTE_NONE, R.DATA_LOSS, R.HIGHMEM_VM_BUG,
-                R.PAGE_NOT_HIGHMEM):
+                R.PAGE_NOT_HIGHMEM, R.DEVICE_RANGE):
         extra["f"] = FUNCS[args[-1]]
     if code in (R.KUNMAP_HIGH_NOT_MAPPED, R.KUNMAP_HIGH_ZERO, R.STALE_READ, R.DEVICE_STALE_READ,
                 R.USE_AFTER_UNMAP, R.PKS_FAULT, R.DATA_LOSS, R.PAGE_NOT_HIGHMEM):
         extra["page"] = page_name(program, args[-2] if code in (R.DATA_LOSS, R.PAGE_NOT_HIGHMEM) else args[-1])
+    if code == R.DEVICE_RANGE:
+        extra["page"] = page_name(program, args[-2])
     if code in (R.SPIN_RECURSION, R.SPIN_NOT_LOCKED, R.SPIN_WRONG_OWNER, R.DEADLOCK_SPIN,
                 R.LOCK_HELD_RETURN):
         extra["lock"] = program.locks[args[0]]
@@ -283,6 +287,8 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return f"WARNING: CPU: {rep.cpu} PID: {pid} at {where} {program.contexts[rep.ctx].name}"
     if code == R.ASSERT:
         return f"ASSERT: {where}: assert({check_text(program, rep)}) failed"
+    if code == R.DEVICE_RANGE:
+        return f"ASSERT: {where}: {func}() outside the page"
     if e.kind == Kind.BUG:
         return f"kernel BUG at {e.file}:{func}!"
     if e.kind == Kind.WARN:

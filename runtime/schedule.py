@@ -108,12 +108,14 @@ class _Runner:
     def follow(self, items: tuple[ScheduleStep, ...]) -> None:
         for k, item in enumerate(items):
             n = 0
+            if self.state.panicked:
+                return  # the kernel died: nothing more can run
             while item.steps is None or n < item.steps:
                 acts = [a for a in enabled(self.program, self.state) if a[0] == item.ctx]
                 if item.cpu is not None:
                     acts = [a for a in acts if a[1] == item.cpu]
                 if not acts:
-                    if item.steps is None and (n > 0 or self._stopped(item.ctx)):
+                    if self.state.panicked or (item.steps is None and (n > 0 or self._stopped(item.ctx))):
                         break
                     raise ScheduleError(k, self._why_not(item, n))
                 self.do(preferred(self.program, self.state, acts))

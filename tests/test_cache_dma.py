@@ -184,3 +184,27 @@ def test_pks_config_constraints():
         with pytest.raises(InputError) as err:
             program(f"config {{ {cfg} }} task t {{ }}")
         assert "E303" in err.value.codes
+
+
+def test_device_access_outside_the_page_is_reported():
+    p, s = final(arm("task t on cpu0 { device_write(B, 60, 1, 8); int after = 1; }"))
+    assert kinds(p, s) == ["ASSERT"] and local(p, s, "t", "after") == 0
+    assert "bytes 60..67 are outside the 64-byte page B" in "\n".join(__import__("kmaptest").texts(p, s))
+
+
+def test_vivt_flushes_at_kunmap_local_are_traced():
+    from kmaptest import events
+    p, e = run(arm("task t on cpu0 { void *h = kmap_local_page(H); h[0] = 3; kunmap_local(h); }",
+                   "ARCH_NEEDS_KMAP_HIGH_GET = n;"))
+    assert any("VIVT __cpuc_flush_dcache_area" in x and "1 line cleaned" in x for x in events(e))
+
+
+def test_arch_specific_apis_are_refused_elsewhere():
+    """E419: kmap_high_get is ARM's; ZONE_DEVICE needs a 64-bit kernel."""
+    import pytest
+    from dsl.source import InputError
+    for src in ("config { ARCH = x86; } page P = alloc_page(GFP_HIGHUSER); task t { void *v = kmap_high_get(P); }",
+                "config { ARCH = arm; } page D = alloc_devmap_page(); task t { }"):
+        with pytest.raises(InputError) as err:
+            program(src)
+        assert err.value.codes == ["E419"]

@@ -148,3 +148,14 @@ def test_check_json_is_versioned_and_complete():
     assert doc["statistics"]["states"] == 311
     assert any("DATA_LOSS" in r for o in doc["outcomes"] for r in o["reports"])
     assert all(o["witness"] for o in doc["outcomes"])
+
+
+def test_a_schedule_that_panics_the_kernel_stops_there(tmp_path: Path):
+    f = write(tmp_path, """config { ARCH = x86; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { int a = 1; int b = 2; int c = 3; }
+irq h on cpu0 { BUG_ON(1); }
+schedule t:1, h, t;
+""")
+    out, err, code = kmap("run", f)
+    assert err == "" and "Kernel panic - not syncing: Fatal exception in interrupt" in out
