@@ -158,49 +158,48 @@ SPIN_ROWS = [
 
 # ------------------------------------------------------- Mazurkiewicz traces
 def mazurkiewicz_traces(program: object, limit: int) -> int | None:
-    """The number of Mazurkiewicz traces: maximal executions up to swapping
-    adjacent independent steps (the relation the explorer uses: different
-    contexts on different CPUs whose steps commute). Every execution is
-    enumerated and put in lexicographic normal form; None past `limit`."""
+    """The number of Mazurkiewicz traces: classes of maximal executions
+    under swapping adjacent independent steps (the explorer's relation:
+    different contexts on different CPUs whose steps commute in that
+    state). Every execution is enumerated, and executions one valid swap
+    apart are joined (union-find); None past `limit` executions."""
     from runtime.machine import enabled, step
     from runtime.state import initial_state
     p = program
-    seen: set[tuple[tuple[int, int], ...]] = set()
-    count = 0
+    paths: list[tuple[tuple[int, int], ...]] = []
     stack = [(initial_state(p), ())]  # type: ignore[arg-type]
     while stack:
         s, path = stack.pop()
         acts = enabled(p, s)  # type: ignore[arg-type]
         if not acts:
-            count += 1
-            if count > limit:
+            paths.append(path)
+            if len(paths) > limit:
                 return None
-            seen.add(_normal_form(p, path))
             continue
         for a in acts:
             stack.append((step(p, s, a)[0], path + (a,)))  # type: ignore[arg-type]
-    return len(seen)
+    index = {path: i for i, path in enumerate(paths)}
+    parent = list(range(len(paths)))
 
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
 
-def _normal_form(p: object, path: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-    """Bubble independent adjacent pairs into lexicographic order."""
-    from runtime.machine import enabled, step
-    from runtime.state import initial_state
-    cur = list(path)
-    changed = True
-    while changed:
-        changed = False
+    for i, path in enumerate(paths):
         s = initial_state(p)  # type: ignore[arg-type]
-        for i in range(len(cur) - 1):
-            a, b = cur[i], cur[i + 1]
-            if b < a and a[0] != b[0] and a[1] != b[1]:
+        for k in range(len(path) - 1):
+            a, b = path[k], path[k + 1]
+            if a[0] != b[0] and a[1] != b[1]:
                 sa, sb = step(p, s, a)[0], step(p, s, b)[0]  # type: ignore[arg-type]
                 if b in enabled(p, sa) and a in enabled(p, sb) and \
                         step(p, sa, b)[0] == step(p, sb, a)[0]:  # type: ignore[arg-type]
-                    cur[i], cur[i + 1] = b, a
-                    changed = True
-            s = step(p, s, cur[i])[0]  # type: ignore[arg-type]
-    return tuple(cur)
+                    j = index.get(path[:k] + (b, a) + path[k + 2:])
+                    if j is not None:
+                        parent[find(i)] = find(j)
+            s = step(p, s, a)[0]  # type: ignore[arg-type]
+    return len({find(i) for i in range(len(paths))})
 
 
 # -------------------------------------------------------------------- runs
