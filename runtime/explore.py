@@ -1,13 +1,16 @@
 """Exhaustive exploration: every execution the model allows, through step().
 
-Search: depth-first over states, deduplicated by value (a 64-bit
-fingerprint, Python's hash of the immutable state, as SPIN's hash
-compaction), with sleep-set partial-order reduction (Godefroid 1996):
+Two phases. Phase 1 builds the reachable state graph: every state once,
+deduplicated by value (a 64-bit fingerprint, Python's hash of the
+immutable state, as SPIN's hash compaction), every transition stepped
+once. Phase 2 searches that graph depth-first with sleep-set partial-order
+reduction (Godefroid 1996):
 after exploring action ``a`` from a state, ``a`` sleeps in the subtrees of
 later siblings it is independent with, so equivalent interleavings are not
-explored twice. Independence is checked on the model itself: two actions
-of different contexts are independent in a state when each leaves the
-other enabled and both orders reach the same state. With state caching, a
+explored twice. Independence is read off the graph: two actions of
+different contexts on different CPUs are independent in a state when each
+leaves the other enabled and both orders reach the same state (the
+diamond is in the graph). With state caching, a
 state revisited with a smaller sleep set explores the actions that slept
 the first time (Godefroid's condition), so no outcome is lost; sleep sets
 never prune states, only transitions.
@@ -74,174 +77,203 @@ EMPTY: frozenset[tuple[int, int]] = frozenset()
 
 
 class _Frame:
-    __slots__ = ("state", "sid", "depth", "todo", "next", "sleep", "succ", "pre", "acts")
+    """A state being searched in phase 2 (the sleep-set search)."""
 
-    def __init__(self, state: State, sid: int, depth: int, todo: list[Action],
-                 sleep: frozenset[Action], pre: int, acts: list[Action]) -> None:
-        self.state = state
+    __slots__ = ("sid", "depth", "todo", "next", "sleep", "via")
+
+    def __init__(self, sid: int, depth: int, todo: list[int], sleep: frozenset[Action],
+                 via: Action | None) -> None:
         self.sid = sid
         self.depth = depth
-        self.todo = todo
+        self.todo = todo            # indices into the state's enabled actions
         self.next = 0
         self.sleep = sleep
-        # successor -> (state, its enabled actions): each computed once
-        self.succ: dict[Action, tuple[State, list[Action]]] = {}
-        self.pre = pre
-        self.acts = acts            # every enabled action of state
+        self.via = via              # the action that led here (for paths)
 
 
 class Explorer:
+    """Phase 1 builds the reachable state graph, stepping every transition
+    once; phase 2 runs the sleep-set search over the stored graph, where
+    independence is a lookup of the diamond instead of two more steps."""
+
     def __init__(self, program: Program, opts: Options) -> None:
         self.p = program
         self.o = opts
         self.ids: dict[object, int] = {}
-        self.edges: list[list[tuple[Action, int]]] = []
-        self.slept: list[frozenset[Action]] = []
-        self.best_pre: list[int] = []
+        self.acts: list[list[Action]] = []     # enabled actions, in order
+        self.succ: list[list[int]] = []        # their successors (-1: cut)
         self.terminal: dict[int, Outcome] = {}
-        self.on_stack: set[int] = set()
+        self.edges: list[list[tuple[Action, int]]] = []   # the reduced graph
         self.result = Result()
         self.atoms = collect_atoms(program)
-        self.loop: tuple[int, State] | None = None   # where a cycle first closed
+        self.loop: list[Action] | None = None  # a path whose last step closes a cycle
         self._start = time.monotonic()
         self._last_progress = self._start
 
-    # ------------------------------------------------------------ search
     def run(self) -> Result:
-        init = initial_state(self.p)
-        stack = [self._frame(init, enabled(self.p, init), self._new_id(init, frozenset(), 0), 0,
-                             frozenset(), 0)]
-        tick = 0
-        reduce = self.o.reduce
-        bounded_pre = self.o.preemption_bound is not None
-        while stack:
-            tick += 1
-            if tick & 1023 == 0 and self._out_of_time():
-                break
-            f = stack[-1]
-            if f.next >= len(f.todo):
-                self.on_stack.discard(f.sid)
-                stack.pop()
-                continue
-            a = f.todo[f.next]
-            f.next += 1
-            if a in f.sleep:
-                continue
-            child, child_acts = self._succ(f, a)
-            pre = f.pre + self._preempts(f, a) if bounded_pre else 0
-            if reduce:
-                child_sleep = self._child_sleep(f, a) if f.sleep else EMPTY
-                f.sleep = f.sleep | {a}
-            else:
-                child_sleep = EMPTY
-            self.result.transitions += 1
-            nxt = self._visit(child, child_acts, child_sleep, f.depth + 1, pre)
-            if nxt is not None:
-                self.edges[f.sid].append((a, nxt[1]))
-                if nxt[0] is not None:
-                    stack.append(nxt[0])
+        self._build()
+        self._search()
         self.result.seconds = time.monotonic() - self._start
-        self.result.states = len(self.edges)
+        self.result.states = len(self.acts)
         if not self.terminal and self.loop is not None and not self.result.bounded:
-            self._no_execution_ends(*self.loop)
+            self._no_execution_ends(self.loop)
         self._count()
         self._shortest()
         return self.result
 
-    def _no_execution_ends(self, sid: int, s: State) -> None:
-        """Every execution loops forever: judge the expectations where the
-        loop closes, with a report naming the contexts that never finish."""
-        from runtime.machine import is_final
-        from runtime.reports import R
-        from runtime.state import Report, Status
-        final = final_state(self.p, s)
-        extra = tuple(Report(int(R.LIVELOCK), i, max(c.cpu, 0), c.pc, (), i)
-                      for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
-                      if c.status == Status.READY and not self.p.contexts[i].is_irq)
-        assert not is_final(self.p, s)
-        self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))
+    # ------------------------------------------------------ phase 1: graph
+    def _build(self) -> None:
+        init = initial_state(self.p)
+        bound = self.o.preemption_bound
+        self._new(init, 0)
+        stack: list[tuple[int, State, int, int]] = [(0, init, 0, 0)]
+        tick = 0
+        while stack:
+            tick += 1
+            if tick & 255 == 0 and self._out_of_time():
+                break
+            sid, s, depth, pre = stack.pop()
+            acts = enabled(self.p, s)
+            self.acts[sid] = acts
+            if not acts:
+                self.terminal[sid] = self.outcome(final_state(self.p, s))
+                continue
+            if self.o.max_depth is not None and depth >= self.o.max_depth:
+                self._cut("depth")
+                self.succ[sid] = [-1] * len(acts)
+                continue
+            children = []
+            for a in acts:
+                child = step(self.p, s, a)[0]
+                cpre = pre + self._preempts(s, acts, a) if bound is not None else 0
+                if bound is not None and cpre > bound:
+                    self._cut("preemptions")
+                    children.append(-1)
+                    continue
+                key = self._key(child, cpre)
+                cid = self.ids.get(key)
+                if cid is None:
+                    if self.o.max_states is not None and len(self.acts) >= self.o.max_states:
+                        self._cut("states")
+                        children.append(-1)
+                        continue
+                    cid = self._new(child, cpre)
+                    stack.append((cid, child, depth + 1, cpre))
+                children.append(cid)
+            self.succ[sid] = children
 
     def _key(self, s: State, pre: int) -> object:
         h = hash(s)
         return h if self.o.preemption_bound is None else (h, pre)
 
-    def _new_id(self, s: State, sleep: frozenset[Action], pre: int) -> int:
-        sid = len(self.edges)
+    def _new(self, s: State, pre: int) -> int:
+        sid = len(self.acts)
         self.ids[self._key(s, pre)] = sid
-        self.edges.append([])
-        self.slept.append(sleep)
-        self.best_pre.append(pre)
+        self.acts.append([])
+        self.succ.append([])
         return sid
 
-    def _frame(self, s: State, all_acts: list[Action], sid: int, depth: int,
-               sleep: frozenset[Action], pre: int,
-               only: frozenset[Action] | None = None) -> _Frame:
-        acts = all_acts
-        self.result.max_depth = max(self.result.max_depth, depth)
-        if not acts:
-            self.terminal[sid] = self.outcome(final_state(self.p, s))
-        if self.o.max_depth is not None and depth >= self.o.max_depth and acts:
-            self._cut("depth")
-            acts = []
-        if only is not None:
-            acts = [a for a in acts if a in only]
-        self.on_stack.add(sid)
-        return _Frame(s, sid, depth, acts, sleep, pre, all_acts)
-
-    def _visit(self, s: State, acts: list[Action], sleep: frozenset[Action], depth: int,
-               pre: int) -> tuple[_Frame | None, int] | None:
-        """A new state gets a frame; a cached one may need its slept actions."""
-        if self.o.preemption_bound is not None and pre > self.o.preemption_bound:
-            self._cut("preemptions")
-            return None
-        key = self._key(s, pre)
-        sid = self.ids.get(key)
-        if sid is None:
-            if self.o.max_states is not None and len(self.edges) >= self.o.max_states:
-                self._cut("states")
-                return None
-            sid = self._new_id(s, sleep, pre)
-            return self._frame(s, acts, sid, depth, sleep, pre), sid
-        old = self.slept[sid]
-        missing = old - sleep
-        if sid in self.on_stack and self.loop is None:
-            self.loop = (sid, s)
-        if not missing or sid in self.on_stack:
-            return None, sid
-        self.slept[sid] = old & sleep
-        return self._frame(s, acts, sid, depth, sleep, pre, only=missing), sid
-
-    def _succ(self, f: _Frame, a: Action) -> tuple[State, list[Action]]:
-        got = f.succ.get(a)
-        if got is None:
-            s = step(self.p, f.state, a)[0]
-            got = (s, enabled(self.p, s))
-            f.succ[a] = got
-        return got
-
-    def _child_sleep(self, f: _Frame, a: Action) -> frozenset[Action]:
-        """Sleeping actions that stay asleep after a: those independent of it."""
-        return frozenset(b for b in f.sleep if self._independent(f, a, b))
-
-    def _independent(self, f: _Frame, a: Action, b: Action) -> bool:
-        """Different contexts on different CPUs whose steps commute.
-
-        Two actions on one CPU compete for it (who runs next), so they are
-        never independent; the check runs both orders only across CPUs."""
-        if a[0] == b[0] or a[1] == b[1]:
-            return False
-        (sa, ea), (sb, eb) = self._succ(f, a), self._succ(f, b)
-        if b not in ea or a not in eb:
-            return False
-        return step(self.p, sa, b)[0] == step(self.p, sb, a)[0]
-
-    def _preempts(self, f: _Frame, a: Action) -> int:
+    def _preempts(self, s: State, acts: list[Action], a: Action) -> int:
         """1 when a takes a CPU from a task that could have continued."""
         ci, cpu = a
-        cur = f.state.cpus[cpu].curr
+        cur = s.cpus[cpu].curr
         if cur < 0 or cur == ci or self.p.contexts[ci].is_irq:
             return 0
-        return 1 if (cur, cpu) in f.acts else 0
+        return 1 if (cur, cpu) in acts else 0
+
+    # ---------------------------------------------- phase 2: sleep sets
+    def _search(self) -> None:
+        n = len(self.acts)
+        self.edges = [[] for _ in range(n)]
+        slept: list[frozenset[Action] | None] = [None] * n
+        on_stack = bytearray(n)
+        reduce = self.o.reduce
+        slept[0] = EMPTY
+        stack = [self._frame(0, 0, EMPTY, None, None)]
+        on_stack[0] = 1
+        while stack:
+            f = stack[-1]
+            if f.next >= len(f.todo):
+                on_stack[f.sid] = 0
+                stack.pop()
+                continue
+            i = f.todo[f.next]
+            f.next += 1
+            a = self.acts[f.sid][i]
+            if a in f.sleep:
+                continue
+            cid = self.succ[f.sid][i]
+            if cid < 0:
+                continue
+            if reduce:
+                child_sleep = frozenset(b for b in f.sleep if self._independent(f.sid, a, b)) \
+                    if f.sleep else EMPTY
+                f.sleep = f.sleep | {a}
+            else:
+                child_sleep = EMPTY
+            self.result.transitions += 1
+            self.edges[f.sid].append((a, cid))
+            old = slept[cid]
+            if old is None:
+                slept[cid] = child_sleep
+                stack.append(self._frame(cid, f.depth + 1, child_sleep, a, None))
+                on_stack[cid] = 1
+                continue
+            if on_stack[cid]:
+                if self.loop is None:
+                    self.loop = [g.via for g in stack[1:] if g.via is not None] + [a]
+                continue
+            missing = old - child_sleep
+            if missing:
+                slept[cid] = old & child_sleep
+                stack.append(self._frame(cid, f.depth + 1, child_sleep, a, missing))
+                on_stack[cid] = 1
+
+    def _frame(self, sid: int, depth: int, sleep: frozenset[Action], via: Action | None,
+               only: frozenset[Action] | None) -> _Frame:
+        self.result.max_depth = max(self.result.max_depth, depth)
+        acts = self.acts[sid]
+        todo = [i for i, a in enumerate(acts) if only is None or a in only]
+        return _Frame(sid, depth, todo, sleep, via)
+
+    def _independent(self, sid: int, a: Action, b: Action) -> bool:
+        """Different contexts on different CPUs whose steps commute: the
+        diamond s -a-> sa -b-> t and s -b-> sb -a-> t is in the graph.
+
+        Two actions on one CPU compete for it (who runs next), so they are
+        never independent."""
+        if a[0] == b[0] or a[1] == b[1]:
+            return False
+        acts = self.acts[sid]
+        sa, sb = self.succ[sid][acts.index(a)], self.succ[sid][acts.index(b)]
+        if sa < 0 or sb < 0:
+            return False
+        ta, tb = self._after(sa, b), self._after(sb, a)
+        return ta is not None and ta == tb
+
+    def _after(self, sid: int, a: Action) -> int | None:
+        acts = self.acts[sid]
+        if a not in acts:
+            return None
+        t = self.succ[sid][acts.index(a)]
+        return t if t >= 0 else None
+
+    def _no_execution_ends(self, path: list[Action]) -> None:
+        """Every execution loops forever: judge the expectations where the
+        loop closes, with a report naming the contexts that never finish."""
+        from runtime.machine import is_final
+        from runtime.reports import R
+        from runtime.state import Report, Status
+        s = initial_state(self.p)
+        for a in path:
+            s = step(self.p, s, a)[0]
+        final = final_state(self.p, s)
+        extra = tuple(Report(int(R.LIVELOCK), i, max(c.cpu, 0), c.pc, (), i)
+                      for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
+                      if c.status == Status.READY and not self.p.contexts[i].is_irq)
+        assert not is_final(self.p, s)
+        sid = self.ids[self._key(s, 0)] if self.o.preemption_bound is None else 0
+        self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))
 
     def _cut(self, what: str) -> None:
         if what not in self.result.bounded:
@@ -251,8 +283,8 @@ class Explorer:
         now = time.monotonic()
         if self.o.progress and now - self._last_progress >= 1.0:
             self._last_progress = now
-            rate = len(self.edges) / max(now - self._start, 1e-9)
-            sys.stderr.write(f"\rkmap check: {len(self.edges)} states, {rate:,.0f} states/s ")
+            rate = len(self.acts) / max(now - self._start, 1e-9)
+            sys.stderr.write(f"\rkmap check: {len(self.acts)} states, {rate:,.0f} states/s ")
             sys.stderr.flush()
         if self.o.timeout is not None and now - self._start > self.o.timeout:
             self._cut("time")
@@ -280,7 +312,7 @@ class Explorer:
         return Outcome(tuple(values), tuple(reps), tuple(conds))
 
     def _count(self) -> None:
-        """Maximal paths per outcome, post-order over the explored graph."""
+        """Maximal paths per outcome, post-order over the reduced graph."""
         n = len(self.edges)
         counts: list[dict[Outcome, int] | None] = [None] * n
         state = bytearray(n)  # 0 new, 1 on stack, 2 done
