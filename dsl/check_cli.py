@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preemption-bound", type=int, default=None, metavar="K")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="build the state graph in N processes (identical results)")
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
@@ -48,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def check(args: argparse.Namespace) -> int:
     from dsl.cli import Usage
+    if args.jobs < 1:
+        raise Usage("--jobs must be at least 1")
     for name in ("max_states", "max_depth", "preemption_bound"):
         v = getattr(args, name)
         if v is not None and v < 0:
@@ -59,7 +63,7 @@ def check(args: argparse.Namespace) -> int:
         return random_check(program, args)
     opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
-                      timeout=args.timeout, progress=sys.stderr.isatty())
+                      timeout=args.timeout, progress=sys.stderr.isatty(), jobs=args.jobs)
     result = ex.explore(program, opts)
     if opts.progress:
         sys.stderr.write("\r\033[K")

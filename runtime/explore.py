@@ -45,6 +45,7 @@ class Options:
     preemption_bound: int | None = None
     timeout: float | None = None
     progress: bool = False
+    jobs: int = 1                 # processes building the state graph
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,11 @@ class Explorer:
         self._last_progress = self._start
 
     def run(self) -> Result:
-        self._build()
+        if self.o.jobs > 1:
+            from runtime import parallel
+            parallel.build(self, self.o.jobs)
+        else:
+            self._build()
         self._search()
         self.result.seconds = time.monotonic() - self._start
         self.result.states = len(self.acts)

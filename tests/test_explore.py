@@ -159,3 +159,14 @@ expect always waiter.done == 1;"""
     from dsl.check_cli import verdicts_of
     p, r = check(src)
     assert [v.holds for v in verdicts_of(p, r)] == [True]
+
+
+@pytest.mark.parametrize("path", EXAMPLES[:8], ids=_id)
+def test_jobs_give_identical_results(path: Path) -> None:
+    """--jobs builds the graph in several processes; phase 2 is the same."""
+    p = load(str(path))
+    one = ex.explore(p, ex.Options(jobs=1))
+    two = ex.explore(p, ex.Options(jobs=2))
+    assert one.outcomes == two.outcomes and one.witnesses == two.witnesses
+    assert (one.states, one.transitions, one.executions, one.max_depth) == \
+        (two.states, two.transitions, two.executions, two.max_depth)
