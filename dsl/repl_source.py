@@ -202,31 +202,29 @@ _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _SCAN = re.compile(r'//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?|[()\[\]{}]')
 
 
-def open_brackets(text: str) -> int:
-    """How many brackets are still open (negative if too many closed);
-    comments and strings do not count."""
-    depth = 0
+def _scan_brackets(text: str) -> tuple[int, str]:
+    """(brackets still open, the first closing bracket with no opening one
+    before it or ''); comments and strings do not count."""
+    depth, stray = 0, ""
     for m in _SCAN.finditer(text):
         tok = m.group()
         if tok in _OPENERS:
             depth += 1
         elif tok in ")]}":
             depth -= 1
-    return depth
+            if depth < 0 and not stray:
+                stray = tok
+    return depth, stray
+
+
+def open_brackets(text: str) -> int:
+    """How many brackets are still open (negative if too many closed)."""
+    return _scan_brackets(text)[0]
 
 
 def closes_unopened(text: str) -> str:
     """The first closing bracket with no opening one before it, or ''."""
-    depth = 0
-    for m in _SCAN.finditer(text):
-        tok = m.group()
-        if tok in _OPENERS:
-            depth += 1
-        elif tok in ")]}":
-            depth -= 1
-            if depth < 0:
-                return tok
-    return ""
+    return _scan_brackets(text)[1]
 
 
 def unterminated_comment(text: str) -> bool:
