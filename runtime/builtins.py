@@ -309,11 +309,30 @@ def _user_page(tx: Tx, uaddr: int) -> tuple[int, int] | None:
     return None
 
 
+def _missing(tx: Tx, uaddr: int, length: int) -> list[int]:
+    """User pages of [uaddr, uaddr + length) that are not present."""
+    out, pos = [], 0
+    while pos < length:
+        found = _user_page(tx, uaddr + pos)
+        if found is None:
+            break
+        page, off = found
+        if not tx.user_present[page]:
+            out.append(page)
+        pos += tx.cfg.PAGE_SIZE - off
+    return out
+
+
 def _copy_user(to_user: bool) -> Handler:
-    """copy_from_user()/copy_to_user(): bytes NOT copied. A not-present user
-    page fails at once when faults are disabled (pagefault_disable() or
-    in_atomic(): faulthandler_disabled()); otherwise the fault sleeps (a
-    step where the task may be switched out) and the copy then succeeds."""
+    """copy_from_user()/copy_to_user(): bytes NOT copied, page by page.
+
+    __might_fault() first (a might_sleep splat in atomic context unless
+    page faults are disabled). A not-present user page fails the copy there
+    when faults are disabled (pagefault_disable() or in_atomic():
+    faulthandler_disabled()); otherwise the fault handler sleeps (a step
+    where the task may be switched out) and brings the pages in. An address
+    with no user page behind it fails (-EFAULT). _copy_from_user() zeroes
+    the part of the kernel buffer it could not fill (include/linux/uaccess.h)."""
     func = "copy_to_user" if to_user else "copy_from_user"
 
     def handler(tx: Tx, argv: list[int] | None) -> Result:
@@ -321,41 +340,52 @@ def _copy_user(to_user: bool) -> Handler:
         if p is None:
             assert argv is not None
             kaddr, uaddr, length = (argv[1], argv[0], argv[2]) if to_user else argv
-            # __might_fault() (mm/memory.c): unless pagefaults are disabled,
-            # the copy may fault and sleep: __might_sleep() checks.
             if tx.ctxs[tx.current()].pagefault_disabled == 0:
                 sched.might_sleep(tx, func)
-            found = _user_page(tx, uaddr)
-            if found is None or length <= 0:
-                return max(length, 0)
-            page, off = found
-            if not tx.user_present[page]:
-                if sched.faults_disabled(tx):
-                    if tx.events is not None:
-                        tx.event(f"{func}: user page {tx.program.pages[page].name} not present, "
-                             "faults disabled: fails at once")
-                    return length
-                tx.user_present[page] = True
+            if length <= 0:
+                return 0
+            missing = _missing(tx, uaddr, length)
+            if missing and not sched.faults_disabled(tx):
+                for page in missing:
+                    tx.user_present[page] = True
                 if tx.events is not None:
-                    tx.event(f"{func}: page fault on {tx.program.pages[page].name}; "
-                         "the fault handler sleeps to bring it in")
+                    names = ", ".join(tx.program.pages[m].name for m in missing)
+                    tx.event(f"{func}: page fault on {names}; the fault handler sleeps to bring it in")
                 tx.set_me(pending=(4, kaddr, uaddr, length))
                 sched.voluntary_point(tx, func, check_sleep=True)
                 return NOT_DONE
         else:
             kaddr, uaddr, length = p[1], p[2], p[3]
             tx.set_me(pending=None)
-        page, off = _user_page(tx, uaddr)  # type: ignore[misc]
-        n = min(length, tx.cfg.PAGE_SIZE - off)
+        copied = _copy_pages(tx, func, to_user, kaddr, uaddr, length)
+        if copied < length and not to_user:
+            access(tx, kaddr + copied, length - copied, bytes(length - copied))
+        return length - copied
+    handler.__doc__ = f"{func}(): see _copy_user"
+    return handler
+
+
+def _copy_pages(tx: Tx, func: str, to_user: bool, kaddr: int, uaddr: int, length: int) -> int:
+    """Copy until the first byte that faults; how many bytes were copied."""
+    copied = 0
+    while copied < length:
+        found = _user_page(tx, uaddr + copied)
+        if found is None or not tx.user_present[found[0]]:
+            if tx.events is not None:
+                what = "no user page there" if found is None else \
+                    f"user page {tx.program.pages[found[0]].name} not present, faults disabled"
+                tx.event(f"{func}: {what}: {length - copied} bytes not copied")
+            break
+        page, off = found
+        n = min(length - copied, tx.cfg.PAGE_SIZE - off)
         if to_user:
-            data = access(tx, kaddr, n, None)
+            data = access(tx, kaddr + copied, n, None)
             tx.ram[page] = tx.ram[page][:off] + data + tx.ram[page][off + n:]
             tx.newest[page] = tx.newest[page][:off] + data + tx.newest[page][off + n:]
         else:
-            access(tx, kaddr, n, tx.newest[page][off:off + n])
-        return length - n
-    handler.__doc__ = f"{func}(): see _copy_user"
-    return handler
+            access(tx, kaddr + copied, n, tx.newest[page][off:off + n])
+        copied += n
+    return copied
 
 
 # ------------------------------------------------------------------- checks

@@ -248,3 +248,26 @@ def test_spin_unlock_of_an_unlocked_lock_prints_only_spin_bug():
     """spin_bug() turns lock debugging off, silencing preempt_count_sub()."""
     p, s = final(src("task t on cpu0 { spin_unlock(&lock); }"))
     assert heads(p, s) == ["BUG: spinlock already unlocked on CPU#0, t/1"]
+
+
+def test_user_copies_cross_pages_and_zero_fill_what_they_could_not_copy():
+    """The kernel copies across user pages; _copy_from_user() zeroes the
+    uncopied tail of the kernel buffer."""
+    p, s = final("""config { ARCH = x86; PAGE_SIZE = 64; }
+page K = alloc_page(GFP_KERNEL);
+page U0 = alloc_user_page(present);
+page U1 = alloc_user_page(present);
+page U2 = alloc_user_page(not_present);
+task t on cpu0 {
+    void *k = page_address(K);
+    memset(k, 0x77, 64);
+    int across = copy_to_user(U0 + 60, k, 8);
+    pagefault_disable();
+    int short = copy_from_user(k, U1 + 60, 8);
+    pagefault_enable();
+}""")
+    assert local(p, s, "t", "across") == 0
+    assert s.ram[1][60:] == b"\x77" * 4 and s.ram[2][:4] == b"\x77" * 4
+    assert local(p, s, "t", "short") == 4           # U2 is not present
+    # bytes 0..3 copied (U1[60..63] is zero), 4..7 zero-filled, 8.. untouched
+    assert s.ram[0][:8] == bytes(8) and s.ram[0][8:12] == b"\x77" * 4
