@@ -20,6 +20,10 @@ class Killed(Exception):
     """The running context was killed by a BUG, an oops or a failed assert."""
 
 
+_CTX = {name: i for i, name in enumerate(Ctx._fields)}
+_CPU = {name: i for i, name in enumerate(Cpu._fields)}
+
+
 class Tx:
     """Mutable copy of a State for the duration of one step."""
 
@@ -122,10 +126,14 @@ class Tx:
         return self.ctxs[self.ci]
 
     def set(self, ci: int, **kw: Any) -> None:
-        self.ctxs[ci] = self.ctxs[ci]._replace(**kw)
+        # a direct rebuild: NamedTuple._replace is several times slower
+        vals = list(self.ctxs[ci])
+        for k, v in kw.items():
+            vals[_CTX[k]] = v
+        self.ctxs[ci] = tuple.__new__(Ctx, vals)
 
     def set_me(self, **kw: Any) -> None:
-        self.ctxs[self.ci] = self.ctxs[self.ci]._replace(**kw)
+        self.set(self.ci, **kw)
 
     def current(self) -> int:
         """`current`: the task an irq interrupted, else the context itself."""
@@ -139,7 +147,10 @@ class Tx:
         return ci < len(self.program.contexts) and self.program.contexts[ci].is_irq
 
     def set_cpu(self, c: int, **kw: Any) -> None:
-        self.cpus[c] = self.cpus[c]._replace(**kw)
+        vals = list(self.cpus[c])
+        for k, v in kw.items():
+            vals[_CPU[k]] = v
+        self.cpus[c] = tuple.__new__(Cpu, vals)
 
     def irqs_disabled(self) -> bool:
         return self.cpus[self.cpu].irqs_off
@@ -186,28 +197,29 @@ class Tx:
     def commit(self) -> State:
         b = self.base
         c = self._copies
-
-        def part(name: str, fix: Any = tuple) -> Any:
-            return getattr(b, name) if name not in c else fix(c[name])
-
+        waiters = c.get("pkmap_waiters")
+        reports = c.get("reports")
         cache = b.cache if self._cache is None else tuple(
             self._cache[t] for t in sorted(self._cache))
-        return State(
-            ctxs=tuple(self.ctxs), cpus=tuple(self.cpus),
-            pkmap_count=part("pkmap_count"), pkmap_pte=part("pkmap_pte"),
-            last_pkmap_nr=self.last_pkmap_nr,
-            pkmap_waiters=part("pkmap_waiters", lambda v: tuple(sorted(v))),
-            locks=part("locks"), globals=part("globals"),
-            percpu=b.percpu if self._percpu is None else tuple(tuple(v) for v in self._percpu),
-            ram=b.ram if self._ram is None else tuple(self._ram),
-            newest=b.newest if self._newest is None else tuple(self._newest),
-            cache=cache, user_present=part("user_present"),
+        return tuple.__new__(State, (
+            tuple(self.ctxs), tuple(self.cpus),
+            b.pkmap_count if "pkmap_count" not in c else tuple(c["pkmap_count"]),
+            b.pkmap_pte if "pkmap_pte" not in c else tuple(c["pkmap_pte"]),
+            self.last_pkmap_nr,
+            b.pkmap_waiters if waiters is None else tuple(sorted(waiters)),
+            b.locks if "locks" not in c else tuple(c["locks"]),
+            b.globals if "globals" not in c else tuple(c["globals"]),
+            b.percpu if self._percpu is None else tuple(tuple(v) for v in self._percpu),
+            b.ram if self._ram is None else tuple(self._ram),
+            b.newest if self._newest is None else tuple(self._newest),
+            cache,
+            b.user_present if "user_present" not in c else tuple(c["user_present"]),
             # Reports are a multiset: sorted, so that two independent steps
             # that each report commute to the same state (partial-order
             # reduction compares states). The trace keeps their order.
-            reports=part("reports", lambda v: tuple(sorted(v, key=_report_key))),
-            once=b.once if self._once is None else tuple(sorted(self._once)),
-            debug_locks=self.debug_locks, panicked=self.panicked)
+            b.reports if reports is None else tuple(sorted(reports, key=_report_key)),
+            b.once if self._once is None else tuple(sorted(self._once)),
+            self.debug_locks, self.panicked))
 
 
 def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int]:
