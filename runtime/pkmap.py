@@ -42,13 +42,14 @@ def flush_all_zero_pkmaps(tx: Tx) -> None:
     if tx.cfg.CACHE == "vivt":
         cache.flush_all(tx)  # ARM flush_cache_kmaps(): flush_cache_all()
     freed = []
-    for i, count in enumerate(tx.pkmap_count):
+    counts, ptes = tx.pkmap_count, tx.pkmap_pte
+    for i, count in enumerate(counts):
         if count != 1:
             continue
-        tx.pkmap_count[i] = 0
-        if not tx.pkmap_pte[i]:
+        counts[i] = 0
+        if not ptes[i]:
             tx.bug(R.FLUSH_PTE_NONE, i)
-        tx.pkmap_pte[i] = 0
+        ptes[i] = 0
         freed.append(str(i))
     if freed:
         if tx.events is not None:
@@ -65,6 +66,7 @@ def map_new_virtual(tx: Tx, page: int) -> int:
     a flush at every wrap; 0 when every slot is busy (the caller sleeps)."""
     n = tx.cfg.LAST_PKMAP
     count = n
+    counts = tx.pkmap_count
     while True:
         before = tx.last_pkmap_nr
         tx.last_pkmap_nr = (tx.last_pkmap_nr + 1) & (n - 1)
@@ -74,7 +76,7 @@ def map_new_virtual(tx: Tx, page: int) -> int:
             flush_all_zero_pkmaps(tx)
             count = n
         nr = tx.last_pkmap_nr
-        if tx.pkmap_count[nr] == 0:
+        if counts[nr] == 0:
             break
         count -= 1
         if count == 0:

@@ -133,7 +133,11 @@ class Tx:
         self.ctxs[ci] = tuple.__new__(Ctx, vals)
 
     def set_me(self, **kw: Any) -> None:
-        self.set(self.ci, **kw)
+        ci = self.ci
+        vals = list(self.ctxs[ci])
+        for k, v in kw.items():
+            vals[_CTX[k]] = v
+        self.ctxs[ci] = tuple.__new__(Ctx, vals)
 
     def current(self) -> int:
         """`current`: the task an irq interrupted, else the context itself."""
