@@ -157,7 +157,6 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
     rng = _random.Random(args.seed)
     explorer = ex.Explorer(program, ex.Options())
     result = ex.Result()
-    violations: dict[str, str] = {}
     for _ in range(args.random):
         run = execute(program, None, random_choice(rng.randrange(2**63)), trace=False)
         assert run.final is not None
@@ -169,14 +168,10 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
         result.max_depth = max(result.max_depth, len(run.actions))
     result.bounded = [f"{args.random} random executions"]
     verdicts = verdicts_of(program, result)
-    for v in verdicts:
-        if v.holds is False and v.witness is not None:
-            violations[v.label] = encode(program, v.witness)
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(text(program, result, verdicts, False, not args.no_trace))
-    _ = violations
     return 0 if all(v.holds for v in verdicts) else 1
 
 

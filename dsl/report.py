@@ -88,9 +88,6 @@ def reports_text(program: Program, state: State) -> list[str]:
     return out
 
 
-def report_summary(program: Program, state: State) -> list[str]:
-    """One line per report: KIND headline (for outcomes)."""
-    return [rr.label(program, state, r) for r in state.reports]
 
 
 def final_text(program: Program, state: State) -> list[str]:
@@ -242,6 +239,3 @@ def summary(holds: list[bool | None], word: str) -> str:
         ([f"{unproven} unproven"] if unproven else [])
     return f"{word}: of {n} expectation{'s' if n != 1 else ''}, {' and '.join(parts)}"
 
-
-def action_names(program: Program, actions: list[Action]) -> str:
-    return ", ".join(program.contexts[a[0]].name for a in actions)

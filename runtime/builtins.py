@@ -19,7 +19,6 @@ from runtime.evaluate import eval_expr, page_arg
 from runtime.memory import access, is_highmem, page_address, page_pointer
 from runtime.program import Expr, PageKind
 from runtime.reports import R
-from runtime.state import Status
 from runtime.tx import Killed, Tx
 
 
@@ -423,8 +422,6 @@ def _preempt_point(tx: Tx) -> None:
         tx.set_me(resched=True)
 
 
-A = list[int] | None
-
 HANDLERS: dict[str, Handler] = {
     "kmap": _kmap,
     "kunmap": _kunmap,
@@ -490,7 +487,7 @@ HANDLERS: dict[str, Handler] = {
     "irqs_disabled": lambda tx, a: int(tx.irqs_disabled()),
     "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled > 0),
     "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
-        tx.program, tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
+        tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
         tx.program.pages[page_arg(tx, a[0])].pfn),  # type: ignore[index]
     "kmap_local_idx": lambda tx, a: tx.ctxs[tx.current()].kmap_idx // tx.cfg.km_incr,
     "assert": _check("assert"),
@@ -529,4 +526,4 @@ def spinning_on(pending: tuple[int, ...] | None) -> int:
     return pending[1] if pending is not None and pending[0] == 1 else -1
 
 
-__all__ = ["HANDLERS", "NOT_DONE", "call", "call_value", "MULTI_STEP", "Status"]
+__all__ = ["HANDLERS", "NOT_DONE", "call", "call_value", "MULTI_STEP"]

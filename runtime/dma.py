@@ -30,7 +30,7 @@ CLEAN, INVALIDATE, FLUSH, NOTHING = 0, 1, 2, 3
 
 # Which built-in maps to the CPU->device or device->CPU direction.
 TO_DEV_FUNCS = ("dma_map_page", "dma_sync_single_for_device")
-DIR_NAMES = {0: "DMA_BIDIRECTIONAL", 1: "DMA_TO_DEVICE", 2: "DMA_FROM_DEVICE"}
+DIR_NAMES = {BIDIRECTIONAL: "DMA_BIDIRECTIONAL", TO_DEVICE: "DMA_TO_DEVICE", FROM_DEVICE: "DMA_FROM_DEVICE"}
 OP_NAMES = {CLEAN: "clean", INVALIDATE: "invalidate", FLUSH: "clean+invalidate"}
 
 

@@ -125,14 +125,4 @@ def _has_report(program: Program, state: State, e: ir.ReportTest) -> bool:
     return False
 
 
-def holds_in(program: Program, state: State, cond: ir.Expr) -> bool:
-    return bool(evaluate(program, state, cond))
 
-
-def verdict(quant: str, true_count: int, total: int) -> bool:
-    """Whether ``quant COND`` holds given how many executions satisfy COND."""
-    if quant == "always":
-        return true_count == total
-    if quant == "never":
-        return true_count == 0
-    return true_count > 0

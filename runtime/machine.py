@@ -132,10 +132,7 @@ def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
 
 def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
     """Move to pc, take jumps for free, and finish on reaching End."""
-    seen = set()
-    while isinstance(code[pc], ir.Jump) and pc not in seen:
-        seen.add(pc)
-        pc = code[pc].target  # type: ignore[union-attr]
+    pc = ir.follow_jumps(code, pc)
     tx.set_me(pc=pc)
     if isinstance(code[pc], ir.End) and tx.me.status == Status.READY:
         tx.pc = pc

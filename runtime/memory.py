@@ -205,7 +205,3 @@ def load_byte(tx: Tx, vaddr: int) -> int:
 def store_byte(tx: Tx, vaddr: int, value: int) -> None:
     access(tx, vaddr, 1, bytes([value & 0xFF]))
 
-
-def final_memory(program: Program, state: State, page: int) -> bytes:
-    """A page's bytes in a final state (caches already written back)."""
-    return state.ram[page]

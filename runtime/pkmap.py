@@ -194,7 +194,7 @@ def kmap_flush_unused(tx: Tx) -> None:
         _arm_unlock_irq(tx)
 
 
-def pkmap_count_of(program: object, pkmap_pte: tuple[int, ...], pkmap_count: tuple[int, ...],
-                   pfn: int) -> int:
+def pkmap_count_of(pkmap_pte: tuple[int, ...], pkmap_count: tuple[int, ...], pfn: int) -> int:
+    """pkmap_count[] of the slot mapping pfn, or 0 when it is not in the pool."""
     nr = pkmap_slot_of(pkmap_pte, pfn)
     return pkmap_count[nr] if nr >= 0 else 0

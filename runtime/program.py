@@ -214,6 +214,16 @@ class End:
 
 Instr = Set | Call | Branch | Jump | Check | End
 
+
+def follow_jumps(code: tuple[Instr, ...], pc: int) -> int:
+    """The first real step at or after pc: jumps are free (a loop of
+    jumps stops where it closes)."""
+    seen = set()
+    while pc < len(code) and isinstance(code[pc], Jump) and pc not in seen:
+        seen.add(pc)
+        pc = code[pc].target  # type: ignore[union-attr]
+    return pc
+
 # ------------------------------------------------------------------- program
 
 

@@ -369,6 +369,3 @@ def where(program: Program, state: State, rep: Report) -> str:
     at = f" at {program.path}:{line}: {src}" if line else ""
     return f"  in {who} on cpu{rep.cpu}{at}"
 
-
-def text(program: Program, state: State, rep: Report) -> str:
-    return render(program, state, rep)

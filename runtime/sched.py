@@ -109,10 +109,6 @@ def voluntary_point(tx: Tx, func: str, check_sleep: bool) -> None:
 
 
 # ------------------------------------------------------------------ switch
-def preemptible(tx: Tx, cpu: int) -> bool:
-    """Whether the task running on cpu may be switched away from now."""
-    c = tx.cpus[cpu]
-    return can_switch(tx.program.config.CONFIG_PREEMPTION, c.curr, c.irqs, c.irqs_off, tx.ctxs)
 
 
 def can_switch(preemption: bool, curr: int, irqs: tuple[int, ...], irqs_off: bool,

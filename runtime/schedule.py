@@ -46,7 +46,6 @@ class Execution:
 
     actions: list[Action] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
-    last: State | None = None     # the state where execution stopped
     final: State | None = None    # last, finalised (deadlocks, write-back)
     truncated: bool = False       # stopped by max_steps
 
@@ -133,7 +132,6 @@ class _Runner:
                 self.ex.truncated = True
                 break
             self.do(choose(self.program, self.state, acts, self.last))
-        self.ex.last = self.state
         self.ex.final = final_state(self.program, self.state)
         return self.ex
 
@@ -190,7 +188,6 @@ def replay(program: Program, actions: list[Action], trace: bool = False) -> Exec
     r = _Runner(program, trace, len(actions) + 1)
     for a in actions:
         r.do(a)
-    r.ex.last = r.state
     r.ex.final = final_state(program, r.state)
     return r.ex
 

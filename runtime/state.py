@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from runtime.program import PageKind, Program
+from runtime.program import PageKind, Program, follow_jumps
 
 
 class Status(IntEnum):
@@ -129,7 +129,7 @@ def initial_state(program: Program) -> State:
     ctxs = []
     for c in program.contexts:
         ctx = _ctx(program, Status.PENDING if c.is_irq else Status.READY)
-        ctx = ctx._replace(locals=(0,) * len(c.local_names), pc=_first_pc(c.code))
+        ctx = ctx._replace(locals=(0,) * len(c.local_names), pc=follow_jumps(c.code, 0))
         ctxs.append(ctx)
     for n in range(cfg.NR_CPUS):
         ctxs.append(_ctx(program, Status.IDLE))
@@ -148,14 +148,3 @@ def initial_state(program: Program) -> State:
         cache=(),
         user_present=tuple(p.present or p.kind != PageKind.USER for p in program.pages),
         reports=(), once=(), debug_locks=True, panicked=False)
-
-
-def _first_pc(code: tuple[object, ...]) -> int:
-    """Skip leading jumps: a context's pc always rests on a real step."""
-    from runtime.program import Jump
-    pc = 0
-    seen = set()
-    while pc < len(code) and isinstance(code[pc], Jump) and pc not in seen:
-        seen.add(pc)
-        pc = code[pc].target  # type: ignore[attr-defined]
-    return pc

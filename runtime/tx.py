@@ -13,7 +13,7 @@ from typing import Any
 
 from runtime.program import Program
 from runtime.reports import FUNC_INDEX, R, Kind, kind_of
-from runtime.state import Cpu, Ctx, Line, Report, State, Status
+from runtime.state import Cpu, Ctx, Line, Report, State
 
 
 class Killed(Exception):
@@ -96,10 +96,6 @@ class Tx:
         if self._once is None:
             self._once = set(self.base.once)
         return self._once
-
-    @property
-    def tracing(self) -> bool:
-        return self.events is not None
 
     # ------------------------------------------------------------ lazy parts
     @property
@@ -230,8 +226,5 @@ def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int]:
     return (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur)
 
 
-def is_fatal_kind(code: R) -> bool:
-    return kind_of(code) in (Kind.BUG, Kind.OOPS)
 
 
-__all__ = ["Tx", "Killed", "Status"]

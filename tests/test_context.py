@@ -222,15 +222,6 @@ task t on cpu0 {{
                                   "include/linux/uaccess.h (copy_from_user)"), state
 
 
-def test_copy_from_user_with_faults_disabled_has_no_splat():
-    p, s = final(src("""task t on cpu0 {
-        void *b = kmap_atomic(P);
-        int n = copy_from_user(b, U, 8);
-        kunmap_atomic(b);
-    }"""))
-    assert not s.reports and local(p, s, "t", "n") == 8
-
-
 def test_scenario_might_sleep_names_the_scenario_line():
     p, s = final(src("task t on cpu0 { preempt_disable(); might_sleep(); preempt_enable(); }"))
     assert heads(p, s) == ["BUG: sleeping function called from invalid context at t.kmap:10"]

@@ -180,22 +180,6 @@ def test_overrun_hits_the_guard_slot_with_debug():
     assert local(p, s, "t", "b") == vaddr(p, 0, 3)
 
 
-PREEMPT = """
-task t1 on cpu0 {
-    void *a = kmap_local_page(P1);
-    a[0] = 0x11;
-    int v = a[0];
-    kunmap_local(a);
-}
-task t2 on cpu0 {
-    void *b = kmap_local_page(P2);
-    int same = b == vaddr_of_t1;
-    b[0] = 0x22;
-    kunmap_local(b);
-}
-"""
-
-
 def test_context_switch_clears_and_restores_slots():
     """sched_out clears the outgoing task's PTEs; the next task gets the same
     slot address for its own page; sched_in restores (§13.16)."""
