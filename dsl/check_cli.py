@@ -104,8 +104,11 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
             holds, wanted, pool = not false, False, false
         else:
             holds, wanted, pool = not true, True, true
-        if r.bounded and holds is not (quant == "sometimes"):
-            if quant == "sometimes" or holds:
+        if r.bounded:
+            # a cut search may have missed executions: only a witness it
+            # found (sometimes) or a counterexample (always/never) proves
+            proven = holds if quant == "sometimes" else not holds
+            if not proven:
                 holds = None
         witness = _shortest(r, pool) if (quant == "sometimes" and pool) or (holds is False) else None
         out.append(Verdict(label, holds, witness, wanted))

@@ -277,7 +277,9 @@ class Explorer:
                       for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
                       if c.status == Status.READY and not self.p.contexts[i].is_irq)
         assert not is_final(self.p, s)
-        sid = self.ids[self._key(s, 0)] if self.o.preemption_bound is None else 0
+        h = hash(s)   # with a preemption bound, keys also carry a count
+        sid = min(v for k, v in self.ids.items()
+                  if (k if self.o.preemption_bound is None else k[0]) == h)  # type: ignore[index]
         self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))
 
     def _cut(self, what: str) -> None:

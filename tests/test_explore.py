@@ -170,3 +170,14 @@ def test_jobs_give_identical_results(path: Path) -> None:
     assert one.outcomes == two.outcomes and one.witnesses == two.witnesses
     assert (one.states, one.transitions, one.executions, one.max_depth) == \
         (two.states, two.transitions, two.executions, two.max_depth)
+
+
+def test_endless_loop_outcome_sits_where_the_loop_closes_under_a_preemption_bound():
+    """With a preemption bound the state keys carry a count; the endless-loop
+    outcome must still attach to the looping state, not the initial one."""
+    p, r = check("""int ready = 0;
+task t on cpu0 { while (ready == 0) { } }
+expect never DEADLOCK;""", preemption_bound=2)
+    (outcome,) = r.outcomes
+    assert outcome.reports == ("DEADLOCK: t:1 never finishes (an endless loop)",)
+    assert r.witnesses[outcome] == [(0, 0)]
