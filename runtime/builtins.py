@@ -269,9 +269,7 @@ def _flush_dcache_page(tx: Tx, argv: list[int] | None) -> Result:
         return None
     vaddr = page_address(tx.program, tx.pkmap_pte, page)
     if vaddr:
-        for tag in cache.tags_for_range(tx, vaddr, tx.cfg.PAGE_SIZE):
-            if tag in tx.cache:
-                cache.flush(tx, tag)
+        cache.flush_vivt_page(tx, vaddr)
     return None
 
 

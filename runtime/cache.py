@@ -128,6 +128,16 @@ def writeback_all(tx: Tx) -> None:
         clean(tx, tag)
 
 
+def flush_vivt_page(tx: Tx, vaddr: int) -> int:
+    """Clean and invalidate the VIVT lines of the page at vaddr (ARM's
+    __cpuc_flush_dcache_area over one page); how many lines there were."""
+    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
+    lines = [t for t in tags_for_range(tx, base, tx.cfg.PAGE_SIZE) if t in tx.cache]
+    for tag in lines:
+        flush(tx, tag)
+    return len(lines)
+
+
 def tags_for_range(tx: Tx, vaddr: int, length: int) -> list[int]:
     """VIVT tags of the lines covering [vaddr, vaddr + length)."""
     l1 = tx.cfg.L1_CACHE_BYTES

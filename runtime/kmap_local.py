@@ -99,12 +99,10 @@ def _flush_vivt_page(tx: Tx, vaddr: int, func: str) -> None:
     """arch_kmap_local_pre_unmap() on ARM VIVT: __cpuc_flush_dcache_area."""
     if tx.cfg.CACHE == "vivt" and tx.cfg.uses_cache:
         base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
-        lines = [t for t in cache.tags_for_range(tx, base, tx.cfg.PAGE_SIZE) if t in tx.cache]
-        for tag in lines:
-            cache.flush(tx, tag)
+        lines = cache.flush_vivt_page(tx, base)
         if tx.events is not None:
             tx.event(f"{func}: VIVT __cpuc_flush_dcache_area({base:#x}): "
-                     f"{len(lines)} line{'s' if len(lines) != 1 else ''} cleaned and invalidated")
+                     f"{lines} line{'s' if lines != 1 else ''} cleaned and invalidated")
 
 
 def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
