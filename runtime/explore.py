@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import sys
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
 from runtime import program as ir
 from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action, enabled, final_state, step
+from runtime.memo import StepMemo
 from runtime.program import Program
 from runtime.reports import label
 from runtime.state import State, initial_state
@@ -46,6 +48,7 @@ class Options:
     timeout: float | None = None
     progress: bool = False
     jobs: int = 1                 # processes building the state graph
+    memo: bool = True             # memoized steps (runtime/memo.py)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class _Frame:
 
     __slots__ = ("sid", "depth", "todo", "next", "sleep", "via")
 
-    def __init__(self, sid: int, depth: int, todo: list[int], sleep: frozenset[Action],
+    def __init__(self, sid: int, depth: int, todo: list[int] | range, sleep: frozenset[Action],
                  via: Action | None) -> None:
         self.sid = sid
         self.depth = depth
@@ -95,18 +98,28 @@ class _Frame:
 class Explorer:
     """Phase 1 builds the reachable state graph, stepping every transition
     once; phase 2 runs the sleep-set search over the stored graph, where
-    independence is a lookup of the diamond instead of two more steps."""
+    independence is a lookup of the diamond instead of two more steps.
+
+    The graph is stored compactly (docs/performance.md, memory): per state
+    its enabled actions (one shared tuple for every state with the same
+    ones) and the position ``off[sid]`` of its successors in one array
+    ``dst`` (-1: cut by a bound); the reduced graph is a byte per position
+    of ``dst`` (``kept``). The visited set maps a state's 64-bit fingerprint
+    to its number; states themselves are not kept."""
 
     def __init__(self, program: Program, opts: Options) -> None:
         self.p = program
         self.o = opts
         self.ids: dict[object, int] = {}
-        self.acts: list[list[Action]] = []     # enabled actions, in order
-        self.succ: list[list[int]] = []        # their successors (-1: cut)
+        self.acts: list[tuple[Action, ...]] = []   # enabled actions, in order
+        self.off = array("q")                      # first successor in dst; -1 unexpanded
+        self.dst = array("q")                      # successor ids (-1: cut)
+        self.kept = bytearray()                    # dst positions the reduced search took
+        self._pool: dict[tuple[Action, ...], tuple[Action, ...]] = {}
         self.terminal: dict[int, Outcome] = {}
-        self.edges: list[list[tuple[Action, int]]] = []   # the reduced graph
         self.result = Result()
         self.atoms = collect_atoms(program)
+        self.memo = StepMemo(program) if opts.memo else None
         self.loop: list[Action] | None = None  # a path whose last step closes a cycle
         self._start = time.monotonic()
         self._last_progress = self._start
@@ -122,14 +135,23 @@ class Explorer:
         self.result.states = len(self.acts)
         if not self.terminal and self.loop is not None and not self.result.bounded:
             self._no_execution_ends(self.loop)
+        self.ids = {}   # the visited set is no longer needed
         self._count()
         self._shortest()
         return self.result
 
+    def succ(self, sid: int) -> list[int]:
+        """The successors of state sid, one per enabled action (-1: cut)."""
+        o = self.off[sid]
+        return [] if o < 0 else list(self.dst[o:o + len(self.acts[sid])])
+
     # ------------------------------------------------------ phase 1: graph
     def _build(self) -> None:
-        init = initial_state(self.p)
-        bound = self.o.preemption_bound
+        p, o = self.p, self.o
+        init = initial_state(p)
+        bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
+        ids, acts_of, off, dst, pool = self.ids, self.acts, self.off, self.dst, self._pool
+        succ_state = self.succ_state
         self._new(init, 0)
         stack: list[tuple[int, State, int, int]] = [(0, init, 0, 0)]
         tick = 0
@@ -138,34 +160,43 @@ class Explorer:
             if tick & 255 == 0 and self._out_of_time():
                 break
             sid, s, depth, pre = stack.pop()
-            acts = enabled(self.p, s)
-            self.acts[sid] = acts
+            acts = tuple(enabled(p, s))
+            acts = pool.setdefault(acts, acts)
+            acts_of[sid] = acts
             if not acts:
-                self.terminal[sid] = self.outcome(final_state(self.p, s))
+                self.terminal[sid] = self.outcome(final_state(p, s))
                 continue
-            if self.o.max_depth is not None and depth >= self.o.max_depth:
+            off[sid] = len(dst)
+            if max_depth is not None and depth >= max_depth:
                 self._cut("depth")
-                self.succ[sid] = [-1] * len(acts)
+                dst.extend([-1] * len(acts))
                 continue
-            children = []
             for a in acts:
-                child = step(self.p, s, a)[0]
-                cpre = pre + self._preempts(s, acts, a) if bound is not None else 0
-                if bound is not None and cpre > bound:
-                    self._cut("preemptions")
-                    children.append(-1)
-                    continue
-                key = self._key(child, cpre)
-                cid = self.ids.get(key)
+                child = succ_state(s, a)
+                if bound is None:
+                    cpre = 0
+                    key: object = hash(child)
+                else:
+                    cpre = pre + self._preempts(s, acts, a)
+                    if cpre > bound:
+                        self._cut("preemptions")
+                        dst.append(-1)
+                        continue
+                    key = (hash(child), cpre)
+                cid = ids.get(key)
                 if cid is None:
-                    if self.o.max_states is not None and len(self.acts) >= self.o.max_states:
+                    if max_states is not None and len(acts_of) >= max_states:
                         self._cut("states")
-                        children.append(-1)
+                        dst.append(-1)
                         continue
                     cid = self._new(child, cpre)
                     stack.append((cid, child, depth + 1, cpre))
-                children.append(cid)
-            self.succ[sid] = children
+                dst.append(cid)
+
+    def succ_state(self, s: State, a: Action) -> State:
+        if self.memo is not None:
+            return self.memo.step(s, a)
+        return step(self.p, s, a)[0]
 
     def _key(self, s: State, pre: int) -> object:
         h = hash(s)
@@ -174,11 +205,11 @@ class Explorer:
     def _new(self, s: State, pre: int) -> int:
         sid = len(self.acts)
         self.ids[self._key(s, pre)] = sid
-        self.acts.append([])
-        self.succ.append([])
+        self.acts.append(())
+        self.off.append(-1)
         return sid
 
-    def _preempts(self, s: State, acts: list[Action], a: Action) -> int:
+    def _preempts(self, s: State, acts: tuple[Action, ...], a: Action) -> int:
         """1 when a takes a CPU from a task that could have continued."""
         ci, cpu = a
         cur = s.cpus[cpu].curr
@@ -189,13 +220,62 @@ class Explorer:
     # ---------------------------------------------- phase 2: sleep sets
     def _search(self) -> None:
         n = len(self.acts)
-        self.edges = [[] for _ in range(n)]
+        self.kept = bytearray(len(self.dst))
+        if not self.o.reduce or self.p.config.NR_CPUS == 1:
+            # Two actions on one CPU are never independent: sleep sets
+            # would stay empty, and the search is a plain depth-first one.
+            self._search_plain(n)
+        else:
+            self._search_sleep(n)
+
+    def _search_plain(self, n: int) -> None:
+        """Depth-first over every transition (the search with empty sleep
+        sets): the same tree, depth and loop as _search_sleep would find."""
+        acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
+        seen = bytearray(n)
+        on_stack = bytearray(n)
+        seen[0] = on_stack[0] = 1
+        # frames: (sid, next position, end position)
+        o0 = off[0]
+        stack = [[0, o0, o0 + len(acts[0]) if o0 >= 0 else o0]]
+        path: list[Action] = []
+        max_depth = 0
+        transitions = 0
+        while stack:
+            f = stack[-1]
+            pos = f[1]
+            if pos >= f[2]:
+                on_stack[f[0]] = 0
+                stack.pop()
+                if path:
+                    path.pop()
+                continue
+            f[1] = pos + 1
+            cid = dst[pos]
+            if cid < 0:
+                continue
+            transitions += 1
+            kept[pos] = 1
+            if not seen[cid]:
+                seen[cid] = on_stack[cid] = 1
+                path.append(acts[f[0]][pos - off[f[0]]])
+                oc = off[cid]
+                stack.append([cid, oc, oc + len(acts[cid]) if oc >= 0 else oc])
+                if len(stack) - 1 > max_depth:
+                    max_depth = len(stack) - 1
+            elif on_stack[cid] and self.loop is None:
+                self.loop = path + [acts[f[0]][pos - off[f[0]]]]
+        self.result.transitions += transitions
+        self.result.max_depth = max(self.result.max_depth, max_depth)
+
+    def _search_sleep(self, n: int) -> None:
+        acts_of, off, dst, kept = self.acts, self.off, self.dst, self.kept
         slept: list[frozenset[Action] | None] = [None] * n
         on_stack = bytearray(n)
-        reduce = self.o.reduce
         slept[0] = EMPTY
         stack = [self._frame(0, 0, EMPTY, None, None)]
         on_stack[0] = 1
+        independent = self._independent
         while stack:
             f = stack[-1]
             if f.next >= len(f.todo):
@@ -204,20 +284,21 @@ class Explorer:
                 continue
             i = f.todo[f.next]
             f.next += 1
-            a = self.acts[f.sid][i]
+            a = acts_of[f.sid][i]
             if a in f.sleep:
                 continue
-            cid = self.succ[f.sid][i]
+            pos = off[f.sid] + i
+            cid = dst[pos]
             if cid < 0:
                 continue
-            if reduce:
-                child_sleep = frozenset(b for b in f.sleep if self._independent(f.sid, a, b)) \
-                    if f.sleep else EMPTY
+            if f.sleep:
+                child_sleep = frozenset(b for b in f.sleep if independent(f.sid, a, b))
                 f.sleep = f.sleep | {a}
             else:
                 child_sleep = EMPTY
+                f.sleep = frozenset((a,))
             self.result.transitions += 1
-            self.edges[f.sid].append((a, cid))
+            kept[pos] = 1
             old = slept[cid]
             if old is None:
                 slept[cid] = child_sleep
@@ -238,7 +319,8 @@ class Explorer:
                only: frozenset[Action] | None) -> _Frame:
         self.result.max_depth = max(self.result.max_depth, depth)
         acts = self.acts[sid]
-        todo = [i for i, a in enumerate(acts) if only is None or a in only]
+        todo: list[int] | range = range(len(acts)) if only is None else \
+            [i for i, a in enumerate(acts) if a in only]
         return _Frame(sid, depth, todo, sleep, via)
 
     def _independent(self, sid: int, a: Action, b: Action) -> bool:
@@ -249,8 +331,8 @@ class Explorer:
         never independent."""
         if a[0] == b[0] or a[1] == b[1]:
             return False
-        acts = self.acts[sid]
-        sa, sb = self.succ[sid][acts.index(a)], self.succ[sid][acts.index(b)]
+        acts, o = self.acts[sid], self.off[sid]
+        sa, sb = self.dst[o + acts.index(a)], self.dst[o + acts.index(b)]
         if sa < 0 or sb < 0:
             return False
         ta, tb = self._after(sa, b), self._after(sb, a)
@@ -260,7 +342,7 @@ class Explorer:
         acts = self.acts[sid]
         if a not in acts:
             return None
-        t = self.succ[sid][acts.index(a)]
+        t = self.dst[self.off[sid] + acts.index(a)]
         return t if t >= 0 else None
 
     def _no_execution_ends(self, path: list[Action]) -> None:
@@ -319,45 +401,63 @@ class Explorer:
         return Outcome(tuple(values), tuple(reps), tuple(conds))
 
     def _count(self) -> None:
-        """Maximal paths per outcome, post-order over the reduced graph."""
-        n = len(self.edges)
-        counts: list[dict[Outcome, int] | None] = [None] * n
-        state = bytearray(n)  # 0 new, 1 on stack, 2 done
+        """Maximal paths per outcome, post-order over the reduced graph (an
+        edge back to a state still on the stack closes a cycle and is cut).
+        A state's counts are dropped once every predecessor has used them."""
+        n = len(self.acts)
         if not n:
             return
-        stack: list[tuple[int, int]] = [(0, 0)]
+        acts, off, dst, kept, terminal = self.acts, self.off, self.dst, self.kept, self.terminal
+        waiting = array("l", bytes(8 * n))   # kept edges into each state not yet used
+        for pos, c in enumerate(dst):
+            if kept[pos]:
+                waiting[c] += 1
+        counts: list[dict[Outcome, int] | None] = [None] * n
+        state = bytearray(n)  # 0 new, 1 on stack, 2 done
+        stack = [[0, off[0], off[0] + len(acts[0])]]
         state[0] = 1
         while stack:
-            sid, i = stack[-1]
-            edges = self.edges[sid]
-            if i < len(edges):
-                stack[-1] = (sid, i + 1)
-                child = edges[i][1]
-                if state[child] == 0:
-                    state[child] = 1
-                    stack.append((child, 0))
+            f = stack[-1]
+            sid, pos, end = f
+            while pos < end and not (kept[pos] and state[dst[pos]] == 0):
+                pos += 1
+            if pos < end:
+                f[1] = pos + 1
+                child = dst[pos]
+                state[child] = 1
+                oc = off[child]
+                stack.append([child, oc, oc + len(acts[child]) if oc >= 0 else oc])
                 continue
             acc: dict[Outcome, int] = {}
-            if sid in self.terminal:
-                acc[self.terminal[sid]] = 1
-            for _, child in edges:
-                if state[child] == 2:
-                    for o, c in counts[child].items():  # type: ignore[union-attr]
-                        acc[o] = acc.get(o, 0) + c
+            if sid in terminal:
+                acc[terminal[sid]] = 1
+            o = off[sid]
+            if o >= 0:
+                for pos in range(o, o + len(acts[sid])):
+                    if not kept[pos]:
+                        continue
+                    child = dst[pos]
+                    if state[child] == 2:
+                        for out, c in counts[child].items():  # type: ignore[union-attr]
+                            acc[out] = acc.get(out, 0) + c
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and child:
+                        counts[child] = None
             counts[sid] = acc
             state[sid] = 2
             stack.pop()
         root = counts[0] or {}
-        for o in sorted(set(self.terminal.values()), key=Outcome.text):
-            self.result.outcomes[o] = root.get(o, 0)
+        for out in sorted(set(terminal.values()), key=Outcome.text):
+            self.result.outcomes[out] = root.get(out, 0)
         self.result.executions = sum(root.values())
 
     def _shortest(self) -> None:
         """BFS over the explored graph: one shortest path per outcome."""
-        n = len(self.edges)
+        n = len(self.acts)
         if not n:
             return
-        parent: list[tuple[int, Action] | None] = [None] * n
+        acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
+        parent = array("q", bytes(8 * n))    # the dst position that reached each state
         seen = bytearray(n)
         seen[0] = 1
         queue = deque([0])
@@ -366,20 +466,37 @@ class Explorer:
             o = self.terminal.get(sid)
             if o is not None and o not in self.result.witnesses:
                 self.result.witnesses[o] = self._path(parent, sid)
-            for a, child in self.edges[sid]:
-                if not seen[child]:
+            base = off[sid]
+            if base < 0:
+                continue
+            for pos in range(base, base + len(acts[sid])):
+                child = dst[pos]
+                if kept[pos] and not seen[child]:
                     seen[child] = 1
-                    parent[child] = (sid, a)
+                    parent[child] = pos
                     queue.append(child)
 
-    @staticmethod
-    def _path(parent: list[tuple[int, Action] | None], sid: int) -> list[Action]:
+    def _path(self, parent: array[int], sid: int) -> list[Action]:
+        # the state owning a dst position: the one whose range holds it
+        owner = self._owners()
         path = []
-        while parent[sid] is not None:
-            prev, a = parent[sid]  # type: ignore[misc]
-            path.append(a)
+        while sid:
+            pos = parent[sid]
+            prev = owner[pos]
+            path.append(self.acts[prev][pos - self.off[prev]])
             sid = prev
         return path[::-1]
+
+    def _owners(self) -> array[int]:
+        """For every dst position, the state it belongs to (built once)."""
+        if getattr(self, "_owner", None) is None:
+            owner = array("q", bytes(8 * len(self.dst)))
+            for sid, o in enumerate(self.off):
+                if o >= 0:
+                    for pos in range(o, o + len(self.acts[sid])):
+                        owner[pos] = sid
+            self._owner = owner
+        return self._owner
 
 
 def _show(name: str, v: int) -> str:

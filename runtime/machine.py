@@ -26,7 +26,7 @@ from runtime.memory import store_byte
 from runtime.program import Program
 from runtime.reports import Kind, R, kind_of
 from runtime.state import Ctx, Report, State, Status
-from runtime.tx import Killed, Tx
+from runtime.tx import Killed, Loc, Tx
 
 Action = tuple[int, int]
 
@@ -85,11 +85,12 @@ def enabled(program: Program, state: State) -> list[Action]:
 
 
 def step(program: Program, state: State, action: Action,
-         trace: bool = False) -> tuple[State, tuple[str, ...]]:
+         trace: bool = False, reads: list[Loc] | None = None) -> tuple[State, tuple[str, ...]]:
     """Execute one step; never mutates ``state``; returns the new state and,
-    when tracing, what the modelled kernel did."""
+    when tracing, what the modelled kernel did. With ``reads``, the parts of
+    the state the step touched are noted there (runtime/memo.py)."""
     ci, cpu = action
-    tx = Tx(program, state, ci, cpu, trace)
+    tx = Tx(program, state, ci, cpu, trace, reads)
     info = program.contexts[ci]
     ctx = state.ctxs[ci]
     try:

@@ -23,7 +23,7 @@ import pickle
 import time
 from typing import Any
 
-from runtime.machine import Action, enabled, final_state, step
+from runtime.machine import Action, enabled, final_state
 from runtime.state import State, initial_state
 
 # Set in the parent before forking; read by the workers.
@@ -33,7 +33,7 @@ Part = tuple[dict[object, tuple[list[Action], list[object]]], dict[object, Any],
 
 
 def build(explorer: Any, jobs: int) -> None:
-    """Fill explorer.acts/succ/terminal/ids from a parallel phase 1."""
+    """Fill explorer.acts/off/dst/terminal/ids from a parallel phase 1."""
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue() for _ in range(jobs)]
     results = ctx.Queue()
@@ -88,7 +88,7 @@ def _worker(me: int) -> None:
                 continue
             children: list[object] = []
             for a in acts:
-                child = step(ex.p, s, a)[0]
+                child = ex.succ_state(s, a)
                 cpre = pre + ex._preempts(s, acts, a) if bound is not None else 0
                 if bound is not None and cpre > bound:
                     cuts.append("preemptions")
@@ -156,11 +156,13 @@ def _assemble(ex: Any, parts: list[Part]) -> None:
                 order.append(c)
     ex.ids = ids
     ex.acts = []
-    ex.succ = []
     for key in order:
         acts, children = merged.get(key, ([], []))
-        ex.acts.append(list(acts))
-        ex.succ.append([-1 if c is None else ids[c] for c in children])
+        t = tuple(acts)
+        t = ex._pool.setdefault(t, t)
+        ex.acts.append(t)
+        ex.off.append(len(ex.dst) if children else -1)
+        ex.dst.extend(-1 if c is None else ids[c] for c in children)
     for graph, terminal, _ in parts:
         for key, outcome in terminal.items():
             ex.terminal[ids[key]] = outcome

@@ -11,9 +11,34 @@ deduplicated and shipped to worker processes as it is. Page contents are
 from __future__ import annotations
 
 from enum import IntEnum
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from runtime.program import PageKind, Program, follow_jumps
+
+
+class Pool(tuple[int, ...]):
+    """A long pkmap array (LAST_PKMAP is 512 on x86): a tuple that keeps
+    its hash. Tuples rehash every element each time; a state's fingerprint
+    would then cost two 512-element hashes, more than the step that made
+    it. Equal to, and hashed like, the plain tuple of its elements."""
+
+    def __hash__(self) -> int:
+        d = self.__dict__
+        h = d.get("h")
+        if h is None:
+            h = d["h"] = tuple.__hash__(self)
+        return h
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[int, ...]]]:
+        return Pool, (tuple(self),)
+
+
+def pool(values: Iterable[int]) -> tuple[int, ...]:
+    """A pkmap array as the state keeps it: a Pool when hashing it would
+    be slow, else a plain tuple."""
+    t = tuple(values)
+    return Pool(t) if len(t) > 32 else t
 
 
 class Status(IntEnum):
@@ -140,7 +165,7 @@ def initial_state(program: Program) -> State:
     zero = bytes(cfg.PAGE_SIZE)
     return State(
         ctxs=tuple(ctxs), cpus=cpus,
-        pkmap_count=(0,) * npk, pkmap_pte=(0,) * npk, last_pkmap_nr=0,
+        pkmap_count=pool((0,) * npk), pkmap_pte=pool((0,) * npk), last_pkmap_nr=0,
         pkmap_waiters=(), locks=(-1,) * len(program.locks),
         globals=tuple(v for _, v in program.globals),
         percpu=tuple((v,) * cfg.NR_CPUS for _, v in program.percpus),

@@ -13,11 +13,92 @@ from typing import Any
 
 from runtime.program import Program
 from runtime.reports import FUNC_INDEX, R, Kind, kind_of
-from runtime.state import Cpu, Ctx, Line, Report, State
+from runtime.state import Cpu, Ctx, Line, Report, State, pool
 
 
 class Killed(Exception):
     """The running context was killed by a BUG, an oops or a failed assert."""
+
+
+# State field numbers, for read locations (runtime/memo.py).
+FIELD = {name: i for i, name in enumerate(State._fields)}
+CTXS, CPUS = FIELD["ctxs"], FIELD["cpus"]
+# Fixed-length fields whose elements are noted one by one when recording.
+ELEMENTWISE = frozenset({"pkmap_count", "pkmap_pte", "locks", "globals", "user_present",
+                         "ram", "newest"})
+Loc = tuple[int, int]   # (State field, element) or (State field, -1): the whole field
+
+
+class _Reads(list):  # type: ignore[type-arg]
+    """A list of contexts or CPUs that notes which elements a step touches.
+
+    Used only when runtime/memo.py records a step's footprint: every read or
+    write of element i (a write reads first: the step's result may keep the
+    old value) appends (field, i) to ``log`` the first time. Whole-list reads
+    (iteration, membership, index) note the whole field once."""
+
+    __slots__ = ("field", "log", "seen")
+
+    def __init__(self, items: tuple[Any, ...], field: int, log: list[Loc], seen: set[Loc]) -> None:
+        super().__init__(items)
+        self.field, self.log, self.seen = field, log, seen
+
+    def _note(self, i: int) -> None:
+        seen = self.seen
+        loc = (self.field, i)
+        if loc not in seen and (self.field, -1) not in seen:
+            seen.add(loc)
+            self.log.append(loc)
+
+    def _note_all(self) -> None:
+        """A scan reads the whole list: one location, the whole field (the
+        memo's key then holds the field's value, not each element's)."""
+        loc = (self.field, -1)
+        if loc not in self.seen:
+            self.seen.add(loc)
+            self.log.append(loc)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, int):
+            self._note(i % list.__len__(self))
+        else:
+            self._note_all()
+        return list.__getitem__(self, i)
+
+    def __setitem__(self, i: Any, v: Any) -> None:
+        if isinstance(i, int):
+            self._note(i % list.__len__(self))
+        else:
+            self._note_all()
+        list.__setitem__(self, i, v)
+
+    def __iter__(self) -> Any:
+        self._note_all()
+        return list.__iter__(self)
+
+    def __reversed__(self) -> Any:
+        self._note_all()
+        return list.__reversed__(self)
+
+    def __contains__(self, v: object) -> bool:
+        self._note_all()
+        return list.__contains__(self, v)
+
+    def index(self, *a: Any) -> int:
+        self._note_all()
+        return list.index(self, *a)
+
+    def count(self, v: Any) -> int:
+        self._note_all()
+        return list.count(self, v)
+
+    def copy(self) -> list[Any]:
+        self._note_all()
+        return list.copy(self)
+
+    def frozen(self) -> tuple[Any, ...]:
+        """The elements as a tuple, without noting reads (commit)."""
+        return tuple(list.__iter__(self))
 
 
 _CTX = {name: i for i, name in enumerate(Ctx._fields)}
@@ -31,16 +112,29 @@ class Tx:
     _LAZY = ("pkmap_count", "pkmap_pte", "pkmap_waiters", "locks", "globals",
              "user_present", "reports")
 
-    def __init__(self, program: Program, state: State, ci: int, cpu: int, trace: bool) -> None:
+    def __init__(self, program: Program, state: State, ci: int, cpu: int, trace: bool,
+                 reads: list[Loc] | None = None) -> None:
         self.program = program
         self.cfg = program.config
         self.base = state
         self.ci = ci            # executing context
         self.cpu = cpu          # its CPU
         self.pc = state.ctxs[ci].pc if ci < len(state.ctxs) else -1
-        self.ctxs: list[Ctx] = list(state.ctxs)
-        self.cpus: list[Cpu] = list(state.cpus)
-        self.last_pkmap_nr = state.last_pkmap_nr
+        # With ``reads``, every part of the state the step touches is noted
+        # there in first-touch order (runtime/memo.py); the executing
+        # context and its CPU are the memo's key and are not noted.
+        self.reads = reads
+        self.ctxs: list[Ctx]
+        self.cpus: list[Cpu]
+        if reads is None:
+            self.ctxs = list(state.ctxs)
+            self.cpus = list(state.cpus)
+        else:
+            seen = {(CTXS, ci), (CPUS, cpu)}
+            self.ctxs = _Reads(state.ctxs, CTXS, reads, seen)
+            self.cpus = _Reads(state.cpus, CPUS, reads, seen)
+            self._seen = seen
+        self._last_pkmap_nr = state.last_pkmap_nr
         self._copies: dict[str, list[Any]] = {}
         self._percpu: list[list[int]] | None = None
         self._ram: list[bytes] | None = None
@@ -54,8 +148,36 @@ class Tx:
     def _lazy(self, name: str) -> list[Any]:
         got = self._copies.get(name)
         if got is None:
-            got = self._copies[name] = list(getattr(self.base, name))
+            got = self._copies[name] = self._copy(name)
         return got
+
+    def _copy(self, name: str) -> list[Any]:
+        """A working copy of a state field; when recording, noted per
+        element for the fixed-length ones, else as a whole."""
+        if self.reads is None:
+            return list(getattr(self.base, name))
+        if name in ELEMENTWISE:
+            return _Reads(getattr(self.base, name), FIELD[name], self.reads, self._seen)
+        self._note(name)
+        return list(getattr(self.base, name))
+
+    def _note(self, name: str) -> None:
+        """A whole state field is read (and may be written) by this step."""
+        if self.reads is not None:
+            loc = (FIELD[name], -1)
+            if loc not in self._seen:
+                self._seen.add(loc)
+                self.reads.append(loc)
+
+    @property
+    def last_pkmap_nr(self) -> int:
+        self._note("last_pkmap_nr")
+        return self._last_pkmap_nr
+
+    @last_pkmap_nr.setter
+    def last_pkmap_nr(self, nr: int) -> None:
+        self._note("last_pkmap_nr")
+        self._last_pkmap_nr = nr
 
     @property
     def pkmap_count(self) -> list[int]:
@@ -88,12 +210,14 @@ class Tx:
     @property
     def percpu(self) -> list[list[int]]:
         if self._percpu is None:
+            self._note("percpu")
             self._percpu = [list(v) for v in self.base.percpu]
         return self._percpu
 
     @property
     def once(self) -> set[int]:
         if self._once is None:
+            self._note("once")
             self._once = set(self.base.once)
         return self._once
 
@@ -101,18 +225,19 @@ class Tx:
     @property
     def ram(self) -> list[bytes]:
         if self._ram is None:
-            self._ram = list(self.base.ram)
+            self._ram = self._copy("ram")
         return self._ram
 
     @property
     def newest(self) -> list[bytes]:
         if self._newest is None:
-            self._newest = list(self.base.newest)
+            self._newest = self._copy("newest")
         return self._newest
 
     @property
     def cache(self) -> dict[int, Line]:
         if self._cache is None:
+            self._note("cache")
             self._cache = {ln.tag: ln for ln in self.base.cache}
         return self._cache
 
@@ -194,6 +319,11 @@ class Tx:
         return FUNC_INDEX[name]
 
     # ---------------------------------------------------------------- commit
+    def _frozen_ctxs_cpus(self) -> tuple[tuple[Ctx, ...], tuple[Cpu, ...]]:
+        if self.reads is None:
+            return tuple(self.ctxs), tuple(self.cpus)
+        return self.ctxs.frozen(), self.cpus.frozen()  # type: ignore[attr-defined]
+
     def commit(self) -> State:
         b = self.base
         c = self._copies
@@ -202,24 +332,29 @@ class Tx:
         cache = b.cache if self._cache is None else tuple(
             self._cache[t] for t in sorted(self._cache))
         return tuple.__new__(State, (
-            tuple(self.ctxs), tuple(self.cpus),
-            b.pkmap_count if "pkmap_count" not in c else tuple(c["pkmap_count"]),
-            b.pkmap_pte if "pkmap_pte" not in c else tuple(c["pkmap_pte"]),
-            self.last_pkmap_nr,
+            *self._frozen_ctxs_cpus(),
+            b.pkmap_count if "pkmap_count" not in c else pool(_freeze(c["pkmap_count"])),
+            b.pkmap_pte if "pkmap_pte" not in c else pool(_freeze(c["pkmap_pte"])),
+            self._last_pkmap_nr,
             b.pkmap_waiters if waiters is None else tuple(sorted(waiters)),
-            b.locks if "locks" not in c else tuple(c["locks"]),
-            b.globals if "globals" not in c else tuple(c["globals"]),
+            b.locks if "locks" not in c else _freeze(c["locks"]),
+            b.globals if "globals" not in c else _freeze(c["globals"]),
             b.percpu if self._percpu is None else tuple(tuple(v) for v in self._percpu),
-            b.ram if self._ram is None else tuple(self._ram),
-            b.newest if self._newest is None else tuple(self._newest),
+            b.ram if self._ram is None else _freeze(self._ram),
+            b.newest if self._newest is None else _freeze(self._newest),
             cache,
-            b.user_present if "user_present" not in c else tuple(c["user_present"]),
+            b.user_present if "user_present" not in c else _freeze(c["user_present"]),
             # Reports are a multiset: sorted, so that two independent steps
             # that each report commute to the same state (partial-order
             # reduction compares states). The trace keeps their order.
             b.reports if reports is None else tuple(sorted(reports, key=_report_key)),
             b.once if self._once is None else tuple(sorted(self._once)),
             self.debug_locks, self.panicked))
+
+
+def _freeze(items: list[Any]) -> tuple[Any, ...]:
+    """A working copy as a tuple; a recording list is read without noting."""
+    return tuple(list.__iter__(items)) if type(items) is _Reads else tuple(items)
 
 
 def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int]:

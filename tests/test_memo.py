@@ -1,0 +1,120 @@
+"""Memoized steps (runtime/memo.py) are the steps themselves.
+
+A memo hit applies the changes an earlier step made from a state that held
+the same values wherever that step read. These tests hold it to the
+definition: on every transition of every example, the memoized successor
+equals the one step() computes, and the whole search gives the same
+states, transitions, executions, outcomes and witnesses with and without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsl.load import load
+from kmaptest import program
+from runtime import explore as ex
+from runtime import memo as memo_mod
+from runtime.machine import enabled, step
+from runtime.memo import MemoConflict, StepMemo
+from runtime.state import initial_state
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
+
+
+def _id(p: Path) -> str:
+    return str(p.relative_to(ROOT / "examples"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_every_memoized_successor_equals_the_step(path: Path) -> None:
+    p = load(str(path))
+    memo = StepMemo(p)
+    seen = set()
+    stack = [initial_state(p)]
+    transitions = 0
+    while stack:
+        s = stack.pop()
+        if s in seen:
+            continue
+        seen.add(s)
+        for a in enabled(p, s):
+            got = memo.step(s, a)
+            want = step(p, s, a)[0]
+            assert got == want, (a, s)
+            assert hash(got) == hash(want)
+            stack.append(want)
+            transitions += 1
+    assert memo.hits + memo.misses == transitions
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_search_with_and_without_the_memo_agree(path: Path) -> None:
+    p = load(str(path))
+    plain = ex.explore(p, ex.Options(memo=False))
+    memo = ex.explore(p, ex.Options(memo=True))
+    assert plain.outcomes == memo.outcomes and plain.witnesses == memo.witnesses
+    assert (plain.states, plain.transitions, plain.executions, plain.max_depth) == \
+        (memo.states, memo.transitions, memo.executions, memo.max_depth)
+
+
+TWO_TASKS = """
+config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; LAST_PKMAP = 4; }
+int g = 0;
+page P = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { int x = 1; g = 2; }
+task b on cpu1 { void *v = kmap(P); v[0] = 7; kunmap(P); }
+expect never BUG;
+"""
+
+
+def test_a_local_step_is_reused_whatever_the_other_task_did():
+    """a's `int x = 1` reads only a's context and CPU: after b has mapped
+    its page the same step is a hit, and it leaves b's part alone."""
+    p = program(TWO_TASKS)
+    memo = StepMemo(p)
+    s0 = initial_state(p)
+    first = memo.step(s0, (0, 0))
+    s1 = s0
+    for _ in range(2):   # b runs twice: its kmap, then its store
+        s1 = step(p, s1, (1, 1))[0]
+    assert s1.pkmap_count != s0.pkmap_count
+    before = memo.hits
+    second = memo.step(s1, (0, 0))
+    assert memo.hits == before + 1 and memo.misses == 1
+    assert second == step(p, s1, (0, 0))[0]
+    assert second.pkmap_count == s1.pkmap_count and second.ram == s1.ram
+    assert first.ctxs[0] == second.ctxs[0]
+
+
+def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a handler read the state behind the Tx's back, two recordings of
+    one step would disagree; the memo refuses instead of guessing."""
+    p = program(TWO_TASKS)
+    s0 = initial_state(p)
+    s1 = s0._replace(globals=(5,))
+
+    def sneaky(program, state, action, trace=False, reads=None):
+        # the result depends on a global, but nothing is noted
+        t = step(program, state, action, trace, reads)[0]
+        return t._replace(last_pkmap_nr=state.globals[0] % 4), ()
+
+    monkeypatch.setattr(memo_mod, "step", sneaky)
+    memo = StepMemo(p)
+    memo.step(s0, (0, 0))
+    with pytest.raises(MemoConflict):
+        memo._record(s1, (0, 0), (0, 0, s1.ctxs[0], s1.cpus[0], s1.debug_locks, s1.panicked))
+
+
+def test_the_memo_starts_afresh_past_its_size():
+    p = program(TWO_TASKS)
+    full = ex.explore(p, ex.Options())
+    small = ex.Explorer(p, ex.Options())
+    assert small.memo is not None
+    small.memo.max_entries = 3
+    r = small.run()
+    assert small.memo.entries <= 3
+    assert (r.states, r.executions, r.outcomes) == (full.states, full.executions, full.outcomes)
