@@ -24,6 +24,7 @@ equal length, so reduction keeps the shortest length of every outcome.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from array import array
@@ -125,6 +126,17 @@ class Explorer:
         self._last_progress = self._start
 
     def run(self) -> Result:
+        # The search makes millions of tuples and no reference cycles: the
+        # cyclic collector would only walk the growing graph again and again.
+        enabled_gc = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if enabled_gc:
+                gc.enable()
+
+    def _run(self) -> Result:
         if self.o.jobs > 1:
             from runtime import parallel
             parallel.build(self, self.o.jobs)
@@ -151,7 +163,7 @@ class Explorer:
         init = initial_state(p)
         bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
         ids, acts_of, off, dst, pool = self.ids, self.acts, self.off, self.dst, self._pool
-        succ_state = self.succ_state
+        succ_state = self.memo.step if self.memo is not None else self.succ_state
         self._new(init, 0)
         stack: list[tuple[int, State, int, int]] = [(0, init, 0, 0)]
         tick = 0
@@ -428,9 +440,10 @@ class Explorer:
                 oc = off[child]
                 stack.append([child, oc, oc + len(acts[child]) if oc >= 0 else oc])
                 continue
-            acc: dict[Outcome, int] = {}
-            if sid in terminal:
-                acc[terminal[sid]] = 1
+            # A state with one contributing successor shares its counts
+            # (never mutated once made): most states have just one.
+            acc: dict[Outcome, int] | None = {terminal[sid]: 1} if sid in terminal else None
+            own = acc is not None
             o = off[sid]
             if o >= 0:
                 for pos in range(o, o + len(acts[sid])):
@@ -438,12 +451,19 @@ class Explorer:
                         continue
                     child = dst[pos]
                     if state[child] == 2:
-                        for out, c in counts[child].items():  # type: ignore[union-attr]
-                            acc[out] = acc.get(out, 0) + c
+                        cc = counts[child]
+                        assert cc is not None
+                        if acc is None:
+                            acc = cc
+                        else:
+                            if not own:
+                                acc, own = dict(acc), True
+                            for out, c in cc.items():
+                                acc[out] = acc.get(out, 0) + c
                     waiting[child] -= 1
                     if waiting[child] == 0 and child:
                         counts[child] = None
-            counts[sid] = acc
+            counts[sid] = acc if acc is not None else {}
             state[sid] = 2
             stack.pop()
         root = counts[0] or {}

@@ -31,11 +31,6 @@ from runtime.tx import Killed, Loc, Tx
 Action = tuple[int, int]
 
 
-def _step_ok(state: State, ctx: Ctx) -> bool:
-    lock = builtins.spinning_on(ctx.pending)
-    return lock < 0 or state.locks[lock] == -1
-
-
 def _cpus_for(program: Program, ctx: Ctx, pinned: int | None) -> range | tuple[int, ...]:
     if pinned is not None:
         return (pinned,)
@@ -44,42 +39,56 @@ def _cpus_for(program: Program, ctx: Ctx, pinned: int | None) -> range | tuple[i
     return range(program.config.NR_CPUS)
 
 
+_READY, _PENDING = int(Status.READY), int(Status.PENDING)
+
+
 def enabled(program: Program, state: State) -> list[Action]:
     """Every action possible in this state, in the fixed order."""
     if state.panicked:
         return []
     out: list[Action] = []
     preemption = program.config.CONFIG_PREEMPTION
-    cpus = state.cpus
+    cpus, ctxs, locks = state.cpus, state.ctxs, state.locks
+    # whether another task may take each CPU now (computed once per CPU)
+    switchable: list[bool | None] = [None] * len(cpus)
     for i, info in enumerate(program.contexts):
-        ctx = state.ctxs[i]
+        ctx = ctxs[i]
         st = ctx.status
+        pending = ctx.pending
+        # a context spinning on a held lock cannot step (builtins.spinning_on)
+        blocked = pending is not None and pending[0] == 1 and locks[pending[1]] != -1
         if info.is_irq:
-            assert info.cpu is not None
-            cpu = cpus[info.cpu]
-            if st == Status.PENDING:
+            c = info.cpu
+            assert c is not None
+            cpu = cpus[c]
+            if st == _PENDING:
                 if not cpu.irqs_off:
-                    out.append((i, info.cpu))
-            elif st == Status.READY and cpu.irqs and cpu.irqs[-1] == i and _step_ok(state, ctx):
-                out.append((i, info.cpu))
+                    out.append((i, c))
+            elif st == _READY and cpu.irqs and cpu.irqs[-1] == i and not blocked:
+                out.append((i, c))
             continue
-        if st != Status.READY or not _step_ok(state, ctx):
+        if st != _READY or blocked:
             continue
-        if ctx.cpu >= 0 and cpus[ctx.cpu].curr == i:
-            here = cpus[ctx.cpu]
+        mine = ctx.cpu
+        if mine >= 0 and cpus[mine].curr == i:
+            here = cpus[mine]
             if here.irqs:
                 continue
-            out.append((i, ctx.cpu))
+            out.append((i, mine))
             # A running task can be migrated wherever it could be preempted
             # (the stopper thread / load balancer moves it).
             if info.cpu is not None or ctx.migration_disabled or ctx.kmap_idx or \
-                    not sched.can_switch(preemption, i, (), here.irqs_off, state.ctxs):
+                    not sched.can_switch(preemption, i, (), here.irqs_off, ctxs):
                 continue
         for c in _cpus_for(program, ctx, info.cpu):
-            if c == ctx.cpu and cpus[c].curr == i:
+            if c == mine and cpus[c].curr == i:
                 continue
-            cpu = cpus[c]
-            if sched.can_switch(preemption, cpu.curr, cpu.irqs, cpu.irqs_off, state.ctxs):
+            ok = switchable[c]
+            if ok is None:
+                cpu = cpus[c]
+                ok = switchable[c] = sched.can_switch(preemption, cpu.curr, cpu.irqs,
+                                                      cpu.irqs_off, ctxs)
+            if ok:
                 out.append((i, c))
     return out
 

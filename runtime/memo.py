@@ -11,14 +11,15 @@ locations and values it read and the parts it changed. A later state that
 holds the same values at the same locations gets the same changes applied
 without running the handlers.
 
-The memo is a trie. Its root key is the action with the executing context,
-its CPU record and the two flags every step may consult (debug_locks,
-panicked);
-below it, each node names the next location the step read and branches on
-its value. The order of reads is a function of the values read before (the
-step is deterministic), so a node's location is the same for every path
-through it. A recording that disagrees with the trie means a read the Tx did
-not see: that would make the memo unsound, and it raises instead.
+The memo's key is the action with the executing context, its CPU record
+and the two flags every step may consult (debug_locks, panicked); under it,
+one entry per sequence of locations a recording read (usually one: the
+instruction is fixed by the context's pc), each a table from the values
+found there to the changes. A state that matches any entry gets its
+changes: it agrees with a recorded state wherever that step looked, so the
+step, deterministic, does the same. Two results for one entry and one set
+of values mean a read the Tx did not see: that would make the memo
+unsound, and it raises instead.
 
 The changes are per element for ``ctxs``, ``cpus`` and the fixed-length
 fields the Tx notes element by element (the pkmap arrays, locks, globals,
@@ -31,6 +32,7 @@ Only used without tracing: `kmap run` still steps every handler.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runtime.machine import Action, step
@@ -51,20 +53,37 @@ class MemoConflict(AssertionError):
     """Two recordings of one step disagree: a read the Tx did not note."""
 
 
-class _Node:
-    __slots__ = ("loc", "kids")
+class _Spec:
+    """The locations one kind of step reads, and what it did for each set of
+    values found there."""
 
-    def __init__(self, loc: Loc) -> None:
-        self.loc = loc
-        self.kids: dict[Any, _Node | Delta] = {}
+    __slots__ = ("locs", "get", "table")
+
+    def __init__(self, locs: tuple[Loc, ...]) -> None:
+        self.locs = locs
+        self.get = _getter(locs)
+        self.table: dict[tuple[Any, ...], Delta] = {}
+
+
+_GETTERS: dict[tuple[Loc, ...], Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _getter(locs: tuple[Loc, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function returning the values at ``locs`` of a state, as one tuple
+    expression (several times faster than a loop over the locations)."""
+    got = _GETTERS.get(locs)
+    if got is None:
+        items = "".join(f"s[{f}]," if i < 0 else f"s[{f}][{i}]," for f, i in locs)
+        got = _GETTERS[locs] = eval(f"lambda s: ({items})")  # noqa: S307 - ints only
+    return got
 
 
 class StepMemo:
     """``step(state, action)`` for one program, memoized by footprint."""
 
-    def __init__(self, program: Program, max_entries: int = 2_000_000) -> None:
+    def __init__(self, program: Program, max_entries: int = 1_000_000) -> None:
         self.p = program
-        self.root: dict[Any, _Node | Delta] = {}
+        self.root: dict[Any, list[_Spec]] = {}
         self.entries = 0
         self.max_entries = max_entries   # past it the memo starts afresh
         self.hits = 0
@@ -74,15 +93,15 @@ class StepMemo:
         s: Any = state   # indexed by field number
         ci, cpu = a
         key = (ci, cpu, s[CTXS][ci], s[CPUS][cpu], s[_SCALARS[0]], s[_SCALARS[1]])
-        node = self.root.get(key)
-        while type(node) is _Node:
-            f, i = node.loc
-            node = node.kids.get(s[f] if i < 0 else s[f][i])
-        if node is None:
-            self.misses += 1
-            return self._record(s, a, key)
-        self.hits += 1
-        return _apply(s, node)   # type: ignore[arg-type]  # a leaf
+        specs = self.root.get(key)
+        if specs is not None:
+            for spec in specs:
+                d = spec.table.get(spec.get(s))
+                if d is not None:
+                    self.hits += 1
+                    return _apply(s, d)
+        self.misses += 1
+        return self._record(s, a, key)
 
     def _record(self, s: State, a: Action, key: Any) -> State:
         reads: list[Loc] = []
@@ -90,25 +109,23 @@ class StepMemo:
         if self.entries >= self.max_entries:
             self.root.clear()
             self.entries = 0
-        self._insert(key, s, reads, _delta(s, t))
+        self._insert(key, s, tuple(reads), _delta(s, t))
         self.entries += 1
         return t
 
-    def _insert(self, key: Any, s: Any, reads: list[Loc], delta: Delta) -> None:
-        holder: dict[Any, _Node | Delta] = self.root
-        at: Any = key
-        for loc in reads:
-            node = holder.get(at)
-            if node is None:
-                node = holder[at] = _Node(loc)
-            elif type(node) is not _Node or node.loc != loc:
-                raise MemoConflict(f"step {key[:2]} read {loc} where an earlier recording did not")
-            f, i = loc
-            holder, at = node.kids, (s[f] if i < 0 else s[f][i])
-        old = holder.get(at)
+    def _insert(self, key: Any, s: Any, locs: tuple[Loc, ...], delta: Delta) -> None:
+        specs = self.root.setdefault(key, [])
+        for spec in specs:
+            if spec.locs == locs:
+                break
+        else:
+            spec = _Spec(locs)
+            specs.append(spec)
+        values = spec.get(s)
+        old = spec.table.get(values)
         if old is not None and old != delta:
             raise MemoConflict(f"step {key[:2]} gave two results for the same reads")
-        holder[at] = delta
+        spec.table[values] = delta
 
 
 def _delta(s: Any, t: Any) -> Delta:
@@ -129,10 +146,15 @@ def _apply(s: Any, d: Delta) -> State:
     for f, new, whole in d:
         if whole:
             vals[f] = new
+            continue
+        old = vals[f]
+        if len(new) == 1:            # the common case: one element
+            j, c = new[0]
+            t = old[:j] + (c,) + old[j + 1:]
         else:
-            old = vals[f]
             items = list(old)
             for j, c in new:
                 items[j] = c
-            vals[f] = tuple(items) if type(old) is tuple else type(old)(items)
+            t = tuple(items)
+        vals[f] = t if type(old) is tuple else type(old)(t)
     return tuple.__new__(State, vals)

@@ -111,6 +111,9 @@ def voluntary_point(tx: Tx, func: str, check_sleep: bool) -> None:
 # ------------------------------------------------------------------ switch
 
 
+_READY = int(Status.READY)
+
+
 def can_switch(preemption: bool, curr: int, irqs: tuple[int, ...], irqs_off: bool,
                ctxs: tuple | list) -> bool:  # type: ignore[type-arg]
     if irqs:
@@ -118,7 +121,7 @@ def can_switch(preemption: bool, curr: int, irqs: tuple[int, ...], irqs_off: boo
     if curr < 0:
         return True
     t = ctxs[curr]
-    if t.status != Status.READY:
+    if t.status != _READY:
         return True
     if t.preempt_count or irqs_off:
         return False
