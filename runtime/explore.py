@@ -122,6 +122,7 @@ class Explorer:
         self.atoms = collect_atoms(program)
         self.memo = StepMemo(program) if opts.memo else None
         self.loop: list[Action] | None = None  # a path whose last step closes a cycle
+        self._depth_from_count = False         # the plain search's depth is _count's
         self._start = time.monotonic()
         self._last_progress = self._start
 
@@ -183,11 +184,24 @@ class Explorer:
                 self._cut("depth")
                 dst.extend([-1] * len(acts))
                 continue
+            if bound is None and max_states is None:
+                # the common case, kept tight: this loop is most of a search
+                for a in acts:
+                    child = succ_state(s, a)
+                    key: object = hash(child)
+                    cid = ids.get(key)
+                    if cid is None:
+                        cid = ids[key] = len(acts_of)
+                        acts_of.append(())
+                        off.append(-1)
+                        stack.append((cid, child, depth + 1, 0))
+                    dst.append(cid)
+                continue
             for a in acts:
                 child = succ_state(s, a)
                 if bound is None:
                     cpre = 0
-                    key: object = hash(child)
+                    key = hash(child)
                 else:
                     cpre = pre + self._preempts(s, acts, a)
                     if cpre > bound:
@@ -201,7 +215,9 @@ class Explorer:
                         self._cut("states")
                         dst.append(-1)
                         continue
-                    cid = self._new(child, cpre)
+                    cid = ids[key] = len(acts_of)
+                    acts_of.append(())
+                    off.append(-1)
                     stack.append((cid, child, depth + 1, cpre))
                 dst.append(cid)
 
@@ -235,8 +251,20 @@ class Explorer:
         self.kept = bytearray(len(self.dst))
         if not self.o.reduce or self.p.config.NR_CPUS == 1:
             # Two actions on one CPU are never independent: sleep sets
-            # would stay empty, and the search is a plain depth-first one.
-            self._search_plain(n)
+            # would stay empty, and the search is a plain depth-first one,
+            # which takes every transition. Its depth is the counting
+            # pass's (the same depth-first order); only when no execution
+            # ends is it run on its own, for the loop it finds.
+            kept = self.kept
+            for pos, c in enumerate(self.dst):
+                if c >= 0:
+                    kept[pos] = 1
+            if self.terminal:
+                self.result.transitions += sum(kept)
+                self._depth_from_count = True
+            else:
+                self.kept = bytearray(len(self.dst))
+                self._search_plain(n)
         else:
             self._search_sleep(n)
 
@@ -428,6 +456,7 @@ class Explorer:
         state = bytearray(n)  # 0 new, 1 on stack, 2 done
         stack = [[0, off[0], off[0] + len(acts[0])]]
         state[0] = 1
+        depth = 0
         while stack:
             f = stack[-1]
             sid, pos, end = f
@@ -439,6 +468,8 @@ class Explorer:
                 state[child] = 1
                 oc = off[child]
                 stack.append([child, oc, oc + len(acts[child]) if oc >= 0 else oc])
+                if len(stack) > depth:
+                    depth = len(stack)
                 continue
             # A state with one contributing successor shares its counts
             # (never mutated once made): most states have just one.
@@ -466,6 +497,8 @@ class Explorer:
             counts[sid] = acc if acc is not None else {}
             state[sid] = 2
             stack.pop()
+        if self._depth_from_count:
+            self.result.max_depth = max(self.result.max_depth, depth - 1)
         root = counts[0] or {}
         for out in sorted(set(terminal.values()), key=Outcome.text):
             self.result.outcomes[out] = root.get(out, 0)

@@ -40,7 +40,7 @@ from runtime.program import Program
 from runtime.state import State
 from runtime.tx import CPUS, CTXS, ELEMENTWISE, FIELD, Loc
 
-_SCALARS = tuple(State._fields.index(f) for f in ("debug_locks", "panicked"))
+_DEBUG_LOCKS, _PANICKED = State._fields.index("debug_locks"), State._fields.index("panicked")
 # Fields changed element by element (their elements are noted one by one).
 _BY_ELEMENT = frozenset({CTXS, CPUS} | {FIELD[f] for f in ELEMENTWISE})
 
@@ -90,16 +90,33 @@ class StepMemo:
         self.misses = 0
 
     def step(self, state: State, a: Action) -> State:
+        """The successor of ``state`` by ``a``, as step() computes it."""
         s: Any = state   # indexed by field number
         ci, cpu = a
-        key = (ci, cpu, s[CTXS][ci], s[CPUS][cpu], s[_SCALARS[0]], s[_SCALARS[1]])
+        key = (ci, cpu, s[CTXS][ci], s[CPUS][cpu], s[_DEBUG_LOCKS], s[_PANICKED])
         specs = self.root.get(key)
         if specs is not None:
             for spec in specs:
                 d = spec.table.get(spec.get(s))
                 if d is not None:
                     self.hits += 1
-                    return _apply(s, d)
+                    # apply the changes (inlined: this is the hot path)
+                    vals = list(s)
+                    for f, new, whole in d:
+                        if whole:
+                            vals[f] = new
+                            continue
+                        old = vals[f]
+                        if len(new) == 1:            # the common case: one element
+                            j, c = new[0]
+                            t = old[:j] + (c,) + old[j + 1:]
+                        else:
+                            items = list(old)
+                            for j, c in new:
+                                items[j] = c
+                            t = tuple(items)
+                        vals[f] = t if type(old) is tuple else type(old)(t)
+                    return tuple.__new__(State, vals)
         self.misses += 1
         return self._record(s, a, key)
 
@@ -139,22 +156,3 @@ def _delta(s: Any, t: Any) -> Delta:
         else:
             out.append((f, new, True))
     return tuple(out)
-
-
-def _apply(s: Any, d: Delta) -> State:
-    vals = list(s)
-    for f, new, whole in d:
-        if whole:
-            vals[f] = new
-            continue
-        old = vals[f]
-        if len(new) == 1:            # the common case: one element
-            j, c = new[0]
-            t = old[:j] + (c,) + old[j + 1:]
-        else:
-            items = list(old)
-            for j, c in new:
-                items[j] = c
-            t = tuple(items)
-        vals[f] = t if type(old) is tuple else type(old)(t)
-    return tuple.__new__(State, vals)

@@ -29,6 +29,16 @@ ELEMENTWISE = frozenset({"pkmap_count", "pkmap_pte", "locks", "globals", "user_p
 Loc = tuple[int, int]   # (State field, element) or (State field, -1): the whole field
 
 
+_LOCS: dict[tuple[int, int], tuple[Loc, ...]] = {}
+
+
+def _locs(field: int, n: int) -> tuple[Loc, ...]:
+    got = _LOCS.get((field, n))
+    if got is None:
+        got = _LOCS[(field, n)] = tuple((field, i) for i in range(n))
+    return got
+
+
 class _Reads(list):  # type: ignore[type-arg]
     """A list of contexts or CPUs that notes which elements a step touches.
 
@@ -37,37 +47,41 @@ class _Reads(list):  # type: ignore[type-arg]
     old value) appends (field, i) to ``log`` the first time. Whole-list reads
     (iteration, membership, index) note the whole field once."""
 
-    __slots__ = ("field", "log", "seen")
+    __slots__ = ("field", "log", "seen", "locs", "whole")
 
     def __init__(self, items: tuple[Any, ...], field: int, log: list[Loc], seen: set[Loc]) -> None:
         super().__init__(items)
         self.field, self.log, self.seen = field, log, seen
+        self.locs = _locs(field, len(items))   # locs[i] is (field, i); negative i works
+        self.whole = (field, -1)
 
-    def _note(self, i: int) -> None:
+    def _first(self, loc: Loc) -> None:
         seen = self.seen
-        loc = (self.field, i)
-        if loc not in seen and (self.field, -1) not in seen:
+        if self.whole not in seen:
             seen.add(loc)
             self.log.append(loc)
 
     def _note_all(self) -> None:
         """A scan reads the whole list: one location, the whole field (the
         memo's key then holds the field's value, not each element's)."""
-        loc = (self.field, -1)
-        if loc not in self.seen:
-            self.seen.add(loc)
-            self.log.append(loc)
+        if self.whole not in self.seen:
+            self.seen.add(self.whole)
+            self.log.append(self.whole)
 
     def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, int):
-            self._note(i % list.__len__(self))
+        if type(i) is int:
+            loc = self.locs[i]
+            if loc not in self.seen:
+                self._first(loc)
         else:
             self._note_all()
         return list.__getitem__(self, i)
 
     def __setitem__(self, i: Any, v: Any) -> None:
-        if isinstance(i, int):
-            self._note(i % list.__len__(self))
+        if type(i) is int:
+            loc = self.locs[i]
+            if loc not in self.seen:
+                self._first(loc)
         else:
             self._note_all()
         list.__setitem__(self, i, v)
