@@ -30,6 +30,7 @@ import time
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from runtime import program as ir
 from runtime.expect import ExpectError, evaluate
@@ -78,24 +79,6 @@ class Result:
     seconds: float = 0.0
 
 
-EMPTY: frozenset[tuple[int, int]] = frozenset()
-
-
-class _Frame:
-    """A state being searched in phase 2 (the sleep-set search)."""
-
-    __slots__ = ("sid", "depth", "todo", "next", "sleep", "via")
-
-    def __init__(self, sid: int, depth: int, todo: list[int] | range, sleep: frozenset[Action],
-                 via: Action | None) -> None:
-        self.sid = sid
-        self.depth = depth
-        self.todo = todo            # indices into the state's enabled actions
-        self.next = 0
-        self.sleep = sleep
-        self.via = via              # the action that led here (for paths)
-
-
 class Explorer:
     """Phase 1 builds the reachable state graph, stepping every transition
     once; phase 2 runs the sleep-set search over the stored graph, where
@@ -117,6 +100,9 @@ class Explorer:
         self.dst = array("q")                      # successor ids (-1: cut)
         self.kept = bytearray()                    # dst positions the reduced search took
         self._pool: dict[tuple[Action, ...], tuple[Action, ...]] = {}
+        # action -> position, per interned tuple of enabled actions (by id:
+        # every tuple is kept alive in _pool)
+        self._index: dict[int, dict[int, int]] = {}
         self.terminal: dict[int, Outcome] = {}
         self.result = Result()
         self.atoms = collect_atoms(program)
@@ -309,80 +295,115 @@ class Explorer:
         self.result.max_depth = max(self.result.max_depth, max_depth)
 
     def _search_sleep(self, n: int) -> None:
+        """Depth-first with sleep sets, as bit masks over action numbers
+        (ctx * NR_CPUS + cpu). After exploring a from a state, a sleeps in
+        the subtrees of later siblings it is independent with; a state
+        reached again with fewer sleeping actions explores the ones that
+        slept before (Godefroid's condition for state caching)."""
         acts_of, off, dst, kept = self.acts, self.off, self.dst, self.kept
-        slept: list[frozenset[Action] | None] = [None] * n
+        ncpu = self.p.config.NR_CPUS
+        slept = [-1] * n          # the sleep mask a state was explored with; -1 never
         on_stack = bytearray(n)
-        slept[0] = EMPTY
-        stack = [self._frame(0, 0, EMPTY, None, None)]
+        slept[0] = 0
+        where = self._where
+        # frames: [sid, todo (positions), next, sleep mask, via action]
+        stack: list[list[Any]] = [[0, range(len(acts_of[0])), 0, 0, None]]
         on_stack[0] = 1
-        independent = self._independent
+        max_depth = 0
+        transitions = 0
         while stack:
             f = stack[-1]
-            if f.next >= len(f.todo):
-                on_stack[f.sid] = 0
+            todo = f[1]
+            if f[2] >= len(todo):
+                on_stack[f[0]] = 0
                 stack.pop()
                 continue
-            i = f.todo[f.next]
-            f.next += 1
-            a = acts_of[f.sid][i]
-            if a in f.sleep:
+            i = todo[f[2]]
+            f[2] += 1
+            sid = f[0]
+            acts = acts_of[sid]
+            a = acts[i]
+            ca, pa = a
+            abit = 1 << (ca * ncpu + pa)
+            sleep = f[3]
+            if sleep & abit:
                 continue
-            pos = off[f.sid] + i
-            cid = dst[pos]
+            base = off[sid]
+            cid = dst[base + i]
             if cid < 0:
                 continue
-            if f.sleep:
-                child_sleep = frozenset(b for b in f.sleep if independent(f.sid, a, b))
-                f.sleep = f.sleep | {a}
-            else:
-                child_sleep = EMPTY
-                f.sleep = frozenset((a,))
-            self.result.transitions += 1
-            kept[pos] = 1
+            child_sleep = 0
+            if sleep:
+                # b stays asleep after a when a and b are independent here:
+                # different contexts on different CPUs, and the diamond
+                # s -a-> sa -b-> t, s -b-> sb -a-> t is in the graph
+                here = where(acts)
+                after_a = where(acts_of[cid])
+                ca_off = off[cid]
+                rest = sleep
+                while rest:
+                    low = rest & -rest
+                    rest ^= low
+                    k = low.bit_length() - 1
+                    cb, pb = divmod(k, ncpu)
+                    if cb == ca or pb == pa:
+                        continue
+                    j = here.get(k, -1)
+                    sb = dst[base + j] if j >= 0 else -1
+                    if sb < 0:
+                        continue
+                    jb = after_a.get(k, -1)
+                    ta = dst[ca_off + jb] if jb >= 0 else -1
+                    if ta < 0:
+                        continue
+                    ja = where(acts_of[sb]).get(ca * ncpu + pa, -1)
+                    if ja >= 0 and dst[off[sb] + ja] == ta:
+                        child_sleep |= low
+            f[3] = sleep | abit
+            transitions += 1
+            kept[base + i] = 1
             old = slept[cid]
-            if old is None:
+            if old < 0:
                 slept[cid] = child_sleep
-                stack.append(self._frame(cid, f.depth + 1, child_sleep, a, None))
+                stack.append([cid, range(len(acts_of[cid])), 0, child_sleep, a])
                 on_stack[cid] = 1
+                if len(stack) - 1 > max_depth:
+                    max_depth = len(stack) - 1
                 continue
             if on_stack[cid]:
                 if self.loop is None:
-                    self.loop = [g.via for g in stack[1:] if g.via is not None] + [a]
+                    self.loop = [g[4] for g in stack[1:]] + [a]
                 continue
-            missing = old - child_sleep
+            missing = old & ~child_sleep
             if missing:
                 slept[cid] = old & child_sleep
-                stack.append(self._frame(cid, f.depth + 1, child_sleep, a, missing))
+                cacts = acts_of[cid]
+                todo2 = [j for j, b in enumerate(cacts) if missing >> (b[0] * ncpu + b[1]) & 1]
+                stack.append([cid, todo2, 0, child_sleep, a])
                 on_stack[cid] = 1
+                if len(stack) - 1 > max_depth:
+                    max_depth = len(stack) - 1
+        self.result.transitions += transitions
+        self.result.max_depth = max(self.result.max_depth, max_depth)
 
-    def _frame(self, sid: int, depth: int, sleep: frozenset[Action], via: Action | None,
-               only: frozenset[Action] | None) -> _Frame:
-        self.result.max_depth = max(self.result.max_depth, depth)
-        acts = self.acts[sid]
-        todo: list[int] | range = range(len(acts)) if only is None else \
-            [i for i, a in enumerate(acts) if a in only]
-        return _Frame(sid, depth, todo, sleep, via)
+    def _where(self, acts: tuple[Action, ...]) -> dict[int, int]:
+        """Action number -> position in an (interned) tuple of enabled actions."""
+        index = self._index.get(id(acts))
+        if index is None:
+            ncpu = self.p.config.NR_CPUS
+            index = self._index[id(acts)] = {c * ncpu + p: i for i, (c, p) in enumerate(acts)}
+        return index
 
-    def _independent(self, sid: int, a: Action, b: Action) -> bool:
-        """Different contexts on different CPUs whose steps commute: the
-        diamond s -a-> sa -b-> t and s -b-> sb -a-> t is in the graph.
-
-        Two actions on one CPU compete for it (who runs next), so they are
-        never independent."""
-        if a[0] == b[0] or a[1] == b[1]:
-            return False
-        acts, o = self.acts[sid], self.off[sid]
-        sa, sb = self.dst[o + acts.index(a)], self.dst[o + acts.index(b)]
-        if sa < 0 or sb < 0:
-            return False
-        ta, tb = self._after(sa, b), self._after(sb, a)
-        return ta is not None and ta == tb
+    def _position(self, acts: tuple[Action, ...], a: Action) -> int:
+        """Where a is in an (interned) tuple of enabled actions, or -1."""
+        return self._where(acts).get(a[0] * self.p.config.NR_CPUS + a[1], -1)
 
     def _after(self, sid: int, a: Action) -> int | None:
-        acts = self.acts[sid]
-        if a not in acts:
+        """The successor of sid by a (None: not enabled there, or cut)."""
+        i = self._position(self.acts[sid], a)
+        if i < 0:
             return None
-        t = self.dst[self.off[sid] + acts.index(a)]
+        t = self.dst[self.off[sid] + i]
         return t if t >= 0 else None
 
     def _no_execution_ends(self, path: list[Action]) -> None:

@@ -1,15 +1,19 @@
 """Phase 1 of the explorer over several processes (`kmap check --jobs N`).
 
 Each state is owned by one worker, chosen by its fingerprint; only the
-owner expands it. The search runs in rounds (breadth-first levels): a
-worker expands its frontier, keeps the successors it owns, and sends every
-other worker, once per round, the successors that worker owns (each at most
-once: senders remember what they shipped). Two barriers end a round; the
-search ends when no worker has a frontier left. Each worker then returns
-its part of the graph (enabled actions, successor fingerprints, terminal
-outcomes) and the parent assembles it for phase 2, which is the same search
-as for `--jobs 1`: states, executions, outcomes and witnesses are identical
-however the graph was built.
+owner expands it. The search runs in rounds, breadth-first levels (which
+keep the workers' shares of each round even: expanding a worker's own
+successors within the round, depth-first, was tried and left one worker
+waiting for the other most of the time): a worker expands its frontier,
+keeps the successors it owns, and sends every other worker, once per round,
+the successors that worker owns (each at most once: senders remember what
+they shipped). Two barriers end a round; the search ends when no worker has
+a frontier left. Each worker then returns its part of
+the graph (fingerprints, enabled actions, successor fingerprints, terminal
+outcomes) as flat lists, and the parent assembles it for phase 2, which is
+the same search as for `--jobs 1`: states, executions, outcomes and
+witnesses are identical however the graph was built (phase 2 follows edges
+from the initial state in action order; state numbers do not matter).
 
 Workers are forked, so they share the parent's program and its string-hash
 secret: fingerprints agree across processes.
@@ -29,7 +33,10 @@ from runtime.state import State, initial_state
 # Set in the parent before forking; read by the workers.
 _JOB: dict[str, Any] = {}
 
-Part = tuple[dict[object, tuple[list[Action], list[object]]], dict[object, Any], list[str]]
+# keys, action-tuple index per key, successors (flat; None: cut), the
+# action tuples, terminal outcomes by key, which bounds cut
+Part = tuple[list[object], list[int], list[object], list[tuple[Action, ...]],
+             dict[object, Any], list[str]]
 
 
 def build(explorer: Any, jobs: int) -> None:
@@ -60,109 +67,137 @@ def _worker(me: int) -> None:
     job = _JOB
     ex, jobs = job["explorer"], job["jobs"]
     o = ex.o
-    bound = o.preemption_bound
-    init = initial_state(ex.p)
-    seen: dict[object, None] = {}
+    p = ex.p
+    bound, max_depth = o.preemption_bound, o.max_depth
+    step_to = ex.memo.step if ex.memo is not None else ex.succ_state
+    init = initial_state(p)
+    seen: set[object] = set()
+    canon: dict[Any, Any] = {}
     sent: list[set[object]] = [set() for _ in range(jobs)]
-    graph: dict[object, tuple[list[Action], list[object]]] = {}
+    keys: list[object] = []
+    which: list[int] = []
+    succ: list[object] = []
+    pool: dict[tuple[Action, ...], int] = {}
+    tuples: list[tuple[Action, ...]] = []
     terminal: dict[object, Any] = {}
     cuts: list[str] = []
     key0 = ex._key(init, 0)
-    frontier: list[tuple[object, State, int]] = []
+    todo: list[tuple[object, State, int, int]] = []
     if _owner(key0, jobs) == me:
-        seen[key0] = None
-        frontier.append((key0, init, 0))
-    depth = 0
+        seen.add(key0)
+        todo.append((key0, init, 0, 0))
     while True:
-        out: list[list[tuple[object, State, int]]] = [[] for _ in range(jobs)]
-        nxt: list[tuple[object, State, int]] = []
-        for key, s, pre in frontier:
-            acts = enabled(ex.p, s)
+        out: list[list[tuple[object, State, int, int]]] = [[] for _ in range(jobs)]
+        frontier, todo = todo, []
+        for key, s, depth, pre in frontier:
+            acts = tuple(enabled(p, s))
+            k = pool.get(acts)
+            if k is None:
+                k = pool[acts] = len(tuples)
+                tuples.append(acts)
+            keys.append(key)
+            which.append(k)
             if not acts:
-                terminal[key] = ex.outcome(final_state(ex.p, s))
-                graph[key] = (acts, [])
+                terminal[key] = ex.outcome(final_state(p, s))
                 continue
-            if o.max_depth is not None and depth >= o.max_depth:
+            if max_depth is not None and depth >= max_depth:
                 cuts.append("depth")
-                graph[key] = (acts, [None] * len(acts))
+                succ.extend([None] * len(acts))
                 continue
-            children: list[object] = []
             for a in acts:
-                child = ex.succ_state(s, a)
-                cpre = pre + ex._preempts(s, acts, a) if bound is not None else 0
-                if bound is not None and cpre > bound:
-                    cuts.append("preemptions")
-                    children.append(None)
-                    continue
-                ckey = ex._key(child, cpre)
-                children.append(ckey)
-                owner = _owner(ckey, jobs)
+                child = step_to(s, a)
+                if bound is None:
+                    cpre = 0
+                    ckey: object = hash(child)
+                else:
+                    cpre = pre + ex._preempts(s, acts, a)
+                    if cpre > bound:
+                        cuts.append("preemptions")
+                        succ.append(None)
+                        continue
+                    ckey = (hash(child), cpre)
+                succ.append(ckey)
+                owner = hash(ckey) % jobs
                 if owner == me:
                     if ckey not in seen:
-                        seen[ckey] = None
-                        nxt.append((ckey, child, cpre))
+                        seen.add(ckey)
+                        todo.append((ckey, child, depth + 1, cpre))
                 elif ckey not in sent[owner]:
                     sent[owner].add(ckey)
-                    out[owner].append((ckey, child, cpre))
-            graph[key] = (acts, children)
-        for k in range(jobs):
-            if k != me:
+                    out[owner].append((ckey, child, depth + 1, cpre))
+        for k2 in range(jobs):
+            if k2 != me:
                 # pickled here, not by the queue's feeder thread, which would
                 # contend for the GIL with the next round's expansion
-                job["inboxes"][k].put(pickle.dumps(out[k], protocol=pickle.HIGHEST_PROTOCOL))
+                job["inboxes"][k2].put(pickle.dumps(out[k2], protocol=pickle.HIGHEST_PROTOCOL))
         job["barrier"].wait()
         for _ in range(jobs - 1):
-            for ckey, child, cpre in pickle.loads(job["inboxes"][me].get()):
-                if ckey not in seen:
-                    seen[ckey] = None
-                    nxt.append((ckey, child, cpre))
-        frontier = nxt
-        depth += 1
-        job["sizes"][me] = len(frontier)
+            for item in pickle.loads(job["inboxes"][me].get()):
+                if item[0] not in seen:
+                    seen.add(item[0])
+                    todo.append((item[0], _shared(item[1], canon), item[2], item[3]))
+        job["sizes"][me] = len(todo)
         job["barrier"].wait()
         total = sum(job["sizes"][:])
         over_states = o.max_states is not None and len(seen) * jobs > o.max_states
         over_time = o.timeout is not None and time.monotonic() - job["start"] > o.timeout
         if over_states or over_time:
             cuts.append("states" if over_states else "time")
-            for key, _, _ in frontier:   # never expanded: cut
-                graph[key] = ([], [])
+            todo = []   # never expanded: cut
             total = 0
         job["barrier"].wait()
         if total == 0:
             break
-    job["results"].put(pickle.dumps((graph, terminal, sorted(set(cuts))), protocol=pickle.HIGHEST_PROTOCOL))
+    part: Part = (keys, which, succ, tuples, terminal, sorted(set(cuts)))
+    job["results"].put(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _shared(s: State, canon: dict[Any, Any]) -> State:
+    """A received state rebuilt from this worker's own copies of its parts.
+
+    An unpickled state shares no object with the states this worker made,
+    so every memo lookup would compare it element by element; with its
+    contexts, CPUs and fields replaced by equal ones met before, lookups
+    are identity checks and the worker runs as fast as `--jobs 1`."""
+    ctxs = tuple([canon.setdefault(c, c) for c in s.ctxs])
+    cpus = tuple([canon.setdefault(c, c) for c in s.cpus])
+    rest = [canon.setdefault(f, f) for f in s[2:]]
+    return tuple.__new__(State, (canon.setdefault(ctxs, ctxs), canon.setdefault(cpus, cpus), *rest))
 
 
 def _assemble(ex: Any, parts: list[Part]) -> None:
-    """Number the states (root first) and lay out acts/succ by state id."""
+    """Number the states (root first) and lay out acts/off/dst by state id;
+    a successor no worker expanded (cut by a bound) has no actions."""
     init = initial_state(ex.p)
     key0 = ex._key(init, 0)
-    order: list[object] = [key0]
     ids: dict[object, int] = {key0: 0}
-    merged: dict[object, tuple[list[Action], list[object]]] = {}
-    for graph, _, cuts in parts:
-        merged.update(graph)
+    for keys, _, _, _, _, cuts in parts:
         for what in cuts:
             ex._cut(what)
-    for key in merged:
-        if key not in ids:
-            ids[key] = len(order)
-            order.append(key)
-    for acts, children in merged.values():
-        for c in children:
+        for key in keys:
+            if key not in ids:
+                ids[key] = len(ids)
+    for _, _, succ, _, _, _ in parts:
+        for c in succ:
             if c is not None and c not in ids:
-                ids[c] = len(order)
-                order.append(c)
-    ex.ids = ids
-    ex.acts = []
-    for key in order:
-        acts, children = merged.get(key, ([], []))
-        t = tuple(acts)
-        t = ex._pool.setdefault(t, t)
-        ex.acts.append(t)
-        ex.off.append(len(ex.dst) if children else -1)
-        ex.dst.extend(-1 if c is None else ids[c] for c in children)
-    for graph, terminal, _ in parts:
+                ids[c] = len(ids)
+    n = len(ids)
+    acts: list[tuple[Action, ...]] = [()] * n
+    off = [-1] * n
+    dst = ex.dst
+    for keys, which, succ, tuples, terminal, _ in parts:
+        shared = [ex._pool.setdefault(t, t) for t in tuples]
+        at = 0
+        for key, k in zip(keys, which):
+            sid = ids[key]
+            a = shared[k]
+            acts[sid] = a
+            if a:
+                off[sid] = len(dst)
+                dst.extend(-1 if c is None else ids[c] for c in succ[at:at + len(a)])
+                at += len(a)
         for key, outcome in terminal.items():
             ex.terminal[ids[key]] = outcome
+    ex.ids = ids
+    ex.acts = acts
+    ex.off.extend(off)
