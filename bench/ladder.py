@@ -15,6 +15,7 @@ Short searches are timed as the best of three runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -137,15 +138,18 @@ LADDER = [
     ("1 cpu: pkmap 3 tasks, pool 2", lambda: pkmap_rung(3, 2)),
     ("1 cpu: kmap_local 2 tasks x 2 maps", lambda: kmap_local_rung(2, 2, 1)),
     ("1 cpu: kmap_local 3 tasks x 2 maps", lambda: kmap_local_rung(3, 2, 1)),
+    ("1 cpu: kmap_local 4 tasks x 4 maps", lambda: kmap_local_rung(4, 4, 1)),
     ("1 cpu: pkmap 4 tasks, pool 4", lambda: pkmap_rung(4, 4)),
     ("smp: pkmap 2 tasks on 2 cpus", lambda: _smp(2, 4)),
     ("smp: kmap_local 2 tasks x 3 maps, 2 cpus", lambda: kmap_local_rung(2, 3, 2)),
     ("smp: pkmap 3 tasks on 3 cpus", lambda: _smp(3, 4)),
     ("smp: kmap_local 3 tasks x 2 maps, 2 cpus", lambda: kmap_local_rung(3, 2, 2)),
     ("smp: kmap_local 4 tasks x 2 maps, 2 cpus", lambda: kmap_local_rung(4, 2, 2)),
+    ("smp: kmap_local 5 tasks x 2 maps, 2 cpus", lambda: kmap_local_rung(5, 2, 2)),
     ("smp: pkmap 4 tasks on 4 cpus", lambda: _smp(4, 4)),
 ]
-QUICK = [LADDER[0], LADDER[3], LADDER[6], LADDER[7]]
+QUICK = [LADDER[0], LADDER[3], LADDER[7], LADDER[8]]
+LARGEST_ONE_CPU = "1 cpu: pkmap 4 tasks, pool 4"
 
 SPIN_ROWS = [
     # label, kmap scenario, spin -D flags, gcc flags, pan flags
@@ -205,29 +209,79 @@ def mazurkiewicz_traces(program: object, limit: int) -> int | None:
 
 
 # -------------------------------------------------------------------- runs
+ONE_PROBE = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from dsl.load import load_text
+from runtime import explore as ex
+p = load_text(sys.stdin.read(), 'bench.kmap')
+t0 = time.perf_counter()
+r = ex.explore(p, ex.Options(reduce={reduce!r}, timeout={timeout!r}, jobs={jobs!r}))
+wall = time.perf_counter() - t0
+print(json.dumps(dict(states=r.states, transitions=r.transitions, executions=r.executions,
+                      bounded=r.bounded, wall=wall, violated=any(o.conds[0] for o in r.outcomes))))
+"""
+
+
+class Run:
+    """What one search printed: its counts, bounds, verdict and wall time."""
+
+    def __init__(self, d: dict[str, object]) -> None:
+        self.states = int(d["states"])  # type: ignore[call-overload]
+        self.transitions = int(d["transitions"])  # type: ignore[call-overload]
+        self.executions = int(d["executions"])  # type: ignore[call-overload]
+        self.bounded = list(d["bounded"])  # type: ignore[call-overload]
+        self.violated = bool(d["violated"])
+
+
 def check(src: str, reduce: bool, timeout: float, repeat: int = 1,
-          jobs: int = 1) -> tuple[ex.Result, float]:
-    """One search; the best wall time of `repeat` runs for short ones (a
-    shared machine adds noise, never speed)."""
-    program = load_text(src, "bench.kmap")
+          jobs: int = 1) -> tuple[Run, float]:
+    """One search, each run in a fresh interpreter (a heap left over from
+    the rung before changes timings by a third); the best wall time of
+    `repeat` runs for short ones (a shared machine adds noise, never speed)."""
+    code = ONE_PROBE.format(root=str(ROOT), reduce=reduce, timeout=timeout, jobs=jobs)
     best = None
     r = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        r = ex.explore(program, ex.Options(reduce=reduce, timeout=timeout, jobs=jobs))
-        wall = time.perf_counter() - t0
-        best = wall if best is None else min(best, wall)
-        if wall > 2.0:
+        out = subprocess.run([sys.executable, "-c", code], input=src, capture_output=True,
+                             text=True, check=True).stdout
+        d = json.loads(out)
+        r = Run(d)
+        best = d["wall"] if best is None else min(best, d["wall"])
+        if d["wall"] > 2.0:
             break
     assert r is not None and best is not None
     return r, best
 
 
-def row(label: str, r: ex.Result, wall: float) -> str:
+def row(label: str, r: Run, wall: float) -> str:
     rate = r.states / wall if wall else 0.0
     cut = " (timeout)" if r.bounded else ""
     return (f"| {label} | {r.states:,} | {r.transitions:,} | {r.executions:,} | "
             f"{wall:.2f} | {rate:,.0f}{cut} |")
+
+
+CONCURRENT_PROBE = """
+import sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+import ladder
+from dsl.load import load_text
+from runtime import explore as ex
+p = load_text(dict(ladder.LADDER)[{label!r}](), 'bench.kmap')
+t0 = time.perf_counter()
+ex.explore(p)
+print(time.perf_counter() - t0)
+"""
+
+
+def concurrent(label: str, n: int) -> list[float]:
+    """Wall times of n copies of one `--jobs 1` search run at once, each in
+    its own process: what the machine gives two processes, whatever the
+    search does (shared caches and memory bandwidth)."""
+    code = CONCURRENT_PROBE.format(root=str(ROOT), bench=str(ROOT / "bench"), label=label)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    return [float(proc.communicate()[0]) for proc in procs]
 
 
 MEMORY_PROBE = """
@@ -312,12 +366,17 @@ def main() -> int:
         print("\n# --jobs on the largest one-CPU rung\n")
         print("| jobs | states | wall s | speed-up |")
         print("| --- | --- | --- | --- |")
-        label, make = LADDER[5]
+        make = dict(LADDER)[LARGEST_ONE_CPU]
         one = None
         for jobs in (1, 2):
             r, wall = check(make(), True, args.timeout, jobs=jobs)
             one = one or wall
             print(f"| {jobs} | {r.states:,} | {wall:.2f} | {one / wall:.2f}x |", flush=True)
+        alone = concurrent(LARGEST_ONE_CPU, 1)[0]
+        pair = concurrent(LARGEST_ONE_CPU, 2)
+        print(f"\nThe machine's ceiling: one `--jobs 1` search alone {alone:.2f} s; two at once "
+              f"{pair[0]:.2f} s and {pair[1]:.2f} s, so two processes do "
+              f"{2 * alone / max(pair):.2f}x the work of one.", flush=True)
     if args.memory:
         print("\n# memory (1 cpu: pkmap 5 tasks, pool 4, cut at the state bound)\n")
         print("| states | transitions | wall s | states/s | peak GiB | bytes/state | 10M states, GiB |")
@@ -332,7 +391,7 @@ def main() -> int:
     for label, (nk, iters, pin), dflags, cflags, pflags in SPIN_ROWS[: 4 if args.quick else None]:
         src = spin_equivalent(nk, iters, pin)
         r, wall = check(src, "NOREDUCE" not in cflags, args.timeout, repeat=3)
-        verdict = "violation" if any(o.conds[0] for o in r.outcomes) else "no violation"
+        verdict = "violation" if r.violated else "no violation"
         s = spin(dflags, cflags, pflags)
         if s is None:
             print(f"| {label} | {r.states:,} | {r.executions:,} | {verdict} | {wall:.2f} | "

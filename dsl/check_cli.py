@@ -39,7 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="build the state graph in N processes (identical results)")
+                   help="build the state graph in N processes (identical results; "
+                        "not faster on two cores, see docs/performance.md)")
+    p.add_argument("--no-memo", action="store_true",
+                   help="run every step through the handlers instead of reusing "
+                        "recorded steps (identical results; slower)")
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
@@ -63,7 +67,8 @@ def check(args: argparse.Namespace) -> int:
         return random_check(program, args)
     opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
-                      timeout=args.timeout, progress=sys.stderr.isatty(), jobs=args.jobs)
+                      timeout=args.timeout, progress=sys.stderr.isatty(), jobs=args.jobs,
+                      memo=not args.no_memo)
     result = ex.explore(program, opts)
     if opts.progress:
         sys.stderr.write("\r\033[K")
@@ -146,7 +151,9 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"Executions {r.executions}, max depth {r.max_depth}")
     if stats:
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
-        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s")
+        steps = r.memo_hits + r.memo_misses
+        memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
+        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
 

@@ -77,6 +77,8 @@ class Result:
     max_depth: int = 0
     bounded: list[str] = field(default_factory=list)              # which bounds cut
     seconds: float = 0.0
+    memo_hits: int = 0             # steps the memo answered (this process's memo)
+    memo_misses: int = 0           # steps it recorded
 
 
 class Explorer:
@@ -132,6 +134,8 @@ class Explorer:
         self._search()
         self.result.seconds = time.monotonic() - self._start
         self.result.states = len(self.acts)
+        if self.memo is not None:
+            self.result.memo_hits, self.result.memo_misses = self.memo.hits, self.memo.misses
         if not self.terminal and self.loop is not None and not self.result.bounded:
             self._no_execution_ends(self.loop)
         self.ids = {}   # the visited set is no longer needed
