@@ -35,7 +35,8 @@ from typing import Any
 from runtime import program as ir
 from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action, enabled, final_state, step
-from runtime.memo import StepMemo
+from runtime.flat import Codec, Flat
+from runtime.memo import EnabledMemo, StepMemo
 from runtime.program import Program
 from runtime.reports import label
 from runtime.state import State, initial_state
@@ -81,6 +82,32 @@ class Result:
     memo_misses: int = 0           # steps it recorded
 
 
+class Stepper:
+    """Phase 1's view of the model: flat states (runtime/flat.py), their
+    enabled actions and successors, memoized unless ``memo`` is off (then
+    every step runs the handlers on the decoded state)."""
+
+    def __init__(self, program: Program, memo: bool,
+                 pool: dict[tuple[Action, ...], tuple[Action, ...]]) -> None:
+        self.p = program
+        self.codec = Codec(initial_state(program))
+        self.memo = StepMemo(program, self.codec) if memo else None
+        self._enabled = EnabledMemo(program, self.codec, pool) if memo else None
+        self.pool = pool
+
+    def enabled(self, flat: Flat) -> tuple[Action, ...]:
+        """The enabled actions, one shared tuple per distinct set."""
+        if self._enabled is not None:
+            return self._enabled.enabled(flat)
+        acts = tuple(enabled(self.p, self.codec.decode(flat)))
+        return self.pool.setdefault(acts, acts)
+
+    def step(self, flat: Flat, a: Action) -> Flat:
+        if self.memo is not None:
+            return self.memo.step(flat, a)
+        return self.codec.encode(step(self.p, self.codec.decode(flat), a)[0])
+
+
 class Explorer:
     """Phase 1 builds the reachable state graph, stepping every transition
     once; phase 2 runs the sleep-set search over the stored graph, where
@@ -108,7 +135,7 @@ class Explorer:
         self.terminal: dict[int, Outcome] = {}
         self.result = Result()
         self.atoms = collect_atoms(program)
-        self.memo = StepMemo(program) if opts.memo else None
+        self.stepper: Stepper | None = None   # phase 1's (sequential) stepping
         self.loop: list[Action] | None = None  # a path whose last step closes a cycle
         self._depth_from_count = False         # the plain search's depth is _count's
         self._start = time.monotonic()
@@ -134,8 +161,9 @@ class Explorer:
         self._search()
         self.result.seconds = time.monotonic() - self._start
         self.result.states = len(self.acts)
-        if self.memo is not None:
-            self.result.memo_hits, self.result.memo_misses = self.memo.hits, self.memo.misses
+        if self.stepper is not None and self.stepper.memo is not None:
+            m = self.stepper.memo
+            self.result.memo_hits, self.result.memo_misses = m.hits, m.misses
         if not self.terminal and self.loop is not None and not self.result.bounded:
             self._no_execution_ends(self.loop)
         self.ids = {}   # the visited set is no longer needed
@@ -151,23 +179,25 @@ class Explorer:
     # ------------------------------------------------------ phase 1: graph
     def _build(self) -> None:
         p, o = self.p, self.o
-        init = initial_state(p)
+        st = self.stepper = Stepper(p, o.memo, self._pool)
         bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
-        ids, acts_of, off, dst, pool = self.ids, self.acts, self.off, self.dst, self._pool
-        succ_state = self.memo.step if self.memo is not None else self.succ_state
-        self._new(init, 0)
-        stack: list[tuple[int, State, int, int]] = [(0, init, 0, 0)]
+        ids, acts_of, off, dst = self.ids, self.acts, self.off, self.dst
+        succ, enabled_of = st.step, st.enabled
+        flat0 = st.codec.encode(initial_state(p))
+        ids[hash(flat0) if bound is None else (hash(flat0), 0)] = 0
+        acts_of.append(())
+        off.append(-1)
+        stack: list[tuple[int, Flat, int, int]] = [(0, flat0, 0, 0)]
         tick = 0
         while stack:
             tick += 1
             if tick & 255 == 0 and self._out_of_time():
                 break
             sid, s, depth, pre = stack.pop()
-            acts = tuple(enabled(p, s))
-            acts = pool.setdefault(acts, acts)
+            acts = enabled_of(s)
             acts_of[sid] = acts
             if not acts:
-                self.terminal[sid] = self.outcome(final_state(p, s))
+                self.terminal[sid] = self.outcome(final_state(p, st.codec.decode(s)))
                 continue
             off[sid] = len(dst)
             if max_depth is not None and depth >= max_depth:
@@ -177,7 +207,7 @@ class Explorer:
             if bound is None and max_states is None:
                 # the common case, kept tight: this loop is most of a search
                 for a in acts:
-                    child = succ_state(s, a)
+                    child = succ(s, a)
                     key: object = hash(child)
                     cid = ids.get(key)
                     if cid is None:
@@ -188,12 +218,12 @@ class Explorer:
                     dst.append(cid)
                 continue
             for a in acts:
-                child = succ_state(s, a)
+                child = succ(s, a)
                 if bound is None:
                     cpre = 0
                     key = hash(child)
                 else:
-                    cpre = pre + self._preempts(s, acts, a)
+                    cpre = pre + self._preempts(st.codec.cpu(s, a[1]).curr, acts, a)
                     if cpre > bound:
                         self._cut("preemptions")
                         dst.append(-1)
@@ -211,26 +241,19 @@ class Explorer:
                     stack.append((cid, child, depth + 1, cpre))
                 dst.append(cid)
 
-    def succ_state(self, s: State, a: Action) -> State:
-        if self.memo is not None:
-            return self.memo.step(s, a)
-        return step(self.p, s, a)[0]
+    def _fingerprint(self, s: State) -> int:
+        """The key phase 1 gave state s (flat for one process, by value for
+        several: runtime/parallel.py)."""
+        if self.o.jobs > 1:
+            from runtime.parallel import value_key
+            return value_key(s)
+        assert self.stepper is not None
+        return hash(self.stepper.codec.encode(s))
 
-    def _key(self, s: State, pre: int) -> object:
-        h = hash(s)
-        return h if self.o.preemption_bound is None else (h, pre)
-
-    def _new(self, s: State, pre: int) -> int:
-        sid = len(self.acts)
-        self.ids[self._key(s, pre)] = sid
-        self.acts.append(())
-        self.off.append(-1)
-        return sid
-
-    def _preempts(self, s: State, acts: tuple[Action, ...], a: Action) -> int:
-        """1 when a takes a CPU from a task that could have continued."""
+    def _preempts(self, cur: int, acts: tuple[Action, ...], a: Action) -> int:
+        """1 when a takes a CPU from a task (cur, that CPU's current) that
+        could have continued."""
         ci, cpu = a
-        cur = s.cpus[cpu].curr
         if cur < 0 or cur == ci or self.p.contexts[ci].is_irq:
             return 0
         return 1 if (cur, cpu) in acts else 0
@@ -424,7 +447,7 @@ class Explorer:
                       for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
                       if c.status == Status.READY and not self.p.contexts[i].is_irq)
         assert not is_final(self.p, s)
-        h = hash(s)   # with a preemption bound, keys also carry a count
+        h = self._fingerprint(s)   # with a preemption bound, keys also carry a count
         sid = min(v for k, v in self.ids.items()
                   if (k if self.o.preemption_bound is None else k[0]) == h)  # type: ignore[index]
         self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))

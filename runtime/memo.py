@@ -11,42 +11,39 @@ locations and values it read and the parts it changed. A later state that
 holds the same values at the same locations gets the same changes applied
 without running the handlers.
 
-The memo's key is the action with the executing context, its CPU record
-and the two flags every step may consult (debug_locks, panicked); under it,
-one entry per sequence of locations a recording read (usually one: the
-instruction is fixed by the context's pc), each a table from the values
+It works on flat states (runtime/flat.py): a location is a position of the
+flat tuple, a value is a part's number, so keys are small ints. The key is
+the action with the numbers of the executing context, its CPU record and
+the two flags every step may consult (debug_locks, panicked); under it, one
+entry per sequence of positions a recording read (usually one: the
+instruction is fixed by the context's pc), each a table from the numbers
 found there to the changes. A state that matches any entry gets its
 changes: it agrees with a recorded state wherever that step looked, so the
 step, deterministic, does the same. Two results for one entry and one set
 of values mean a read the Tx did not see: that would make the memo
 unsound, and it raises instead.
 
-The changes are per element for ``ctxs``, ``cpus`` and the fixed-length
-fields the Tx notes element by element (the pkmap arrays, locks, globals,
-pages), and per whole field for the rest. Every element the step may have
-written was noted as read (a Tx copies a field before writing it, and a
-write of an element reads it first), so equal values under the key give
-equal results.
-Only used without tracing: `kmap run` still steps every handler.
+Every part the step may have changed was noted as read (a Tx copies a field
+before writing it, and a write of an element reads it first), so the
+changed positions are in the key and equal keys give equal results. An
+element of a long pkmap pool is noted as the whole pool (one position). Only used without tracing: `kmap run` still steps
+every handler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from operator import itemgetter
+from typing import Any, Callable
 
-from runtime.machine import Action, step
+from runtime.flat import Codec, Flat
+from runtime.builtins import spinning_on
+from runtime.machine import Action, enabled, step
 from runtime.program import Program
 from runtime.state import State
-from runtime.tx import CPUS, CTXS, ELEMENTWISE, FIELD, Loc
+from runtime.tx import Loc
 
-_DEBUG_LOCKS, _PANICKED = State._fields.index("debug_locks"), State._fields.index("panicked")
-# Fields changed element by element (their elements are noted one by one).
-_BY_ELEMENT = frozenset({CTXS, CPUS} | {FIELD[f] for f in ELEMENTWISE})
-
-# A delta: per changed field, (field, new value, True) for a whole field or
-# (field, ((element, new value), ...), False).
-Delta = tuple[tuple[int, Any, bool], ...]
+# A delta: (position, new part number) for every part the step changed.
+Delta = tuple[tuple[int, int], ...]
 
 
 class MemoConflict(AssertionError):
@@ -54,105 +51,163 @@ class MemoConflict(AssertionError):
 
 
 class _Spec:
-    """The locations one kind of step reads, and what it did for each set of
-    values found there."""
+    """The positions one kind of step reads, and what it did for each set
+    of part numbers found there."""
 
-    __slots__ = ("locs", "get", "table")
+    __slots__ = ("positions", "get", "table")
 
-    def __init__(self, locs: tuple[Loc, ...]) -> None:
-        self.locs = locs
-        self.get = _getter(locs)
-        self.table: dict[tuple[Any, ...], Delta] = {}
-
-
-_GETTERS: dict[tuple[Loc, ...], Callable[[Any], tuple[Any, ...]]] = {}
+    def __init__(self, positions: tuple[int, ...]) -> None:
+        self.positions = positions
+        self.get = _getter(positions)
+        self.table: dict[Any, Delta] = {}
 
 
-def _getter(locs: tuple[Loc, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function returning the values at ``locs`` of a state, as one tuple
-    expression (several times faster than a loop over the locations)."""
-    got = _GETTERS.get(locs)
-    if got is None:
-        items = "".join(f"s[{f}]," if i < 0 else f"s[{f}][{i}]," for f, i in locs)
-        got = _GETTERS[locs] = eval(f"lambda s: ({items})")  # noqa: S307 - ints only
-    return got
+def _getter(positions: tuple[int, ...]) -> Callable[[Flat], Any]:
+    """The numbers at ``positions`` of a flat state (a C itemgetter)."""
+    if not positions:
+        return lambda flat: ()
+    return itemgetter(*positions)
 
 
 class StepMemo:
-    """``step(state, action)`` for one program, memoized by footprint."""
+    """``step`` for one program on flat states, memoized by footprint."""
 
-    def __init__(self, program: Program, max_entries: int = 1_000_000) -> None:
+    def __init__(self, program: Program, codec: Codec, max_entries: int = 1_000_000) -> None:
         self.p = program
+        self.codec = codec
         self.root: dict[Any, list[_Spec]] = {}
         self.entries = 0
         self.max_entries = max_entries   # past it the memo starts afresh
         self.hits = 0
         self.misses = 0
+        c = codec
+        (self._dl,), (self._pan,) = c.field_positions("debug_locks"), c.field_positions("panicked")
 
-    def step(self, state: State, a: Action) -> State:
-        """The successor of ``state`` by ``a``, as step() computes it."""
-        s: Any = state   # indexed by field number
+    def step(self, flat: Flat, a: Action) -> Flat:
+        """The successor of ``flat`` by ``a``, as step() computes it."""
         ci, cpu = a
-        key = (ci, cpu, s[CTXS][ci], s[CPUS][cpu], s[_DEBUG_LOCKS], s[_PANICKED])
+        key = (ci, cpu, flat[ci], flat[self.codec.nctx + cpu], flat[self._dl], flat[self._pan])
         specs = self.root.get(key)
         if specs is not None:
             for spec in specs:
-                d = spec.table.get(spec.get(s))
+                d = spec.table.get(spec.get(flat))
                 if d is not None:
                     self.hits += 1
-                    # apply the changes (inlined: this is the hot path)
-                    vals = list(s)
-                    for f, new, whole in d:
-                        if whole:
-                            vals[f] = new
-                            continue
-                        old = vals[f]
-                        if len(new) == 1:            # the common case: one element
-                            j, c = new[0]
-                            t = old[:j] + (c,) + old[j + 1:]
-                        else:
-                            items = list(old)
-                            for j, c in new:
-                                items[j] = c
-                            t = tuple(items)
-                        vals[f] = t if type(old) is tuple else type(old)(t)
-                    return tuple.__new__(State, vals)
+                    if len(d) == 1:
+                        (p, v), = d
+                        return flat[:p] + (v,) + flat[p + 1:]
+                    out = list(flat)
+                    for p, v in d:
+                        out[p] = v
+                    return tuple(out)
         self.misses += 1
-        return self._record(s, a, key)
+        return self._record(flat, a, key)
 
-    def _record(self, s: State, a: Action, key: Any) -> State:
+    def _record(self, flat: Flat, a: Action, key: Any) -> Flat:
+        codec = self.codec
+        s = codec.decode(flat)
         reads: list[Loc] = []
         t = step(self.p, s, a, reads=reads)[0]
+        new, delta = _encode_changes(codec, flat, s, t)
+        positions = codec.positions(reads)
+        unread = {p for p, _ in delta} - set(positions) - {a[0], codec.nctx + a[1], self._dl, self._pan}
+        if unread:
+            raise MemoConflict(f"step {a} changed positions {sorted(unread)} it did not note")
         if self.entries >= self.max_entries:
             self.root.clear()
             self.entries = 0
-        self._insert(key, s, tuple(reads), _delta(s, t))
+        self._insert(key, flat, positions, delta)
         self.entries += 1
-        return t
+        return new
 
-    def _insert(self, key: Any, s: Any, locs: tuple[Loc, ...], delta: Delta) -> None:
+    def _insert(self, key: Any, flat: Flat, positions: tuple[int, ...], delta: Delta) -> None:
         specs = self.root.setdefault(key, [])
         for spec in specs:
-            if spec.locs == locs:
+            if spec.positions == positions:
                 break
         else:
-            spec = _Spec(locs)
+            spec = _Spec(positions)
             specs.append(spec)
-        values = spec.get(s)
+        values = spec.get(flat)
         old = spec.table.get(values)
         if old is not None and old != delta:
             raise MemoConflict(f"step {key[:2]} gave two results for the same reads")
         spec.table[values] = delta
 
 
-def _delta(s: Any, t: Any) -> Delta:
-    out: list[tuple[int, Any, bool]] = []
-    for f, (old, new) in enumerate(zip(s, t)):
-        if new is old or new == old:
-            continue
-        if f in _BY_ELEMENT:
-            out.append((f, tuple((j, c) for j, (b, c) in enumerate(zip(old, new))
-                                 if c is not b and c != b), False))
-        else:
-            out.append((f, new, True))
-    return tuple(out)
+def _encode_changes(codec: Codec, flat: Flat, s: Any, t: Any) -> tuple[Flat, Delta]:
+    """The flat form of t, which differs from s (= decode(flat)) only where
+    a part object changed, and the changed positions with their numbers."""
+    out = list(flat)
+    changes: list[tuple[int, int]] = []
+
+    def part(pos: int, old: Any, new: Any) -> None:
+        if new is not old:
+            n = codec.number(pos, new)
+            if n != out[pos]:
+                out[pos] = n
+                changes.append((pos, n))
+
+    nc = codec.nctx
+    for i, (c0, c1) in enumerate(zip(s.ctxs, t.ctxs)):
+        part(i, c0, c1)
+    for i, (p0, p1) in enumerate(zip(s.cpus, t.cpus)):
+        part(nc + i, p0, p1)
+    if t.ram is not s.ram:
+        for i, (r0, r1) in enumerate(zip(s.ram, t.ram)):
+            part(codec.ram_at + i, r0, r1)
+    if t.newest is not s.newest:
+        for i, (n0, n1) in enumerate(zip(s.newest, t.newest)):
+            part(codec.newest_at + i, n0, n1)
+    for f, (pos, _) in codec.spread.items():
+        if t[f] is not s[f]:
+            for i, (v0, v1) in enumerate(zip(s[f], t[f])):
+                part(pos + i, v0, v1)
+    for f, pos in codec.field_at.items():
+        part(pos, s[f], t[f])
+    return tuple(out), tuple(changes)
+
+
+class EnabledMemo:
+    """``enabled`` on flat states, memoized by what it looks at.
+
+    enabled() reads, of each context, only its scheduling view (status, the
+    lock it spins on, its CPU, migration_disabled, kmap_idx, preempt_count,
+    the explicit preemption point), and the CPU records, the locks and
+    panicked. States that agree on those have the same enabled actions,
+    whatever their pcs, locals, pages or pkmap pool; the key is made of
+    their numbers (a context's view is numbered once per context part)."""
+
+    def __init__(self, program: Program, codec: Codec,
+                 pool: dict[tuple[Action, ...], tuple[Action, ...]]) -> None:
+        self.p = program
+        self.codec = codec
+        self.pool = pool      # one shared tuple per distinct set of actions
+        self.table: dict[Flat, tuple[Action, ...]] = {}
+        self.view_of: list[int] = []          # context part number -> view number
+        self.views: dict[tuple[int, ...], int] = {}
+        c = codec
+        self._rest = itemgetter(*range(c.nctx, c.ram_at), *c.field_positions("locks"),
+                                *c.field_positions("panicked"))
+
+    def enabled(self, flat: Flat) -> tuple[Action, ...]:
+        view_of = self.view_of
+        nc = self.codec.nctx
+        try:
+            key = tuple([view_of[n] for n in flat[:nc]]) + self._rest(flat)
+        except IndexError:
+            self._views_upto(max(flat[:nc]))
+            key = tuple([view_of[n] for n in flat[:nc]]) + self._rest(flat)
+        got = self.table.get(key)
+        if got is None:
+            acts = tuple(enabled(self.p, self.codec.decode(flat)))
+            got = self.table[key] = self.pool.setdefault(acts, acts)
+        return got
+
+    def _views_upto(self, n: int) -> None:
+        values = self.codec.ctx_values
+        for k in range(len(self.view_of), n + 1):
+            c = values[k]
+            view = (c.status, spinning_on(c.pending), c.cpu, c.migration_disabled, c.kmap_idx,
+                    c.preempt_count, int(c.resched))
+            self.view_of.append(self.views.setdefault(view, len(self.views)))

@@ -27,7 +27,9 @@ import pickle
 import time
 from typing import Any
 
-from runtime.machine import Action, enabled, final_state
+from runtime.explore import Stepper
+from runtime.flat import Flat
+from runtime.machine import Action, final_state
 from runtime.state import State, initial_state
 
 # Set in the parent before forking; read by the workers.
@@ -63,16 +65,22 @@ def _owner(key: object, jobs: int) -> int:
     return hash(key) % jobs
 
 
+def value_key(s: State) -> int:
+    """A state's key across workers: the hash of its value (each worker
+    numbers parts its own way, so flat forms differ between processes)."""
+    return hash(s)
+
+
 def _worker(me: int) -> None:
     job = _JOB
     ex, jobs = job["explorer"], job["jobs"]
     o = ex.o
     p = ex.p
     bound, max_depth = o.preemption_bound, o.max_depth
-    step_to = ex.memo.step if ex.memo is not None else ex.succ_state
+    st = Stepper(p, o.memo, {})
+    codec = st.codec
     init = initial_state(p)
     seen: set[object] = set()
-    canon: dict[Any, Any] = {}
     sent: list[set[object]] = [set() for _ in range(jobs)]
     keys: list[object] = []
     which: list[int] = []
@@ -81,16 +89,16 @@ def _worker(me: int) -> None:
     tuples: list[tuple[Action, ...]] = []
     terminal: dict[object, Any] = {}
     cuts: list[str] = []
-    key0 = ex._key(init, 0)
-    todo: list[tuple[object, State, int, int]] = []
+    key0: object = value_key(init) if bound is None else (value_key(init), 0)
+    todo: list[tuple[object, Flat, int, int]] = []
     if _owner(key0, jobs) == me:
         seen.add(key0)
-        todo.append((key0, init, 0, 0))
+        todo.append((key0, codec.encode(init), 0, 0))
     while True:
         out: list[list[tuple[object, State, int, int]]] = [[] for _ in range(jobs)]
         frontier, todo = todo, []
         for key, s, depth, pre in frontier:
-            acts = tuple(enabled(p, s))
+            acts = st.enabled(s)
             k = pool.get(acts)
             if k is None:
                 k = pool[acts] = len(tuples)
@@ -98,24 +106,25 @@ def _worker(me: int) -> None:
             keys.append(key)
             which.append(k)
             if not acts:
-                terminal[key] = ex.outcome(final_state(p, s))
+                terminal[key] = ex.outcome(final_state(p, codec.decode(s)))
                 continue
             if max_depth is not None and depth >= max_depth:
                 cuts.append("depth")
                 succ.extend([None] * len(acts))
                 continue
             for a in acts:
-                child = step_to(s, a)
+                child = st.step(s, a)
+                value = codec.decode(child)
                 if bound is None:
                     cpre = 0
-                    ckey: object = hash(child)
+                    ckey: object = value_key(value)
                 else:
-                    cpre = pre + ex._preempts(s, acts, a)
+                    cpre = pre + ex._preempts(codec.cpu(s, a[1]).curr, acts, a)
                     if cpre > bound:
                         cuts.append("preemptions")
                         succ.append(None)
                         continue
-                    ckey = (hash(child), cpre)
+                    ckey = (value_key(value), cpre)
                 succ.append(ckey)
                 owner = hash(ckey) % jobs
                 if owner == me:
@@ -124,7 +133,7 @@ def _worker(me: int) -> None:
                         todo.append((ckey, child, depth + 1, cpre))
                 elif ckey not in sent[owner]:
                     sent[owner].add(ckey)
-                    out[owner].append((ckey, child, depth + 1, cpre))
+                    out[owner].append((ckey, value, depth + 1, cpre))
         for k2 in range(jobs):
             if k2 != me:
                 # pickled here, not by the queue's feeder thread, which would
@@ -132,10 +141,10 @@ def _worker(me: int) -> None:
                 job["inboxes"][k2].put(pickle.dumps(out[k2], protocol=pickle.HIGHEST_PROTOCOL))
         job["barrier"].wait()
         for _ in range(jobs - 1):
-            for item in pickle.loads(job["inboxes"][me].get()):
-                if item[0] not in seen:
-                    seen.add(item[0])
-                    todo.append((item[0], _shared(item[1], canon), item[2], item[3]))
+            for ckey, value, depth, cpre in pickle.loads(job["inboxes"][me].get()):
+                if ckey not in seen:
+                    seen.add(ckey)
+                    todo.append((ckey, codec.encode(value), depth, cpre))
         job["sizes"][me] = len(todo)
         job["barrier"].wait()
         total = sum(job["sizes"][:])
@@ -152,24 +161,11 @@ def _worker(me: int) -> None:
     job["results"].put(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _shared(s: State, canon: dict[Any, Any]) -> State:
-    """A received state rebuilt from this worker's own copies of its parts.
-
-    An unpickled state shares no object with the states this worker made,
-    so every memo lookup would compare it element by element; with its
-    contexts, CPUs and fields replaced by equal ones met before, lookups
-    are identity checks and the worker runs as fast as `--jobs 1`."""
-    ctxs = tuple([canon.setdefault(c, c) for c in s.ctxs])
-    cpus = tuple([canon.setdefault(c, c) for c in s.cpus])
-    rest = [canon.setdefault(f, f) for f in s[2:]]
-    return tuple.__new__(State, (canon.setdefault(ctxs, ctxs), canon.setdefault(cpus, cpus), *rest))
-
-
 def _assemble(ex: Any, parts: list[Part]) -> None:
     """Number the states (root first) and lay out acts/off/dst by state id;
     a successor no worker expanded (cut by a bound) has no actions."""
     init = initial_state(ex.p)
-    key0 = ex._key(init, 0)
+    key0: object = value_key(init) if ex.o.preemption_bound is None else (value_key(init), 0)
     ids: dict[object, int] = {key0: 0}
     for keys, _, _, _, _, cuts in parts:
         for what in cuts:

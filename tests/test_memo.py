@@ -17,6 +17,8 @@ from dsl.load import load
 from kmaptest import program
 from runtime import explore as ex
 from runtime import memo as memo_mod
+from runtime.explore import Stepper
+from runtime.flat import Codec
 from runtime.machine import enabled, step
 from runtime.memo import MemoConflict, StepMemo
 from runtime.state import initial_state
@@ -29,26 +31,51 @@ def _id(p: Path) -> str:
     return str(p.relative_to(ROOT / "examples"))
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
-def test_every_memoized_successor_equals_the_step(path: Path) -> None:
-    p = load(str(path))
-    memo = StepMemo(p)
+def _states(p):
+    """Every reachable state, by step() alone."""
     seen = set()
     stack = [initial_state(p)]
-    transitions = 0
     while stack:
         s = stack.pop()
         if s in seen:
             continue
         seen.add(s)
+        yield s
+        stack.extend(step(p, s, a)[0] for a in enabled(p, s))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_every_memoized_successor_equals_the_step(path: Path) -> None:
+    p = load(str(path))
+    st = Stepper(p, True, {})
+    transitions = 0
+    for s in _states(p):
+        flat = st.codec.encode(s)
+        assert st.enabled(flat) == tuple(enabled(p, s))
         for a in enabled(p, s):
-            got = memo.step(s, a)
+            got = st.codec.decode(st.step(flat, a))
             want = step(p, s, a)[0]
             assert got == want, (a, s)
-            assert hash(got) == hash(want)
-            stack.append(want)
             transitions += 1
-    assert memo.hits + memo.misses == transitions
+    assert st.memo is not None
+    assert st.memo.hits + st.memo.misses == transitions
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_flat_states_name_states(path: Path) -> None:
+    """decode(encode(s)) is s, and two states have one flat form exactly
+    when they are equal (the flat hash is a fingerprint of the state)."""
+    p = load(str(path))
+    codec = Codec(initial_state(p))
+    flats = {}
+    for s in _states(p):
+        flat = codec.encode(s)
+        back = codec.decode(flat)
+        assert back == s and type(back.pkmap_count) is type(s.pkmap_count)
+        assert [type(v) for v in back.user_present] == [type(v) for v in s.user_present]
+        assert flat not in flats
+        flats[flat] = s
+    assert len(set(flats)) == len(flats)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=_id)
@@ -73,18 +100,19 @@ expect never BUG;
 
 def test_a_local_step_is_reused_whatever_the_other_task_did():
     """a's `int x = 1` reads only a's context and CPU: after b has mapped
-    its page the same step is a hit, and it leaves b's part alone."""
+    its page and written it, the same step is a hit, and it leaves b's part
+    alone."""
     p = program(TWO_TASKS)
-    memo = StepMemo(p)
+    codec = Codec(initial_state(p))
+    memo = StepMemo(p, codec)
     s0 = initial_state(p)
-    first = memo.step(s0, (0, 0))
+    first = codec.decode(memo.step(codec.encode(s0), (0, 0)))
     s1 = s0
     for _ in range(2):   # b runs twice: its kmap, then its store
         s1 = step(p, s1, (1, 1))[0]
-    assert s1.pkmap_count != s0.pkmap_count
-    before = memo.hits
-    second = memo.step(s1, (0, 0))
-    assert memo.hits == before + 1 and memo.misses == 1
+    assert s1.pkmap_count != s0.pkmap_count and s1.ram != s0.ram
+    second = codec.decode(memo.step(codec.encode(s1), (0, 0)))
+    assert (memo.hits, memo.misses) == (1, 1)
     assert second == step(p, s1, (0, 0))[0]
     assert second.pkmap_count == s1.pkmap_count and second.ram == s1.ram
     assert first.ctxs[0] == second.ctxs[0]
@@ -100,21 +128,37 @@ def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -
     def sneaky(program, state, action, trace=False, reads=None):
         # the result depends on a global, but nothing is noted
         t = step(program, state, action, trace, reads)[0]
-        return t._replace(last_pkmap_nr=state.globals[0] % 4), ()
+        return t._replace(ctxs=(t.ctxs[0]._replace(pgmap_prot_count=state.globals[0]),
+                                *t.ctxs[1:])), ()
 
     monkeypatch.setattr(memo_mod, "step", sneaky)
-    memo = StepMemo(p)
-    memo.step(s0, (0, 0))
+    codec = Codec(s0)
+    memo = StepMemo(p, codec)
+    memo.step(codec.encode(s0), (0, 0))
     with pytest.raises(MemoConflict):
-        memo._record(s1, (0, 0), (0, 0, s1.ctxs[0], s1.cpus[0], s1.debug_locks, s1.panicked))
+        f1 = codec.encode(s1)
+        memo._record(f1, (0, 0), (0, 0, f1[0], f1[codec.nctx], 0, 0))
+
+
+def test_a_write_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = program(TWO_TASKS)
+
+    def sneaky(program, state, action, trace=False, reads=None):
+        t = step(program, state, action, trace, reads)[0]
+        return t._replace(globals=(9,)), ()   # a write nothing noted
+
+    monkeypatch.setattr(memo_mod, "step", sneaky)
+    codec = Codec(initial_state(p))
+    memo = StepMemo(p, codec)
+    with pytest.raises(MemoConflict):
+        memo.step(codec.encode(initial_state(p)), (0, 0))
 
 
 def test_the_memo_starts_afresh_past_its_size():
     p = program(TWO_TASKS)
-    full = ex.explore(p, ex.Options())
-    small = ex.Explorer(p, ex.Options())
-    assert small.memo is not None
-    small.memo.max_entries = 3
-    r = small.run()
-    assert small.memo.entries <= 3
-    assert (r.states, r.executions, r.outcomes) == (full.states, full.executions, full.outcomes)
+    codec = Codec(initial_state(p))
+    memo = StepMemo(p, codec, max_entries=3)
+    for s in _states(p):
+        for a in enabled(p, s):
+            assert codec.decode(memo.step(codec.encode(s), a)) == step(p, s, a)[0]
+    assert memo.entries <= 3 and memo.misses > 3
