@@ -332,7 +332,11 @@ class Explorer:
         slept = [-1] * n          # the sleep mask a state was explored with; -1 never
         on_stack = bytearray(n)
         slept[0] = 0
-        where = self._where
+        # action number -> position, per state (one dict per distinct tuple)
+        wh = [self._where(acts) for acts in acts_of]
+        nbits = (len(self.p.contexts) + ncpu) * ncpu
+        ctx_of = [k // ncpu for k in range(nbits)]
+        cpu_of = [k % ncpu for k in range(nbits)]
         # frames: [sid, todo (positions), next, sleep mask, via action]
         stack: list[list[Any]] = [[0, range(len(acts_of[0])), 0, 0, None]]
         on_stack[0] = 1
@@ -364,16 +368,15 @@ class Explorer:
                 # b stays asleep after a when a and b are independent here:
                 # different contexts on different CPUs, and the diamond
                 # s -a-> sa -b-> t, s -b-> sb -a-> t is in the graph
-                here = where(acts)
-                after_a = where(acts_of[cid])
+                here = wh[sid]
+                after_a = wh[cid]
                 ca_off = off[cid]
                 rest = sleep
                 while rest:
                     low = rest & -rest
                     rest ^= low
                     k = low.bit_length() - 1
-                    cb, pb = divmod(k, ncpu)
-                    if cb == ca or pb == pa:
+                    if ctx_of[k] == ca or cpu_of[k] == pa:
                         continue
                     j = here.get(k, -1)
                     sb = dst[base + j] if j >= 0 else -1
@@ -383,7 +386,7 @@ class Explorer:
                     ta = dst[ca_off + jb] if jb >= 0 else -1
                     if ta < 0:
                         continue
-                    ja = where(acts_of[sb]).get(ca * ncpu + pa, -1)
+                    ja = wh[sb].get(ca * ncpu + pa, -1)
                     if ja >= 0 and dst[off[sb] + ja] == ta:
                         child_sleep |= low
             f[3] = sleep | abit
