@@ -1,13 +1,13 @@
 """Exhaustive exploration: every execution the model allows, through step().
 
 Two phases. Phase 1 builds the reachable state graph: every state once,
-deduplicated by value (a 64-bit fingerprint, Python's hash of the
-immutable state, as SPIN's hash compaction), every transition stepped
-once. Phase 2 searches that graph depth-first with sleep-set partial-order
-reduction (Godefroid 1996):
-after exploring action ``a`` from a state, ``a`` sleeps in the subtrees of
-later siblings it is independent with, so equivalent interleavings are not
-explored twice. Independence is read off the graph: two actions of
+deduplicated by value (a 64-bit fingerprint, the hash of the state's flat
+form, runtime/flat.py, as SPIN's hash compaction keeps no state), every
+transition computed once, by the memo (runtime/memo.py) or by step().
+Phase 2 searches that graph depth-first with sleep-set partial-order
+reduction (Godefroid 1996): after exploring action ``a`` from a state,
+``a`` sleeps in the subtrees of later siblings it is independent with, so
+equivalent interleavings are not explored twice. Independence is read off the graph: two actions of
 different contexts on different CPUs are independent in a state when each
 leaves the other enabled and both orders reach the same state (the
 diamond is in the graph). With state caching, a
@@ -170,11 +170,6 @@ class Explorer:
         self._count()
         self._shortest()
         return self.result
-
-    def succ(self, sid: int) -> list[int]:
-        """The successors of state sid, one per enabled action (-1: cut)."""
-        o = self.off[sid]
-        return [] if o < 0 else list(self.dst[o:o + len(self.acts[sid])])
 
     # ------------------------------------------------------ phase 1: graph
     def _build(self) -> None:
@@ -424,18 +419,6 @@ class Explorer:
             index = self._index[id(acts)] = {c * ncpu + p: i for i, (c, p) in enumerate(acts)}
         return index
 
-    def _position(self, acts: tuple[Action, ...], a: Action) -> int:
-        """Where a is in an (interned) tuple of enabled actions, or -1."""
-        return self._where(acts).get(a[0] * self.p.config.NR_CPUS + a[1], -1)
-
-    def _after(self, sid: int, a: Action) -> int | None:
-        """The successor of sid by a (None: not enabled there, or cut)."""
-        i = self._position(self.acts[sid], a)
-        if i < 0:
-            return None
-        t = self.dst[self.off[sid] + i]
-        return t if t >= 0 else None
-
     def _no_execution_ends(self, path: list[Action]) -> None:
         """Every execution loops forever: judge the expectations where the
         loop closes, with a report naming the contexts that never finish."""
@@ -561,46 +544,37 @@ class Explorer:
         if not n:
             return
         acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
-        parent = array("q", bytes(8 * n))    # the dst position that reached each state
+        parent = array("q", bytes(8 * n))    # the state each state was reached from
+        via = array("q", bytes(8 * n))       # and the position of that action in its acts
         seen = bytearray(n)
         seen[0] = 1
         queue = deque([0])
+        wanted = len(set(self.terminal.values()))
         while queue:
             sid = queue.popleft()
             o = self.terminal.get(sid)
             if o is not None and o not in self.result.witnesses:
-                self.result.witnesses[o] = self._path(parent, sid)
+                self.result.witnesses[o] = self._path(parent, via, sid)
+                if len(self.result.witnesses) == wanted:
+                    break   # every outcome has its shortest witness
             base = off[sid]
             if base < 0:
                 continue
-            for pos in range(base, base + len(acts[sid])):
-                child = dst[pos]
-                if kept[pos] and not seen[child]:
+            for i in range(len(acts[sid])):
+                child = dst[base + i]
+                if kept[base + i] and not seen[child]:
                     seen[child] = 1
-                    parent[child] = pos
+                    parent[child] = sid
+                    via[child] = i
                     queue.append(child)
 
-    def _path(self, parent: array[int], sid: int) -> list[Action]:
-        # the state owning a dst position: the one whose range holds it
-        owner = self._owners()
+    def _path(self, parent: array[int], via: array[int], sid: int) -> list[Action]:
         path = []
         while sid:
-            pos = parent[sid]
-            prev = owner[pos]
-            path.append(self.acts[prev][pos - self.off[prev]])
+            prev = parent[sid]
+            path.append(self.acts[prev][via[sid]])
             sid = prev
         return path[::-1]
-
-    def _owners(self) -> array[int]:
-        """For every dst position, the state it belongs to (built once)."""
-        if getattr(self, "_owner", None) is None:
-            owner = array("q", bytes(8 * len(self.dst)))
-            for sid, o in enumerate(self.off):
-                if o >= 0:
-                    for pos in range(o, o + len(self.acts[sid])):
-                        owner[pos] = sid
-            self._owner = owner
-        return self._owner
 
 
 def _show(name: str, v: int) -> str:

@@ -8,15 +8,22 @@ waiting for the other most of the time): a worker expands its frontier,
 keeps the successors it owns, and sends every other worker, once per round,
 the successors that worker owns (each at most once: senders remember what
 they shipped). Two barriers end a round; the search ends when no worker has
-a frontier left. Each worker then returns its part of
-the graph (fingerprints, enabled actions, successor fingerprints, terminal
-outcomes) as flat lists, and the parent assembles it for phase 2, which is
+a frontier left. Each worker then returns its part of the graph
+(fingerprints, enabled actions, successor fingerprints, terminal outcomes)
+as flat lists, and the parent assembles it for phase 2, which is
 the same search as for `--jobs 1`: states, executions, outcomes and
 witnesses are identical however the graph was built (phase 2 follows edges
 from the initial state in action order; state numbers do not matter).
 
-Workers are forked, so they share the parent's program and its string-hash
-secret: fingerprints agree across processes.
+Each worker steps flat states with its own memo (runtime/memo.py); flat
+forms number parts per process, so states are keyed and shipped by value
+(``value_key``: the hash of the decoded State) and encoded again by their
+owner. Workers are forked, so they share the parent's program and its
+string-hash secret: fingerprints agree across processes.
+
+On two cores this is slower than one process (docs/performance.md): phase
+2, the counting and the assembly stay sequential, and the memoized step is
+cheap enough that shipping a state costs about as much as expanding it.
 """
 
 from __future__ import annotations
