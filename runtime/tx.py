@@ -68,22 +68,21 @@ class _Reads(list):  # type: ignore[type-arg]
             self.seen.add(self.whole)
             self.log.append(self.whole)
 
-    def __getitem__(self, i: Any) -> Any:
+    def _touch(self, i: Any) -> None:
+        """Element i (an int) or a slice of them is read or written."""
         if type(i) is int:
             loc = self.locs[i]
             if loc not in self.seen:
                 self._first(loc)
         else:
             self._note_all()
+
+    def __getitem__(self, i: Any) -> Any:
+        self._touch(i)
         return list.__getitem__(self, i)
 
     def __setitem__(self, i: Any, v: Any) -> None:
-        if type(i) is int:
-            loc = self.locs[i]
-            if loc not in self.seen:
-                self._first(loc)
-        else:
-            self._note_all()
+        self._touch(i)
         list.__setitem__(self, i, v)
 
     def __iter__(self) -> Any:

@@ -162,3 +162,103 @@ def test_the_memo_starts_afresh_past_its_size():
         for a in enabled(p, s):
             assert codec.decode(memo.step(codec.encode(s), a)) == step(p, s, a)[0]
     assert memo.entries <= 3 and memo.misses > 3
+
+
+# Scenarios beyond the examples, for the paths they do not take: irqs on a
+# kmap_local stack and in a spinlock, migration of running tasks, the pkmap
+# wait queue with several sleepers, per-CPU read-modify-write after a
+# kmap_atomic conversion, user faults, a VIVT cache with DMA.
+TRICKY = {
+    "irq-on-kmap-local-stack": """
+config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+page I = alloc_page(GFP_HIGHUSER);
+spinlock_t lock;
+int g = 0;
+task t on cpu0 {
+    void *a = kmap_local_page(P);
+    spin_lock_irqsave(&lock);
+    g = g + 1;
+    spin_unlock_irqrestore(&lock);
+    a[0] = 1;
+    kunmap_local(a);
+}
+task u on cpu1 { spin_lock(&lock); g = g + 10; spin_unlock(&lock); }
+irq timer on cpu0 { void *c = kmap_local_page(I); c[0] = 3; kunmap_local(c); }
+expect always g == 11;
+expect never WARN || BUG || OOPS;
+""",
+    "migration": """
+config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page L = alloc_page(GFP_HIGHUSER);
+percpu int hits = 0;
+task t {
+    int c0 = raw_smp_processor_id();
+    preempt_point();
+    void *a = kmap_local_page(L);
+    int n = this_cpu_read(hits);
+    this_cpu_write(hits, n + 1);
+    kunmap_local(a);
+    int c1 = raw_smp_processor_id();
+}
+task other {
+    migrate_disable();
+    int n = this_cpu_read(hits);
+    this_cpu_write(hits, n + 1);
+    migrate_enable();
+}
+expect sometimes t.c0 != t.c1;
+expect always per_cpu(hits, 0) + per_cpu(hits, 1) == 2;
+""",
+    "pkmap-wait-queue": """
+config { ARCH = x86; LAST_PKMAP = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; NR_CPUS = 2; }
+page A = alloc_page(GFP_HIGHUSER);
+page B = alloc_page(GFP_HIGHUSER);
+page C = alloc_page(GFP_HIGHUSER);
+task ta on cpu0 { void *v = kmap(A); v[0] = 1; kunmap(A); }
+task tb on cpu1 { void *v = kmap(B); v[0] = 2; kunmap(B); }
+task tc { void *v = kmap(C); v[0] = 3; kunmap(C); }
+expect always A[0] == 1 && B[0] == 2 && C[0] == 3;
+expect never DEADLOCK;
+""",
+    "percpu-after-conversion": """
+config { ARCH = x86; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+page U = alloc_user_page(not_present);
+percpu int hits = 0;
+task converted on cpu0 {
+    void *a = kmap_local_page(P);
+    int n = this_cpu_read(hits);
+    int left = copy_from_user(a, U, 8);
+    this_cpu_write(hits, n + 1);
+    kunmap_local(a);
+}
+task other on cpu0 { int n = this_cpu_read(hits); this_cpu_write(hits, n + 1); }
+expect sometimes per_cpu(hits, 0) == 1;
+""",
+    "vivt-dma": """
+config { ARCH = arm; CACHE = vivt; NR_CPUS = 2; LAST_PKMAP = 2; PAGE_SIZE = 64;
+         L1_CACHE_BYTES = 32; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+task writer on cpu0 { void *v = kmap(P); v[0] = 5; v[32] = 6; kunmap(P); }
+task other on cpu1 { void *w = kmap(Q); w[0] = 7; kunmap(Q); dma_map_page(P, DMA_TO_DEVICE); }
+expect never DATA_LOSS;
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_memo_on_paths_the_examples_do_not_take(name: str) -> None:
+    p = program(TRICKY[name])
+    st = Stepper(p, True, {})
+    for s in _states(p):
+        flat = st.codec.encode(s)
+        assert st.enabled(flat) == tuple(enabled(p, s))
+        for a in enabled(p, s):
+            assert st.codec.decode(st.step(flat, a)) == step(p, s, a)[0], (name, a)
+    plain = ex.explore(p, ex.Options(memo=False))
+    memo = ex.explore(p, ex.Options())
+    assert plain.outcomes == memo.outcomes and plain.witnesses == memo.witnesses
+    assert (plain.states, plain.transitions, plain.executions) == \
+        (memo.states, memo.transitions, memo.executions)
