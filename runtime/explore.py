@@ -486,8 +486,53 @@ class Explorer:
         for pos, c in enumerate(dst):
             if kept[pos]:
                 waiting[c] += 1
-        counts: list[dict[Outcome, int] | None] = [None] * n
+        counts: list[Any] = [None] * n
         state = bytearray(n)  # 0 new, 1 on stack, 2 done
+        outcomes = set(terminal.values())
+        single = next(iter(outcomes)) if len(outcomes) == 1 else None
+
+        def used(child: int) -> None:
+            waiting[child] -= 1
+            if waiting[child] == 0 and child:
+                counts[child] = None
+
+        def merge_one(sid: int) -> int:
+            """With one outcome in the whole search, counts are plain ints."""
+            acc = 1 if sid in terminal else 0
+            o = off[sid]
+            if o >= 0:
+                for pos in range(o, o + len(acts[sid])):
+                    if kept[pos]:
+                        child = dst[pos]
+                        if state[child] == 2:
+                            acc += counts[child]
+                        used(child)
+            return acc
+
+        def merge_many(sid: int) -> dict[Outcome, int]:
+            # A state with one contributing successor shares its counts
+            # (never mutated once made): most states have just one.
+            acc: dict[Outcome, int] | None = {terminal[sid]: 1} if sid in terminal else None
+            own = acc is not None
+            o = off[sid]
+            if o >= 0:
+                for pos in range(o, o + len(acts[sid])):
+                    if not kept[pos]:
+                        continue
+                    child = dst[pos]
+                    if state[child] == 2:
+                        cc = counts[child]
+                        if acc is None:
+                            acc = cc
+                        else:
+                            if not own:
+                                acc, own = dict(acc), True
+                            for out, c in cc.items():
+                                acc[out] = acc.get(out, 0) + c
+                    used(child)
+            return acc if acc is not None else {}
+
+        merge = merge_many if single is None else merge_one
         stack = [[0, off[0], off[0] + len(acts[0])]]
         state[0] = 1
         depth = 0
@@ -505,36 +550,15 @@ class Explorer:
                 if len(stack) > depth:
                     depth = len(stack)
                 continue
-            # A state with one contributing successor shares its counts
-            # (never mutated once made): most states have just one.
-            acc: dict[Outcome, int] | None = {terminal[sid]: 1} if sid in terminal else None
-            own = acc is not None
-            o = off[sid]
-            if o >= 0:
-                for pos in range(o, o + len(acts[sid])):
-                    if not kept[pos]:
-                        continue
-                    child = dst[pos]
-                    if state[child] == 2:
-                        cc = counts[child]
-                        assert cc is not None
-                        if acc is None:
-                            acc = cc
-                        else:
-                            if not own:
-                                acc, own = dict(acc), True
-                            for out, c in cc.items():
-                                acc[out] = acc.get(out, 0) + c
-                    waiting[child] -= 1
-                    if waiting[child] == 0 and child:
-                        counts[child] = None
-            counts[sid] = acc if acc is not None else {}
+            counts[sid] = merge(sid)
             state[sid] = 2
             stack.pop()
         if self._depth_from_count:
             self.result.max_depth = max(self.result.max_depth, depth - 1)
         root = counts[0] or {}
-        for out in sorted(set(terminal.values()), key=Outcome.text):
+        if single is not None:
+            root = {single: root} if root else {}
+        for out in sorted(outcomes, key=Outcome.text):
             self.result.outcomes[out] = root.get(out, 0)
         self.result.executions = sum(root.values())
 
