@@ -7,10 +7,10 @@ transition computed once, by the memo (runtime/memo.py) or by step().
 Phase 2 searches that graph depth-first with sleep-set partial-order
 reduction (Godefroid 1996): after exploring action ``a`` from a state,
 ``a`` sleeps in the subtrees of later siblings it is independent with, so
-equivalent interleavings are not explored twice. Independence is read off the graph: two actions of
-different contexts on different CPUs are independent in a state when each
-leaves the other enabled and both orders reach the same state (the
-diamond is in the graph). With state caching, a
+equivalent interleavings are not explored twice. Independence is read off
+the graph: two actions of different contexts on different CPUs are
+independent in a state when each leaves the other enabled and both orders
+reach the same state (the diamond is in the graph). With state caching, a
 state revisited with a smaller sleep set explores the actions that slept
 the first time (Godefroid's condition), so no outcome is lost; sleep sets
 never prune states, only transitions.

@@ -54,9 +54,8 @@ def enabled(program: Program, state: State) -> list[Action]:
     for i, info in enumerate(program.contexts):
         ctx = ctxs[i]
         st = ctx.status
-        pending = ctx.pending
-        # a context spinning on a held lock cannot step (builtins.spinning_on)
-        blocked = pending is not None and pending[0] == 1 and locks[pending[1]] != -1
+        lock = builtins.spinning_on(ctx.pending)
+        blocked = lock >= 0 and locks[lock] != -1   # spinning on a held lock
         if info.is_irq:
             c = info.cpu
             assert c is not None

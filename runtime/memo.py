@@ -110,7 +110,8 @@ class StepMemo:
         t = step(self.p, s, a, reads=reads)[0]
         new, delta = _encode_changes(codec, flat, s, t)
         positions = codec.positions(reads)
-        unread = {p for p, _ in delta} - set(positions) - {a[0], codec.nctx + a[1], self._dl, self._pan}
+        keyed = {a[0], codec.nctx + a[1], self._dl, self._pan}
+        unread = {p for p, _ in delta} - set(positions) - keyed
         if unread:
             raise MemoConflict(f"step {a} changed positions {sorted(unread)} it did not note")
         if self.entries >= self.max_entries:

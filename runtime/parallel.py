@@ -133,7 +133,7 @@ def _worker(me: int) -> None:
                         continue
                     ckey = (value_key(value), cpre)
                 succ.append(ckey)
-                owner = hash(ckey) % jobs
+                owner = _owner(ckey, jobs)
                 if owner == me:
                     if ckey not in seen:
                         seen.add(ckey)

@@ -10,8 +10,8 @@ deduplicated and shipped to worker processes as it is. Page contents are
 
 from __future__ import annotations
 
-from enum import IntEnum
 from collections.abc import Iterable
+from enum import IntEnum
 from typing import NamedTuple
 
 from runtime.program import PageKind, Program, follow_jumps
@@ -19,9 +19,10 @@ from runtime.program import PageKind, Program, follow_jumps
 
 class Pool(tuple[int, ...]):
     """A long pkmap array (LAST_PKMAP is 512 on x86): a tuple that keeps
-    its hash. Tuples rehash every element each time; a state's fingerprint
-    would then cost two 512-element hashes, more than the step that made
-    it. Equal to, and hashed like, the plain tuple of its elements."""
+    its hash. Tuples rehash every element each time; interning a pool
+    (runtime/flat.py) or keying a state by value (runtime/parallel.py)
+    would then cost a 512-element hash, more than the step that made it.
+    Equal to, and hashed like, the plain tuple of its elements."""
 
     def __hash__(self) -> int:
         d = self.__dict__

@@ -40,7 +40,9 @@ def _locs(field: int, n: int) -> tuple[Loc, ...]:
 
 
 class _Reads(list):  # type: ignore[type-arg]
-    """A list of contexts or CPUs that notes which elements a step touches.
+    """A working copy of a fixed-length state field (contexts, CPUs, pages,
+    the pkmap arrays, locks, globals) that notes which elements a step
+    touches.
 
     Used only when runtime/memo.py records a step's footprint: every read or
     write of element i (a write reads first: the step's result may keep the
@@ -108,10 +110,6 @@ class _Reads(list):  # type: ignore[type-arg]
     def copy(self) -> list[Any]:
         self._note_all()
         return list.copy(self)
-
-    def frozen(self) -> tuple[Any, ...]:
-        """The elements as a tuple, without noting reads (commit)."""
-        return tuple(list.__iter__(self))
 
 
 _CTX = {name: i for i, name in enumerate(Ctx._fields)}
@@ -332,11 +330,6 @@ class Tx:
         return FUNC_INDEX[name]
 
     # ---------------------------------------------------------------- commit
-    def _frozen_ctxs_cpus(self) -> tuple[tuple[Ctx, ...], tuple[Cpu, ...]]:
-        if self.reads is None:
-            return tuple(self.ctxs), tuple(self.cpus)
-        return self.ctxs.frozen(), self.cpus.frozen()  # type: ignore[attr-defined]
-
     def commit(self) -> State:
         b = self.base
         c = self._copies
@@ -345,7 +338,7 @@ class Tx:
         cache = b.cache if self._cache is None else tuple(
             self._cache[t] for t in sorted(self._cache))
         return tuple.__new__(State, (
-            *self._frozen_ctxs_cpus(),
+            _freeze(self.ctxs), _freeze(self.cpus),
             b.pkmap_count if "pkmap_count" not in c else pool(_freeze(c["pkmap_count"])),
             b.pkmap_pte if "pkmap_pte" not in c else pool(_freeze(c["pkmap_pte"])),
             self._last_pkmap_nr,

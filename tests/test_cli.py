@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import io
 import subprocess
 import sys
@@ -159,3 +160,16 @@ schedule t:1, h, t;
 """)
     out, err, code = kmap("run", f)
     assert err == "" and "Kernel panic - not syncing: Fatal exception in interrupt" in out
+
+
+def test_no_memo_gives_the_same_report_and_stats_show_the_memo(tmp_path: Path):
+    """--no-memo runs every step through the handlers: the same text; --stats
+    says how many steps the memo answered (none without it)."""
+    slot = str(ROOT / "examples" / "dma" / "slot_reuse.kmap")
+    memo, _, code = kmap("check", slot)
+    plain, _, code2 = kmap("check", slot, "--no-memo")
+    assert memo == plain and code == code2 == 0
+    stats, _, _ = kmap("check", slot, "--stats", "--no-trace")
+    assert re.search(r"states/s, \d+% of 475 steps memoized\n", stats)
+    stats, _, _ = kmap("check", slot, "--stats", "--no-trace", "--no-memo")
+    assert "memoized" not in stats
