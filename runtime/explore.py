@@ -88,9 +88,9 @@ class Stepper:
     every step runs the handlers on the decoded state)."""
 
     def __init__(self, program: Program, memo: bool,
-                 pool: dict[tuple[Action, ...], tuple[Action, ...]]) -> None:
+                 pool: dict[tuple[Action, ...], tuple[Action, ...]], shared: bool = False) -> None:
         self.p = program
-        self.codec = Codec(initial_state(program))
+        self.codec = Codec(initial_state(program), shared)
         self.memo = StepMemo(program, self.codec) if memo else None
         self._enabled = EnabledMemo(program, self.codec, pool) if memo else None
         self.pool = pool
@@ -137,7 +137,6 @@ class Explorer:
         self.atoms = collect_atoms(program)
         self.stepper: Stepper | None = None   # phase 1's (sequential) stepping
         self.loop: list[Action] | None = None  # a path whose last step closes a cycle
-        self._depth_from_count = False         # the plain search's depth is _count's
         self._start = time.monotonic()
         self._last_progress = self._start
 
@@ -155,7 +154,9 @@ class Explorer:
     def _run(self) -> Result:
         if self.o.jobs > 1:
             from runtime import parallel
-            parallel.build(self, self.o.jobs)
+            if parallel.run(self, self.o.jobs):
+                self.result.seconds = time.monotonic() - self._start
+                return self.result   # counted and witnessed by the workers
         else:
             self._build()
         self._search()
@@ -236,14 +237,19 @@ class Explorer:
                     stack.append((cid, child, depth + 1, cpre))
                 dst.append(cid)
 
-    def _fingerprint(self, s: State) -> int:
-        """The key phase 1 gave state s (flat for one process, by value for
-        several: runtime/parallel.py)."""
-        if self.o.jobs > 1:
-            from runtime.parallel import value_key
-            return value_key(s)
-        assert self.stepper is not None
-        return hash(self.stepper.codec.encode(s))
+    def _sid_of(self, s: State) -> int:
+        """The number of state s in the graph (the lowest, under a
+        preemption bound, where keys also carry a count of preemptions)."""
+        bound = self.o.preemption_bound
+        if self.stepper is None:     # built by workers (runtime/parallel.py)
+            from runtime.parallel import state_key
+            counts: list[int | None] = [None] if bound is None else list(range(bound + 1))
+            return min(self.ids[k] for k in (state_key(self.p, s, c) for c in counts)
+                       if k in self.ids)
+        h = hash(self.stepper.codec.encode(s))
+        if bound is None:
+            return self.ids[h]
+        return min(v for k, v in self.ids.items() if k[0] == h)  # type: ignore[index]
 
     def _preempts(self, cur: int, acts: tuple[Action, ...], a: Action) -> int:
         """1 when a takes a CPU from a task (cur, that CPU's current) that
@@ -260,16 +266,14 @@ class Explorer:
         if not self.o.reduce or self.p.config.NR_CPUS == 1:
             # Two actions on one CPU are never independent: sleep sets
             # would stay empty, and the search is a plain depth-first one,
-            # which takes every transition. Its depth is the counting
-            # pass's (the same depth-first order); only when no execution
-            # ends is it run on its own, for the loop it finds.
+            # which takes every transition. Only when no execution ends is
+            # it run, for the loop it finds.
             kept = self.kept
             for pos, c in enumerate(self.dst):
                 if c >= 0:
                     kept[pos] = 1
             if self.terminal:
                 self.result.transitions += sum(kept)
-                self._depth_from_count = True
             else:
                 self.kept = bytearray(len(self.dst))
                 self._search_plain(n)
@@ -278,7 +282,7 @@ class Explorer:
 
     def _search_plain(self, n: int) -> None:
         """Depth-first over every transition (the search with empty sleep
-        sets): the same tree, depth and loop as _search_sleep would find."""
+        sets): the same tree and loop as _search_sleep would find."""
         acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
         seen = bytearray(n)
         on_stack = bytearray(n)
@@ -287,7 +291,6 @@ class Explorer:
         o0 = off[0]
         stack = [[0, o0, o0 + len(acts[0]) if o0 >= 0 else o0]]
         path: list[Action] = []
-        max_depth = 0
         transitions = 0
         while stack:
             f = stack[-1]
@@ -309,12 +312,9 @@ class Explorer:
                 path.append(acts[f[0]][pos - off[f[0]]])
                 oc = off[cid]
                 stack.append([cid, oc, oc + len(acts[cid]) if oc >= 0 else oc])
-                if len(stack) - 1 > max_depth:
-                    max_depth = len(stack) - 1
             elif on_stack[cid] and self.loop is None:
                 self.loop = path + [acts[f[0]][pos - off[f[0]]]]
         self.result.transitions += transitions
-        self.result.max_depth = max(self.result.max_depth, max_depth)
 
     def _search_sleep(self, n: int) -> None:
         """Depth-first with sleep sets, as bit masks over action numbers
@@ -335,7 +335,6 @@ class Explorer:
         # frames: [sid, todo (positions), next, sleep mask, via action]
         stack: list[list[Any]] = [[0, range(len(acts_of[0])), 0, 0, None]]
         on_stack[0] = 1
-        max_depth = 0
         transitions = 0
         while stack:
             f = stack[-1]
@@ -392,8 +391,6 @@ class Explorer:
                 slept[cid] = child_sleep
                 stack.append([cid, range(len(acts_of[cid])), 0, child_sleep, a])
                 on_stack[cid] = 1
-                if len(stack) - 1 > max_depth:
-                    max_depth = len(stack) - 1
                 continue
             if on_stack[cid]:
                 if self.loop is None:
@@ -406,10 +403,7 @@ class Explorer:
                 todo2 = [j for j, b in enumerate(cacts) if missing >> (b[0] * ncpu + b[1]) & 1]
                 stack.append([cid, todo2, 0, child_sleep, a])
                 on_stack[cid] = 1
-                if len(stack) - 1 > max_depth:
-                    max_depth = len(stack) - 1
         self.result.transitions += transitions
-        self.result.max_depth = max(self.result.max_depth, max_depth)
 
     def _where(self, acts: tuple[Action, ...]) -> dict[int, int]:
         """Action number -> position in an (interned) tuple of enabled actions."""
@@ -433,10 +427,7 @@ class Explorer:
                       for i, c in enumerate(s.ctxs[:len(self.p.contexts)])
                       if c.status == Status.READY and not self.p.contexts[i].is_irq)
         assert not is_final(self.p, s)
-        h = self._fingerprint(s)   # with a preemption bound, keys also carry a count
-        sid = min(v for k, v in self.ids.items()
-                  if (k if self.o.preemption_bound is None else k[0]) == h)  # type: ignore[index]
-        self.terminal[sid] = self.outcome(final._replace(reports=final.reports + extra))
+        self.terminal[self._sid_of(s)] = self.outcome(final._replace(reports=final.reports + extra))
 
     def _cut(self, what: str) -> None:
         if what not in self.result.bounded:
@@ -475,9 +466,12 @@ class Explorer:
         return Outcome(tuple(values), tuple(reps), tuple(conds))
 
     def _count(self) -> None:
-        """Maximal paths per outcome, post-order over the reduced graph (an
-        edge back to a state still on the stack closes a cycle and is cut).
-        A state's counts are dropped once every predecessor has used them."""
+        """Maximal paths per outcome, and the longest (the maximum depth),
+        post-order over the reduced graph (an edge back to a state still on
+        the stack closes a cycle and is cut). A state's counts are dropped
+        once every predecessor has used them. The longest path, unlike the
+        depth a depth-first search reaches, does not depend on the order of
+        the search (runtime/parallel.py finds the same one)."""
         n = len(self.acts)
         if not n:
             return
@@ -487,6 +481,7 @@ class Explorer:
             if kept[pos]:
                 waiting[c] += 1
         counts: list[Any] = [None] * n
+        longest = array("l", bytes(8 * n))   # transitions of the longest path on
         state = bytearray(n)  # 0 new, 1 on stack, 2 done
         outcomes = set(terminal.values())
         single = next(iter(outcomes)) if len(outcomes) == 1 else None
@@ -499,6 +494,7 @@ class Explorer:
         def merge_one(sid: int) -> int:
             """With one outcome in the whole search, counts are plain ints."""
             acc = 1 if sid in terminal else 0
+            far = -1
             o = off[sid]
             if o >= 0:
                 for pos in range(o, o + len(acts[sid])):
@@ -506,7 +502,10 @@ class Explorer:
                         child = dst[pos]
                         if state[child] == 2:
                             acc += counts[child]
+                            if longest[child] > far:
+                                far = longest[child]
                         used(child)
+            longest[sid] = far + 1
             return acc
 
         def merge_many(sid: int) -> dict[Outcome, int]:
@@ -514,6 +513,7 @@ class Explorer:
             # (never mutated once made): most states have just one.
             acc: dict[Outcome, int] | None = {terminal[sid]: 1} if sid in terminal else None
             own = acc is not None
+            far = -1
             o = off[sid]
             if o >= 0:
                 for pos in range(o, o + len(acts[sid])):
@@ -521,6 +521,8 @@ class Explorer:
                         continue
                     child = dst[pos]
                     if state[child] == 2:
+                        if longest[child] > far:
+                            far = longest[child]
                         cc = counts[child]
                         if acc is None:
                             acc = cc
@@ -530,12 +532,12 @@ class Explorer:
                             for out, c in cc.items():
                                 acc[out] = acc.get(out, 0) + c
                     used(child)
+            longest[sid] = far + 1
             return acc if acc is not None else {}
 
         merge = merge_many if single is None else merge_one
         stack = [[0, off[0], off[0] + len(acts[0])]]
         state[0] = 1
-        depth = 0
         while stack:
             f = stack[-1]
             sid, pos, end = f
@@ -547,14 +549,11 @@ class Explorer:
                 state[child] = 1
                 oc = off[child]
                 stack.append([child, oc, oc + len(acts[child]) if oc >= 0 else oc])
-                if len(stack) > depth:
-                    depth = len(stack)
                 continue
             counts[sid] = merge(sid)
             state[sid] = 2
             stack.pop()
-        if self._depth_from_count:
-            self.result.max_depth = max(self.result.max_depth, depth - 1)
+        self.result.max_depth = longest[0]
         root = counts[0] or {}
         if single is not None:
             root = {single: root} if root else {}

@@ -18,6 +18,15 @@ number names its value), so a flat state's hash is a fingerprint of the
 state itself, computed over a few dozen small ints. ``decode`` rebuilds
 the State (from the interned parts: nothing is copied) for the handlers,
 ``enabled`` and the expectations.
+
+Numbers are per process (0, 1, 2, ... in the order parts are met), except
+for a search over several processes (runtime/parallel.py): there a part's
+number is a 63-bit hash of its content, the same in every forked worker, so
+a flat state and its hash mean the same thing in all of them and can be
+shipped as they are. Two values with one hash would make that unsound, so
+the shared codec checks every value it numbers or is told about against
+the ones it holds, and raises ``NumberingClash`` (the search then runs in
+one process instead).
 """
 
 from __future__ import annotations
@@ -38,10 +47,27 @@ _SPREAD = (FIELD["pkmap_count"], FIELD["pkmap_pte"], FIELD["locks"], FIELD["glob
 SHORT = 64
 
 
+class NumberingClash(Exception):
+    """Two part values with one content number, or one value with two
+    (a shared codec cannot tell their states apart)."""
+
+
+def content_number(kind: int, value: Any) -> int:
+    """A part's number in a shared codec: the same in every process forked
+    from one parent (they share the string-hash secret). The repr joins the
+    hash because Python hashes -1 and -2 alike, inside tuples too."""
+    return hash((kind, hash(value), repr(value))) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+_NONE = object()
+
+
 class Codec:
     """The numbering of parts for one program's search."""
 
-    def __init__(self, init: Any) -> None:   # a State, indexed by field number
+    def __init__(self, init: Any, shared: bool = False) -> None:   # init: a State
+        self.shared = shared
+        self.fresh: list[tuple[int, int, Any]] = []   # shared: (kind, number, value) met here
         self.nctx = len(init.ctxs)
         self.ncpu = len(init.cpus)
         self.npage = len(init.ram)
@@ -75,7 +101,8 @@ class Codec:
                 at += 1
         self.size = at
         self.kind = kinds
-        self.values: list[list[Any]] = [[] for _ in range(nkinds)]
+        # number -> value (a list when numbers count up, a dict when shared)
+        self.values: list[Any] = [{} if shared else [] for _ in range(nkinds)]
         self.numbers: list[dict[Any, int]] = [{} for _ in range(nkinds)]
         self.ctx_values = self.values[0]
         self.cpu_values = self.values[1]
@@ -90,9 +117,27 @@ class Codec:
         k = self.kind[pos]
         got = self.numbers[k].get(value)
         if got is None:
-            got = self.numbers[k][value] = len(self.values[k])
-            self.values[k].append(value)
+            if self.shared:
+                got = content_number(k, value)
+                self.learn(k, got, value)
+                self.fresh.append((k, got, value))
+            else:
+                got = self.numbers[k][value] = len(self.values[k])
+                self.values[k].append(value)
         return got
+
+    def learn(self, k: int, number: int, value: Any) -> None:
+        """Take part ``value`` of kind k as ``number`` (shared codecs: a
+        part another worker met)."""
+        held = self.values[k].get(number, _NONE)
+        if held is not _NONE:
+            if held != value:
+                raise NumberingClash(f"two values of part kind {k} share number {number}")
+            return
+        if self.numbers[k].get(value, number) != number:
+            raise NumberingClash(f"a value of part kind {k} has two numbers")
+        self.values[k][number] = value
+        self.numbers[k][value] = number
 
     def encode(self, s: Any) -> Flat:
         """The flat form of State s."""

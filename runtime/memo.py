@@ -80,6 +80,8 @@ class StepMemo:
         self.max_entries = max_entries   # past it the memo starts afresh
         self.hits = 0
         self.misses = 0
+        self.share = codec.shared   # keep new recordings for other workers
+        self.fresh: list[tuple[Any, tuple[int, ...], Any, Delta]] = []
         c = codec
         (self._dl,), (self._pan,) = c.field_positions("debug_locks"), c.field_positions("panicked")
 
@@ -114,14 +116,19 @@ class StepMemo:
         unread = {p for p, _ in delta} - set(positions) - keyed
         if unread:
             raise MemoConflict(f"step {a} changed positions {sorted(unread)} it did not note")
+        values = _getter(positions)(flat)
+        self.learn(key, positions, values, delta)
+        if self.share:
+            self.fresh.append((key, positions, values, delta))
+        return new
+
+    def learn(self, key: Any, positions: tuple[int, ...], values: Any, delta: Delta) -> None:
+        """Keep a recording: this process's, or (shared codecs, where part
+        numbers mean the same in every worker) another worker's."""
         if self.entries >= self.max_entries:
             self.root.clear()
             self.entries = 0
-        self._insert(key, flat, positions, delta)
         self.entries += 1
-        return new
-
-    def _insert(self, key: Any, flat: Flat, positions: tuple[int, ...], delta: Delta) -> None:
         specs = self.root.setdefault(key, [])
         for spec in specs:
             if spec.positions == positions:
@@ -129,7 +136,6 @@ class StepMemo:
         else:
             spec = _Spec(positions)
             specs.append(spec)
-        values = spec.get(flat)
         old = spec.table.get(values)
         if old is not None and old != delta:
             raise MemoConflict(f"step {key[:2]} gave two results for the same reads")
@@ -185,7 +191,7 @@ class EnabledMemo:
         self.codec = codec
         self.pool = pool      # one shared tuple per distinct set of actions
         self.table: dict[Flat, tuple[Action, ...]] = {}
-        self.view_of: list[int] = []          # context part number -> view number
+        self.view_of: dict[int, int] = {}     # context part number -> view number
         self.views: dict[tuple[int, ...], int] = {}
         c = codec
         self._rest = itemgetter(*range(c.nctx, c.ram_at), *c.field_positions("locks"),
@@ -196,8 +202,8 @@ class EnabledMemo:
         nc = self.codec.nctx
         try:
             key = tuple([view_of[n] for n in flat[:nc]]) + self._rest(flat)
-        except IndexError:
-            self._views_upto(max(flat[:nc]))
+        except KeyError:
+            self._views_of(flat[:nc])
             key = tuple([view_of[n] for n in flat[:nc]]) + self._rest(flat)
         got = self.table.get(key)
         if got is None:
@@ -205,10 +211,11 @@ class EnabledMemo:
             got = self.table[key] = self.pool.setdefault(acts, acts)
         return got
 
-    def _views_upto(self, n: int) -> None:
+    def _views_of(self, numbers: Flat) -> None:
         values = self.codec.ctx_values
-        for k in range(len(self.view_of), n + 1):
-            c = values[k]
-            view = (c.status, spinning_on(c.pending), c.cpu, c.migration_disabled, c.kmap_idx,
-                    c.preempt_count, int(c.resched))
-            self.view_of.append(self.views.setdefault(view, len(self.views)))
+        for k in numbers:
+            if k not in self.view_of:
+                c = values[k]
+                view = (c.status, spinning_on(c.pending), c.cpu, c.migration_disabled,
+                        c.kmap_idx, c.preempt_count, int(c.resched))
+                self.view_of[k] = self.views.setdefault(view, len(self.views))

@@ -8,6 +8,7 @@ import pytest
 
 from dsl.load import load
 from kmaptest import check
+from kmaptest import program as load_src
 from runtime import explore as ex
 from runtime.schedule import encode, execute, parse_items
 
@@ -161,15 +162,99 @@ expect always waiter.done == 1;"""
     assert [v.holds for v in verdicts_of(p, r)] == [True]
 
 
-@pytest.mark.parametrize("path", EXAMPLES[:8], ids=_id)
-def test_jobs_give_identical_results(path: Path) -> None:
-    """--jobs builds the graph in several processes; phase 2 is the same."""
-    p = load(str(path))
-    one = ex.explore(p, ex.Options(jobs=1))
-    two = ex.explore(p, ex.Options(jobs=2))
+def _same(one: ex.Result, two: ex.Result) -> None:
     assert one.outcomes == two.outcomes and one.witnesses == two.witnesses
-    assert (one.states, one.transitions, one.executions, one.max_depth) == \
-        (two.states, two.transitions, two.executions, two.max_depth)
+    assert (one.states, one.transitions, one.executions, one.max_depth, one.bounded) == \
+        (two.states, two.transitions, two.executions, two.max_depth, two.bounded)
+
+
+@pytest.mark.parametrize("reduce", [True, False], ids=["por", "no-por"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_jobs_give_identical_results(path: Path, reduce: bool) -> None:
+    """--jobs spreads the search over processes (counting in the workers
+    where every transition is taken, phase 2 in the parent with sleep
+    sets): the same states, counts, depth and witnesses."""
+    p = load(str(path))
+    _same(ex.explore(p, ex.Options(jobs=1, reduce=reduce)),
+          ex.explore(p, ex.Options(jobs=2, reduce=reduce)))
+
+
+JOBS_SCENARIOS = {
+    # one CPU, several outcomes: the workers count per outcome
+    "lost-update": """int counter = 0;
+task a on cpu0 { int v = counter; preempt_point(); counter = v + 1; }
+task b on cpu0 { int v = counter; preempt_point(); counter = v + 1; }
+expect sometimes counter == 1;""",
+    # a busy wait: a cycle, so the parent counts
+    "busy-wait": """config { NR_CPUS = 2; }
+int flag = 0;
+task waiter on cpu0 { while (flag == 0) { } int done = 1; }
+task setter on cpu1 { flag = 1; }
+expect always waiter.done == 1;""",
+    # no execution ends
+    "endless": """int ready = 0;
+task t on cpu0 { while (ready == 0) { } }
+expect never DEADLOCK;""",
+}
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+@pytest.mark.parametrize("name", sorted(JOBS_SCENARIOS))
+def test_jobs_identical_on_outcomes_cycles_and_endless_loops(name: str, jobs: int) -> None:
+    p = load_src(JOBS_SCENARIOS[name])
+    for reduce in (True, False):
+        _same(ex.explore(p, ex.Options(reduce=reduce)),
+              ex.explore(p, ex.Options(jobs=jobs, reduce=reduce)))
+
+
+def test_jobs_identical_under_a_preemption_bound() -> None:
+    p = load(str(ROOT / "examples" / "conversion" / "percpu.kmap"))
+    for bound in (0, 1):
+        _same(ex.explore(p, ex.Options(preemption_bound=bound)),
+              ex.explore(p, ex.Options(jobs=2, preemption_bound=bound)))
+    p = load_src(JOBS_SCENARIOS["endless"])
+    _same(ex.explore(p, ex.Options(preemption_bound=2)),
+          ex.explore(p, ex.Options(jobs=2, preemption_bound=2)))
+
+
+def test_jobs_fall_back_to_one_process_on_a_numbering_clash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two part values with one content number would merge distinct states:
+    a shared codec refuses, and the search runs in one process."""
+    from runtime import flat
+    monkeypatch.setattr(flat, "content_number", lambda kind, value: 7)
+    p = load(str(ROOT / "examples" / "conversion" / "percpu.kmap"))
+    two = ex.explore(p, ex.Options(jobs=2))
+    monkeypatch.undo()
+    _same(ex.explore(p, ex.Options()), two)
+
+
+def test_a_shared_codec_rejects_two_values_with_one_number() -> None:
+    from runtime.flat import Codec, NumberingClash
+    from runtime.state import initial_state
+    c = Codec(initial_state(load(str(EXAMPLES[0]))), shared=True)
+    pos = c.ram_at
+    n = c.number(pos, (1, 2))
+    with pytest.raises(NumberingClash):
+        c.learn(c.kind[pos], n, (3, 4))
+    with pytest.raises(NumberingClash):
+        c.learn(c.kind[pos], n + 1, (1, 2))
+    assert c.number(pos, (1, 2)) == n and c.values[c.kind[pos]][n] == (1, 2)
+
+
+def test_python_hashes_minus_one_and_minus_two_alike_but_content_numbers_differ() -> None:
+    from runtime.flat import content_number
+    assert hash((-1,)) == hash((-2,))
+    assert content_number(3, (-1,)) != content_number(3, (-2,))
+
+
+def test_a_worker_failure_is_raised_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime import memo
+    def broken(*args: object, **kw: object) -> None:
+        raise memo.MemoConflict("step (0, 0) gave two results for the same reads")
+    monkeypatch.setattr(memo.StepMemo, "_record", broken)
+    p = load(str(EXAMPLES[0]))
+    with pytest.raises(memo.MemoConflict, match="two results"):
+        ex.explore(p, ex.Options(jobs=2))
 
 
 def test_endless_loop_outcome_sits_where_the_loop_closes_under_a_preemption_bound():
