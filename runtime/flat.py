@@ -126,18 +126,19 @@ class Codec:
                 self.values[k].append(value)
         return got
 
-    def learn(self, k: int, number: int, value: Any) -> None:
+    def learn(self, k: int, number: int, value: Any) -> bool:
         """Take part ``value`` of kind k as ``number`` (shared codecs: a
-        part another worker met)."""
+        part another worker met); False when it was known already."""
         held = self.values[k].get(number, _NONE)
         if held is not _NONE:
             if held != value:
                 raise NumberingClash(f"two values of part kind {k} share number {number}")
-            return
+            return False
         if self.numbers[k].get(value, number) != number:
             raise NumberingClash(f"a value of part kind {k} has two numbers")
         self.values[k][number] = value
         self.numbers[k][value] = number
+        return True
 
     def encode(self, s: Any) -> Flat:
         """The flat form of State s."""

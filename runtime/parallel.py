@@ -1,34 +1,42 @@
 """The explorer over several processes (`kmap check --jobs N`).
 
-Each state is owned by one worker, chosen by its key (the hash of its flat
-form, runtime/flat.py); only the owner expands it. The workers' codecs are
+Each state is owned by one worker, chosen from its flat form
+(runtime/flat.py); only the owner expands it. The workers' codecs are
 shared ones: a part's number is a hash of its content, the same in every
-worker, so flat states and their keys mean the same thing everywhere and
-are shipped as they are (new parts travel with them, a few hundred in a
-whole search). Workers are forked: they share the parent's program and its
-string-hash secret.
+worker, so flat states and their keys (their hashes) mean the same thing
+everywhere and are shipped as they are, with the parts the receiver may
+not know yet (a few hundred in a whole search). A worker's new memo
+recordings (runtime/memo.py) travel too, so a step is mostly learnt once
+for all workers. Workers are forked: they share the parent's program and
+its string-hash secret.
 
-Phase 1 is a breadth-first search in rounds, one level a round. A round
-starts with every worker sending the others the sort keys of its frontier,
-so each state learns its rank in the whole level (the order the sequential
-witness search, Explorer._shortest, would dequeue it in); a state's sort
-key is (rank of the state it was first reached from, action position).
-The worker then expands its frontier, keeps the successors it owns and
-sends each other worker, once, those it owns, with their sort keys. Every
-state thus keeps the predecessor a sequential breadth-first search would
-have reached it from: the shortest witnesses come out identical.
+The owner of a state is a hash of the parts of the first half of the
+tasks, not of the whole state: a step of any other task keeps its
+successor with the same worker, so only about a quarter of the
+transitions cross between workers instead of half (measured on the
+ladder), at the price of a few percent of imbalance.
+
+Phase 1: every worker expands its own states depth-first, in batches;
+after each batch it sends every other worker the new states that worker
+owns and reads what arrived. A worker with nothing to do tells the parent
+how many messages it has sent and received; when every worker is idle and
+the sums agree, nothing is in flight and the parent ends phase 1.
 
 Then the parent decides. Where the sequential search takes every
 transition (one CPU, or no reduction) and the graph has no cycle, the
-workers count executions per outcome and the longest execution themselves,
-from the ends back (Kahn's algorithm, a round per exchange of finished
-counts), and walk the witnesses' predecessors on the parent's request:
-nothing is assembled in one process. Otherwise (sleep sets, a cycle, no
-execution that ends) they ship their parts of the graph and the parent
-runs phase 2 and the counting as for `--jobs 1`. Either way states,
-executions, outcomes and witnesses are those of `--jobs 1`; bounds by
-states or time cut a breadth-first search elsewhere than a depth-first one
-(the result says it is bounded either way).
+workers count, for each state, executions per outcome, the longest
+execution and the shortest distance to an end of each outcome, from the
+ends back (Kahn's algorithm; finished states other workers lead to are
+sent to them in rounds). The witness of an outcome then follows, from the
+initial state, the first action whose successor is one step closer to an
+end of that outcome: the lexicographically first shortest path, which is
+the one the sequential breadth-first search (Explorer._shortest) finds.
+Nothing is assembled in one process. Otherwise (sleep sets, a cycle, no
+execution that ends) the workers ship their parts of the graph and the
+parent runs phase 2 and the counting as for `--jobs 1`. Either way
+states, executions, outcomes, depth and witnesses are those of `--jobs
+1`; bounds by depth, states or time cut the search elsewhere than one
+process does (the result says it is bounded either way).
 
 Two part values with one content number would make the workers unsound;
 every shared codec checks for that, and on a clash the search runs in one
@@ -45,11 +53,10 @@ import signal
 import time
 import traceback
 from array import array
-from bisect import bisect_left
-from typing import Any
+from typing import Any, Callable
 
 from runtime.explore import Stepper
-from runtime.flat import Codec, NumberingClash
+from runtime.flat import Codec, Flat, NumberingClash
 from runtime.machine import Action, final_state
 from runtime.memo import MemoConflict
 from runtime.state import State, initial_state
@@ -57,7 +64,9 @@ from runtime.state import State, initial_state
 # Set in the parent before forking; read by the workers.
 _JOB: dict[str, Any] = {}
 
-CUT = -1   # the successor key of a transition cut by a bound (hash() is never -1)
+CUT = -1          # the successor key of a transition cut by a bound (hash() is never -1)
+BATCH = 256       # states a worker expands between two looks at its inbox
+FAR = 1 << 62     # the distance to an outcome no execution from here ends with
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
 
@@ -79,6 +88,18 @@ def state_key(program: Any, s: State, cpre: int | None) -> int:
     return fp if cpre is None else bound_key(fp, cpre)
 
 
+def owner_of(program: Any, jobs: int) -> Callable[[Flat], int]:
+    """The worker that owns a flat state: a hash of the parts of the first
+    half of the tasks (at least one; every context when there are no tasks)."""
+    tasks = [i for i, c in enumerate(program.contexts) if not c.is_irq] or \
+        list(range(len(program.contexts)))
+    h = max(1, len(tasks) // 2)
+    chosen = tasks[:h]
+    if chosen == list(range(h)):
+        return lambda flat: hash(flat[:h]) % jobs
+    return lambda flat: hash(tuple([flat[i] for i in chosen])) % jobs
+
+
 # ------------------------------------------------------------------ parent
 def run(ex: Any, jobs: int) -> bool:
     """Search with ``jobs`` workers. True: they counted, and ex.result is
@@ -94,7 +115,7 @@ def run(ex: Any, jobs: int) -> bool:
     try:
         for proc in procs:
             proc.start()
-        return _direct(ex, jobs, procs, orders, replies)
+        return _direct(ex, jobs, procs, inboxes, orders, replies)
     except BaseException:
         for proc in procs:   # a worker failed or the user interrupted: stop the rest
             proc.terminate()
@@ -105,74 +126,98 @@ def run(ex: Any, jobs: int) -> bool:
         gc.unfreeze()
 
 
-def _direct(ex: Any, jobs: int, procs: list[Any], orders: list[Any], replies: Any) -> bool:
-    built = _gather(replies, procs, jobs)
-    if any(b[0] == "clash" for b in built.values()):
-        for proc in procs:   # the others may wait for the clashing worker
+def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: list[Any],
+            replies: Any) -> bool:
+    if not _phase1_ends(jobs, procs, inboxes, replies):
+        for proc in procs:   # a clash: the others may wait for the clashing worker
             proc.terminate()
         ex._build()          # the same search in this process
         return False
-    outcomes = sorted({o for b in built.values() for o in b[1]["outcomes"]}, key=lambda o: o.text())
+    _order_all(orders, ("built",))
+    built = _gather(replies, procs, jobs)
+    outcomes = sorted({o for b in built.values() for o in b["outcomes"]}, key=lambda o: o.text())
     r = ex.result
-    for b in built.values():
-        info = b[1]
+    for info in built.values():
         for what in info["cuts"]:
             ex._cut(what)
         r.memo_hits += info["hits"]
         r.memo_misses += info["misses"]
-    counts_here = bool(outcomes) and (not ex.o.reduce or ex.p.config.NR_CPUS == 1)
-    if counts_here:
+    if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1):
         _order_all(orders, ("count", outcomes))
         counted = _gather(replies, procs, jobs)
-        if all(c[1]["complete"] for c in counted.values()):
+        if all(c["complete"] for c in counted.values()):
             _finish(ex, jobs, procs, orders, replies, built, counted, outcomes)
             _order_all(orders, ("exit",))
             return True
     _order_all(orders, ("ship",))
     parts = _gather(replies, procs, jobs)
     _order_all(orders, ("exit",))
-    _assemble(ex, [parts[k][1] for k in range(jobs)])
+    _assemble(ex, [parts[k] for k in range(jobs)])
     return False
+
+
+def _phase1_ends(jobs: int, procs: list[Any], inboxes: list[Any], replies: Any) -> bool:
+    """Wait until every worker is idle with no message in flight, then end
+    phase 1; False on a numbering clash. Each idle report carries the
+    messages the worker has sent to and received from each other worker.
+    A worker only leaves idleness by receiving a message, so when, in the
+    latest reports, every worker has received all that every other has
+    sent it, none is busy and nothing is in flight. (Totals alone would
+    not do: a busy worker's report missing a message it received can be
+    offset by another's counting one the busy worker sent since.)"""
+    latest: dict[int, tuple[list[int], list[int]]] = {}
+    while True:
+        k, tag, payload = _reply(replies, procs)
+        if tag == "clash":
+            return False
+        latest[k] = payload
+        if quiet(latest, jobs):
+            break
+    for q in inboxes:
+        q.put(_dumps((0, -1, None)))   # exchange 0 from no one: phase 1 is over
+    return True
+
+
+def quiet(latest: dict[int, tuple[list[int], list[int]]], jobs: int) -> bool:
+    """Every worker has reported idle, and has received all the messages
+    the others' reports say they sent it (latest: worker -> (sent to each,
+    received from each))."""
+    return len(latest) == jobs and all(latest[i][0][j] == latest[j][1][i]
+                                       for i in range(jobs) for j in range(jobs))
 
 
 def _finish(ex: Any, jobs: int, procs: list[Any], orders: list[Any], replies: Any,
             built: dict[int, Any], counted: dict[int, Any], outcomes: list[Any]) -> None:
     r = ex.result
-    root = next(c[1]["root"] for c in counted.values() if c[1]["root"] is not None)
-    counts, longest = root
+    counts, longest, _ = next(c["root"] for c in counted.values() if c["root"] is not None)
     if len(outcomes) == 1:
         counts = {outcomes[0]: counts} if counts else {}
     for out in outcomes:
         r.outcomes[out] = counts.get(out, 0)
     r.executions = sum(counts.values())
     r.max_depth = longest
-    r.states = sum(b[1]["states"] for b in built.values())
-    r.transitions = sum(b[1]["transitions"] for b in built.values())
-    # the first terminal of each outcome in breadth-first order
-    first: dict[Any, tuple[int, int, int]] = {}
-    for b in built.values():
-        for out, where in b[1]["first"].items():
-            if out not in first or where < first[out]:
-                first[out] = where
-    paths: dict[Any, list[Action]] = {out: [] for out in first}
-    # walk back: (state key, position of the action taken from it, or -1)
-    at: dict[Any, tuple[int, int]] = {out: (first[out][2], -1) for out in first}
+    r.states = sum(b["states"] for b in built.values())
+    r.transitions = sum(b["transitions"] for b in built.values())
+    key0 = next(c["key0"] for c in counted.values())
+    k0 = next(k for k, c in counted.items() if c["root"] is not None)
+    # every outcome's witness, a step a round: (outcome number, state key, its owner)
+    paths: dict[int, list[Action]] = {j: [] for j in range(len(outcomes))}
+    at = [(j, key0, k0) for j in range(len(outcomes))]
     while at:
-        asks: list[list[tuple[Any, int, int]]] = [[] for _ in range(jobs)]
-        for out, (key, i) in at.items():
-            asks[key % jobs].append((out, key, i))
+        asks: list[list[tuple[int, int]]] = [[] for _ in range(jobs)]
+        for j, key, k in at:
+            asks[k].append((j, key))
         for k in range(jobs):
             orders[k].put(_dumps(("walk", asks[k])))
         answers = _gather(replies, procs, jobs)
-        at = {}
+        at = []
         for k in range(jobs):
-            for out, action, parent, via in answers[k][1]:
+            for j, action, nxt, owner in answers[k]:
                 if action is not None:
-                    paths[out].append(action)
-                if parent is not None:
-                    at[out] = (parent, via)
-    for out in sorted(first, key=lambda o: o.text()):
-        r.witnesses[out] = paths[out][::-1]
+                    paths[j].append(action)
+                    at.append((j, nxt, owner))
+    for j, out in enumerate(outcomes):
+        r.witnesses[out] = paths[j]
 
 
 def _order_all(orders: list[Any], order: tuple[Any, ...]) -> None:
@@ -181,11 +226,9 @@ def _order_all(orders: list[Any], order: tuple[Any, ...]) -> None:
         q.put(data)
 
 
-def _gather(replies: Any, procs: list[Any], jobs: int) -> dict[int, Any]:
-    """One reply from every worker (worker -> (tag, payload)); a worker's
-    failure is raised here."""
-    got: dict[int, Any] = {}
-    while len(got) < jobs:
+def _reply(replies: Any, procs: list[Any]) -> tuple[int, str, Any]:
+    """The next reply of any worker; a worker's failure is raised here."""
+    while True:
         try:
             k, tag, payload = pickle.loads(replies.get(timeout=0.5))
         except queue.Empty:
@@ -196,9 +239,17 @@ def _gather(replies: Any, procs: list[Any], jobs: int) -> dict[int, Any]:
         if tag == "error":
             kind, text = payload
             raise (MemoConflict if kind == "memo" else RuntimeError)(text)
-        got[k] = (tag, payload)
-        if tag == "clash":
-            break
+        return k, tag, payload
+
+
+def _gather(replies: Any, procs: list[Any], jobs: int) -> dict[int, Any]:
+    """One reply from every worker: worker -> payload (idle reports of
+    phase 1 still queued are passed over)."""
+    got: dict[int, Any] = {}
+    while len(got) < jobs:
+        k, tag, payload = _reply(replies, procs)
+        if tag != "idle":
+            got[k] = payload
     return got
 
 
@@ -206,12 +257,11 @@ def _gather(replies: Any, procs: list[Any], jobs: int) -> dict[int, Any]:
 def _worker(me: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent stops the workers
     job = _JOB
-    w = _Worker(me, job)
     reply = job["replies"].put
     try:
+        w = _Worker(me, job)
         try:
             w.phase1()
-            reply(_dumps((me, "built", w.built())))
         except NumberingClash:
             reply(_dumps((me, "clash", None)))
             return
@@ -219,7 +269,9 @@ def _worker(me: int) -> None:
             order = pickle.loads(job["orders"][me].get())
             if order[0] == "exit":
                 return
-            if order[0] == "count":
+            if order[0] == "built":
+                reply(_dumps((me, "built", w.built())))
+            elif order[0] == "count":
                 reply(_dumps((me, "counted", w.count(order[1]))))
             elif order[0] == "walk":
                 reply(_dumps((me, "walked", w.walk(order[1]))))
@@ -233,145 +285,229 @@ def _worker(me: int) -> None:
 
 class _Worker:
     """One worker's share of the graph: the states it owns, numbered in the
-    order it met them (``lid``: key -> local number)."""
+    order it met them (``known``: key -> local number, or -1 - w for a
+    state of worker w this one has sent it)."""
 
     def __init__(self, me: int, job: dict[str, Any]) -> None:
         self.me, self.jobs = me, job["jobs"]
         self.ex = job["ex"]
         self.inboxes = job["inboxes"]
+        self.replies = job["replies"]
         self.start = job["start"]
-        self.lid: dict[int, int] = {}
+        self.known: dict[int, int] = {}
         self.keys = array("q")       # local number -> key
         self.acts: list[tuple[Action, ...]] = []
         self.off = array("q")        # first successor in succ; -1 unexpanded
         self.succ = array("q")       # successor keys (CUT: cut by a bound)
-        self.parent = array("q")     # the key first reached from (breadth-first)
-        self.via = array("l")        # and the position of the action taken (-1: root)
-        self.terminal: dict[int, Any] = {}          # local number -> outcome
-        self.first: dict[Any, tuple[int, int, int]] = {}  # outcome -> (level, rank, key)
-        self.shared_with: dict[int, int] = {}       # key -> mask of workers with edges to it
+        self.pending = array("l")    # successors not cut (counting: not yet counted)
+        self.rev: list[list[int]] = []               # local predecessors, per state
+        self.remote: dict[int, list[int]] = {}       # another worker's key -> local predecessors
+        self.shared_with: dict[int, int] = {}        # key -> mask of workers with edges to it
+        self.terminal: dict[int, Any] = {}           # local number -> outcome
         self.cuts: set[str] = set()
+        self.key0 = 0
         self.stepper: Stepper | None = None
-        self.seq = 0                                # exchanges so far
-        self.early: dict[int, dict[int, Any]] = {}  # messages of a later exchange
+        self.seq = 0                                 # exchanges so far
+        self.early: dict[int, dict[int, Any]] = {}   # messages of a later exchange
+        self.parts_log: list[tuple[int, int, Any]] = []  # every part met or learnt
+        self.parts_sent = [0] * self.jobs            # how much of it each worker has
+        self.sent = [0] * self.jobs                  # phase 1 messages sent to each worker
+        self.received = [0] * self.jobs              # and received from each
+        self.stack: list[tuple[int, Flat, int, int]] = []
+        self.dist: Any = None
+        self.single = True
+        self._shown = 0.0
+        self.remote_dist: dict[int, Any] = {}
 
     # ------------------------------------------------------------ phase 1
-    def _new(self, key: int, parent: int, via: int) -> None:
-        self.lid[key] = len(self.keys)
+    def _new(self, key: int) -> int:
+        sid = self.known[key] = len(self.keys)
         self.keys.append(key)
         self.acts.append(())
         self.off.append(-1)
-        self.parent.append(parent)
-        self.via.append(via)
+        self.pending.append(0)
+        self.rev.append([])
+        return sid
 
     def phase1(self) -> None:
-        ex, me, jobs = self.ex, self.me, self.jobs
+        ex, me = self.ex, self.me
         o, p = ex.o, ex.p
-        bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
         st = self.stepper = Stepper(p, o.memo, {}, shared=True)
         codec = st.codec
+        owner = owner_of(p, self.jobs)
         flat0 = codec.encode(initial_state(p))
-        key0 = hash(flat0) if bound is None else bound_key(hash(flat0), 0)
-        self.key0 = key0
-        width = len(p.contexts) * p.config.NR_CPUS + 1   # > any action position
-        # frontier entries: [sort key, key, flat, depth, preemptions]
-        frontier: list[list[Any]] = []
-        if key0 % jobs == me:
-            self._new(key0, 0, -1)
-            frontier.append([0, key0, flat0, 0, 0])
-        lid, succ, off, acts_of = self.lid, self.succ, self.off, self.acts
-        parent, via = self.parent, self.via
-        step, enabled = st.step, st.enabled
-        memo = st.memo
-        sent: set[int] = set()
-        level = 0
+        self.key0 = hash(flat0) if o.preemption_bound is None else bound_key(hash(flat0), 0)
+        if owner(flat0) == me:
+            self.stack.append((self._new(self.key0), flat0, 0, 0))
+        stopped = False
         while True:
-            frontier.sort(key=_first)
-            mine = array("q", [e[0] for e in frontier])
-            timed_out = o.timeout is not None and time.monotonic() - self.start > o.timeout
-            others = self._exchange(lambda k: (mine, len(lid), timed_out))
-            if not frontier and not any(len(m) for m, _, _ in others.values()):
-                break
-            total = len(lid) + sum(n for _, n, _ in others.values())
-            if timed_out or any(t for _, _, t in others.values()):
-                self.cuts.add("time")
-                break       # the frontier stays unexpanded: cut
-            if max_states is not None and total >= max_states:
-                self.cuts.add("states")
-                break
-            if o.progress and me == 0:
-                _progress(total, self.start)
-            out: list[list[Any]] = [[] for _ in range(jobs)]
-            nxt: dict[int, list[Any]] = {}
-            lists = [m for m, _, _ in others.values()]
-            for idx, (_, key, flat, depth, pre) in enumerate(frontier):
-                rank = idx
-                for other in lists:
-                    rank += bisect_left(other, frontier[idx][0])
-                sid = lid[key]
-                acts = enabled(flat)
-                acts_of[sid] = acts
-                if not acts:
-                    outcome = ex.outcome(final_state(p, codec.decode(flat)))
-                    self.terminal[sid] = outcome
-                    if outcome not in self.first:
-                        self.first[outcome] = (level, rank, key)
-                    continue
-                off[sid] = len(succ)
-                if max_depth is not None and depth >= max_depth:
-                    self.cuts.add("depth")
-                    succ.extend([CUT] * len(acts))
-                    continue
-                base = rank * width
-                for i, a in enumerate(acts):
+            if self.stack and not stopped:
+                out = self._expand(st, owner)
+                self._flush(out, codec, st)
+                if self._out_of_bounds():
+                    stopped = True    # what is left on the stack stays unexpanded: cut
+                if not self._receive(codec, st, block=False):
+                    return
+                continue
+            self.replies.put(_dumps((me, "idle", (self.sent, self.received))))
+            if not self._receive(codec, st, block=True):
+                return
+
+    def _expand(self, st: Stepper, owner: Callable[[Flat], int]) -> list[list[Any]]:
+        """Up to BATCH states off the stack; the new states other workers
+        own, per worker."""
+        ex, me = self.ex, self.me
+        o, p = ex.o, ex.p
+        bound, max_depth = o.preemption_bound, o.max_depth
+        codec = st.codec
+        step, enabled = st.step, st.enabled
+        known, stack, succ, rev, remote = self.known, self.stack, self.succ, self.rev, self.remote
+        known_get, succ_append, stack_append = known.get, succ.append, stack.append
+        keys, acts_of = self.keys, self.acts
+        keys_append, acts_append, off_append = keys.append, acts_of.append, self.off.append
+        pending_append, rev_append = self.pending.append, rev.append
+        out: list[list[Any]] = [[] for _ in range(self.jobs)]
+        budget = BATCH
+        while stack and budget:
+            budget -= 1
+            sid, flat, depth, pre = stack.pop()
+            acts = enabled(flat)
+            acts_of[sid] = acts
+            if not acts:
+                self.terminal[sid] = ex.outcome(final_state(p, codec.decode(flat)))
+                continue
+            self.off[sid] = len(succ)
+            if max_depth is not None and depth >= max_depth:
+                self.cuts.add("depth")
+                succ.extend([CUT] * len(acts))
+                continue
+            if bound is None:
+                # the common case, kept tight: this loop is most of a search
+                self.pending[sid] = len(acts)
+                for a in acts:
                     child = step(flat, a)
-                    if bound is None:
-                        ckey = hash(child)
-                        cpre = 0
-                    else:
-                        cpre = pre + ex._preempts(codec.cpu(flat, a[1]).curr, acts, a)
-                        if cpre > bound:
-                            self.cuts.add("preemptions")
-                            succ.append(CUT)
-                            continue
-                        ckey = bound_key(hash(child), cpre)
-                    succ.append(ckey)
-                    if ckey in lid:
-                        continue   # met before: at this level from a lower rank, or earlier
-                    owner = ckey % jobs
-                    if owner == me:
-                        self._new(ckey, key, i)
-                        nxt[ckey] = [base + i, ckey, child, depth + 1, cpre]
-                    elif ckey not in sent:
-                        sent.add(ckey)
-                        out[owner].append((ckey, base + i, key, i, depth + 1, cpre, child))
-            fresh, codec.fresh = codec.fresh, []
-            learnt: list[Any] = []
-            if memo is not None:
-                learnt, memo.fresh = memo.fresh, []
-            got = self._exchange(lambda k: (fresh, learnt, out[k]))
-            for parts, _, _ in got.values():
-                for kind, number, value in parts:
-                    codec.learn(kind, number, value)
-            if memo is not None:
-                for _, steps, _ in got.values():
-                    for key, positions, values, delta in steps:
-                        memo.learn(key, positions, values, delta)
-            for sender, (_, _, entries) in got.items():
-                bit = 1 << sender
-                for ckey, skey, pkey, i, depth, cpre, child in entries:
-                    self.shared_with[ckey] = self.shared_with.get(ckey, 0) | bit
-                    c = lid.get(ckey)
+                    ckey = hash(child)
+                    succ_append(ckey)
+                    c = known_get(ckey)
                     if c is None:
-                        self._new(ckey, pkey, i)
-                        nxt[ckey] = [skey, ckey, child, depth, cpre]
+                        w = owner(child)
+                        if w != me:
+                            known[ckey] = -1 - w
+                            remote[ckey] = [sid]
+                            out[w].append((ckey, child, depth + 1, 0))
+                            continue
+                        c = known[ckey] = len(keys)
+                        keys_append(ckey)
+                        acts_append(())
+                        off_append(-1)
+                        pending_append(0)
+                        rev_append([sid])
+                        stack_append((c, child, depth + 1, 0))
+                    elif c < 0:
+                        remote[ckey].append(sid)
                     else:
-                        e = nxt.get(ckey)
-                        if e is not None and skey < e[0]:
-                            e[0] = skey
-                            parent[c], via[c] = pkey, i
-            frontier = list(nxt.values())
-            level += 1
+                        rev[c].append(sid)
+                continue
+            taken = 0
+            for a in acts:
+                child = step(flat, a)
+                cpre = pre + ex._preempts(codec.cpu(flat, a[1]).curr, acts, a)
+                if cpre > bound:
+                    self.cuts.add("preemptions")
+                    succ.append(CUT)
+                    continue
+                ckey = bound_key(hash(child), cpre)
+                succ.append(ckey)
+                taken += 1
+                c = known.get(ckey)
+                if c is None:
+                    w = owner(child)
+                    if w != me:
+                        known[ckey] = -1 - w
+                        remote[ckey] = [sid]
+                        out[w].append((ckey, child, depth + 1, cpre))
+                        continue
+                    c = self._new(ckey)
+                    stack.append((c, child, depth + 1, cpre))
+                elif c < 0:
+                    remote[ckey].append(sid)
+                    continue
+                rev[c].append(sid)
+            self.pending[sid] = taken
+        return out
+
+    def _flush(self, out: list[list[Any]], codec: Codec, st: Stepper) -> None:
+        """Send each other worker its new states, with the parts it may not
+        know, and this worker's new memo recordings."""
+        self.parts_log.extend(codec.fresh)
+        codec.fresh = []
+        learnt: list[Any] = []
+        if st.memo is not None:
+            learnt, st.memo.fresh = st.memo.fresh, []
+        for k in range(self.jobs):
+            if k == self.me or not (out[k] or learnt or self.parts_sent[k] < len(self.parts_log)):
+                continue
+            parts = self.parts_log[self.parts_sent[k]:]
+            self.parts_sent[k] = len(self.parts_log)
+            self.inboxes[k].put(_dumps((0, self.me, (parts, learnt, out[k]))))
+            self.sent[k] += 1
+
+    def _receive(self, codec: Codec, st: Stepper, block: bool) -> bool:
+        """Take in what other workers sent (waiting for one message when
+        block); False when the parent ended phase 1."""
+        inbox = self.inboxes[self.me]
+        while True:
+            try:
+                data = inbox.get() if block else inbox.get_nowait()
+            except queue.Empty:
+                return True
+            seq, sender, payload = pickle.loads(data)
+            if sender < 0:
+                return False
+            self.received[sender] += 1
+            self._take(sender, payload, codec, st)
+            block = False
+
+    def _take(self, sender: int, payload: Any, codec: Codec, st: Stepper) -> None:
+        parts, learnt, entries = payload
+        for part in parts:
+            if codec.learn(*part):
+                # relayed: a third worker may get our states with it before
+                # it hears from the sender
+                self.parts_log.append(part)
+        if st.memo is not None:
+            for key, positions, values, delta in learnt:
+                st.memo.learn(key, positions, values, delta)
+        bit = 1 << sender
+        known, shared_with = self.known, self.shared_with
+        for ckey, child, depth, cpre in entries:
+            shared_with[ckey] = shared_with.get(ckey, 0) | bit
+            if ckey not in known:
+                self.stack.append((self._new(ckey), child, depth, cpre))
+
+    def _out_of_bounds(self) -> bool:
+        o = self.ex.o
+        now = time.monotonic()
+        if o.progress and self.me == 0 and now - self._shown >= 1.0:
+            self._shown = now
+            _progress(len(self.keys) * self.jobs, self.start)
+        if o.timeout is not None and now - self.start > o.timeout:
+            self.cuts.add("time")
+            return True
+        if o.max_states is not None and len(self.keys) * self.jobs >= o.max_states:
+            self.cuts.add("states")
+            return True
+        return False
+
+    def built(self) -> dict[str, Any]:
+        st = self.stepper
+        assert st is not None
+        memo = st.memo
+        return {"outcomes": sorted(set(self.terminal.values()), key=lambda x: x.text()),
+                "cuts": sorted(self.cuts), "states": len(self.keys),
+                "transitions": len(self.succ) - self.succ.count(CUT),
+                "hits": memo.hits if memo is not None else 0,
+                "misses": memo.misses if memo is not None else 0}
 
     def _exchange(self, message: Any) -> dict[int, Any]:
         """Send every other worker message(k); receive one from each. With
@@ -392,90 +528,99 @@ class _Worker:
                 self.early.setdefault(seq, {})[sender] = data
         return got
 
-    def built(self) -> dict[str, Any]:
-        st = self.stepper
-        assert st is not None
-        memo = st.memo
-        return {"outcomes": sorted(set(self.terminal.values()), key=lambda x: x.text()),
-                "cuts": sorted(self.cuts), "states": len(self.keys),
-                "transitions": len(self.succ) - self.succ.count(CUT),
-                "first": self.first,
-                "hits": memo.hits if memo is not None else 0,
-                "misses": memo.misses if memo is not None else 0}
-
     # ------------------------------------------------------------ counting
     def count(self, outcomes: list[Any]) -> dict[str, Any]:
-        """Executions per outcome and the longest execution of every state
-        this worker owns, from the ends back: a state is done when all its
-        successors are; finished counts of states other workers reach are
-        sent to them in rounds. complete is False when states are left
-        (they lie on a cycle: the parent then counts the way --jobs 1 does)."""
+        """Per state this worker owns: executions per outcome, the longest
+        execution, and the distance to the nearest end of each outcome, from
+        the ends back: a state is done when all its successors are; states
+        other workers lead to are sent to them when done, in rounds.
+        complete is False when states are left (they lie on a cycle: the
+        parent then counts the way --jobs 1 does)."""
         n = len(self.keys)
-        lid, off, acts, succ, keys = self.lid, self.off, self.acts, self.succ, self.keys
+        keys, rev, remote, pending = self.keys, self.rev, self.remote, self.pending
         single = len(outcomes) == 1
-        pending = array("l", bytes(8 * n))
+        index = {out: j for j, out in enumerate(outcomes)}
         far = array("l", [-1]) * n
-        rev: list[Any] = [None] * n            # local predecessors of each state
-        remote: dict[int, list[int]] = {}      # another worker's key -> local predecessors
-        for s in range(n):
-            o = off[s]
-            if o < 0:
-                continue
-            for pos in range(o, o + len(acts[s])):
-                ck = succ[pos]
-                if ck == CUT:
-                    continue
-                pending[s] += 1
-                child = lid.get(ck)
-                if child is None:
-                    remote.setdefault(ck, []).append(s)
-                elif rev[child] is None:
-                    rev[child] = [s]
-                else:
-                    rev[child].append(s)
         counts: list[Any] = [0] * n if single else [None] * n
         own = bytearray(n)                     # counts[s] is s's own dict (not shared)
+        dist: Any = array("q", [FAR]) * n if single else [None] * n
         for s, outcome in self.terminal.items():
-            counts[s] = 1 if single else {outcome: 1}
-            own[s] = 1
+            if single:
+                counts[s] = 1
+                dist[s] = 0
+            else:
+                counts[s] = {outcome: 1}
+                own[s] = 1
+                dist[s] = [0 if j == index[outcome] else FAR for j in range(len(outcomes))]
 
-        def add(s: int, c: Any, longest: int) -> None:
+        def add(s: int, c: Any, longest: int, d: Any) -> None:
             if longest > far[s]:
                 far[s] = longest
             if single:
                 counts[s] += c
-            elif c:
-                mine: Any = counts[s]
-                if mine is None:
-                    counts[s] = c        # shared until a second contribution
-                else:
-                    if not own[s]:
-                        mine = counts[s] = dict(mine)
-                        own[s] = 1
-                    for outcome, k in c.items():
-                        mine[outcome] = mine.get(outcome, 0) + k
+                if d + 1 < dist[s]:
+                    dist[s] = d + 1
+            else:
+                if c:
+                    mine: Any = counts[s]
+                    if mine is None:
+                        counts[s] = c        # shared until a second contribution
+                    else:
+                        if not own[s]:
+                            mine = counts[s] = dict(mine)
+                            own[s] = 1
+                        for outcome, k in c.items():
+                            mine[outcome] = mine.get(outcome, 0) + k
+                if d is not None:
+                    ds = dist[s]
+                    dist[s] = [x + 1 for x in d] if ds is None else \
+                        [min(x, y + 1) for x, y in zip(ds, d)]
             pending[s] -= 1
 
         ready = [s for s in range(n) if pending[s] == 0]
         done = 0
         shared_with = self.shared_with
         while True:
-            out: list[list[tuple[int, Any, int]]] = [[] for _ in range(self.jobs)]
+            out: list[list[tuple[int, Any, int, Any]]] = [[] for _ in range(self.jobs)]
             sent = 0
+            while ready and single:
+                # one outcome: counts and distances are ints, the merge inline
+                s = ready.pop()
+                done += 1
+                c = counts[s]
+                longest = far[s] + 1
+                d = dist[s] + 1
+                for p in rev[s]:
+                    counts[p] += c
+                    if longest > far[p]:
+                        far[p] = longest
+                    if d < dist[p]:
+                        dist[p] = d
+                    left = pending[p] - 1
+                    pending[p] = left
+                    if not left:
+                        ready.append(p)
+                mask = shared_with.get(keys[s])
+                if mask:
+                    for k in range(self.jobs):
+                        if mask >> k & 1:
+                            out[k].append((keys[s], c, longest, d - 1))
+                            sent += 1
             while ready:
                 s = ready.pop()
                 done += 1
-                c = counts[s] if single or counts[s] is not None else {}
+                c = counts[s] if counts[s] is not None else {}
                 longest = far[s] + 1
-                for p in rev[s] or ():
-                    add(p, c, longest)
+                d = dist[s]
+                for p in rev[s]:
+                    add(p, c, longest, d)
                     if pending[p] == 0:
                         ready.append(p)
                 mask = shared_with.get(keys[s], 0)
                 k = 0
                 while mask:
                     if mask & 1:
-                        out[k].append((keys[s], c, longest))
+                        out[k].append((keys[s], c, longest, d))
                         sent += 1
                     mask >>= 1
                     k += 1
@@ -483,27 +628,49 @@ class _Worker:
             if sent + sum(m[0] for m in got.values()) == 0:
                 break
             for _, entries in got.values():
-                for key, c, longest in entries:
+                for key, c, longest, d in entries:
+                    self.remote_dist[key] = d
                     for p in remote.pop(key, ()):
-                        add(p, c, longest)
+                        add(p, c, longest, d)
                         if pending[p] == 0:
                             ready.append(p)
+        self.dist = dist
+        self.single = single
         root = None
-        if self.key0 in lid:
-            s0 = lid[self.key0]
-            root = (counts[s0] if single or counts[s0] is not None else {}, far[s0] + 1)
-        return {"complete": done == n, "root": root}
+        if self.key0 in self.known and self.known[self.key0] >= 0:
+            s0 = self.known[self.key0]
+            c0 = counts[s0] if single or counts[s0] is not None else {}
+            root = (c0, far[s0] + 1, None)
+        return {"complete": done == n, "root": root, "key0": self.key0}
 
-    def walk(self, asks: list[tuple[Any, int, int]]) -> list[tuple[Any, Any, Any, int]]:
-        """For each (outcome, key, position): the action at that position
-        of the state (None for -1), and the state it was first reached from
-        with the position of the action taken there (None: the root)."""
-        out = []
-        for outcome, key, i in asks:
-            s = self.lid[key]
-            action = self.acts[s][i] if i >= 0 else None
-            via = self.via[s]
-            out.append((outcome, action, self.parent[s] if via >= 0 else None, via))
+    def _dist(self, key: int, j: int) -> int:
+        s = self.known.get(key, -1)
+        d = self.dist[s] if s >= 0 else self.remote_dist.get(key)
+        if d is None:
+            return FAR
+        return d if self.single else d[j]  # type: ignore[no-any-return]
+
+    def walk(self, asks: list[tuple[int, int]]) -> list[tuple[int, Any, int, int]]:
+        """For each (outcome number j, state key): the first action whose
+        successor is one step nearer an end of outcome j, that successor
+        and its owner; None when the state is such an end."""
+        out: list[tuple[int, Any, int, int]] = []
+        for j, key in asks:
+            s = self.known[key]
+            here = self._dist(key, j)
+            if here == 0:
+                out.append((j, None, 0, 0))
+                continue
+            o = self.off[s]
+            acts = self.acts[s]
+            for i in range(len(acts) if o >= 0 else 0):
+                ck = self.succ[o + i]
+                if ck != CUT and self._dist(ck, j) == here - 1:
+                    c = self.known[ck]
+                    out.append((j, acts[i], ck, self.me if c >= 0 else -1 - c))
+                    break
+            else:
+                raise RuntimeError(f"no step from {key} nearer outcome {j} ({here} away)")
         return out
 
     def part(self) -> tuple[Any, ...]:
@@ -521,15 +688,11 @@ class _Worker:
         return (self.keys, which, self.off, self.succ, tuples, terminal)
 
 
-def _first(e: list[Any]) -> int:
-    return e[0]   # type: ignore[no-any-return]
-
-
 def _progress(states: int, start: float) -> None:
     import sys
     now = time.monotonic()
     rate = states / max(now - start, 1e-9)
-    sys.stderr.write(f"\rkmap check: {states} states, {rate:,.0f} states/s ")
+    sys.stderr.write(f"\rkmap check: about {states} states, {rate:,.0f} states/s ")
     sys.stderr.flush()
 
 
@@ -537,13 +700,9 @@ def _progress(states: int, start: float) -> None:
 def _assemble(ex: Any, parts: list[tuple[Any, ...]]) -> None:
     """Number the states (root first) and lay out acts/off/dst by state id
     for phase 2 in this process."""
-    ids: dict[int, int] = {}
-    key0 = None
+    key0 = state_key(ex.p, initial_state(ex.p), None if ex.o.preemption_bound is None else 0)
+    ids: dict[int, int] = {key0: 0}
     for keys, _, _, _, _, _ in parts:
-        if key0 is None:
-            key0 = state_key(ex.p, initial_state(ex.p),
-                             None if ex.o.preemption_bound is None else 0)
-            ids[key0] = 0
         for key in keys:
             if key not in ids:
                 ids[key] = len(ids)

@@ -247,6 +247,19 @@ def test_python_hashes_minus_one_and_minus_two_alike_but_content_numbers_differ(
     assert content_number(3, (-1,)) != content_number(3, (-2,))
 
 
+def test_phase_1_ends_only_when_every_channel_is_drained() -> None:
+    """A reported idle having sent B one message and received none; B then
+    answered, A woke up and sent B a second message, and B reported idle
+    again: totals agree (2 sent, 2 received) while A is still busy with
+    B's answer. Counting per channel does not end phase 1 there."""
+    from runtime.parallel import quiet
+    a_stale = ([0, 1], [0, 0])      # sent to (A, B), received from (A, B)
+    b_latest = ([1, 0], [2, 0])
+    assert not quiet({0: a_stale, 1: b_latest}, 2)
+    assert quiet({0: ([0, 2], [0, 1]), 1: b_latest}, 2)
+    assert not quiet({0: ([0, 2], [0, 1])}, 2)    # B never reported
+
+
 def test_a_worker_failure_is_raised_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     from runtime import memo
     def broken(*args: object, **kw: object) -> None:
