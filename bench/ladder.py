@@ -8,6 +8,7 @@ the ratio of wall times. Needs Debian's `spin` and gcc for the SPIN side
 (skipped with a note when missing).
 
     python bench/ladder.py [--quick] [--no-spin] [--timeout S] [--memory N]
+    python bench/ladder.py --jobs-only
 
 Short searches are timed as the best of three runs.
 """
@@ -254,6 +255,34 @@ def check(src: str, reduce: bool, timeout: float, repeat: int = 1,
     return r, best
 
 
+# --jobs: the largest one-CPU rung (the workers count), and an SMP rung
+# with and without reduction (with sleep sets the parent runs phase 2).
+JOBS_ROWS = [
+    (LARGEST_ONE_CPU, True, 5),
+    ("smp: kmap_local 5 tasks x 2 maps, 2 cpus", False, 3),
+    ("smp: kmap_local 5 tasks x 2 maps, 2 cpus", True, 3),
+]
+
+
+def jobs_row(label: str, reduce: bool, runs: int, timeout: float) -> str:
+    """`runs` searches with 1 and with 2 jobs, alternating (the machine's
+    speed drifts over minutes), each in a fresh interpreter."""
+    src = dict(LADDER)[label]()
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    states = {}
+    for _ in range(runs):
+        for jobs in (1, 2):
+            r, wall = check(src, reduce, timeout, jobs=jobs)
+            walls[jobs].append(wall)
+            states[jobs] = r.states
+    assert states[1] == states[2], states
+    lo = {j: min(w) for j, w in walls.items()}
+    med = {j: sorted(w)[len(w) // 2] for j, w in walls.items()}
+    name = f"{label}, {'POR' if reduce else 'no POR'}"
+    return (f"| {name} | {runs} | {states[1]:,} | {lo[1]:.2f} | {med[1]:.2f} | {lo[2]:.2f} | "
+            f"{med[2]:.2f} | {lo[1] / lo[2]:.2f}x | {med[1] / med[2]:.2f}x |")
+
+
 def row(label: str, r: Run, wall: float) -> str:
     rate = r.states / wall if wall else 0.0
     cut = " (timeout)" if r.bounded else ""
@@ -334,6 +363,20 @@ def spin(dflags: str, cflags: str, pflags: str) -> tuple[str, str, float] | None
     return stored, verdict, wall
 
 
+def jobs_section(timeout: float) -> None:
+    print("\n# --jobs (runs alternate between 1 and 2 jobs; min and median wall s)\n")
+    print("| scenario | runs | states | jobs 1 min | jobs 1 median | jobs 2 min | jobs 2 median "
+          "| speed-up (min) | speed-up (median) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, reduce, runs in JOBS_ROWS:
+        print(jobs_row(label, reduce, runs, timeout), flush=True)
+    alone = concurrent(LARGEST_ONE_CPU, 1)[0]
+    pair = concurrent(LARGEST_ONE_CPU, 2)
+    print(f"\nThe machine's ceiling: one `--jobs 1` search alone {alone:.2f} s; two at once "
+          f"{pair[0]:.2f} s and {pair[1]:.2f} s, so two processes do "
+          f"{2 * alone / max(pair):.2f}x the work of one.", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short ladder (CI smoke run)")
@@ -341,7 +384,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="per search, seconds")
     ap.add_argument("--memory", type=int, default=0, metavar="N",
                     help="also measure peak memory of an N-state search")
+    ap.add_argument("--jobs-only", action="store_true",
+                    help="only the --jobs rows and the machine's two-process ceiling")
     args = ap.parse_args()
+    if args.jobs_only:
+        jobs_section(args.timeout)
+        return 0
     print(f"# kmap check ladder ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
     print("| scenario | states | transitions | executions | wall s | states/s |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -363,20 +411,7 @@ def main() -> int:
         print(f"| {label} | {traces if traces is not None else '-'} | {red:,} | {ratio} | "
               f"{full:,} | {full / max(red, 1):,.0f}x |")
     if not args.quick:
-        print("\n# --jobs on the largest one-CPU rung\n")
-        print("| jobs | states | wall s | speed-up |")
-        print("| --- | --- | --- | --- |")
-        make = dict(LADDER)[LARGEST_ONE_CPU]
-        one = None
-        for jobs in (1, 2):
-            r, wall = check(make(), True, args.timeout, jobs=jobs)
-            one = one or wall
-            print(f"| {jobs} | {r.states:,} | {wall:.2f} | {one / wall:.2f}x |", flush=True)
-        alone = concurrent(LARGEST_ONE_CPU, 1)[0]
-        pair = concurrent(LARGEST_ONE_CPU, 2)
-        print(f"\nThe machine's ceiling: one `--jobs 1` search alone {alone:.2f} s; two at once "
-              f"{pair[0]:.2f} s and {pair[1]:.2f} s, so two processes do "
-              f"{2 * alone / max(pair):.2f}x the work of one.", flush=True)
+        jobs_section(args.timeout)
     if args.memory:
         print("\n# memory (1 cpu: pkmap 5 tasks, pool 4, cut at the state bound)\n")
         print("| states | transitions | wall s | states/s | peak GiB | bytes/state | 10M states, GiB |")

@@ -17,7 +17,8 @@ never prune states, only transitions.
 
 Executions are the maximal paths of the explored graph (a cycle, a busy
 loop that revisits a state, is cut where it closes): counted per outcome by
-dynamic programming after the search. Shortest witnesses come from a
+dynamic programming after the search, which also finds the longest (the
+maximum depth reported). Shortest witnesses come from a
 breadth-first pass over the explored graph; equivalent interleavings have
 equal length, so reduction keeps the shortest length of every outcome.
 """
@@ -50,7 +51,7 @@ class Options:
     preemption_bound: int | None = None
     timeout: float | None = None
     progress: bool = False
-    jobs: int = 1                 # processes building the state graph
+    jobs: int = 1                 # worker processes (runtime/parallel.py)
     memo: bool = True             # memoized steps (runtime/memo.py)
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
+import os
 import pickle
 import queue
 import signal
@@ -109,7 +110,7 @@ def run(ex: Any, jobs: int) -> bool:
     orders = [ctx.Queue() for _ in range(jobs)]
     replies = ctx.Queue()
     _JOB.update(ex=ex, jobs=jobs, inboxes=inboxes, orders=orders, replies=replies,
-                start=time.monotonic())
+                start=time.monotonic(), parent=os.getpid())
     procs = [ctx.Process(target=_worker, args=(k,)) for k in range(jobs)]
     gc.freeze()   # forked workers then do not copy pages the collector touches
     try:
@@ -266,7 +267,7 @@ def _worker(me: int) -> None:
             reply(_dumps((me, "clash", None)))
             return
         while True:
-            order = pickle.loads(job["orders"][me].get())
+            order = pickle.loads(_get(job["orders"][me]))
             if order[0] == "exit":
                 return
             if order[0] == "built":
@@ -458,7 +459,7 @@ class _Worker:
         inbox = self.inboxes[self.me]
         while True:
             try:
-                data = inbox.get() if block else inbox.get_nowait()
+                data = _get(inbox) if block else inbox.get_nowait()
             except queue.Empty:
                 return True
             seq, sender, payload = pickle.loads(data)
@@ -521,7 +522,7 @@ class _Worker:
                 self.inboxes[k].put(_dumps((self.seq, me, message(k))))
         got = self.early.pop(self.seq, {})
         while len(got) < jobs - 1:
-            seq, sender, data = pickle.loads(self.inboxes[me].get())
+            seq, sender, data = pickle.loads(_get(self.inboxes[me]))
             if seq == self.seq:
                 got[sender] = data
             else:
@@ -686,6 +687,17 @@ class _Worker:
             which.append(k)
         terminal = {self.keys[s]: out for s, out in self.terminal.items()}
         return (self.keys, which, self.off, self.succ, tuples, terminal)
+
+
+def _get(q: Any) -> Any:
+    """The next message on a worker's queue; the worker exits if the parent
+    died (killed outright, it could not stop the workers)."""
+    while True:
+        try:
+            return q.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != _JOB["parent"]:
+                os._exit(1)
 
 
 def _progress(states: int, start: float) -> None:

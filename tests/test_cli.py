@@ -173,3 +173,15 @@ def test_no_memo_gives_the_same_report_and_stats_show_the_memo(tmp_path: Path):
     assert re.search(r"states/s, \d+% of 475 steps memoized\n", stats)
     stats, _, _ = kmap("check", slot, "--stats", "--no-trace", "--no-memo")
     assert "memoized" not in stats
+
+
+def test_jobs_print_the_same_report_text_and_json() -> None:
+    """`kmap check --jobs 2` spreads the search over two workers: the report
+    (outcomes, counts, verdicts, witnesses and their traces, statistics) is
+    the one a single process prints, as text and as JSON."""
+    slot = str(ROOT / "examples" / "dma" / "slot_reuse.kmap")
+    for extra in ((), ("--format", "json")):
+        one, err1, code1 = kmap("check", slot, *extra)
+        two, err2, code2 = kmap("check", slot, "--jobs", "2", *extra)
+        assert (one, err1, code1) == (two, err2, code2)
+    assert "max depth 12" in one or '"max_depth": 12' in one
