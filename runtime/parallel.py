@@ -19,18 +19,20 @@ ladder), at the price of a few percent of imbalance.
 Phase 1: every worker expands its own states depth-first, in batches;
 after each batch it sends every other worker the new states that worker
 owns and reads what arrived. A worker with nothing to do tells the parent
-how many messages it has sent and received; when every worker is idle and
-the sums agree, nothing is in flight and the parent ends phase 1.
+how many messages it has sent to and received from each other worker;
+when every worker is idle and every channel drained, nothing is in flight
+and the parent ends phase 1 (``quiet``).
 
 Then the parent decides. Where the sequential search takes every
 transition (one CPU, or no reduction) and the graph has no cycle, the
 workers count, for each state, executions per outcome, the longest
 execution and the shortest distance to an end of each outcome, from the
 ends back (Kahn's algorithm; finished states other workers lead to are
-sent to them in rounds). The witness of an outcome then follows, from the
-initial state, the first action whose successor is one step closer to an
-end of that outcome: the lexicographically first shortest path, which is
-the one the sequential breadth-first search (Explorer._shortest) finds.
+sent to them in batches, and the count ends as phase 1 does). The
+witness of an outcome then follows, from the initial state, the first
+action whose successor is one step closer to an end of that outcome: the
+lexicographically first shortest path, which is the one the sequential
+breadth-first search (Explorer._shortest) finds.
 Nothing is assembled in one process. Otherwise (sleep sets, a cycle, no
 execution that ends) the workers ship their parts of the graph and the
 parent runs phase 2 and the counting as for `--jobs 1`. Either way
@@ -67,6 +69,7 @@ _JOB: dict[str, Any] = {}
 
 CUT = -1          # the successor key of a transition cut by a bound (hash() is never -1)
 BATCH = 256       # states a worker expands between two looks at its inbox
+COUNT_BATCH = 2048  # states a worker counts between two looks
 FAR = 1 << 62     # the distance to an outcome no execution from here ends with
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
@@ -129,7 +132,7 @@ def run(ex: Any, jobs: int) -> bool:
 
 def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: list[Any],
             replies: Any) -> bool:
-    if not _phase1_ends(jobs, procs, inboxes, replies):
+    if not _until_quiet("phase 1", jobs, procs, inboxes, replies):
         for proc in procs:   # a clash: the others may wait for the clashing worker
             proc.terminate()
         ex._build()          # the same search in this process
@@ -145,6 +148,7 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
         r.memo_misses += info["misses"]
     if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1):
         _order_all(orders, ("count", outcomes))
+        _until_quiet("count", jobs, procs, inboxes, replies)
         counted = _gather(replies, procs, jobs)
         if all(c["complete"] for c in counted.values()):
             _finish(ex, jobs, procs, orders, replies, built, counted, outcomes)
@@ -157,10 +161,12 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
     return False
 
 
-def _phase1_ends(jobs: int, procs: list[Any], inboxes: list[Any], replies: Any) -> bool:
+def _until_quiet(phase: str, jobs: int, procs: list[Any], inboxes: list[Any],
+                 replies: Any) -> bool:
     """Wait until every worker is idle with no message in flight, then end
-    phase 1; False on a numbering clash. Each idle report carries the
-    messages the worker has sent to and received from each other worker.
+    the phase (phase 1 or the count); False on a numbering clash. Each
+    idle report carries the messages the worker has sent to and received
+    from each other worker in this phase.
     A worker only leaves idleness by receiving a message, so when, in the
     latest reports, every worker has received all that every other has
     sent it, none is busy and nothing is in flight. (Totals alone would
@@ -171,11 +177,13 @@ def _phase1_ends(jobs: int, procs: list[Any], inboxes: list[Any], replies: Any) 
         k, tag, payload = _reply(replies, procs)
         if tag == "clash":
             return False
-        latest[k] = payload
+        if payload[0] != phase:
+            continue     # never expected: a report of the phase before
+        latest[k] = payload[1:]
         if quiet(latest, jobs):
             break
     for q in inboxes:
-        q.put(_dumps((0, -1, None)))   # exchange 0 from no one: phase 1 is over
+        q.put(_dumps((0, -1, None)))   # a message from no one: the phase is over
     return True
 
 
@@ -308,12 +316,10 @@ class _Worker:
         self.cuts: set[str] = set()
         self.key0 = 0
         self.stepper: Stepper | None = None
-        self.seq = 0                                 # exchanges so far
-        self.early: dict[int, dict[int, Any]] = {}   # messages of a later exchange
         self.parts_log: list[tuple[int, int, Any]] = []  # every part met or learnt
         self.parts_sent = [0] * self.jobs            # how much of it each worker has
-        self.sent = [0] * self.jobs                  # phase 1 messages sent to each worker
-        self.received = [0] * self.jobs              # and received from each
+        self.sent = [0] * self.jobs                  # messages sent to each worker
+        self.received = [0] * self.jobs              # and received from each (per phase)
         self.stack: list[tuple[int, Flat, int, int]] = []
         self.dist: Any = None
         self.single = True
@@ -350,7 +356,7 @@ class _Worker:
                 if not self._receive(codec, st, block=False):
                     return
                 continue
-            self.replies.put(_dumps((me, "idle", (self.sent, self.received))))
+            self.replies.put(_dumps((me, "idle", ("phase 1", self.sent, self.received))))
             if not self._receive(codec, st, block=True):
                 return
 
@@ -510,33 +516,15 @@ class _Worker:
                 "hits": memo.hits if memo is not None else 0,
                 "misses": memo.misses if memo is not None else 0}
 
-    def _exchange(self, message: Any) -> dict[int, Any]:
-        """Send every other worker message(k); receive one from each. With
-        more than two workers a message of the next exchange can arrive
-        before the last of this one: messages carry their exchange's number
-        and early ones wait."""
-        me, jobs = self.me, self.jobs
-        self.seq += 1
-        for k in range(jobs):
-            if k != me:
-                self.inboxes[k].put(_dumps((self.seq, me, message(k))))
-        got = self.early.pop(self.seq, {})
-        while len(got) < jobs - 1:
-            seq, sender, data = pickle.loads(_get(self.inboxes[me]))
-            if seq == self.seq:
-                got[sender] = data
-            else:
-                self.early.setdefault(seq, {})[sender] = data
-        return got
-
     # ------------------------------------------------------------ counting
     def count(self, outcomes: list[Any]) -> dict[str, Any]:
         """Per state this worker owns: executions per outcome, the longest
         execution, and the distance to the nearest end of each outcome, from
         the ends back: a state is done when all its successors are; states
-        other workers lead to are sent to them when done, in rounds.
-        complete is False when states are left (they lie on a cycle: the
-        parent then counts the way --jobs 1 does)."""
+        other workers lead to are sent to them when done, in batches, and
+        the parent ends the count as it ends phase 1. complete is False when
+        states are left (they lie on a cycle: the parent then counts the
+        way --jobs 1 does)."""
         n = len(self.keys)
         keys, rev, remote, pending = self.keys, self.rev, self.remote, self.pending
         single = len(outcomes) == 1
@@ -580,12 +568,16 @@ class _Worker:
 
         ready = [s for s in range(n) if pending[s] == 0]
         done = 0
-        shared_with = self.shared_with
-        while True:
-            out: list[list[tuple[int, Any, int, Any]]] = [[] for _ in range(self.jobs)]
-            sent = 0
-            while ready and single:
+        shared_with, jobs, me = self.shared_with, self.jobs, self.me
+        inbox = self.inboxes[me]
+        self.sent, self.received = [0] * jobs, [0] * jobs
+        over = False
+        while not over:
+            out: list[list[tuple[int, Any, int, Any]]] = [[] for _ in range(jobs)]
+            budget = COUNT_BATCH
+            while ready and single and budget:
                 # one outcome: counts and distances are ints, the merge inline
+                budget -= 1
                 s = ready.pop()
                 done += 1
                 c = counts[s]
@@ -603,11 +595,11 @@ class _Worker:
                         ready.append(p)
                 mask = shared_with.get(keys[s])
                 if mask:
-                    for k in range(self.jobs):
+                    for k in range(jobs):
                         if mask >> k & 1:
                             out[k].append((keys[s], c, longest, d - 1))
-                            sent += 1
-            while ready:
+            while ready and not single and budget:
+                budget -= 1
                 s = ready.pop()
                 done += 1
                 c = counts[s] if counts[s] is not None else {}
@@ -618,17 +610,28 @@ class _Worker:
                     if pending[p] == 0:
                         ready.append(p)
                 mask = shared_with.get(keys[s], 0)
-                k = 0
-                while mask:
-                    if mask & 1:
+                for k in range(jobs):
+                    if mask >> k & 1:
                         out[k].append((keys[s], c, longest, d))
-                        sent += 1
-                    mask >>= 1
-                    k += 1
-            got = self._exchange(lambda k: (sent, out[k]))
-            if sent + sum(m[0] for m in got.values()) == 0:
-                break
-            for _, entries in got.values():
+            for k in range(jobs):
+                if out[k]:
+                    self.inboxes[k].put(_dumps((0, me, out[k])))
+                    self.sent[k] += 1
+            # take in what arrived; with nothing left to do, say so and wait
+            block = not ready
+            if block:
+                self.replies.put(_dumps((me, "idle", ("count", self.sent, self.received))))
+            while True:
+                try:
+                    data = _get(inbox) if block else inbox.get_nowait()
+                except queue.Empty:
+                    break
+                _, sender, entries = pickle.loads(data)
+                if sender < 0:
+                    over = True    # the parent saw every worker idle, every channel drained
+                    break
+                self.received[sender] += 1
+                block = False
                 for key, c, longest, d in entries:
                     self.remote_dist[key] = d
                     for p in remote.pop(key, ()):

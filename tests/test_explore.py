@@ -217,7 +217,8 @@ def test_jobs_identical_under_a_preemption_bound() -> None:
           ex.explore(p, ex.Options(jobs=2, preemption_bound=2)))
 
 
-def test_jobs_fall_back_to_one_process_on_a_numbering_clash(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jobs_fall_back_to_one_process_on_a_numbering_clash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Two part values with one content number would merge distinct states:
     a shared codec refuses, and the search runs in one process."""
     from runtime import flat
