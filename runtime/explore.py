@@ -138,6 +138,7 @@ class Explorer:
         self.atoms = collect_atoms(program)
         self.stepper: Stepper | None = None   # phase 1's (sequential) stepping
         self.loop: list[Action] | None = None  # a path whose last step closes a cycle
+        self._near: array[int] | None = None   # distance to an end (_count, one outcome)
         self._start = time.monotonic()
         self._last_progress = self._start
 
@@ -492,10 +493,17 @@ class Explorer:
             if waiting[child] == 0 and child:
                 counts[child] = None
 
+        # With one outcome, each state's distance to its nearest end, for
+        # the witness (_shortest); an edge back to the stack voids it.
+        near = array("q", [_FAR]) * n if single is not None else None
+        self._near = near
+
         def merge_one(sid: int) -> int:
             """With one outcome in the whole search, counts are plain ints."""
+            assert near is not None
             acc = 1 if sid in terminal else 0
             far = -1
+            d = 0 if acc else _FAR
             o = off[sid]
             if o >= 0:
                 for pos in range(o, o + len(acts[sid])):
@@ -505,8 +513,13 @@ class Explorer:
                             acc += counts[child]
                             if longest[child] > far:
                                 far = longest[child]
+                            if near[child] < d:
+                                d = near[child]
+                        else:
+                            self._near = None   # a cycle closes here
                         used(child)
             longest[sid] = far + 1
+            near[sid] = d + 1 if d < _FAR and sid not in terminal else d
             return acc
 
         def merge_many(sid: int) -> dict[Outcome, int]:
@@ -563,6 +576,30 @@ class Explorer:
         self.result.executions = sum(root.values())
 
     def _shortest(self) -> None:
+        """One shortest path per outcome: the lexicographically first
+        (by action positions). With one outcome and no cycle, the counting
+        pass left each state's distance to its nearest end, and the witness
+        takes, from the initial state, the first action one step nearer;
+        otherwise a breadth-first search over the explored graph, which
+        dequeues states in that same order, finds it."""
+        if self._near is not None and self.terminal:
+            self._shortest_by_distance(self._near)
+        else:
+            self._shortest_bfs()
+
+    def _shortest_by_distance(self, near: array[int]) -> None:
+        acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
+        path: list[Action] = []
+        sid = 0
+        while near[sid]:
+            base = off[sid]
+            i = next(i for i in range(len(acts[sid]))
+                     if kept[base + i] and near[dst[base + i]] == near[sid] - 1)
+            path.append(acts[sid][i])
+            sid = dst[base + i]
+        self.result.witnesses[self.terminal[sid]] = path
+
+    def _shortest_bfs(self) -> None:
         """BFS over the explored graph: one shortest path per outcome."""
         n = len(self.acts)
         if not n:
@@ -599,6 +636,9 @@ class Explorer:
             path.append(self.acts[prev][via[sid]])
             sid = prev
         return path[::-1]
+
+
+_FAR = 1 << 62   # no end is reachable (a distance)
 
 
 def _show(name: str, v: int) -> str:

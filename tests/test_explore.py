@@ -179,6 +179,23 @@ def test_jobs_give_identical_results(path: Path, reduce: bool) -> None:
           ex.explore(p, ex.Options(jobs=2, reduce=reduce)))
 
 
+@pytest.mark.parametrize("reduce", [True, False], ids=["por", "no-por"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=_id)
+def test_witness_by_distance_is_the_breadth_first_one(path: Path, reduce: bool) -> None:
+    """With one outcome the witness follows the counting pass's distances;
+    the breadth-first search over the same graph finds the same path."""
+    e = ex.Explorer(load(str(path)), ex.Options(reduce=reduce))
+    r = e.run()
+    bfs = ex.Explorer(load(str(path)), ex.Options(reduce=reduce))
+    bfs._build()
+    bfs._search()
+    bfs._count()
+    bfs._shortest_bfs()
+    assert r.witnesses == bfs.result.witnesses
+    if len(r.outcomes) == 1 and e._near is not None:
+        assert e._near[0] == len(next(iter(r.witnesses.values())))
+
+
 JOBS_SCENARIOS = {
     # one CPU, several outcomes: the workers count per outcome
     "lost-update": """int counter = 0;
