@@ -18,9 +18,11 @@ never prune states, only transitions.
 Executions are the maximal paths of the explored graph (a cycle, a busy
 loop that revisits a state, is cut where it closes): counted per outcome by
 dynamic programming after the search, which also finds the longest (the
-maximum depth reported). Shortest witnesses come from a
-breadth-first pass over the explored graph; equivalent interleavings have
-equal length, so reduction keeps the shortest length of every outcome.
+maximum depth reported) and, with one outcome, each state's distance to
+an end, which gives the shortest witness; with several outcomes or a
+cycle a breadth-first pass over the explored graph finds them.
+Equivalent interleavings have equal length, so reduction keeps the
+shortest length of every outcome.
 """
 
 from __future__ import annotations
