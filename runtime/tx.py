@@ -117,11 +117,8 @@ _CPU = {name: i for i, name in enumerate(Cpu._fields)}
 
 
 class Tx:
-    """Mutable copy of a State for the duration of one step."""
-
-    # Parts copied on first use; a part never touched is reused as it was.
-    _LAZY = ("pkmap_count", "pkmap_pte", "pkmap_waiters", "locks", "globals",
-             "user_present", "reports")
+    """Mutable copy of a State for the duration of one step (parts are
+    copied on first use; a part never touched is reused as it was)."""
 
     def __init__(self, program: Program, state: State, ci: int, cpu: int, trace: bool,
                  reads: list[Loc] | None = None) -> None:
