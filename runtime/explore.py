@@ -497,15 +497,16 @@ class Explorer:
 
         # With one outcome, each state's distance to its nearest end, for
         # the witness (_shortest); an edge back to the stack voids it.
-        near = array("q", [_FAR]) * n if single is not None else None
+        near = array("q", [FAR]) * n if single is not None else None
         self._near = near
 
         def merge_one(sid: int) -> int:
             """With one outcome in the whole search, counts are plain ints."""
             assert near is not None
-            acc = 1 if sid in terminal else 0
+            ends = sid in terminal
+            acc = 1 if ends else 0
             far = -1
-            d = 0 if acc else _FAR
+            d = 0 if ends else FAR
             o = off[sid]
             if o >= 0:
                 for pos in range(o, o + len(acts[sid])):
@@ -521,7 +522,7 @@ class Explorer:
                             self._near = None   # a cycle closes here
                         used(child)
             longest[sid] = far + 1
-            near[sid] = d + 1 if d < _FAR and sid not in terminal else d
+            near[sid] = d if ends or d == FAR else d + 1
             return acc
 
         def merge_many(sid: int) -> dict[Outcome, int]:
@@ -640,7 +641,7 @@ class Explorer:
         return path[::-1]
 
 
-_FAR = 1 << 62   # no end is reachable (a distance)
+FAR = 1 << 62   # the distance to an end no execution from here reaches
 
 
 def _show(name: str, v: int) -> str:

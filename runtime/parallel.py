@@ -58,7 +58,7 @@ import traceback
 from array import array
 from typing import Any, Callable
 
-from runtime.explore import Stepper
+from runtime.explore import FAR, Stepper
 from runtime.flat import Codec, Flat, NumberingClash
 from runtime.machine import Action, final_state
 from runtime.memo import MemoConflict
@@ -70,7 +70,6 @@ _JOB: dict[str, Any] = {}
 CUT = -1          # the successor key of a transition cut by a bound (hash() is never -1)
 BATCH = 256       # states a worker expands between two looks at its inbox
 COUNT_BATCH = 2048  # states a worker counts between two looks
-FAR = 1 << 62     # the distance to an outcome no execution from here ends with
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
 
@@ -183,7 +182,7 @@ def _until_quiet(phase: str, jobs: int, procs: list[Any], inboxes: list[Any],
         if quiet(latest, jobs):
             break
     for q in inboxes:
-        q.put(_dumps((0, -1, None)))   # a message from no one: the phase is over
+        q.put(_dumps((-1, None)))   # a message from no one: the phase is over
     return True
 
 
@@ -198,7 +197,7 @@ def quiet(latest: dict[int, tuple[list[int], list[int]]], jobs: int) -> bool:
 def _finish(ex: Any, jobs: int, procs: list[Any], orders: list[Any], replies: Any,
             built: dict[int, Any], counted: dict[int, Any], outcomes: list[Any]) -> None:
     r = ex.result
-    counts, longest, _ = next(c["root"] for c in counted.values() if c["root"] is not None)
+    counts, longest = next(c["root"] for c in counted.values() if c["root"] is not None)
     if len(outcomes) == 1:
         counts = {outcomes[0]: counts} if counts else {}
     for out in outcomes:
@@ -252,8 +251,8 @@ def _reply(replies: Any, procs: list[Any]) -> tuple[int, str, Any]:
 
 
 def _gather(replies: Any, procs: list[Any], jobs: int) -> dict[int, Any]:
-    """One reply from every worker: worker -> payload (idle reports of
-    phase 1 still queued are passed over)."""
+    """One reply from every worker: worker -> payload (idle reports still
+    queued are passed over)."""
     got: dict[int, Any] = {}
     while len(got) < jobs:
         k, tag, payload = _reply(replies, procs)
@@ -347,17 +346,21 @@ class _Worker:
         if owner(flat0) == me:
             self.stack.append((self._new(self.key0), flat0, 0, 0))
         stopped = False
+
+        def take(sender: int, payload: Any) -> None:
+            self._take(sender, payload, codec, st)
+
         while True:
             if self.stack and not stopped:
                 out = self._expand(st, owner)
                 self._flush(out, codec, st)
                 if self._out_of_bounds():
                     stopped = True    # what is left on the stack stays unexpanded: cut
-                if not self._receive(codec, st, block=False):
+                if not self._receive(take, block=False):
                     return
                 continue
-            self.replies.put(_dumps((me, "idle", ("phase 1", self.sent, self.received))))
-            if not self._receive(codec, st, block=True):
+            self._idle("phase 1")
+            if not self._receive(take, block=True):
                 return
 
     def _expand(self, st: Stepper, owner: Callable[[Flat], int]) -> list[list[Any]]:
@@ -456,23 +459,27 @@ class _Worker:
                 continue
             parts = self.parts_log[self.parts_sent[k]:]
             self.parts_sent[k] = len(self.parts_log)
-            self.inboxes[k].put(_dumps((0, self.me, (parts, learnt, out[k]))))
+            self.inboxes[k].put(_dumps((self.me, (parts, learnt, out[k]))))
             self.sent[k] += 1
 
-    def _receive(self, codec: Codec, st: Stepper, block: bool) -> bool:
-        """Take in what other workers sent (waiting for one message when
-        block); False when the parent ended phase 1."""
+    def _idle(self, phase: str) -> None:
+        """Tell the parent this worker has nothing to do (``_until_quiet``)."""
+        self.replies.put(_dumps((self.me, "idle", (phase, self.sent, self.received))))
+
+    def _receive(self, take: Callable[[int, Any], None], block: bool) -> bool:
+        """Hand what other workers sent to take(sender, payload), waiting
+        for one message when block; False when the parent ended the phase."""
         inbox = self.inboxes[self.me]
         while True:
             try:
                 data = _get(inbox) if block else inbox.get_nowait()
             except queue.Empty:
                 return True
-            seq, sender, payload = pickle.loads(data)
+            sender, payload = pickle.loads(data)
             if sender < 0:
                 return False
             self.received[sender] += 1
-            self._take(sender, payload, codec, st)
+            take(sender, payload)
             block = False
 
     def _take(self, sender: int, payload: Any, codec: Codec, st: Stepper) -> None:
@@ -567,9 +574,17 @@ class _Worker:
             pending[s] -= 1
 
         ready = [s for s in range(n) if pending[s] == 0]
+
+        def take(sender: int, entries: Any) -> None:
+            for key, c, longest, d in entries:
+                self.remote_dist[key] = d
+                for p in remote.pop(key, ()):
+                    add(p, c, longest, d)
+                    if pending[p] == 0:
+                        ready.append(p)
+
         done = 0
         shared_with, jobs, me = self.shared_with, self.jobs, self.me
-        inbox = self.inboxes[me]
         self.sent, self.received = [0] * jobs, [0] * jobs
         over = False
         while not over:
@@ -615,36 +630,19 @@ class _Worker:
                         out[k].append((keys[s], c, longest, d))
             for k in range(jobs):
                 if out[k]:
-                    self.inboxes[k].put(_dumps((0, me, out[k])))
+                    self.inboxes[k].put(_dumps((me, out[k])))
                     self.sent[k] += 1
             # take in what arrived; with nothing left to do, say so and wait
-            block = not ready
-            if block:
-                self.replies.put(_dumps((me, "idle", ("count", self.sent, self.received))))
-            while True:
-                try:
-                    data = _get(inbox) if block else inbox.get_nowait()
-                except queue.Empty:
-                    break
-                _, sender, entries = pickle.loads(data)
-                if sender < 0:
-                    over = True    # the parent saw every worker idle, every channel drained
-                    break
-                self.received[sender] += 1
-                block = False
-                for key, c, longest, d in entries:
-                    self.remote_dist[key] = d
-                    for p in remote.pop(key, ()):
-                        add(p, c, longest, d)
-                        if pending[p] == 0:
-                            ready.append(p)
+            if not ready:
+                self._idle("count")
+            over = not self._receive(take, block=not ready)
         self.dist = dist
         self.single = single
         root = None
         if self.key0 in self.known and self.known[self.key0] >= 0:
             s0 = self.known[self.key0]
             c0 = counts[s0] if single or counts[s0] is not None else {}
-            root = (c0, far[s0] + 1, None)
+            root = (c0, far[s0] + 1)
         return {"complete": done == n, "root": root, "key0": self.key0}
 
     def _dist(self, key: int, j: int) -> int:

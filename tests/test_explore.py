@@ -212,7 +212,27 @@ expect always waiter.done == 1;""",
     "endless": """int ready = 0;
 task t on cpu0 { while (ready == 0) { } }
 expect never DEADLOCK;""",
+    # an irq declared first: the owner hashes the tasks' parts, not the irq's
+    "irq-first": """config { ARCH = x86; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+page I = alloc_page(GFP_HIGHUSER);
+int g = 0;
+irq timer on cpu0 { void *c = kmap_local_page(I); c[0] = 3; kunmap_local(c); }
+task a on cpu0 { void *m = kmap_local_page(P); g = g + 1; kunmap_local(m); }
+task b on cpu0 { int v = g; preempt_point(); g = v + 2; }
+expect sometimes g == 2;
+expect never WARN || BUG || OOPS;""",
 }
+
+
+def test_the_owner_of_a_state_hashes_the_first_half_of_the_tasks() -> None:
+    from runtime.parallel import owner_of
+    p = load_src(JOBS_SCENARIOS["irq-first"])
+    assert [c.is_irq for c in p.contexts] == [True, False, False]
+    owner = owner_of(p, 2)
+    # task a's part is at position 1; the irq's (0) and task b's (2) do not count
+    assert [owner((9, x, 9, 9)) for x in range(16)] == [hash((x,)) % 2 for x in range(16)]
+    assert len({owner((x, 5, y, 9)) for x in range(16) for y in range(16)}) == 1
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
