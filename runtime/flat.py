@@ -21,12 +21,16 @@ the State (from the interned parts: nothing is copied) for the handlers,
 
 Numbers are per process (0, 1, 2, ... in the order parts are met), except
 for a search over several processes (runtime/parallel.py): there a part's
-number is a 63-bit hash of its content, the same in every forked worker, so
+number is a 30-bit hash of its content, the same in every forked worker, so
 a flat state and its hash mean the same thing in all of them and can be
-shipped as they are. Two values with one hash would make that unsound, so
-the shared codec checks every value it numbers or is told about against
-the ones it holds, and raises ``NumberingClash`` (the search then runs in
-one process instead).
+shipped as they are. Thirty bits keep every number a one-digit int, which
+CPython hashes, compares, pickles and stores on its short paths (63-bit
+numbers cost a worker 7% more instructions). Two values of one kind of part
+with one hash would make that unsound, so the shared codec checks every
+value it numbers or is told about against the ones it holds, and raises
+``NumberingClash`` (the search then runs in one process instead). With n
+values of a kind that happens with odds of about n*n / 2**31: the largest
+rung of bench/ladder.py has 130 values of its largest kind (1 in 127,000).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def content_number(kind: int, value: Any) -> int:
     """A part's number in a shared codec: the same in every process forked
     from one parent (they share the string-hash secret). The repr joins the
     hash because Python hashes -1 and -2 alike, inside tuples too."""
-    return hash((kind, hash(value), repr(value))) & 0x7FFF_FFFF_FFFF_FFFF
+    return hash((kind, hash(value), repr(value))) & 0x3FFF_FFFF
 
 
 _NONE = object()
