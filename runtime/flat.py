@@ -71,6 +71,11 @@ class Codec:
 
     def __init__(self, init: Any, shared: bool = False) -> None:   # init: a State
         self.shared = shared
+        # shared: one int object per number, whoever made it (numbers above
+        # 256 are not cached by Python, and one unpickled from another
+        # worker is a new object: flats full of scattered copies miss the
+        # cache on every refcount, and compare by value instead of identity)
+        self.canon: dict[int, int] = {}
         self.fresh: list[tuple[int, int, Any]] = []   # shared: (kind, number, value) met here
         self.nctx = len(init.ctxs)
         self.ncpu = len(init.cpus)
@@ -124,6 +129,7 @@ class Codec:
             if self.shared:
                 got = content_number(k, value)
                 self.learn(k, got, value)
+                got = self.canon[got]
                 self.fresh.append((k, got, value))
             else:
                 got = self.numbers[k][value] = len(self.values[k])
@@ -140,9 +146,16 @@ class Codec:
             return False
         if self.numbers[k].get(value, number) != number:
             raise NumberingClash(f"a value of part kind {k} has two numbers")
+        number = self.canon.setdefault(number, number)
         self.values[k][number] = value
         self.numbers[k][value] = number
         return True
+
+    def canonical(self, flat: Flat) -> Flat:
+        """``flat`` (shared codecs: from another worker) made of this
+        codec's own int objects."""
+        canon = self.canon
+        return tuple([canon[n] for n in flat])
 
     def encode(self, s: Any) -> Flat:
         """The flat form of State s."""

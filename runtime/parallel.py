@@ -489,14 +489,20 @@ class _Worker:
                 # relayed: a third worker may get our states with it before
                 # it hears from the sender
                 self.parts_log.append(part)
+        canon = codec.canon   # numbers unpickled are new objects: use ours
         if st.memo is not None:
             for key, positions, values, delta in learnt:
+                key = key[:2] + tuple([canon[n] for n in key[2:]])
+                values = tuple([canon[n] for n in values]) if type(values) is tuple \
+                    else canon[values]
+                delta = tuple([(p, canon[n]) for p, n in delta])
                 st.memo.learn(key, positions, values, delta)
         bit = 1 << sender
         known, shared_with = self.known, self.shared_with
         for ckey, child, depth, cpre in entries:
             shared_with[ckey] = shared_with.get(ckey, 0) | bit
             if ckey not in known:
+                child = codec.canonical(child)
                 self.stack.append((self._new(ckey), child, depth, cpre))
 
     def _out_of_bounds(self) -> bool:

@@ -288,6 +288,29 @@ def test_content_numbers_are_one_digit_ints() -> None:
     assert all(0 <= content_number(k, v) < 2**30 for k in range(20) for v in values)
 
 
+def test_a_shared_codec_uses_one_int_object_per_number() -> None:
+    """A number unpickled from another worker is a new object; the codec
+    hands back its own, so flats share a few hot ints (not thousands of
+    scattered copies) and compare by identity."""
+    import pickle
+    from runtime.flat import Codec
+    from runtime.state import initial_state
+    c = Codec(initial_state(load(str(EXAMPLES[0]))), shared=True)
+    pos = c.ram_at
+    k = c.kind[pos]
+    mine = c.number(pos, (1, 2))
+    theirs = pickle.loads(pickle.dumps(mine + 0))     # what a message brings
+    assert theirs == mine and (theirs is not mine or mine < 257)
+    assert c.learn(k, theirs, (1, 2)) is False
+    other = pickle.loads(pickle.dumps(mine ^ 1))      # a part met elsewhere
+    assert c.learn(k, other, (5, 6)) is True
+    again = pickle.loads(pickle.dumps(other))
+    assert c.learn(k, again, (5, 6)) is False
+    assert c.number(pos, (5, 6)) is other and c.canon[again] is other
+    flat = pickle.loads(pickle.dumps(tuple([mine] * c.size)))
+    assert all(n is c.canon[mine] for n in c.canonical(flat))
+
+
 def test_python_hashes_minus_one_and_minus_two_alike_but_content_numbers_differ() -> None:
     from runtime.flat import content_number
     assert hash((-1,)) == hash((-2,))
