@@ -8,7 +8,7 @@ the ratio of wall times. Needs Debian's `spin` and gcc for the SPIN side
 (skipped with a note when missing).
 
     python bench/ladder.py [--quick] [--no-spin] [--timeout S] [--memory N]
-    python bench/ladder.py --jobs-only
+    python bench/ladder.py --jobs-only [--instructions]
 
 Short searches are timed as the best of three runs.
 """
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,6 +378,69 @@ def jobs_section(timeout: float) -> None:
           f"{2 * alone / max(pair):.2f}x the work of one.", flush=True)
 
 
+# --jobs in instructions: callgrind counts what each process executes, the
+# same whatever else the machine is doing, so the split of the work can be
+# measured apart from the machine's speed, which drifts by 40% here.
+INSTR_PROBE = """
+import sys
+sys.path.insert(0, {root!r})
+from dsl.load import load_text
+from runtime import explore as ex
+p = load_text(sys.stdin.read(), 'bench.kmap')
+if {jobs!r}:
+    ex.explore(p, ex.Options(jobs={jobs!r}))
+"""
+
+
+def instructions(src: str, jobs: int, work: str) -> tuple[int, list[int]]:
+    """Instructions executed by one run under callgrind (jobs 0: load the
+    scenario only): the first process's count and its workers' counts. A
+    forked worker's count starts from its parent's at the fork."""
+    tag = f"j{jobs}"
+    code = INSTR_PROBE.format(root=str(ROOT), jobs=jobs)
+    # a fixed hash seed: the split of the states between workers follows it
+    env = dict(os.environ, PYTHONHASHSEED="1")
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--log-file={work}/{tag}.%p.log",
+                             f"--callgrind-out-file={work}/{tag}.%p.out",
+                             sys.executable, "-c", code], stdin=subprocess.PIPE, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    proc.communicate(src)
+    counts: dict[int, int] = {}
+    for log in Path(work).glob(f"{tag}.*.log"):
+        m = re.search(r"Collected : (\d+)", log.read_text())
+        if m:
+            counts[int(log.name.split(".")[1])] = int(m.group(1))
+    first = counts.pop(proc.pid)
+    return first, sorted(counts.values())
+
+
+def instructions_section() -> None:
+    """The largest rung's --jobs 2 split in instructions: the one-process
+    search, and the longest path through the two-process one (the busier
+    worker plus everything the parent did after loading; both counted from
+    the end of loading, so the path is overstated by the parent's setup
+    before the fork)."""
+    if not shutil.which("valgrind"):
+        print("\n(valgrind not found: no instruction counts)")
+        return
+    src = dict(LADDER)[LARGEST_ONE_CPU]()
+    with tempfile.TemporaryDirectory() as work:
+        # the three runs at once: their counts do not depend on the machine
+        with ThreadPool(3) as pool:
+            (load, _), (one, _), (parent, workers) = pool.map(
+                lambda j: instructions(src, j, work), (0, 1, 2))
+    seq = one - load
+    path = max(workers) - load + parent - load
+    total = sum(workers) - len(workers) * load + parent - load
+    print("\n# --jobs in instructions (callgrind; billions, counted from the end of loading)\n")
+    print("| scenario | jobs 1 | jobs 2: workers | jobs 2: parent | jobs 2: all | "
+          "jobs 2: longest path | speed-up in instructions |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    shown = " and ".join(f"{(w - load) / 1e9:.2f}" for w in workers)
+    print(f"| {LARGEST_ONE_CPU} | {seq / 1e9:.2f} | {shown} | {(parent - load) / 1e9:.2f} | "
+          f"{total / 1e9:.2f} | {path / 1e9:.2f} | {seq / path:.2f}x |", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short ladder (CI smoke run)")
@@ -386,9 +450,13 @@ def main() -> int:
                     help="also measure peak memory of an N-state search")
     ap.add_argument("--jobs-only", action="store_true",
                     help="only the --jobs rows and the machine's two-process ceiling")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also the --jobs split in instructions (valgrind; about 5 minutes)")
     args = ap.parse_args()
     if args.jobs_only:
         jobs_section(args.timeout)
+        if args.instructions:
+            instructions_section()
         return 0
     print(f"# kmap check ladder ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
     print("| scenario | states | transitions | executions | wall s | states/s |")
@@ -412,6 +480,8 @@ def main() -> int:
               f"{full:,} | {full / max(red, 1):,.0f}x |")
     if not args.quick:
         jobs_section(args.timeout)
+    if args.instructions:
+        instructions_section()
     if args.memory:
         print("\n# memory (1 cpu: pkmap 5 tasks, pool 4, cut at the state bound)\n")
         print("| states | transitions | wall s | states/s | peak GiB | bytes/state | 10M states, GiB |")
