@@ -155,11 +155,16 @@ def _encode_changes(codec: Codec, flat: Flat, s: Any, t: Any) -> tuple[Flat, Del
                 out[pos] = n
                 changes.append((pos, n))
 
+    # a handler copies only what it writes: the identity tests skip the rest
     nc = codec.nctx
-    for i, (c0, c1) in enumerate(zip(s.ctxs, t.ctxs)):
-        part(i, c0, c1)
-    for i, (p0, p1) in enumerate(zip(s.cpus, t.cpus)):
-        part(nc + i, p0, p1)
+    if t.ctxs is not s.ctxs:
+        for i, (c0, c1) in enumerate(zip(s.ctxs, t.ctxs)):
+            if c1 is not c0:
+                part(i, c0, c1)
+    if t.cpus is not s.cpus:
+        for i, (p0, p1) in enumerate(zip(s.cpus, t.cpus)):
+            if p1 is not p0:
+                part(nc + i, p0, p1)
     if t.ram is not s.ram:
         for i, (r0, r1) in enumerate(zip(s.ram, t.ram)):
             part(codec.ram_at + i, r0, r1)
@@ -171,7 +176,8 @@ def _encode_changes(codec: Codec, flat: Flat, s: Any, t: Any) -> tuple[Flat, Del
             for i, (v0, v1) in enumerate(zip(s[f], t[f])):
                 part(pos + i, v0, v1)
     for f, pos in codec.field_at.items():
-        part(pos, s[f], t[f])
+        if t[f] is not s[f]:
+            part(pos, s[f], t[f])
     return tuple(out), tuple(changes)
 
 
