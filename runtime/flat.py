@@ -25,8 +25,8 @@ number is a 30-bit hash of its content, the same in every forked worker, so
 a flat state and its hash mean the same thing in all of them and can be
 shipped as they are. Thirty bits keep every number a one-digit int, which
 CPython hashes, compares, pickles and stores on its short paths (63-bit
-numbers cost a worker 7% more instructions). Two values of one kind of part
-with one hash would make that unsound, so the shared codec checks every
+numbers cost the workers 10% more instructions). Two values of one kind of
+part with one hash would make that unsound, so the shared codec checks every
 value it numbers or is told about against the ones it holds, and raises
 ``NumberingClash`` (the search then runs in one process instead). With n
 values of a kind that happens with odds of about n*n / 2**31: the largest
