@@ -76,6 +76,7 @@ class Codec:
         # worker is a new object: flats full of scattered copies miss the
         # cache on every refcount, and compare by value instead of identity)
         self.canon: dict[int, int] = {}
+        self._where_of: dict[Loc, tuple[int, ...]] = {}   # positions(): location -> positions
         self.fresh: list[tuple[int, int, Any]] = []   # shared: (kind, number, value) met here
         self.nctx = len(init.ctxs)
         self.ncpu = len(init.cpus)
@@ -202,8 +203,12 @@ class Codec:
         own position; an element of another field is that field's; a whole
         list is every position of it."""
         out: dict[int, None] = {}
-        for f, i in reads:
-            for pos in self._where(f, i):
+        where = self._where_of
+        for loc in reads:
+            got = where.get(loc)
+            if got is None:
+                got = where[loc] = tuple(self._where(*loc))
+            for pos in got:
                 out[pos] = None
         return tuple(out)
 
