@@ -441,9 +441,7 @@ class Explorer:
         now = time.monotonic()
         if self.o.progress and now - self._last_progress >= 1.0:
             self._last_progress = now
-            rate = len(self.acts) / max(now - self._start, 1e-9)
-            sys.stderr.write(f"\rkmap check: {len(self.acts)} states, {rate:,.0f} states/s ")
-            sys.stderr.flush()
+            show_progress(len(self.acts), self._start)
         if self.o.timeout is not None and now - self._start > self.o.timeout:
             self._cut("time")
             return True
@@ -642,6 +640,15 @@ class Explorer:
 
 
 FAR = 1 << 62   # the distance to an end no execution from here reaches
+
+
+def show_progress(states: int, start: float, about: bool = False) -> None:
+    """The progress line on stderr (asked for only on a terminal), over
+    itself each time; ``about``: a count estimated from one worker's."""
+    rate = states / max(time.monotonic() - start, 1e-9)
+    sys.stderr.write(f"\rkmap check: {'about ' if about else ''}{states} states, "
+                     f"{rate:,.0f} states/s ")
+    sys.stderr.flush()
 
 
 def _show(name: str, v: int) -> str:

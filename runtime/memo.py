@@ -26,8 +26,8 @@ unsound, and it raises instead.
 Every part the step may have changed was noted as read (a Tx copies a field
 before writing it, and a write of an element reads it first), so the
 changed positions are in the key and equal keys give equal results. An
-element of a long pkmap pool is noted as the whole pool (one position). Only used without tracing: `kmap run` still steps
-every handler.
+element of a long pkmap pool is noted as the whole pool (one position).
+Only used without tracing: `kmap run` still steps every handler.
 """
 
 from __future__ import annotations

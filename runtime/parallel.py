@@ -58,7 +58,7 @@ import traceback
 from array import array
 from typing import Any, Callable
 
-from runtime.explore import FAR, Stepper
+from runtime.explore import FAR, Stepper, show_progress
 from runtime.flat import Codec, Flat, NumberingClash
 from runtime.machine import Action, final_state
 from runtime.memo import MemoConflict
@@ -510,7 +510,7 @@ class _Worker:
         now = time.monotonic()
         if o.progress and self.me == 0 and now - self._shown >= 1.0:
             self._shown = now
-            _progress(len(self.keys) * self.jobs, self.start)
+            show_progress(len(self.keys) * self.jobs, self.start, about=True)
         if o.timeout is not None and now - self.start > o.timeout:
             self.cuts.add("time")
             return True
@@ -705,14 +705,6 @@ def _get(q: Any) -> Any:
         except queue.Empty:
             if os.getppid() != _JOB["parent"]:
                 os._exit(1)
-
-
-def _progress(states: int, start: float) -> None:
-    import sys
-    now = time.monotonic()
-    rate = states / max(now - start, 1e-9)
-    sys.stderr.write(f"\rkmap check: about {states} states, {rate:,.0f} states/s ")
-    sys.stderr.flush()
 
 
 # ---------------------------------------------------------------- assembly

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,19 @@ expect never DEADLOCK;""", preemption_bound=2)
     (outcome,) = r.outcomes
     assert outcome.reports == ("DEADLOCK: t:1 never finishes (an endless loop)",)
     assert r.witnesses[outcome] == [(0, 0)]
+
+
+def test_the_progress_line_shows_states_and_rate_once_a_second(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Asked for (on a terminal), a search rewrites one stderr line with
+    its states and rate, at most once a second; --jobs says its count is
+    an estimate."""
+    e = ex.Explorer(load(str(EXAMPLES[0])), ex.Options(progress=True))
+    e.acts.extend([()] * 1234)
+    e._out_of_time()
+    assert capsys.readouterr().err == ""          # not a second yet
+    e._last_progress -= 1.0
+    e._out_of_time()
+    assert re.fullmatch(r"\rkmap check: 1234 states, [\d,]+ states/s ", capsys.readouterr().err)
+    ex.show_progress(80, e._start, about=True)
+    assert capsys.readouterr().err.startswith("\rkmap check: about 80 states, ")
