@@ -130,7 +130,12 @@ def can_switch(preemption: bool, curr: int, irqs: tuple[int, ...], irqs_off: boo
 
 def switch_to(tx: Tx, task: int, cpu: int) -> None:
     """__schedule(): prepare_task_switch (kmap_local_sched_out of prev),
-    finish_task_switch (interrupts on, kmap_local_sched_in of next)."""
+    finish_task_switch (interrupts on, kmap_local_sched_in of next).
+
+    prev may be the idle task (kernel/sched/core.c: prepare_task_switch()
+    switches out whatever ``current`` is): an irq on an idle CPU that
+    leaked a kmap_local mapping left it on the idle task's kmap_ctrl, and
+    it is cleared here before the task maps that slot."""
     from runtime import kmap_local
     old_cpu = tx.ctxs[task].cpu
     if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:
@@ -138,6 +143,8 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     c = tx.cpus[cpu]
     prev = c.curr
     name = tx.program.contexts[task].name
+    if prev < 0:
+        kmap_local.sched_out(tx, idle_ctx(tx.program, cpu), cpu)
     if prev >= 0 and prev != task:
         kmap_local.sched_out(tx, prev, cpu)
         if tx.events is not None:
@@ -156,11 +163,14 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
 
 
 def leave_cpu(tx: Tx, task: int, cpu: int) -> None:
-    """The task stops running here (it sleeps, exits or is killed)."""
+    """The task stops running here (it sleeps, exits or is killed): the
+    CPU switches to its idle task, whose saved kmap_local slots
+    finish_task_switch() re-installs (kmap_local_sched_in of next)."""
     from runtime import kmap_local
     if tx.cpus[cpu].curr == task:
         kmap_local.sched_out(tx, task, cpu)
         tx.set_cpu(cpu, curr=-1, irqs_off=False)
+        kmap_local.sched_in(tx, idle_ctx(tx.program, cpu), cpu)
 
 
 # -------------------------------------------------------------------- irqs

@@ -256,6 +256,32 @@ irq i on cpu0 {
     assert heads(p, e.final) == ["WARNING: CPU: 0 PID: 0 at kmap_local_idx_push (mm/highmem.c)"]
 
 
+def test_idle_task_slots_are_switched_out_and_back_in():
+    """An irq on an idle CPU that leaks a kmap_local mapping leaves it on
+    the idle task's kmap_ctrl. prepare_task_switch() runs
+    kmap_local_sched_out() for whatever `current` is, the idle task too, so
+    the next task finds slot 0 clear (no BUG_ON(!pte_none(*kmap_pte)) in
+    __kmap_local_pfn_prot); finish_task_switch() restores it when the CPU
+    goes idle again (kernel/sched/core.c, mm/highmem.c)."""
+    p, e = run(x86("""
+task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    a[0] = 1;
+    kunmap_local(a);
+}
+irq leaky on cpu0 {
+    void *x = kmap_local_page(P2);
+    x[0] = 3;
+}""", "CONFIG_PREEMPTION = y;"), "leaky, t")
+    s = e.final
+    assert not s.reports
+    assert s.ram[0][0] == 1 and s.ram[1][0] == 3
+    ev = events(e)
+    assert any("__kmap_local_sched_out: cleared idle's slot 0" in x for x in ev)
+    assert any("__kmap_local_sched_in: restored idle's slot 0" in x for x in ev)
+    assert s.cpus[0].fixmap[0] == p.pages[1].pfn + 1, "the idle task's leaked map is back"
+
+
 def test_leak_at_return_to_user():
     """DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx), once: lock debugging goes off (§13.18)."""
     p, s = final(x86("""
