@@ -19,7 +19,7 @@ from dsl import names, nodes
 from dsl.check_env import Env, Mode, Ty
 from dsl.check_expr import ExprCheck
 from dsl.check_stmt import check_body
-from dsl.source import Diagnostic, InputError, Source, did_you_mean
+from dsl.source import Diagnostic, InputError, Source, did_you_mean, did_you_mean_or_list
 from dsl.symbols import (MAX_PAGES, ContextSym, NotConstant, PageSym, Symbols, VarSym,
                          constant_lookup, fold, outer_locals, wrap)
 from runtime.config import KEYS, MAX_CPUS, Config, check_value, resolve
@@ -291,7 +291,7 @@ def check_schedule_item(env: Env, item: nodes.ScheduleItem) -> None:
     ctx = env.symbols.contexts.get(item.name)
     if ctx is None:
         env.error("E203", f"unknown task `{item.name}` in the schedule", item.span,
-                  did_you_mean(item.name, env.symbols.contexts))
+                  did_you_mean_or_list(item.name, env.symbols.contexts, "tasks and irqs"))
     if item.steps is not None and item.steps < 1:
         env.error("E502", f"`{item.name}:{item.steps}` runs no step: a count must be at least 1",
                   item.span, f"write `{item.name}` alone to run it until it finishes or blocks")

@@ -60,6 +60,8 @@ def check(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 0:
             raise Usage(f"--{name.replace('_', '-')} must be >= 0")
+    if args.timeout is not None and not args.timeout > 0:   # also NaN
+        raise Usage("--timeout must be a positive number of seconds")
     program = load(args.file)
     if args.random is not None:
         if args.random < 1:

@@ -13,7 +13,7 @@ from dsl import names, nodes
 from dsl.check_args import argument, suggest_builtin
 from dsl.check_env import Env, Mode, Pos, Ty, arity_message
 from dsl.names import Builtin, Where
-from dsl.source import did_you_mean
+from dsl.source import did_you_mean, did_you_mean_or_list
 from dsl.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, LocalSym, PageSym, Scope,
                          expr_depth, try_fold)
 
@@ -228,7 +228,7 @@ class ExprCheck:
         ctx = self.env.symbols.contexts.get(expr.obj)
         if ctx is None:
             self.env.error("E203", f"unknown task `{expr.obj}`", expr.obj_span,
-                           did_you_mean(expr.obj, self.env.symbols.contexts))
+                           did_you_mean_or_list(expr.obj, self.env.symbols.contexts, "tasks and irqs"))
             return Ty.BAD
         if expr.field not in ctx.outer:
             hint = did_you_mean(expr.field, ctx.outer) or (

@@ -14,7 +14,7 @@ import traceback
 from typing import Sequence
 
 from dsl.load import FileError, load
-from dsl.source import InputError
+from dsl.source import InputError, did_you_mean
 
 EX_OK, EX_FAIL, EX_USAGE, EX_DATAERR, EX_SOFTWARE = 0, 1, 2, 65, 70
 
@@ -49,11 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _option_hint(parser: argparse.ArgumentParser, message: str,
+                 argv: Sequence[str]) -> str:
+    """' (did you mean `--max-states`?)' for the first unrecognized option
+    close to one the command takes, else ''."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((a for a in argv if a in sub.choices), None)
+    parsers = [sub.choices[command]] if command else list(sub.choices.values())
+    known = sorted({o for p in parsers for o in p._option_string_actions if o.startswith("--")})
+    for word in message.split(":", 1)[1].split():
+        if word.startswith("--"):
+            hint = did_you_mean(word.split("=", 1)[0], known)
+            if hint:
+                return f" ({hint})"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except Usage as e:
-        print(f"kmap: {e}\nusage: kmap run|check|lint|repl FILE [options]; see kmap --help",
+        print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
+              "usage: kmap run|check|lint|repl FILE [options]; see kmap --help",
               file=sys.stderr)
         return EX_USAGE
     except SystemExit as e:  # --help

@@ -75,6 +75,16 @@ class InputError(KmapError):
         return [d.code for d in self.diagnostics]
 
 
+def did_you_mean_or_list(word: str, candidates: object, what: str) -> str:
+    """did_you_mean(), or, with nothing close, the candidates themselves
+    ("the WHAT are: a, b") when there are a few."""
+    pool = [c for c in candidates if isinstance(c, str)]  # type: ignore[attr-defined]
+    hint = did_you_mean(word, pool)
+    if hint or not pool or len(pool) > 12:
+        return hint
+    return f"the {what} are: {', '.join(pool)}"
+
+
 def did_you_mean(word: str, candidates: object) -> str:
     """'did you mean `x`?' for the closest candidate, or ''."""
     pool = [c for c in candidates if isinstance(c, str)]  # type: ignore[attr-defined]

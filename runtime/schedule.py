@@ -251,9 +251,13 @@ def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
         item = raw.strip()
         if not item:
             raise ValueError("empty schedule item")
-        name, _, count = item.partition(":")
-        name, _, cpu = name.partition("@")
+        name, colon, count = item.partition(":")
+        name, at, cpu = name.partition("@")
         name = name.strip()
+        if colon and not count.strip():
+            raise ValueError(f"`{item}`: a step count is expected after `:`")
+        if at and not cpu.strip():
+            raise ValueError(f"`{item}`: expected @cpuN")
         ci = program.context_index(name)
         if ci is None:
             names = ", ".join(c.name for c in program.contexts)

@@ -122,6 +122,15 @@ def test_E203_unknown_task_in_expectation_and_schedule() -> None:
     assert all("did you mean `writer`?" == d.hint for d in diags)
 
 
+def test_E203_with_nothing_close_lists_the_tasks_and_irqs() -> None:
+    f = file(task("writer", var("int", "v", lit(0))), task("reader", var("int", "w", lit(0))),
+             expects=(expect("always", binary("==", member("nobody", "v"), lit(0))),),
+             schedules=(sched("zzz"),))
+    diags = errors(f)
+    assert [d.code for d in diags] == ["E203", "E203"]
+    assert all(d.hint == "the tasks and irqs are: writer, reader" for d in diags)
+
+
 def test_E204_task_var_must_be_in_outermost_block() -> None:
     f = file(task("w", var("int", "value", lit(0)), if_(lit(1), block(var("int", "inner", lit(1))))),
              expects=(expect("always", member("w", "valeu")),

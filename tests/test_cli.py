@@ -93,6 +93,33 @@ task b on cpu0 { int y = 2; }
     assert code == 65 and "E503" in err and "g.kmap:5:1" in err
 
 
+@pytest.mark.parametrize("items, message", [
+    ("a:", "`a:`: a step count is expected after `:`"),
+    ("a: , b", "`a:`: a step count is expected after `:`"),
+    ("a@", "`a@`: expected @cpuN"),
+    ("a@:2", "`a@:2`: expected @cpuN"),
+    ("a:x", "`a:x`: the step count must be a positive integer"),
+])
+def test_bad_schedule_items_are_named(items: str, message: str, tmp_path: Path):
+    f = write(tmp_path, "task a on cpu0 { int x = 1; int y = 2; }\ntask b on cpu0 { int z = 3; }\n")
+    _, err, code = kmap("run", f, "--schedule", items)
+    assert code == 2 and message in err, err
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan"])
+def test_timeout_must_be_positive(value: str):
+    _, err, code = kmap("check", FIRST, "--timeout", value)
+    assert code == 2 and "--timeout must be a positive number of seconds" in err
+
+
+def test_unknown_option_suggests_the_closest():
+    _, err, code = kmap("check", "--max-stats", "10", FIRST)
+    assert code == 2 and "unrecognized arguments: --max-stats" in err
+    assert "did you mean `--max-states`?" in err
+    _, err, code = kmap("run", FIRST, "--shedule", "t")
+    assert code == 2 and "did you mean `--schedule`?" in err
+
+
 def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):
     import runtime.machine as m
     real = m.step
