@@ -115,6 +115,26 @@ def step(program: Program, state: State, action: Action,
     return tx.commit(), tuple(tx.events or ())
 
 
+def switch_step(program: Program, state: State, action: Action,
+                reads: list[Loc] | None = None) -> State | None:
+    """The context switch a task's step begins with when the task is not
+    running on the CPU (sched.switch_to, and the resched flag cleared):
+    step() is this followed by the task's instruction from the state it
+    leaves, where the task is running. runtime/memo.py keeps the two
+    apart, because the switch depends on the previous task only through
+    its kmap_local slots. None if the switch itself killed the task
+    (it never does: __kmap_local_sched_out only warns)."""
+    ci, cpu = action
+    tx = Tx(program, state, ci, cpu, False, reads)
+    try:
+        sched.switch_to(tx, ci, cpu)
+        if tx.me.resched:
+            tx.set_me(resched=False)
+    except Killed:
+        return None
+    return tx.commit()
+
+
 def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
     ins = code[tx.pc]
     if isinstance(ins, ir.Set):

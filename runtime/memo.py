@@ -37,9 +37,9 @@ from typing import Any, Callable
 
 from runtime.flat import Codec, Flat
 from runtime.builtins import spinning_on
-from runtime.machine import Action, enabled, step
+from runtime.machine import Action, enabled, step, switch_step
 from runtime.program import Program
-from runtime.state import State
+from runtime.state import State, idle_ctx
 from runtime.tx import Loc
 
 # A delta: (position, new part number) for every part the step changed.
@@ -59,7 +59,8 @@ class _Spec:
     def __init__(self, positions: tuple[int, ...]) -> None:
         self.positions = positions
         self.get = _getter(positions)
-        self.table: dict[Any, Delta] = {}
+        # the changes (a step), or the positions read and the changes (a switch)
+        self.table: dict[Any, Any] = {}
 
 
 def _getter(positions: tuple[int, ...]) -> Callable[[Flat], Any]:
@@ -84,6 +85,14 @@ class StepMemo:
         self.fresh: list[tuple[Any, tuple[int, ...], Any, Delta]] = []
         c = codec
         (self._dl,), (self._pan,) = c.field_positions("debug_locks"), c.field_positions("panicked")
+        # context switches, learnt apart from the instruction that follows
+        self.composed = 0            # misses answered by a switch and a step already known
+        self.switches: dict[Any, list[_Spec]] = {}
+        self._is_task = [i < len(program.contexts) and not program.contexts[i].is_irq
+                         for i in range(c.nctx)]
+        self._idle = [idle_ctx(program, cpu) for cpu in range(c.ncpu)]
+        self._kview: dict[int, tuple[int, tuple[int, ...]]] = {}
+        self._union: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
 
     def step(self, flat: Flat, a: Action) -> Flat:
         """The successor of ``flat`` by ``a``, as step() computes it."""
@@ -103,30 +112,137 @@ class StepMemo:
                         out[p] = v
                     return tuple(out)
         self.misses += 1
-        return self._record(flat, a, key)
+        if self._is_task[ci] and self.codec.cpu(flat, cpu).curr != ci:
+            got = self._compose(flat, a, key)
+            if got is not None:
+                return got
+        return self._record(flat, a, key)[0]
 
-    def _record(self, flat: Flat, a: Action, key: Any) -> Flat:
+    def _record(self, flat: Flat, a: Action, key: Any) -> tuple[Flat, tuple[int, ...], Delta]:
+        """Run the step with its reads noted and keep it: the successor, the
+        positions read and the changes."""
         codec = self.codec
         s = codec.decode(flat)
         reads: list[Loc] = []
         t = step(self.p, s, a, reads=reads)[0]
         new, delta = _encode_changes(codec, flat, s, t)
         positions = codec.positions(reads)
-        keyed = {a[0], codec.nctx + a[1], self._dl, self._pan}
+        self._check_noted(a, delta, positions)
+        self._keep(key, positions, _getter(positions)(flat), delta)
+        return new, positions, delta
+
+    def _check_noted(self, a: Action, delta: Delta, positions: tuple[int, ...]) -> None:
+        keyed = {a[0], self.codec.nctx + a[1], self._dl, self._pan}
         unread = {p for p, _ in delta} - set(positions) - keyed
         if unread:
             raise MemoConflict(f"step {a} changed positions {sorted(unread)} it did not note")
-        values = _getter(positions)(flat)
+
+    def _keep(self, key: Any, positions: tuple[int, ...], values: Any, delta: Delta) -> None:
         self.learn(key, positions, values, delta)
         if self.share:
             self.fresh.append((key, positions, values, delta))
-        return new
+
+    # ------------------------------------------------------ context switches
+    # A task's step that begins with a context switch is the switch
+    # (machine.switch_step) and then the task's own step, where it runs. The
+    # switch reads the previous task (and the CPU's idle task) only for its
+    # kmap_local slots (__kmap_local_sched_out) and changes neither, so it is
+    # learnt under their kmap_idx and pteval[] instead of their whole
+    # contexts: one switch recording serves the previous task at any pc with
+    # any locals. The task's own step is then usually known already. The two
+    # are composed into one ordinary recording under the step's key, so the
+    # next time the same transition is a plain hit.
+    def _compose(self, flat: Flat, a: Action, key: Any) -> Flat | None:
+        ci, cpu = a
+        prev = self.codec.cpu(flat, cpu).curr
+        idle = self._idle[cpu]
+        k1 = key + (self._kview_of(flat[prev]) if prev >= 0 else None,
+                    self._kview_of(flat[idle]))
+        got: tuple[tuple[int, ...], Delta] | None = None
+        for spec in self.switches.get(k1, ()):
+            got = spec.table.get(spec.get(flat))
+            if got is not None:
+                break
+        else:
+            got = self._record_switch(flat, a, k1, prev, idle)
+            if got is None:
+                return None
+        read1, d1 = got
+        flat1 = _apply(flat, d1)
+        nc = self.codec.nctx
+        key2 = (ci, cpu, flat1[ci], flat1[nc + cpu], flat1[self._dl], flat1[self._pan])
+        for spec in self.root.get(key2, ()):
+            d2 = spec.table.get(spec.get(flat1))
+            if d2 is not None:
+                flat2, read2 = _apply(flat1, d2), spec.positions
+                break
+        else:
+            flat2, read2, d2 = self._record(flat1, a, key2)
+        # what the two read, less the key: the task, its CPU and the flags
+        # (a part the switch wrote and the step read is keyed on as it was
+        # before the switch: more than needed, never less)
+        positions = self._union.get((read1, read2))
+        if positions is None:
+            keyed = {ci, nc + cpu, self._dl, self._pan}
+            both = dict.fromkeys(read1 + read2)
+            positions = self._union[(read1, read2)] = tuple(p for p in both if p not in keyed)
+        # the changes of both, less what the step put back as it was; each
+        # was checked to change only what it read or keyed on
+        changed = dict(d1)
+        changed.update(d2)
+        delta = tuple([(p, v) for p, v in sorted(changed.items()) if flat[p] != v])
+        self._keep(key, positions, _getter(positions)(flat), delta)
+        self.composed += 1
+        return flat2
+
+    def _record_switch(self, flat: Flat, a: Action, k1: Any, prev: int,
+                       idle: int) -> tuple[tuple[int, ...], Delta] | None:
+        """Run the switch with its reads noted and keep it under k1 (the key
+        with the previous and idle tasks' kmap_local views): the positions
+        it read (theirs included, for the composed recording) and its
+        changes. None when it changed either task (then it is not learnt
+        apart)."""
+        codec = self.codec
+        s = codec.decode(flat)
+        reads: list[Loc] = []
+        t = switch_step(self.p, s, a, reads=reads)
+        if t is None:
+            return None
+        _, delta = _encode_changes(codec, flat, s, t)
+        read = codec.positions(reads)
+        self._check_noted(a, delta, read)
+        if any(p == prev or p == idle for p, _ in delta):
+            return None
+        positions = tuple(p for p in read if p != prev and p != idle)
+        specs = self.switches.setdefault(k1, [])
+        for spec in specs:
+            if spec.positions == positions:
+                break
+        else:
+            spec = _Spec(positions)
+            specs.append(spec)
+        values = spec.get(flat)
+        old = spec.table.get(values)
+        if old is not None and old[1] != delta:
+            raise MemoConflict(f"switch to {a} gave two results for the same kmap_local views")
+        spec.table[values] = (read, delta)
+        return read, delta
+
+    def _kview_of(self, number: int) -> tuple[int, tuple[int, ...]]:
+        """What a context switch reads of a task that is not switching in:
+        its kmap_local depth and saved PTEs (kmap_ctrl)."""
+        got = self._kview.get(number)
+        if got is None:
+            c = self.codec.ctx_values[number]
+            got = self._kview[number] = (c.kmap_idx, c.pteval)
+        return got
 
     def learn(self, key: Any, positions: tuple[int, ...], values: Any, delta: Delta) -> None:
         """Keep a recording: this process's, or (shared codecs, where part
         numbers mean the same in every worker) another worker's."""
         if self.entries >= self.max_entries:
             self.root.clear()
+            self.switches.clear()
             self.entries = 0
         self.entries += 1
         specs = self.root.setdefault(key, [])
@@ -140,6 +256,17 @@ class StepMemo:
         if old is not None and old != delta:
             raise MemoConflict(f"step {key[:2]} gave two results for the same reads")
         spec.table[values] = delta
+
+
+def _apply(flat: Flat, delta: Delta) -> Flat:
+    """flat with the changes of a recording."""
+    if len(delta) == 1:
+        (p, v), = delta
+        return flat[:p] + (v,) + flat[p + 1:]
+    out = list(flat)
+    for p, v in delta:
+        out[p] = v
+    return tuple(out)
 
 
 def _encode_changes(codec: Codec, flat: Flat, s: Any, t: Any) -> tuple[Flat, Delta]:

@@ -135,7 +135,11 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     prev may be the idle task (kernel/sched/core.c: prepare_task_switch()
     switches out whatever ``current`` is): an irq on an idle CPU that
     leaked a kmap_local mapping left it on the idle task's kmap_ctrl, and
-    it is cleared here before the task maps that slot."""
+    it is cleared here before the task maps that slot.
+
+    Of prev (and of the idle task) this reads only kmap_ctrl, through
+    kmap_local.sched_out, and changes nothing: runtime/memo.py learns a
+    switch under those alone (machine.switch_step)."""
     from runtime import kmap_local
     old_cpu = tx.ctxs[task].cpu
     if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:

@@ -118,6 +118,50 @@ def test_a_local_step_is_reused_whatever_the_other_task_did():
     assert first.ctxs[0] == second.ctxs[0]
 
 
+PREEMPTED = """
+config { ARCH = x86; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { void *v = kmap_local_page(P); int x = 1; int y = 2; kunmap_local(v); }
+task b on cpu0 { int w = 4; }
+expect never BUG;
+"""
+
+
+def test_a_switch_is_learnt_once_for_any_pc_of_the_previous_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """b preempting a: __kmap_local_sched_out reads a's kmap_local slots,
+    not its pc or locals, so the switch recorded when a was at `int x`
+    serves a at `int y` too, and b's own step is the one already known:
+    the second transition runs no handler (each is composed into an
+    ordinary recording, and equals step())."""
+    p = program(PREEMPTED)
+    ran: list[str] = []
+
+    def counted(name, f):
+        def g(*args, **kw):
+            ran.append(name)
+            return f(*args, **kw)
+        return g
+
+    monkeypatch.setattr(memo_mod, "step", counted("step", memo_mod.step))
+    monkeypatch.setattr(memo_mod, "switch_step", counted("switch", memo_mod.switch_step))
+    codec = Codec(initial_state(p))
+    memo = StepMemo(p, codec)
+    a, b = (0, 0), (1, 0)
+    s1 = step(p, initial_state(p), a)[0]      # a mapped P: slot 0 live
+    s2 = step(p, s1, a)[0]                     # a ran `int x = 1`
+    assert s1.ctxs[0] != s2.ctxs[0] and s1.ctxs[0].kmap_idx == s2.ctxs[0].kmap_idx == 1
+    for s in (s1, s2):
+        got = codec.decode(memo.step(codec.encode(s), b))
+        assert got == step(p, s, b)[0]
+        assert got.cpus[0].fixmap[0] == 0 and got.ctxs[0].pteval[0] != 0   # a's slot saved
+    assert ran == ["switch", "step"]
+    assert memo.composed == 2 and (memo.hits, memo.misses) == (0, 2)
+    # composed into ordinary recordings: the same transition again is a hit
+    memo.step(codec.encode(s2), b)
+    assert memo.hits == 1 and ran == ["switch", "step"]
+
+
 def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """If a handler read the state behind the Tx's back, two recordings of
     one step would disagree; the memo refuses instead of guessing."""
