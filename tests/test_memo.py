@@ -162,6 +162,17 @@ def test_a_switch_is_learnt_once_for_any_pc_of_the_previous_task(
     assert memo.hits == 1 and ran == ["switch", "step"]
 
 
+def test_one_recording_in_two_orders_is_no_conflict() -> None:
+    """A composed recording lists its changes by position, a direct one in
+    the order they were met: the same changes, not a conflict."""
+    p = program(TWO_TASKS)
+    memo = StepMemo(p, Codec(initial_state(p)))
+    memo.learn((0, 0), (1,), 5, ((3, 1), (1, 2)))
+    memo.learn((0, 0), (1,), 5, ((1, 2), (3, 1)))
+    with pytest.raises(MemoConflict):
+        memo.learn((0, 0), (1,), 5, ((1, 2), (3, 4)))
+
+
 def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """If a handler read the state behind the Tx's back, two recordings of
     one step would disagree; the memo refuses instead of guessing."""
