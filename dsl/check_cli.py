@@ -39,8 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="search in N worker processes (identical results; about "
-                        "1.3x on two cores, see docs/performance.md)")
+                   help="search in N worker processes (identical results; 1.0x "
+                        "to 1.4x on two cores, see docs/performance.md)")
     p.add_argument("--no-memo", action="store_true",
                    help="run every step through the handlers instead of reusing "
                         "recorded steps (identical results; slower)")
