@@ -39,11 +39,15 @@ from runtime.flat import Codec, Flat
 from runtime.builtins import spinning_on
 from runtime.machine import Action, enabled, step, switch_step
 from runtime.program import Program
-from runtime.state import State, idle_ctx
+from runtime.state import Ctx, State, idle_ctx
 from runtime.tx import Loc
 
 # A delta: (position, new part number) for every part the step changed.
 Delta = tuple[tuple[int, int], ...]
+
+# The fields of the incoming task a context switch may change and still be
+# learnt for any value of its others (sched.switch_to sets these two).
+_SWITCHED = frozenset({Ctx._fields.index("cpu"), Ctx._fields.index("resched")})
 
 
 class MemoConflict(AssertionError):
@@ -92,6 +96,9 @@ class StepMemo:
                          for i in range(c.nctx)]
         self._idle = [idle_ctx(program, cpu) for cpu in range(c.ncpu)]
         self._kview: dict[int, tuple[int, tuple[int, ...]]] = {}
+        self._sview: dict[int, tuple[Any, ...]] = {}
+        self._patch: dict[tuple[int, tuple[tuple[int, Any], ...]], int] = {}
+        self._reported = set(c.field_positions("reports") + c.field_positions("once"))
         self._union: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
 
     def step(self, flat: Flat, a: Action) -> Flat:
@@ -156,17 +163,9 @@ class StepMemo:
         ci, cpu = a
         prev = self.codec.cpu(flat, cpu).curr
         idle = self._idle[cpu]
-        k1 = key + (self._kview_of(flat[prev]) if prev >= 0 else None,
-                    self._kview_of(flat[idle]))
-        got: tuple[tuple[int, ...], Delta] | None = None
-        for spec in self.switches.get(k1, ()):
-            got = spec.table.get(spec.get(flat))
-            if got is not None:
-                break
-        else:
-            got = self._record_switch(flat, a, k1, prev, idle)
-            if got is None:
-                return None
+        got = self._switch(flat, a, key, prev, idle)
+        if got is None:
+            return None
         read1, d1 = got
         flat1 = _apply(flat, d1)
         nc = self.codec.nctx
@@ -195,14 +194,43 @@ class StepMemo:
         self.composed += 1
         return flat2
 
-    def _record_switch(self, flat: Flat, a: Action, k1: Any, prev: int,
+    def _switch(self, flat: Flat, a: Action, key: Any, prev: int,
+                idle: int) -> tuple[tuple[int, ...], Delta] | None:
+        """The positions the switch that begins step a reads, and its
+        changes; None when it is not learnt apart.
+
+        Two keys, both with the previous and idle tasks' kmap_local views:
+        the general one has, of the incoming task, only what switch_to
+        reads of it (its CPU, resched flag and kmap_ctrl), and its change
+        of that task as a patch of fields; the other has the task's whole
+        context, for a switch that changed more of it or reported (a
+        report carries the task's pc)."""
+        ci, cpu = a
+        views = (self._kview_of(flat[prev]) if prev >= 0 else None, self._kview_of(flat[idle]))
+        general = (ci, cpu, self._sview_of(flat[ci])) + key[3:] + views
+        for spec in self.switches.get(general, ()):
+            got = spec.table.get(spec.get(flat))
+            if got is not None:
+                read, rest, patch = got
+                n = self._patched(ci, flat[ci], patch)
+                return read, (rest + ((ci, n),) if n != flat[ci] else rest)
+        whole = key + views
+        for spec in self.switches.get(whole, ()):
+            got = spec.table.get(spec.get(flat))
+            if got is not None:
+                return got[0], got[1]
+        return self._record_switch(flat, a, general, whole, prev, idle)
+
+    def _record_switch(self, flat: Flat, a: Action, general: Any, whole: Any, prev: int,
                        idle: int) -> tuple[tuple[int, ...], Delta] | None:
-        """Run the switch with its reads noted and keep it under k1 (the key
-        with the previous and idle tasks' kmap_local views): the positions
-        it read (theirs included, for the composed recording) and its
-        changes. None when it changed either task (then it is not learnt
-        apart)."""
+        """Run the switch with its reads noted and keep it under the general
+        key if it changed only the incoming task's CPU and resched flag
+        (and the CPUs, caches and memory), else under the whole one: the
+        positions it read (the previous and idle tasks' included, for the
+        composed recording) and its changes. None when it changed either of
+        those two tasks (then it is not learnt apart)."""
         codec = self.codec
+        ci = a[0]
         s = codec.decode(flat)
         reads: list[Loc] = []
         t = switch_step(self.p, s, a, reads=reads)
@@ -213,8 +241,16 @@ class StepMemo:
         self._check_noted(a, delta, read)
         if any(p == prev or p == idle for p, _ in delta):
             return None
+        patch = tuple([(i, v) for i, (u, v) in enumerate(zip(s.ctxs[ci], t.ctxs[ci])) if u != v])
+        key: Any
+        entry: tuple[tuple[int, ...], Delta, Any]
+        if all(i in _SWITCHED for i, _ in patch) and \
+                not any(p in self._reported for p, _ in delta):
+            key, entry = general, (read, tuple([(p, v) for p, v in delta if p != ci]), patch)
+        else:
+            key, entry = whole, (read, delta, None)
         positions = tuple(p for p in read if p != prev and p != idle)
-        specs = self.switches.setdefault(k1, [])
+        specs = self.switches.setdefault(key, [])
         for spec in specs:
             if spec.positions == positions:
                 break
@@ -223,10 +259,29 @@ class StepMemo:
             specs.append(spec)
         values = spec.get(flat)
         old = spec.table.get(values)
-        if old is not None and old[1] != delta:
+        if old is not None and old[1:] != entry[1:]:
             raise MemoConflict(f"switch to {a} gave two results for the same kmap_local views")
-        spec.table[values] = (read, delta)
+        spec.table[values] = entry
         return read, delta
+
+    def _sview_of(self, number: int) -> tuple[Any, ...]:
+        """What switch_to reads of the task switching in: its last CPU, its
+        resched flag and its kmap_ctrl (sched_in)."""
+        got = self._sview.get(number)
+        if got is None:
+            c = self.codec.ctx_values[number]
+            got = self._sview[number] = (c.cpu, c.resched, c.kmap_idx, c.pteval)
+        return got
+
+    def _patched(self, ci: int, number: int, patch: tuple[tuple[int, Any], ...]) -> int:
+        """The number of context part ``number`` with the fields of patch."""
+        got = self._patch.get((number, patch))
+        if got is None:
+            vals = list(self.codec.ctx_values[number])
+            for i, v in patch:
+                vals[i] = v
+            got = self._patch[(number, patch)] = self.codec.number(ci, tuple.__new__(Ctx, vals))
+        return got
 
     def _kview_of(self, number: int) -> tuple[int, tuple[int, ...]]:
         """What a context switch reads of a task that is not switching in:

@@ -162,6 +162,44 @@ def test_a_switch_is_learnt_once_for_any_pc_of_the_previous_task(
     assert memo.hits == 1 and ran == ["switch", "step"]
 
 
+PINGPONG = """
+config { ARCH = x86; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { void *v = kmap_local_page(P); int x = 1; int y = 2; int z = 3; kunmap_local(v); }
+task b on cpu0 { int u = 4; int w = 5; int q = 6; }
+expect never BUG;
+"""
+
+
+def test_a_switch_is_learnt_once_for_any_pc_of_the_incoming_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """switch_to reads of the task switching in only its CPU, resched flag
+    and kmap_ctrl, and sets the first two: b switching in at `int w` and
+    at `int q` (a holding its slot both times) is one switch recording."""
+    p = program(PINGPONG)
+    switches: list[int] = []
+    real = memo_mod.switch_step
+
+    def counted(*args, **kw):
+        switches.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(memo_mod, "switch_step", counted)
+    codec = Codec(initial_state(p))
+    memo = StepMemo(p, codec)
+    a, b = (0, 0), (1, 0)
+    s = initial_state(p)
+    ran = []
+    for act in (a, b, a, b, a, b):
+        before = len(switches)
+        nxt = codec.decode(memo.step(codec.encode(s), act))
+        assert nxt == step(p, s, act)[0]
+        ran.append(len(switches) - before)
+        s = nxt
+    assert s.ctxs[1].pc == 3 and s.ctxs[0].kmap_idx == 1
+    assert ran == [1, 1, 1, 1, 0, 0]   # a from idle, b, a back, b, then known
+
+
 def test_one_recording_in_two_orders_is_no_conflict() -> None:
     """A composed recording lists its changes by position, a direct one in
     the order they were met: the same changes, not a conflict."""
