@@ -265,6 +265,33 @@ def resolve(settings: dict[str, int | str], min_cpus: int = 1) -> tuple[Config |
     return (None if problems else cfg), problems
 
 
+def _pkmap_window(cfg: Config, settings: dict[str, int | str]) -> list[ConfigProblem]:
+    """The pkmap window, LAST_PKMAP pages from PKMAP_BASE, must fit where
+    the arch puts it: on arm one page table below PAGE_OFFSET
+    (arch/arm/include/asm/highmem.h: PKMAP_BASE = PAGE_OFFSET - PMD_SIZE,
+    LAST_PKMAP = PTRS_PER_PTE), on x86 below the fixmap
+    (arch/x86/include/asm/pgtable_32_areas.h). The model keeps PKMAP_BASE
+    where the arch's 4 KiB pages put it, so a larger PAGE_SIZE or
+    LAST_PKMAP would run the window into the direct map or the kmap_local
+    slots."""
+    pre = cfg.preset
+    lowest_slot = cfg.kmap_local_vaddr(cfg.NR_CPUS - 1, cfg.KM_MAX_IDX - 1)
+    if pre.pkmap_base < pre.page_offset:
+        limit, what = pre.page_offset, f"PAGE_OFFSET ({pre.page_offset:#x}), into the direct map"
+    else:
+        limit, what = lowest_slot, f"the fixmap's kmap_local slots (the lowest at {lowest_slot:#x})"
+    if cfg.pkmap_end <= limit:
+        return []
+    fits = 1
+    while pre.pkmap_base + 2 * fits * cfg.PAGE_SIZE <= limit and 2 * fits <= 1024:
+        fits *= 2
+    key = "PAGE_SIZE" if "PAGE_SIZE" in settings and "LAST_PKMAP" not in settings else "LAST_PKMAP"
+    return [ConfigProblem(
+        key, f"the pkmap window (LAST_PKMAP = {cfg.LAST_PKMAP} pages of {cfg.PAGE_SIZE} "
+        f"bytes from PKMAP_BASE {pre.pkmap_base:#x}) runs past {what}",
+        f"with PAGE_SIZE = {cfg.PAGE_SIZE}, use LAST_PKMAP = {fits} or less")]
+
+
 def _refusals(cfg: Config, settings: dict[str, int | str]) -> list[ConfigProblem]:
     """Combinations the kernel refuses, with the kernel's reason."""
     out: list[ConfigProblem] = []
@@ -314,6 +341,8 @@ def _refusals(cfg: Config, settings: dict[str, int | str]) -> list[ConfigProblem
         out.append(ConfigProblem("L1_CACHE_BYTES", "L1_CACHE_BYTES cannot exceed PAGE_SIZE"))
     if cfg.CONFIG_HIGHMEM and pre.highmem_possible and cfg.LAST_PKMAP < 1:
         out.append(ConfigProblem("LAST_PKMAP", "CONFIG_HIGHMEM needs a pkmap pool (LAST_PKMAP >= 1)"))
+    if cfg.CONFIG_HIGHMEM and pre.pkmap_base and cfg.LAST_PKMAP >= 1:
+        out.extend(_pkmap_window(cfg, settings))
     if cfg.CONFIG_DEBUG_KMAP_LOCAL and cfg.KM_MAX_IDX < 2:
         out.append(ConfigProblem("KM_MAX_IDX", "with CONFIG_DEBUG_KMAP_LOCAL every mapping "
                                  "takes two slots: KM_MAX_IDX must be at least 2"))

@@ -190,6 +190,27 @@ def test_E303_devmap_protection_refused_with_highmem() -> None:
     assert "depends on !HIGHMEM" in d.message and "mm/Kconfig" in d.message
 
 
+def test_E303_pkmap_window_must_fit_below_page_offset_on_arm() -> None:
+    """arch/arm/include/asm/highmem.h: PKMAP_BASE = PAGE_OFFSET - PMD_SIZE,
+    one page table of LAST_PKMAP = PTRS_PER_PTE entries: the window is 2 MiB
+    and the direct map starts right above it."""
+    d = one(file(cfg=config(ARCH="arm", LAST_PKMAP=1024)), "E303")
+    assert "PAGE_OFFSET" in d.message and "LAST_PKMAP = 512" in d.hint
+    d = one(file(cfg=config(ARCH="arm", PAGE_SIZE=8192)), "E303")
+    assert "LAST_PKMAP = 256" in d.hint
+
+
+def test_E303_pkmap_window_must_end_below_the_fixmap_on_x86() -> None:
+    d = one(file(cfg=config(ARCH="x86", PAGE_SIZE=16384)), "E303")
+    assert "fixmap" in d.message and "LAST_PKMAP = 256" in d.hint
+
+
+def test_pkmap_window_that_fits_is_accepted() -> None:
+    for cfg in (config(ARCH="arm"), config(ARCH="arm", PAGE_SIZE=64, LAST_PKMAP=1024),
+                config(ARCH="x86"), config(ARCH="x86", PAGE_SIZE=4096, NR_CPUS=8)):
+        ok(file(cfg=cfg))
+
+
 def test_E304_duplicate_config_key() -> None:
     items = config(CONFIG_HIGHMEM="y").items + config(CONFIG_HIGHMEM="n").items
     d = one(file(cfg=n.Config(items, n.NO_SPAN)), "E304")
