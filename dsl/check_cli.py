@@ -70,7 +70,7 @@ def check(args: argparse.Namespace) -> int:
     opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
                       timeout=args.timeout, progress=sys.stderr.isatty(), jobs=args.jobs,
-                      memo=not args.no_memo)
+                      memo=not args.no_memo, interruptible=True)
     result = ex.explore(program, opts)
     if opts.progress:
         sys.stderr.write("\r\033[K")

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import gc
 import sys
+import signal
+import sys
+import threading
 import time
 from array import array
 from collections import deque
@@ -55,6 +58,7 @@ class Options:
     progress: bool = False
     jobs: int = 1                 # worker processes (runtime/parallel.py)
     memo: bool = True             # memoized steps (runtime/memo.py)
+    interruptible: bool = False   # a first Ctrl-C cuts the search (bound "interrupt")
 
 
 @dataclass(frozen=True)
@@ -143,17 +147,38 @@ class Explorer:
         self._near: array[int] | None = None   # distance to an end (_count, one outcome)
         self._start = time.monotonic()
         self._last_progress = self._start
+        self._interrupted = False   # set by the first Ctrl-C (interruptible)
 
     def run(self) -> Result:
         # The search makes millions of tuples and no reference cycles: the
         # cyclic collector would only walk the growing graph again and again.
         enabled_gc = gc.isenabled()
         gc.disable()
+        old = self._catch_interrupt()
         try:
             return self._run()
         finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
             if enabled_gc:
                 gc.enable()
+
+    def _catch_interrupt(self) -> Any:
+        """With ``interruptible`` (kmap check, one process): the first
+        SIGINT cuts the search where it is, as --timeout does, so a search
+        that would never end still reports what it explored; a second one
+        interrupts. The handler it replaced, or None."""
+        if not self.o.interruptible or self.o.jobs > 1 or \
+                threading.current_thread() is not threading.main_thread():
+            return None
+
+        def first(signum: int, frame: Any) -> None:
+            self._interrupted = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.stderr.write("\nkmap: interrupted: reporting what was explored "
+                             "(Ctrl-C again to stop at once)\n")
+
+        return signal.signal(signal.SIGINT, first)
 
     def _run(self) -> Result:
         if self.o.jobs > 1:
@@ -444,6 +469,9 @@ class Explorer:
             show_progress(len(self.acts), self._start)
         if self.o.timeout is not None and now - self._start > self.o.timeout:
             self._cut("time")
+            return True
+        if self._interrupted:
+            self._cut("interrupt")
             return True
         return False
 

@@ -212,3 +212,22 @@ def test_jobs_print_the_same_report_text_and_json() -> None:
         two, err2, code2 = kmap("check", slot, "--jobs", "2", *extra)
         assert (one, err1, code1) == (two, err2, code2)
     assert "max depth 12" in one or '"max_depth": 12' in one
+
+
+def test_ctrl_c_prints_what_was_explored(tmp_path: Path):
+    """kmap check on a search that never ends: the first Ctrl-C reports
+    the search so far, bounded, with always unproven (exit 1)."""
+    import os
+    import signal
+    import threading
+    f = write(tmp_path, "int n = 0;\ntask t on cpu0 { while (1) { n = n + 1; } }\n"
+                        "expect always n >= 0;\n")
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        out, err, code = kmap("check", f, "--no-trace")
+    finally:
+        timer.cancel()
+    assert code == 1 and "kmap: interrupted: reporting what was explored" in err
+    assert "expect always n >= 0: unproven (search bounded by interrupt)" in out
+    assert "Bounded by: interrupt (always/never cannot be proven)" in out

@@ -366,3 +366,30 @@ def test_the_progress_line_shows_states_and_rate_once_a_second(
     assert re.fullmatch(r"\rkmap check: 1234 states, [\d,]+ states/s ", capsys.readouterr().err)
     ex.show_progress(80, e._start, about=True)
     assert capsys.readouterr().err.startswith("\rkmap check: about 80 states, ")
+
+
+GROWING = """
+config { ARCH = x86; PAGE_SIZE = 64; }
+int n = 0;
+task t on cpu0 { while (1) { n = n + 1; } }
+expect always n >= 0;
+"""
+
+
+def test_ctrl_c_ends_the_search_as_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search that never ends (n grows without bound) and has no bound:
+    the first SIGINT cuts it where it is, and the result says so (always
+    is unproven), as --timeout does; the handler is put back after."""
+    import os
+    import signal
+    import threading
+    p = load_src(GROWING)
+    before = signal.getsignal(signal.SIGINT)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        r = ex.explore(p, ex.Options(interruptible=True))
+    finally:
+        timer.cancel()
+    assert r.bounded == ["interrupt"] and r.states > 100
+    assert signal.getsignal(signal.SIGINT) is before
