@@ -126,7 +126,8 @@ def context_line(program: Program, state: State, i: int, status: str | None = No
         parts.append(f"migration_disabled {ctx.migration_disabled}")
     if ctx.pagefault_disabled:
         parts.append(f"pagefault_disabled {ctx.pagefault_disabled}")
-    locs = [f"{n}={value_text(ctx.locals[s])}" for n, s in info.outer_locals]
+    bits = program.config.preset.bits
+    locs = [f"{n}={value_text(ctx.locals[s], bits)}" for n, s in info.outer_locals]
     if locs:
         parts.append(" ".join(locs))
     return ", ".join(parts)

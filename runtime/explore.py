@@ -481,7 +481,7 @@ class Explorer:
         for name, atom in self.atoms:
             try:
                 v = evaluate(self.p, final, atom)
-                values.append((name, _show(name, v)))
+                values.append((name, _show(name, v, self.p.config.preset.bits)))
             except ExpectError:
                 values.append((name, "?"))
         reps = sorted({label(self.p, final, r) for r in final.reports})
@@ -679,10 +679,14 @@ def show_progress(states: int, start: float, about: bool = False) -> None:
     sys.stderr.flush()
 
 
-def _show(name: str, v: int) -> str:
-    """Page bytes as 0x55, big numbers (addresses) in hex, small ones decimal."""
+def _show(name: str, v: int, bits: int) -> str:
+    """Page bytes as 0x55, big numbers (addresses) in hex, small ones
+    decimal; a large negative word (an address in a signed int) as the
+    unsigned address it holds, as `kmap run` shows it."""
     if name.endswith("]"):
         return f"{v:#04x}"
+    if v <= -0x10000:
+        v &= (1 << bits) - 1
     return f"{v:#x}" if abs(v) > 9 else str(v)
 
 

@@ -231,3 +231,14 @@ def test_ctrl_c_prints_what_was_explored(tmp_path: Path):
     assert code == 1 and "kmap: interrupted: reporting what was explored" in err
     assert "expect always n >= 0: unproven (search bounded by interrupt)" in out
     assert "Bounded by: interrupt (always/never cannot be proven)" in out
+
+
+def test_an_address_in_an_int_prints_as_the_same_word_in_run_and_check(tmp_path: Path):
+    """A 32-bit int holding a direct-map address (0xc0...) is negative as
+    a signed word; both commands print it as the unsigned 32-bit address."""
+    f = write(tmp_path, "config { ARCH = x86; PAGE_SIZE = 64; }\npage L = alloc_page(GFP_KERNEL);\n"
+                        "task t on cpu0 { int a = page_address(L); }\nexpect always t.a != 0;\n")
+    out, _, code = kmap("run", f, "--no-trace")
+    assert code == 0 and re.search(r"\ba=0xc0[0-9a-f]{6}\b", out), out
+    out, _, code = kmap("check", f)
+    assert code == 0 and re.search(r"\bt\.a=0xc0[0-9a-f]{6};", out), out
