@@ -369,8 +369,11 @@ def _copy_pages(tx: Tx, func: str, to_user: bool, kaddr: int, uaddr: int, length
         found = _user_page(tx, uaddr + copied)
         if found is None or not tx.user_present[found[0]]:
             if tx.events is not None:
+                why = "pagefault_disabled()" if tx.ctxs[tx.current()].pagefault_disabled \
+                    else "in_atomic()"
                 what = "no user page there" if found is None else \
-                    f"user page {tx.program.pages[found[0]].name} not present, faults disabled"
+                    f"user page {tx.program.pages[found[0]].name} not present, " \
+                    f"faulthandler_disabled() ({why})"
                 tx.event(f"{func}: {what}: {length - copied} bytes not copied")
             break
         page, off = found
