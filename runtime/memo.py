@@ -67,6 +67,27 @@ class _Spec:
         self.table: dict[Any, Any] = {}
 
 
+def _spec_of(root: dict[Any, list[_Spec]], key: Any, positions: tuple[int, ...]) -> _Spec:
+    """The spec of ``positions`` under ``key``, made if new."""
+    specs = root.setdefault(key, [])
+    for spec in specs:
+        if spec.positions == positions:
+            return spec
+    spec = _Spec(positions)
+    specs.append(spec)
+    return spec
+
+
+def _found(specs: list[_Spec], flat: Flat) -> tuple[_Spec, Any] | None:
+    """The first spec that holds a recording for flat's values at its
+    positions, and that recording (StepMemo.step inlines this)."""
+    for spec in specs:
+        got = spec.table.get(spec.get(flat))
+        if got is not None:
+            return spec, got
+    return None
+
+
 def _getter(positions: tuple[int, ...]) -> Callable[[Flat], Any]:
     """The numbers at ``positions`` of a flat state (a C itemgetter)."""
     if not positions:
@@ -119,8 +140,9 @@ class StepMemo:
                         out[p] = v
                     return tuple(out)
         self.misses += 1
-        if self._is_task[ci] and self.codec.cpu(flat, cpu).curr != ci:
-            got = self._compose(flat, a, key)
+        prev = self.codec.cpu(flat, cpu).curr
+        if self._is_task[ci] and prev != ci:
+            got = self._compose(flat, a, key, prev)
             if got is not None:
                 return got
         return self._record(flat, a, key)[0]
@@ -159,9 +181,8 @@ class StepMemo:
     # any locals. The task's own step is then usually known already. The two
     # are composed into one ordinary recording under the step's key, so the
     # next time the same transition is a plain hit.
-    def _compose(self, flat: Flat, a: Action, key: Any) -> Flat | None:
+    def _compose(self, flat: Flat, a: Action, key: Any, prev: int) -> Flat | None:
         ci, cpu = a
-        prev = self.codec.cpu(flat, cpu).curr
         idle = self._idle[cpu]
         got = self._switch(flat, a, key, prev, idle)
         if got is None:
@@ -170,11 +191,10 @@ class StepMemo:
         flat1 = _apply(flat, d1)
         nc = self.codec.nctx
         key2 = (ci, cpu, flat1[ci], flat1[nc + cpu], flat1[self._dl], flat1[self._pan])
-        for spec in self.root.get(key2, ()):
-            d2 = spec.table.get(spec.get(flat1))
-            if d2 is not None:
-                flat2, read2 = _apply(flat1, d2), spec.positions
-                break
+        known = _found(self.root.get(key2, []), flat1)
+        if known is not None:
+            spec, d2 = known
+            flat2, read2 = _apply(flat1, d2), spec.positions
         else:
             flat2, read2, d2 = self._record(flat1, a, key2)
         # what the two read, less the key: the task, its CPU and the flags
@@ -208,17 +228,15 @@ class StepMemo:
         ci, cpu = a
         views = (self._kview_of(flat[prev]) if prev >= 0 else None, self._kview_of(flat[idle]))
         general = (ci, cpu, self._sview_of(flat[ci])) + key[3:] + views
-        for spec in self.switches.get(general, ()):
-            got = spec.table.get(spec.get(flat))
-            if got is not None:
-                read, rest, patch = got
-                n = self._patched(ci, flat[ci], patch)
-                return read, (rest + ((ci, n),) if n != flat[ci] else rest)
+        known = _found(self.switches.get(general, []), flat)
+        if known is not None:
+            read, rest, patch = known[1]
+            n = self._patched(ci, flat[ci], patch)
+            return read, (rest + ((ci, n),) if n != flat[ci] else rest)
         whole = key + views
-        for spec in self.switches.get(whole, ()):
-            got = spec.table.get(spec.get(flat))
-            if got is not None:
-                return got[0], got[1]
+        known = _found(self.switches.get(whole, []), flat)
+        if known is not None:
+            return known[1][0], known[1][1]
         return self._record_switch(flat, a, general, whole, prev, idle)
 
     def _record_switch(self, flat: Flat, a: Action, general: Any, whole: Any, prev: int,
@@ -249,14 +267,7 @@ class StepMemo:
             key, entry = general, (read, tuple([(p, v) for p, v in delta if p != ci]), patch)
         else:
             key, entry = whole, (read, delta, None)
-        positions = tuple(p for p in read if p != prev and p != idle)
-        specs = self.switches.setdefault(key, [])
-        for spec in specs:
-            if spec.positions == positions:
-                break
-        else:
-            spec = _Spec(positions)
-            specs.append(spec)
+        spec = _spec_of(self.switches, key, tuple(p for p in read if p != prev and p != idle))
         values = spec.get(flat)
         old = spec.table.get(values)
         if old is not None and old[1:] != entry[1:]:
@@ -300,13 +311,7 @@ class StepMemo:
             self.switches.clear()
             self.entries = 0
         self.entries += 1
-        specs = self.root.setdefault(key, [])
-        for spec in specs:
-            if spec.positions == positions:
-                break
-        else:
-            spec = _Spec(positions)
-            specs.append(spec)
+        spec = _spec_of(self.root, key, positions)
         old = spec.table.get(values)
         if old is not None and old != delta and sorted(old) != sorted(delta):
             # (a composed recording lists its changes by position)
