@@ -28,7 +28,6 @@ shortest length of every outcome.
 from __future__ import annotations
 
 import gc
-import sys
 import signal
 import sys
 import threading
