@@ -282,14 +282,16 @@ def _pkmap_window(cfg: Config, settings: dict[str, int | str]) -> list[ConfigPro
         limit, what = lowest_slot, f"the fixmap's kmap_local slots (the lowest at {lowest_slot:#x})"
     if cfg.pkmap_end <= limit:
         return []
-    fits = 1
-    while pre.pkmap_base + 2 * fits * cfg.PAGE_SIZE <= limit and 2 * fits <= 1024:
-        fits *= 2
+    fits, n = 0, 1   # the largest power of two of pages that fits (0: none)
+    while n <= 1024 and pre.pkmap_base + n * cfg.PAGE_SIZE <= limit:
+        fits, n = n, 2 * n
+    hint = f"with PAGE_SIZE = {cfg.PAGE_SIZE}, use LAST_PKMAP = {fits} or less" if fits else \
+        (f"no LAST_PKMAP fits with PAGE_SIZE = {cfg.PAGE_SIZE}: lower PAGE_SIZE, "
+         "NR_CPUS or KM_MAX_IDX")
     key = "PAGE_SIZE" if "PAGE_SIZE" in settings and "LAST_PKMAP" not in settings else "LAST_PKMAP"
     return [ConfigProblem(
         key, f"the pkmap window (LAST_PKMAP = {cfg.LAST_PKMAP} pages of {cfg.PAGE_SIZE} "
-        f"bytes from PKMAP_BASE {pre.pkmap_base:#x}) runs past {what}",
-        f"with PAGE_SIZE = {cfg.PAGE_SIZE}, use LAST_PKMAP = {fits} or less")]
+        f"bytes from PKMAP_BASE {pre.pkmap_base:#x}) runs past {what}", hint)]
 
 
 def _refusals(cfg: Config, settings: dict[str, int | str]) -> list[ConfigProblem]:

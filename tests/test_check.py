@@ -205,6 +205,14 @@ def test_E303_pkmap_window_must_end_below_the_fixmap_on_x86() -> None:
     assert "fixmap" in d.message and "LAST_PKMAP = 256" in d.hint
 
 
+def test_E303_when_no_pkmap_window_fits_the_hint_says_so() -> None:
+    """x86, 64 KiB pages, 8 CPUs of 33 debug slots: the kmap_local slots
+    alone reach below PKMAP_BASE, so no LAST_PKMAP fits."""
+    d = one(file(cfg=config(ARCH="x86", PAGE_SIZE=65536, NR_CPUS=8, LAST_PKMAP=1,
+                            CONFIG_DEBUG_KMAP_LOCAL="y", KM_MAX_IDX=33)), "E303")
+    assert "no LAST_PKMAP fits" in d.hint and "PAGE_SIZE" in d.hint
+
+
 def test_pkmap_window_that_fits_is_accepted() -> None:
     for cfg in (config(ARCH="arm"), config(ARCH="arm", PAGE_SIZE=64, LAST_PKMAP=1024),
                 config(ARCH="x86"), config(ARCH="x86", PAGE_SIZE=4096, NR_CPUS=8)):
