@@ -709,30 +709,36 @@ def _get(q: Any) -> Any:
 
 # ---------------------------------------------------------------- assembly
 def _assemble(ex: Any, parts: list[tuple[Any, ...]]) -> None:
-    """Number the states (root first) and lay out acts/off/dst by state id
-    for phase 2 in this process."""
+    """Number the states and lay out acts/off/dst for phase 2 in this
+    process. Each worker's states keep their order, one worker's after
+    another's, the root's owner first (its root is its state 0, so the
+    root is state 0); each worker's successor array is then translated and
+    appended whole, its offsets shifted (a part's successors are one block
+    of len(acts) per expanded state, in the order of ``off``), so the work
+    per state and transition is done by dict and array code, not a Python
+    loop: this runs in one process while the others wait."""
     key0 = state_key(ex.p, initial_state(ex.p), None if ex.o.preemption_bound is None else 0)
-    ids: dict[int, int] = {key0: 0}
-    for keys, _, _, _, _, _ in parts:
-        for key in keys:
-            if key not in ids:
-                ids[key] = len(ids)
-    n = len(ids)
-    acts: list[tuple[Action, ...]] = [()] * n
-    off = array("q", [-1]) * n
+    first = next(k for k, part in enumerate(parts) if len(part[0]) and part[0][0] == key0)
+    order = [first] + [k for k in range(len(parts)) if k != first]
+    ids: dict[int, int] = {}
+    for k in order:
+        keys = parts[k][0]
+        ids.update(zip(keys, range(len(ids), len(ids) + len(keys))))
+    assert len(ids) == sum(len(part[0]) for part in parts), "a state owned twice"
+    ids[CUT] = -1
+    acts: list[tuple[Action, ...]] = []
+    off = array("q")
     dst = ex.dst
-    for keys, which, offs, succ, tuples, terminal in parts:
+    for k in order:
+        keys, which, offs, succ, tuples, terminal = parts[k]
         shared = [ex._pool.setdefault(t, t) for t in tuples]
-        for s, key in enumerate(keys):
-            sid = ids[key]
-            a = shared[which[s]]
-            acts[sid] = a
-            o = offs[s]
-            if a and o >= 0:
-                off[sid] = len(dst)
-                dst.extend([-1 if c == CUT else ids[c] for c in succ[o:o + len(a)]])
+        acts.extend(map(shared.__getitem__, which))
+        base = len(dst)
+        off.extend([o + base if o >= 0 else -1 for o in offs])
+        dst.extend(map(ids.__getitem__, succ))
         for key, outcome in terminal.items():
             ex.terminal[ids[key]] = outcome
+    del ids[CUT]
     ex.ids = ids
     ex.acts = acts
     ex.off = off
