@@ -39,6 +39,9 @@ def pgmap_set_readwrite(tx: Tx, page: int) -> None:
         tx.set_me(pkrs_rw=True)
         if tx.events is not None:
             tx.event("pgmap_set_readwrite: pgmap_prot_count 0 -> 1, PKRS grants the pgmap key")
+    elif tx.events is not None:
+        tx.event(f"pgmap_set_readwrite: pgmap_prot_count {_change(n, (n + 1) & U32)}, "
+                 f"PKRS unchanged ({_unchanged(tx, 'already')})")
 
 
 def pgmap_set_noaccess(tx: Tx, page: int) -> None:
@@ -52,3 +55,25 @@ def pgmap_set_noaccess(tx: Tx, page: int) -> None:
         tx.set_me(pkrs_rw=False)
         if tx.events is not None:
             tx.event("pgmap_set_noaccess: pgmap_prot_count 1 -> 0, PKRS denies the pgmap key")
+    elif tx.events is not None:
+        old = (n + 1) & U32
+        why = "" if old == 0 else f" ({_unchanged(tx, 'still')})"
+        tx.event(f"pgmap_set_noaccess: pgmap_prot_count {_change(old, n)}, PKRS unchanged{why}")
+
+
+def _change(old: int, new: int) -> str:
+    """A count change as the trace shows it; a wrap names the missing check
+    (the counter is a u32 with no underflow test, §10.4)."""
+    wrap = " (no underflow check)" if (old == 0 and new == U32) or (old == U32 and new == 0) else ""
+    return f"{old} -> {new}{wrap}"
+
+
+def _unchanged(tx: Tx, granted: str) -> str:
+    """Why PKRS keeps its value when the count does not cross zero: what the
+    executing context's PKRS holds (in an irq, the exception entry reset it
+    to PKS_INIT_VALUE, and the count is the interrupted thread's)."""
+    if tx.me.pkrs_rw:
+        return f"access {granted} granted"
+    if tx.in_irq():
+        return "the exception entry reset it: the pgmap key stays denied"
+    return "the pgmap key stays denied"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kmaptest import check, final, heads, kinds, local, program, run
+from kmaptest import check, events, final, heads, kinds, local, program, run
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOT_REUSE = (ROOT / "examples" / "dma" / "slot_reuse.kmap").read_text()
@@ -153,6 +153,33 @@ def test_pks_nesting_counter():
         kunmap_local(y);
     }""", "PKS_FAULT_MODE = strict;"))
     assert not s.reports
+
+
+def test_pks_trace_shows_every_count_change_and_whether_pkrs_was_written():
+    """kmap run names each pgmap_prot_count change: PKRS is written on
+    0 -> 1 and 1 -> 0 only; a nested change and the irq's increment over
+    the interrupted thread's count leave it as it is (§10.4)."""
+    _, e = run(pks("""task a on cpu0 {
+        void *x = kmap_local_page(D1);
+        void *y = kmap_local_page(D2);
+        kunmap_local(y);
+        kunmap_local(x);
+    }"""))
+    pgmap = [ev for ev in events(e) if ev.startswith("pgmap_set")]
+    assert pgmap == [
+        "pgmap_set_readwrite: pgmap_prot_count 0 -> 1, PKRS grants the pgmap key",
+        "pgmap_set_readwrite: pgmap_prot_count 1 -> 2, PKRS unchanged (access already granted)",
+        "pgmap_set_noaccess: pgmap_prot_count 2 -> 1, PKRS unchanged (access still granted)",
+        "pgmap_set_noaccess: pgmap_prot_count 1 -> 0, PKRS denies the pgmap key",
+    ]
+    _, e = run(pks("""
+task a on cpu0 { void *x = kmap_local_page(D1); x[0] = 1; kunmap_local(x); }
+irq i on cpu0 { void *y = kmap_local_page(D2); kunmap_local(y); }"""), "a:2, i")
+    assert "pgmap_set_readwrite: pgmap_prot_count 1 -> 2, PKRS unchanged "\
+        "(the exception entry reset it: the pgmap key stays denied)" in events(e)
+    _, e = run(pks("task a on cpu0 { kunmap_local(page_address(D1)); }"))
+    assert "pgmap_set_noaccess: pgmap_prot_count 0 -> 4294967295 (no underflow check), "\
+        "PKRS unchanged" in events(e)
 
 
 def test_pks_kmap_is_unsupported_and_relaxed_mode_warns_once():
