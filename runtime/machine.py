@@ -201,6 +201,7 @@ def _finish(tx: Tx) -> None:
     ci = tx.ci
     if tx.in_irq():
         tx.set_me(status=int(Status.DONE), pending=None)
+        sched.irq_return_count(tx, ci, tx.cpu)
         sched.irq_exit(tx, ci, tx.cpu)
         if tx.events is not None:
             tx.event(f"irq {tx.program.contexts[ci].name} returns")

@@ -97,13 +97,25 @@ def schedule_debug(tx: Tx) -> None:
 
 
 def voluntary_point(tx: Tx, func: str, check_sleep: bool) -> None:
-    """schedule(), msleep(), cond_resched(): the CPU may switch tasks here."""
+    """schedule(), msleep(), cond_resched(): the CPU may switch tasks here.
+
+    cond_resched() does not schedule when atomic or with interrupts off
+    (__cond_resched: should_resched(0) && !irqs_disabled()). schedule()
+    looks only at the preempt count (schedule_debug), and __schedule()
+    ends with raw_spin_rq_unlock_irq(), in finish_lock_switch() after a
+    switch or directly when it picked the same task: the task goes on with
+    interrupts on, whatever they were (kernel/sched/core.c)."""
     if check_sleep:
         might_sleep(tx, func)
         if in_atomic(tx):
             return  # _cond_resched(): should_resched() needs preempt_count 0
     else:
         schedule_debug(tx)
+        if not tx.in_irq() and tx.irqs_disabled():
+            tx.set_cpu(tx.cpu, irqs_off=False)
+            if tx.events is not None:
+                tx.event(f"{func}() with interrupts off: __schedule() returns with "
+                         "interrupts on (raw_spin_rq_unlock_irq)")
     if not tx.in_irq():
         tx.set_me(resched=True)
 
@@ -195,6 +207,25 @@ def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
     who = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "idle"
     if tx.events is not None:
         tx.event(f"irq {tx.program.contexts[irq].name} fires on cpu{cpu}, interrupting {who}")
+
+
+def irq_return_count(tx: Tx, irq: int, cpu: int) -> None:
+    """__irq_exit_rcu() (kernel/softirq.c) only does
+    preempt_count_sub(HARDIRQ_OFFSET): the count is one per CPU (x86) or
+    the interrupted task's thread_info (ARM), so what the handler left
+    unbalanced (a preempt_disable(), a kunmap_atomic() forgotten) stays in
+    the count of the context it interrupted, an outer handler or the task.
+    Only a handler that returns: one killed by a BUG panics the machine."""
+    count = tx.ctxs[irq].preempt_count - HARDIRQ_OFFSET
+    irqs = tx.cpus[cpu].irqs
+    at = irqs.index(irq)
+    under = irqs[at - 1] if at else tx.ctxs[irq].owner
+    if tx.ctxs[under].preempt_count != count:
+        tx.set(under, preempt_count=count)
+        if tx.events is not None:
+            names = tx.program.contexts
+            who = names[under].name if under < len(names) else "idle"
+            tx.event(f"__irq_exit_rcu: preempt_count {count:#010x} is left to {who}")
 
 
 def irq_exit(tx: Tx, irq: int, cpu: int) -> None:

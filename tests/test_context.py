@@ -90,6 +90,59 @@ expect never DEADLOCK;"""
     assert not any("DEADLOCK" in x for o in r.outcomes for x in o.reports)
 
 
+def test_irq_leaving_preemption_disabled_leaks_into_the_interrupted_task():
+    """__irq_exit_rcu() (kernel/softirq.c) only subtracts HARDIRQ_OFFSET: a
+    handler's unbalanced preempt_disable() stays in the count the task
+    resumes with (per-CPU on x86, the shared thread_info on ARM), so the
+    task's next sleep is "scheduling while atomic" (schedule_debug)."""
+    body = """
+task t on cpu0 { int a = 0; int pc = preempt_count(); msleep(1); }
+irq i on cpu0 { %s }"""
+    p, e = run(src(body % "preempt_disable();"), "t:1, i, t")
+    assert local(p, e.final, "t", "pc") == 1
+    assert "BUG: scheduling while atomic: t/1/0x00000002" in heads(p, e.final)
+    p, e = run(src(body % "preempt_disable(); preempt_enable();"), "t:1, i, t")
+    assert local(p, e.final, "t", "pc") == 0 and not e.final.reports
+
+
+def test_nested_irq_leak_goes_to_the_irq_it_interrupted():
+    """A nested handler's leak lands in the outer handler's count (one
+    count per CPU), and from there in the task's."""
+    p, e = run(src("""
+task t on cpu0 { int a = 0; int pc = preempt_count(); }
+irq outer on cpu0 { local_irq_enable(); int q = preempt_count(); local_irq_disable(); }
+irq inner on cpu0 { preempt_disable(); }"""), "t:1, outer:1, inner, outer, t")
+    assert local(p, e.final, "outer", "q") == 0x10001
+    assert local(p, e.final, "t", "pc") == 1
+
+
+def test_schedule_with_interrupts_off_switches_and_returns_with_them_on():
+    """schedule_debug() checks only the preempt count; __schedule() switches
+    and finish_lock_switch() (or, with no switch, the rq unlock) is
+    raw_spin_rq_unlock_irq(): the task resumes with interrupts on
+    (kernel/sched/core.c). cond_resched() does not schedule with them off
+    (__cond_resched: should_resched(0) && !irqs_disabled())."""
+    body = """
+config { ARCH = x86; PAGE_SIZE = 64; CONFIG_PREEMPTION = n; }
+int started = 0;
+int order = 0;
+task t on cpu0 { local_irq_disable(); started = 1; %s; int d = irqs_disabled(); int o = order; }
+task other on cpu0 { int s = started; if (s == 1) { order = 1; } }
+expect sometimes t.o == 1;
+expect always t.d == 0;
+expect never BUG || WARN;"""
+    from dsl.check_cli import verdicts_of
+    for call in ("schedule()", "msleep(1)"):
+        p, r = check(body % call)
+        assert [v.holds for v in verdicts_of(p, r)] == [True, True, True], call
+    p, r = check(body % "cond_resched()")
+    # might_sleep's splat (irqs_disabled(): 1), no switch, interrupts still off
+    assert [v.holds for v in verdicts_of(p, r)] == [False, False, False]
+    _, e = run(body % "schedule()", "t")
+    assert any("interrupts on" in ev and "raw_spin_rq_unlock_irq" in ev
+               for t in e.trace for ev in t.events)
+
+
 def test_schedule_cannot_fire_irq_while_disabled():
     import pytest
     from runtime.schedule import ScheduleError
