@@ -33,10 +33,17 @@ JSON_VERSION = 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-states", type=int, default=None, metavar="N")
-    p.add_argument("--max-depth", type=int, default=None, metavar="N")
-    p.add_argument("--preemption-bound", type=int, default=None, metavar="K")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="stop after N distinct states")
+    p.add_argument("--max-depth", type=int, default=None, metavar="N",
+                   help="stop expanding a state first reached N steps from the start "
+                        "(as SPIN's -m; an execution through states reached sooner can "
+                        "be longer, so the max depth printed may exceed N)")
+    p.add_argument("--preemption-bound", type=int, default=None, metavar="K",
+                   help="only executions with at most K preemptions (a task taking a "
+                        "CPU from one that could have gone on), as CHESS does")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop after SECONDS")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="search in N worker processes (identical results; 1.0x "
@@ -178,7 +185,7 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
             result.witnesses[o] = list(run.actions)
         result.executions += 1
         result.max_depth = max(result.max_depth, len(run.actions))
-    result.bounded = [f"{args.random} random executions"]
+    result.bounded = [f"{args.random} random execution{'' if args.random == 1 else 's'}"]
     verdicts = verdicts_of(program, result)
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")

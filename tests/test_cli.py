@@ -157,6 +157,16 @@ def test_check_random_is_seeded_and_never_proves_always():
     out, _, code = a
     assert "expect never BUG: unproven (search bounded by 30 random executions)" in out
     assert code == 1 and "Result: of 2 expectations, 1 unproven" in out
+    one, _, _ = kmap("check", SLOT, "--random", "1", "--no-trace")
+    assert "(search bounded by 1 random execution)" in one
+
+
+def test_check_help_says_what_each_bound_cuts():
+    out, _, code = kmap("check", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "stop expanding a state first reached N steps from the start" in flat
+    assert "--preemption-bound K" in flat and "at most K preemptions" in flat
 
 
 def test_check_random_prints_replayable_witnesses():
