@@ -55,13 +55,18 @@ def int_value(text: str) -> int:
     """The value of a C integer constant (hex, octal with a leading 0, decimal).
 
     Never raises: a malformed octal such as ``09`` (which dsl/syntax.py
-    reports) is read as decimal.
+    reports) is read as decimal, and a decimal too long for Python to
+    convert as 10**40 (over 64 bits, which it also reports).
     """
     digits = _INT_SUFFIX_RE.sub("", text)
     if digits[:2] in ("0x", "0X"):
         return int(digits[2:], 16)
     if len(digits) > 1 and digits[0] == "0" and all(c in "01234567" for c in digits):
         return int(digits, 8)
+    if len(digits) > 40:
+        # Python will not convert more than 4300 decimal digits; anything
+        # over 64 bits is reported as too large (dsl/syntax_driver.py)
+        return 10 ** 40
     return int(digits, 10)
 
 

@@ -26,7 +26,7 @@ from dsl.source import InputError, did_you_mean
 from runtime import reports as rr
 from runtime.machine import Action, final_state, step
 from runtime.program import Program, ScheduleStep
-from runtime.schedule import TraceStep, default_choice, encode, parse_items
+from runtime.schedule import MAX_DIGITS, TraceStep, decimal, default_choice, encode, parse_items
 from runtime.state import State, Status, initial_state
 
 # A command's trace shows this many steps at each end (`trace` shows all).
@@ -370,9 +370,12 @@ class Session:
     @staticmethod
     def _count(text: str, name: str) -> int:
         t = text.strip() or "1"
-        if not t.isdigit() or int(t) < 1:
-            raise ReplError(f"{name}: N must be a positive integer, not `{t}`")
-        return int(t)
+        n = decimal(t)
+        if n is None or n < 1:
+            shown = t if len(t) <= 40 else f"{t[:30]}..."
+            raise ReplError(f"{name}: N must be a positive integer of at most "
+                            f"{MAX_DIGITS} digits, not `{shown}`")
+        return n
 
     def _default(self, acts: list[Action]) -> Action:
         return default_choice(self.program, self.state, acts, self.frame.last)

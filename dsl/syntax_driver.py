@@ -30,7 +30,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 from lark.lexer import PatternStr
 from lark.parsers.lalr_parser_state import ParserState
 
-from dsl.build import token_span
+from dsl.build import int_value, token_span
 from dsl.nodes import Span
 from dsl.source import Diagnostic
 from dsl.syntax_messages import (MISSING_SEMICOLON, TOPLEVEL_IN_BODY, TOPLEVEL_WORDS,
@@ -147,6 +147,12 @@ class Driver:
             self._report(Diagnostic("E102", f"invalid digit in octal constant `{tok}`",
                                     token_span(tok), "a leading 0 makes a C constant octal; "
                                     "drop the 0 or write it in hex"), "octal digit")
+        elif tok.type == "NUMBER" and int_value(tok) >= 1 << 64:
+            # gcc's words; every value the model holds is at most 64 bits
+            shown = tok if len(tok) <= 24 else f"{tok[:10]}...{tok[-6:]} ({len(tok)} characters)"
+            self._report(Diagnostic("E102", f"integer constant is too large for its type: `{shown}`",
+                                    token_span(tok), "constants are at most 64 bits "
+                                    "(0xffffffffffffffff)"), "constant too large")
 
     def _snapshot(self, tok: Token) -> _Snapshot:
         """The state to restore if the statement or item starting at tok fails."""

@@ -244,6 +244,19 @@ def encode(program: Program, actions: list[Action]) -> str:
     return ", ".join(out)
 
 
+MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
+
+
+def decimal(text: str) -> int | None:
+    """The value of ASCII decimal digits of at most MAX_DIGITS, else None
+    (str.isdigit() also takes superscripts and full-width digits, which a
+    schedule in a file could not contain)."""
+    t = text.strip()
+    if not t or len(t) > MAX_DIGITS or not t.isascii() or not t.isdigit():
+        return None
+    return int(t)
+
+
 def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
     """Parse ``--schedule`` text; ValueError with a message on bad input."""
     out = []
@@ -254,6 +267,8 @@ def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
         name, colon, count = item.partition(":")
         name, at, cpu = name.partition("@")
         name = name.strip()
+        if not name:
+            raise ValueError(f"`{item}`: a task or irq name is expected before `{(at or colon)}`")
         if colon and not count.strip():
             raise ValueError(f"`{item}`: a step count is expected after `:`")
         if at and not cpu.strip():
@@ -264,15 +279,17 @@ def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
             raise ValueError(f"no task or irq named `{name}` (there are: {names})")
         steps = None
         if count:
-            if not count.strip().isdigit() or int(count) < 1:
-                raise ValueError(f"`{item}`: the step count must be a positive integer")
-            steps = int(count)
+            steps = decimal(count)
+            if steps is None or steps < 1:
+                shown = item if len(item) <= 40 else f"{item[:30]}..."
+                raise ValueError(f"`{shown}`: the step count must be a positive integer "
+                                 f"of at most {MAX_DIGITS} digits")
         c = None
         if cpu:
             cpu = cpu.strip()
-            if not (cpu.startswith("cpu") and cpu[3:].isdigit()):
+            c = decimal(cpu[3:]) if cpu.startswith("cpu") else None
+            if c is None:
                 raise ValueError(f"`{item}`: expected @cpuN")
-            c = int(cpu[3:])
             if c >= program.config.NR_CPUS:
                 raise ValueError(f"`{item}`: cpu{c} does not exist (NR_CPUS = {program.config.NR_CPUS})")
         out.append(ScheduleStep(ci, steps, c))

@@ -99,6 +99,10 @@ task b on cpu0 { int y = 2; }
     ("a@", "`a@`: expected @cpuN"),
     ("a@:2", "`a@:2`: expected @cpuN"),
     ("a:x", "`a:x`: the step count must be a positive integer"),
+    ("a:" + "9" * 5000, "the step count must be a positive integer of at most 18 digits"),
+    ("a:\uff12", "the step count must be a positive integer"),   # a full-width 2
+    ("a@cpu\u00b2", "expected @cpuN"),                            # a superscript 2
+    (":3", "`:3`: a task or irq name is expected before `:`"),
 ])
 def test_bad_schedule_items_are_named(items: str, message: str, tmp_path: Path):
     f = write(tmp_path, "task a on cpu0 { int x = 1; int y = 2; }\ntask b on cpu0 { int z = 3; }\n")

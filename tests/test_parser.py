@@ -416,6 +416,14 @@ def test_int_value_never_raises_on_bad_octal() -> None:
     assert int_value("09") == 9  # dsl/syntax.py reports it; the builder only builds
 
 
+def test_int_value_never_raises_on_thousands_of_digits() -> None:
+    """Python refuses to convert a decimal string of more than 4300 digits;
+    dsl/syntax.py reports any constant over 64 bits, so any value that
+    big will do."""
+    assert int_value("9" * 5000) > 2 ** 64 and int_value("18446744073709551615") == 2 ** 64 - 1
+    assert int_value("0x" + "f" * 5000) > 2 ** 64
+
+
 def test_string_literals() -> None:
     e = expr('"a\\"b\\\\c\\n\\q"')
     assert e == n.StrLit('a"b\\c\n\\q', n.Span(2, 5, 2, 18))

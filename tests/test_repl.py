@@ -96,6 +96,14 @@ def test_undo_restores_exactly_the_previous_state_object(session: Session) -> No
     assert not session.handle("undo").ok  # nothing left to undo
 
 
+def test_step_counts_are_plain_decimal_numbers(session: Session) -> None:
+    """A count of thousands of digits, or a superscript, is an error, not a crash."""
+    for count in ("9" * 5000, "\u00b2", "0"):
+        reply = session.handle(f"step a {count}")
+        assert not reply.ok and "N must be a positive integer of at most 18 digits" in reply.text
+    assert session.actions == []
+
+
 def test_step_a_named_context_explains_why_it_cannot(session: Session) -> None:
     ok(session, "step")
     reply = session.handle("step b")

@@ -86,6 +86,12 @@ BAD = [
     ("task t { x = \u201cs\u201d; }\n", "E102", "U+201C (LEFT DOUBLE QUOTATION MARK)",
      "plain ASCII quotes"),
     ("task t { x = 09; }\n", "E102", "invalid digit in octal constant `09`", "octal"),
+    ("task t { x = " + "9" * 5000 + "; }\n", "E102",
+     "integer constant is too large for its type", "64 bits"),
+    ("task t { x = 18446744073709551616; }\n", "E102", "too large for its type", ""),
+    ("task t { x = 0x1" + "0" * 16 + "; }\n", "E102", "too large for its type", ""),
+    ("config { NR_CPUS = " + "9" * 5000 + "; }\n" + T, "E102", "too large for its type", ""),
+    (T + "schedule t:" + "9" * 5000 + ";\n", "E102", "too large for its type", ""),
     # E103 unterminated
     ("task t { x = \"abc;\n}\n", "E103", "unterminated string", "ends on the line"),
     (T + "/* never closed\n", "E103", "unterminated comment", "`*/`"),
