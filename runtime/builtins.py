@@ -245,9 +245,21 @@ def _this_cpu_write(tx: Tx, var: int, value: int) -> None:
 def _memset(tx: Tx, argv: list[int] | None) -> Result:
     assert argv is not None
     addr, value, length = argv
-    if length > 0:
-        access(tx, addr, length, bytes([value & 0xFF]) * length)
+    _fill(tx, addr, length, value)
     return addr
+
+
+def _fill(tx: Tx, addr: int, length: int, value: int) -> None:
+    """Store ``length`` bytes of ``value`` at addr a page at a time, as one
+    access() would, without making them all first: a wild length oopses
+    at the first unmapped address like any store."""
+    byte = bytes([value & 0xFF])
+    size = tx.cfg.PAGE_SIZE
+    pos = 0
+    while pos < length:
+        n = min(length - pos, size - ((addr + pos) & (size - 1)))
+        access(tx, addr + pos, n, byte * n)
+        pos += n
 
 
 def _memcpy(tx: Tx, argv: list[int] | None) -> Result:
@@ -356,7 +368,7 @@ def _copy_user(to_user: bool) -> Handler:
             tx.set_me(pending=None)
         copied = _copy_pages(tx, func, to_user, kaddr, uaddr, length)
         if copied < length and not to_user:
-            access(tx, kaddr + copied, length - copied, bytes(length - copied))
+            _fill(tx, kaddr + copied, length - copied, 0)
         return length - copied
     handler.__doc__ = f"{func}(): see _copy_user"
     return handler

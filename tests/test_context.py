@@ -172,6 +172,23 @@ def test_copy_from_user_after_conversion_sleeps_and_succeeds():
     assert any("the fault handler sleeps" in x for t in e.trace for x in t.events)
 
 
+def test_a_huge_length_faults_where_the_mapping_ends():
+    """memset() and copy_from_user()'s zeroing of what it could not copy
+    store page by page: a length of 1 << 40 oopses at the first address
+    past the kmap_local slot, after filling the mapped page, without the
+    model building a terabyte of data first."""
+    p, s = final(src("""task t on cpu0 {
+        void *a = kmap_local_page(P);
+        memset(a, 0x11, 1 << 40);
+    }"""))
+    assert kinds(p, s) == ["OOPS"] and s.newest[0] == b"\x11" * 64
+    p, s = final(src("""task t on cpu0 {
+        void *a = kmap_local_page(P);
+        int n = copy_from_user(a, V + 0, 1 << 40);
+    }"""))
+    assert kinds(p, s) == ["OOPS"]
+
+
 def test_copy_to_user_copies_through_the_mapping():
     p, s = final(src("""task t on cpu0 {
         void *a = kmap_local_page(P);
