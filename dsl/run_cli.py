@@ -56,10 +56,40 @@ def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleE
         return EX_USAGE
     line = program.schedule_line
     text = program.source_lines[line - 1] if line else ""
-    col = text.find("schedule") + 1 if "schedule" in text else 1
-    span = Span(line, col, line, len(text) + 1)
-    diag = Diagnostic("E503", f"schedule item {e.item + 1} cannot be followed: {e}", span,
-                      "a context can take a CPU only where the running task can be preempted")
+    found = _item_columns(text, e.item)
+    if found is None:
+        col = text.find("schedule") + 1 if "schedule" in text else 1
+        found = (col, len(text) + 1)
+    diag = Diagnostic("E503", f"schedule item {e.item + 1} cannot be followed: {e}",
+                      Span(line, found[0], line, found[1]), _schedule_hint(str(e)))
     print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
           file=sys.stderr)
     return EX_DATAERR
+
+
+def _item_columns(text: str, k: int) -> tuple[int, int] | None:
+    """The columns (1-based, end exclusive) of item k of the schedule line
+    ``text``, or None when it is not on that line."""
+    at = text.find("schedule")
+    if at < 0:
+        return None
+    start = at + len("schedule")
+    end = text.find(";", start)
+    parts = text[start:end if end >= 0 else len(text)].split(",")
+    if k >= len(parts) or not parts[k].strip():
+        return None
+    pos = start + sum(len(x) + 1 for x in parts[:k])
+    lead = len(parts[k]) - len(parts[k].lstrip())
+    return pos + lead + 1, pos + len(parts[k].rstrip()) + 1
+
+
+def _schedule_hint(why: str) -> str | None:
+    """What to change, for the reason the item could not be followed."""
+    if "cannot be preempted" in why:
+        return "a context can take a CPU only where the running task can be preempted"
+    if "has already finished" in why or "was killed" in why:
+        return "a count must not exceed the steps the context has left; without `:N` " \
+               "an item runs the context until it stops"
+    if "cannot fire" in why:
+        return "an irq fires only while its CPU has interrupts on"
+    return None

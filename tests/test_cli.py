@@ -90,7 +90,15 @@ task b on cpu0 { int y = 2; }
     assert code == 2 and "preempt_count is 1" in err
     g = write(tmp_path, src + "schedule a:1, b;\n", "g.kmap")
     _, err, code = kmap("run", g)
-    assert code == 65 and "E503" in err and "g.kmap:5:1" in err
+    # the caret is under the item that cannot be followed, the hint fits the reason
+    assert code == 65 and "E503" in err and "g.kmap:5:15" in err
+    assert "5 | schedule a:1, b;\n  |               ^\n" in err
+    assert "can be preempted" in err
+    h = write(tmp_path, src + "schedule b:5;\n", "h.kmap")
+    _, err, code = kmap("run", h)
+    assert code == 65 and "h.kmap:5:10" in err and "^^^" in err
+    assert "has already finished after 1 step" in err and "preempted" not in err
+    assert "without `:N`" in err
 
 
 @pytest.mark.parametrize("items, message", [
