@@ -83,8 +83,9 @@ def _item_columns(text: str, k: int) -> tuple[int, int] | None:
     return pos + lead + 1, pos + len(parts[k].rstrip()) + 1
 
 
-def _schedule_hint(why: str) -> str | None:
-    """What to change, for the reason the item could not be followed."""
+def _schedule_hint(why: str) -> str:
+    """What to change, for the reason the item could not be followed (""
+    when there is nothing to add)."""
     if "cannot be preempted" in why:
         return "a context can take a CPU only where the running task can be preempted"
     if "has already finished" in why or "was killed" in why:
@@ -92,4 +93,4 @@ def _schedule_hint(why: str) -> str | None:
                "an item runs the context until it stops"
     if "cannot fire" in why:
         return "an irq fires only while its CPU has interrupts on"
-    return None
+    return ""
