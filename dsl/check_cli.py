@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from dsl import report
@@ -56,13 +57,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
                    help="instead of every execution, N random ones (never proves always/never)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --random (default 0)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of --random (default 0)")
+
+
+MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is gained
+# options of the exhaustive search that --random (whole random runs) has no use for
+_SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
+                ("preemption_bound", "--preemption-bound"), ("timeout", "--timeout"),
+                ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"))
 
 
 def check(args: argparse.Namespace) -> int:
     from dsl.cli import Usage
     if args.jobs < 1:
         raise Usage("--jobs must be at least 1")
+    if args.jobs > MAX_JOBS:
+        raise Usage(f"--jobs must be at most {MAX_JOBS} (this machine has {os.cpu_count()} cores)")
+    _random_alone(args)
     for name in ("max_states", "max_depth", "preemption_bound"):
         v = getattr(args, name)
         if v is not None and v < 0:
@@ -167,13 +178,28 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     return "\n".join(out) + "\n"
 
 
+def _random_alone(args: argparse.Namespace) -> None:
+    """--seed needs --random, and --random takes none of the search's
+    bounds and switches: a usage error rather than an option ignored."""
+    from dsl.cli import Usage
+    if args.random is None:
+        if args.seed is not None:
+            raise Usage("--seed only applies to --random N")
+        return
+    used = [flag for name, flag in _SEARCH_ONLY if getattr(args, name) not in (None, False)]
+    if args.jobs != 1:
+        used.insert(0, "--jobs")
+    if used:
+        raise Usage(f"--random runs whole random executions: {used[0]} does not apply to it")
+
+
 def random_check(program: Program, args: argparse.Namespace) -> int:
     """N random executions: outcomes with counts, and every execution that
     breaks an expectation with its replay schedule. A random search is a
     bounded one: always/never are at best unproven."""
     from runtime.schedule import execute, random_choice
     import random as _random
-    rng = _random.Random(args.seed)
+    rng = _random.Random(args.seed or 0)
     explorer = ex.Explorer(program, ex.Options())
     result = ex.Result()
     for _ in range(args.random):

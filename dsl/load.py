@@ -6,6 +6,7 @@ check (dsl/check.py, all diagnostics at once), lower (dsl/lower.py).
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from dsl.source import InputError, KmapError, Source
@@ -31,18 +32,35 @@ def _source_of(tree: object, data: bytes | str, path: str) -> Source:
     return Source(path, text)
 
 
+MAX_BYTES = 16 << 20   # far more than any scenario; a bound for /dev/zero-like input
+
+
 def load(path: str) -> Program:
     """Read and load a file; FileError if it cannot be read."""
+    return load_text(read_scenario(path), path)
+
+
+def read_scenario(path: str) -> bytes:
+    """The bytes of a scenario file (a pipe will do); FileError for no
+    path, a directory, a device, more than MAX_BYTES, or a read error."""
+    if not path:
+        raise FileError("no file given (the path is empty)")
     p = Path(path)
     try:
-        data = p.read_bytes()
+        mode = p.stat().st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            raise FileError(f"{path}: not a regular file (a device), not a .kmap file")
+        with p.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise FileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise FileError(f"{path}: is a directory, not a .kmap file") from None
     except OSError as e:
         raise FileError(f"{path}: cannot read: {e.strerror}") from None
-    return load_text(data, path)
+    if len(data) > MAX_BYTES:
+        raise FileError(f"{path}: more than {MAX_BYTES >> 20} MiB, not a .kmap file")
+    return data
 
 
-__all__ = ["load", "load_text", "FileError", "InputError"]
+__all__ = ["load", "load_text", "read_scenario", "FileError", "InputError"]

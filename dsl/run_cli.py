@@ -13,6 +13,9 @@ from runtime import schedule as sch
 from runtime.program import Program, ScheduleStep
 
 def run(args: argparse.Namespace) -> int:
+    from dsl.cli import Usage
+    if args.max_steps < 1:
+        raise Usage("--max-steps must be at least 1")
     program = load(args.file)
     items, source_label, label = _items(program, args)
     choose = sch.default_choice if args.random is None else sch.random_choice(args.random)

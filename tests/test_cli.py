@@ -118,6 +118,32 @@ def test_bad_schedule_items_are_named(items: str, message: str, tmp_path: Path):
     assert code == 2 and message in err, err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "5000"], "--jobs must be at most 256"),
+    (["--seed", "3"], "--seed only applies to --random"),
+    (["--random", "10", "--max-states", "3"], "--random runs whole random executions: "
+     "--max-states does not apply to it"),
+    (["--random", "10", "--jobs", "2"], "--jobs does not apply to it"),
+    (["--random", "10", "--no-reduce"], "--no-reduce does not apply to it"),
+])
+def test_check_options_that_cannot_work_are_usage_errors(args: list[str], message: str):
+    _, err, code = kmap("check", FIRST, *args)
+    assert code == 2 and message in err, err
+
+
+@pytest.mark.parametrize("value", ["-5", "0"])
+def test_run_max_steps_must_be_positive(value: str):
+    _, err, code = kmap("run", FIRST, "--max-steps", value)
+    assert code == 2 and "--max-steps must be at least 1" in err, err
+
+
+def test_a_device_is_not_read_as_a_scenario():
+    _, err, code = kmap("lint", "/dev/zero")
+    assert code == 2 and "/dev/zero: not a regular file (a device)" in err, err
+    _, err, code = kmap("run", "")
+    assert code == 2 and "no file given (the path is empty)" in err, err
+
+
 @pytest.mark.parametrize("value", ["-1", "0", "nan"])
 def test_timeout_must_be_positive(value: str):
     _, err, code = kmap("check", FIRST, "--timeout", value)
