@@ -104,11 +104,12 @@ class Verdict:
     """One expectation's verdict under check, with its witness if any."""
 
     def __init__(self, label: str, holds: bool | None, witness: list[tuple[int, int]] | None,
-                 wants: bool) -> None:
+                 wants: bool, note: str = "") -> None:
         self.label = label
         self.holds = holds          # None: unproven (a bound cut the search)
         self.witness = witness
         self.wants = wants          # the condition value the witness shows
+        self.note = note            # why it fails when that is not the value
 
 
 def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
@@ -120,7 +121,8 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
         false = [o for o in r.outcomes if o.conds[k] is False]
         broken = [o for o in r.outcomes if o.conds[k] is None]
         if broken:  # cannot be evaluated in some execution: fails, as under run
-            out.append(Verdict(label, False, _shortest(r, broken), True))
+            witness = _shortest(r, broken)
+            out.append(Verdict(label, False, witness, True, _why_broken(program, k, witness)))
             continue
         if quant == "sometimes":
             holds: bool | None = bool(true)
@@ -140,6 +142,16 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
     return out
 
 
+def _why_broken(program: Program, k: int, witness: list[tuple[int, int]] | None) -> str:
+    """'cannot evaluate: ...' for expectation k at the end of its
+    counterexample, in kmap run's words."""
+    if witness is None or not program.expectations:
+        return ""
+    final = replay(program, witness).final
+    assert final is not None
+    return report.verdicts_for(program, final)[k][2]
+
+
 def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | None:
     paths = [r.witnesses[o] for o in pool if o in r.witnesses]
     # ties broken by the path itself: never by set or hash order
@@ -153,7 +165,8 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     out.append("Expectations")
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
-        note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else ""
+        note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
+            f" ({v.note})" if v.note else ""
         out.append(f"  {v.label}: {word}{note}")
         if v.witness is not None:
             kind = "witness" if v.holds else "counterexample"

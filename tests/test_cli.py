@@ -131,6 +131,16 @@ def test_check_options_that_cannot_work_are_usage_errors(args: list[str], messag
     assert code == 2 and message in err, err
 
 
+def test_check_says_why_an_expectation_that_cannot_be_evaluated_fails(tmp_path: Path):
+    """As under kmap run, whatever the quantifier (docs/language.md 10)."""
+    f = write(tmp_path, "int z = 0;\ntask t on cpu0 { int a = 1; }\n"
+              "expect never t.a % z == 1;\nexpect always t.a == 1;\n")
+    out, _, code = kmap("check", f, "--no-trace")
+    assert code == 1
+    assert "expect never t.a % z == 1: FAILS (cannot evaluate: division by zero)" in out
+    assert "expect always t.a == 1: holds" in out
+
+
 @pytest.mark.parametrize("value", ["-5", "0"])
 def test_run_max_steps_must_be_positive(value: str):
     _, err, code = kmap("run", FIRST, "--max-steps", value)
