@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schedule": ("", "the path so far in schedule notation, for kmap run --schedule"),
     "expect": ("", "the expectations' verdicts, once the execution has finished"),
     "source": ("", "the scenario as the REPL runs it: the file plus what was typed"),
-    "save": ("FILE", "write that scenario to FILE"),
+    "save": ("FILE [--force]", "write that scenario to FILE (an existing file only with --force)"),
     "load": ("FILE", "start over on another scenario file (undo goes back)"),
     "quit": ("", "leave (also `exit` and end of input, Ctrl-D)"),
 }

@@ -343,12 +343,18 @@ class Session:
         return self.frame.rendered.text.rstrip("\n")
 
     def cmd_save(self, args: str) -> str:
-        """save FILE"""
+        """save FILE [--force]: never replaces a file unless told to (the
+        scenario the session started from included)."""
         path = args.strip()
-        if not path:
+        force = path.endswith(" --force")
+        path = path.removesuffix(" --force").strip() if force else path
+        if not path or path == "--force":
             raise ReplError("save where? save FILE")
+        target = Path(path)
+        if target.exists() and not force:
+            raise ReplError(f"{path} already exists: `save {path} --force` replaces it")
         try:
-            Path(path).write_text(self.frame.rendered.text, encoding="utf-8")
+            target.write_text(self.frame.rendered.text, encoding="utf-8")
         except OSError as e:
             raise ReplError(f"{path}: cannot write: {e.strerror}") from None
         return f"wrote {path}"

@@ -274,6 +274,22 @@ def test_the_schedule_replays_with_kmap_run(session: Session, small: Path) -> No
     assert _trace_section(done.stdout) == ok(session, "trace").splitlines()
 
 
+def test_save_never_replaces_a_file_unless_told(session: Session, small: Path,
+                                                 tmp_path: Path) -> None:
+    """Nothing the user wrote is changed: save refuses an existing file,
+    the scenario it started from included, unless --force says so."""
+    before = small.read_text()
+    ok(session, "void *z = kmap(P);")
+    reply = session.handle(f"save {small}")
+    assert not reply.ok and "already exists" in reply.text and "--force" in reply.text
+    assert small.read_text() == before
+    other = tmp_path / "other.kmap"
+    other.write_text("// mine\n")
+    assert not session.handle(f"save {other}").ok and other.read_text() == "// mine\n"
+    assert "wrote" in ok(session, f"save {other} --force")
+    assert "kmap(P)" in other.read_text()
+
+
 def test_typed_statements_replay_from_the_saved_scenario(session: Session,
                                                          tmp_path: Path) -> None:
     ok(session, "void *x = kmap_local_page(Q);")
