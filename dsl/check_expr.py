@@ -20,6 +20,14 @@ from dsl.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, LocalSym, Pa
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
 
 
+# C's jump statements, which a bare name statement would otherwise call unknown
+_C_CONTROL = {
+    "break": "a loop runs until its condition is false",
+    "continue": "a loop body runs to its end",
+    "return": "a task body runs to its closing `}`",
+}
+
+
 class ExprCheck:
     """Checks expressions of one mode; in bodies, names resolve in ``scope``."""
 
@@ -128,6 +136,10 @@ class ExprCheck:
         return pool
 
     def unknown(self, expr: nodes.Name) -> None:
+        if expr.id in _C_CONTROL:
+            self.env.error("E201", f"`{expr.id}` is not supported: {_C_CONTROL[expr.id]}",
+                           expr.span, "use the loop condition, or if/else around the rest")
+            return
         hint = did_you_mean(expr.id, self.visible())
         if self.mode is Mode.EXPECT:
             owner = next((c.name for c in self.env.symbols.contexts.values()
@@ -269,6 +281,12 @@ class ExprCheck:
                            expr.span, f"page P = {expr.func}(...);")
             return Ty.BAD
         b = names.BUILTINS.get(expr.func)
+        if b is None and expr.func in self.env.symbols.contexts:
+            what = "an irq" if self.env.symbols.contexts[expr.func].decl.is_irq else "a task"
+            self.env.error("E202", f"`{expr.func}` is {what}, not a function", expr.func_span,
+                           "tasks and irqs run on their own CPUs; order them with a "
+                           "`schedule` line or kmap run --schedule")
+            return Ty.BAD
         if b is None:
             self.env.error("E202", f"unknown function `{expr.func}`", expr.func_span,
                            suggest_builtin(self, expr))

@@ -259,8 +259,9 @@ class Driver:
         if snap is None:
             return False
         nesting = len(self.open) - snap.depth  # `(` and `[` opened inside the statement
-        # A `{` the parser refused is a stray, not the start of a block to skip.
-        start = tok.end_pos if self.kinds.get(tok.type) == "{" else tok.start_pos
+        # A `{` the parser refused starts a block (`switch (x) {`, `else else {`):
+        # skip it whole with the statement, or its `}` would close the body.
+        start = tok.start_pos
         end = _statement_end(self.text, start or 0, nesting, snap.first == "for")
         if end is None or end <= snap.offset:
             return False

@@ -393,6 +393,50 @@ def _unsupported_statement(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     return f"unknown type `{word}`", hint, token_span(prev)
 
 
+# C block statements the language does not have, by their first word.
+_C_BLOCKS = {
+    "do": ("`do ... while` is not supported",
+           "write it as `while (cond) { ... }`, with the body once before it if it must run once"),
+    "switch": ("`switch` is not supported", "use if / else if"),
+}
+
+
+def _c_block_statement(ctx: ErrorContext) -> tuple[str, str, Span] | None:
+    """`do { ... } while (x);`, `switch (x) { ... }`: refused at their `{`."""
+    first = ctx.stmt_first
+    if ctx.kind != "{" or first is None or first.type != "NAME" or str(first) not in _C_BLOCKS:
+        return None
+    message, hint = _C_BLOCKS[str(first)]
+    return message, hint, token_span(first)
+
+
+def _cast(ctx: ErrorContext) -> tuple[str, str, Span] | None:
+    """`(void *)p`, `(int)x`, `(unsigned long)x`: refused after the type."""
+    h = ctx.history
+    words = [str(t) for t in h[-3:]]
+    three = len(words) == 3 and words[0] == "(" and words[1] in TYPE_WORDS
+    if three and ctx.kind == ")" and words[2] == "*":
+        opener = h[-3]
+    elif three and ctx.kind in ("NAME", "NUMBER", "(") and words[2] == ")":
+        opener = h[-3]
+    elif ctx.kind in TYPE_WORDS and len(words) >= 2 and words[-2] == "(" \
+            and words[-1] in TYPE_WORDS:
+        opener = h[-2]
+    else:
+        return None
+    return ("casts are not supported",
+            "values have no types here (a pointer is an integer): drop the cast",
+            token_span(opener))
+
+
+def _spinlock_initialiser(ctx: ErrorContext) -> tuple[str, str, Span] | None:
+    """`spinlock_t L = 0;` (or `= __SPIN_LOCK_UNLOCKED(L)`)."""
+    if ctx.kind != "=" or ctx.item_word != "spinlock_t" or ctx.open:
+        return None
+    return ("a `spinlock_t` takes no initialiser", "write `spinlock_t L;`: it starts unlocked",
+            token_span(ctx.token))
+
+
 def _unsupported_pointer_type(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """`int *p`: only the pointer types of nodes.TYPES exist."""
     prev = ctx.prev
@@ -469,6 +513,18 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     KnownError("= in a condition", _assign_in_condition, (
         "task t { }\nexpect always Q[0] = 0x55;\n",
         "task t { if (x = 1) { } }\n",
+    )),
+    KnownError("spinlock initialiser", _spinlock_initialiser, (
+        "spinlock_t L = 0;\ntask t { }\n",
+    )),
+    KnownError("C block statement", _c_block_statement, (
+        "task t { do { x = 1; } while (x); }\n",
+        "task t { switch (g) { } }\n",
+    )),
+    KnownError("cast", _cast, (
+        "task t { void *p = (void *)kmap(P); }\n",
+        "task t { int x = (int)g; }\n",
+        "task t { int x = (unsigned long)g; }\n",
     )),
     KnownError("assignment in an expression", _assign_in_expression, (
         "task t { x = y = 1; }\n",

@@ -486,3 +486,27 @@ def test_E404_task_pointer_local_is_not_page_memory() -> None:
     f = file(P, task("t", var("void *", "p", call("kmap_local_page", name("P")))),
              expects=(expect("always", index(member("t", "p"), 0)),))
     assert codes(f) == ["E404"]
+
+
+# ------------------------------------------------- C that is not supported
+def _diags(src: str) -> list[Diagnostic]:
+    from dsl.load import load_text
+    with pytest.raises(InputError) as info:
+        load_text(src, "c.kmap")
+    return info.value.diagnostics
+
+
+@pytest.mark.parametrize("stmt, phrase", [
+    ("break;", "`break` is not supported"),
+    ("continue;", "`continue` is not supported"),
+    ("return;", "`return` is not supported"),
+])
+def test_c_control_words_are_named_as_unsupported(stmt: str, phrase: str) -> None:
+    d, = _diags(f"task t on cpu0 {{ for (int i = 0; i < 2; i++) {{ {stmt} }} }}\n")
+    assert phrase in d.message and "did you mean" not in d.hint
+
+
+def test_calling_a_task_says_tasks_are_not_functions() -> None:
+    d, = _diags("task t on cpu0 { int x = 1; }\ntask u on cpu0 { t(); }\n")
+    assert d.code == "E202" and "`t` is a task, not a function" in d.message
+    assert "this_cpu" not in d.hint
