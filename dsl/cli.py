@@ -58,12 +58,13 @@ def _option_hint(parser: argparse.ArgumentParser, message: str,
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     command = next((a for a in argv if a in sub.choices), None)
     parsers = [sub.choices[command]] if command else list(sub.choices.values())
-    known = sorted({o for p in parsers for o in p._option_string_actions if o.startswith("--")})
+    known = sorted({o[2:] for p in parsers for o in p._option_string_actions if o.startswith("--")})
     for word in message.split(":", 1)[1].split():
         if word.startswith("--"):
-            hint = did_you_mean(word.split("=", 1)[0], known)
+            # compared without the dashes, which every option shares
+            hint = did_you_mean(word.split("=", 1)[0][2:], known)
             if hint:
-                return f" ({hint})"
+                return f" ({hint.replace('`', '`--', 1)})"
     return ""
 
 

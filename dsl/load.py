@@ -28,8 +28,10 @@ def load_text(data: bytes | str, path: str) -> Program:
 
 
 def _source_of(tree: object, data: bytes | str, path: str) -> Source:
+    """The text the spans of ``tree`` refer to (parse_text's normalisation)."""
+    from dsl.syntax import normalise
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    return Source(path, text)
+    return Source(path, normalise(text))
 
 
 MAX_BYTES = 16 << 20   # far more than any scenario; a bound for /dev/zero-like input

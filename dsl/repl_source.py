@@ -36,6 +36,7 @@ from pygments.token import (Comment, Keyword, Punctuation, String, Whitespace,
 from dsl.lexer import KmapLexer
 from dsl.nodes import Span
 from dsl.source import Diagnostic, InputError, Source
+from dsl.syntax import normalise
 
 INDENT = "    "
 SENTINEL = "preempt_point(); // kmap repl: waiting for input (never executed)"
@@ -162,7 +163,7 @@ class _Writer:
 
 def new_source(path: str, text: str, taken: set[str], preemption: bool) -> ReplSource:
     """The model of a file (already known to load) before anything is typed."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    text = normalise(text)
     cut = first_trailer(text)
     head, tail = text[:cut], text[cut:]
     if head and not head.endswith("\n"):

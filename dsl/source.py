@@ -8,6 +8,7 @@ one stage, so the user sees every problem at once.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
 
 from dsl.nodes import Span
@@ -50,11 +51,20 @@ class Diagnostic:
         width = max(1, (sp.end_col - sp.col) if sp.end_line == sp.line else len(text) - sp.col + 1)
         gutter = str(sp.line)
         pad = " " * len(gutter)
-        out = [head, f"{pad} |", f"{gutter} | {text}",
-               f"{pad} | {' ' * (sp.col - 1)}{'^' * width}"]
+        # columns count characters; the caret line counts terminal cells
+        lead = _cells(text[:sp.col - 1])
+        width = max(1, _cells(text[sp.col - 1:sp.col - 1 + width]))
+        out = [head, f"{pad} |", f"{gutter} | {text}", f"{pad} | {' ' * lead}{'^' * width}"]
         if self.hint:
             out.append(f"{pad} = help: {self.hint}")
         return "\n".join(out)
+
+
+def _cells(text: str) -> int:
+    """The terminal width of text: two cells for wide and full-width
+    characters (CJK, most emoji), none for combining marks."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c)
+               else 1 for c in text)
 
 
 class InputError(KmapError):

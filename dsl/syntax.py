@@ -81,14 +81,20 @@ def parser() -> Lark:
 
 def read_source(text: str | bytes, path: str) -> Source:
     """The Source the front end parses: UTF-8 decoded (InputError E108
-    otherwise), byte-order mark dropped, CRLF line ends made LF.
+    otherwise), byte-order mark dropped, CRLF and CR line ends made LF.
 
     Later stages should render their diagnostics against this same Source,
     so that columns agree with the spans.
     """
     if isinstance(text, bytes):
         text = _decode(text, path)
-    return Source(path, text.removeprefix("\ufeff").replace("\r\n", "\n"))
+    return Source(path, normalise(text))
+
+
+def normalise(text: str) -> str:
+    """Byte-order mark dropped; CRLF, and a lone CR (old Mac line ends),
+    made LF. The file itself is never changed."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_text(text: str | bytes, path: str) -> nodes.File:

@@ -602,7 +602,9 @@ def stray_character(ch: str, span: Span) -> Diagnostic:
         "?": "the `?:` operator is not supported: use if/else",
         "`": "quote strings with `\"`",
     }
-    if ch.isprintable() and ch.isascii():
+    if ch == "`":   # inside the message's own backticks it would read as ```
+        shown = "U+0060 (GRAVE ACCENT, a backtick)"
+    elif ch.isprintable() and ch.isascii():
         shown = f"`{ch}`"
     else:
         shown = f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"

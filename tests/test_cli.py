@@ -166,6 +166,8 @@ def test_unknown_option_suggests_the_closest():
     assert "did you mean `--max-states`?" in err
     _, err, code = kmap("run", FIRST, "--shedule", "t")
     assert code == 2 and "did you mean `--schedule`?" in err
+    _, err, code = kmap("check", FIRST, "--bogus")   # close to --jobs only by the dashes
+    assert code == 2 and "did you mean" not in err
 
 
 def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):

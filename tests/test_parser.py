@@ -473,6 +473,17 @@ def test_crlf_bom_and_tabs() -> None:
     assert task.body.stmts[0].span == n.Span(2, 2, 2, 7)
 
 
+def test_old_mac_line_ends_are_line_ends() -> None:
+    """A lone CR ends a line, as in a file saved with CR line ends: the
+    error is on line 2 and the echoed line has no raw CR in it."""
+    from dsl.load import load_text
+    from dsl.source import InputError
+    with pytest.raises(InputError) as info:
+        load_text(b"task t on cpu0 {\r    x = 1;\r}\r", "mac.kmap")
+    d = info.value.diagnostics[0]
+    assert d.span.line == 2 and "\r" not in info.value.render()
+
+
 def test_read_source_is_what_spans_refer_to() -> None:
     source = read_source(b"\xef\xbb\xbftask t {\r\n}\r\n", "w.kmap")
     assert source.lines[:2] == ("task t {", "}")

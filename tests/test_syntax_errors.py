@@ -91,6 +91,8 @@ BAD = [
     ("task t { x = $1; }\n", "E102", "unexpected character `$`", ""),
     ("#include <linux/highmem.h>\n" + T, "E102", "unexpected character `#`", "no preprocessor"),
     ("task t { x = 'a'; }\n", "E102", "unexpected character `'`", "character literals"),
+    ("task t { x = `a`; }\n", "E102", "unexpected character U+0060 (GRAVE ACCENT, a backtick)",
+     "quote strings"),
     ("task t { x = a ? 1 : 2; }\n", "E102", "unexpected character `?`", "use if/else"),
     ("task t { x = \u201cs\u201d; }\n", "E102", "U+201C (LEFT DOUBLE QUOTATION MARK)",
      "plain ASCII quotes"),
@@ -287,3 +289,15 @@ def test_diagnostics_render_with_the_source() -> None:
     assert err.codes == ["E102"]
     assert isinstance(err.source, Source)
     assert "2 |  x = $;" in str(err)
+
+
+def test_caret_sits_under_the_character_after_wide_ones() -> None:
+    """Columns count characters; the caret line counts terminal cells, so
+    it stays under the error after CJK text or emoji (two cells each)."""
+    with pytest.raises(InputError) as info:
+        parse_text("task t { /* \u65e5\u672c\u8a9e */ x = $1; }\n", "w.kmap")
+    text = info.value.render()
+    lines = text.splitlines()
+    src = next(x for x in lines if x.startswith("1 | "))
+    caret = lines[lines.index(src) + 1]
+    assert caret.index("^") == src.index("$") + 3   # three wide characters before it
