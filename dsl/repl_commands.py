@@ -102,6 +102,7 @@ class Command:
 class Item:
     kind: Kind
     text: str
+    added_semicolon: bool = False   # text ends with a `;` the user did not type
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,10 @@ def classify(line: str) -> Parsed:
                        f"`load` it{'; `run SCHEDULE` follows a schedule' if first == 'schedule' else ''}")
     if first in TOP_LEVEL and _is_top_level(first, rest):
         item = rest if first == "global" else text
-        return Item(TOP_LEVEL[first], _with_semicolon(item))
-    return Item(Kind.STATEMENT, _with_semicolon(text))
+        done = _with_semicolon(item)
+        return Item(TOP_LEVEL[first], done, done != item.strip())
+    done = _with_semicolon(text)
+    return Item(Kind.STATEMENT, done, done != text.strip())
 
 
 def _command(text: str) -> Command:

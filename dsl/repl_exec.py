@@ -170,15 +170,17 @@ def advance(frame: Frame, action: Action, what: str) -> tuple[Frame, TraceStep]:
 # -------------------------------------------------------------- typed input
 
 
-def extend(frame: Frame, kind: Kind, text: str) -> tuple[Frame, list[TraceStep]]:
+def extend(frame: Frame, kind: Kind, text: str,
+           added_semicolon: bool = False) -> tuple[Frame, list[TraceStep]]:
     """A new scenario version with one typed item, the path replayed on it,
-    and for a statement the repl task run until it waits again."""
+    and for a statement the repl task run until it waits again
+    (``added_semicolon``: the REPL put text's final `;`, for the errors)."""
     if kind is Kind.STATEMENT:
         ready_for_statement(frame)
     source = frame.source.add(kind, text)
     rendered = source.render()
     region = rendered.region(kind, len(source.typed(kind)) - 1)
-    program = _load(rendered, region, text, frame.source.path)
+    program = _load(rendered, region, text, frame.source.path, added_semicolon)
     state = replay_path(program, frame.actions)
     new = Frame(source, rendered, program, state, frame.trail, frame.steps, frame.last,
                 f"{kind.value} `{first_line(text)}`")
@@ -207,11 +209,12 @@ def ready_for_statement(frame: Frame) -> None:
                         "step the other tasks first")
 
 
-def _load(rendered: Rendered, region: Region, typed: str, path: str) -> Program:
+def _load(rendered: Rendered, region: Region, typed: str, path: str,
+          added_semicolon: bool = False) -> Program:
     try:
         return load_text(rendered.text, path)
     except InputError as e:
-        raise TypedError(map_error(e, rendered, region, typed)) from None
+        raise TypedError(map_error(e, rendered, region, typed, added_semicolon)) from None
 
 
 def replay_path(program: Program, actions: list[Action]) -> State:

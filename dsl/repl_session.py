@@ -20,8 +20,8 @@ from dsl.repl_commands import (COMMANDS, Command, Item, Refused, Unknown, classi
 from dsl.repl_exec import (STATEMENT_STEPS, Frame, ReplError, TypedError, blocked_on, extend,
                            first_line, open_scenario, user_actions, waiting)
 from dsl.repl_run import RUN_STEPS, Run, complete
-from dsl.repl_source import (DEFAULT_SUMMARY, Kind, closes_unopened, open_brackets,
-                             unterminated_comment)
+from dsl.repl_source import (DEFAULT_SUMMARY, Kind, closes_unopened, first_unclosed,
+                             open_brackets, unterminated_comment)
 from dsl.source import InputError, did_you_mean
 from runtime import reports as rr
 from runtime.machine import Action, final_state, step
@@ -133,6 +133,13 @@ class Session:
         if isinstance(parsed, Command):
             return self._command(parsed)
         if isinstance(parsed, Item):
+            unclosed = first_unclosed(line)
+            if unclosed is not None:   # the input ended (EOF, Ctrl-D) before its `}`
+                tok, ln, col = unclosed
+                closer = {"{": "}", "(": ")", "[": "]"}[tok]
+                return Reply(f"the input ends inside an open `{tok}` (line {ln}, column {col} "
+                             f"of what was typed): nothing was run; close it with `{closer}`",
+                             ok=False)
             return self._typed(parsed)
         if isinstance(parsed, Refused):
             return Reply(parsed.message, ok=False)
@@ -177,7 +184,7 @@ class Session:
             raise ReplError(f"`{unopened}` closes a bracket the input did not open; "
                             "nothing was changed")
         before = self.frame
-        frame, trace = extend(before, item.kind, item.text)
+        frame, trace = extend(before, item.kind, item.text, item.added_semicolon)
         self._push([frame])
         out = self._trace_and_reports(before, frame, trace)
         if item.kind is Kind.STATEMENT:

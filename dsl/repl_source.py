@@ -218,6 +218,23 @@ def _scan_brackets(text: str) -> tuple[int, str]:
     return depth, stray
 
 
+def first_unclosed(text: str) -> tuple[str, int, int] | None:
+    """The outermost bracket still open at the end of text, with its line
+    and column (1-based), or None; comments and strings do not count."""
+    stack: list[tuple[str, int]] = []
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        if tok in _OPENERS:
+            stack.append((tok, m.start()))
+        elif tok in ")]}" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    tok, at = stack[0]
+    line = text.count("\n", 0, at) + 1
+    return tok, line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
 def open_brackets(text: str) -> int:
     """How many brackets are still open (negative if too many closed)."""
     return _scan_brackets(text)[0]
@@ -240,11 +257,13 @@ INPUT_PATH = "<input>"
 
 
 def map_error(err: InputError, rendered: Rendered, region: Region,
-              typed: str) -> list[InputError]:
+              typed: str, added_semicolon: bool = False) -> list[InputError]:
     """The errors of a scenario that failed to load, pointed at the text the
     user typed: diagnostics inside the typed item are moved onto it, syntax
     errors after it (an unfinished statement) onto its last character, and
-    anything else stays on the full scenario text (``source`` shows it)."""
+    anything else stays on the full scenario text (``source`` shows it).
+    A `;` the REPL added is not shown: an error at it is "the end of the
+    statement", just after what was typed."""
     inside: list[Diagnostic] = []
     outside: list[Diagnostic] = []
     last = region.line + region.count - 1
@@ -256,12 +275,28 @@ def map_error(err: InputError, rendered: Rendered, region: Region,
         else:
             outside.append(d)
     out = []
+    if inside and added_semicolon:
+        typed, inside = _without_added_semicolon(typed, inside)
     if inside:
         out.append(InputError(Source(INPUT_PATH, typed), inside))
     if outside:
         out.append(InputError(Source(f"{err.source.path} (as kmap repl built it)", rendered.text),
                               outside))
     return out
+
+
+def _without_added_semicolon(typed: str, diags: list[Diagnostic]) -> tuple[str, list[Diagnostic]]:
+    """typed without its final (added) `;`, and the diagnostics at that
+    `;` reworded as the end of the statement."""
+    lines = typed.split("\n")
+    at = (len(lines), len(lines[-1]))
+    out = []
+    for d in diags:
+        if (d.span.line, d.span.col) == at and d.message.startswith("unexpected `;`"):
+            d = replace(d, message="unexpected end of the statement"
+                        + d.message[len("unexpected `;`"):])
+        out.append(d)
+    return typed[:-1], out
 
 
 def _shift(span: Span, region: Region) -> Span:

@@ -243,8 +243,8 @@ def test_input_lines_are_commands_or_source() -> None:
     assert classify("run a:2, b") == Command("run", "a:2, b")
     assert classify("schedule();") == Item(Kind.STATEMENT, "schedule();")
     assert classify("expect never BUG;") == Item(Kind.EXPECTATION, "expect never BUG;")
-    assert classify("x++") == Item(Kind.STATEMENT, "x++;")
-    assert classify("global int g = 1") == Item(Kind.DECLARATION, "int g = 1;")
+    assert classify("x++") == Item(Kind.STATEMENT, "x++;", added_semicolon=True)
+    assert classify("global int g = 1") == Item(Kind.DECLARATION, "int g = 1;", added_semicolon=True)
     assert classify("int g = 1;") == Item(Kind.STATEMENT, "int g = 1;")
     assert classify("stat") == Unknown("stat")
     assert classify("   ") is None
@@ -383,3 +383,23 @@ def test_the_prompt_toolkit_front_end(session: Session, tmp_path: Path,
     out = capsys.readouterr().out
     assert "void *p = kmap(P);" in out
     assert (tmp_path / "kmap" / "repl_history").read_text().count("+step") == 1
+
+
+def test_input_that_ends_inside_an_open_bracket_is_not_run(session: Session) -> None:
+    """At the end of input (or Ctrl-D) with a `{` still open, the REPL
+    says so about what was typed, not about the scenario it built."""
+    reply = session.handle("{\nquit")
+    assert not reply.ok
+    assert reply.text.startswith("the input ends inside an open `{`")
+    assert "task `repl`" not in reply.text and session.actions == []
+
+
+def test_an_unfinished_statement_is_shown_as_typed(session: Session) -> None:
+    """The REPL adds a forgotten `;`; an error there is shown on the line
+    as typed, just after it, as the end of the statement."""
+    reply = session.handle("x[0] = 1 +")
+    assert not reply.ok
+    assert "1 | x[0] = 1 +\n" in reply.text and "+;" not in reply.text
+    assert "unexpected end of the statement" in reply.text
+    caret = reply.text.splitlines()[reply.text.splitlines().index("1 | x[0] = 1 +") + 1]
+    assert caret.index("^") == len("1 | x[0] = 1 +")
