@@ -75,6 +75,7 @@ class Driver:
         self.diagnostics: list[Diagnostic] = []
         self.rules: list[str] = []  # the known-error rule behind each diagnostic
         self.error_lines: set[int] = set()
+        self.strays: set[tuple[int, str]] = set()   # (line, character) of strays reported
         self.history: list[Token] = []
         self.open: list[Opener] = []
         self.item: list[Token] = []
@@ -174,10 +175,11 @@ class Driver:
 
     # ------------------------------------------------------------ reporting
 
-    def _report(self, diagnostic: Diagnostic, rule: str) -> None:
-        """Record a diagnostic unless its line already has one (a cascade)."""
+    def _report(self, diagnostic: Diagnostic, rule: str, cascades: bool = True) -> None:
+        """Record a diagnostic unless its line already has one (a cascade);
+        ``cascades=False`` (a stray character) is recorded anyway."""
         line = diagnostic.span.line
-        if line in self.error_lines or len(self.diagnostics) >= MAX_ERRORS:
+        if (cascades and line in self.error_lines) or len(self.diagnostics) >= MAX_ERRORS:
             return
         self.error_lines.add(line)
         self.diagnostics.append(diagnostic)
@@ -187,8 +189,15 @@ class Driver:
         """E102 for a character no terminal matches; skip it and go on."""
         line = self.text.count("\n", 0, pos) + 1
         col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        self._report(stray_character(self.text[pos], Span(line, col, line, col + 1)),
-                     "stray character")
+        ch = self.text[pos]
+        # a second stray of a line is no cascade, unless it is the same
+        # character or another quote (the two quotes of 'a' or of a word in
+        # typographic quotes, a pasted run of them)
+        key = "quote" if ch in "'`\u201c\u201d\u2018\u2019" else ch
+        again = (line, key) in self.strays
+        self.strays.add((line, key))
+        self._report(stray_character(ch, Span(line, col, line, col + 1)),
+                     "stray character", cascades=again)
         self._seek(pos + 1)
 
     def _context(self, tok: Token) -> ErrorContext:

@@ -301,3 +301,11 @@ def test_caret_sits_under_the_character_after_wide_ones() -> None:
     src = next(x for x in lines if x.startswith("1 | "))
     caret = lines[lines.index(src) + 1]
     assert caret.index("^") == src.index("$") + 3   # three wide characters before it
+
+
+def test_every_stray_character_of_a_line_is_reported() -> None:
+    """Strays are not cascades: each one is named, while the syntax errors
+    they cause on that line are still left out."""
+    diags = errors("task t on cpu0 { int y = $; int z = `; int w = 1 # 2; }\n")
+    assert [(d.code, d.span.col) for d in diags] == [("E102", 26), ("E102", 37), ("E102", 50)]
+    assert len(errors("task t on cpu0 { int y = 'a' + \u201cb\u201d; }\n")) == 1   # quotes: one
