@@ -31,6 +31,7 @@ NOT_DONE = _NotDone()
 Result = int | None | _NotDone
 Handler = Callable[[Tx, list[int] | None], Result]
 X86_EFLAGS_IF = 0x200
+INT_MAX = 0x7FFFFFFF
 
 
 # ------------------------------------------------------------------ mapping
@@ -242,10 +243,15 @@ def _this_cpu_write(tx: Tx, var: int, value: int) -> None:
 
 
 # ------------------------------------------------------------------- memory
+def _size_t(tx: Tx, n: int) -> int:
+    """A length as the kernel receives it: a size_t (-1 is SIZE_MAX)."""
+    return n & tx.cfg.word_mask
+
+
 def _memset(tx: Tx, argv: list[int] | None) -> Result:
     assert argv is not None
     addr, value, length = argv
-    _fill(tx, addr, length, value)
+    _fill(tx, addr, _size_t(tx, length), value)
     return addr
 
 
@@ -265,6 +271,7 @@ def _fill(tx: Tx, addr: int, length: int, value: int) -> None:
 def _memcpy(tx: Tx, argv: list[int] | None) -> Result:
     assert argv is not None
     dst, src, length = argv
+    length = _size_t(tx, length)
     if length > 0:
         access(tx, dst, length, access(tx, src, length, None))
     return dst
@@ -349,9 +356,15 @@ def _copy_user(to_user: bool) -> Handler:
         if p is None:
             assert argv is not None
             kaddr, uaddr, length = (argv[1], argv[0], argv[2]) if to_user else argv
+            length = _size_t(tx, length)
+            if length > INT_MAX:
+                # check_copy_size() (include/linux/thread_info.h): refused
+                # before anything is copied, faulted in or zeroed
+                tx.warn_once(R.COPY_SIZE, length)
+                return length
             if tx.ctxs[tx.current()].pagefault_disabled == 0:
                 sched.might_sleep(tx, func)
-            if length <= 0:
+            if length == 0:
                 return 0
             missing = _missing(tx, uaddr, length)
             if missing and not sched.faults_disabled(tx):

@@ -89,6 +89,7 @@ class R(IntEnum):
     LOCK_HELD_RETURN = 48
     LIVELOCK = 49
     DEVICE_RANGE = 50
+    COPY_SIZE = 51
 
 
 HM = "mm/highmem.c"
@@ -121,6 +122,8 @@ CATALOGUE: dict[R, Entry] = {
     R.SCHED_PTE_NONE: Entry(Kind.WARN, HM, "{f}", "WARN_ON_ONCE(pte_none(pteval)): slot {0}"),
     R.RETURN_TO_USER: Entry(Kind.WARN, HMI, "kmap_assert_nomap", "DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx)"),
     R.PREEMPT_UNDERFLOW: Entry(Kind.WARN, CORE, "preempt_count_sub", "DEBUG_LOCKS_WARN_ON(val > preempt_count())"),
+    R.COPY_SIZE: Entry(Kind.WARN, "include/linux/thread_info.h", "check_copy_size",
+                       "WARN_ON_ONCE(bytes > INT_MAX): {0} bytes"),
     R.MIGRATE_UNBALANCED: Entry(Kind.WARN, CORE, "migrate_enable", "WARN_ON_ONCE(p->migration_disabled <= 0)"),
     R.SMP_PROCESSOR_ID: Entry(Kind.BUG, "lib/smp_processor_id.c", "check_preemption_disabled",
                               "caller is smp_processor_id()"),

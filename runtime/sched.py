@@ -215,8 +215,16 @@ def irq_return_count(tx: Tx, irq: int, cpu: int) -> None:
     the interrupted task's thread_info (ARM), so what the handler left
     unbalanced (a preempt_disable(), a kunmap_atomic() forgotten) stays in
     the count of the context it interrupted, an outer handler or the task.
-    Only a handler that returns: one killed by a BUG panics the machine."""
-    count = tx.ctxs[irq].preempt_count - HARDIRQ_OFFSET
+    Only a handler that returns: one killed by a BUG panics the machine.
+    With DEBUG_PREEMPT, preempt_count_sub() refuses to go below zero: a
+    handler whose count lost its HARDIRQ bits (schedule_debug's reset of a
+    schedule() in it) gets DEBUG_LOCKS_WARN_ON(val > preempt_count()) and
+    nothing is subtracted."""
+    count = tx.ctxs[irq].preempt_count
+    if count < HARDIRQ_OFFSET:
+        tx.debug_locks_warn(R.PREEMPT_UNDERFLOW)
+    else:
+        count -= HARDIRQ_OFFSET
     irqs = tx.cpus[cpu].irqs
     at = irqs.index(irq)
     under = irqs[at - 1] if at else tx.ctxs[irq].owner

@@ -105,6 +105,20 @@ irq i on cpu0 { %s }"""
     assert local(p, e.final, "t", "pc") == 0 and not e.final.reports
 
 
+def test_schedule_in_an_irq_drops_its_hardirq_count_and_the_exit_refuses_to_underflow():
+    """schedule() in a handler: schedule_debug's preempt_count_set(PREEMPT_DISABLED)
+    drops the HARDIRQ bits; __irq_exit_rcu's preempt_count_sub(HARDIRQ_OFFSET)
+    then hits DEBUG_LOCKS_WARN_ON(val > preempt_count()) and subtracts
+    nothing (DEBUG_PREEMPT): the task resumes with 0, never a negative count."""
+    p, e = run(src("""
+task t on cpu0 { int a = 0; int pc = preempt_count(); msleep(1); }
+irq i on cpu0 { schedule(); }"""), "t:1, i, t")
+    assert local(p, e.final, "t", "pc") == 0
+    hs = heads(p, e.final)
+    assert "BUG: scheduling while atomic: t/1/0x00010001" in hs
+    assert any("DEBUG_LOCKS_WARN_ON(val > preempt_count())" in x for x in texts(p, e.final))
+
+
 def test_nested_irq_leak_goes_to_the_irq_it_interrupted():
     """A nested handler's leak lands in the outer handler's count (one
     count per CPU), and from there in the task's."""
@@ -174,19 +188,43 @@ def test_copy_from_user_after_conversion_sleeps_and_succeeds():
 
 def test_a_huge_length_faults_where_the_mapping_ends():
     """memset() and copy_from_user()'s zeroing of what it could not copy
-    store page by page: a length of 1 << 40 oopses at the first address
-    past the kmap_local slot, after filling the mapped page, without the
-    model building a terabyte of data first."""
+    store page by page: SIZE_MAX for memset (x86-32), INT_MAX for the copy
+    (the most check_copy_size lets through) oops at the first address past
+    the kmap_local slot, after filling the mapped page, without the model
+    building all the bytes first."""
     p, s = final(src("""task t on cpu0 {
         void *a = kmap_local_page(P);
-        memset(a, 0x11, 1 << 40);
+        memset(a, 0x11, 0xffffffff);
     }"""))
     assert kinds(p, s) == ["OOPS"] and s.newest[0] == b"\x11" * 64
     p, s = final(src("""task t on cpu0 {
         void *a = kmap_local_page(P);
-        int n = copy_from_user(a, V + 0, 1 << 40);
+        int n = copy_from_user(a, V + 0, 0x7fffffff);
     }"""))
     assert kinds(p, s) == ["OOPS"]
+
+
+def test_copy_user_refuses_a_length_over_int_max_and_lengths_are_size_t():
+    """check_copy_size() (include/linux/thread_info.h): WARN_ON_ONCE(bytes >
+    INT_MAX) and copy_{from,to}_user return n, nothing copied or zeroed. A
+    negative length is a huge size_t: the same WARN, and memset() of one
+    oopses past the mapping. On 32 bits, 1 << 32 is a size_t of 0."""
+    for length in ("-1", "0x80000000"):
+        p, s = final(src(f"""task t on cpu0 {{
+            void *a = kmap_local_page(P);
+            a[0] = 7;
+            int n = copy_from_user(a, V + 0, {length});
+            kunmap_local(a);
+        }}"""))
+        assert heads(p, s) == ["WARNING: CPU: 0 PID: 1 at check_copy_size "
+                               "(include/linux/thread_info.h)"], length
+        assert s.newest[0][0] == 7, length      # nothing zeroed
+        assert local(p, s, "t", "n") != 0, length
+    p, s = final(src("task t on cpu0 { void *a = kmap_local_page(P); memset(a, 1, -1); }"))
+    assert kinds(p, s) == ["OOPS"]
+    p, s = final(src("""task t on cpu0 { void *a = kmap_local_page(P);
+        memset(a, 1, 1 << 32); int n = copy_to_user(V + 0, a, 1 << 32); kunmap_local(a); }"""))
+    assert not s.reports and local(p, s, "t", "n") == 0 and s.newest[0] == bytes(64)
 
 
 def test_copy_to_user_copies_through_the_mapping():
