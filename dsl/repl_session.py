@@ -352,12 +352,17 @@ class Session:
     def cmd_save(self, args: str) -> str:
         """save FILE [--force]: never replaces a file unless told to (the
         scenario the session started from included)."""
-        path = args.strip()
-        force = path.endswith(" --force")
-        path = path.removesuffix(" --force").strip() if force else path
-        if not path or path == "--force":
+        words = args.split()
+        force = "--force" in words
+        names = [w for w in words if w != "--force"]
+        if not words:
             raise ReplError("save where? save FILE")
+        if len(names) != 1 or names[0].startswith("-") or words.count("--force") > 1:
+            raise ReplError("usage: save FILE [--force] (a file name without spaces)")
+        path = names[0]
         target = Path(path)
+        if target.is_dir():
+            raise ReplError(f"{path} is a directory: save FILE names a file")
         if target.exists() and not force:
             raise ReplError(f"{path} already exists: `save {path} --force` replaces it")
         try:

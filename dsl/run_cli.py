@@ -74,11 +74,11 @@ def _item_columns(text: str, k: int) -> tuple[int, int] | None:
     """The columns (1-based, end exclusive) of item k of the schedule line
     ``text``, or None when it is not on that line."""
     at = text.find("schedule")
-    if at < 0:
-        return None
+    end = text.find(";", at)
+    if at < 0 or end < 0 or "/*" in text or "//" in text[:end]:
+        return None   # the schedule goes on past this line, or has a comment
     start = at + len("schedule")
-    end = text.find(";", start)
-    parts = text[start:end if end >= 0 else len(text)].split(",")
+    parts = text[start:end].split(",")
     if k >= len(parts) or not parts[k].strip():
         return None
     pos = start + sum(len(x) + 1 for x in parts[:k])

@@ -64,8 +64,11 @@ def pgmap_set_noaccess(tx: Tx, page: int) -> None:
 def _change(old: int, new: int) -> str:
     """A count change as the trace shows it; a wrap names the missing check
     (the counter is a u32 with no underflow test, §10.4)."""
-    wrap = " (no underflow check)" if (old == 0 and new == U32) or (old == U32 and new == 0) else ""
-    return f"{old} -> {new}{wrap}"
+    if old == 0 and new == U32:
+        return f"{old} -> {new} (no underflow check)"
+    if old == U32 and new == 0:
+        return f"{old} -> {new} (the u32 wraps back)"
+    return f"{old} -> {new}"
 
 
 def _unchanged(tx: Tx, granted: str) -> str:

@@ -252,7 +252,7 @@ def decimal(text: str) -> int | None:
     (str.isdigit() also takes superscripts and full-width digits, which a
     schedule in a file could not contain)."""
     t = text.strip()
-    if not t or len(t) > MAX_DIGITS or not t.isascii() or not t.isdigit():
+    if not t or not t.isascii() or not t.isdigit() or len(t.lstrip("0")) > MAX_DIGITS:
         return None
     return int(t)
 

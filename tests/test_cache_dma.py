@@ -177,9 +177,11 @@ task a on cpu0 { void *x = kmap_local_page(D1); x[0] = 1; kunmap_local(x); }
 irq i on cpu0 { void *y = kmap_local_page(D2); kunmap_local(y); }"""), "a:2, i")
     assert "pgmap_set_readwrite: pgmap_prot_count 1 -> 2, PKRS unchanged "\
         "(the exception entry reset it: the pgmap key stays denied)" in events(e)
-    _, e = run(pks("task a on cpu0 { kunmap_local(page_address(D1)); }"))
+    _, e = run(pks("task a on cpu0 { kunmap_local(page_address(D1)); void *x = kmap_local_page(D1); }"))
     assert "pgmap_set_noaccess: pgmap_prot_count 0 -> 4294967295 (no underflow check), "\
         "PKRS unchanged" in events(e)
+    assert "pgmap_set_readwrite: pgmap_prot_count 4294967295 -> 0 (the u32 wraps back), "\
+        "PKRS unchanged (the pgmap key stays denied)" in events(e)
 
 
 def test_pks_kmap_is_unsupported_and_relaxed_mode_warns_once():

@@ -88,6 +88,8 @@ task b on cpu0 { int y = 2; }
     assert code == 2 and "no task or irq named `nobody`" in err
     _, err, code = kmap("run", f, "--schedule", "a:1, b")
     assert code == 2 and "preempt_count is 1" in err
+    _, err, code = kmap("run", f, "--schedule", "a:" + "0" * 30 + "3, b")   # as a file may write it
+    assert code == 0, err
     g = write(tmp_path, src + "schedule a:1, b;\n", "g.kmap")
     _, err, code = kmap("run", g)
     # the caret is under the item that cannot be followed, the hint fits the reason
@@ -99,6 +101,13 @@ task b on cpu0 { int y = 2; }
     assert code == 65 and "h.kmap:5:10" in err and "^^^" in err
     assert "has already finished after 1 step" in err and "preempted" not in err
     assert "without `:N`" in err
+    # over two lines, or with a comment, the caret falls back to the line
+    i = write(tmp_path, src + "schedule b,\n  b:5;\n", "i.kmap")
+    _, err, code = kmap("run", i)
+    assert code == 65 and "i.kmap:5:1" in err and "^^^^^^^^^^^" in err
+    j = write(tmp_path, src + "schedule b, /* a, b */ b:5;\n", "j.kmap")
+    _, err, code = kmap("run", j)
+    assert code == 65 and "j.kmap:5:1" in err
 
 
 @pytest.mark.parametrize("items, message", [

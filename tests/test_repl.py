@@ -288,6 +288,13 @@ def test_save_never_replaces_a_file_unless_told(session: Session, small: Path,
     assert not session.handle(f"save {other}").ok and other.read_text() == "// mine\n"
     assert "wrote" in ok(session, f"save {other} --force")
     assert "kmap(P)" in other.read_text()
+    assert "wrote" in ok(session, f"save --force {other}")   # either place
+    for bad in (f"save {other} --forc", f"save {other} --force extra", "save --force"):
+        reply = session.handle(bad)
+        assert not reply.ok and "usage: save FILE [--force]" in reply.text, bad
+    reply = session.handle(f"save {tmp_path}")
+    assert not reply.ok and "is a directory" in reply.text and "--force" not in reply.text
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["other.kmap", "small.kmap"]
 
 
 def test_typed_statements_replay_from_the_saved_scenario(session: Session,
