@@ -116,7 +116,7 @@ class StepMemo:
         self._is_task = [i < len(program.contexts) and not program.contexts[i].is_irq
                          for i in range(c.nctx)]
         self._idle = [idle_ctx(program, cpu) for cpu in range(c.ncpu)]
-        self._kview: dict[int, tuple[int, tuple[int, ...]]] = {}
+        self._kview: dict[int, tuple[int, tuple[int, ...], int]] = {}
         self._sview: dict[int, tuple[Any, ...]] = {}
         self._patch: dict[tuple[int, tuple[tuple[int, Any], ...]], int] = {}
         self._reported = set(c.field_positions("reports") + c.field_positions("once"))
@@ -294,13 +294,14 @@ class StepMemo:
             got = self._patch[(number, patch)] = self.codec.number(ci, tuple.__new__(Ctx, vals))
         return got
 
-    def _kview_of(self, number: int) -> tuple[int, tuple[int, ...]]:
+    def _kview_of(self, number: int) -> tuple[int, tuple[int, ...], int]:
         """What a context switch reads of a task that is not switching in:
-        its kmap_local depth and saved PTEs (kmap_ctrl)."""
+        its kmap_local depth and saved PTEs (kmap_ctrl), and its preempt
+        count (the idle task's schedule_debug, sched._idle_schedule_debug)."""
         got = self._kview.get(number)
         if got is None:
             c = self.codec.ctx_values[number]
-            got = self._kview[number] = (c.kmap_idx, c.pteval)
+            got = self._kview[number] = (c.kmap_idx, c.pteval, c.preempt_count)
         return got
 
     def learn(self, key: Any, positions: tuple[int, ...], values: Any, delta: Delta) -> None:

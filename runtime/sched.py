@@ -150,8 +150,9 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     it is cleared here before the task maps that slot.
 
     Of prev (and of the idle task) this reads only kmap_ctrl, through
-    kmap_local.sched_out, and changes nothing: runtime/memo.py learns a
-    switch under those alone (machine.switch_step)."""
+    kmap_local.sched_out, and the idle task's preempt count, and changes
+    nothing unless that count is not 0 (_idle_schedule_debug):
+    runtime/memo.py learns a switch under those alone (machine.switch_step)."""
     from runtime import kmap_local
     old_cpu = tx.ctxs[task].cpu
     if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:
@@ -160,7 +161,9 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     prev = c.curr
     name = tx.program.contexts[task].name
     if prev < 0:
-        kmap_local.sched_out(tx, idle_ctx(tx.program, cpu), cpu)
+        idle = idle_ctx(tx.program, cpu)
+        _idle_schedule_debug(tx, idle)
+        kmap_local.sched_out(tx, idle, cpu)
     if prev >= 0 and prev != task:
         kmap_local.sched_out(tx, prev, cpu)
         if tx.events is not None:
@@ -176,6 +179,17 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     tx.set_cpu(cpu, curr=task, irqs_off=False)
     tx.set(task, cpu=cpu, resched=False)
     kmap_local.sched_in(tx, task, cpu)
+
+
+def _idle_schedule_debug(tx: Tx, idle: int) -> None:
+    """The idle task's own __schedule() (do_idle -> schedule_idle) runs
+    schedule_debug() too: it expects PREEMPT_DISABLED, the model's 0, so a
+    count an irq leaked onto it is "scheduling while atomic" for swapper/N
+    with that count + 1, and preempt_count_set() resets it."""
+    count = tx.ctxs[idle].preempt_count
+    if count:
+        tx.report(R.SCHED_ATOMIC, count + 1, cur=idle)
+        tx.set(idle, preempt_count=0)
 
 
 def leave_cpu(tx: Tx, task: int, cpu: int) -> None:

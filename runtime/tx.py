@@ -292,8 +292,11 @@ class Tx:
         return self.cpus[self.cpu].irqs_off
 
     # --------------------------------------------------------------- reports
-    def report(self, code: R, *args: int) -> None:
-        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), self.current()))
+    def report(self, code: R, *args: int, cur: int | None = None) -> None:
+        """Report code at this step; ``cur``: the `current` the kernel
+        prints, when it is not this context's (the idle task's schedule)."""
+        who = self.current() if cur is None else cur
+        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), who))
         if self.events is not None:
             from runtime.reports import label
             self.events.append(f"report {label(self.program, self.base, self.reports[-1])}")

@@ -119,6 +119,24 @@ irq i on cpu0 { schedule(); }"""), "t:1, i, t")
     assert any("DEBUG_LOCKS_WARN_ON(val > preempt_count())" in x for x in texts(p, e.final))
 
 
+def test_a_count_leaked_onto_the_idle_task_is_scheduling_while_atomic_at_the_next_switch():
+    """An irq on an idle CPU that leaks a preempt_disable() leaves it on the
+    idle task (the CPU's count). When a task is switched in, the idle
+    task's __schedule() (schedule_idle) runs schedule_debug: its count is 2
+    where PREEMPT_DISABLED is expected, "BUG: scheduling while atomic:
+    swapper/0/0/0x00000002", and the count is reset (kernel/sched/core.c)."""
+    p, e = run(src("""
+irq timer on cpu0 { preempt_disable(); }
+task t on cpu0 { int pc = preempt_count(); msleep(1); }"""), "timer, t")
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+    assert local(p, e.final, "t", "pc") == 0
+    p, r = check(src("""
+irq timer on cpu0 { preempt_disable(); }
+task t on cpu0 { int pc = preempt_count(); msleep(1); }
+expect always t.pc == 0;"""))
+    assert all(o.conds[0] for o in r.outcomes)
+
+
 def test_nested_irq_leak_goes_to_the_irq_it_interrupted():
     """A nested handler's leak lands in the outer handler's count (one
     count per CPU), and from there in the task's."""
