@@ -268,7 +268,9 @@ def spin_lock_try(tx: Tx, lock: int) -> bool:
         if tx.events is not None:
             tx.event(f"spin_lock: {tx.program.locks[lock]} taken")
         return True
-    if owner == tx.ci and tx.me.pending is None:
+    # debug_spin_lock_before(): lock->owner == current. In an irq `current`
+    # is the task it interrupted, so taking that task's lock is recursion too.
+    if (owner == tx.ci or owner == tx.current()) and tx.me.pending is None:
         tx.debug_locks_warn(R.SPIN_RECURSION, lock)  # spin_bug(): debug_locks_off() first
     tx.set_me(pending=(1, lock))
     holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"

@@ -85,6 +85,10 @@ irq i on cpu0 { spin_lock(&lock); g = 2; spin_unlock(&lock); }
 expect never DEADLOCK;"""
     p, r = check(src(body))
     assert any("DEADLOCK" in x for o in r.outcomes for x in o.reports)
+    # DEBUG_SPINLOCK's debug_spin_lock_before(): lock->owner == current, and
+    # in the irq `current` is the task it interrupted, the owner
+    p, e = run(src(body), "t:1, i")
+    assert "BUG: spinlock recursion on CPU#0, t/1" in heads(p, e.final)
     p, r = check(src(body.replace("spin_lock(&lock); g = 1; spin_unlock(&lock);",
                                   "spin_lock_irqsave(&lock); g = 1; spin_unlock_irqrestore(&lock);")))
     assert not any("DEADLOCK" in x for o in r.outcomes for x in o.reports)
