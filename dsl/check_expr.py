@@ -22,9 +22,10 @@ EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where
 
 # C's jump statements, which a bare name statement would otherwise call unknown
 _C_CONTROL = {
-    "break": "a loop runs until its condition is false",
-    "continue": "a loop body runs to its end",
-    "return": "a task body runs to its closing `}`",
+    "break": ("a loop runs until its condition is false",
+              "use the loop condition, or if/else around the rest"),
+    "continue": ("a loop body runs to its end", "use if/else around the rest of the body"),
+    "return": ("a task body runs to its closing `}`", "use if/else to skip the rest of the body"),
 }
 
 
@@ -137,8 +138,8 @@ class ExprCheck:
 
     def unknown(self, expr: nodes.Name) -> None:
         if expr.id in _C_CONTROL:
-            self.env.error("E201", f"`{expr.id}` is not supported: {_C_CONTROL[expr.id]}",
-                           expr.span, "use the loop condition, or if/else around the rest")
+            why, hint = _C_CONTROL[expr.id]
+            self.env.error("E201", f"`{expr.id}` is not supported: {why}", expr.span, hint)
             return
         hint = did_you_mean(expr.id, self.visible())
         if self.mode is Mode.EXPECT:
