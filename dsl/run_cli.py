@@ -64,7 +64,7 @@ def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleE
         col = text.find("schedule") + 1 if "schedule" in text else 1
         found = (col, len(text) + 1)
     diag = Diagnostic("E503", f"schedule item {e.item + 1} cannot be followed: {e}",
-                      Span(line, found[0], line, found[1]), _schedule_hint(str(e)))
+                      Span(line, found[0], line, found[1]), e.hint)
     print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
           file=sys.stderr)
     return EX_DATAERR
@@ -84,16 +84,3 @@ def _item_columns(text: str, k: int) -> tuple[int, int] | None:
     pos = start + sum(len(x) + 1 for x in parts[:k])
     lead = len(parts[k]) - len(parts[k].lstrip())
     return pos + lead + 1, pos + len(parts[k].rstrip()) + 1
-
-
-def _schedule_hint(why: str) -> str:
-    """What to change, for the reason the item could not be followed (""
-    when there is nothing to add)."""
-    if "cannot be preempted" in why:
-        return "a context can take a CPU only where the running task can be preempted"
-    if "has already finished" in why or "was killed" in why:
-        return "a count must not exceed the steps the context has left; without `:N` " \
-               "an item runs the context until it stops"
-    if "cannot fire" in why:
-        return "an irq fires only while its CPU has interrupts on"
-    return ""

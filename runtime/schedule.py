@@ -25,11 +25,20 @@ from runtime.state import State, Status, initial_state
 
 
 class ScheduleError(Exception):
-    """A schedule item cannot be followed in this execution."""
+    """A schedule item cannot be followed in this execution; ``hint``: what
+    to change, for that reason ("" when there is nothing to add)."""
 
-    def __init__(self, item: int, message: str) -> None:
+    def __init__(self, item: int, message: str, hint: str = "") -> None:
         self.item = item
+        self.hint = hint
         super().__init__(message)
+
+
+# What to change, by the reason an item could not be followed.
+_PAST_THE_END = ("a count must not exceed the steps the context has left; without `:N` "
+                 "an item runs the context until it stops")
+_NOT_PREEMPTIBLE = "a context can take a CPU only where the running task can be preempted"
+_IRQS_OFF = "an irq fires only while its CPU has interrupts on"
 
 
 @dataclass
@@ -116,7 +125,7 @@ class _Runner:
                 if not acts:
                     if self.state.panicked or (item.steps is None and (n > 0 or self._stopped(item.ctx))):
                         break
-                    raise ScheduleError(k, self._why_not(item, n))
+                    raise ScheduleError(k, *self._why_not(item, n))
                 self.do(preferred(self.program, self.state, acts))
                 n += 1
                 if len(self.ex.actions) >= self.max_steps:
@@ -138,39 +147,41 @@ class _Runner:
     def _stopped(self, ci: int) -> bool:
         return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP)
 
-    def _why_not(self, item: ScheduleStep, n: int) -> str:
-        """Explain, in kernel terms, why a context cannot step now."""
+    def _why_not(self, item: ScheduleStep, n: int) -> tuple[str, str]:
+        """Explain, in kernel terms, why a context cannot step now, and
+        what to change ("" when there is nothing to add)."""
         p, s = self.program, self.state
         info = p.contexts[item.ctx]
         ctx = s.ctxs[item.ctx]
         done = f" after {n} step{'s' if n != 1 else ''}" if n else ""
         who = f"{'irq' if info.is_irq else 'task'} {info.name}"
         if ctx.status == Status.DONE:
-            return f"{who} has already finished{done}"
+            return f"{who} has already finished{done}", _PAST_THE_END
         if ctx.status == Status.DEAD:
-            return f"{who} was killed{done}"
+            return f"{who} was killed{done}", _PAST_THE_END
         if ctx.status == Status.WAIT_PKMAP:
-            return f"{who} sleeps on pkmap_map_wait{done}"
+            return f"{who} sleeps on pkmap_map_wait{done}", ""
         if s.panicked:
-            return "the kernel has panicked"
+            return "the kernel has panicked", ""
         cpu = item.cpu if item.cpu is not None else (info.cpu if info.cpu is not None else max(ctx.cpu, 0))
         c = s.cpus[cpu]
         if info.is_irq and ctx.status == Status.PENDING:
-            return f"{who} cannot fire{done}: cpu{cpu} has interrupts disabled"
+            return f"{who} cannot fire{done}: cpu{cpu} has interrupts disabled", _IRQS_OFF
         if c.irqs and c.irqs[-1] != item.ctx:
-            return f"{who} cannot run{done}: irq {p.contexts[c.irqs[-1]].name} is running on cpu{cpu}"
+            return (f"{who} cannot run{done}: irq {p.contexts[c.irqs[-1]].name} is running "
+                    f"on cpu{cpu}", "")
         if c.curr >= 0 and c.curr != item.ctx:
             cur = s.ctxs[c.curr]
             why = (f"preempt_count is {cur.preempt_count}" if cur.preempt_count else
                    "interrupts are disabled" if c.irqs_off else
                    "CONFIG_PREEMPTION=n and it is not at a preemption point")
             return (f"{who} cannot run{done}: cpu{cpu} is running {p.contexts[c.curr].name}, "
-                    f"which cannot be preempted here ({why})")
+                    f"which cannot be preempted here ({why})", _NOT_PREEMPTIBLE)
         if item.cpu is not None and info.cpu is not None and item.cpu != info.cpu:
-            return f"{who} is bound to cpu{info.cpu}"
+            return f"{who} is bound to cpu{info.cpu}", ""
         if item.cpu is not None and (ctx.migration_disabled or ctx.kmap_idx):
-            return f"{who} cannot migrate to cpu{item.cpu}{done}: migration is disabled"
-        return f"{who} cannot step{done}: it spins on a lock"
+            return f"{who} cannot migrate to cpu{item.cpu}{done}: migration is disabled", ""
+        return f"{who} cannot step{done}: it spins on a lock", ""
 
 
 def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
