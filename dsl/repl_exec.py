@@ -18,9 +18,8 @@ Every step goes through runtime.machine.step: there is no second engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from dsl.load import load, load_text
+from dsl.load import load_text, read_scenario
 from dsl.repl_source import (DEFAULT_PATH, DEFAULT_TEXT, Kind, Region, Rendered, ReplSource,
                              map_error, new_source)
 from dsl.source import InputError, KmapError
@@ -121,8 +120,9 @@ def open_scenario(path: str | None) -> Frame:
     if path is None:
         text, where, taken = DEFAULT_TEXT, DEFAULT_PATH, set()
     else:
-        program = load(path)
-        text = Path(path).read_bytes().decode("utf-8")
+        data = read_scenario(path)   # read once: what is checked is what is run
+        program = load_text(data, path)
+        text = data.decode("utf-8")
         where, taken = path, top_level_names(program)
     source = new_source(where, text, taken, preemption=True)
     rendered = source.render()
