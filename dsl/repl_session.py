@@ -135,8 +135,7 @@ class Session:
         if isinstance(parsed, Item):
             unclosed = first_unclosed(line)
             if unclosed is not None:   # the input ended (EOF, Ctrl-D) before its `}`
-                tok, ln, col = unclosed
-                closer = {"{": "}", "(": ")", "[": "]"}[tok]
+                tok, closer, ln, col = unclosed
                 return Reply(f"the input ends inside an open `{tok}` (line {ln}, column {col} "
                              f"of what was typed): nothing was run; close it with `{closer}`",
                              ok=False)

@@ -203,36 +203,35 @@ _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _SCAN = re.compile(r'//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?|[()\[\]{}]')
 
 
-def _scan_brackets(text: str) -> tuple[int, str]:
+def _scan_brackets(text: str) -> tuple[int, str, list[int]]:
     """(brackets still open, the first closing bracket with no opening one
-    before it or ''); comments and strings do not count."""
+    before it or '', the offsets of the openers still open, outermost
+    first); comments and strings do not count."""
     depth, stray = 0, ""
+    stack: list[int] = []
     for m in _SCAN.finditer(text):
         tok = m.group()
         if tok in _OPENERS:
             depth += 1
+            stack.append(m.start())
         elif tok in ")]}":
             depth -= 1
-            if depth < 0 and not stray:
+            if stack:
+                stack.pop()
+            elif not stray:
                 stray = tok
-    return depth, stray
+    return depth, stray, stack
 
 
-def first_unclosed(text: str) -> tuple[str, int, int] | None:
-    """The outermost bracket still open at the end of text, with its line
-    and column (1-based), or None; comments and strings do not count."""
-    stack: list[tuple[str, int]] = []
-    for m in _SCAN.finditer(text):
-        tok = m.group()
-        if tok in _OPENERS:
-            stack.append((tok, m.start()))
-        elif tok in ")]}" and stack:
-            stack.pop()
+def first_unclosed(text: str) -> tuple[str, str, int, int] | None:
+    """The outermost bracket still open at the end of text, its closer, and
+    its line and column (1-based), or None."""
+    stack = _scan_brackets(text)[2]
     if not stack:
         return None
-    tok, at = stack[0]
+    at = stack[0]
     line = text.count("\n", 0, at) + 1
-    return tok, line, at - (text.rfind("\n", 0, at) + 1) + 1
+    return text[at], _OPENERS[text[at]], line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def open_brackets(text: str) -> int:
