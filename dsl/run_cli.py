@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from dsl import report
@@ -48,7 +49,7 @@ def _items(program: Program, args: argparse.Namespace) -> tuple[
         return None, f"--random {args.random}", ""
     if program.schedule is not None:
         line = program.source_lines[program.schedule_line - 1].strip()
-        return program.schedule, "the file's schedule", line.removeprefix("schedule").strip(" ;")
+        return program.schedule, "the file's schedule", _schedule_text(line)
     return None, "default policy", ""
 
 
@@ -68,6 +69,15 @@ def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleE
     print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
           file=sys.stderr)
     return EX_DATAERR
+
+
+_COMMENT = re.compile(r"/\*.*?\*/|//.*")
+
+
+def _schedule_text(line: str) -> str:
+    """The items of a `schedule` line as written, without its comments."""
+    body = _COMMENT.sub(" ", line).strip().removeprefix("schedule").strip(" ;")
+    return ", ".join(item.strip() for item in body.split(","))
 
 
 def _item_columns(text: str, k: int) -> tuple[int, int] | None:

@@ -110,6 +110,13 @@ task b on cpu0 { int y = 2; }
     assert code == 65 and "j.kmap:5:1" in err
 
 
+def test_the_files_schedule_is_shown_without_its_comments(tmp_path: Path):
+    f = write(tmp_path, "task a on cpu0 { int x = 1; }\ntask b on cpu0 { int y = 2; }\n"
+              "schedule a, /* then */ b;   // both\n")
+    out, _, code = kmap("run", f, "--no-trace")
+    assert code == 0 and "schedule: a, b (the file's schedule)\n" in out, out
+
+
 @pytest.mark.parametrize("items, message", [
     ("a:", "`a:`: a step count is expected after `:`"),
     ("a: , b", "`a:`: a step count is expected after `:`"),
