@@ -126,3 +126,40 @@ def _has_report(program: Program, state: State, e: ir.ReportTest) -> bool:
 
 
 
+def partial(program: Program, state: State, e: ir.Expr) -> bool | None:
+    """A condition judged on an execution that has not ended, whose
+    reports so far are ``state.reports``: True or False when those alone
+    decide it whatever the execution does next (a report never goes away),
+    None when the rest of the execution could still change it. Kleene's
+    three-valued logic: a report test is True if the report is there and
+    unknown if not yet; every value (memory, variables, counters) is
+    unknown; ``!``, ``&&`` and ``||`` combine as far as they can."""
+    v = _partial(program, state, e)
+    return None if v is None else bool(v)
+
+
+def _partial(program: Program, state: State, e: ir.Expr) -> int | None:
+    t = type(e)
+    if t is ir.Const:
+        return e.value  # type: ignore[union-attr]
+    if t is ir.ReportTest:
+        return 1 if _has_report(program, state, e) else None  # type: ignore[arg-type]
+    if t is ir.Unary:
+        v = _partial(program, state, e.operand)  # type: ignore[union-attr]
+        return None if v is None else unary(e.op, v)  # type: ignore[union-attr]
+    if t is ir.Binary:
+        a = _partial(program, state, e.left)  # type: ignore[union-attr]
+        b = _partial(program, state, e.right)  # type: ignore[union-attr]
+        op = e.op  # type: ignore[union-attr]
+        if op == "&&":
+            if a == 0 or b == 0:
+                return 0
+            return 1 if a is not None and b is not None else None
+        if op == "||":
+            if (a is not None and a != 0) or (b is not None and b != 0):
+                return 1
+            return 0 if a is not None and b is not None else None
+        if a is None or b is None:
+            return None
+        return binary(op, a, b)
+    return None

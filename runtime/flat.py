@@ -42,7 +42,7 @@ from runtime.tx import CPUS, CTXS, FIELD, Loc
 
 Flat = tuple[int, ...]
 
-_RAM, _NEWEST = FIELD["ram"], FIELD["newest"]
+_RAM, _NEWEST, _REPORTS = FIELD["ram"], FIELD["newest"], FIELD["reports"]
 _PKMAP = (FIELD["pkmap_count"], FIELD["pkmap_pte"])
 # Fixed-length fields laid out element by element when short (a step that
 # takes one pkmap slot then keys on that slot, not on the whole pool).
@@ -195,6 +195,11 @@ class Codec:
     def cpu(self, flat: Flat, c: int) -> Any:
         """CPU c's record in a flat state."""
         return self.cpu_values[flat[self.nctx + c]]
+
+    def reports(self, flat: Flat) -> Any:
+        """The reports of a flat state (a tuple of Report)."""
+        pos = self.field_at[_REPORTS]
+        return self.values[self.kind[pos]][flat[pos]]
 
     # ------------------------------------------------------------ locations
     def positions(self, reads: list[Loc]) -> tuple[int, ...]:

@@ -248,30 +248,23 @@ def is_final(program: Program, state: State) -> bool:
                for i in range(len(program.contexts)))
 
 
-def final_state(program: Program, state: State) -> State:
-    """The state expectations see: DEADLOCK reports if contexts are stuck,
-    then every dirty cache line written back."""
+def final_state(program: Program, state: State,
+                stuck: tuple[Report, ...] | None = None) -> State:
+    """The state expectations see at the end of an execution: the reports
+    of the contexts stuck there, then every dirty cache line written back.
+
+    ``stuck``: the stuck contexts' reports of the bottom component the
+    state belongs to (runtime/endless.py), for an execution that never
+    ends; by default, those of a terminal state (nothing can step), and
+    none for a state where something still can (an execution cut short
+    has not ended)."""
     from runtime import cache
+    from runtime.endless import stuck_reports
     tx = Tx(program, state, 0, 0, False)
-    if not state.panicked and not is_final(program, state):
-        for i, info in enumerate(program.contexts):
-            ctx = state.ctxs[i]
-            rep = _deadlock_report(state, i, ctx, info.is_irq, info.cpu)
-            if rep is not None:
-                tx.reports.append(rep)
+    if stuck is None and not state.panicked and not is_final(program, state) \
+            and not enabled(program, state):
+        stuck = stuck_reports(program, [state], [[]])
+    if stuck:
+        tx.reports.extend(stuck)
     cache.writeback_all(tx)
     return tx.commit()
-
-
-def _deadlock_report(state: State, i: int, ctx: Ctx, is_irq: bool,
-                     pinned: int | None) -> Report | None:
-    lock = builtins.spinning_on(ctx.pending)
-    cpu = ctx.cpu if ctx.cpu >= 0 else (pinned or 0)
-    cur = ctx.owner if is_irq and ctx.owner >= 0 else i   # the hung task is `current`
-    if ctx.status == Status.WAIT_PKMAP:
-        return Report(int(R.DEADLOCK_WAIT), i, cpu, ctx.pc, (), cur)
-    if lock >= 0 and ctx.status == Status.READY:
-        return Report(int(R.DEADLOCK_SPIN), i, cpu, ctx.pc, (lock,), cur)
-    if is_irq and ctx.status == Status.PENDING:
-        return Report(int(R.DEADLOCK_IRQ), i, cpu, ctx.pc, (cpu,), i)
-    return None

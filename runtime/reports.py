@@ -90,6 +90,9 @@ class R(IntEnum):
     LIVELOCK = 49
     DEVICE_RANGE = 50
     COPY_SIZE = 51
+    STARVED = 52
+    SOFT_LOCKUP = 53
+    HARD_LOCKUP = 54
 
 
 HM = "mm/highmem.c"
@@ -164,7 +167,12 @@ CATALOGUE: dict[R, Entry] = {
     R.LOCK_HELD_RETURN: Entry(Kind.WARN, "kernel/locking/lockdep.c", "lockdep_sys_exit",
                               "{comm}/{pid} is leaving the kernel with locks still held!\n"
                               "1 lock held by {comm}/{pid}: {lock}"),
-    R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "no execution ends: {comm} keeps running without finishing"),
+    R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "{who} runs on in a loop no execution leaves"),
+    R.STARVED: Entry(Kind.DEADLOCK, "", "", "{who} is runnable but never runs again on cpu{0}"),
+    R.SOFT_LOCKUP: Entry(Kind.DEADLOCK, "kernel/watchdog.c", "watchdog_timer_fn",
+                         "{who} keeps cpu{cpu} without scheduling: {why}"),
+    R.HARD_LOCKUP: Entry(Kind.DEADLOCK, "kernel/watchdog_hld.c", "watchdog_overflow_callback",
+                         "{who} keeps cpu{cpu} with interrupts disabled{why}"),
     R.DEVICE_RANGE: Entry(Kind.ASSERT, "", "{f}", "bytes {0}..{1} are outside the {2}-byte page {page}"),
     R.DEADLOCK_IRQ: Entry(Kind.DEADLOCK, "", "", "irq {comm} can never fire: cpu{0} never enables interrupts"),
 }
@@ -219,11 +227,34 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
                              else "__do_kernel_fault")
     if code == R.FOREIGN_KMAP_LOCAL:
         extra["owner"] = comm(program, state, args[2])[0]
+    if code in (R.LIVELOCK, R.STARVED, R.SOFT_LOCKUP, R.HARD_LOCKUP):
+        extra["who"] = _who(program, rep.ctx, c, pid)
+        extra["cpu"] = rep.cpu
+    if code in (R.SOFT_LOCKUP, R.HARD_LOCKUP):
+        extra["why"] = _why_stuck(program, rep)
     if code == R.SCENARIO_WARN:
         extra["which"] = ("WARN_ON", "WARN_ON_ONCE")[args[0]]
     if code in (R.SCENARIO_BUG_ON, R.SCENARIO_WARN, R.ASSERT):
         extra["text"] = check_text(program, rep)
     return template.format(*args, **extra)
+
+
+def _who(program: Program, ctx: int, comm_: str, pid: int) -> str:
+    info = program.contexts[ctx]
+    return f"irq {info.name}" if info.is_irq else f"{comm_}:{pid}"
+
+
+# runtime/endless.py's WHY_* codes, in words
+WHY_STUCK = ("preemption is disabled (preempt_count is not 0)",
+             "CONFIG_PREEMPTION=n and the loop has no preemption point",
+             "an irq handler that never returns",
+             "interrupts are disabled")
+
+
+def _why_stuck(program: Program, rep: Report) -> str:
+    if R(rep.code) == R.HARD_LOCKUP:   # args: (why, the lock spun on or -1)
+        return f", spinning on {program.locks[rep.args[1]]}" if rep.args[1] >= 0 else ""
+    return WHY_STUCK[rep.args[0]]
 
 
 def check_text(program: Program, rep: Report) -> str:
@@ -278,8 +309,14 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return f"INFO: task {c}:{pid} blocked for more than 120 seconds."
     if code == R.DEADLOCK_SPIN:
         return f"watchdog: BUG: soft lockup - CPU#{rep.cpu} stuck for 22s! [{c}:{pid}]"
-    if code == R.LIVELOCK:
-        return f"DEADLOCK: {c}:{pid} never finishes (an endless loop)"
+    if code in (R.LIVELOCK, R.STARVED):
+        if program.contexts[rep.ctx].is_irq:
+            return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never returns"
+        return f"DEADLOCK: {c}:{pid} never returns to user space"
+    if code == R.SOFT_LOCKUP:
+        return f"watchdog: BUG: soft lockup - CPU#{rep.cpu} stuck for 22s! [{c}:{pid}]"
+    if code == R.HARD_LOCKUP:
+        return f"NMI watchdog: Watchdog detected hard LOCKUP on cpu {rep.cpu}"
     if code == R.DEADLOCK_IRQ:
         return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never fires"
     if code == R.PERCPU_RANGE:
