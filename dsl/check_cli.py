@@ -97,32 +97,51 @@ def check(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace))
-    return 0 if all(v.holds for v in verdicts) else 1
+    return exit_status(verdicts)
+
+
+def exit_status(verdicts: list[Verdict]) -> int:
+    """0 every expectation holds, 1 one fails, 3 none fails but one is
+    unproven (LANGUAGE.md "Commands")."""
+    if any(v.holds is False for v in verdicts):
+        return 1
+    return 3 if any(v.holds is None for v in verdicts) else 0
 
 
 class Verdict:
     """One expectation's verdict under check, with its witness if any."""
 
     def __init__(self, label: str, holds: bool | None, witness: list[tuple[int, int]] | None,
-                 wants: bool, note: str = "") -> None:
+                 wants: bool, note: str = "", positive: int = 0, negative: int = 0) -> None:
         self.label = label
         self.holds = holds          # None: unproven (a bound cut the search)
         self.witness = witness
         self.wants = wants          # the condition value the witness shows
         self.note = note            # why it fails when that is not the value
+        self.positive = positive    # executions where the condition holds (herd7's Positive)
+        self.negative = negative    # and where it does not (Negative)
 
 
 def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
+    """Each expectation judged over every end the search found: terminal
+    states and executions that never end (a condition observed at every
+    state of the component: an execution can count as both positive and
+    negative), and the reports met where a bound cut the search, which
+    decide a condition when they alone make it true or false."""
     out = []
     quants = [(e.quant, f"expect {e.quant} {e.text}") for e in program.expectations] or \
         [("never", "expect no reports (no expect line)")]
+    cut = list(r.unfinished)
     for k, (quant, label) in enumerate(quants):
-        true = [o for o in r.outcomes if o.conds[k]]
-        false = [o for o in r.outcomes if o.conds[k] is False]
+        true = [o for o in r.outcomes if o.satisfies(k)] + [o for o in cut if o.conds[k] is True]
+        false = [o for o in r.outcomes if o.violates(k)] + [o for o in cut if o.conds[k] is False]
         broken = [o for o in r.outcomes if o.conds[k] is None]
+        pos = sum(r.outcomes[o] for o in r.outcomes if o.satisfies(k))
+        neg = sum(r.outcomes[o] for o in r.outcomes if o.violates(k))
         if broken:  # cannot be evaluated in some execution: fails, as under run
             witness = _shortest(r, broken)
-            out.append(Verdict(label, False, witness, True, _why_broken(program, k, witness)))
+            out.append(Verdict(label, False, witness, True, _why_broken(program, k, witness),
+                               pos, neg))
             continue
         if quant == "sometimes":
             holds: bool | None = bool(true)
@@ -138,7 +157,7 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
             if not proven:
                 holds = None
         witness = _shortest(r, pool) if (quant == "sometimes" and pool) or (holds is False) else None
-        out.append(Verdict(label, holds, witness, wanted))
+        out.append(Verdict(label, holds, witness, wanted, "", pos, neg))
     return out
 
 
@@ -153,7 +172,8 @@ def _why_broken(program: Program, k: int, witness: list[tuple[int, int]] | None)
 
 
 def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | None:
-    paths = [r.witnesses[o] for o in pool if o in r.witnesses]
+    paths = [r.witnesses[o] for o in pool if o in r.witnesses] + \
+        [r.unfinished[o] for o in pool if o in r.unfinished]
     # ties broken by the path itself: never by set or hash order
     return min(paths, key=lambda path: (len(path), path)) if paths else None
 
@@ -161,13 +181,17 @@ def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | N
 def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool) -> str:
     out = [f"Test {program.name} ({program.path})", f"Outcomes {len(r.outcomes)}"]
     for o in sorted(r.outcomes, key=lambda o: o.text()):
-        out.append(f"  {r.outcomes[o]:>6}  {o.text()}")
+        out.append(f"  {r.outcomes[o]:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
+    if r.unfinished:
+        out.append("Unfinished (cut by a bound: the reports reached so far)")
+        out += [f"     cut  {o.text()}" for o in r.unfinished]
     out.append("Expectations")
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
         out.append(f"  {v.label}: {word}{note}")
+        out.append(f"    Positive: {v.positive} Negative: {v.negative}")
         if v.witness is not None:
             kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: {encode(program, v.witness)}")
@@ -175,6 +199,12 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
                 run = replay(program, v.witness, trace=True)
                 out += ["    " + line for t in run.trace
                         for line in report.trace_line(program, t).split("\n")]
+            end = _end_of(r, v.witness)
+            if end == "never":
+                out.append("    from here the execution never ends: it stays among states it "
+                           "cannot leave")
+            elif end == "cut":
+                out.append("    the search was cut here by a bound: the execution goes on")
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
     if r.states or not r.bounded:
@@ -189,6 +219,18 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
+
+
+NEVER_ENDS = "  [never ends]"
+
+
+def _end_of(r: ex.Result, path: list[tuple[int, int]]) -> str:
+    """How the execution a witness leads to ends: "final", "never" (it
+    enters a bottom component) or "cut" (a bound stopped the search)."""
+    for o, p in r.witnesses.items():
+        if p == path:
+            return o.ends
+    return "cut" if any(p == path for p in r.unfinished.values()) else "final"
 
 
 def _random_alone(args: argparse.Namespace) -> None:
@@ -230,7 +272,7 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(text(program, result, verdicts, False, not args.no_trace))
-    return 0 if all(v.holds for v in verdicts) else 1
+    return exit_status(verdicts)
 
 
 def result_line(verdicts: list[Verdict]) -> str:
@@ -244,11 +286,14 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
         "scenario": program.name,
         "path": program.path,
         "outcomes": [{"values": dict(o.values), "reports": list(o.reports),
-                      "executions": r.outcomes[o],
+                      "executions": r.outcomes[o], "ends": o.ends,
                       "witness": encode(program, r.witnesses[o]) if o in r.witnesses else None}
                      for o in sorted(r.outcomes, key=lambda o: o.text())],
+        "unfinished": [{"reports": list(o.reports), "witness": encode(program, path)}
+                       for o, path in r.unfinished.items()],
         "expectations": [{"expect": v.label.removeprefix("expect "),
                           "verdict": "unproven" if v.holds is None else ("holds" if v.holds else "fails"),
+                          "positive": v.positive, "negative": v.negative,
                           "witness": None if v.witness is None else encode(program, v.witness)}
                          for v in verdicts],
         "bounded_by": list(r.bounded),

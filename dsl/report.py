@@ -22,7 +22,7 @@ Everything is deterministic: no clocks, ids or hash() in the output.
 from __future__ import annotations
 
 from runtime import reports as rr
-from runtime.expect import ExpectError, evaluate
+from runtime.expect import ExpectError, evaluate, partial
 from runtime.machine import Action
 from runtime.program import Program
 from runtime.schedule import Execution, TraceStep
@@ -42,6 +42,11 @@ def run_text(program: Program, ex: Execution, schedule: str, source: str,
     if ex.truncated:
         out += ["", f"stopped after {len(ex.actions)} steps (--max-steps): "
                     "the execution did not finish"]
+    if ex.endless is not None:
+        n = len(ex.endless)
+        out += ["", f"the execution never ends: after step {len(ex.actions)} it stays among "
+                    f"{n} state{'s' if n != 1 else ''} it cannot leave (each expectation is "
+                    "judged at every one)"]
     out += ["", "expectations:", *verdict_lines(verdicts), "", result_line(verdicts)]
     return "\n".join(out) + "\n"
 
@@ -200,19 +205,53 @@ def byte_runs(data: bytes) -> list[str]:
 
 def verdicts_for(program: Program, final: State) -> list[tuple[str, bool | None, str]]:
     """(label, holds, note) per expectation for one execution."""
+    return verdicts_over(program, [final])
+
+
+def verdicts_over(program: Program, finals: list[State]) -> list[tuple[str, bool | None, str]]:
+    """(label, holds, note) per expectation for one execution observed at
+    each of ``finals``: its final state, or every state of the bottom
+    component of an execution that never ends (always: at every one;
+    never: at none; sometimes: at one)."""
     out: list[tuple[str, bool | None, str]] = []
     if not program.expectations:
-        holds = not final.reports
+        holds = not any(f.reports for f in finals)
         out.append(("expect no reports (no expect line)", holds, ""))
         return out
     for e in program.expectations:
         label = f"expect {e.quant} {e.text}"
         try:
-            v = bool(evaluate(program, final, e.cond))
+            vs = [bool(evaluate(program, f, e.cond)) for f in finals]
         except ExpectError as err:
             out.append((label, False, f"cannot evaluate: {err}"))
             continue
-        out.append((label, (not v) if e.quant == "never" else v, ""))
+        holds = all(vs) if e.quant == "always" else any(vs) if e.quant == "sometimes" \
+            else not any(vs)
+        out.append((label, holds, ""))
+    return out
+
+
+def verdicts_unfinished(program: Program, last: State, steps: int
+                        ) -> list[tuple[str, bool | None, str]]:
+    """(label, holds, note) per expectation for an execution cut after
+    ``steps`` steps at ``last``: only what its reports already decide
+    (a report never goes away); the rest is unproven."""
+    why = f"the execution did not finish in {steps} steps"
+    out: list[tuple[str, bool | None, str]] = []
+    if not program.expectations:
+        return [("expect no reports (no expect line)", False if last.reports else None,
+                 "" if last.reports else why)]
+    for e in program.expectations:
+        label = f"expect {e.quant} {e.text}"
+        v = partial(program, last, e.cond)
+        if v is None:
+            out.append((label, None, why))
+        elif e.quant == "sometimes":
+            out.append((label, True if v else None, "" if v else why))
+        elif e.quant == "always":
+            out.append((label, None if v else False, why if v else ""))
+        else:
+            out.append((label, False if v else None, "" if v else why))
     return out
 
 

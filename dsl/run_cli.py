@@ -26,15 +26,16 @@ def run(args: argparse.Namespace) -> int:
         return _schedule_error(program, args, e)
     text = sch.encode(program, ex.actions)
     assert ex.final is not None
-    verdicts = report.verdicts_for(program, ex.final)
-    if ex.truncated:  # not a final state: nothing can be judged
-        verdicts = [(label, None, f"the execution did not finish in {len(ex.actions)} steps")
-                    for label, _, _ in verdicts]
+    if ex.truncated:  # not a final state: only what its reports decide
+        verdicts = report.verdicts_unfinished(program, ex.final, len(ex.actions))
+    else:
+        verdicts = report.verdicts_over(program, ex.endless or [ex.final])
     shown = f"{label} -> {text}" if label and label != text else text
     sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
                                      show_trace=not args.no_trace))
-    ok = all(h for _, h, _ in verdicts) and not ex.truncated
-    return 0 if ok else 1
+    if any(h is False for _, h, _ in verdicts):
+        return 1
+    return 3 if any(h is None for _, h, _ in verdicts) else 0
 
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[

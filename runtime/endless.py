@@ -138,3 +138,55 @@ def _never_schedules(program: Program, states: Sequence[State], i: int, cpu: int
         elif c.irqs_off and why != WHY_PREEMPT_OFF:
             why = WHY_IRQS_OFF
     return why
+
+
+CLOSURE_LIMIT = 20_000   # states a run explores to tell whether it can ever leave
+
+
+def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
+            ) -> tuple[list[State], list[list[tuple[int, int]]]] | None:
+    """The bottom component ``state`` belongs to, as (states, enabled
+    actions of each), ``state`` first; None when it belongs to none (some
+    execution from it ends, or leaves for good) or when more than
+    ``limit`` states are reachable from it (then a run goes on as if it
+    belonged to none). `kmap run` asks this where its execution may have
+    entered a component: at the end of a schedule, and at a state its
+    policy reached again."""
+    from runtime.machine import enabled, step
+    index = {state: 0}
+    states = [state]
+    steps: list[list[tuple[int, int]]] = []
+    succ: list[list[int]] = []
+    k = 0
+    while k < len(states):
+        acts = enabled(program, states[k])
+        if not acts:
+            return None          # an execution from here ends
+        steps.append(acts)
+        mine = []
+        for a in acts:
+            t = step(program, states[k], a)[0]
+            j = index.get(t)
+            if j is None:
+                if len(states) >= limit:
+                    return None
+                j = index[t] = len(states)
+                states.append(t)
+            mine.append(j)
+        succ.append(mine)
+        k += 1
+    # every state reachable from `state` must lead back to it
+    back: list[list[int]] = [[] for _ in states]
+    for j, mine in enumerate(succ):
+        for m in mine:
+            back[m].append(j)
+    seen = {0}
+    todo = [0]
+    while todo:
+        for j in back[todo.pop()]:
+            if j not in seen:
+                seen.add(j)
+                todo.append(j)
+    if len(seen) != len(states):
+        return None
+    return states, steps

@@ -11,6 +11,15 @@ Default policy: keep running the context that stepped last while it can;
 otherwise take the first enabled action in the fixed order of
 ``enabled()`` (contexts in source order). ``--random SEED``: a uniformly
 random enabled action at every step, from ``random.Random(SEED)``.
+
+Either policy is made fair where it goes around a cycle: at a state it
+reaches for the n-th time it takes the (n mod k)-th of its k enabled
+actions instead, so that a loop that can be left is left (the fairness
+assumption of docs/model.md). An execution that enters a set of states it
+can never leave never ends (runtime/endless.py): the run stops there, at
+the end of the schedule's items or where its policy first comes back to a
+state of that set, and is judged at every state of it, as `kmap check`
+judges such an execution.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from runtime.endless import CLOSURE_LIMIT, closure, stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
 from runtime.state import State, Status, initial_state
@@ -57,6 +67,10 @@ class Execution:
     trace: list[TraceStep] = field(default_factory=list)
     final: State | None = None    # last, finalised (deadlocks, write-back)
     truncated: bool = False       # stopped by max_steps
+    # an execution that never ends: every state of the bottom component it
+    # entered, finalised (stuck contexts reported, caches written back);
+    # ``final`` is the first, the state where the run stopped
+    endless: list[State] | None = None
 
 
 class Chooser(Protocol):
@@ -104,6 +118,7 @@ class _Runner:
         IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
         self.last = -1
+        self.budget = 5 * CLOSURE_LIMIT   # states the closure searches of one run may visit
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
@@ -132,7 +147,13 @@ class _Runner:
                     self.ex.truncated = True
                     return
 
-    def finish(self, choose: Chooser) -> Execution:
+    def finish(self, choose: Chooser, check_here: bool = False) -> Execution:
+        """Go on with ``choose`` until nothing can step, the step cap, or
+        a bottom component; ``check_here``: first ask whether the state
+        reached (the end of a schedule's items) is already in one."""
+        if check_here and not self.ex.truncated and self._entered():
+            return self.ex
+        visits: dict[State, int] = {}
         while not self.ex.truncated:
             acts = enabled(self.program, self.state)
             if not acts:
@@ -140,9 +161,29 @@ class _Runner:
             if len(self.ex.actions) >= self.max_steps:
                 self.ex.truncated = True
                 break
-            self.do(choose(self.program, self.state, acts, self.last))
+            n = visits.get(self.state, 0)
+            visits[self.state] = n + 1
+            if n == 1 and self._entered():
+                return self.ex
+            self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
         self.ex.final = final_state(self.program, self.state)
         return self.ex
+
+    def _entered(self) -> bool:
+        """Whether the run is in a bottom component (it never ends); if so,
+        record it. The search from here is skipped once the run has spent
+        its budget of such searches (a run that loops a lot)."""
+        if self.budget <= 0:
+            return False
+        found = closure(self.program, self.state)
+        self.budget -= CLOSURE_LIMIT if found is None else len(found[0])
+        if found is None:
+            return False
+        states, steps = found
+        stuck = stuck_reports(self.program, states, steps)
+        self.ex.endless = [final_state(self.program, s, stuck) for s in states]
+        self.ex.final = self.ex.endless[0]
+        return True
 
     def _stopped(self, ci: int) -> bool:
         return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP)
@@ -191,7 +232,7 @@ def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
     r = _Runner(program, trace, max_steps)
     if items:
         r.follow(items)
-    return r.finish(choose)
+    return r.finish(choose, check_here=bool(items))
 
 
 def replay(program: Program, actions: list[Action], trace: bool = False) -> Execution:

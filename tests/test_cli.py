@@ -222,7 +222,7 @@ def test_check_random_is_seeded_and_never_proves_always():
     assert a == b
     out, _, code = a
     assert "expect never BUG: unproven (search bounded by 30 random executions)" in out
-    assert code == 1 and "Result: of 2 expectations, 1 unproven" in out
+    assert code == 3 and "Result: of 2 expectations, 1 unproven" in out
     one, _, _ = kmap("check", SLOT, "--random", "1", "--no-trace")
     assert "(search bounded by 1 random execution)" in one
 
@@ -304,7 +304,7 @@ def test_ctrl_c_prints_what_was_explored(tmp_path: Path):
         out, err, code = kmap("check", f, "--no-trace")
     finally:
         timer.cancel()
-    assert code == 1 and "kmap: interrupted: reporting what was explored" in err
+    assert code == 3 and "kmap: interrupted: reporting what was explored" in err
     assert "expect always n >= 0: unproven (search bounded by interrupt)" in out
     assert "Bounded by: interrupt (always/never cannot be proven)" in out
 
