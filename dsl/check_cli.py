@@ -204,7 +204,8 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
                 out.append("    from here the execution never ends: it stays among states it "
                            "cannot leave")
             elif end == "cut":
-                out.append("    the search was cut here by a bound: the execution goes on")
+                out.append("    the reports here already decide it; the execution goes on "
+                           "where a bound cut the search")
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
     if r.states or not r.bounded:

@@ -660,6 +660,17 @@ class Explorer:
                     via[child] = i
                     queue.append(child)
 
+    def _until_reported(self, path: list[Action], reports: tuple[Report, ...]) -> list[Action]:
+        """The shortest prefix of ``path`` whose state has every one of
+        ``reports`` (they only accumulate: the rest adds nothing)."""
+        s = initial_state(self.p)
+        want = set(reports)
+        for k, a in enumerate(path):
+            if want <= set(s.reports):
+                return path[:k]
+            s = step(self.p, s, a)[0]
+        return path
+
     def _unfinished(self) -> None:
         """What the reports decide where a bound cut the search, each with
         the shortest of the paths to a state where it was met."""
@@ -673,6 +684,7 @@ class Explorer:
             path: list[Action] = path_to(self.acts, parent, via, sid)  # type: ignore[assignment]
             if i >= 0:
                 path.append(self.acts[sid][i])
+            path = self._until_reported(path, reports)
             old = found.get(out)
             if old is None or (len(path), path) < (len(old), old):
                 found[out] = path

@@ -145,7 +145,8 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
             ex._cut(what)
         r.memo_hits += info["hits"]
         r.memo_misses += info["misses"]
-    if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1):
+    cut_reports = any(b["frontier"] for b in built.values())
+    if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1) and not cut_reports:
         _order_all(orders, ("count", outcomes))
         _until_quiet("count", jobs, procs, inboxes, replies)
         counted = _gather(replies, procs, jobs)
@@ -312,6 +313,8 @@ class _Worker:
         self.remote: dict[int, list[int]] = {}       # another worker's key -> local predecessors
         self.shared_with: dict[int, int] = {}        # key -> mask of workers with edges to it
         self.terminal: dict[int, Any] = {}           # local number -> outcome
+        # reports where a bound cut the search -> (depth, key, action position or -1)
+        self.frontier: dict[tuple[Any, ...], tuple[int, int, int]] = {}
         self.cuts: set[str] = set()
         self.key0 = 0
         self.stepper: Stepper | None = None
@@ -389,6 +392,7 @@ class _Worker:
             self.off[sid] = len(succ)
             if max_depth is not None and depth >= max_depth:
                 self.cuts.add("depth")
+                self._frontier(codec.reports(flat), depth, keys[sid], -1)
                 succ.extend([CUT] * len(acts))
                 continue
             if bound is None:
@@ -419,11 +423,12 @@ class _Worker:
                         rev[c].append(sid)
                 continue
             taken = 0
-            for a in acts:
+            for i, a in enumerate(acts):
                 child = step(flat, a)
                 cpre = pre + ex._preempts(codec.cpu(flat, a[1]).curr, acts, a)
                 if cpre > bound:
                     self.cuts.add("preemptions")
+                    self._frontier(codec.reports(child), depth + 1, keys[sid], i)
                     succ.append(CUT)
                     continue
                 ckey = bound_key(hash(child), cpre)
@@ -445,6 +450,13 @@ class _Worker:
                 rev[c].append(sid)
             self.pending[sid] = taken
         return out
+
+    def _frontier(self, reports: tuple[Any, ...], depth: int, key: int, i: int) -> None:
+        """As Explorer._frontier, with the state's key."""
+        if reports:
+            old = self.frontier.get(reports)
+            if old is None or (depth, key, i) < old:
+                self.frontier[reports] = (depth, key, i)
 
     def _flush(self, out: list[list[Any]], codec: Codec, st: Stepper) -> None:
         """Send each other worker its new states, with the parts it may not
@@ -522,8 +534,11 @@ class _Worker:
     def built(self) -> dict[str, Any]:
         st = self.stepper
         assert st is not None
+        for sid, flat, depth, _ in self.stack:    # left unexpanded by a bound
+            self._frontier(st.codec.reports(flat), depth, self.keys[sid], -1)
         memo = st.memo
         return {"outcomes": sorted(set(self.terminal.values()), key=lambda x: x.text()),
+                "frontier": bool(self.frontier),
                 "cuts": sorted(self.cuts), "states": len(self.keys),
                 "transitions": len(self.succ) - self.succ.count(CUT),
                 "hits": memo.hits if memo is not None else 0,
@@ -693,7 +708,7 @@ class _Worker:
                 tuples.append(a)
             which.append(k)
         terminal = {self.keys[s]: out for s, out in self.terminal.items()}
-        return (self.keys, which, self.off, self.succ, tuples, terminal)
+        return (self.keys, which, self.off, self.succ, tuples, terminal, self.frontier)
 
 
 def _get(q: Any) -> Any:
@@ -730,7 +745,7 @@ def _assemble(ex: Any, parts: list[tuple[Any, ...]]) -> None:
     off = array("q")
     dst = ex.dst
     for k in order:
-        keys, which, offs, succ, tuples, terminal = parts[k]
+        keys, which, offs, succ, tuples, terminal, frontier = parts[k]
         shared = [ex._pool.setdefault(t, t) for t in tuples]
         acts.extend(map(shared.__getitem__, which))
         base = len(dst)
@@ -738,6 +753,8 @@ def _assemble(ex: Any, parts: list[tuple[Any, ...]]) -> None:
         dst.extend(map(ids.__getitem__, succ))
         for key, outcome in terminal.items():
             ex.terminal[ids[key]] = outcome
+        for reports, (depth, key, i) in frontier.items():
+            ex._frontier(reports, depth, ids[key], i)
     del ids[CUT]
     ex.ids = ids
     ex.acts = acts
