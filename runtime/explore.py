@@ -152,6 +152,7 @@ class Explorer:
         self.observer = Observer(program)
         self.stepper: Stepper | None = None   # phase 1's (sequential) stepping
         self._kept_all = False                 # phase 2 kept every transition
+        self.cyclic = True    # the graph may have a cycle (_build finds out; workers do not)
         self._near: array[int] | None = None   # distance to an end (_count, one outcome)
         self._start = time.monotonic()
         self._last_progress = self._start
@@ -224,6 +225,11 @@ class Explorer:
         acts_of.append(())
         off.append(-1)
         stack: list[tuple[int, Flat, int, int]] = [(0, flat0, 0, 0)]
+        # Each state's depth when first met: an edge to a state met no
+        # deeper than its source may close a cycle (around a cycle depths
+        # cannot all grow); without one the graph is acyclic (_ends).
+        first = array("l", [0])
+        cyclic = False
         tick = 0
         while stack:
             tick += 1
@@ -253,7 +259,10 @@ class Explorer:
                         cid = ids[key] = len(acts_of)
                         acts_of.append(())
                         off.append(-1)
+                        first.append(depth + 1)
                         stack.append((cid, child, depth + 1, 0))
+                    elif first[cid] <= depth:
+                        cyclic = True
                     dst.append(cid)
                 continue
             for i, a in enumerate(acts):
@@ -279,8 +288,12 @@ class Explorer:
                     cid = ids[key] = len(acts_of)
                     acts_of.append(())
                     off.append(-1)
+                    first.append(depth + 1)
                     stack.append((cid, child, depth + 1, cpre))
+                elif first[cid] <= depth:
+                    cyclic = True
                 dst.append(cid)
+        self.cyclic = cyclic
 
     def _frontier(self, reports: tuple[Report, ...], depth: int, sid: int, i: int) -> None:
         """Note the reports of a state where a bound cut the search (state
@@ -440,6 +453,8 @@ class Explorer:
         of each bottom component, with its outcome; and what the reports
         decide where a bound cut the search."""
         self.ends = dict(self.terminal)
+        if not self.cyclic:
+            return
         comps = bottom_components(self.acts, self.off, self.dst)
         if comps:
             states = self._states_of(comps)

@@ -1,0 +1,210 @@
+"""Executions that never end: bottom components, who is stuck, which detector.
+
+Kernel facts (v6.1): watchdog_timer_fn() prints "BUG: soft lockup - CPU#%d
+stuck for %us! [%s:%d]" when the CPU has not scheduled its stopper work
+for 2 * watchdog_thresh (kernel/watchdog.c); with interrupts off that
+hrtimer cannot fire, and on x86 the perf NMI's watchdog_overflow_callback()
+prints "Watchdog detected hard LOCKUP on cpu %d" (kernel/watchdog_hld.c,
+pr_fmt "NMI watchdog: "; arch/arm/Kconfig selects no hard-lockup
+detector); check_hung_task() reports a task in TASK_UNINTERRUPTIBLE, as
+kmap_high() sleeps on pkmap_map_wait (kernel/hung_task.c, mm/highmem.c);
+__cond_resched() lets the watchdog thread run, so a loop with
+cond_resched() is no soft lockup.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+
+from kmaptest import check, program, run
+from runtime.graph import bottom_components
+
+
+def _graph(edges: dict[int, list[int]], n: int) -> tuple[list[tuple[int, ...]], array[int], array[int]]:
+    """acts/off/dst for a graph given as successor lists (-1: a cut edge;
+    a state missing from ``edges`` is a dead end)."""
+    acts: list[tuple[int, ...]] = []
+    off = array("q")
+    dst = array("q")
+    for s in range(n):
+        succ = edges.get(s)
+        if succ is None:
+            acts.append(())
+            off.append(-1)
+            continue
+        acts.append(tuple(range(len(succ))))
+        off.append(len(dst))
+        dst.extend(succ)
+    return acts, off, dst
+
+
+@pytest.mark.parametrize("edges, n, want", [
+    ({0: [1], 1: [2]}, 3, []),                           # a path to a dead end
+    ({0: [1], 1: [1]}, 2, [[1]]),                        # a self-loop
+    ({0: [1], 1: [2], 2: [1]}, 3, [[1, 2]]),             # a two-state loop
+    ({0: [1], 1: [2, 3], 2: [1]}, 4, []),                # a loop with a way out
+    ({0: [1, 3], 1: [2], 2: [1], 3: [4], 4: [3]}, 5, [[1, 2], [3, 4]]),
+    ({0: [1], 1: [2], 2: [1, -1]}, 3, []),               # cut by a bound: not proven bottom
+    ({0: [1], 1: [2], 2: [1, 3]}, 4, []),                # 3 unexpanded (a dead end)
+    ({0: [1], 1: [2], 2: [3, 1], 3: [4], 4: [3]}, 5, [[3, 4]]),  # a loop into a loop
+    ({0: [0]}, 1, [[0]]),                                 # the initial state loops
+    ({0: [1, 2], 1: [2], 2: [1, 3], 3: [3]}, 4, [[3]]),  # nested exits
+])
+def test_bottom_components(edges: dict[int, list[int]], n: int, want: list[list[int]]) -> None:
+    assert bottom_components(*_graph(edges, n)) == want
+
+
+def test_bottom_components_of_a_long_chain_need_no_recursion() -> None:
+    n = 200_000
+    edges = {s: [s + 1] for s in range(n - 1)}
+    edges[n - 1] = [n - 2]
+    assert bottom_components(*_graph(edges, n)) == [[n - 2, n - 1]]
+
+
+def _reports(src: str) -> list[tuple[str, ...]]:
+    _, r = check(src)
+    return sorted(o.reports for o in r.outcomes)
+
+
+def test_a_spin_without_preemption_point_is_a_soft_lockup_on_a_non_preemptible_kernel() -> None:
+    assert _reports("""config { ARCH = x86; CONFIG_PREEMPTION = n; }
+int flag = 0;
+task t on cpu0 { while (flag == 0) { } }""") == [
+        ("DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [t:1]",)]
+
+
+def test_cond_resched_in_the_loop_lets_the_watchdog_run() -> None:
+    assert _reports("""config { ARCH = x86; CONFIG_PREEMPTION = n; }
+int flag = 0;
+task t on cpu0 { while (flag == 0) cond_resched(); }""") == [
+        ("DEADLOCK: t:1 never returns to user space",)]
+
+
+def test_a_preemptible_spin_has_no_detector() -> None:
+    assert _reports("""config { ARCH = x86; CONFIG_PREEMPTION = y; }
+int flag = 0;
+task t on cpu0 { while (flag == 0) { } }""") == [("DEADLOCK: t:1 never returns to user space",)]
+
+
+def test_preempt_disable_around_the_spin_is_a_soft_lockup_even_when_preemptible() -> None:
+    assert _reports("""config { ARCH = x86; CONFIG_PREEMPTION = y; }
+int flag = 0;
+task t on cpu0 { preempt_disable(); while (flag == 0) { } preempt_enable(); }""") == [
+        ("DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [t:1]",)]
+
+
+def test_interrupts_off_is_a_hard_lockup_on_x86_and_silent_on_arm() -> None:
+    body = """int flag = 0;
+task t on cpu0 { local_irq_disable(); while (flag == 0) { } local_irq_enable(); }"""
+    assert _reports("config { ARCH = x86; }\n" + body) == [
+        ("DEADLOCK: NMI watchdog: Watchdog detected hard LOCKUP on cpu 0",)]
+    assert _reports("config { ARCH = arm; }\n" + body) == [
+        ("DEADLOCK: t:1 never returns to user space",)]
+
+
+def test_a_task_starved_by_a_spinner_on_its_cpu_is_named_too() -> None:
+    out = _reports("""config { ARCH = x86; CONFIG_PREEMPTION = n; }
+int flag = 0;
+task spinner on cpu0 { while (flag == 0) { } }
+task setter on cpu0 { flag = 1; }""")
+    # setter first: both end; spinner first: it never lets setter run
+    assert out == [(),
+                   ("DEADLOCK: setter:2 never returns to user space",
+                    "DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spinner:1]")]
+
+
+def test_a_report_before_an_endless_loop_is_part_of_its_outcome() -> None:
+    """The issue's second scenario: q's kunmap() BUGs before it sets the
+    flag, so p spins for ever; check must say BUG and name p, not q."""
+    from dsl.check_cli import verdicts_of
+    p, r = check("""config { NR_CPUS = 2; LAST_PKMAP = 4; }
+page P = alloc_page(GFP_HIGHUSER);
+int flag = 0;
+task p on cpu0 { while (flag == 0) cond_resched(); }
+task q on cpu1 { kunmap(P); flag = 1; }
+expect never BUG;""")
+    (o,) = r.outcomes
+    assert o.ends == "never"
+    assert o.reports == ("BUG: kernel BUG at mm/highmem.c:kunmap_high!",
+                         "DEADLOCK: p:1 never returns to user space")
+    assert [v.holds for v in verdicts_of(p, r)] == [False]
+
+
+def test_the_issue_handshake_can_hang() -> None:
+    """q runs first and sees a == 0: p spins for ever on a preemptible
+    loop (no detector); check no longer says never DEADLOCK holds."""
+    from dsl.check_cli import verdicts_of
+    p, r = check("""int a = 0;  int ack = 0;
+task p on cpu0 { a = 1; while (ack == 0) cond_resched(); }
+task q on cpu1 { if (a == 1) ack = 1; }
+expect never DEADLOCK;""")
+    assert sorted(o.text() for o in r.outcomes) == ["DEADLOCK: p:1 never returns to user space",
+                                                     "no reports"]
+    assert [v.holds for v in verdicts_of(p, r)] == [False]
+    never = next(o for o in r.outcomes if o.ends == "never")
+    assert r.witnesses[never] == [(1, 1), (0, 0), (0, 0)]
+
+
+def test_a_sleeper_on_the_pool_is_a_hung_task_in_a_terminal_state() -> None:
+    assert _reports("""config { ARCH = x86; LAST_PKMAP = 1; PAGE_SIZE = 64; }
+page A = alloc_page(GFP_HIGHUSER);
+page B = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { void *a = kmap(A); void *b = kmap(B); }""") == [
+        ("DEADLOCK: INFO: task t:1 blocked for more than 120 seconds.",)]
+
+
+def test_values_that_change_inside_a_loop_are_all_shown_and_judged_at_every_state() -> None:
+    from dsl.check_cli import verdicts_of
+    p, r = check("""config { CONFIG_PREEMPTION = y; }
+int x = 0;
+task t on cpu0 { while (1) { x = 1; x = 0; } }
+expect always x == 0;
+expect never x == 1;
+expect sometimes x == 1;""")
+    (o,) = r.outcomes
+    assert o.values == (("x", "0|1"),) and o.ends == "never"
+    assert [v.holds for v in verdicts_of(p, r)] == [False, False, True]
+    assert [(v.positive, v.negative) for v in verdicts_of(p, r)] == [(1, 1), (1, 1), (1, 1)]
+
+
+def test_run_stops_where_it_enters_a_loop_it_cannot_leave() -> None:
+    p, e = run("""config { NR_CPUS = 2; }
+int flag = 0;
+task p on cpu0 { while (flag == 0) cond_resched(); }
+task q on cpu1 { int x = 1; }""")
+    assert e.endless is not None and not e.truncated
+    assert len(e.actions) < 20
+
+
+def test_run_leaves_a_loop_that_can_be_left() -> None:
+    """The default policy keeps running the last task while it can; at a
+    state it reaches again it takes the next action instead (fairness)."""
+    p, e = run("""config { NR_CPUS = 2; }
+int a = 0; int ack = 0;
+task p on cpu0 { a = 1; while (ack == 0) cond_resched(); }
+task q on cpu1 { if (a == 1) ack = 1; }""")
+    assert e.endless is None and not e.truncated
+    assert e.final is not None and e.final.globals == (1, 1)
+
+
+def test_every_never_ending_witness_replays_exactly() -> None:
+    from runtime import explore as ex
+    from runtime.schedule import encode, execute, parse_items
+    p = program("""config { NR_CPUS = 2; LAST_PKMAP = 4; }
+page P = alloc_page(GFP_HIGHUSER);
+int flag = 0;
+task p on cpu0 { while (flag == 0) cond_resched(); }
+task q on cpu1 { kunmap(P); flag = 1; }
+task r on cpu1 { if (flag == 0) flag = 2; }""")
+    res = ex.explore(p)
+    observer = ex.Explorer(p, ex.Options()).observer
+    for outcome, path in res.witnesses.items():
+        e = execute(p, parse_items(p, encode(p, path)), trace=False)
+        assert e.actions == path
+        if outcome.ends == "never":
+            assert e.endless is not None
+            assert e.final is not None
+        else:
+            assert e.final is not None and observer.outcome(e.final) == outcome
