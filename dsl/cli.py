@@ -1,8 +1,9 @@
 """The `kmap` command: run | check | repl | lint.
 
 Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
-expectation fails, 2 usage error, 65 invalid input (syntax, names, config,
-an impossible schedule in the file), 70 an internal error (a bug of ours:
+expectation fails, 2 usage error, 3 none fails but one is unproven (a
+bounded or cut search), 65 invalid input (syntax, names, config, an
+impossible schedule in the file), 70 an internal error (a bug of ours:
 the replay schedule is printed).
 """
 
