@@ -83,7 +83,12 @@ class Observer:
         """The outcome of the executions that enter the bottom component
         ``states`` (``steps[k]``: the actions enabled in ``states[k]``)."""
         stuck = stuck_reports(self.p, states, steps)
-        finals = [final_state(self.p, s, stuck) for s in states]
+        return self.endless([final_state(self.p, s, stuck) for s in states])
+
+    def endless(self, finals: Sequence[State]) -> Outcome:
+        """The outcome of an execution that never ends, from the states of
+        its bottom component made final (stuck contexts reported, caches
+        written back), as `kmap run` keeps them (Execution.endless)."""
         bits = self.p.config.preset.bits
         seen: list[set[int | None]] = [set() for _ in self.atoms]
         labels: set[str] = set()

@@ -1,7 +1,8 @@
 """Schedules: choosing actions for one execution, and printing paths back.
 
 Notation (LANGUAGE.md "Schedules"): ``NAME`` runs a context until it
-finishes or blocks (no action of it is enabled any more), ``NAME:N`` runs N
+finishes or blocks (no action of it is enabled any more), or comes back
+to a state it was in during the item (it loops), ``NAME:N`` runs N
 steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
 migration). Without ``@`` a context steps where it is running, else where
 it last ran, else on the first CPU it may use. After the last item the
@@ -133,7 +134,14 @@ class _Runner:
             n = 0
             if self.state.panicked:
                 return  # the kernel died: nothing more can run
+            # a NAME item also ends where the context comes back to a state
+            # it was in during the item: it loops, and would never stop
+            seen: set[State] | None = set() if item.steps is None else None
             while item.steps is None or n < item.steps:
+                if seen is not None:
+                    if self.state in seen:
+                        break
+                    seen.add(self.state)
                 acts = [a for a in enabled(self.program, self.state) if a[0] == item.ctx]
                 if item.cpu is not None:
                     acts = [a for a in acts if a[1] == item.cpu]

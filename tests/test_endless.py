@@ -204,7 +204,6 @@ task r on cpu1 { if (flag == 0) flag = 2; }""")
         e = execute(p, parse_items(p, encode(p, path)), trace=False)
         assert e.actions == path
         if outcome.ends == "never":
-            assert e.endless is not None
-            assert e.final is not None
+            assert e.endless is not None and observer.endless(e.endless) == outcome
         else:
             assert e.final is not None and observer.outcome(e.final) == outcome
