@@ -67,9 +67,9 @@ def stuck_reports(program: Program, states: Sequence[State],
 
     ``states`` are the component's states and ``steps[k]`` the actions
     enabled in ``states[k]`` (none for a terminal state). Each stuck
-    context gets one report, in context order; its pc is the lowest it
-    has in the component, so that the report does not depend on the order
-    in which the search met the states."""
+    context gets one report, in context order; its pc and CPU are the
+    lowest it has in the component, so that the report does not depend on
+    the order in which the search met the states."""
     if not states or states[0].panicked:
         return ()
     stepping = {ci for acts in steps for ci, _ in acts}
@@ -88,7 +88,10 @@ def _stuck(program: Program, states: Sequence[State], i: int, mine: list[Ctx], p
            steps: bool) -> Report:
     info = program.contexts[i]
     first = mine[0]
-    cpu = first.cpu if first.cpu >= 0 else (info.cpu or 0)
+    # the lowest CPU it is on in the component (a task that may migrate
+    # moves between CPUs there), as pc: not the order the states came in
+    ran = [c.cpu for c in mine if c.cpu >= 0]
+    cpu = min(ran) if ran else (info.cpu or 0)
     cur = first.owner if info.is_irq and first.owner >= 0 else i   # `current`
     if info.is_irq and all(c.status == Status.PENDING for c in mine):
         return Report(int(R.DEADLOCK_IRQ), i, cpu, pc, (cpu,), i)

@@ -207,3 +207,29 @@ task r on cpu1 { if (flag == 0) flag = 2; }""")
             assert e.endless is not None and observer.endless(e.endless) == outcome
         else:
             assert e.final is not None and observer.outcome(e.final) == outcome
+
+
+def test_a_stuck_report_does_not_depend_on_the_order_of_the_component() -> None:
+    """An unbound task waiting for ever moves between CPUs at each
+    cond_resched(): its report names the lowest CPU it runs on there
+    (found by the oracle of tests/oracle.py: the CPU of the first state
+    the search happened to meet decided `DEADLOCK("on cpu1")`)."""
+    from runtime.endless import stuck_reports
+    from runtime.machine import enabled
+    from runtime import explore as ex
+    p = program("""config { NR_CPUS = 2; }
+int f = 0;
+task u { }
+task t { while (f == 0) cond_resched(); }
+expect sometimes DEADLOCK("on cpu1");""")
+    e = ex.Explorer(p, ex.Options())
+    e._build()
+    from runtime.graph import bottom_components
+    comps = bottom_components(e.acts, e.off, e.dst)
+    states = e._states_of(comps)
+    for comp in comps:
+        sts = [states[s] for s in comp]
+        steps = [enabled(p, s) for s in sts]
+        forward = stuck_reports(p, sts, steps)
+        assert forward == stuck_reports(p, sts[::-1], steps[::-1])
+        assert [r.cpu for r in forward] == [0]
