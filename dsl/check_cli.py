@@ -9,9 +9,20 @@ Text layout (golden format; deterministic without --stats):
       expect QUANT COND: holds | FAILS | unproven (BOUND)
         witness: SCHEDULE       (failing ones, and sometimes that hold)
         trace lines of the witness
+    Warnings                    (only when there are: runtime/vacuity.py)
+      FILE:LINE[-LINE]: task T: no execution reaches `STATEMENT`
+      FILE:LINE: expect sometimes C: no execution interleaves two tasks or irqs ...: WHY
     Bounded by: ...             (only when a bound cut the search)
     States S, transitions T, executions E, max depth D
     Result: ...
+
+Warnings are sorted by line. An unreached warning names the statements no
+explored step executes, consecutive ones of a context in one line (one
+statement: its text; two: both; more: the first and the last, and how
+many); a bounded search says they are "not reached yet". The
+no-interleaving warning is given for each `sometimes` expectation that
+does not hold when no execution interleaves two tasks or irqs, with what
+forbids it (docs/language.md, "Warnings"). `--random` gives none.
 
 JSON (--format json) is documented in docs/check-json.md; its
 ``format_version`` changes with any incompatible change.
@@ -27,6 +38,7 @@ import sys
 from dsl import report
 from dsl.load import load
 from runtime import explore as ex
+from runtime import vacuity
 from runtime.program import Program
 from runtime.schedule import encode, replay
 
@@ -206,6 +218,7 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
             elif end == "cut":
                 out.append("    the reports here already decide it; the execution goes on "
                            "where a bound cut the search")
+    out += warning_lines(program, warnings_of(program, r, verdicts))
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
     if r.states or not r.bounded:
@@ -220,6 +233,25 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
+
+
+def warnings_of(program: Program, r: ex.Result, verdicts: list[Verdict]) -> list[vacuity.CheckWarning]:
+    """The search's warnings (runtime/vacuity.py): statements no explored
+    execution reaches, and no interleaving where a `sometimes` does not hold."""
+    unmet = [k for k, (e, v) in enumerate(zip(program.expectations, verdicts))
+             if e.quant == "sometimes" and v.holds is not True]
+    return vacuity.warnings(program, r.coverage, r.bounded, unmet)
+
+
+def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> list[str]:
+    """The text report's Warnings section (nothing when there are none)."""
+    if not warnings:
+        return []
+    out = ["Warnings"]
+    for w in warnings:
+        lines = str(w.line) if w.end_line == w.line else f"{w.line}-{w.end_line}"
+        out.append(f"  {program.path}:{lines}: {w.message}")
+    return out
 
 
 NEVER_ENDS = "  [never ends]"
@@ -297,6 +329,9 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
                           "positive": v.positive, "negative": v.negative,
                           "witness": None if v.witness is None else encode(program, v.witness)}
                          for v in verdicts],
+        "warnings": [{"kind": w.kind, "message": w.message, "file": program.path,
+                      "line": w.line, "end_line": w.end_line}
+                     for w in warnings_of(program, r, verdicts)],
         "bounded_by": list(r.bounded),
         "statistics": {"states": r.states, "transitions": r.transitions,
                        "executions": r.executions, "max_depth": r.max_depth},

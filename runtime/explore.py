@@ -49,6 +49,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import vacuity
 from runtime.graph import bfs_parents, bottom_components, path_to
 from runtime.machine import Action, enabled, final_state, step
 from runtime.flat import Codec, Flat
@@ -89,6 +90,8 @@ class Result:
     seconds: float = 0.0
     memo_hits: int = 0             # steps the memo answered (this process's memo)
     memo_misses: int = 0           # steps it recorded
+    # what the explored steps executed and states did (runtime/vacuity.py)
+    coverage: vacuity.Coverage | None = None
 
 
 class Stepper:
@@ -103,18 +106,32 @@ class Stepper:
         self.memo = StepMemo(program, self.codec) if memo else None
         self._enabled = EnabledMemo(program, self.codec, pool) if memo else None
         self.pool = pool
+        self._cover = vacuity.Coverage()   # without the memo: noted step by step
 
     def enabled(self, flat: Flat) -> tuple[Action, ...]:
         """The enabled actions, one shared tuple per distinct set."""
         if self._enabled is not None:
             return self._enabled.enabled(flat)
-        acts = tuple(enabled(self.p, self.codec.decode(flat)))
+        s = self.codec.decode(flat)
+        acts = tuple(enabled(self.p, s))
+        vacuity.note(self.p, self._cover, s.ctxs, acts)
         return self.pool.setdefault(acts, acts)
 
     def step(self, flat: Flat, a: Action) -> Flat:
         if self.memo is not None:
             return self.memo.step(flat, a)
-        return self.codec.encode(step(self.p, self.codec.decode(flat), a)[0])
+        s = self.codec.decode(flat)
+        self._cover.executed.add((a[0], s.ctxs[a[0]].pc))
+        return self.codec.encode(step(self.p, s, a)[0])
+
+    def coverage(self) -> vacuity.Coverage:
+        """What the steps taken so far executed and the states met did
+        (runtime/vacuity.py), read off the memos when there are."""
+        if self.memo is None or self._enabled is None:
+            return self._cover
+        e = self._enabled
+        return vacuity.Coverage(set(self.memo.ran),
+                                vacuity.from_enabled_memo(self.p, e.table, e.views))
 
 
 class Explorer:
@@ -197,6 +214,8 @@ class Explorer:
                 return self.result   # counted and witnessed by the workers
         else:
             self._build()
+        if self.stepper is not None:
+            self.result.coverage = self.stepper.coverage()
         self.ids = {}   # the visited set is no longer needed
         self._ends()
         self._search()

@@ -106,6 +106,9 @@ class StepMemo:
         self.max_entries = max_entries   # past it the memo starts afresh
         self.hits = 0
         self.misses = 0
+        # (context, pc) of every step recorded: every step the memo answers
+        # repeats one of them (runtime/vacuity.py)
+        self.ran: set[tuple[int, int]] = set()
         self.share = codec.shared   # keep new recordings for other workers
         self.fresh: list[tuple[Any, tuple[int, ...], Any, Delta]] = []
         c = codec
@@ -154,6 +157,7 @@ class StepMemo:
         s = codec.decode(flat)
         reads: list[Loc] = []
         t = step(self.p, s, a, reads=reads)[0]
+        self.ran.add((a[0], s.ctxs[a[0]].pc))
         new, delta = _encode_changes(codec, flat, s, t)
         positions = codec.positions(reads)
         self._check_noted(a, delta, positions)

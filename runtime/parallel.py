@@ -140,7 +140,10 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
     built = _gather(replies, procs, jobs)
     outcomes = sorted({o for b in built.values() for o in b["outcomes"]}, key=lambda o: o.text())
     r = ex.result
+    r.coverage = built[0]["coverage"]
     for info in built.values():
+        if info is not built[0]:
+            r.coverage.merge(info["coverage"])
         for what in info["cuts"]:
             ex._cut(what)
         r.memo_hits += info["hits"]
@@ -541,6 +544,7 @@ class _Worker:
                 "frontier": bool(self.frontier),
                 "cuts": sorted(self.cuts), "states": len(self.keys),
                 "transitions": len(self.succ) - self.succ.count(CUT),
+                "coverage": st.coverage(),
                 "hits": memo.hits if memo is not None else 0,
                 "misses": memo.misses if memo is not None else 0}
 
