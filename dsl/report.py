@@ -24,6 +24,7 @@ from __future__ import annotations
 from runtime import reports as rr
 from runtime.expect import ExpectError, evaluate, partial
 from runtime.machine import Action
+from runtime.outcome import rank
 from runtime.program import Program
 from runtime.schedule import Execution, TraceStep
 from runtime.state import State, Status
@@ -88,7 +89,8 @@ def reports_text(program: Program, state: State) -> list[str]:
     if not state.reports:
         return ["reports: none"]
     out = [f"reports: {len(state.reports)}"]
-    for rep in state.reports:
+    # what the kernel printed first, then the contexts stuck because of it
+    for rep in sorted(state.reports, key=lambda r: rank(r.code)):
         out += ["  " + line for line in rr.render(program, state, rep).split("\n")]
     return out
 

@@ -28,7 +28,7 @@ from runtime.endless import stuck_reports
 from runtime.expect import ExpectError, evaluate, partial
 from runtime.machine import Action, final_state
 from runtime.program import Program
-from runtime.reports import label
+from runtime.reports import Kind, R, kind_of, label
 from runtime.state import Report, State, initial_state
 
 MIXED = 2   # a condition that holds at some states of a component and not at others
@@ -91,12 +91,12 @@ class Observer:
         written back), as `kmap run` keeps them (Execution.endless)."""
         bits = self.p.config.preset.bits
         seen: list[set[int | None]] = [set() for _ in self.atoms]
-        labels: set[str] = set()
+        labels: set[tuple[int, str]] = set()
         conds: list[set[bool | None]] = []
         for f in finals:
             for k, v in enumerate(self._values(f)):
                 seen[k].add(v)
-            labels.update(self._labels(f))
+            labels.update((rank(r.code), label(self.p, f, r)) for r in f.reports)
             for k, c in enumerate(self._conds(f)):
                 if len(conds) <= k:
                     conds.append(set())
@@ -106,13 +106,12 @@ class Observer:
             known = sorted(v for v in vs if v is not None)
             shown = [_shown(name, v, bits) for v in known] + (["?"] if None in vs else [])
             values.append((name, "|".join(shown)))
-        return Outcome(tuple(values), tuple(sorted(labels)), tuple(_merge(c) for c in conds),
-                       "never")
+        return Outcome(tuple(values), ordered(labels), tuple(_merge(c) for c in conds), "never")
 
     def unfinished(self, reports: tuple[Report, ...]) -> Outcome:
         """What is known of an execution cut at a state with ``reports``."""
         s = initial_state(self.p)._replace(reports=reports)
-        labels = tuple(sorted({label(self.p, s, r) for r in reports}))
+        labels = ordered({(rank(r.code), label(self.p, s, r)) for r in reports})
         if self.p.expectations:
             conds = tuple(partial(self.p, s, e.cond) for e in self.p.expectations)
         else:
@@ -130,7 +129,7 @@ class Observer:
         return out
 
     def _labels(self, final: State) -> tuple[str, ...]:
-        return tuple(sorted({label(self.p, final, r) for r in final.reports}))
+        return ordered({(rank(r.code), label(self.p, final, r)) for r in final.reports})
 
     def _conds(self, final: State) -> list[bool | None]:
         conds: list[bool | None] = []
@@ -142,6 +141,27 @@ class Observer:
         if not self.p.expectations:
             conds.append(bool(final.reports))
         return conds
+
+
+_QUIET = frozenset({int(R.LIVELOCK), int(R.STARVED), int(R.DEADLOCK_IRQ)})
+
+
+def rank(code: int) -> int:
+    """Where a report goes in an outcome's list: the kernel's reports
+    first, then the stuck contexts a detector names, then those it does
+    not (what happened before what it caused)."""
+    if kind_of(code) != Kind.DEADLOCK:
+        return 0
+    return 2 if code in _QUIET else 1
+
+
+def ordered(labels: set[tuple[int, str]]) -> tuple[str, ...]:
+    """Report labels by rank, then alphabetically, each once."""
+    out: list[str] = []
+    for _, text in sorted(labels):
+        if text not in out:
+            out.append(text)
+    return tuple(out)
 
 
 def _merge(values: set[bool | None]) -> bool | int | None:

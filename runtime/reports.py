@@ -167,8 +167,8 @@ CATALOGUE: dict[R, Entry] = {
     R.LOCK_HELD_RETURN: Entry(Kind.WARN, "kernel/locking/lockdep.c", "lockdep_sys_exit",
                               "{comm}/{pid} is leaving the kernel with locks still held!\n"
                               "1 lock held by {comm}/{pid}: {lock}"),
-    R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "{who} runs on in a loop no execution leaves"),
-    R.STARVED: Entry(Kind.DEADLOCK, "", "", "{who} is runnable but never runs again on cpu{0}"),
+    R.LIVELOCK: Entry(Kind.DEADLOCK, "", "", "{who} {how}"),
+    R.STARVED: Entry(Kind.DEADLOCK, "", "", "{who} is runnable but {how}"),
     R.SOFT_LOCKUP: Entry(Kind.DEADLOCK, "kernel/watchdog.c", "watchdog_timer_fn",
                          "{who} keeps cpu{cpu} without scheduling: {why}"),
     R.HARD_LOCKUP: Entry(Kind.DEADLOCK, "kernel/watchdog_hld.c", "watchdog_overflow_callback",
@@ -232,6 +232,8 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
         extra["cpu"] = rep.cpu
     if code in (R.SOFT_LOCKUP, R.HARD_LOCKUP):
         extra["why"] = _why_stuck(program, rep)
+    if code in (R.LIVELOCK, R.STARVED):
+        extra["how"] = _how_stuck(program, rep)
     if code == R.SCENARIO_WARN:
         extra["which"] = ("WARN_ON", "WARN_ON_ONCE")[args[0]]
     if code in (R.SCENARIO_BUG_ON, R.SCENARIO_WARN, R.ASSERT):
@@ -248,7 +250,26 @@ def _who(program: Program, ctx: int, comm_: str, pid: int) -> str:
 WHY_STUCK = ("preemption is disabled (preempt_count is not 0)",
              "CONFIG_PREEMPTION=n and the loop has no preemption point",
              "an irq handler that never returns",
-             "interrupts are disabled")
+             "interrupts are disabled",
+             "preemption or interrupts are disabled wherever it could be preempted")
+
+
+def _how_stuck(program: Program, rep: Report) -> str:
+    """What a stuck context does where no detector fires (runtime/endless.py)."""
+    if R(rep.code) == R.STARVED:
+        return f"never runs again on cpu{rep.args[0]}" if rep.args[1] else \
+            f"no CPU ever runs it (cpu{rep.args[0]} is never given up)"
+    how, lock = rep.args[0], rep.args[1]
+    name = program.locks[lock] if lock >= 0 else ""
+    arch = program.config.ARCH
+    return (f"runs on in a loop no execution leaves",
+            f"loops with interrupts disabled ({arch} has no hard-lockup detector in v6.1)",
+            f"spins on {name} with interrupts disabled ({arch} has no hard-lockup detector "
+            "in v6.1)",
+            f"sleeps on {name} for ever (PREEMPT_RT: an rtmutex; the hung-task detector does "
+            "not watch TASK_RTLOCK_WAIT)",
+            "sleeps on pkmap_map_wait in kmap_high() for ever; khungtaskd never runs: no CPU "
+            "ever schedules")[how]
 
 
 def _why_stuck(program: Program, rep: Report) -> str:
@@ -312,6 +333,8 @@ def headline(program: Program, state: State, rep: Report) -> str:
     if code in (R.LIVELOCK, R.STARVED):
         if program.contexts[rep.ctx].is_irq:
             return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never returns"
+        if code == R.STARVED and not rep.args[1]:
+            return f"DEADLOCK: {c}:{pid} never runs"
         return f"DEADLOCK: {c}:{pid} never returns to user space"
     if code == R.SOFT_LOCKUP:
         return f"watchdog: BUG: soft lockup - CPU#{rep.cpu} stuck for 22s! [{c}:{pid}]"

@@ -111,8 +111,8 @@ task spinner on cpu0 { while (flag == 0) { } }
 task setter on cpu0 { flag = 1; }""")
     # setter first: both end; spinner first: it never lets setter run
     assert out == [(),
-                   ("DEADLOCK: setter:2 never returns to user space",
-                    "DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spinner:1]")]
+                   ("DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spinner:1]",
+                    "DEADLOCK: setter:2 never runs")]
 
 
 def test_a_report_before_an_endless_loop_is_part_of_its_outcome() -> None:
@@ -233,3 +233,86 @@ expect sometimes DEADLOCK("on cpu1");""")
         forward = stuck_reports(p, sts, steps)
         assert forward == stuck_reports(p, sts[::-1], steps[::-1])
         assert [r.cpu for r in forward] == [0]
+
+
+def _texts(src: str) -> list[str]:
+    """The stuck contexts' reports of every outcome, in full (kmap run's
+    text), from replaying each outcome's witness."""
+    from runtime import explore as ex
+    from runtime.reports import Kind, kind_of, render
+    from runtime.schedule import encode, execute, parse_items
+    p = program(src)
+    out = []
+    for path in ex.explore(p).witnesses.values():
+        e = execute(p, parse_items(p, encode(p, path)) if path else None, trace=False)
+        assert e.final is not None
+        out += [render(p, e.final, r) for r in e.final.reports if kind_of(r.code) == Kind.DEADLOCK]
+    return sorted(out)
+
+
+def test_never_bug_fails_on_a_soft_lockup() -> None:
+    """watchdog_timer_fn() prints "BUG: soft lockup" (kernel/watchdog.c):
+    LANGUAGE.md's BUG covers a kernel "BUG:" splat, so `BUG` matches the
+    soft lockup as well as `DEADLOCK` does (QA pass of issue 11, D0)."""
+    from dsl.check_cli import verdicts_of
+    p, r = check("""int flag = 0;
+task p on cpu0 { while (flag == 0) { } }
+expect never BUG;
+expect never DEADLOCK("soft lockup");""")
+    assert [v.holds for v in verdicts_of(p, r)] == [False, False]
+
+
+def test_a_lock_spin_with_interrupts_off_on_arm_prints_no_watchdog_line() -> None:
+    """spin_lock_irqsave() spins with interrupts masked: the soft-lockup
+    hrtimer cannot fire on that CPU and arch/arm/Kconfig selects no
+    hard-lockup detector in v6.1 (QA D2)."""
+    texts = _texts("""config { ARCH = arm; NR_CPUS = 2; }
+spinlock_t L;
+task p on cpu0 { spin_lock(&L); BUG_ON(1); }
+task q on cpu1 { spin_lock_irqsave(&L); spin_unlock_irqrestore(&L); }""")
+    assert texts == ["DEADLOCK: q:2 never returns to user space\n"
+                     "q:2 spins on L with interrupts disabled (arm has no hard-lockup detector in "
+                     "v6.1)\n  in q on cpu1 at t.kmap:4: task q on cpu1 { spin_lock_irqsave(&L); "
+                     "spin_unlock_irqrestore(&L); }"]
+
+
+def test_an_rt_spinlock_waiter_sleeps_unseen() -> None:
+    """PREEMPT_RT: the waiter sleeps in TASK_RTLOCK_WAIT
+    (kernel/locking/rtmutex.c rtlock_slowlock_locked), its CPU schedules,
+    and check_hung_tasks() watches only TASK_UNINTERRUPTIBLE (QA D3)."""
+    texts = _texts("""config { CONFIG_PREEMPT_RT = y; NR_CPUS = 2; }
+spinlock_t L;
+task p on cpu0 { spin_lock(&L); BUG_ON(1); }
+task q on cpu1 { spin_lock(&L); spin_unlock(&L); }""")
+    assert len(texts) == 1 and "soft lockup" not in texts[0]
+    assert "q:2 sleeps on L for ever (PREEMPT_RT: an rtmutex" in texts[0]
+
+
+@pytest.mark.parametrize("body, why", [
+    # preempt_enable() does not schedule without CONFIG_PREEMPTION
+    # (include/linux/preempt.h): the loop has no preemption point
+    ("preempt_disable(); preempt_enable();",
+     "CONFIG_PREEMPTION=n and the loop has no preemption point"),
+    ("local_irq_disable(); local_irq_enable();",
+     "CONFIG_PREEMPTION=n and the loop has no preemption point"),
+])
+def test_a_soft_lockup_gives_the_reason_that_holds_throughout(body: str, why: str) -> None:
+    (text,) = _texts(f"""int flag = 0;
+task p on cpu0 {{ while (flag == 0) {{ {body} }} }}""")
+    assert text.split("\n")[1] == f"p:1 keeps cpu0 without scheduling: {why}"
+
+
+def test_the_hung_task_detector_needs_a_cpu_that_schedules() -> None:
+    """khungtaskd is a SCHED_OTHER kthread (kernel/hung_task.c): with the
+    only CPU hogged by a spinner it never runs, so the pkmap sleeper gets
+    no 'blocked for more than 120 seconds' (QA D8)."""
+    texts = _texts("""config { ARCH = x86; LAST_PKMAP = 1; PAGE_SIZE = 64; }
+page A = alloc_page(GFP_HIGHUSER);
+page B = alloc_page(GFP_HIGHUSER);
+int stop = 0;
+task holder on cpu0 { void *a = kmap(A); }
+task t on cpu0 { void *b = kmap(B); kunmap(B); }
+task p on cpu0 { while (stop == 0) { } }""")
+    assert not any("blocked for more than" in t for t in texts)
+    assert any("t:2 sleeps on pkmap_map_wait in kmap_high() for ever; khungtaskd never runs" in t
+               for t in texts)
