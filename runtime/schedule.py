@@ -25,13 +25,14 @@ judges such an execution.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from runtime.endless import CLOSURE_LIMIT, closure, stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
-from runtime.state import State, Status, initial_state
+from runtime.state import Report, State, Status, initial_state
 
 
 class ScheduleError(Exception):
@@ -66,11 +67,17 @@ class Execution:
     actions: list[Action] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
     final: State | None = None    # last, finalised (deadlocks, write-back)
-    truncated: bool = False       # stopped by max_steps
+    truncated: bool = False       # stopped before it ended: by max_steps, or the deadline
+    timed_out: bool = False       # ... by the deadline
     # an execution that never ends: every state of the bottom component it
     # entered, finalised (stuck contexts reported, caches written back);
     # ``final`` is the first, the state where the run stopped
     endless: list[State] | None = None
+    # the same component as found (states not finalised, and the actions
+    # enabled in each), for runtime.outcome.Observer.component
+    component: tuple[list[State], list[list[Action]]] | None = None
+    # (steps taken, reports then) after each step that added a report
+    reported: list[tuple[int, tuple[Report, ...]]] = field(default_factory=list)
 
 
 class Chooser(Protocol):
@@ -108,12 +115,14 @@ IN_PROGRESS: dict[str, object] = {}
 
 
 class _Runner:
-    def __init__(self, program: Program, trace: bool, max_steps: int) -> None:
+    def __init__(self, program: Program, trace: bool, max_steps: int,
+                 deadline: float | None = None) -> None:
         IN_PROGRESS.clear()
         IN_PROGRESS.update(program=program, actions=[])
         self.program = program
         self.trace = trace
         self.max_steps = max_steps
+        self.deadline = deadline   # time.monotonic() past which the run is cut
         self.ex = Execution()
         IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
@@ -122,8 +131,11 @@ class _Runner:
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
+        before = self.state.reports
         self.state, events = step(self.program, self.state, action, self.trace)
         self.ex.actions.append(action)
+        if self.state.reports is not before and self.state.reports != before:
+            self.ex.reported.append((len(self.ex.actions), self.state.reports))
         if self.trace:
             self.ex.trace.append(TraceStep(len(self.ex.actions), action, pc, events))
         self.last = action[0]
@@ -143,8 +155,7 @@ class _Runner:
                     raise ScheduleError(k, *self._why_not(item, n))
                 self.do(preferred(self.program, self.state, acts))
                 n += 1
-                if len(self.ex.actions) >= self.max_steps:
-                    self.ex.truncated = True
+                if self._cut():
                     return
 
     def finish(self, choose: Chooser, check_here: bool = False) -> Execution:
@@ -156,10 +167,7 @@ class _Runner:
         visits: dict[State, int] = {}
         while not self.ex.truncated:
             acts = enabled(self.program, self.state)
-            if not acts:
-                break
-            if len(self.ex.actions) >= self.max_steps:
-                self.ex.truncated = True
+            if not acts or self._cut():
                 break
             n = visits.get(self.state, 0)
             visits[self.state] = n + 1
@@ -168,6 +176,16 @@ class _Runner:
             self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
         self.ex.final = final_state(self.program, self.state)
         return self.ex
+
+    def _cut(self) -> bool:
+        """Whether the run stops here, unfinished: at the step cap, or
+        past the deadline (looked at every 64 steps)."""
+        n = len(self.ex.actions)
+        if n >= self.max_steps:
+            self.ex.truncated = True
+        elif self.deadline is not None and n & 63 == 0 and time.monotonic() >= self.deadline:
+            self.ex.truncated = self.ex.timed_out = True
+        return self.ex.truncated
 
     def _entered(self) -> bool:
         """Whether the run is in a bottom component (it never ends); if so,
@@ -180,6 +198,7 @@ class _Runner:
         if found is None:
             return False
         states, steps = found
+        self.ex.component = found
         stuck = stuck_reports(self.program, states, steps)
         self.ex.endless = [final_state(self.program, s, stuck) for s in states]
         self.ex.final = self.ex.endless[0]
@@ -227,9 +246,11 @@ class _Runner:
 
 def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
             choose: Chooser = default_choice, trace: bool = True,
-            max_steps: int = 100_000) -> Execution:
-    """One execution: follow ``items``, then ``choose`` until the end."""
-    r = _Runner(program, trace, max_steps)
+            max_steps: int = 100_000, deadline: float | None = None) -> Execution:
+    """One execution: follow ``items``, then ``choose`` until the end;
+    cut (``truncated``) after ``max_steps`` steps or once
+    ``time.monotonic()`` passes ``deadline``."""
+    r = _Runner(program, trace, max_steps, deadline)
     if items:
         r.follow(items)
     return r.finish(choose, check_here=bool(items))
@@ -256,25 +277,32 @@ def in_progress_schedule() -> str | None:
 
 
 @dataclass
-class _Item:
-    """A schedule item being built by encode()."""
+class Run:
+    """One item of a schedule that replays a path (see ``runs``)."""
 
     ctx: int
-    cpu: int | None
+    cpu: int | None        # None: where replay puts it by itself
     steps: int = 1
-    after: State | None = None
+    more: bool = False     # the context could take another step after it
+
+    def text(self, program: Program, count: bool | None = None) -> str:
+        """``NAME[@cpuC][:N]``; the count is left out where ``NAME`` alone
+        replays the same (``count``: None for that, else whether to print it)."""
+        name = program.contexts[self.ctx].name + ("" if self.cpu is None else f"@cpu{self.cpu}")
+        return f"{name}:{self.steps}" if (self.more if count is None else count) else name
 
 
-def encode(program: Program, actions: list[Action]) -> str:
-    """The schedule notation that replays ``actions`` exactly.
+def runs(program: Program, actions: list[Action]) -> list[Run]:
+    """The items of the schedule that replays ``actions`` exactly.
 
     Consecutive steps of one context form an item. A step on another CPU
     than the one replay would pick (a start elsewhere, a migration) begins
-    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. An item is
-    printed without a count when its context can take no step after it
-    (it finished or blocks), as ``NAME`` then replays to exactly there."""
+    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. ``more``
+    says whether the context could take a step after its item (else
+    ``NAME`` alone replays to exactly there: it finished or blocks)."""
     state = initial_state(program)
-    items: list[_Item] = []
+    items: list[Run] = []
+    afters: list[State] = []
     for a in actions:
         ci, cpu = a
         mine = [x for x in enabled(program, state) if x[0] == ci]
@@ -283,17 +311,19 @@ def encode(program: Program, actions: list[Action]) -> str:
         if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
             last.steps += 1
         else:
-            items.append(_Item(ci, None if natural else cpu))
+            items.append(Run(ci, None if natural else cpu))
+            afters.append(state)
         state, _ = step(program, state, a)
-        items[-1].after = state
-    out = []
-    for it in items:
-        name = program.contexts[it.ctx].name + ("" if it.cpu is None else f"@cpu{it.cpu}")
-        assert it.after is not None
-        more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
-                   for x in enabled(program, it.after))
-        out.append(f"{name}:{it.steps}" if more else name)
-    return ", ".join(out)
+        afters[-1] = state
+    for it, after in zip(items, afters):
+        it.more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
+                      for x in enabled(program, after))
+    return items
+
+
+def encode(program: Program, actions: list[Action]) -> str:
+    """The schedule notation that replays ``actions`` exactly (``runs``)."""
+    return ", ".join(it.text(program) for it in runs(program, actions))
 
 
 MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
