@@ -17,9 +17,11 @@ reaches for the n-th time it takes the (n mod k)-th of its k enabled
 actions instead, so that a loop that can be left is left (the fairness
 assumption of docs/model.md). An execution that enters a set of states it
 can never leave never ends (runtime/endless.py): the run stops there, at
-the end of the schedule's items or where its policy first comes back to a
-state of that set, and is judged at every state of it, as `kmap check`
-judges such an execution.
+the end of the schedule's items or where its policy comes back to a state
+of that set (asked at the 2nd, 3rd, 5th, 9th... visit of a state, within a
+budget of searched states that grows with the run), and is judged at every
+state of it, as `kmap check` judges such an execution. A run is cut
+(``truncated``) at its step cap or deadline: it has not ended.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runtime.endless import CLOSURE_LIMIT, closure, stuck_reports
+from runtime.endless import CLOSURE_LIMIT, closure_cost, stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
 from runtime.state import Report, State, Status, initial_state
@@ -127,7 +129,10 @@ class _Runner:
         IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
         self.last = -1
-        self.budget = 5 * CLOSURE_LIMIT   # states the closure searches of one run may visit
+        # states the closure searches of one run may visit: a start, and
+        # one more per step the run takes (their cost stays within a
+        # constant factor of the run's own)
+        self.budget = 5 * CLOSURE_LIMIT
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
@@ -171,30 +176,36 @@ class _Runner:
                 break
             n = visits.get(self.state, 0)
             visits[self.state] = n + 1
-            if n == 1 and self._entered():
+            # asked at the 2nd, 3rd, 5th, 9th... visit of a state: a run in a
+            # component comes back again and again, so one whose budget was
+            # short at first (it went round cycles it could leave) still
+            # finds out
+            if n and not n & (n - 1) and self._entered():
                 return self.ex
+            self.budget += 1
             self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
         self.ex.final = final_state(self.program, self.state)
         return self.ex
 
     def _cut(self) -> bool:
         """Whether the run stops here, unfinished: at the step cap, or
-        past the deadline (looked at every 64 steps)."""
+        past the deadline (looked at every 64 steps); not where nothing
+        can step any more (the execution ended at the cap)."""
         n = len(self.ex.actions)
         if n >= self.max_steps:
-            self.ex.truncated = True
+            self.ex.truncated = bool(enabled(self.program, self.state))
         elif self.deadline is not None and n & 63 == 0 and time.monotonic() >= self.deadline:
             self.ex.truncated = self.ex.timed_out = True
         return self.ex.truncated
 
     def _entered(self) -> bool:
         """Whether the run is in a bottom component (it never ends); if so,
-        record it. The search from here is skipped once the run has spent
+        record it. The search from here is skipped while the run has spent
         its budget of such searches (a run that loops a lot)."""
         if self.budget <= 0:
             return False
-        found = closure(self.program, self.state)
-        self.budget -= CLOSURE_LIMIT if found is None else len(found[0])
+        found, cost = closure_cost(self.program, self.state)
+        self.budget -= cost
         if found is None:
             return False
         states, steps = found

@@ -39,8 +39,8 @@ from runtime.schedule import (Execution, Run, ScheduleError, default_choice, exe
                               runs)
 from runtime.state import State, initial_state
 
-MAX_REPLAYS = 400       # candidates replayed for one counterexample
-MAX_WORK = 400_000      # steps those replays may take in all (about 6 s)
+MAX_REPLAYS = 500       # candidates replayed for one counterexample
+MAX_WORK = 200_000      # steps those replays may take in all (about 3 s)
 
 
 def outcome_of(observer: Observer, ex: Execution) -> Outcome:
@@ -173,6 +173,7 @@ class _Shrinker:
         self.stopped = False
         self.want: Breach | None = None
         self.best: Shrunk | None = None
+        self.best_cap = 0                 # the step cap its replay had
         self.size: _Size = _HUGE
         self.items: list[_Item] = []
         self.counts: list[int] = []       # the steps each item of self.items took
@@ -181,9 +182,10 @@ class _Shrinker:
         return ", ".join(self.p.contexts[c].name + ("" if u is None else f"@cpu{u}")
                          + ("" if n is None else f":{n}") for c, u, n in items)
 
-    def replay(self, items: list[_Item]) -> tuple[Execution, Outcome] | None:
-        """Replay a candidate as `kmap run --schedule` would; None when it
-        cannot be followed or the budget is spent."""
+    def replay(self, items: list[_Item], cap: int) -> tuple[Execution, Outcome] | None:
+        """Replay a candidate as `kmap run --schedule` would, cut after
+        ``cap`` steps; None when it cannot be followed or the budget is
+        spent."""
         if self.replays_left <= 0 or self.work_left <= 0 or \
                 (self.deadline is not None and time.monotonic() >= self.deadline):
             self.stopped = True
@@ -192,7 +194,7 @@ class _Shrinker:
         self.replays += 1
         try:
             steps: tuple[ScheduleStep, ...] = parse_items(self.p, self.text(items)) if items else ()
-            ex = execute(self.p, steps, default_choice, trace=False, max_steps=self.max_steps,
+            ex = execute(self.p, steps, default_choice, trace=False, max_steps=cap,
                          deadline=self.deadline)
         except (ValueError, ScheduleError):
             return None
@@ -202,10 +204,10 @@ class _Shrinker:
             return None
         return ex, outcome_of(self.observer, ex)
 
-    def judge(self, items: list[_Item]) -> tuple[Execution, Outcome, int] | None:
+    def judge(self, items: list[_Item], cap: int) -> tuple[Execution, Outcome, int] | None:
         """Replay a candidate: the execution, its outcome and where it
         breaks the expectation as wanted; None if it does not."""
-        got = self.replay(items)
+        got = self.replay(items, cap)
         if got is None:
             return None
         ex, o = got
@@ -220,8 +222,15 @@ class _Shrinker:
         """Replay a candidate; keep it when it breaks the expectation the
         same way and is smaller. What is kept is the replay of the
         schedule that is printed for it (``runs`` of its path up to where
-        it is decided), so that schedule reproduces it exactly."""
-        got = self.judge(items)
+        it is decided), so that schedule reproduces it exactly.
+
+        A candidate is replayed for one step more than the smallest so far
+        takes to break the expectation: one that needs more is no smaller,
+        and one that breaks it by its reports alone does so within them
+        (cut there, it is judged on those reports, as an unfinished
+        execution). The first replay has the whole step cap."""
+        cap = self.max_steps if self.best is None else min(self.max_steps, self.size[0] + 1)
+        got = self.judge(items, cap)
         if got is None:
             return False
         ex, o, d = got
@@ -230,11 +239,12 @@ class _Shrinker:
             return False
         canonical = [(r.ctx, r.cpu, r.steps if r.more else None) for r in rs]
         if canonical != items:
-            again = self.judge(canonical)
+            again = self.judge(canonical, cap)
             if again is None or again[0].actions[:again[2]] != ex.actions[:d]:
                 return False
             ex, o, d = again
         self.best = Shrunk(ex, o, d, self.text(canonical), 0, 0, 0)
+        self.best_cap = cap
         self.size, self.items, self.counts = size, canonical, [r.steps for r in rs]
         return True
 
@@ -318,5 +328,12 @@ def shrink(program: Program, actions: list[Action], k: int, observer: Observer |
     while not s.stopped and s.round():
         pass
     best = s.best
+    # the schedule printed, replayed as kmap run replays it (its whole step
+    # cap): the counterexample it shows, and how that execution goes on
+    if s.best_cap < max_steps:
+        s.replays_left, s.work_left, s.stopped = 1, max_steps, False
+        full = s.judge(s.items, max_steps)
+        if full is not None and full[0].actions[:full[2]] == best.actions:
+            best = Shrunk(full[0], full[1], full[2], best.schedule, 0, 0, 0)
     best.steps_before, best.switches_before, best.replays = before[0], before[1], s.replays
     return best
