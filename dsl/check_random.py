@@ -27,12 +27,15 @@ from runtime import explore as ex
 from runtime.machine import Action, step
 from runtime.outcome import Observer, Outcome
 from runtime.program import Program
-from runtime.schedule import execute, random_choice
+from runtime.schedule import Search, execute, random_choice
 from runtime.shrink import outcome_of, shrink
 from runtime.shrink import switches as shrink_switches
 from runtime.state import Report, initial_state
 
 MAX_STEPS = 100_000   # the default step cap of one execution, as kmap run's
+# each of many runs looks for the component it may be in with small searches
+# first, within a budget that grows with its steps (runtime/schedule.py)
+SEARCH = Search(budget=2_000, limit=64)
 
 
 def random_check(program: Program, args: argparse.Namespace) -> int:
@@ -76,7 +79,7 @@ def sample(program: Program, n: int, seed: int, max_steps: int, deadline: float 
             break
         started += 1
         run = execute(program, None, random_choice(rng.randrange(2**63)), trace=False,
-                      max_steps=max_steps, deadline=deadline)
+                      max_steps=max_steps, deadline=deadline, search=SEARCH)
         assert run.final is not None
         result.max_depth = max(result.max_depth, len(run.actions))
         o = outcome_of(observer, run)

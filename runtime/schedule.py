@@ -80,6 +80,7 @@ class Execution:
     component: tuple[list[State], list[list[Action]]] | None = None
     # (steps taken, reports then) after each step that added a report
     reported: list[tuple[int, tuple[Report, ...]]] = field(default_factory=list)
+    searched: int = 0             # states the searches for a component visited
 
 
 class Chooser(Protocol):
@@ -118,7 +119,7 @@ IN_PROGRESS: dict[str, object] = {}
 
 class _Runner:
     def __init__(self, program: Program, trace: bool, max_steps: int,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, search: Search | None = None) -> None:
         IN_PROGRESS.clear()
         IN_PROGRESS.update(program=program, actions=[])
         self.program = program
@@ -131,8 +132,11 @@ class _Runner:
         self.last = -1
         # states the closure searches of one run may visit: a start, and
         # one more per step the run takes (their cost stays within a
-        # constant factor of the run's own)
-        self.budget = 5 * CLOSURE_LIMIT
+        # constant factor of the run's own); and how many one search may
+        # visit, doubled (up to CLOSURE_LIMIT) each time that is too few
+        search = search or Search()
+        self.budget = search.budget
+        self.limit = search.limit
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
@@ -204,8 +208,11 @@ class _Runner:
         its budget of such searches (a run that loops a lot)."""
         if self.budget <= 0:
             return False
-        found, cost = closure_cost(self.program, self.state)
+        found, cost = closure_cost(self.program, self.state, self.limit)
         self.budget -= cost
+        self.ex.searched += cost
+        if found is None and cost >= self.limit:
+            self.limit = min(2 * self.limit, CLOSURE_LIMIT)
         if found is None:
             return False
         states, steps = found
@@ -255,13 +262,26 @@ class _Runner:
         return f"{who} cannot step{done}: it spins on a lock", ""
 
 
+@dataclass(frozen=True)
+class Search:
+    """How much a run may search for the component it is in: ``budget``
+    states to start with (one more per step), ``limit`` states for the
+    first search (doubled while too few). `kmap run` searches at once as
+    far as it ever will; `kmap check --random`, running many executions,
+    starts small (what a run finds is the same, but maybe later on)."""
+
+    budget: int = 5 * CLOSURE_LIMIT
+    limit: int = CLOSURE_LIMIT
+
+
 def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
             choose: Chooser = default_choice, trace: bool = True,
-            max_steps: int = 100_000, deadline: float | None = None) -> Execution:
+            max_steps: int = 100_000, deadline: float | None = None,
+            search: Search | None = None) -> Execution:
     """One execution: follow ``items``, then ``choose`` until the end;
     cut (``truncated``) after ``max_steps`` steps or once
     ``time.monotonic()`` passes ``deadline``."""
-    r = _Runner(program, trace, max_steps, deadline)
+    r = _Runner(program, trace, max_steps, deadline, search)
     if items:
         r.follow(items)
     return r.finish(choose, check_here=bool(items))

@@ -40,7 +40,7 @@ from runtime.schedule import (Execution, Run, ScheduleError, default_choice, exe
 from runtime.state import State, initial_state
 
 MAX_REPLAYS = 500       # candidates replayed for one counterexample
-MAX_WORK = 200_000      # steps those replays may take in all (about 3 s)
+MAX_WORK = 200_000      # steps and searched states those replays may take (about 3 s)
 
 
 def outcome_of(observer: Observer, ex: Execution) -> Outcome:
@@ -198,7 +198,7 @@ class _Shrinker:
                          deadline=self.deadline)
         except (ValueError, ScheduleError):
             return None
-        self.work_left -= len(ex.actions)
+        self.work_left -= len(ex.actions) + ex.searched
         if ex.timed_out:
             self.stopped = True
             return None
