@@ -28,7 +28,7 @@ from runtime.machine import Action, step
 from runtime.outcome import Observer, Outcome
 from runtime.program import Program
 from runtime.schedule import Search, execute, random_choice
-from runtime.shrink import outcome_of, shrink
+from runtime.shrink import MAX_REPLAYS, MAX_WORK, outcome_of, shrink
 from runtime.shrink import switches as shrink_switches
 from runtime.state import Report, initial_state
 
@@ -132,14 +132,18 @@ def shrink_verdict(program: Program, k: int, v: cc.Verdict, observer: Observer,
     assert v.witness is not None
     got = shrink(program, v.witness, k, observer, max_steps, deadline)
     if got is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            v.shrunk = "not shrunk: --timeout ran out"
         return
     v.witness = got.actions
     v.ends = "decided" if got.decided < len(got.execution.actions) else got.outcome.ends
     steps, switches = len(v.witness), shrink_switches(v.witness)
-    if (steps, switches) != (got.steps_before, got.switches_before):
+    stopped = {"time": " (cut short by --timeout)",
+               "budget": f" (cut short: at most {MAX_REPLAYS} replays, {MAX_WORK} steps)"}
+    if (steps, switches) != (got.steps_before, got.switches_before) or got.stopped:
         v.shrunk = (f"shrunk from {_n(got.steps_before, 'step')} and "
                     f"{_n(got.switches_before, 'context switch', 'es')} to {steps} and {switches} "
-                    f"in {_n(got.replays, 'replay')}")
+                    f"in {_n(got.replays, 'replay')}{stopped.get(got.stopped, '')}")
     if v.note:
         v.note = cc._why_broken(program, k, v.witness)
 

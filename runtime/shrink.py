@@ -151,6 +151,7 @@ class Shrunk:
     steps_before: int
     switches_before: int
     replays: int
+    stopped: str = ""     # "time" or "budget" when that ended shrinking early
 
     @property
     def actions(self) -> list[Action]:
@@ -171,6 +172,7 @@ class _Shrinker:
         self.replays_left, self.work_left = max_replays, max_work
         self.replays = 0
         self.stopped = False
+        self.why = ""                     # what stopped it: "time", "budget"
         self.want: Breach | None = None
         self.best: Shrunk | None = None
         self.best_cap = 0                 # the step cap its replay had
@@ -186,9 +188,11 @@ class _Shrinker:
         """Replay a candidate as `kmap run --schedule` would, cut after
         ``cap`` steps; None when it cannot be followed or the budget is
         spent."""
-        if self.replays_left <= 0 or self.work_left <= 0 or \
-                (self.deadline is not None and time.monotonic() >= self.deadline):
-            self.stopped = True
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stopped, self.why = True, "time"
+            return None
+        if self.replays_left <= 0 or self.work_left <= 0:
+            self.stopped, self.why = True, "budget"
             return None
         self.replays_left -= 1
         self.replays += 1
@@ -200,7 +204,7 @@ class _Shrinker:
             return None
         self.work_left -= len(ex.actions) + ex.searched
         if ex.timed_out:
-            self.stopped = True
+            self.stopped, self.why = True, "time"
             return None
         return ex, outcome_of(self.observer, ex)
 
@@ -327,7 +331,7 @@ def shrink(program: Program, actions: list[Action], k: int, observer: Observer |
     before = (s.size[0], s.size[1])
     while not s.stopped and s.round():
         pass
-    best = s.best
+    best, why = s.best, s.why
     # the schedule printed, replayed as kmap run replays it (its whole step
     # cap): the counterexample it shows, and how that execution goes on
     if s.best_cap < max_steps:
@@ -336,4 +340,5 @@ def shrink(program: Program, actions: list[Action], k: int, observer: Observer |
         if full is not None and full[0].actions[:full[2]] == best.actions:
             best = Shrunk(full[0], full[1], full[2], best.schedule, 0, 0, 0)
     best.steps_before, best.switches_before, best.replays = before[0], before[1], s.replays
+    best.stopped = why
     return best

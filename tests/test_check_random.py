@@ -199,3 +199,7 @@ def test_timeout_bounds_random_executions_by_time(tmp_path: Path) -> None:
     quick = write(tmp_path, "int g = 0;\ntask t { g = 1; }\nexpect always g == 1;\n", "q.kmap")
     out, _, code = kmap("check", quick, "--random", "10", "--timeout", "30", "--no-trace")
     assert code == 3 and "Bounded by: 10 random executions (always" in out
+    # sampling took the time: the counterexample is printed as found
+    race = write(tmp_path, LOST_UPDATE, "r.kmap")
+    out, _, code = kmap("check", race, "--random", "1000000", "--timeout", "0.3", "--no-trace")
+    assert code == 1 and "\n    not shrunk: --timeout ran out\n" in out
