@@ -68,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is gained
 # options of the exhaustive search that --random (whole random runs) has no use for
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
-                ("preemption_bound", "--preemption-bound"), ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"))
+                ("preemption_bound", "--preemption-bound"),
+                ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"))
 
 
 def check(args: argparse.Namespace) -> int:

@@ -24,13 +24,12 @@ import time
 
 from dsl import check_cli as cc
 from runtime import explore as ex
-from runtime.machine import Action, step
+from runtime.machine import Action
 from runtime.outcome import Observer, Outcome
 from runtime.program import Program
 from runtime.schedule import Search, execute, random_choice
 from runtime.shrink import MAX_REPLAYS, MAX_WORK, outcome_of, shrink
 from runtime.shrink import switches as shrink_switches
-from runtime.state import Report, initial_state
 
 MAX_STEPS = 100_000   # the default step cap of one execution, as kmap run's
 # each of many runs looks for the component it may be in with small searches
@@ -86,8 +85,8 @@ def sample(program: Program, n: int, seed: int, max_steps: int, deadline: float 
         if run.truncated:
             capped += not run.timed_out
             timed = timed or run.timed_out
-            if run.final.reports:   # what they decide is known; the rest is not
-                path = until_reported(program, run.actions, run.final.reports)
+            if run.reported:   # what the reports decide is known; the rest is not
+                path = run.actions[:run.reported[-1][0]]   # up to the last report
                 old = unfinished.get(o)
                 if old is None or (len(path), path) < (len(old), old):
                     unfinished[o] = path
@@ -99,19 +98,6 @@ def sample(program: Program, n: int, seed: int, max_steps: int, deadline: float 
         result.executions += 1
     result.unfinished = dict(sorted(unfinished.items(), key=lambda kv: kv[0].text()))
     return result, started, capped, timed
-
-
-def until_reported(program: Program, path: list[Action], reports: tuple[Report, ...]
-                   ) -> list[Action]:
-    """The shortest prefix of ``path`` whose state has every one of
-    ``reports`` (they only accumulate: the rest adds nothing)."""
-    s = initial_state(program)
-    want = set(reports)
-    for k, a in enumerate(path):
-        if want <= set(s.reports):
-            return path[:k]
-        s = step(program, s, a)[0]
-    return list(path)
 
 
 def bounds(n: int, started: int, capped: int, max_steps: int, timed: bool) -> list[str]:

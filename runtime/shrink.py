@@ -8,10 +8,12 @@ switches. Every candidate is a schedule text, replayed exactly as
 ``kmap run --schedule TEXT`` replays it (``parse_items`` on the text,
 then ``execute``: the items, then the default policy to the end), and is
 kept only when that execution still breaks the same expectation in the
-same way (``Breach``: the same condition value, and the same report
-kinds among those the condition names) and is smaller. The schedule
-printed is ``encode`` of the kept execution's path, so it replays that
-execution step for step.
+same way (``Breach``: the same condition value, and the same truth of
+each report test the condition names) and is smaller. Where its reports
+decide the expectation before it ends (a report never goes away), the
+counterexample is its path up to there (``decided_at``). The schedule
+printed is ``encode`` of that path, and what is kept is the replay of
+that very schedule, so it reproduces the counterexample step for step.
 
 Candidates, from the items of the current smallest schedule (``runs``):
 drop a chunk of items (halves, then quarters, ... then single items;
@@ -20,8 +22,10 @@ steps into the next or previous item of the same context (one context
 switch fewer), shorten an item's step count (1, half, one less), and
 drop an item's ``@cpuN``. The first candidate kept restarts the round;
 shrinking ends when a round keeps none, after ``MAX_REPLAYS`` replays
-or ``MAX_WORK`` replayed steps, or at the deadline. The order is fixed,
-so the result is deterministic (except where a deadline cut it).
+or ``MAX_WORK`` replayed steps and searched states, or at the deadline.
+A candidate is replayed for at most one step more than the smallest so
+far needs. The order is fixed, so the result is deterministic (except
+where a deadline cut it).
 """
 
 from __future__ import annotations

@@ -203,3 +203,17 @@ def test_timeout_bounds_random_executions_by_time(tmp_path: Path) -> None:
     race = write(tmp_path, LOST_UPDATE, "r.kmap")
     out, _, code = kmap("check", race, "--random", "1000000", "--timeout", "0.3", "--no-trace")
     assert code == 1 and "\n    not shrunk: --timeout ran out\n" in out
+
+
+def test_a_condition_that_cannot_be_evaluated_shrinks_as_such(tmp_path: Path) -> None:
+    """10 / g with g = 0 at the end: FAILS (cannot evaluate), as under kmap
+    run, and the shrunk counterexample still cannot."""
+    f = write(tmp_path, "int g = 0;\nint h = 0;\ntask a on cpu0 { h = 1; h = 2; g = 1; }\n"
+                        "task b on cpu1 { h = 3; g = 0; }\nexpect always 10 / g == 10;\n")
+    out, _, code = kmap("check", f, "--random", "10", "--no-trace")
+    assert code == 1
+    assert "expect always 10 / g == 10: FAILS (cannot evaluate: division by zero)\n" \
+           "    Positive: 5 Negative: 0\n    counterexample: a, b\n" \
+           "    shrunk from 5 steps and 2 context switches to 5 and 1 in 8 replays\n" in out
+    run, _, rc = kmap("run", f, "--schedule", "a, b", "--no-trace")
+    assert rc == 1 and "FAILS (cannot evaluate: division by zero)" in run
