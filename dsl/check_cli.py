@@ -56,8 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
-                   help="instead of every execution, N random ones (never proves always/never); "
-                        "a counterexample is shrunk before it is printed")
+                   help="instead of every execution, N random ones (never proves always/never; "
+                        "none starts after --timeout); a counterexample is shrunk before it "
+                        "is printed")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of --random (default 0)")
     p.add_argument("--max-steps", type=int, default=None, metavar="N",
                    help="with --random: cut an execution after N steps (default 100000); "
