@@ -68,14 +68,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
-                   help="instead of every execution, N random ones (never proves always/never)")
+                   help="instead of every execution, N random ones (never proves always/never; "
+                        "none starts after --timeout); a counterexample is shrunk before it "
+                        "is printed")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of --random (default 0)")
+    p.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="with --random: cut an execution after N steps (default 100000); "
+                        "a cut execution is unfinished, never a counterexample unless its "
+                        "reports already decide it")
 
 
 MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is gained
 # options of the exhaustive search that --random (whole random runs) has no use for
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
-                ("preemption_bound", "--preemption-bound"), ("timeout", "--timeout"),
+                ("preemption_bound", "--preemption-bound"),
                 ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"))
 
 
@@ -132,6 +138,8 @@ class Verdict:
         self.note = note            # why it fails when that is not the value
         self.positive = positive    # executions where the condition holds (herd7's Positive)
         self.negative = negative    # and where it does not (Negative)
+        self.ends: str | None = None   # how the witness ends, when not one of the result's
+        self.shrunk = ""            # how --random shrank the counterexample
 
 
 def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
@@ -207,14 +215,19 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         if v.witness is not None:
             kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: {encode(program, v.witness)}")
+            if v.shrunk:
+                out.append(f"    {v.shrunk}")
             if traces:
                 run = replay(program, v.witness, trace=True)
-                out += ["    " + line for t in run.trace
-                        for line in report.trace_line(program, t).split("\n")]
-            end = _end_of(r, v.witness)
+                out += ["    " + line for t in report.trace_lines(program, run.trace)
+                        for line in t.split("\n")]
+            end = v.ends or _end_of(r, v.witness)
             if end == "never":
                 out.append("    from here the execution never ends: it stays among states it "
                            "cannot leave")
+            elif end == "decided":
+                out.append("    the reports here already decide it, whatever the execution "
+                           "does next")
             elif end == "cut":
                 out.append("    the reports here already decide it; the execution goes on "
                            "where a bound cut the search")
@@ -273,7 +286,12 @@ def _random_alone(args: argparse.Namespace) -> None:
     if args.random is None:
         if args.seed is not None:
             raise Usage("--seed only applies to --random N")
+        if args.max_steps is not None:
+            raise Usage("--max-steps only applies to --random N (the search follows every "
+                        "execution to its end)")
         return
+    if args.max_steps is not None and args.max_steps < 1:
+        raise Usage("--max-steps must be at least 1")
     used = [flag for name, flag in _SEARCH_ONLY if getattr(args, name) not in (None, False)]
     if args.jobs != 1:
         used.insert(0, "--jobs")
@@ -282,30 +300,9 @@ def _random_alone(args: argparse.Namespace) -> None:
 
 
 def random_check(program: Program, args: argparse.Namespace) -> int:
-    """N random executions: outcomes with counts, and every execution that
-    breaks an expectation with its replay schedule. A random search is a
-    bounded one: always/never are at best unproven."""
-    from runtime.schedule import execute, random_choice
-    import random as _random
-    rng = _random.Random(args.seed or 0)
-    explorer = ex.Explorer(program, ex.Options())
-    result = ex.Result()
-    for _ in range(args.random):
-        run = execute(program, None, random_choice(rng.randrange(2**63)), trace=False)
-        assert run.final is not None
-        o = explorer.outcome(run.final)
-        result.outcomes[o] = result.outcomes.get(o, 0) + 1
-        if o not in result.witnesses or len(run.actions) < len(result.witnesses[o]):
-            result.witnesses[o] = list(run.actions)
-        result.executions += 1
-        result.max_depth = max(result.max_depth, len(run.actions))
-    result.bounded = [f"{args.random} random execution{'' if args.random == 1 else 's'}"]
-    verdicts = verdicts_of(program, result)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
-    else:
-        sys.stdout.write(text(program, result, verdicts, False, not args.no_trace))
-    return exit_status(verdicts)
+    """N random executions (dsl/check_random.py)."""
+    from dsl.check_random import random_check as run
+    return run(program, args)
 
 
 def result_line(verdicts: list[Verdict]) -> str:

@@ -196,6 +196,12 @@ def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
     belonged to none). `kmap run` asks this where its execution may have
     entered a component: at the end of a schedule, and at a state its
     policy reached again."""
+    return closure_cost(program, state, limit)[0]
+
+
+def closure_cost(program: Program, state: State, limit: int = CLOSURE_LIMIT
+                 ) -> tuple[tuple[list[State], list[list[tuple[int, int]]]] | None, int]:
+    """``closure``, and how many states it explored to find out."""
     from runtime.machine import enabled, step
     index = {state: 0}
     states = [state]
@@ -205,7 +211,7 @@ def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
     while k < len(states):
         acts = enabled(program, states[k])
         if not acts:
-            return None          # an execution from here ends
+            return None, len(states)     # an execution from here ends
         steps.append(acts)
         mine = []
         for a in acts:
@@ -213,7 +219,7 @@ def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
             j = index.get(t)
             if j is None:
                 if len(states) >= limit:
-                    return None
+                    return None, len(states)
                 j = index[t] = len(states)
                 states.append(t)
             mine.append(j)
@@ -232,5 +238,5 @@ def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
                 seen.add(j)
                 todo.append(j)
     if len(seen) != len(states):
-        return None
-    return states, steps
+        return None, len(states)
+    return (states, steps), len(states)

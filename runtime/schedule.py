@@ -18,21 +18,24 @@ reaches for the n-th time it takes the (n mod k)-th of its k enabled
 actions instead, so that a loop that can be left is left (the fairness
 assumption of docs/model.md). An execution that enters a set of states it
 can never leave never ends (runtime/endless.py): the run stops there, at
-the end of the schedule's items or where its policy first comes back to a
-state of that set, and is judged at every state of it, as `kmap check`
-judges such an execution.
+the end of the schedule's items or where its policy comes back to a state
+of that set (asked at the 2nd, 3rd, 5th, 9th... visit of a state, within a
+budget of searched states that grows with the run), and is judged at every
+state of it, as `kmap check` judges such an execution. A run is cut
+(``truncated``) at its step cap or deadline: it has not ended.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runtime.endless import CLOSURE_LIMIT, closure, stuck_reports
+from runtime.endless import CLOSURE_LIMIT, closure_cost, stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
-from runtime.state import State, Status, initial_state
+from runtime.state import Report, State, Status, initial_state
 
 
 class ScheduleError(Exception):
@@ -67,11 +70,18 @@ class Execution:
     actions: list[Action] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
     final: State | None = None    # last, finalised (deadlocks, write-back)
-    truncated: bool = False       # stopped by max_steps
+    truncated: bool = False       # stopped before it ended: by max_steps, or the deadline
+    timed_out: bool = False       # ... by the deadline
     # an execution that never ends: every state of the bottom component it
     # entered, finalised (stuck contexts reported, caches written back);
     # ``final`` is the first, the state where the run stopped
     endless: list[State] | None = None
+    # the same component as found (states not finalised, and the actions
+    # enabled in each), for runtime.outcome.Observer.component
+    component: tuple[list[State], list[list[Action]]] | None = None
+    # (steps taken, reports then) after each step that added a report
+    reported: list[tuple[int, tuple[Report, ...]]] = field(default_factory=list)
+    searched: int = 0             # states the searches for a component visited
 
 
 class Chooser(Protocol):
@@ -109,22 +119,33 @@ IN_PROGRESS: dict[str, object] = {}
 
 
 class _Runner:
-    def __init__(self, program: Program, trace: bool, max_steps: int) -> None:
+    def __init__(self, program: Program, trace: bool, max_steps: int,
+                 deadline: float | None = None, search: Search | None = None) -> None:
         IN_PROGRESS.clear()
         IN_PROGRESS.update(program=program, actions=[])
         self.program = program
         self.trace = trace
         self.max_steps = max_steps
+        self.deadline = deadline   # time.monotonic() past which the run is cut
         self.ex = Execution()
         IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
         self.last = -1
-        self.budget = 5 * CLOSURE_LIMIT   # states the closure searches of one run may visit
+        # states the closure searches of one run may visit: a start, and
+        # one more per step the run takes (their cost stays within a
+        # constant factor of the run's own); and how many one search may
+        # visit, doubled (up to CLOSURE_LIMIT) each time that is too few
+        search = search or Search()
+        self.budget = search.budget
+        self.limit = search.limit
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
+        before = self.state.reports
         self.state, events = step(self.program, self.state, action, self.trace)
         self.ex.actions.append(action)
+        if self.state.reports is not before and self.state.reports != before:
+            self.ex.reported.append((len(self.ex.actions), self.state.reports))
         if self.trace:
             self.ex.trace.append(TraceStep(len(self.ex.actions), action, pc, events))
         self.last = action[0]
@@ -151,8 +172,7 @@ class _Runner:
                     raise ScheduleError(k, *self._why_not(item, n))
                 self.do(preferred(self.program, self.state, acts))
                 n += 1
-                if len(self.ex.actions) >= self.max_steps:
-                    self.ex.truncated = True
+                if self._cut():
                     return
 
     def finish(self, choose: Chooser, check_here: bool = False) -> Execution:
@@ -164,30 +184,47 @@ class _Runner:
         visits: dict[State, int] = {}
         while not self.ex.truncated:
             acts = enabled(self.program, self.state)
-            if not acts:
-                break
-            if len(self.ex.actions) >= self.max_steps:
-                self.ex.truncated = True
+            if not acts or self._cut():
                 break
             n = visits.get(self.state, 0)
             visits[self.state] = n + 1
-            if n == 1 and self._entered():
+            # asked at the 2nd, 3rd, 5th, 9th... visit of a state: a run in a
+            # component comes back again and again, so one whose budget was
+            # short at first (it went round cycles it could leave) still
+            # finds out
+            if n and not n & (n - 1) and self._entered():
                 return self.ex
+            self.budget += 1
             self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
         self.ex.final = final_state(self.program, self.state)
         return self.ex
 
+    def _cut(self) -> bool:
+        """Whether the run stops here, unfinished: at the step cap, or
+        past the deadline (looked at every 64 steps); not where nothing
+        can step any more (the execution ended at the cap)."""
+        n = len(self.ex.actions)
+        if n >= self.max_steps:
+            self.ex.truncated = bool(enabled(self.program, self.state))
+        elif self.deadline is not None and n & 63 == 0 and time.monotonic() >= self.deadline:
+            self.ex.truncated = self.ex.timed_out = True
+        return self.ex.truncated
+
     def _entered(self) -> bool:
         """Whether the run is in a bottom component (it never ends); if so,
-        record it. The search from here is skipped once the run has spent
+        record it. The search from here is skipped while the run has spent
         its budget of such searches (a run that loops a lot)."""
         if self.budget <= 0:
             return False
-        found = closure(self.program, self.state)
-        self.budget -= CLOSURE_LIMIT if found is None else len(found[0])
+        found, cost = closure_cost(self.program, self.state, self.limit)
+        self.budget -= cost
+        self.ex.searched += cost
+        if found is None and cost >= self.limit:
+            self.limit = min(2 * self.limit, CLOSURE_LIMIT)
         if found is None:
             return False
         states, steps = found
+        self.ex.component = found
         stuck = stuck_reports(self.program, states, steps)
         self.ex.endless = [final_state(self.program, s, stuck) for s in states]
         self.ex.final = self.ex.endless[0]
@@ -233,11 +270,26 @@ class _Runner:
         return f"{who} cannot step{done}: it spins on a lock", ""
 
 
+@dataclass(frozen=True)
+class Search:
+    """How much a run may search for the component it is in: ``budget``
+    states to start with (one more per step), ``limit`` states for the
+    first search (doubled while too few). `kmap run` searches at once as
+    far as it ever will; `kmap check --random`, running many executions,
+    starts small (what a run finds is the same, but maybe later on)."""
+
+    budget: int = 5 * CLOSURE_LIMIT
+    limit: int = CLOSURE_LIMIT
+
+
 def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
             choose: Chooser = default_choice, trace: bool = True,
-            max_steps: int = 100_000) -> Execution:
-    """One execution: follow ``items``, then ``choose`` until the end."""
-    r = _Runner(program, trace, max_steps)
+            max_steps: int = 100_000, deadline: float | None = None,
+            search: Search | None = None) -> Execution:
+    """One execution: follow ``items``, then ``choose`` until the end;
+    cut (``truncated``) after ``max_steps`` steps or once
+    ``time.monotonic()`` passes ``deadline``."""
+    r = _Runner(program, trace, max_steps, deadline, search)
     if items:
         r.follow(items)
     return r.finish(choose, check_here=bool(items))
@@ -264,25 +316,32 @@ def in_progress_schedule() -> str | None:
 
 
 @dataclass
-class _Item:
-    """A schedule item being built by encode()."""
+class Run:
+    """One item of a schedule that replays a path (see ``runs``)."""
 
     ctx: int
-    cpu: int | None
+    cpu: int | None        # None: where replay puts it by itself
     steps: int = 1
-    after: State | None = None
+    more: bool = False     # the context could take another step after it
+
+    def text(self, program: Program, count: bool | None = None) -> str:
+        """``NAME[@cpuC][:N]``; the count is left out where ``NAME`` alone
+        replays the same (``count``: None for that, else whether to print it)."""
+        name = program.contexts[self.ctx].name + ("" if self.cpu is None else f"@cpu{self.cpu}")
+        return f"{name}:{self.steps}" if (self.more if count is None else count) else name
 
 
-def encode(program: Program, actions: list[Action]) -> str:
-    """The schedule notation that replays ``actions`` exactly.
+def runs(program: Program, actions: list[Action]) -> list[Run]:
+    """The items of the schedule that replays ``actions`` exactly.
 
     Consecutive steps of one context form an item. A step on another CPU
     than the one replay would pick (a start elsewhere, a migration) begins
-    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. An item is
-    printed without a count when its context can take no step after it
-    (it finished or blocks), as ``NAME`` then replays to exactly there."""
+    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. ``more``
+    says whether the context could take a step after its item (else
+    ``NAME`` alone replays to exactly there: it finished or blocks)."""
     state = initial_state(program)
-    items: list[_Item] = []
+    items: list[Run] = []
+    afters: list[State] = []
     for a in actions:
         ci, cpu = a
         mine = [x for x in enabled(program, state) if x[0] == ci]
@@ -291,17 +350,19 @@ def encode(program: Program, actions: list[Action]) -> str:
         if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
             last.steps += 1
         else:
-            items.append(_Item(ci, None if natural else cpu))
+            items.append(Run(ci, None if natural else cpu))
+            afters.append(state)
         state, _ = step(program, state, a)
-        items[-1].after = state
-    out = []
-    for it in items:
-        name = program.contexts[it.ctx].name + ("" if it.cpu is None else f"@cpu{it.cpu}")
-        assert it.after is not None
-        more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
-                   for x in enabled(program, it.after))
-        out.append(f"{name}:{it.steps}" if more else name)
-    return ", ".join(out)
+        afters[-1] = state
+    for it, after in zip(items, afters):
+        it.more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
+                      for x in enabled(program, after))
+    return items
+
+
+def encode(program: Program, actions: list[Action]) -> str:
+    """The schedule notation that replays ``actions`` exactly (``runs``)."""
+    return ", ".join(it.text(program) for it in runs(program, actions))
 
 
 MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
