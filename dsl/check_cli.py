@@ -176,7 +176,8 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
             proven = holds if quant == "sometimes" else not holds
             if not proven:
                 holds = None
-        witness = _shortest(r, pool) if (quant == "sometimes" and pool) or (holds is False) else None
+        witness = _shortest(r, pool, k, wanted) \
+            if (quant == "sometimes" and pool) or (holds is False) else None
         out.append(Verdict(label, holds, witness, wanted, "", pos, neg))
     return out
 
@@ -191,8 +192,11 @@ def _why_broken(program: Program, k: int, witness: list[tuple[int, int]] | None)
     return report.verdicts_for(program, final)[k][2]
 
 
-def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | None:
-    paths = [r.witnesses[o] for o in pool if o in r.witnesses] + \
+def _shortest(r: ex.Result, pool: list[ex.Outcome], k: int = -1,
+              wanted: bool = True) -> list[tuple[int, int]] | None:
+    """The shortest path among the pool's witnesses; into a loop where
+    condition k is MIXED, the path to a state of it where k is ``wanted``."""
+    paths = [r.observed.get((o, k, wanted), r.witnesses[o]) for o in pool if o in r.witnesses] + \
         [r.unfinished[o] for o in pool if o in r.unfinished]
     # ties broken by the path itself: never by set or hash order
     return min(paths, key=lambda path: (len(path), path)) if paths else None
@@ -201,7 +205,7 @@ def _shortest(r: ex.Result, pool: list[ex.Outcome]) -> list[tuple[int, int]] | N
 def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool) -> str:
     out = [f"Test {program.name} ({program.path})", f"Outcomes {len(r.outcomes)}"]
     for o in sorted(r.outcomes, key=lambda o: o.text()):
-        out.append(f"  {r.outcomes[o]:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
+        out.append(f"  {count(r.outcomes[o]):>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
     if r.unfinished:
         out.append("Unfinished (cut by a bound: the reports reached so far)")
         out += [f"     cut  {o.text()}" for o in r.unfinished]
@@ -211,10 +215,13 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
         out.append(f"  {v.label}: {word}{note}")
-        out.append(f"    Positive: {v.positive} Negative: {v.negative}")
+        out.append(f"    Positive: {count(v.positive)} Negative: {count(v.negative)}")
         if v.witness is not None:
             kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: {encode(program, v.witness)}")
+            if len(v.witness) >= RUN_MAX_STEPS:
+                out.append(f"    ({len(v.witness)} steps: replay it with kmap run --max-steps "
+                           f"{len(v.witness) + 1})")
             if v.shrunk:
                 out.append(f"    {v.shrunk}")
             if traces:
@@ -235,10 +242,10 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
     if r.states or not r.bounded:
-        out.append(f"States {r.states}, transitions {r.transitions}, executions {r.executions}, "
+        out.append(f"States {r.states}, transitions {r.transitions}, executions {count(r.executions)}, "
                    f"max depth {r.max_depth}")
     else:
-        out.append(f"Executions {r.executions}, max depth {r.max_depth}")
+        out.append(f"Executions {count(r.executions)}, max depth {r.max_depth}")
     if stats:
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         steps = r.memo_hits + r.memo_misses
@@ -270,12 +277,22 @@ def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> lis
 NEVER_ENDS = "  [never ends]"
 
 
+def count(n: int) -> str:
+    """An execution count as text: exact up to 15 digits, then in
+    scientific notation (counts of interleavings grow past a hundred
+    digits; JSON keeps them exact)."""
+    return str(n) if n < 10 ** 15 else f"~{n:.3e}"
+RUN_MAX_STEPS = 100_000   # kmap run's default --max-steps
+
+
 def _end_of(r: ex.Result, path: list[tuple[int, int]]) -> str:
     """How the execution a witness leads to ends: "final", "never" (it
     enters a bottom component) or "cut" (a bound stopped the search)."""
     for o, p in r.witnesses.items():
         if p == path:
             return o.ends
+    if any(p == path for p in r.observed.values()):
+        return "never"
     return "cut" if any(p == path for p in r.unfinished.values()) else "final"
 
 

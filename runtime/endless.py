@@ -185,6 +185,9 @@ def _never_schedules(program: Program, states: Sequence[State], i: int, cpu: int
 
 
 CLOSURE_LIMIT = 20_000   # states a run explores to tell whether it can ever leave
+# where a schedule's items end (a witness of `kmap check` being replayed):
+# a loop as large as a search finds must be found
+WITNESS_CLOSURE_LIMIT = 500_000
 
 
 def closure(program: Program, state: State, limit: int = CLOSURE_LIMIT
@@ -205,15 +208,18 @@ def closure_cost(program: Program, state: State, limit: int = CLOSURE_LIMIT
     from runtime.machine import enabled, step
     index = {state: 0}
     states = [state]
-    steps: list[list[tuple[int, int]]] = []
-    succ: list[list[int]] = []
-    k = 0
-    while k < len(states):
+    steps: list[list[tuple[int, int]]] = [[]]
+    succ: list[list[int]] = [[]]
+    # depth-first, so that where an execution from here ends (the common
+    # answer: a run that has not ended yet) a dead end is met soon
+    todo = [0]
+    while todo:
+        k = todo.pop()
         acts = enabled(program, states[k])
         if not acts:
             return None, len(states)     # an execution from here ends
-        steps.append(acts)
-        mine = []
+        steps[k] = acts
+        mine = succ[k]
         for a in acts:
             t = step(program, states[k], a)[0]
             j = index.get(t)
@@ -222,9 +228,10 @@ def closure_cost(program: Program, state: State, limit: int = CLOSURE_LIMIT
                     return None, len(states)
                 j = index[t] = len(states)
                 states.append(t)
+                steps.append([])
+                succ.append([])
+                todo.append(j)
             mine.append(j)
-        succ.append(mine)
-        k += 1
     # every state reachable from `state` must lead back to it
     back: list[list[int]] = [[] for _ in states]
     for j, mine in enumerate(succ):

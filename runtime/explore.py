@@ -82,6 +82,10 @@ class Result:
     # where a bound cut the search: what the reports there already decide,
     # with the path to one such state (not executions: they are not counted)
     unfinished: dict[Outcome, list[Action]] = field(default_factory=dict)
+    # an execution that never ends, whose condition k holds at some states
+    # of its loop and not at others: (outcome, k, value) -> the shortest
+    # path to a state of the loop where condition k has that value
+    observed: dict[tuple[Outcome, int, bool], list[Action]] = field(default_factory=dict)
     states: int = 0
     transitions: int = 0
     executions: int = 0
@@ -165,6 +169,9 @@ class Explorer:
         # reports met where a bound cut the search -> (depth, state, the
         # position of the cut action in its acts or -1 for the state itself)
         self.frontier: dict[tuple[Report, ...], tuple[int, int, int]] = {}
+        # the condition values at each state of a component where some
+        # condition is MIXED (_ends), for paths to a state showing each
+        self._seen: dict[int, tuple[bool | None, ...]] = {}
         self.result = Result()
         self.observer = Observer(program)
         self.stepper: Stepper | None = None   # phase 1's (sequential) stepping
@@ -478,10 +485,12 @@ class Explorer:
         if comps:
             states = self._states_of(comps)
             for comp in comps:
-                out = self.observer.component([states[s] for s in comp],
-                                              [self.acts[s] for s in comp])
-                for s in comp:
+                out, conds = self.observer.component_at([states[s] for s in comp],
+                                                         [self.acts[s] for s in comp])
+                for s, c in zip(comp, conds):
                     self.ends[s] = out
+                    if MIXED in out.conds:
+                        self._seen[s] = c
 
     def _states_of(self, comps: list[list[int]]) -> dict[int, State]:
         """The states of the components, rebuilt by stepping (the search
@@ -651,7 +660,25 @@ class Explorer:
             self._shortest_by_distance(self._near)
         else:
             self._shortest_bfs()
+        if self._seen:
+            self._observed()
         self._unfinished()
+
+    def _observed(self) -> None:
+        """For each condition MIXED in a loop that never ends, the
+        shortest path to a state of the loop where it holds and to one
+        where it does not (the witness into the loop may stop at either)."""
+        seen = self._seen
+        parent, via, _ = bfs_parents(self.acts, self.off, self.dst, set(seen))
+        order = sorted(seen, key=lambda s: (len(p := path_to(self.acts, parent, via, s)), p))
+        for sid in order:
+            out = self.ends[sid]
+            for k, c in enumerate(seen[sid]):
+                if out.conds[k] == MIXED and c is not None:
+                    key = (out, k, c)
+                    if key not in self.result.observed:
+                        self.result.observed[key] = path_to(  # type: ignore[assignment]
+                            self.acts, parent, via, sid)
 
     def _shortest_by_distance(self, near: array[int]) -> None:
         acts, off, dst = self.acts, self.off, self.dst

@@ -82,8 +82,15 @@ class Observer:
                   steps: Sequence[Sequence[Action]]) -> Outcome:
         """The outcome of the executions that enter the bottom component
         ``states`` (``steps[k]``: the actions enabled in ``states[k]``)."""
+        return self.component_at(states, steps)[0]
+
+    def component_at(self, states: Sequence[State], steps: Sequence[Sequence[Action]]
+                     ) -> tuple[Outcome, list[tuple[bool | None, ...]]]:
+        """``component``, and each state's own condition values (where a
+        condition is MIXED, the states that show each value)."""
         stuck = stuck_reports(self.p, states, steps)
-        return self.endless([final_state(self.p, s, stuck) for s in states])
+        finals = [final_state(self.p, s, stuck) for s in states]
+        return self.endless(finals), [tuple(self._conds(f)) for f in finals]
 
     def endless(self, finals: Sequence[State]) -> Outcome:
         """The outcome of an execution that never ends, from the states of

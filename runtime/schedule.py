@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runtime.endless import CLOSURE_LIMIT, closure_cost, stuck_reports
+from runtime.endless import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost, stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
 from runtime.state import Report, State, Status, initial_state
@@ -179,7 +179,8 @@ class _Runner:
         """Go on with ``choose`` until nothing can step, the step cap, or
         a bottom component; ``check_here``: first ask whether the state
         reached (the end of a schedule's items) is already in one."""
-        if check_here and not self.ex.truncated and self._entered():
+        if check_here and not self.ex.truncated and enabled(self.program, self.state) \
+                and self._entered(WITNESS_CLOSURE_LIMIT):
             return self.ex
         visits: dict[State, int] = {}
         while not self.ex.truncated:
@@ -210,16 +211,18 @@ class _Runner:
             self.ex.truncated = self.ex.timed_out = True
         return self.ex.truncated
 
-    def _entered(self) -> bool:
+    def _entered(self, limit: int | None = None) -> bool:
         """Whether the run is in a bottom component (it never ends); if so,
         record it. The search from here is skipped while the run has spent
-        its budget of such searches (a run that loops a lot)."""
-        if self.budget <= 0:
+        its budget of such searches (a run that loops a lot). ``limit``:
+        search that far, whatever the budget (where a schedule ends: the
+        replay of a witness must find the loop the search found)."""
+        if self.budget <= 0 and limit is None:
             return False
-        found, cost = closure_cost(self.program, self.state, self.limit)
+        found, cost = closure_cost(self.program, self.state, limit or self.limit)
         self.budget -= cost
         self.ex.searched += cost
-        if found is None and cost >= self.limit:
+        if found is None and cost >= self.limit and limit is None:
             self.limit = min(2 * self.limit, CLOSURE_LIMIT)
         if found is None:
             return False

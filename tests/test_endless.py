@@ -316,3 +316,27 @@ task p on cpu0 { while (stop == 0) { } }""")
     assert not any("blocked for more than" in t for t in texts)
     assert any("t:2 sleeps on pkmap_map_wait in kmap_high() for ever; khungtaskd never runs" in t
                for t in texts)
+
+
+def test_a_counterexample_in_a_loop_stops_where_the_condition_fails() -> None:
+    """x is 1 or 2 in the loop: `always x == 1` fails at the states where
+    x == 2, and the counterexample goes to one of them (QA usability 2),
+    so that the replay shows the failing value."""
+    from dsl.check_cli import verdicts_of
+    from runtime.schedule import execute, replay
+    p, r = check("""int x = 0;
+task t on cpu0 { while (1) { x = 1; x = 2; } }
+expect always x == 1;
+expect sometimes x == 2;""")
+    v = verdicts_of(p, r)
+    assert [x.holds for x in v] == [False, True]
+    assert v[0].witness is not None and v[1].witness is not None
+    for w in (v[0].witness, v[1].witness):
+        end = replay(p, w)
+        assert end.final is not None and end.final.globals == (2,)
+
+
+def test_huge_counts_are_printed_short() -> None:
+    from dsl.check_cli import count
+    assert count(123) == "123" and count(10 ** 15 - 1) == "999999999999999"
+    assert count(12345 * 10 ** 112) == "~1.234e+116"
