@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from runtime import machine
+from runtime import machine, program as ir
 from runtime.endless import stuck_reports
 from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action
@@ -157,9 +157,9 @@ def shown(name: str, v: int | None, bits: int) -> str:
     return str(v)
 
 
-def _value(program: Program, final: State, e: object) -> int | None:
+def _value(program: Program, final: State, e: ir.Expr) -> int | None:
     try:
-        return evaluate(program, final, e)  # type: ignore[arg-type]
+        return evaluate(program, final, e)
     except ExpectError:
         return None
 

@@ -38,9 +38,12 @@ VARIANTS = {"default": ex.Options(), "no-reduce": ex.Options(reduce=False),
             "no-memo": ex.Options(memo=False)}
 JOBS = ex.Options(jobs=2)
 
-CAP = 1_000          # states the oracle explores in a generated scenario
+CAP = 2_000          # states the oracle explores in a generated scenario
 SCENARIOS = 2_000    # generated scenarios compared under every variant
 JOB_SCENARIOS = 100  # and under --jobs 2 (forking two workers is slow)
+# Measured (pytest -s): 2,063 drawn for 2,000 compared (97% accepted); 568
+# never end, 602 reach a DEADLOCK, 1,108 fail an expectation; about 80 s on
+# an idle 2-core machine, with the examples and the jobs test.
 
 
 def compare(program: Program, j: oracle.Judgement, opts: ex.Options, src: str = "") -> None:
@@ -59,6 +62,15 @@ def compare(program: Program, j: oracle.Judgement, opts: ex.Options, src: str = 
     assert set(r.witnesses) == got
     for o, path in r.witnesses.items():
         oracle.check_witness(program, j, o, path)
+
+
+def test_oracle_components_of_a_known_graph() -> None:
+    """The oracle's own algorithm on a graph drawn by hand: 0 -> 1 <-> 2
+    -> 3 (a self-loop), 0 -> 4 <-> 5, 0 -> 6 (a dead end)."""
+    succ = [[1, 4, 6], [2], [1, 3], [3], [5], [4], []]
+    assert sorted(oracle.strongly_connected(succ)) == [[0], [1, 2], [3], [4, 5], [6]]
+    g = oracle.Graph([], [[]] * 7, succ, [])
+    assert sorted(oracle.bottom_components(g)) == [[3], [4, 5]]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
@@ -159,6 +171,29 @@ def test_schedule_call_after_a_block_parses() -> None:
     load_text("int f = 0;\ntask t { if (f == 0) { f = 1; } schedule(); }\n", "t.kmap")
 
 
+# Finding 3 (a model question; oracle and checker agree): ARM in v6.1 has
+# no hard-lockup detector, and the soft-lockup check runs in an hrtimer on
+# the stuck CPU itself (kernel/watchdog.c, watchdog_timer_fn), so a CPU
+# that spins on a held lock with interrupts off hangs in silence
+# (kernel/locking/spinlock_debug.c relies on the NMI watchdog), as the same
+# CPU spinning on a flag does in the model.
+IRQS_OFF_SPIN = """config { ARCH = arm; NR_CPUS = 1; }
+spinlock_t L;
+task t on cpu0 { local_irq_disable(); spin_lock(&L); spin_lock(&L); }
+expect never DEADLOCK("soft lockup");
+expect sometimes DEADLOCK;
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="runtime/endless.py: a lock spun on with interrupts "
+                                       "off gets a soft lockup on ARM, where no detector fires")
+def test_arm_lock_spin_with_irqs_off_is_silent() -> None:
+    p = load_text(IRQS_OFF_SPIN, "spin.kmap")
+    j = oracle.judge(p)
+    compare(p, j, ex.Options(), IRQS_OFF_SPIN)
+    assert j.verdicts == [True, True]
+
+
 def _judged(src: str, seen: Counter[str]) -> tuple[Program, oracle.Judgement]:
     """Load a generated scenario and judge it; too big ones are rejected."""
     seen["drawn"] += 1
@@ -191,6 +226,7 @@ def test_generated_scenarios_match_the_oracle() -> None:
             compare(p, j, opts, src)
 
     one()
+    print(f"oracle: {dict(seen)}")   # pytest -s shows the acceptance rate
     assert seen["compared"] >= SCENARIOS, seen
     assert seen["compared"] >= 0.9 * seen["drawn"], seen   # acceptance rate
     # the scenarios exercise what issue 11 is about
