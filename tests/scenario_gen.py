@@ -1,0 +1,143 @@
+"""Small random scenarios for the oracle test (hypothesis strategies).
+
+Each scenario is .kmap text built from fragments a kernel handshake is
+made of: waits on shared flags (``while (f == 0) cond_resched();``, an
+empty body, ``preempt_point()``), flag and counter stores, pkmap and
+kmap_local/kmap_atomic mappings (a kunmap() without its kmap() BUGs),
+preemption points, sections (preemption off, interrupts off, migration
+off, a spinlock, spin_lock_irqsave) around other fragments, msleep,
+WARN_ON/BUG_ON on flags, and irqs; on 1 to 3 CPUs, tasks bound
+``on cpuN`` or not, CONFIG_PREEMPTION y and n, x86 and arm, tiny pkmap
+pools. Expectations are drawn too, including one that cannot
+always be evaluated (a division by g).
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+FLAGS = ("f", "h")
+PAGES = ("P", "Q", "R")
+
+WAITS = ("while ({f} == 0) cond_resched();",
+         "while ({f} == 0) {{ }}",
+         "while ({f} == 0) preempt_point();",
+         # not `schedule();` as a fragment of its own: after a block's `}`
+         # the parser takes it for the top-level keyword (finding 2)
+         "while ({f} == 0) schedule();",
+         "while ({f} == 0) {{ g = 2 - g; }}",             # a value that changes forever
+         "while ({f} == 0) {{ g = 2 - g; cond_resched(); }}")
+
+
+class Names:
+    """Fresh local names within one task or irq."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+
+@st.composite
+def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
+    """One fragment without a section around it."""
+    flag = draw(st.sampled_from(FLAGS))
+    page = draw(st.sampled_from(PAGES))
+    kinds = ["set", "set", "count", "if", "wait", "wait", "local", "atomic", "warn", "bug"]
+    if not in_irq:
+        kinds += ["kmap", "kmap", "kmap_leak", "kunmap", "point", "msleep", "read"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "set":
+        return f"{flag} = 1;"
+    if kind == "count":
+        return draw(st.sampled_from(("g = g + 1;", "g = 2;")))
+    if kind == "if":
+        return f"if ({flag} == 1) g = 2;"
+    if kind == "wait":
+        return draw(st.sampled_from(WAITS)).format(f=flag)
+    if kind == "local":
+        v = fresh("l")
+        return f"void *{v} = kmap_local_page({page}); {v}[1] = 2; kunmap_local({v});"
+    if kind == "atomic":
+        v = fresh("a")
+        return f"void *{v} = kmap_atomic({page}); kunmap_atomic({v});"
+    if kind == "warn":
+        return draw(st.sampled_from((f"WARN_ON({flag} == 1);", "WARN_ON_ONCE(g == 2);")))
+    if kind == "bug":
+        return f"BUG_ON({flag} == 0 && g == 2);"
+    if kind == "kmap":
+        v = fresh("k")
+        return f"void *{v} = kmap({page}); {v}[0] = 1; kunmap({page});"
+    if kind == "kmap_leak":
+        return f"void *{fresh('k')} = kmap({page});"
+    if kind == "kunmap":
+        return f"kunmap({page});"          # without its kmap: kunmap_high() BUGs
+    if kind == "point":
+        return "preempt_point();"
+    if kind == "msleep":
+        return "msleep(1);"
+    assert kind == "read"
+    return f"int {fresh('r')} = {flag};"
+
+
+SECTIONS = (("preempt_disable();", "preempt_enable();"),
+            ("local_irq_disable();", "local_irq_enable();"),
+            ("migrate_disable();", "migrate_enable();"),
+            ("spin_lock(&L);", "spin_unlock(&L);"),
+            ("spin_lock_irqsave(&L);", "spin_unlock_irqrestore(&L);"))
+
+
+@st.composite
+def fragment(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
+    """A simple fragment, or a section (SECTIONS) around up to two of
+    them, sometimes left open."""
+    if draw(st.integers(0, 4)) > 0:
+        return draw(simple(fresh, in_irq))
+    enter, leave = draw(st.sampled_from(SECTIONS[3:] if in_irq else SECTIONS))
+    inner = draw(st.lists(simple(fresh, in_irq), min_size=0, max_size=2))
+    closed = draw(st.integers(0, 5)) > 0
+    return " ".join([enter, *inner] + ([leave] if closed else []))
+
+
+EXPECTS = ("never BUG", "never DEADLOCK", "sometimes DEADLOCK", "always f == 1",
+           "sometimes g == 2", "sometimes g == 0", "never WARN", "always g == 0 || DEADLOCK",
+           "sometimes P[0] == 0x01", "always pkmap_count(P) == 0",
+           'never DEADLOCK("soft lockup")', "sometimes h == 1 && !DEADLOCK",
+           "always 2 / g == 1", "never USE_AFTER_UNMAP || OOPS",
+           "sometimes page_address(Q) != 0", "always BUG || WARN || f + h < 2")
+
+
+@st.composite
+def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
+             cpus: int = 3) -> str:
+    """A whole .kmap file: up to ``tasks`` tasks of up to ``fragments``
+    fragments, up to ``irqs`` irqs, on 1 to ``cpus`` CPUs."""
+    ncpu = draw(st.integers(1, cpus))
+    arch = draw(st.sampled_from(("x86", "arm")))
+    preemption = draw(st.sampled_from("yn"))
+    last = draw(st.sampled_from((2, 4)))   # a power of two (LAST_PKMAP_MASK)
+    lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = {preemption}; "
+             f"LAST_PKMAP = {last}; PAGE_SIZE = 64; }}",
+             "int f = 0; int h = 0; int g = 0;",
+             "spinlock_t L;"]
+    lines += [f"page {p} = alloc_page(GFP_HIGHUSER);" for p in PAGES]
+    cpu = st.one_of(st.none(), st.integers(0, ncpu - 1))
+    ntasks = draw(st.integers(1, tasks))
+    reads: list[str] = []
+    for t in range(ntasks):
+        fresh = Names()
+        body = draw(st.lists(fragment(fresh), min_size=1, max_size=fragments))
+        on = draw(cpu)
+        where = "" if on is None else f" on cpu{on}"
+        lines.append(f"task t{t}{where} {{ {' '.join(body)} }}")
+        reads += [f"t{t}.r{k}" for k in range(1, fresh.n + 1) if f"int r{k} =" in " ".join(body)]
+    for i in range(draw(st.integers(0, irqs))):
+        fresh = Names()
+        body = draw(st.lists(fragment(fresh, in_irq=True), min_size=1, max_size=2))
+        lines.append(f"irq i{i} on cpu{draw(st.integers(0, ncpu - 1))} {{ {' '.join(body)} }}")
+    pool = list(EXPECTS) + [f"always {r} == 0" for r in reads]
+    for e in draw(st.lists(st.sampled_from(pool), min_size=0, max_size=3, unique=True)):
+        lines.append(f"expect {e};")
+    return "\n".join(lines) + "\n"
