@@ -34,7 +34,7 @@ from runtime.expect import ExpectError, evaluate
 from runtime.machine import Action
 from runtime.outcome import MIXED, Outcome, collect_atoms
 from runtime.program import Program
-from runtime.reports import label
+from runtime.reports import Kind, R, kind_of, label
 from runtime.state import State, initial_state
 
 
@@ -176,8 +176,28 @@ def _conds(program: Program, final: State) -> list[bool | None]:
     return out
 
 
-def _labels(program: Program, final: State) -> set[str]:
-    return {label(program, final, r) for r in final.reports}
+def _labels(program: Program, final: State) -> set[tuple[int, str]]:
+    """(rank, label) of each report: the spec orders an outcome's reports
+    by what the kernel printed (0), then the stuck contexts a detector
+    names (1), then the ones no detector names (2), then by text."""
+    return {(_rank(r.code), label(program, final, r)) for r in final.reports}
+
+
+_QUIET = {int(R.LIVELOCK), int(R.STARVED), int(R.DEADLOCK_IRQ)}
+
+
+def _rank(code: int) -> int:
+    if kind_of(code) != Kind.DEADLOCK:
+        return 0
+    return 2 if code in _QUIET else 1
+
+
+def _in_order(labels: set[tuple[int, str]]) -> tuple[str, ...]:
+    out: list[str] = []
+    for _, text in sorted(labels):
+        if text not in out:
+            out.append(text)
+    return tuple(out)
 
 
 def terminal_outcome(program: Program, s: State) -> Outcome:
@@ -186,7 +206,7 @@ def terminal_outcome(program: Program, s: State) -> Outcome:
     bits = program.config.preset.bits
     values = tuple((name, shown(name, _value(program, final, e), bits))
                    for name, e in collect_atoms(program))
-    return Outcome(values, tuple(sorted(_labels(program, final))),
+    return Outcome(values, _in_order(_labels(program, final)),
                    tuple(_conds(program, final)), "final")
 
 
@@ -206,7 +226,7 @@ def component_outcome(program: Program, states: list[State],
         if None in seen:
             parts.append("?")
         values.append((name, "|".join(parts)))
-    labels: set[str] = set()
+    labels: set[tuple[int, str]] = set()
     for f in finals:
         labels |= _labels(program, f)
     per_state = [_conds(program, f) for f in finals]
@@ -221,7 +241,7 @@ def component_outcome(program: Program, states: list[State],
             conds.append(False)
         else:
             conds.append(MIXED)
-    return Outcome(tuple(values), tuple(sorted(labels)), tuple(conds), "never")
+    return Outcome(tuple(values), _in_order(labels), tuple(conds), "never")
 
 
 def verdicts(program: Program, outcomes: set[Outcome]) -> list[bool]:

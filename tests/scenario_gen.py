@@ -22,8 +22,6 @@ PAGES = ("P", "Q", "R")
 WAITS = ("while ({f} == 0) cond_resched();",
          "while ({f} == 0) {{ }}",
          "while ({f} == 0) preempt_point();",
-         # not `schedule();` as a fragment of its own: after a block's `}`
-         # the parser takes it for the top-level keyword (finding 2)
          "while ({f} == 0) schedule();",
          "while ({f} == 0) {{ g = 2 - g; }}",             # a value that changes forever
          "while ({f} == 0) {{ g = 2 - g; cond_resched(); }}")
@@ -75,7 +73,7 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
     if kind == "kunmap":
         return f"kunmap({page});"          # without its kmap: kunmap_high() BUGs
     if kind == "point":
-        return "preempt_point();"
+        return draw(st.sampled_from(("preempt_point();", "schedule();")))
     if kind == "msleep":
         return "msleep(1);"
     assert kind == "read"
@@ -105,7 +103,7 @@ EXPECTS = ("never BUG", "never DEADLOCK", "sometimes DEADLOCK", "always f == 1",
            "sometimes g == 2", "sometimes g == 0", "never WARN", "always g == 0 || DEADLOCK",
            "sometimes P[0] == 0x01", "always pkmap_count(P) == 0",
            'never DEADLOCK("soft lockup")', "sometimes h == 1 && !DEADLOCK",
-           "always 2 / g == 1", "never USE_AFTER_UNMAP || OOPS",
+           "always 2 / g == 1", "never USE_AFTER_UNMAP || OOPS", 'sometimes DEADLOCK("on cpu1")',
            "sometimes page_address(Q) != 0", "always BUG || WARN || f + h < 2")
 
 

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from dsl.check_cli import verdicts_of
 from dsl.load import load, load_text
-from dsl.source import InputError
 from runtime import explore as ex
 from runtime.endless import stuck_reports
 from runtime.outcome import MIXED
@@ -129,27 +128,23 @@ def test_handshakes_match_the_oracle(name: str) -> None:
         compare(p, j, opts, src)
 
 
-# Finding 1 (/work/notes/oracle-findings.md): u ends on cpu0 or cpu1, then t
-# waits forever, moving between the CPUs at cond_resched(). The stuck
-# report's "in t on cpuN" comes from whichever state of the component the
-# caller lists first, so a verdict on it depends on the search's order.
+# Finding 1 (/work/notes/oracle-findings.md), fixed: u ends on cpu0 or
+# cpu1, then t waits forever, moving between the CPUs at cond_resched().
+# The stuck report's "in t on cpuN" came from whichever state of the
+# component the caller listed first; it is now the lowest CPU t is on there.
 MIGRATING = """config { NR_CPUS = 2; }
 int f = 0;
 task u { }
 task t { while (f == 0) cond_resched(); }
 expect sometimes DEADLOCK("on cpu1");
 """
-ORDER_REASON = ("runtime/endless.py: the stuck report of a context that moves between "
-                "CPUs inside a bottom component takes the CPU of the first state listed")
 
 
-@pytest.mark.xfail(strict=True, reason=ORDER_REASON)
 def test_migrating_waiter_matches_the_oracle() -> None:
     p = load_text(MIGRATING, "migrating.kmap")
     compare(p, oracle.judge(p), ex.Options(), MIGRATING)
 
 
-@pytest.mark.xfail(strict=True, reason=ORDER_REASON)
 def test_stuck_reports_do_not_depend_on_the_order_of_states() -> None:
     p = load_text(MIGRATING, "migrating.kmap")
     g = oracle.reachable(p)
@@ -161,17 +156,18 @@ def test_stuck_reports_do_not_depend_on_the_order_of_states() -> None:
         assert stuck_reports(p, states, steps) == stuck_reports(p, states[::-1], steps[::-1])
 
 
-# Finding 2: the generator's `schedule();` after a loop or an if block was
-# rejected as a syntax error (docs/language.md: `schedule();` in a body is a
-# call of the built-in).
-@pytest.mark.xfail(strict=True, raises=InputError,
-                   reason="grammar/kmap.lark: after a nested block's `}` the contextual "
-                          "lexer takes `schedule` (and `page`, `config`) for a top-level keyword")
+# Finding 2, fixed: the generator's `schedule();` after a loop or an if
+# block was rejected as a syntax error (docs/language.md: `schedule();` in
+# a body is a call of the built-in): after a nested block's `}` the
+# contextual lexer took `schedule` (and `page`, `config`) for a top-level
+# keyword, as the task body and a nested block were one grammar rule.
 def test_schedule_call_after_a_block_parses() -> None:
-    load_text("int f = 0;\ntask t { if (f == 0) { f = 1; } schedule(); }\n", "t.kmap")
+    p = load_text("int f = 0;\ntask t { if (f == 0) { f = 1; } schedule(); int page = 1; }\n",
+                  "t.kmap")
+    assert [c.name for c in p.contexts] == ["t"]
 
 
-# Finding 3 (a model question; oracle and checker agree): ARM in v6.1 has
+# Finding 3 (a model question; oracle and checker agreed), fixed: ARM in v6.1 has
 # no hard-lockup detector, and the soft-lockup check runs in an hrtimer on
 # the stuck CPU itself (kernel/watchdog.c, watchdog_timer_fn), so a CPU
 # that spins on a held lock with interrupts off hangs in silence
@@ -185,8 +181,6 @@ expect sometimes DEADLOCK;
 """
 
 
-@pytest.mark.xfail(strict=True, reason="runtime/endless.py: a lock spun on with interrupts "
-                                       "off gets a soft lockup on ARM, where no detector fires")
 def test_arm_lock_spin_with_irqs_off_is_silent() -> None:
     p = load_text(IRQS_OFF_SPIN, "spin.kmap")
     j = oracle.judge(p)
