@@ -114,6 +114,8 @@ def check(args: argparse.Namespace) -> int:
                       jobs=args.jobs, memo=not args.no_memo, interruptible=True, start=start)
     explorer = ex.Explorer(program, opts)
     result = explorer.run()
+    limits = explorer.limits
+    del explorer   # its graph: the report needs only the result (and room, after a MemoryError)
     if opts.progress:
         sys.stderr.write("\r\033[K")
     verdicts = verdicts_of(program, result)
@@ -122,7 +124,7 @@ def check(args: argparse.Namespace) -> int:
     else:
         # the traces are replays: printed while the time lasts
         sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace,
-                              explorer.limits))
+                              limits))
     return exit_status(verdicts)
 
 

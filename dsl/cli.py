@@ -2,7 +2,7 @@
 
 Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
-bounded or cut search), 65 invalid input (syntax, names, config, an
+bounded or cut search; out of memory), 65 invalid input (syntax, names, config, an
 impossible schedule in the file), 70 an internal error (a bug of ours:
 the replay schedule is printed).
 """
@@ -114,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _closed_stdout()
+    except MemoryError:
+        # outside a search (which reports a MemoryError as its bound):
+        # nothing was decided, and it is not a bug of ours
+        print("kmap: out of memory", file=sys.stderr)
+        return 3
     except RecursionError:
         return _internal(args, "recursion too deep")
     except Exception:  # the interpreter is wrong: say so, with a replay handle

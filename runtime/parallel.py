@@ -180,9 +180,16 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
         _order_all(orders, ("exit",))
         _lost(ex, "memory", outcomes)
         return True
+    late = ex.limits.reached()
+    if late:   # the time is up (or Ctrl-C): the workers need not count or ship
+        _order_all(orders, ("exit",))
+        _lost(ex, late, outcomes)
+        return True
     cut_reports = any(b["frontier"] for b in built.values())
     if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1) and not cut_reports:
-        _order_all(orders, ("count", outcomes))
+        # the parent's deadline for the count (the same clock in every
+        # process): after a Ctrl-C it is the grace, which the workers get too
+        _order_all(orders, ("count", outcomes, ex.limits.until))
         _until_quiet("count", jobs, procs, inboxes, replies)
         counted = _gather(replies, procs, jobs)
         cuts = sorted({c["cut"] for c in counted.values() if c["cut"]})
@@ -364,7 +371,7 @@ def _worker(me: int) -> None:
             if order[0] == "built":
                 reply(_dumps((me, "built", w.built())))
             elif order[0] == "count":
-                reply(_dumps((me, "counted", w.count(order[1]))))
+                reply(_dumps((me, "counted", w.count(order[1], order[2]))))
             elif order[0] == "walk":
                 reply(_dumps((me, "walked", w.walk(order[1]))))
             elif order[0] == "ship":
@@ -674,7 +681,7 @@ class _Worker:
                 "misses": memo.misses if memo is not None else 0}
 
     # ------------------------------------------------------------ counting
-    def count(self, outcomes: list[Any]) -> dict[str, Any]:
+    def count(self, outcomes: list[Any], until: float | None = None) -> dict[str, Any]:
         """Per state this worker owns: executions per outcome, the longest
         execution, and the distance to the nearest end of each outcome, from
         the ends back: a state is done when all its successors are; states
@@ -725,6 +732,7 @@ class _Worker:
 
         ready = [s for s in range(n) if pending[s] == 0]
         self.limits.phase(COUNT_SHARE)
+        self.limits.until = until   # the parent's (a Ctrl-C is in it)
         cut: list[str] = []   # the limit that stopped the count, if one did
 
         def take(sender: int, entries: Any) -> None:
@@ -745,9 +753,10 @@ class _Worker:
             out: list[list[tuple[int, Any, int, Any]]] = [[] for _ in range(jobs)]
             budget = COUNT_BATCH
             if ready and not cut:
-                what = self._limit()
+                what = self.limits.reached()
                 if what:
-                    cut.append(what)
+                    # past the parent's deadline: after a Ctrl-C, its grace
+                    cut.append("interrupt" if what == "time" and self.stop.value else what)
                     ready.clear()
             while ready and single and budget:
                 # one outcome: counts and distances are ints, the merge inline

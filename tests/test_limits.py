@@ -361,6 +361,36 @@ def test_uncounted_outcomes_print_no_count(monkeypatch: pytest.MonkeyPatch) -> N
                                  "executions": None, "max_depth": None}
 
 
+def test_past_the_time_a_witness_is_printed_without_its_trace() -> None:
+    """A trace is a replay: once the command's time is up, the witness's
+    schedule is printed and its trace left out, saying so."""
+    p = load(str(ROOT / "examples" / "spin" / "handshake.kmap"))
+    r = ex.explore(p, ex.Options())
+    vs = verdicts_of(p, r)
+    assert any(v.witness for v in vs)
+    late = Limits(timeout=1.0, start=time.monotonic() - 2.0)
+    late.phase(1.0)
+    assert "(trace left out: the time was up)" in text(p, r, vs, False, True, late)
+    assert "(trace left out" not in text(p, r, vs, False, True, Limits(timeout=60.0))
+
+
+def test_out_of_memory_outside_a_search_is_not_an_internal_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+    from dsl import check_cli
+    from dsl.cli import main
+
+    def load(path: str) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(check_cli, "load", load)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["check", str(EXAMPLES[0])]) == 3
+    assert err.getvalue() == "kmap: out of memory\n"
+
+
 # ---------------------------------------------------------------- Limits
 def test_the_deadline_of_a_phase_and_the_grace_after_ctrl_c() -> None:
     lim = Limits(timeout=10.0, start=time.monotonic() - 5.0)
