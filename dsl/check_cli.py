@@ -220,8 +220,9 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
          limits: Limits | None = None) -> str:
     """The text report. With ``limits``, a witness's trace (a replay) is
     printed only while the command's time lasts."""
+    why = ", ".join(r.report_cut or r.bounded)   # the limits that cut the report
     out = [f"Test {program.name} ({program.path})",
-           f"Outcomes {len(r.outcomes)}{'' if r.counted else NOT_COUNTED}"]
+           f"Outcomes {len(r.outcomes)}" + ("" if r.counted else f" (not counted: cut by {why})")]
     for o in sorted(r.outcomes, key=lambda o: o.text()):
         count = r.outcomes[o] if r.counted else "?"
         out.append(f"  {count:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
@@ -237,8 +238,7 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"    Positive: {_known(v.positive)} Negative: {_known(v.negative)}")
         kind = "witness" if v.holds else "counterexample"
         if v.unwitnessed:
-            out.append(f"    {kind}: not found before the search was cut "
-                       f"(bounded by {', '.join(r.bounded)})")
+            out.append(f"    {kind}: not found (its search was cut by {why})")
         if v.witness is not None:
             out.append(f"    {kind}: {encode(program, v.witness)}")
             if traces and limits is not None and (limits.left() or 0.0) < 0:
@@ -256,6 +256,12 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
                            "where a bound cut the search")
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
+    if r.report_cut:
+        missing = [what for what, ok in (("counts", r.counted), ("witnesses", r.witnessed))
+                   if not ok] or ["paths"]
+        whole = "" if r.bounded else "; the search was whole: the verdicts stand"
+        out.append(f"Report cut by: {', '.join(r.report_cut)} ({' and '.join(missing)} "
+                   f"left out{whole})")
     executions, depth = _known(r.executions if r.counted else None), \
         _known(r.max_depth if r.counted else None)
     if r.states or not r.bounded:
@@ -270,10 +276,6 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
-
-
-# after "Outcomes N" when a limit cut the search before it could count
-NOT_COUNTED = " (not counted: the search was cut before counting)"
 
 
 def _known(n: int | None) -> str:
@@ -363,6 +365,7 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
                           "witness": None if v.witness is None else encode(program, v.witness)}
                          for v in verdicts],
         "bounded_by": list(r.bounded),
+        "report_cut_by": list(r.report_cut),
         "statistics": {"states": r.states, "transitions": count(r.transitions),
                        "executions": count(r.executions), "max_depth": count(r.max_depth)},
     }

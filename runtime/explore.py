@@ -124,6 +124,10 @@ class Result:
     counted: bool = True
     # False when a limit cut the search for witnesses: some outcome has none
     witnessed: bool = True
+    # limits that cut the counting, the witnesses or the paths to unfinished
+    # ends (the verdicts do not depend on them; ``bounded`` has the limits
+    # that cut the search itself)
+    report_cut: list[str] = field(default_factory=list)
     seconds: float = 0.0
     memo_hits: int = 0             # steps the memo answered (this process's memo)
     memo_misses: int = 0           # steps it recorded
@@ -254,8 +258,10 @@ class Explorer:
             m = self.stepper.memo
             self.result.memo_hits, self.result.memo_misses = m.hits, m.misses
         lim.phase(COUNT_SHARE)
-        counted = self._phase(self._ends, self._ends_cut) and self._phase(self._search) \
-            and self._phase(self._count)
+        # the components decide outcomes (a cut there bounds the search);
+        # the counts, witnesses and paths do not (a cut there cuts the report)
+        counted = self._phase(self._ends, self._ends_cut, search=True) and \
+            self._phase(self._search) and self._phase(self._count)
         if not counted:
             self._uncounted()
         lim.phase(1.0)
@@ -264,16 +270,22 @@ class Explorer:
         self.result.seconds = time.monotonic() - self._start
         return self.result
 
-    def _phase(self, run: Any, cut: Any = None) -> bool:
-        """Run one later phase; False when a limit or a MemoryError cut it
-        (the bound is recorded, and ``cut()`` tidies what it left)."""
+    def _phase(self, run: Any, cut: Any = None, search: bool = False) -> bool:
+        """Run one later phase; False when a limit or a MemoryError cut it.
+        The limit is recorded (in ``bounded`` when the phase is part of
+        the search, else in ``report_cut``) and ``cut()`` tidies what the
+        phase left."""
         try:
             run()
             return True
         except Cut as c:
-            self._cut(c.bound)
+            what = c.bound
         except MemoryError:
-            self._cut("memory")
+            what = "memory"
+        if search:
+            self._cut(what)
+        elif what not in self.result.report_cut:
+            self.result.report_cut.append(what)
         if cut is not None:
             cut()
         return False

@@ -286,7 +286,7 @@ def _finish(ex: Any, jobs: int, procs: list[Any], orders: list[Any], replies: An
         try:
             ex._check()
         except Cut as c:   # no witness rather than a part of one
-            ex._cut(c.bound)
+            r.report_cut.append(c.bound)
             r.witnessed = False
             return
         asks: list[list[tuple[int, int]]] = [[] for _ in range(jobs)]

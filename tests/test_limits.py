@@ -247,14 +247,21 @@ def _cut_at(monkeypatch: pytest.MonkeyPatch, k: int, raise_: BaseException) -> l
 
 def _consistent(p: Any, full: ex.Result, cut: ex.Result, bound: str) -> None:
     """A search cut anywhere says so, finds only real outcomes, and no
-    verdict contradicts the whole search's."""
-    assert bound in cut.bounded
+    verdict contradicts the whole search's; a search that was whole, with
+    only its counting or witnesses cut, has the whole search's verdicts
+    and outcomes."""
+    assert bound in cut.bounded + cut.report_cut
     assert set(cut.outcomes) <= set(full.outcomes)
     if cut.counted:
         assert sum(cut.outcomes.values()) == cut.executions
+    else:
+        assert cut.report_cut or cut.bounded
+    if not cut.bounded:
+        assert set(cut.outcomes) == set(full.outcomes)
     whole = verdicts_of(p, full)
     for v, w in zip(verdicts_of(p, cut), whole):
         assert v.holds is None or v.holds == w.holds, (v.label, v.holds, w.holds)
+        assert v.holds is not None or cut.bounded
         if v.holds is True and v.label.startswith("expect sometimes"):
             assert v.witness is not None or v.unwitnessed
     for o, path in list(cut.witnesses.items()) + list(cut.unfinished.items()):
@@ -348,17 +355,45 @@ def test_uncounted_outcomes_print_no_count(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(ex.Explorer, "_count", count)
     r = ex.explore(p, ex.Options())
     monkeypatch.setattr(ex.Explorer, "_count", real)
-    assert not r.counted and r.bounded == ["time"] and r.outcomes
+    assert not r.counted and r.bounded == [] and r.report_cut == ["time"]
+    full = ex.explore(p, ex.Options())
+    assert set(r.outcomes) == set(full.outcomes)
     vs = verdicts_of(p, r)
+    # the search was whole: the verdicts are the whole search's
+    assert [v.holds for v in vs] == [v.holds for v in verdicts_of(p, full)]
     out = text(p, r, vs, False, False)
-    assert "(not counted: the search was cut before counting)" in out
+    assert f"Outcomes {len(full.outcomes)} (not counted: cut by time)" in out
+    assert "Report cut by: time (counts left out; the search was whole: the verdicts stand)" \
+        in out
     assert "       ?  " in out and "Positive: ? Negative: ?" in out
     assert "transitions ?, executions ?, max depth ?" in out
     doc = to_json(p, r, vs)
-    assert doc["format_version"] == 2
+    assert doc["format_version"] == 2 and doc["report_cut_by"] == ["time"]
+    assert doc["bounded_by"] == []
     assert all(o["executions"] is None for o in doc["outcomes"])  # type: ignore[attr-defined]
     assert doc["statistics"] == {"states": r.states, "transitions": None,  # type: ignore[comparison-overlap]
                                  "executions": None, "max_depth": None}
+
+
+def test_a_verdict_whose_witness_was_not_found_in_time_stands(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search for witnesses cut: `sometimes DEADLOCK` still holds (it
+    rests on an outcome reached), and says its witness was not found."""
+    p = load(str(ROOT / "examples" / "spin" / "handshake.kmap"))
+
+    def shortest(self: ex.Explorer) -> None:
+        raise Cut("interrupt")
+
+    monkeypatch.setattr(ex.Explorer, "_shortest", shortest)
+    r = ex.explore(p, ex.Options())
+    assert r.counted and not r.witnessed and not r.witnesses and r.report_cut == ["interrupt"]
+    vs = verdicts_of(p, r)
+    assert [v.holds for v in vs] == [True, True]
+    out = text(p, r, vs, False, True)
+    assert "  expect sometimes DEADLOCK: holds\n    Positive: 1 Negative: 2\n" \
+        "    witness: not found (its search was cut by interrupt)\n" in out
+    assert "Report cut by: interrupt (witnesses left out; the search was whole" in out
+    assert to_json(p, r, vs)["outcomes"][0]["witness"] is None  # type: ignore[index]
 
 
 def test_past_the_time_a_witness_is_printed_without_its_trace() -> None:
