@@ -6,8 +6,8 @@ calls ``check()`` every so many units of work (a state, a successor, a
 queued state); ``check()`` raises ``Cut`` with the bound reached, and
 the phase in progress stops where it is, leaving what it finished.
 
-The budget of ``--timeout S`` (docs/language.md, "What a bound cut
-means"): the whole command, the counting and the witnesses included,
+The budget of ``--timeout S`` (docs/language.md section 12, "Limits"):
+the whole command, the counting and the witnesses included,
 ends within S plus a few tenths of a second (the printing of what was
 found, the program's exit). Building the graph (phase 1) is cut early
 enough (``build_share``) for the later phases to end by ``COUNT_SHARE``
@@ -118,13 +118,6 @@ class Limits:
         self.grace = GRACE
         self.until: float | None = None   # the current phase's deadline
         self.next_memory = 0.0
-
-    @classmethod
-    def default(cls, timeout: float | None, memory: int | None) -> Limits:
-        """With the default memory ceiling when none is given."""
-        if memory is None:
-            memory = int(machine_memory() * DEFAULT_MEMORY)
-        return cls(timeout, memory)
 
     def phase(self, share: float = 1.0, memory_share: float = 1.0, grace: float = GRACE) -> None:
         """The next phase may run until ``share`` of the timeout, use
