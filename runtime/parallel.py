@@ -210,10 +210,9 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
     _order_all(orders, ("exit",))
     try:
         _assemble(ex, [parts[k] for k in range(jobs)])
-    except Cut as c:
+    except (Cut, MemoryError) as e:
         del parts
-        ex._cut(c.bound)
-        _lost(ex, None, outcomes)
+        _lost(ex, e.bound if isinstance(e, Cut) else "memory", outcomes)
         return True
     return False
 

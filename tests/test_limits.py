@@ -245,12 +245,15 @@ def _cut_at(monkeypatch: pytest.MonkeyPatch, k: int, raise_: BaseException) -> l
     return seen
 
 
-def _consistent(p: Any, full: ex.Result, cut: ex.Result, bound: str) -> None:
-    """A search cut anywhere says so, finds only real outcomes, and no
-    verdict contradicts the whole search's; a search that was whole, with
-    only its counting or witnesses cut, has the whole search's verdicts
-    and outcomes."""
-    assert bound in cut.bounded + cut.report_cut
+def _consistent(p: Any, full: ex.Result, cut: ex.Result, bound: str | None) -> None:
+    """A search cut anywhere says so (by ``bound``; None: if it was cut),
+    finds only real outcomes, and no verdict contradicts the whole
+    search's; a search that was whole, with only its counting or
+    witnesses cut, has the whole search's verdicts and outcomes."""
+    if bound is not None:
+        assert bound in cut.bounded + cut.report_cut
+    else:
+        assert set(cut.bounded + cut.report_cut) <= {"time", "memory"}
     assert set(cut.outcomes) <= set(full.outcomes)
     if cut.counted:
         assert sum(cut.outcomes.values()) == cut.executions
@@ -309,6 +312,31 @@ def test_a_memory_error_in_any_phase_is_a_memory_bound(
             _cut_at(m, k, MemoryError())
             cut = ex.explore(p, ex.Options())
         _consistent(p, full, cut, "memory")
+
+
+JOBS = [ROOT / "examples" / "spin" / "handshake.kmap", ROOT / "examples" / "dma" / "slot_reuse.kmap",
+        EXAMPLES[0]]
+
+
+@pytest.mark.parametrize("path", JOBS, ids=lambda p: str(p.relative_to(ROOT / "examples")))
+@pytest.mark.parametrize("what", [Cut("time"), MemoryError()], ids=["time", "memory"])
+def test_a_limit_anywhere_under_jobs_never_gives_a_wrong_verdict(
+        path: Path, what: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same with --jobs 2: the k-th look at the limits of a process
+    (the parent or a forked worker, each counting its own) raises Cut or
+    MemoryError: in a worker's phase 1, its count, the parent's assembly,
+    the witness walk or the parent's later phases."""
+    p = load(str(path))
+    full = ex.explore(p, ex.Options())
+    cuts = 0
+    for k in (1, 3, 10, 30, 60, 100, 150, 200):
+        with monkeypatch.context() as m:
+            _cut_at(m, k, what)
+            cut = ex.explore(p, ex.Options(jobs=2))
+        # each process counts its looks: a late k may cut nothing
+        _consistent(p, full, cut, None)
+        cuts += bool(cut.bounded + cut.report_cut)
+    assert cuts >= 3
 
 
 def test_a_memory_error_halfway_through_a_state_leaves_a_whole_graph(
