@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
+import multiprocessing.queues as mpq
 import os
 import pickle
 import queue
@@ -105,13 +106,26 @@ def owner_of(program: Any, jobs: int) -> Callable[[Flat], int]:
 
 
 # ------------------------------------------------------------------ parent
+class _Queue(mpq.Queue):  # type: ignore[type-arg]
+    """A queue whose feeder thread, when it cannot send (out of memory),
+    says so in the shared ``failed`` flag instead of printing a traceback
+    and dropping the message: a message lost would leave the workers'
+    counts of messages sent and received apart, and phase 1 would never
+    end."""
+
+    def _on_queue_feeder_error(self, e: BaseException, obj: Any) -> None:
+        failed = _JOB.get("failed")
+        if failed is not None:
+            failed.value = 1 if isinstance(e, MemoryError) else 2
+
+
 def run(ex: Any, jobs: int) -> bool:
     """Search with ``jobs`` workers. True: they counted, and ex.result is
     complete. False: ex's graph is filled for phase 2 in this process."""
     ctx = mp.get_context("fork")
-    inboxes = [ctx.Queue() for _ in range(jobs)]
-    orders = [ctx.Queue() for _ in range(jobs)]
-    replies = ctx.Queue()
+    inboxes = [_Queue(ctx=ctx) for _ in range(jobs)]
+    orders = [_Queue(ctx=ctx) for _ in range(jobs)]
+    replies = _Queue(ctx=ctx)
     # the parent's first Ctrl-C sets it (Explorer._catch_interrupt): the
     # workers ignore SIGINT and stop at their next look at the limits
     ex.shared_stop = ctx.RawValue("b", 0)
@@ -122,7 +136,8 @@ def run(ex: Any, jobs: int) -> bool:
     if memory is not None:
         memory = max(memory - memory_used()[1], 0) // jobs
     _JOB.update(ex=ex, jobs=jobs, inboxes=inboxes, orders=orders, replies=replies,
-                start=time.monotonic(), parent=os.getpid(), stop=ex.shared_stop, memory=memory)
+                start=time.monotonic(), parent=os.getpid(), stop=ex.shared_stop, memory=memory,
+                failed=ctx.RawValue("b", 0))
     procs = [ctx.Process(target=_worker, args=(k,)) for k in range(jobs)]
     gc.freeze()   # forked workers then do not copy pages the collector touches
     try:
@@ -145,6 +160,8 @@ def run(ex: Any, jobs: int) -> bool:
     finally:
         for proc in procs:
             proc.join()
+        for q in (*inboxes, *orders, replies):
+            q.close()   # its feeder thread ends, its pipe is closed
         gc.unfreeze()
 
 
@@ -320,6 +337,10 @@ def _reply(replies: Any, procs: list[Any]) -> tuple[int, str, Any]:
         try:
             k, tag, payload = pickle.loads(replies.get(timeout=0.5))
         except queue.Empty:
+            failed = _JOB["failed"].value
+            if failed:
+                raise (MemoryError if failed == 1 else RuntimeError)(
+                    "a message between --jobs processes could not be sent")
             dead = [p for p in procs if p.exitcode is not None]
             if not dead:
                 continue

@@ -329,14 +329,14 @@ def test_a_limit_anywhere_under_jobs_never_gives_a_wrong_verdict(
     p = load(str(path))
     full = ex.explore(p, ex.Options())
     cuts = 0
-    for k in (1, 3, 10, 30, 60, 100, 150, 200):
+    for k in (1, 2, 5, 10, 30, 100):
         with monkeypatch.context() as m:
             _cut_at(m, k, what)
             cut = ex.explore(p, ex.Options(jobs=2))
         # each process counts its looks: a late k may cut nothing
         _consistent(p, full, cut, None)
         cuts += bool(cut.bounded + cut.report_cut)
-    assert cuts >= 3
+    assert cuts >= 3   # the first looks are the parent's and the workers' phase 1
 
 
 def test_a_memory_error_halfway_through_a_state_leaves_a_whole_graph(
