@@ -34,15 +34,17 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from dsl import report
 from dsl.load import load
 from runtime import explore as ex
 from runtime import vacuity
+from runtime.limits import DEFAULT_MEMORY, Limits, machine_memory
 from runtime.program import Program
 from runtime.schedule import encode, replay
 
-JSON_VERSION = 1
+JSON_VERSION = 2   # 2: counts may be null (a limit cut the counting)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,7 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only executions with at most K preemptions (a task taking a "
                         "CPU from one that could have gone on), as CHESS does")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="stop after SECONDS")
+                   help="end within SECONDS, counting and witnesses included: what was "
+                        "not explored, counted or witnessed by then is left out and the "
+                        "result says so (bounded by time)")
+    p.add_argument("--max-memory", type=_size, default=None, metavar="SIZE",
+                   help="stop exploring when the search uses SIZE of memory (e.g. 500M, "
+                        "2G; K, M, G, T are powers of 1024), reporting what it found as "
+                        "bounded by memory; default: 80%% of the machine's memory (or of "
+                        "its cgroup's limit), and under 90%% of ulimit -v when one is set")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="search in N worker processes (identical results; 1.0x "
@@ -78,15 +87,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reports already decide it")
 
 
+def _size(text: str) -> int:
+    """--max-memory's argument: bytes from 500M, 2G, ... (argparse turns
+    the ValueError into a usage error)."""
+    from runtime.limits import parse_size
+    return parse_size(text)
+
+
+_size.__name__ = "size"   # argparse's message: "invalid size value: 'x'"
+
 MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is gained
 # options of the exhaustive search that --random (whole random runs) has no use for
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
                 ("preemption_bound", "--preemption-bound"),
-                ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"))
+                ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"),
+                ("max_memory", "--max-memory"))
 
 
 def check(args: argparse.Namespace) -> int:
     from dsl.cli import Usage
+    start = time.monotonic()   # --timeout covers the whole command from here
     if args.jobs < 1:
         raise Usage("--jobs must be at least 1")
     if args.jobs > MAX_JOBS:
@@ -103,18 +123,26 @@ def check(args: argparse.Namespace) -> int:
         if args.random < 1:
             raise Usage("--random takes a positive number of executions")
         return random_check(program, args)
+    memory = args.max_memory
+    if memory is None:
+        memory = int(machine_memory() * DEFAULT_MEMORY)
     opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
-                      timeout=args.timeout, progress=sys.stderr.isatty(), jobs=args.jobs,
-                      memo=not args.no_memo, interruptible=True)
-    result = ex.explore(program, opts)
+                      timeout=args.timeout, max_memory=memory, progress=sys.stderr.isatty(),
+                      jobs=args.jobs, memo=not args.no_memo, interruptible=True, start=start)
+    explorer = ex.Explorer(program, opts)
+    result = explorer.run()
+    limits = explorer.limits
+    del explorer   # its graph: the report needs only the result (and room, after a MemoryError)
     if opts.progress:
         sys.stderr.write("\r\033[K")
     verdicts = verdicts_of(program, result)
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace))
+        # the traces are replays: printed while the time lasts
+        sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace,
+                              limits))
     return exit_status(verdicts)
 
 
@@ -130,16 +158,18 @@ class Verdict:
     """One expectation's verdict under check, with its witness if any."""
 
     def __init__(self, label: str, holds: bool | None, witness: list[tuple[int, int]] | None,
-                 wants: bool, note: str = "", positive: int = 0, negative: int = 0) -> None:
+                 wants: bool, note: str = "", positive: int | None = 0,
+                 negative: int | None = 0) -> None:
         self.label = label
         self.holds = holds          # None: unproven (a bound cut the search)
         self.witness = witness
         self.wants = wants          # the condition value the witness shows
         self.note = note            # why it fails when that is not the value
         self.positive = positive    # executions where the condition holds (herd7's Positive)
-        self.negative = negative    # and where it does not (Negative)
+        self.negative = negative    # and where it does not (Negative); None: not counted
         self.ends: str | None = None   # how the witness ends, when not one of the result's
         self.shrunk = ""            # how --random shrank the counterexample
+        self.unwitnessed = False    # it needs a witness that a limit left unfound
 
 
 def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
@@ -156,12 +186,15 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
         true = [o for o in r.outcomes if o.satisfies(k)] + [o for o in cut if o.conds[k] is True]
         false = [o for o in r.outcomes if o.violates(k)] + [o for o in cut if o.conds[k] is False]
         broken = [o for o in r.outcomes if o.conds[k] is None]
-        pos = sum(r.outcomes[o] for o in r.outcomes if o.satisfies(k))
-        neg = sum(r.outcomes[o] for o in r.outcomes if o.violates(k))
+        pos: int | None = sum(r.outcomes[o] for o in r.outcomes if o.satisfies(k))
+        neg: int | None = sum(r.outcomes[o] for o in r.outcomes if o.violates(k))
+        if not r.counted:   # a limit cut the counting: the outcomes are known, not their counts
+            pos = neg = None
         if broken:  # cannot be evaluated in some execution: fails, as under run
             witness = _shortest(r, broken)
-            out.append(Verdict(label, False, witness, True, _why_broken(program, k, witness),
-                               pos, neg))
+            v = Verdict(label, False, witness, True, _why_broken(program, k, witness), pos, neg)
+            v.unwitnessed = witness is None
+            out.append(v)
             continue
         if quant == "sometimes":
             holds: bool | None = bool(true)
@@ -176,9 +209,11 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
             proven = holds if quant == "sometimes" else not holds
             if not proven:
                 holds = None
-        witness = _shortest(r, pool, k, wanted) \
-            if (quant == "sometimes" and pool) or (holds is False) else None
-        out.append(Verdict(label, holds, witness, wanted, "", pos, neg))
+        needs = (quant == "sometimes" and bool(pool)) or holds is False
+        witness = _shortest(r, pool, k, wanted) if needs else None
+        v = Verdict(label, holds, witness, wanted, "", pos, neg)
+        v.unwitnessed = needs and witness is None
+        out.append(v)
     return out
 
 
@@ -194,18 +229,26 @@ def _why_broken(program: Program, k: int, witness: list[tuple[int, int]] | None)
 
 def _shortest(r: ex.Result, pool: list[ex.Outcome], k: int = -1,
               wanted: bool = True) -> list[tuple[int, int]] | None:
-    """The shortest path among the pool's witnesses; into a loop where
-    condition k is MIXED, the path to a state of it where k is ``wanted``."""
+    """The shortest path to an outcome of ``pool``; into a loop where
+    condition k is MIXED, the path to a state of it where k is ``wanted``;
+    None when a limit cut the search for every one of them
+    (Result.witnessed)."""
     paths = [r.observed.get((o, k, wanted), r.witnesses[o]) for o in pool if o in r.witnesses] + \
-        [r.unfinished[o] for o in pool if o in r.unfinished]
+        [p for o in pool if (p := r.unfinished.get(o)) is not None]
     # ties broken by the path itself: never by set or hash order
     return min(paths, key=lambda path: (len(path), path)) if paths else None
 
 
-def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool) -> str:
-    out = [f"Test {program.name} ({program.path})", f"Outcomes {len(r.outcomes)}"]
+def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool,
+         limits: Limits | None = None) -> str:
+    """The text report. With ``limits``, a witness's trace (a replay) is
+    printed only while the command's time lasts."""
+    why = ", ".join(r.report_cut or r.bounded)   # the limits that cut the report
+    out = [f"Test {program.name} ({program.path})",
+           f"Outcomes {len(r.outcomes)}" + ("" if r.counted else f" (not counted: cut by {why})")]
     for o in sorted(r.outcomes, key=lambda o: o.text()):
-        out.append(f"  {count(r.outcomes[o]):>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
+        n = count_text(r.outcomes[o]) if r.counted else "?"
+        out.append(f"  {n:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
     if r.unfinished:
         out.append("Unfinished (cut by a bound: the reports reached so far)")
         out += [f"     cut  {o.text()}" for o in r.unfinished]
@@ -215,16 +258,20 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
         out.append(f"  {v.label}: {word}{note}")
-        out.append(f"    Positive: {count(v.positive)} Negative: {count(v.negative)}")
+        out.append(f"    Positive: {_known(v.positive)} Negative: {_known(v.negative)}")
+        kind = "witness" if v.holds else "counterexample"
+        if v.unwitnessed:
+            out.append(f"    {kind}: not found (its search was cut by {why})")
         if v.witness is not None:
-            kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: {encode(program, v.witness)}")
             if len(v.witness) >= RUN_MAX_STEPS:
                 out.append(f"    ({len(v.witness)} steps: replay it with kmap run --max-steps "
                            f"{len(v.witness) + 1})")
             if v.shrunk:
                 out.append(f"    {v.shrunk}")
-            if traces:
+            if traces and limits is not None and (limits.left() or 0.0) < 0:
+                out.append("    (trace left out: the time was up)")
+            elif traces:
                 run = replay(program, v.witness, trace=True)
                 out += ["    " + line for t in report.trace_lines(program, run.trace)
                         for line in t.split("\n")]
@@ -241,11 +288,19 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     out += warning_lines(program, warnings_of(program, r, verdicts))
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
+    if r.report_cut:
+        missing = [what for what, ok in (("counts", r.counted), ("witnesses", r.witnessed))
+                   if not ok] or ["paths"]
+        whole = "" if r.bounded else "; the search was whole: the verdicts stand"
+        out.append(f"Report cut by: {', '.join(r.report_cut)} ({' and '.join(missing)} "
+                   f"left out{whole})")
+    executions, depth = _known(r.executions if r.counted else None), \
+        _known(r.max_depth if r.counted else None)
     if r.states or not r.bounded:
-        out.append(f"States {r.states}, transitions {r.transitions}, executions {count(r.executions)}, "
-                   f"max depth {r.max_depth}")
+        out.append(f"States {r.states}, transitions {_known(r.transitions if r.counted else None)}, "
+                   f"executions {executions}, max depth {depth}")
     else:
-        out.append(f"Executions {count(r.executions)}, max depth {r.max_depth}")
+        out.append(f"Executions {executions}, max depth {depth}")
     if stats:
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         steps = r.memo_hits + r.memo_misses
@@ -274,10 +329,15 @@ def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> lis
     return out
 
 
+def _known(n: int | None) -> str:
+    """A count, or ? when a limit left it unknown."""
+    return "?" if n is None else count_text(n)
+
+
 NEVER_ENDS = "  [never ends]"
 
 
-def count(n: int) -> str:
+def count_text(n: int) -> str:
     """An execution count as text: exact up to 15 digits, then in
     scientific notation (counts of interleavings grow past a hundred
     digits; JSON keeps them exact)."""
@@ -328,15 +388,21 @@ def result_line(verdicts: list[Verdict]) -> str:
 
 
 def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:
+    """The JSON report (docs/check-json.md). Counts a limit left unknown
+    (Result.counted) are null, as are witnesses it left unfound."""
+    def count(n: int) -> int | None:
+        return n if r.counted else None
+
     return {
         "format_version": JSON_VERSION,
         "scenario": program.name,
         "path": program.path,
         "outcomes": [{"values": dict(o.values), "reports": list(o.reports),
-                      "executions": r.outcomes[o], "ends": o.ends,
+                      "executions": count(r.outcomes[o]), "ends": o.ends,
                       "witness": encode(program, r.witnesses[o]) if o in r.witnesses else None}
                      for o in sorted(r.outcomes, key=lambda o: o.text())],
-        "unfinished": [{"reports": list(o.reports), "witness": encode(program, path)}
+        "unfinished": [{"reports": list(o.reports),
+                        "witness": None if path is None else encode(program, path)}
                        for o, path in r.unfinished.items()],
         "expectations": [{"expect": v.label.removeprefix("expect "),
                           "verdict": "unproven" if v.holds is None else ("holds" if v.holds else "fails"),
@@ -347,6 +413,7 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
                       "line": w.line, "end_line": w.end_line}
                      for w in warnings_of(program, r, verdicts)],
         "bounded_by": list(r.bounded),
-        "statistics": {"states": r.states, "transitions": r.transitions,
-                       "executions": r.executions, "max_depth": r.max_depth},
+        "report_cut_by": list(r.report_cut),
+        "statistics": {"states": r.states, "transitions": count(r.transitions),
+                       "executions": count(r.executions), "max_depth": count(r.max_depth)},
     }

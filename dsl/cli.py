@@ -2,7 +2,7 @@
 
 Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
-bounded or cut search), 65 invalid input (syntax, names, config, an
+bounded or cut search; out of memory), 65 invalid input (syntax, names, config, an
 impossible schedule in the file), 70 an internal error (a bug of ours:
 the replay schedule is printed).
 """
@@ -10,6 +10,9 @@ the replay schedule is printed).
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+import signal
 import sys
 import traceback
 from typing import Sequence
@@ -70,6 +73,9 @@ def _option_hint(parser: argparse.ArgumentParser, message: str,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    command = argv is None   # the command itself, not a call from Python
+    if command:
+        _default_sigpipe()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -85,6 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help()
         return EX_USAGE
     try:
+        if command and args.command == "check":
+            # A search makes millions of objects and no garbage cycles
+            # (runtime/explore.py turns the collector off while it runs).
+            # Turned on again, the collector's first pass would walk them
+            # all (a third of a second for a few million states, after a
+            # --timeout or a Ctrl-C), and so would the collection at exit:
+            # it stays off, and they are frozen before the exit (finally).
+            gc.disable()
         return _dispatch(args)
     except Usage as e:
         print(f"kmap: {e}", file=sys.stderr)
@@ -98,10 +112,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kmap: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_stdout()
+    except MemoryError:
+        # outside a search (which reports a MemoryError as its bound):
+        # nothing was decided, and it is not a bug of ours
+        print("kmap: out of memory", file=sys.stderr)
+        return 3
     except RecursionError:
         return _internal(args, "recursion too deep")
     except Exception:  # the interpreter is wrong: say so, with a replay handle
         return _internal(args, traceback.format_exc())
+    finally:
+        if command:
+            gc.freeze()
+
+
+def _default_sigpipe() -> None:
+    """A closed standard output ends the command quietly, as it ends any
+    Unix tool (`kmap check FILE | head -1`): Python ignores SIGPIPE and
+    raises BrokenPipeError instead; the default action is put back."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _closed_stdout() -> int:
+    """Standard output was closed under us (SIGPIPE ignored): nothing
+    more can be said there, and nothing is said elsewhere. Later writes
+    and the flush at exit go to /dev/null. 141 is what a shell reports
+    for a command that SIGPIPE ended."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13
 
 
 def _internal(args: argparse.Namespace, detail: str) -> int:

@@ -35,6 +35,17 @@ maximum depth reported) and, with one outcome, each state's distance to
 an end, which gives the shortest witness; otherwise a breadth-first pass
 over the whole graph finds the lexicographically first shortest path to
 each outcome.
+
+Every phase runs within the command's limits (runtime/limits.py:
+--timeout, the first Ctrl-C, the memory ceiling): its long loops look at
+them every so many units of work, phase 1 also inside the expansion of a
+state with many successors. Phase 1 cut leaves the states not expanded
+as a bound leaves them; a later phase cut leaves what it finished, and
+the result says what is missing: no counts (``Result.counted``), no
+witness for some outcome (``Result.witnessed``), an unfinished end
+without its path. A MemoryError is a limit too ("memory"): the visited
+set goes first, and the state being expanded keeps the successors it
+has, its other transitions cut.
 """
 
 from __future__ import annotations
@@ -46,11 +57,14 @@ import threading
 import time
 from array import array
 from collections import deque
+from itertools import compress
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import vacuity
 from runtime.graph import bfs_parents, bottom_components, path_to
+from runtime.limits import BUILD_MEMORY, COUNT_SHARE, Cut, Limits, build_share
 from runtime.machine import Action, enabled, final_state, step
 from runtime.flat import Codec, Flat
 from runtime.memo import EnabledMemo, StepMemo
@@ -68,11 +82,28 @@ class Options:
     max_states: int | None = None
     max_depth: int | None = None
     preemption_bound: int | None = None
-    timeout: float | None = None
+    timeout: float | None = None  # seconds for the whole search (runtime/limits.py)
+    max_memory: int | None = None  # resident bytes; None: only RLIMIT_AS is watched
     progress: bool = False
     jobs: int = 1                 # worker processes (runtime/parallel.py)
     memo: bool = True             # memoized steps (runtime/memo.py)
     interruptible: bool = False   # a first Ctrl-C cuts the search (bound "interrupt")
+    start: float | None = None    # when the command began (time.monotonic), for timeout
+
+
+# A state is expanded in the tight loop of Explorer._build when it has at
+# most FANOUT enabled actions; one with more (a thousand tasks) takes the
+# loop that looks at the limits every CHECK_FANOUT successors, since its
+# expansion alone can take seconds. The tight loop looks at them when
+# CHECK_WORK successors have been made since the last look.
+FANOUT = 64
+CHECK_FANOUT = 32
+CHECK_WORK = 256
+# The later phases look at the limits every CHECK_LOOP turns of their
+# loops (a turn: about a microsecond), and array passes go CHUNK at a time.
+CHECK_LOOP = 4096
+CHECK_STEPS = 64   # where each turn is a step() (tens of microseconds)
+CHUNK = 1 << 20
 
 
 @dataclass
@@ -81,7 +112,8 @@ class Result:
     witnesses: dict[Outcome, list[Action]] = field(default_factory=dict)  # shortest
     # where a bound cut the search: what the reports there already decide,
     # with the path to one such state (not executions: they are not counted)
-    unfinished: dict[Outcome, list[Action]] = field(default_factory=dict)
+    # (the path is None when a limit cut the search for it)
+    unfinished: dict[Outcome, list[Action] | None] = field(default_factory=dict)
     # an execution that never ends, whose condition k holds at some states
     # of its loop and not at others: (outcome, k, value) -> the shortest
     # path to a state of the loop where condition k has that value
@@ -91,6 +123,16 @@ class Result:
     executions: int = 0
     max_depth: int = 0
     bounded: list[str] = field(default_factory=list)              # which bounds cut
+    # False when a limit (time, interrupt, memory) cut the sleep-set search
+    # or the counting pass: outcome counts, executions, transitions and the
+    # maximum depth are then unknown (the outcomes themselves are not)
+    counted: bool = True
+    # False when a limit cut the search for witnesses: some outcome has none
+    witnessed: bool = True
+    # limits that cut the counting, the witnesses or the paths to unfinished
+    # ends (the verdicts do not depend on them; ``bounded`` has the limits
+    # that cut the search itself)
+    report_cut: list[str] = field(default_factory=list)
     seconds: float = 0.0
     memo_hits: int = 0             # steps the memo answered (this process's memo)
     memo_misses: int = 0           # steps it recorded
@@ -178,9 +220,11 @@ class Explorer:
         self._kept_all = False                 # phase 2 kept every transition
         self.cyclic = True    # the graph may have a cycle (_build finds out; workers do not)
         self._near: array[int] | None = None   # distance to an end (_count, one outcome)
-        self._start = time.monotonic()
-        self._last_progress = self._start
-        self._interrupted = False   # set by the first Ctrl-C (interruptible)
+        self._partial: list[int] = []          # a component being marked as ends (_ends)
+        self.limits = Limits(opts.timeout, opts.max_memory, opts.start)
+        self._start = self.limits.start
+        self._last_progress = time.monotonic()
+        self.shared_stop: Any = None   # --jobs: the flag that tells the workers to stop
 
     def run(self) -> Result:
         # The search makes millions of tuples and no reference cycles: the
@@ -197,16 +241,20 @@ class Explorer:
                 gc.enable()
 
     def _catch_interrupt(self) -> Any:
-        """With ``interruptible`` (kmap check, one process): the first
-        SIGINT cuts the search where it is, as --timeout does, so a search
-        that would never end still reports what it explored; a second one
-        interrupts. The handler it replaced, or None."""
-        if not self.o.interruptible or self.o.jobs > 1 or \
+        """With ``interruptible`` (kmap check): the first SIGINT cuts the
+        search where it is, as --timeout does, so a search that would never
+        end still reports what it explored (the later phases have a grace of
+        runtime/limits.py's GRACE); a second one interrupts. With --jobs the
+        workers ignore SIGINT and see the shared stop flag. The handler it
+        replaced, or None."""
+        if not self.o.interruptible or \
                 threading.current_thread() is not threading.main_thread():
             return None
 
         def first(signum: int, frame: Any) -> None:
-            self._interrupted = True
+            self.limits.interrupt()
+            if self.shared_stop is not None:
+                self.shared_stop.value = 1
             signal.signal(signal.SIGINT, signal.default_int_handler)
             sys.stderr.write("\nkmap: interrupted: reporting what was explored "
                              "(Ctrl-C again to stop at once)\n")
@@ -214,6 +262,13 @@ class Explorer:
         return signal.signal(signal.SIGINT, first)
 
     def _run(self) -> Result:
+        """Phase 1, then the later phases, each within the limits
+        (runtime/limits.py): a phase a limit cuts leaves what it finished,
+        and the result says what is missing (``counted``, ``witnessed``,
+        an unfinished end without its path)."""
+        lim = self.limits
+        sleep_sets = self.o.reduce and self.p.config.NR_CPUS > 1
+        lim.phase(build_share(sleep_sets), BUILD_MEMORY, grace=0.0)
         if self.o.jobs > 1:
             from runtime import parallel
             if parallel.run(self, self.o.jobs):
@@ -224,16 +279,51 @@ class Explorer:
         if self.stepper is not None:
             self.result.coverage = self.stepper.coverage()
         self.ids = {}   # the visited set is no longer needed
-        self._ends()
-        self._search()
         self.result.states = len(self.acts)
         if self.stepper is not None and self.stepper.memo is not None:
             m = self.stepper.memo
             self.result.memo_hits, self.result.memo_misses = m.hits, m.misses
-        self._count()
-        self._shortest()
+        lim.phase(COUNT_SHARE)
+        # the components decide outcomes (a cut there bounds the search);
+        # the counts, witnesses and paths do not (a cut there cuts the report)
+        counted = self._phase(self._ends, self._ends_cut, search=True) and \
+            self._phase(self._search) and self._phase(self._count)
+        if not counted:
+            self._uncounted()
+        lim.phase(1.0)
+        self._phase(self._shortest, self._unwitnessed)
+        self._phase(self._unfinished)
         self.result.seconds = time.monotonic() - self._start
         return self.result
+
+    def _phase(self, run: Any, cut: Any = None, search: bool = False) -> bool:
+        """Run one later phase; False when a limit or a MemoryError cut it.
+        The limit is recorded (in ``bounded`` when the phase is part of
+        the search, else in ``report_cut``) and ``cut()`` tidies what the
+        phase left."""
+        try:
+            run()
+            return True
+        except Cut as c:
+            what = c.bound
+        except MemoryError:
+            what = "memory"
+        if search:
+            self._cut(what)
+        elif what not in self.result.report_cut:
+            self.result.report_cut.append(what)
+        if cut is not None:
+            cut()
+        return False
+
+    def _uncounted(self) -> None:
+        """The counts are unknown: the outcomes stay, with no count."""
+        r = self.result
+        r.counted = False
+        r.outcomes = {o: 0 for o in sorted(set(self.ends.values()), key=Outcome.text)}
+        r.executions = r.transitions = r.max_depth = 0
+        self.kept = bytearray()
+        self._near = None
 
     def outcome(self, final: State) -> Outcome:
         """The outcome of an execution that ended in ``final``."""
@@ -241,11 +331,14 @@ class Explorer:
 
     # ------------------------------------------------------ phase 1: graph
     def _build(self) -> None:
+        """Phase 1: every reachable state once, depth-first. A limit
+        (runtime/limits.py) or a MemoryError stops it where it is: the
+        states left on the stack stay unexpanded, cut (_stopped)."""
         p, o = self.p, self.o
         st = self.stepper = Stepper(p, o.memo, self._pool)
         bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
         ids, acts_of, off, dst = self.ids, self.acts, self.off, self.dst
-        succ, enabled_of = st.step, st.enabled
+        succ, enabled_of, check = st.step, st.enabled, self._check
         flat0 = st.codec.encode(initial_state(p))
         ids[hash(flat0) if bound is None else (hash(flat0), 0)] = 0
         acts_of.append(())
@@ -256,70 +349,119 @@ class Explorer:
         # cannot all grow); without one the graph is acyclic (_ends).
         first = array("l", [0])
         cyclic = False
-        tick = 0
-        while stack:
-            tick += 1
-            if tick & 255 == 0 and self._out_of_time():
-                for sid, s, depth, _ in stack:   # left unexpanded
+        work, every = 0, CHECK_WORK   # successors made since the limits were last looked at
+        # a state takes the tight loop with at most `tight` successors
+        tight = FANOUT if bound is None and max_states is None else -1
+        sid, s, depth = -1, flat0, 0
+        try:
+            while stack:
+                if work >= every:
+                    work = 0
+                    check()
+                sid, s, depth, pre = stack.pop()
+                acts = enabled_of(s)
+                acts_of[sid] = acts
+                n = len(acts)
+                work += n
+                if not n:
+                    self.terminal[sid] = self.outcome(final_state(p, st.codec.decode(s)))
+                    continue
+                off[sid] = len(dst)
+                if max_depth is not None and depth >= max_depth:
+                    self._cut("depth")
                     self._frontier(st.codec.reports(s), depth, sid, -1)
-                break
-            sid, s, depth, pre = stack.pop()
-            acts = enabled_of(s)
-            acts_of[sid] = acts
-            if not acts:
-                self.terminal[sid] = self.outcome(final_state(p, st.codec.decode(s)))
-                continue
-            off[sid] = len(dst)
-            if max_depth is not None and depth >= max_depth:
-                self._cut("depth")
-                self._frontier(st.codec.reports(s), depth, sid, -1)
-                dst.extend([-1] * len(acts))
-                continue
-            if bound is None and max_states is None:
-                # the common case, kept tight: this loop is most of a search
-                for a in acts:
+                    dst.extend([-1] * n)
+                    continue
+                if n <= tight:
+                    # the common case, kept tight: this loop is most of a search
+                    for a in acts:
+                        child = succ(s, a)
+                        key: object = hash(child)
+                        cid = ids.get(key)
+                        if cid is None:
+                            cid = ids[key] = len(acts_of)
+                            acts_of.append(())
+                            off.append(-1)
+                            first.append(depth + 1)
+                            stack.append((cid, child, depth + 1, 0))
+                        elif first[cid] <= depth:
+                            cyclic = True
+                        dst.append(cid)
+                    continue
+                for i, a in enumerate(acts):
+                    if i % CHECK_FANOUT == CHECK_FANOUT - 1:
+                        check()   # one state's expansion can take seconds
                     child = succ(s, a)
-                    key: object = hash(child)
+                    if bound is None:
+                        cpre = 0
+                        key = hash(child)
+                    else:
+                        cpre = pre + self._preempts(st.codec.cpu(s, a[1]).curr, acts, a)
+                        if cpre > bound:
+                            self._cut("preemptions")
+                            self._frontier(st.codec.reports(child), depth + 1, sid, i)
+                            dst.append(-1)
+                            continue
+                        key = (hash(child), cpre)
                     cid = ids.get(key)
                     if cid is None:
+                        if max_states is not None and len(acts_of) >= max_states:
+                            self._cut("states")
+                            self._frontier(st.codec.reports(child), depth + 1, sid, i)
+                            dst.append(-1)
+                            continue
                         cid = ids[key] = len(acts_of)
                         acts_of.append(())
                         off.append(-1)
                         first.append(depth + 1)
-                        stack.append((cid, child, depth + 1, 0))
+                        stack.append((cid, child, depth + 1, cpre))
                     elif first[cid] <= depth:
                         cyclic = True
                     dst.append(cid)
-                continue
-            for i, a in enumerate(acts):
-                child = succ(s, a)
-                if bound is None:
-                    cpre = 0
-                    key = hash(child)
-                else:
-                    cpre = pre + self._preempts(st.codec.cpu(s, a[1]).curr, acts, a)
-                    if cpre > bound:
-                        self._cut("preemptions")
-                        self._frontier(st.codec.reports(child), depth + 1, sid, i)
-                        dst.append(-1)
-                        continue
-                    key = (hash(child), cpre)
-                cid = ids.get(key)
-                if cid is None:
-                    if max_states is not None and len(acts_of) >= max_states:
-                        self._cut("states")
-                        self._frontier(st.codec.reports(child), depth + 1, sid, i)
-                        dst.append(-1)
-                        continue
-                    cid = ids[key] = len(acts_of)
-                    acts_of.append(())
-                    off.append(-1)
-                    first.append(depth + 1)
-                    stack.append((cid, child, depth + 1, cpre))
-                elif first[cid] <= depth:
-                    cyclic = True
-                dst.append(cid)
+        except Cut as c:
+            self._cut(c.bound)
+            self._stopped(stack, sid, s, depth, first)
+        except MemoryError:
+            ids.clear()   # the visited set first: the rest needs little
+            self._cut("memory")
+            self._stopped(stack, sid, s, depth, first)
         self.cyclic = cyclic
+
+    def _stopped(self, stack: list[tuple[int, Flat, int, int]], sid: int, s: Flat, depth: int,
+                 first: array[int]) -> None:
+        """Leave the graph whole where a limit or a MemoryError stopped
+        phase 1: the arrays of one length (a new state may be half
+        appended), the state being expanded with its successors not made
+        cut (-1), and every state left unexpanded noted in the frontier
+        with its reports. A state on the stack that no edge reaches (its
+        edge was not written) is dropped: no path leads to it."""
+        acts_of, off, dst = self.acts, self.off, self.dst
+        assert self.stepper is not None
+        codec = self.stepper.codec
+        n = min(len(acts_of), len(off), len(first))
+        del acts_of[n:], off[n:], first[n:]
+        if 0 <= sid < n and sid not in self.terminal:
+            base = off[sid]
+            if base < 0:   # popped, not expanded
+                self._frontier(codec.reports(s), depth, sid, -1)
+            else:
+                made = len(dst) - base
+                want = len(acts_of[sid])
+                for pos in range(base, len(dst)):
+                    if dst[pos] >= n:
+                        dst[pos] = -1
+                if made < want:
+                    dst.extend([-1] * (want - made))
+                    self._frontier(codec.reports(s), depth, sid, -1)
+                # the newest state, on top of the stack, made by this
+                # expansion but with its edge not written: no path to it
+                top = stack[-1][0] if stack else -1
+                if top == n - 1 and top > sid and top not in dst[base:]:
+                    stack.pop()
+        while stack and stack[-1][0] >= n:
+            stack.pop()
+        for k, flat, d, _ in stack:
+            self._frontier(codec.reports(flat), d, k, -1)
 
     def _frontier(self, reports: tuple[Report, ...], depth: int, sid: int, i: int) -> None:
         """Note the reports of a state where a bound cut the search (state
@@ -344,9 +486,13 @@ class Explorer:
         if not self.o.reduce or self.p.config.NR_CPUS == 1:
             # Two actions on one CPU are never independent: sleep sets
             # would stay empty, and the search would take every transition.
-            self.kept = bytearray(c >= 0 for c in self.dst)
+            dst, kept = self.dst, bytearray()
+            for lo in range(0, len(dst), CHUNK):
+                self._check()
+                kept += bytes(c >= 0 for c in dst[lo:lo + CHUNK])
+            self.kept = kept
             self._kept_all = True
-            self.result.transitions += sum(self.kept)
+            self.result.transitions += len(kept) - kept.count(0)
         else:
             self.kept = bytearray(len(self.dst))
             self._search_sleep(n)
@@ -372,7 +518,12 @@ class Explorer:
         stack: list[list[Any]] = [[0, range(len(acts_of[0])), 0, 0, None]]
         on_stack[0] = 1
         transitions = 0
+        work, every, check = 0, CHECK_LOOP, self._check
         while stack:
+            work += 1
+            if work >= every:
+                work = 0
+                check()
             f = stack[-1]
             todo = f[1]
             if f[2] >= len(todo):
@@ -398,6 +549,7 @@ class Explorer:
                 # b stays asleep after a when a and b are independent here:
                 # different contexts on different CPUs, and the diamond
                 # s -a-> sa -b-> t, s -b-> sb -a-> t is in the graph
+                work += sleep.bit_count()   # a turn of the loop below each
                 here = wh[sid]
                 after_a = wh[cid]
                 ca_off = off[cid]
@@ -460,44 +612,51 @@ class Explorer:
         if what not in self.result.bounded:
             self.result.bounded.append(what)
 
-    def _out_of_time(self) -> bool:
-        now = time.monotonic()
-        if self.o.progress and now - self._last_progress >= 1.0:
-            self._last_progress = now
-            show_progress(len(self.acts), self._start)
-        if self.o.timeout is not None and now - self._start > self.o.timeout:
-            self._cut("time")
-            return True
-        if self._interrupted:
-            self._cut("interrupt")
-            return True
-        return False
+    def _check(self) -> None:
+        """The progress line (asked for: once a second), then the limits:
+        raises Cut past one (runtime/limits.py)."""
+        if self.o.progress:
+            now = time.monotonic()
+            if now - self._last_progress >= 1.0:
+                self._last_progress = now
+                show_progress(len(self.acts), self._start)
+        self.limits.check()
 
     # ----------------------------------------------------------- outcomes
     def _ends(self) -> None:
         """Every end of an execution: the terminal states, and the states
-        of each bottom component, with its outcome; and what the reports
-        decide where a bound cut the search."""
+        of each bottom component, with its outcome. A limit that cuts it
+        leaves the components it finished (_ends_cut)."""
         self.ends = dict(self.terminal)
         if not self.cyclic:
             return
-        comps = bottom_components(self.acts, self.off, self.dst)
-        if comps:
-            states = self._states_of(comps)
-            for comp in comps:
-                out, conds = self.observer.component_at([states[s] for s in comp],
-                                                         [self.acts[s] for s in comp])
-                for s, c in zip(comp, conds):
-                    self.ends[s] = out
-                    if MIXED in out.conds:
-                        self._seen[s] = c
+        check = self._check
+        comps = bottom_components(self.acts, self.off, self.dst, check)
+        for comp, states in self._states_of(comps):
+            out, conds = self.observer.component_at(states, [self.acts[s] for s in comp], check)
+            self._partial = comp
+            for s, c in zip(comp, conds):
+                self.ends[s] = out
+                if MIXED in out.conds:
+                    self._seen[s] = c
+            self._partial = []
 
-    def _states_of(self, comps: list[list[int]]) -> dict[int, State]:
-        """The states of the components, rebuilt by stepping (the search
-        keeps none): along the breadth-first tree to each component's
-        first state, then along the component's own transitions."""
-        acts, off, dst = self.acts, self.off, self.dst
-        parent, via, _ = bfs_parents(acts, off, dst, {c[0] for c in comps})
+    def _ends_cut(self) -> None:
+        """Cut while a component's states were being marked: unmark them
+        (a component is an end as a whole or not at all)."""
+        for s in self._partial:
+            self.ends.pop(s, None)
+            self._seen.pop(s, None)
+
+    def _states_of(self, comps: list[list[int]]) -> Iterator[tuple[list[int], list[State]]]:
+        """Each component with its states, rebuilt by stepping (the search
+        keeps none): along the breadth-first tree to the component's first
+        state, then along the component's own transitions. One component's
+        states at a time."""
+        if not comps:
+            return
+        acts, off, dst, check = self.acts, self.off, self.dst, self._check
+        parent, via, seen = bfs_parents(acts, off, dst, {c[0] for c in comps}, check)
         known: dict[int, State] = {0: initial_state(self.p)}
 
         def at(sid: int) -> State:
@@ -510,19 +669,26 @@ class Explorer:
                 s = known[c] = step(self.p, s, acts[parent[c]][via[c]])[0]
             return s
 
-        out: dict[int, State] = {}
+        every = CHECK_STEPS
         for comp in comps:
-            out[comp[0]] = at(comp[0])
+            if not seen[comp[0]]:
+                continue   # no path from the start (never met: a state left half made)
+            out: dict[int, State] = {comp[0]: at(comp[0])}
             todo = [comp[0]]
+            k = 0
             while todo:
                 sid = todo.pop()
                 base = off[sid]
+                k += 1
+                if k >= every:
+                    k = 0
+                    check()   # a step per state: tens of microseconds each
                 for i, a in enumerate(acts[sid]):
                     c = dst[base + i]
                     if c not in out:
                         out[c] = step(self.p, out[sid], a)[0]
                         todo.append(c)
-        return out
+            yield comp, [out[s] for s in comp]
 
     def _count(self) -> None:
         """Executions per outcome, and the longest (the maximum depth),
@@ -539,8 +705,10 @@ class Explorer:
             return
         acts, off, dst, kept, terminal = self.acts, self.off, self.dst, self.kept, self.ends
         waiting = array("l", bytes(8 * n))   # kept edges into each state not yet used
-        for pos, c in enumerate(dst):
-            if kept[pos]:
+        check = self._check
+        for lo in range(0, len(dst), CHUNK):
+            check()
+            for c in compress(dst[lo:lo + CHUNK], kept[lo:lo + CHUNK]):
                 waiting[c] += 1
         counts: list[Any] = [None] * n
         longest = array("l", bytes(8 * n))   # transitions of the longest path on
@@ -619,6 +787,7 @@ class Explorer:
                     near[sid] = 0
         stack = [[0, off[0], off[0] + len(acts[0])]] if state[0] == 0 else []
         state[0] = state[0] or 1
+        done, every = 0, CHECK_LOOP
         while stack:
             f = stack[-1]
             sid, pos, end = f
@@ -634,6 +803,10 @@ class Explorer:
             counts[sid] = merge(sid)
             state[sid] = 2
             stack.pop()
+            done += 1
+            if done >= every:
+                done = 0
+                check()
         self.result.max_depth = longest[0]
         root = counts[0] or {}
         if single is not None:
@@ -654,22 +827,24 @@ class Explorer:
         that can be left, the counting pass left each state's distance to
         its nearest end, and the witness takes, from the initial state, the
         first action one step nearer; otherwise a breadth-first search,
-        which dequeues states in that same order, finds it. Then a path to
-        each set of reports met where a bound cut the search."""
+        which dequeues states in that same order, finds it."""
         if self._near is not None and self.ends and self._kept_all:
             self._shortest_by_distance(self._near)
         else:
             self._shortest_bfs()
         if self._seen:
             self._observed()
-        self._unfinished()
+
+    def _unwitnessed(self) -> None:
+        """A limit cut the search for witnesses: some outcome has none."""
+        self.result.witnessed = False
 
     def _observed(self) -> None:
         """For each condition MIXED in a loop that never ends, the
         shortest path to a state of the loop where it holds and to one
         where it does not (the witness into the loop may stop at either)."""
         seen = self._seen
-        parent, via, _ = bfs_parents(self.acts, self.off, self.dst, set(seen))
+        parent, via, _ = bfs_parents(self.acts, self.off, self.dst, set(seen), self._check)
         order = sorted(seen, key=lambda s: (len(p := path_to(self.acts, parent, via, s)), p))
         for sid in order:
             out = self.ends[sid]
@@ -705,8 +880,13 @@ class Explorer:
         queue = deque([0])
         wanted = len(set(ends.values()))
         witnesses = self.result.witnesses
+        done, every, check = 0, CHECK_LOOP, self._check
         while queue and len(witnesses) < wanted:
             sid = queue.popleft()
+            done += 1
+            if done >= every:
+                done = 0
+                check()
             o = ends.get(sid)
             if o is not None and o not in witnesses:
                 witnesses[o] = path_to(acts, parent, via, sid)  # type: ignore[assignment]
@@ -729,27 +909,34 @@ class Explorer:
         for k, a in enumerate(path):
             if want <= set(s.reports):
                 return path[:k]
+            if not (k + 1) % CHECK_STEPS:
+                self._check()
             s = step(self.p, s, a)[0]
         return path
 
     def _unfinished(self) -> None:
         """What the reports decide where a bound cut the search, each with
-        the shortest of the paths to a state where it was met."""
+        the shortest of the paths to a state where it was met. What they
+        decide first (no path yet: None), then the paths, so that a limit
+        cutting the search for paths leaves the decisions."""
         if not self.frontier:
             return
+        outs = {reports: self.observer.unfinished(reports) for reports in self.frontier}
+        unfinished = self.result.unfinished = \
+            {o: None for o in sorted(set(outs.values()), key=Outcome.text)}
         wanted = {sid for _, sid, _ in self.frontier.values()}
-        parent, via, _ = bfs_parents(self.acts, self.off, self.dst, wanted)
-        found: dict[Outcome, list[Action]] = {}
+        parent, via, seen = bfs_parents(self.acts, self.off, self.dst, wanted, self._check)
         for reports, (_, sid, i) in self.frontier.items():
-            out = self.observer.unfinished(reports)
+            out = outs[reports]
+            if not seen[sid]:
+                continue   # no path from the start (never met: a state left half made)
             path: list[Action] = path_to(self.acts, parent, via, sid)  # type: ignore[assignment]
             if i >= 0:
                 path.append(self.acts[sid][i])
             path = self._until_reported(path, reports)
-            old = found.get(out)
+            old = unfinished[out]
             if old is None or (len(path), path) < (len(old), old):
-                found[out] = path
-        self.result.unfinished = dict(sorted(found.items(), key=lambda kv: kv[0].text()))
+                unfinished[out] = path
 
 
 FAR = 1 << 62   # the distance to an end no execution from here reaches

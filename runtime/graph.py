@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+CHECK_EVERY = 4096   # states between two calls of a ``check`` (runtime/limits.py)
 
 
 def bottom_components(acts: Sequence[tuple[object, ...]], off: Sequence[int],
-                      dst: Sequence[int]) -> list[list[int]]:
+                      dst: Sequence[int], check: Callable[[], None] | None = None
+                      ) -> list[list[int]]:
     """The bottom strongly connected components that are not dead ends:
     sets of states with at least one transition, every transition of
     every member staying inside, none cut by a bound and no member left
@@ -25,7 +28,8 @@ def bottom_components(acts: Sequence[tuple[object, ...]], off: Sequence[int],
     A component is closed when its root's search ends, after every
     component its members lead to: a member with an edge into a component
     closed before (or a cut edge, or no expansion) is marked, and a
-    component with a marked member is not bottom."""
+    component with a marked member is not bottom. ``check`` is called
+    every CHECK_EVERY states met (runtime/limits.py: it raises to stop)."""
     n = len(acts)
     index = array("q", [-1]) * n
     low = array("q", [0]) * n
@@ -59,6 +63,8 @@ def bottom_components(acts: Sequence[tuple[object, ...]], off: Sequence[int],
                     f[1] = pos
                     index[w] = low[w] = counter
                     counter += 1
+                    if not counter % CHECK_EVERY and check is not None:
+                        check()
                     comp_stack.append(w)
                     on_stack[w] = 1
                     ow = off[w]
@@ -98,12 +104,14 @@ def bottom_components(acts: Sequence[tuple[object, ...]], off: Sequence[int],
 
 
 def bfs_parents(acts: Sequence[tuple[object, ...]], off: Sequence[int], dst: Sequence[int],
-                wanted: set[int] | None = None) -> tuple[array[int], array[int], bytearray]:
+                wanted: set[int] | None = None, check: Callable[[], None] | None = None
+                ) -> tuple[array[int], array[int], bytearray]:
     """Breadth-first from state 0 over every transition: for each state
     reached, the state it was first reached from and the position of that
     action in its enabled actions (the lexicographically first shortest
     path, by action positions). Stops once every state of ``wanted`` is
-    reached. Returns (parent, via, seen)."""
+    reached. Returns (parent, via, seen). ``check`` is called every
+    CHECK_EVERY states dequeued."""
     n = len(acts)
     parent = array("q", bytes(8 * n))
     via = array("q", bytes(8 * n))
@@ -115,8 +123,12 @@ def bfs_parents(acts: Sequence[tuple[object, ...]], off: Sequence[int], dst: Seq
     if left is not None:
         left.discard(0)
     queue = deque([0])
+    done = 0
     while queue and (left is None or left):
         sid = queue.popleft()
+        done += 1
+        if not done % CHECK_EVERY and check is not None:
+            check()
         base = off[sid]
         if base < 0:
             continue

@@ -20,7 +20,7 @@ Three kinds of end (docs/model.md, "Executions that never end"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from runtime import program as ir
@@ -78,21 +78,28 @@ class Observer:
                   for (name, _), v in zip(self.atoms, self._values(final))]
         return Outcome(tuple(values), self._labels(final), tuple(self._conds(final)))
 
-    def component(self, states: Sequence[State],
-                  steps: Sequence[Sequence[Action]]) -> Outcome:
+    def component(self, states: Sequence[State], steps: Sequence[Sequence[Action]],
+                  check: Callable[[], None] | None = None) -> Outcome:
         """The outcome of the executions that enter the bottom component
-        ``states`` (``steps[k]``: the actions enabled in ``states[k]``)."""
-        return self.component_at(states, steps)[0]
+        ``states`` (``steps[k]``: the actions enabled in ``states[k]``);
+        ``check`` is called every 64 states (runtime/limits.py)."""
+        return self.component_at(states, steps, check)[0]
 
-    def component_at(self, states: Sequence[State], steps: Sequence[Sequence[Action]]
+    def component_at(self, states: Sequence[State], steps: Sequence[Sequence[Action]],
+                     check: Callable[[], None] | None = None
                      ) -> tuple[Outcome, list[tuple[bool | None, ...]]]:
         """``component``, and each state's own condition values (where a
         condition is MIXED, the states that show each value)."""
         stuck = stuck_reports(self.p, states, steps)
-        finals = [final_state(self.p, s, stuck) for s in states]
-        return self.endless(finals), [tuple(self._conds(f)) for f in finals]
+        finals = []
+        for k, s in enumerate(states):
+            if check is not None and not (k + 1) & 63:
+                check()
+            finals.append(final_state(self.p, s, stuck))
+        return self.endless(finals, check), [tuple(self._conds(f)) for f in finals]
 
-    def endless(self, finals: Sequence[State]) -> Outcome:
+    def endless(self, finals: Sequence[State], check: Callable[[], None] | None = None
+                ) -> Outcome:
         """The outcome of an execution that never ends, from the states of
         its bottom component made final (stuck contexts reported, caches
         written back), as `kmap run` keeps them (Execution.endless)."""
@@ -100,7 +107,9 @@ class Observer:
         seen: list[set[int | None]] = [set() for _ in self.atoms]
         labels: set[tuple[int, str]] = set()
         conds: list[set[bool | None]] = []
-        for f in finals:
+        for n, f in enumerate(finals):
+            if check is not None and not (n + 1) & 63:
+                check()
             for k, v in enumerate(self._values(f)):
                 seen[k].add(v)
             labels.update((rank(r.code), label(self.p, f, r)) for r in f.reports)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
+import multiprocessing.queues as mpq
 import os
 import pickle
 import queue
@@ -58,8 +59,9 @@ import traceback
 from array import array
 from typing import Any, Callable
 
-from runtime.explore import FAR, Stepper, show_progress
+from runtime.explore import CHUNK, FANOUT, CHECK_FANOUT, FAR, Stepper, show_progress
 from runtime.flat import Codec, Flat, NumberingClash
+from runtime.limits import COUNT_SHARE, Cut, memory_used
 from runtime.machine import Action, final_state
 from runtime.memo import MemoConflict
 from runtime.state import State, initial_state
@@ -68,7 +70,7 @@ from runtime.state import State, initial_state
 _JOB: dict[str, Any] = {}
 
 CUT = -1          # the successor key of a transition cut by a bound (hash() is never -1)
-BATCH = 256       # states a worker expands between two looks at its inbox
+BATCH = 1024      # states and successors a worker makes between two looks at its inbox
 COUNT_BATCH = 2048  # states a worker counts between two looks
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
@@ -104,21 +106,53 @@ def owner_of(program: Any, jobs: int) -> Callable[[Flat], int]:
 
 
 # ------------------------------------------------------------------ parent
+class _Queue(mpq.Queue):  # type: ignore[type-arg]
+    """A queue whose feeder thread, when it cannot send (out of memory),
+    says so in the shared ``failed`` flag instead of printing a traceback
+    and dropping the message: a message lost would leave the workers'
+    counts of messages sent and received apart, and phase 1 would never
+    end."""
+
+    def _on_queue_feeder_error(self, e: BaseException, obj: Any) -> None:
+        failed = _JOB.get("failed")
+        if failed is not None:
+            failed.value = 1 if isinstance(e, MemoryError) else 2
+
+
 def run(ex: Any, jobs: int) -> bool:
     """Search with ``jobs`` workers. True: they counted, and ex.result is
     complete. False: ex's graph is filled for phase 2 in this process."""
     ctx = mp.get_context("fork")
-    inboxes = [ctx.Queue() for _ in range(jobs)]
-    orders = [ctx.Queue() for _ in range(jobs)]
-    replies = ctx.Queue()
+    inboxes = [_Queue(ctx=ctx) for _ in range(jobs)]
+    orders = [_Queue(ctx=ctx) for _ in range(jobs)]
+    replies = _Queue(ctx=ctx)
+    # the parent's first Ctrl-C sets it (Explorer._catch_interrupt): the
+    # workers ignore SIGINT and stop at their next look at the limits
+    ex.shared_stop = ctx.RawValue("b", 0)
+    # the memory ceiling is the command's: each worker gets an equal share
+    # of what the parent does not use (a worker's resident size counts the
+    # pages it shares with the parent, so the shares are cautious)
+    memory = ex.limits.memory
+    if memory is not None:
+        memory = max(memory - memory_used()[1], 0) // jobs
     _JOB.update(ex=ex, jobs=jobs, inboxes=inboxes, orders=orders, replies=replies,
-                start=time.monotonic(), parent=os.getpid())
+                start=time.monotonic(), parent=os.getpid(), stop=ex.shared_stop, memory=memory,
+                failed=ctx.RawValue("b", 0))
     procs = [ctx.Process(target=_worker, args=(k,)) for k in range(jobs)]
     gc.freeze()   # forked workers then do not copy pages the collector touches
     try:
         for proc in procs:
             proc.start()
-        return _direct(ex, jobs, procs, inboxes, orders, replies)
+        try:
+            return _direct(ex, jobs, procs, inboxes, orders, replies)
+        except (MemoryError, RuntimeError) as e:
+            if not out_of_memory(e):
+                raise
+            # here or in a worker: what the workers built is lost
+            for proc in procs:
+                proc.terminate()
+            _lost(ex, "memory")
+            return True
     except BaseException:
         for proc in procs:   # a worker failed or the user interrupted: stop the rest
             proc.terminate()
@@ -126,7 +160,17 @@ def run(ex: Any, jobs: int) -> bool:
     finally:
         for proc in procs:
             proc.join()
+        for q in (*inboxes, *orders, replies):
+            q.close()   # its feeder thread ends, its pipe is closed
         gc.unfreeze()
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """A MemoryError, or a thread that could not start (a queue's feeder
+    thread reserves its stack and a malloc arena: under `ulimit -v` that
+    is where the address space runs out first)."""
+    return isinstance(e, MemoryError) or \
+        isinstance(e, RuntimeError) and str(e) == "can't start new thread"
 
 
 def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: list[Any],
@@ -136,6 +180,7 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
             proc.terminate()
         ex._build()          # the same search in this process
         return False
+    ex.limits.phase(COUNT_SHARE)
     _order_all(orders, ("built",))
     built = _gather(replies, procs, jobs)
     outcomes = sorted({o for b in built.values() for o in b["outcomes"]}, key=lambda o: o.text())
@@ -148,11 +193,34 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
             ex._cut(what)
         r.memo_hits += info["hits"]
         r.memo_misses += info["misses"]
+    r.states = sum(b["states"] for b in built.values())
+    if any(b["damaged"] for b in built.values()):
+        # a worker ran out of memory mid-state: its graph cannot be
+        # trusted, the outcomes it reached can
+        _order_all(orders, ("exit",))
+        _lost(ex, "memory", outcomes)
+        return True
+    late = ex.limits.reached()
+    if late:   # the time is up (or Ctrl-C): the workers need not count or ship
+        _order_all(orders, ("exit",))
+        _lost(ex, late, outcomes)
+        return True
     cut_reports = any(b["frontier"] for b in built.values())
     if outcomes and (not ex.o.reduce or ex.p.config.NR_CPUS == 1) and not cut_reports:
-        _order_all(orders, ("count", outcomes))
+        # the parent's deadline for the count (the same clock in every
+        # process): after a Ctrl-C it is the grace, which the workers get too
+        _order_all(orders, ("count", outcomes, ex.limits.until))
         _until_quiet("count", jobs, procs, inboxes, replies)
         counted = _gather(replies, procs, jobs)
+        cuts = sorted({c["cut"] for c in counted.values() if c["cut"]})
+        if cuts:
+            # a limit cut the count: no count, no witness (the graph stays
+            # with the workers, and the time is up)
+            _order_all(orders, ("exit",))
+            for what in cuts:
+                ex._cut(what)
+            _lost(ex, None, outcomes)
+            return True
         if all(c["complete"] for c in counted.values()):
             _finish(ex, jobs, procs, orders, replies, built, counted, outcomes)
             _order_all(orders, ("exit",))
@@ -160,8 +228,25 @@ def _direct(ex: Any, jobs: int, procs: list[Any], inboxes: list[Any], orders: li
     _order_all(orders, ("ship",))
     parts = _gather(replies, procs, jobs)
     _order_all(orders, ("exit",))
-    _assemble(ex, [parts[k] for k in range(jobs)])
+    try:
+        _assemble(ex, [parts[k] for k in range(jobs)])
+    except (Cut, MemoryError) as e:
+        del parts
+        _lost(ex, e.bound if isinstance(e, Cut) else "memory", outcomes)
+        return True
     return False
+
+
+def _lost(ex: Any, bound: str | None, outcomes: list[Any] | None = None) -> None:
+    """The graph is not in this process and will not be: the result keeps
+    the outcomes the workers reached, uncounted and without witnesses."""
+    if bound is not None:
+        ex._cut(bound)
+    ex.acts, ex.off, ex.dst = [], array("q"), array("q")
+    r = ex.result
+    r.outcomes = {o: 0 for o in outcomes or ()}
+    r.counted = r.witnessed = False
+    r.executions = r.transitions = r.max_depth = 0
 
 
 def _until_quiet(phase: str, jobs: int, procs: list[Any], inboxes: list[Any],
@@ -215,7 +300,14 @@ def _finish(ex: Any, jobs: int, procs: list[Any], orders: list[Any], replies: An
     # every outcome's witness, a step a round: (outcome number, state key, its owner)
     paths: dict[int, list[Action]] = {j: [] for j in range(len(outcomes))}
     at = [(j, key0, k0) for j in range(len(outcomes))]
+    ex.limits.phase(1.0)
     while at:
+        try:
+            ex._check()
+        except Cut as c:   # no witness rather than a part of one
+            r.report_cut.append(c.bound)
+            r.witnessed = False
+            return
         asks: list[list[tuple[int, int]]] = [[] for _ in range(jobs)]
         for j, key, k in at:
             asks[k].append((j, key))
@@ -239,17 +331,33 @@ def _order_all(orders: list[Any], order: tuple[Any, ...]) -> None:
 
 
 def _reply(replies: Any, procs: list[Any]) -> tuple[int, str, Any]:
-    """The next reply of any worker; a worker's failure is raised here."""
+    """The next reply of any worker; a worker's failure is raised here:
+    MemoryError when it ran out of memory (it said so, the kernel's OOM
+    killer killed it, or it ended without a word: a queue thread that
+    could not run drops what it was to send), RuntimeError otherwise."""
+    looked_again = False
     while True:
         try:
             k, tag, payload = pickle.loads(replies.get(timeout=0.5))
         except queue.Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead:
-                raise RuntimeError(f"a --jobs worker died (exit code {dead[0].exitcode})")
-            continue
+            failed = _JOB["failed"].value
+            if failed:
+                raise (MemoryError if failed == 1 else RuntimeError)(
+                    "a message between --jobs processes could not be sent")
+            dead = [p for p in procs if p.exitcode is not None]
+            if not dead:
+                continue
+            if not looked_again:   # its last words may still be on their way
+                looked_again = True
+                continue
+            code = dead[0].exitcode
+            if code in (0, -signal.SIGKILL):
+                raise MemoryError(f"a --jobs worker ended early (exit status {code})")
+            raise RuntimeError(f"a --jobs worker died (exit code {code})")
         if tag == "error":
             kind, text = payload
+            if kind == "memory":
+                raise MemoryError(text)
             raise (MemoConflict if kind == "memo" else RuntimeError)(text)
         return k, tag, payload
 
@@ -271,7 +379,9 @@ def _worker(me: int) -> None:
     job = _JOB
     reply = job["replies"].put
     try:
-        w = _Worker(me, job)
+        # kept referenced: the process ends with os._exit, without freeing
+        # the worker's graph object by object (a third of a second)
+        w = job["worker"] = _Worker(me, job)
         try:
             w.phase1()
         except NumberingClash:
@@ -284,15 +394,20 @@ def _worker(me: int) -> None:
             if order[0] == "built":
                 reply(_dumps((me, "built", w.built())))
             elif order[0] == "count":
-                reply(_dumps((me, "counted", w.count(order[1]))))
+                reply(_dumps((me, "counted", w.count(order[1], order[2]))))
             elif order[0] == "walk":
                 reply(_dumps((me, "walked", w.walk(order[1]))))
             elif order[0] == "ship":
                 reply(_dumps((me, "part", w.part())))
     except MemoConflict as e:
         reply(_dumps((me, "error", ("memo", str(e)))))
-    except Exception:   # a bug: report it to the parent, which raises it
-        reply(_dumps((me, "error", ("bug", traceback.format_exc()))))
+    except Exception as e:
+        if out_of_memory(e):
+            job.pop("worker", None)   # its graph: room to say so
+            w = None
+            reply(_dumps((me, "error", ("memory", "a --jobs worker ran out of memory"))))
+        else:   # a bug: report it to the parent, which raises it
+            reply(_dumps((me, "error", ("bug", traceback.format_exc()))))
 
 
 class _Worker:
@@ -330,6 +445,11 @@ class _Worker:
         self.single = True
         self._shown = 0.0
         self.remote_dist: dict[int, Any] = {}
+        self.stop = job["stop"]              # set by the parent's first Ctrl-C
+        self.limits = self.ex.limits         # this process's copy: time and memory
+        self.limits.memory = job["memory"]   # this worker's share
+        self.stopped = False                 # phase 1 expands no more (a bound)
+        self.damaged = False                 # a MemoryError left a state half recorded
 
     # ------------------------------------------------------------ phase 1
     def _new(self, key: int) -> int:
@@ -351,17 +471,16 @@ class _Worker:
         self.key0 = hash(flat0) if o.preemption_bound is None else bound_key(hash(flat0), 0)
         if owner(flat0) == me:
             self.stack.append((self._new(self.key0), flat0, 0, 0))
-        stopped = False
 
         def take(sender: int, payload: Any) -> None:
             self._take(sender, payload, codec, st)
 
         while True:
-            if self.stack and not stopped:
+            if self.stack and not self.stopped:
                 out = self._expand(st, owner)
                 self._flush(out, codec, st)
                 if self._out_of_bounds():
-                    stopped = True    # what is left on the stack stays unexpanded: cut
+                    self.stopped = True   # what is left on the stack stays unexpanded: cut
                 if not self._receive(take, block=False):
                     return
                 continue
@@ -370,8 +489,21 @@ class _Worker:
                 return
 
     def _expand(self, st: Stepper, owner: Callable[[Flat], int]) -> list[list[Any]]:
-        """Up to BATCH states off the stack; the new states other workers
-        own, per worker."""
+        """States off the stack until BATCH states and successors are
+        made; the new states other workers own, per worker. A limit met
+        in a state with many successors (Cut) or a MemoryError stops the
+        worker's phase 1 (``stopped``; ``damaged`` after a MemoryError,
+        which may leave a state half recorded)."""
+        try:
+            return self._expand_some(st, owner)
+        except MemoryError:
+            self.damaged = self.stopped = True
+            self.cuts.add("memory")
+            self.known = {}    # what it had learnt is not to be trusted: let it go
+            self.stack = []
+            return [[] for _ in range(self.jobs)]
+
+    def _expand_some(self, st: Stepper, owner: Callable[[Flat], int]) -> list[list[Any]]:
         ex, me = self.ex, self.me
         o, p = ex.o, ex.p
         bound, max_depth = o.preemption_bound, o.max_depth
@@ -384,23 +516,24 @@ class _Worker:
         pending_append, rev_append = self.pending.append, rev.append
         out: list[list[Any]] = [[] for _ in range(self.jobs)]
         budget = BATCH
-        while stack and budget:
-            budget -= 1
+        while stack and budget > 0:
             sid, flat, depth, pre = stack.pop()
             acts = enabled(flat)
             acts_of[sid] = acts
-            if not acts:
+            n = len(acts)
+            budget -= n + 1
+            if not n:
                 self.terminal[sid] = ex.outcome(final_state(p, codec.decode(flat)))
                 continue
             self.off[sid] = len(succ)
             if max_depth is not None and depth >= max_depth:
                 self.cuts.add("depth")
                 self._frontier(codec.reports(flat), depth, keys[sid], -1)
-                succ.extend([CUT] * len(acts))
+                succ.extend([CUT] * n)
                 continue
-            if bound is None:
+            if bound is None and n <= FANOUT:
                 # the common case, kept tight: this loop is most of a search
-                self.pending[sid] = len(acts)
+                self.pending[sid] = n
                 for a in acts:
                     child = step(flat, a)
                     ckey = hash(child)
@@ -427,14 +560,24 @@ class _Worker:
                 continue
             taken = 0
             for i, a in enumerate(acts):
+                if i % CHECK_FANOUT == CHECK_FANOUT - 1:
+                    cut = self._limit()   # one state's expansion can take seconds
+                    if cut:
+                        # the rest of this state is cut; so is the search
+                        succ.extend([CUT] * (n - i))
+                        self._frontier(codec.reports(flat), depth, keys[sid], -1)
+                        self.pending[sid] = taken
+                        self.stopped = True
+                        return out
                 child = step(flat, a)
-                cpre = pre + ex._preempts(codec.cpu(flat, a[1]).curr, acts, a)
-                if cpre > bound:
+                cpre = 0 if bound is None else \
+                    pre + ex._preempts(codec.cpu(flat, a[1]).curr, acts, a)
+                if bound is not None and cpre > bound:
                     self.cuts.add("preemptions")
                     self._frontier(codec.reports(child), depth + 1, keys[sid], i)
                     succ.append(CUT)
                     continue
-                ckey = bound_key(hash(child), cpre)
+                ckey = hash(child) if bound is None else bound_key(hash(child), cpre)
                 succ.append(ckey)
                 taken += 1
                 c = known.get(ckey)
@@ -512,6 +655,8 @@ class _Worker:
                     else canon[values]
                 delta = tuple([(p, canon[n]) for p, n in delta])
                 st.memo.learn(key, positions, values, delta)
+        if self.damaged:
+            return   # it keeps no graph any more: the messages are only counted
         bit = 1 << sender
         known, shared_with = self.known, self.shared_with
         for ckey, child, depth, cpre in entries:
@@ -522,17 +667,28 @@ class _Worker:
 
     def _out_of_bounds(self) -> bool:
         o = self.ex.o
-        now = time.monotonic()
-        if o.progress and self.me == 0 and now - self._shown >= 1.0:
-            self._shown = now
-            show_progress(len(self.keys) * self.jobs, self.start, about=True)
-        if o.timeout is not None and now - self.start > o.timeout:
-            self.cuts.add("time")
+        if o.progress and self.me == 0:
+            now = time.monotonic()
+            if now - self._shown >= 1.0:
+                self._shown = now
+                show_progress(len(self.keys) * self.jobs, self.start, about=True)
+        if self._limit():
             return True
         if o.max_states is not None and len(self.keys) * self.jobs >= o.max_states:
             self.cuts.add("states")
             return True
         return False
+
+    def _limit(self) -> str | None:
+        """The limit reached (time, the parent's Ctrl-C, this worker's
+        share of the memory), noted in ``cuts``; None when none is."""
+        if self.stop.value:
+            what: str | None = "interrupt"
+        else:
+            what = self.limits.reached()
+        if what:
+            self.cuts.add(what)
+        return what
 
     def built(self) -> dict[str, Any]:
         st = self.stepper
@@ -541,7 +697,7 @@ class _Worker:
             self._frontier(st.codec.reports(flat), depth, self.keys[sid], -1)
         memo = st.memo
         return {"outcomes": sorted(set(self.terminal.values()), key=lambda x: x.text()),
-                "frontier": bool(self.frontier),
+                "damaged": self.damaged, "frontier": bool(self.frontier),
                 "cuts": sorted(self.cuts), "states": len(self.keys),
                 "transitions": len(self.succ) - self.succ.count(CUT),
                 "coverage": st.coverage(),
@@ -549,7 +705,7 @@ class _Worker:
                 "misses": memo.misses if memo is not None else 0}
 
     # ------------------------------------------------------------ counting
-    def count(self, outcomes: list[Any]) -> dict[str, Any]:
+    def count(self, outcomes: list[Any], until: float | None = None) -> dict[str, Any]:
         """Per state this worker owns: executions per outcome, the longest
         execution, and the distance to the nearest end of each outcome, from
         the ends back: a state is done when all its successors are; states
@@ -599,8 +755,13 @@ class _Worker:
             pending[s] -= 1
 
         ready = [s for s in range(n) if pending[s] == 0]
+        self.limits.phase(COUNT_SHARE)
+        self.limits.until = until   # the parent's (a Ctrl-C is in it)
+        cut: list[str] = []   # the limit that stopped the count, if one did
 
         def take(sender: int, entries: Any) -> None:
+            if cut:
+                return   # counted no more: the messages are only counted
             for key, c, longest, d in entries:
                 self.remote_dist[key] = d
                 for p in remote.pop(key, ()):
@@ -615,6 +776,12 @@ class _Worker:
         while not over:
             out: list[list[tuple[int, Any, int, Any]]] = [[] for _ in range(jobs)]
             budget = COUNT_BATCH
+            if ready and not cut:
+                what = self.limits.reached()
+                if what:
+                    # past the parent's deadline: after a Ctrl-C, its grace
+                    cut.append("interrupt" if what == "time" and self.stop.value else what)
+                    ready.clear()
             while ready and single and budget:
                 # one outcome: counts and distances are ints, the merge inline
                 budget -= 1
@@ -668,7 +835,8 @@ class _Worker:
             s0 = self.known[self.key0]
             c0 = counts[s0] if single or counts[s0] is not None else {}
             root = (c0, far[s0] + 1)
-        return {"complete": done == n, "root": root, "key0": self.key0}
+        return {"complete": done == n and not cut, "root": root, "key0": self.key0,
+                "cut": cut[0] if cut else None}
 
     def _dist(self, key: int, j: int) -> int:
         s = self.known.get(key, -1)
@@ -751,10 +919,13 @@ def _assemble(ex: Any, parts: list[tuple[Any, ...]]) -> None:
     for k in order:
         keys, which, offs, succ, tuples, terminal, frontier = parts[k]
         shared = [ex._pool.setdefault(t, t) for t in tuples]
+        ex._check()
         acts.extend(map(shared.__getitem__, which))
         base = len(dst)
         off.extend([o + base if o >= 0 else -1 for o in offs])
-        dst.extend(map(ids.__getitem__, succ))
+        for lo in range(0, len(succ), CHUNK):
+            ex._check()
+            dst.extend(map(ids.__getitem__, succ[lo:lo + CHUNK]))
         for key, outcome in terminal.items():
             ex.terminal[ids[key]] = outcome
         for reports, (depth, key, i) in frontier.items():

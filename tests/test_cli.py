@@ -247,7 +247,7 @@ def test_check_json_is_versioned_and_complete():
     import json
     out, _, code = kmap("check", SLOT, "--format", "json")
     doc = json.loads(out)
-    assert doc["format_version"] == 1 and code == 0
+    assert doc["format_version"] == 2 and code == 0
     assert {e["verdict"] for e in doc["expectations"]} == {"holds"}
     assert doc["statistics"]["states"] == 311
     assert any("DATA_LOSS" in r for o in doc["outcomes"] for r in o["reports"])

@@ -368,10 +368,10 @@ def test_the_progress_line_shows_states_and_rate_once_a_second(
     an estimate."""
     e = ex.Explorer(load(str(EXAMPLES[0])), ex.Options(progress=True))
     e.acts.extend([()] * 1234)
-    e._out_of_time()
+    e._check()
     assert capsys.readouterr().err == ""          # not a second yet
     e._last_progress -= 1.0
-    e._out_of_time()
+    e._check()
     assert re.fullmatch(r"\rkmap check: 1234 states, [\d,]+ states/s ", capsys.readouterr().err)
     ex.show_progress(80, e._start, about=True)
     assert capsys.readouterr().err.startswith("\rkmap check: about 80 states, ")
