@@ -822,13 +822,16 @@ class Explorer:
 
     def _shortest(self) -> None:
         """One shortest path per outcome: the lexicographically first (by
-        action positions) over the whole graph, so that reduction does not
-        change it. With one outcome, every transition kept and no cycle
-        that can be left, the counting pass left each state's distance to
-        its nearest end, and the witness takes, from the initial state, the
-        first action one step nearer; otherwise a breadth-first search,
-        which dequeues states in that same order, finds it."""
-        if self._near is not None and self.ends and self._kept_all:
+        action positions). With one outcome and no cycle that can be left,
+        the counting pass left each state's distance to its nearest end
+        along the kept transitions (reduction keeps a shortest execution
+        of each outcome: equivalent interleavings have equal length; the
+        oracle test checks every witness is shortest), and the witness
+        takes, from the initial state, the first kept action one step
+        nearer; otherwise a breadth-first search over the whole graph.
+        Then, for a condition that differs across a loop that never ends,
+        a path to a state of it showing each value."""
+        if self._near is not None and self.ends:
             self._shortest_by_distance(self._near)
         else:
             self._shortest_bfs()
@@ -856,13 +859,13 @@ class Explorer:
                             self.acts, parent, via, sid)
 
     def _shortest_by_distance(self, near: array[int]) -> None:
-        acts, off, dst = self.acts, self.off, self.dst
+        acts, off, dst, kept = self.acts, self.off, self.dst, self.kept
         path: list[Action] = []
         sid = 0
         while near[sid]:
             base = off[sid]
             i = next(i for i in range(len(acts[sid]))
-                     if dst[base + i] >= 0 and near[dst[base + i]] == near[sid] - 1)
+                     if kept[base + i] and near[dst[base + i]] == near[sid] - 1)
             path.append(acts[sid][i])
             sid = dst[base + i]
         self.result.witnesses[self.ends[sid]] = path
