@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from runtime import dma, kmap_local, pkmap, sched
-from runtime.evaluate import eval_expr, page_arg
+from runtime import dma, kmap_local, pkmap, preempt, sched
+from runtime.evaluate import eval_expr, page_arg, use_builtins, word
 from runtime.memory import access, is_highmem, page_address, page_pointer
 from runtime.program import Expr, PageKind
 from runtime.reports import R
@@ -176,11 +176,11 @@ def _spin_lock(tx: Tx, argv: list[int] | None, save: bool) -> Result:
             tx.set_me(irq_flags=tx.me.irq_flags + (flags,))
         if tx.cfg.CONFIG_PREEMPT_RT:
             sched.might_sleep(tx, "spin_lock")
-            sched.migrate_disable(tx)
+            preempt.migrate_disable(tx)
         else:
             if save:
-                sched.local_irq_disable(tx)
-            sched.preempt_disable(tx)
+                preempt.local_irq_disable(tx)
+            preempt.preempt_disable(tx)
     else:
         lock = p[1]
         flags = tx.me.irq_flags[-1] if save and tx.me.irq_flags else 0
@@ -200,9 +200,9 @@ def _spin_unlock(tx: Tx, argv: list[int] | None, restore: bool) -> Result:
         if not tx.cfg.CONFIG_PREEMPT_RT:
             tx.set_cpu(tx.cpu, irqs_off=not flags & X86_EFLAGS_IF)
     if tx.cfg.CONFIG_PREEMPT_RT:
-        sched.migrate_enable(tx)
+        preempt.migrate_enable(tx)
     else:
-        sched.preempt_enable(tx)
+        preempt.preempt_enable(tx)
     return None
 
 
@@ -221,7 +221,7 @@ def _smp_processor_id(tx: Tx, argv: list[int] | None) -> Result:
 
 
 def _get_cpu(tx: Tx, argv: list[int] | None) -> Result:
-    sched.preempt_disable(tx)
+    preempt.preempt_disable(tx)
     return tx.cpu
 
 
@@ -233,12 +233,10 @@ def _percpu(tx: Tx, var: int, cpu: int) -> int:
 
 def _this_cpu_add(tx: Tx, var: int, delta: int) -> None:
     """this_cpu_add(): one irq-safe instruction on this CPU's copy."""
-    from runtime.machine import word
     tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, tx.percpu[var][tx.cpu] + delta)
 
 
 def _this_cpu_write(tx: Tx, var: int, value: int) -> None:
-    from runtime.machine import word
     tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, value)
 
 
@@ -367,7 +365,7 @@ def _copy_user(to_user: bool) -> Handler:
             if length == 0:
                 return 0
             missing = _missing(tx, uaddr, length)
-            if missing and not sched.faults_disabled(tx):
+            if missing and not preempt.faults_disabled(tx):
                 for page in missing:
                     tx.user_present[page] = True
                 if tx.events is not None:
@@ -468,14 +466,14 @@ HANDLERS: dict[str, Handler] = {
     "memcpy_from_page": _memcpy_from_page,
     "memzero_page": _memzero_page,
     "memcpy_page": _memcpy_page,
-    "preempt_disable": _void(sched.preempt_disable),
-    "preempt_enable": _void(sched.preempt_enable),
-    "migrate_disable": _void(sched.migrate_disable),
-    "migrate_enable": _void(sched.migrate_enable),
-    "pagefault_disable": _void(sched.pagefault_disable),
-    "pagefault_enable": _void(sched.pagefault_enable),
-    "local_irq_disable": _void(sched.local_irq_disable),
-    "local_irq_enable": _void(sched.local_irq_enable),
+    "preempt_disable": _void(preempt.preempt_disable),
+    "preempt_enable": _void(preempt.preempt_enable),
+    "migrate_disable": _void(preempt.migrate_disable),
+    "migrate_enable": _void(preempt.migrate_enable),
+    "pagefault_disable": _void(preempt.pagefault_disable),
+    "pagefault_enable": _void(preempt.pagefault_enable),
+    "local_irq_disable": _void(preempt.local_irq_disable),
+    "local_irq_enable": _void(preempt.local_irq_enable),
     "spin_lock": lambda tx, a: _spin_lock(tx, a, False),
     "spin_unlock": lambda tx, a: _spin_unlock(tx, a, False),
     "spin_lock_irqsave": lambda tx, a: _spin_lock(tx, a, True),
@@ -488,7 +486,7 @@ HANDLERS: dict[str, Handler] = {
     "smp_processor_id": _smp_processor_id,
     "raw_smp_processor_id": lambda tx, a: tx.cpu,
     "get_cpu": _get_cpu,
-    "put_cpu": _void(sched.preempt_enable),
+    "put_cpu": _void(preempt.preempt_enable),
     "this_cpu_read": lambda tx, a: tx.percpu[a[0]][tx.cpu],  # type: ignore[index]
     "this_cpu_write": lambda tx, a: _this_cpu_write(tx, a[0], a[1]),  # type: ignore[index]
     "this_cpu_inc": lambda tx, a: _this_cpu_add(tx, a[0], 1),  # type: ignore[index]
@@ -553,3 +551,6 @@ def spinning_on(pending: tuple[int, ...] | None) -> int:
 
 
 __all__ = ["HANDLERS", "NOT_DONE", "call", "call_value", "MULTI_STEP"]
+
+
+use_builtins(call_value)

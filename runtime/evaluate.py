@@ -8,10 +8,31 @@ zero is the kernel's divide-error oops.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from runtime import program as ir
-from runtime.memory import page_of_pointer, page_pointer
+from runtime.memory import load_byte, page_of_pointer, page_pointer
 from runtime.reports import R
 from runtime.tx import Tx
+
+# A built-in inside an expression: runtime/builtins.py evaluates its
+# arguments here, so this module cannot import it back; builtins hands its
+# dispatcher over when it is imported (runtime/machine.py imports it), as
+# a kernel subsystem registers its ops.
+_call_value: Callable[[Tx, str, tuple[ir.Expr, ...]], int] | None = None
+
+
+def use_builtins(call_value: Callable[[Tx, str, tuple[ir.Expr, ...]], int]) -> None:
+    """Where eval_expr finds the built-ins (runtime/builtins.py)."""
+    global _call_value
+    _call_value = call_value
+
+
+def word(bits: int, value: int) -> int:
+    """Globals and percpu ints are signed machine words, so that a pointer
+    stored in one by a task survives for another (docs/language.md)."""
+    v = value & ((1 << bits) - 1)
+    return v - (1 << bits) if v >= 1 << (bits - 1) else v
 
 
 def c_div(a: int, b: int) -> int:
@@ -69,7 +90,6 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
     if t is ir.Binary:
         return _binary(tx, e)  # type: ignore[arg-type]
     if t is ir.LoadByte:
-        from runtime.memory import load_byte
         return load_byte(tx, eval_expr(tx, e.addr))  # type: ignore[union-attr]
     if t is ir.Unary:
         return unary(e.op, eval_expr(tx, e.operand))  # type: ignore[union-attr]
@@ -81,8 +101,9 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
             tx.bug(R.BAD_PAGE, i)
         return page_pointer(tx.program, e.first + i)  # type: ignore[union-attr]
     if t is ir.CallExpr:
-        from runtime.builtins import call_value
-        return call_value(tx, e.name, e.args)  # type: ignore[union-attr]
+        if _call_value is None:
+            raise RuntimeError("a built-in in an expression, but runtime.builtins is not loaded")
+        return _call_value(tx, e.name, e.args)  # type: ignore[union-attr]
     if t is ir.PercpuVar:
         return e.index  # type: ignore[union-attr, return-value]
     if t is ir.LockArg:

@@ -65,12 +65,13 @@ from typing import Any
 from runtime import vacuity
 from runtime.graph import bfs_parents, bottom_components, path_to
 from runtime.limits import BUILD_MEMORY, COUNT_SHARE, Cut, Limits, build_share
-from runtime.machine import Action, enabled, final_state, step
-from runtime.flat import Codec, Flat
-from runtime.memo import EnabledMemo, StepMemo
+from runtime.machine import Action, final_state, step
+from runtime.flat import Flat
 from runtime.outcome import MIXED, Observer, Outcome, collect_atoms, describe
 from runtime.program import Program
 from runtime.state import Report, State, initial_state
+from runtime.stepper import (CHECK_FANOUT, CHECK_LOOP, CHECK_STEPS, CHECK_WORK, CHUNK, FANOUT, FAR,
+                             Stepper, show_progress)
 
 __all__ = ["MIXED", "Options", "Outcome", "Result", "Explorer", "explore", "collect_atoms",
            "describe"]
@@ -91,19 +92,6 @@ class Options:
     start: float | None = None    # when the command began (time.monotonic), for timeout
 
 
-# A state is expanded in the tight loop of Explorer._build when it has at
-# most FANOUT enabled actions; one with more (a thousand tasks) takes the
-# loop that looks at the limits every CHECK_FANOUT successors, since its
-# expansion alone can take seconds. The tight loop looks at them when
-# CHECK_WORK successors have been made since the last look.
-FANOUT = 64
-CHECK_FANOUT = 32
-CHECK_WORK = 256
-# The later phases look at the limits every CHECK_LOOP turns of their
-# loops (a turn: about a microsecond), and array passes go CHUNK at a time.
-CHECK_LOOP = 4096
-CHECK_STEPS = 64   # where each turn is a step() (tens of microseconds)
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -138,46 +126,6 @@ class Result:
     memo_misses: int = 0           # steps it recorded
     # what the explored steps executed and states did (runtime/vacuity.py)
     coverage: vacuity.Coverage | None = None
-
-
-class Stepper:
-    """Phase 1's view of the model: flat states (runtime/flat.py), their
-    enabled actions and successors, memoized unless ``memo`` is off (then
-    every step runs the handlers on the decoded state)."""
-
-    def __init__(self, program: Program, memo: bool,
-                 pool: dict[tuple[Action, ...], tuple[Action, ...]], shared: bool = False) -> None:
-        self.p = program
-        self.codec = Codec(initial_state(program), shared)
-        self.memo = StepMemo(program, self.codec) if memo else None
-        self._enabled = EnabledMemo(program, self.codec, pool) if memo else None
-        self.pool = pool
-        self._cover = vacuity.Coverage()   # without the memo: noted step by step
-
-    def enabled(self, flat: Flat) -> tuple[Action, ...]:
-        """The enabled actions, one shared tuple per distinct set."""
-        if self._enabled is not None:
-            return self._enabled.enabled(flat)
-        s = self.codec.decode(flat)
-        acts = tuple(enabled(self.p, s))
-        vacuity.note(self.p, self._cover, s.ctxs, acts)
-        return self.pool.setdefault(acts, acts)
-
-    def step(self, flat: Flat, a: Action) -> Flat:
-        if self.memo is not None:
-            return self.memo.step(flat, a)
-        s = self.codec.decode(flat)
-        self._cover.executed.add((a[0], s.ctxs[a[0]].pc))
-        return self.codec.encode(step(self.p, s, a)[0])
-
-    def coverage(self) -> vacuity.Coverage:
-        """What the steps taken so far executed and the states met did
-        (runtime/vacuity.py), read off the memos when there are."""
-        if self.memo is None or self._enabled is None:
-            return self._cover
-        e = self._enabled
-        return vacuity.Coverage(set(self.memo.ran),
-                                vacuity.from_enabled_memo(self.p, e.table, e.views))
 
 
 class Explorer:
@@ -940,18 +888,6 @@ class Explorer:
             old = unfinished[out]
             if old is None or (len(path), path) < (len(old), old):
                 unfinished[out] = path
-
-
-FAR = 1 << 62   # the distance to an end no execution from here reaches
-
-
-def show_progress(states: int, start: float, about: bool = False) -> None:
-    """The progress line on stderr (asked for only on a terminal), over
-    itself each time; ``about``: a count estimated from one worker's."""
-    rate = states / max(time.monotonic() - start, 1e-9)
-    sys.stderr.write(f"\rkmap check: {'about ' if about else ''}{states} states, "
-                     f"{rate:,.0f} states/s ")
-    sys.stderr.flush()
 
 
 def explore(program: Program, opts: Options | None = None) -> Result:

@@ -12,27 +12,11 @@ observe a half-done push or pop.
 
 from __future__ import annotations
 
-from runtime import cache, pkmap, sched
-from runtime.memory import fixmap_slot, in_pkmap, is_highmem, page_address
+from runtime import cache, pkmap, preempt
+from runtime.memory import fixmap_slot, in_pkmap, is_highmem, note_mapped, note_released, page_address
 from runtime.program import PageKind
 from runtime.reports import R
 from runtime.tx import Tx
-
-
-def note_mapped(tx: Tx, vaddr: int, pfn: int) -> None:
-    """Forget an earlier release of this address by this context."""
-    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
-    me = tx.me
-    if any(v == base for v, _ in me.released):
-        tx.set_me(released=tuple(r for r in me.released if r[0] != base))
-
-
-def note_released(tx: Tx, vaddr: int, pfn: int) -> None:
-    """Remember that this context released its mapping at vaddr."""
-    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
-    me = tx.me
-    rel = tuple(sorted(set(me.released) | {(base, pfn)}))
-    tx.set_me(released=rel)
 
 
 def kmap_local_page_prot(tx: Tx, page: int) -> int:
@@ -66,7 +50,7 @@ def kmap_local_pfn_prot(tx: Tx, pfn: int) -> int:
     cur = tx.current()
     if tx.program.pfn_to_page.get(pfn) is None:
         tx.bug(R.BAD_PFN, pfn)
-    sched.migrate_disable(tx)
+    preempt.migrate_disable(tx)
     # kmap_local_idx_push()
     if tx.in_irq() and not tx.irqs_disabled():
         tx.warn_once(R.KMAP_LOCAL_HARDIRQ)
@@ -147,7 +131,7 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
              + (f" (pfn {cleared - 1:#x})" if cleared else " (no PTE there)"))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
-    sched.migrate_enable(tx)
+    preempt.migrate_enable(tx)
 
 
 def _unmap_outside_window(tx: Tx, addr: int) -> None:
@@ -235,10 +219,10 @@ def kmap_atomic(tx: Tx, page: int) -> int:
     migrate_disable on PREEMPT_RT), pagefault_disable, then the kmap_local
     path."""
     if tx.cfg.CONFIG_PREEMPT_RT:
-        sched.migrate_disable(tx)
+        preempt.migrate_disable(tx)
     else:
-        sched.preempt_disable(tx)
-    sched.pagefault_disable(tx)
+        preempt.preempt_disable(tx)
+    preempt.pagefault_disable(tx)
     return kmap_local_page_prot(tx, page)
 
 
@@ -246,11 +230,11 @@ def kunmap_atomic(tx: Tx, vaddr: int) -> None:
     """__kunmap_atomic(): kunmap_local_indexed, pagefault_enable, then
     preempt_enable (migrate_enable on PREEMPT_RT)."""
     kunmap_local(tx, vaddr)
-    sched.pagefault_enable(tx)
+    preempt.pagefault_enable(tx)
     if tx.cfg.CONFIG_PREEMPT_RT:
-        sched.migrate_enable(tx)
+        preempt.migrate_enable(tx)
     else:
-        sched.preempt_enable(tx)
+        preempt.preempt_enable(tx)
 
 
 def kmap_to_page(tx: Tx, vaddr: int) -> int | None:

@@ -20,8 +20,9 @@ When ``ctx`` may step on ``cpu`` (reference/kernel-semantics.md §3, §7):
 
 from __future__ import annotations
 
-from runtime import builtins, program as ir, sched
-from runtime.evaluate import eval_expr
+from runtime import builtins, cache, program as ir, sched
+from runtime.endless import stuck_reports
+from runtime.evaluate import eval_expr, word
 from runtime.memory import store_byte
 from runtime.program import Program
 from runtime.reports import Kind, R, kind_of
@@ -168,13 +169,6 @@ def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
         _finish(tx)
 
 
-def word(bits: int, value: int) -> int:
-    """Globals and percpu ints are signed machine words, so that a pointer
-    stored in one by a task survives for another (docs/language.md)."""
-    v = value & ((1 << bits) - 1)
-    return v - (1 << bits) if v >= 1 << (bits - 1) else v
-
-
 def _narrow(value: int, dest: ir.ToLocal) -> int:
     v = value & ((1 << dest.width) - 1)
     if dest.signed and v >= 1 << (dest.width - 1):
@@ -258,8 +252,6 @@ def final_state(program: Program, state: State,
     ends; by default, those of a terminal state (nothing can step), and
     none for a state where something still can (an execution cut short
     has not ended)."""
-    from runtime import cache
-    from runtime.endless import stuck_reports
     tx = Tx(program, state, 0, 0, False)
     if stuck is None and not state.panicked and not is_final(program, state) \
             and not enabled(program, state):

@@ -205,3 +205,19 @@ def load_byte(tx: Tx, vaddr: int) -> int:
 def store_byte(tx: Tx, vaddr: int, value: int) -> None:
     access(tx, vaddr, 1, bytes([value & 0xFF]))
 
+
+# ------------------------------------------- use after unmap (the model's own)
+def note_mapped(tx: Tx, vaddr: int, pfn: int) -> None:
+    """Forget an earlier release of this address by this context."""
+    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
+    me = tx.me
+    if any(v == base for v, _ in me.released):
+        tx.set_me(released=tuple(r for r in me.released if r[0] != base))
+
+
+def note_released(tx: Tx, vaddr: int, pfn: int) -> None:
+    """Remember that this context released its mapping at vaddr."""
+    base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
+    me = tx.me
+    rel = tuple(sorted(set(me.released) | {(base, pfn)}))
+    tx.set_me(released=rel)

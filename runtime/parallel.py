@@ -59,7 +59,7 @@ import traceback
 from array import array
 from typing import Any, Callable
 
-from runtime.explore import CHUNK, FANOUT, CHECK_FANOUT, FAR, Stepper, show_progress
+from runtime.stepper import CHUNK, FANOUT, CHECK_FANOUT, FAR, Stepper, show_progress
 from runtime.flat import Codec, Flat, NumberingClash
 from runtime.limits import COUNT_SHARE, Cut, memory_used
 from runtime.machine import Action, final_state

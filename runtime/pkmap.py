@@ -13,7 +13,7 @@ inside these atomic steps. Left out: the 2024 kmap_lock/TLB-IPI deadlock
 from __future__ import annotations
 
 from runtime import cache
-from runtime.memory import is_highmem, page_address, pkmap_slot_of
+from runtime.memory import is_highmem, note_mapped, note_released, page_address, pkmap_slot_of
 from runtime.reports import R
 from runtime.state import Status
 from runtime.tx import Tx
@@ -31,7 +31,6 @@ def _unhold(tx: Tx, vaddr: int, pfn: int) -> None:
         held.remove(pfn)
         tx.set_me(held=tuple(held))
     if pfn not in tx.me.held:
-        from runtime.kmap_local import note_released
         note_released(tx, vaddr, pfn)
 
 
@@ -111,7 +110,6 @@ def kmap_high_start(tx: Tx, page: int, woken: bool) -> int:
     if tx.pkmap_count[nr] < 2:
         tx.bug(R.KMAP_HIGH_COUNT)
     _hold(tx, tx.program.pages[page].pfn)
-    from runtime.kmap_local import note_mapped
     note_mapped(tx, vaddr, tx.program.pages[page].pfn)
     _arm_unlock_irq(tx)
     return vaddr
@@ -182,7 +180,6 @@ def kmap_high_get(tx: Tx, page: int) -> int:
         tx.event(f"kmap_high_get: pinned slot {nr}, pkmap_count[{nr}] "
              f"{tx.pkmap_count[nr] - 1} -> {tx.pkmap_count[nr]}")
     _hold(tx, tx.program.pages[page].pfn)
-    from runtime.kmap_local import note_mapped
     note_mapped(tx, vaddr, tx.program.pages[page].pfn)
     return vaddr
 

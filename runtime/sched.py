@@ -1,8 +1,7 @@
-"""CPUs, context switches, execution-context counters, spinlocks, irqs.
+"""CPUs, context switches, spinlocks, irqs; the counters they read are in
+runtime/preempt.py.
 
-Sources (reference/kernel-semantics.md §3, §7.2): preempt_count and
-migrate_disable/enable (kernel/sched/core.c, 74d862b682f5),
-__might_resched's "sleeping function called from invalid context",
+Sources (reference/kernel-semantics.md §3, §7.2): __might_resched's "sleeping function called from invalid context",
 schedule_debug's "scheduling while atomic", prepare_task_switch /
 finish_task_switch calling kmap_local_sched_out/in, irq entry adding
 HARDIRQ_OFFSET with interrupts off, and CONFIG_DEBUG_SPINLOCK's spin_bug().
@@ -12,66 +11,11 @@ DEBUG_VM (a kernel one runs to find these bugs).
 
 from __future__ import annotations
 
+from runtime import kmap_local
+from runtime.preempt import in_atomic
 from runtime.reports import R
 from runtime.state import HARDIRQ_OFFSET, Status, idle_ctx
 from runtime.tx import Tx
-
-
-# ---------------------------------------------------------------- counters
-def preempt_disable(tx: Tx) -> None:
-    tx.set_me(preempt_count=tx.me.preempt_count + 1)
-
-
-def preempt_enable(tx: Tx) -> None:
-    """preempt_count_sub() with DEBUG_PREEMPT: refuses to underflow."""
-    count = tx.me.preempt_count
-    if count & 0xFF == 0:  # PREEMPT_MASK: the hardirq bits are not ours
-        tx.debug_locks_warn(R.PREEMPT_UNDERFLOW)
-        return
-    tx.set_me(preempt_count=count - 1)
-
-
-def migrate_disable(tx: Tx) -> None:
-    """migrate_disable(): nests on current->migration_disabled."""
-    cur = tx.current()
-    tx.set(cur, migration_disabled=tx.ctxs[cur].migration_disabled + 1)
-
-
-def migrate_enable(tx: Tx) -> None:
-    """migrate_enable(): WARN_ON_ONCE on an unbalanced call."""
-    cur = tx.current()
-    n = tx.ctxs[cur].migration_disabled
-    if n <= 0:
-        tx.warn_once(R.MIGRATE_UNBALANCED)
-        return
-    tx.set(cur, migration_disabled=n - 1)
-
-
-def pagefault_disable(tx: Tx) -> None:
-    cur = tx.current()
-    tx.set(cur, pagefault_disabled=tx.ctxs[cur].pagefault_disabled + 1)
-
-
-def pagefault_enable(tx: Tx) -> None:
-    cur = tx.current()
-    tx.set(cur, pagefault_disabled=tx.ctxs[cur].pagefault_disabled - 1)
-
-
-def in_atomic(tx: Tx) -> bool:
-    return tx.me.preempt_count != 0
-
-
-def faults_disabled(tx: Tx) -> bool:
-    """faulthandler_disabled(): pagefault_disabled() || in_atomic()."""
-    return tx.ctxs[tx.current()].pagefault_disabled > 0 or in_atomic(tx)
-
-
-def local_irq_disable(tx: Tx) -> None:
-    tx.set_cpu(tx.cpu, irqs_off=True)
-
-
-def local_irq_enable(tx: Tx) -> None:
-    tx.set_cpu(tx.cpu, irqs_off=False)
 
 
 # ------------------------------------------------------------ atomic sleep
@@ -153,7 +97,6 @@ def switch_to(tx: Tx, task: int, cpu: int) -> None:
     kmap_local.sched_out, and the idle task's preempt count, and changes
     nothing unless that count is not 0 (_idle_schedule_debug):
     runtime/memo.py learns a switch under those alone (machine.switch_step)."""
-    from runtime import kmap_local
     old_cpu = tx.ctxs[task].cpu
     if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:
         leave_cpu(tx, task, old_cpu)   # migrated while running
@@ -196,7 +139,6 @@ def leave_cpu(tx: Tx, task: int, cpu: int) -> None:
     """The task stops running here (it sleeps, exits or is killed): the
     CPU switches to its idle task, whose saved kmap_local slots
     finish_task_switch() re-installs (kmap_local_sched_in of next)."""
-    from runtime import kmap_local
     if tx.cpus[cpu].curr == task:
         kmap_local.sched_out(tx, task, cpu)
         tx.set_cpu(cpu, curr=-1, irqs_off=False)

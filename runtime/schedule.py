@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runtime.endless import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost, stuck_reports
+from runtime.closure import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost
+from runtime.endless import stuck_reports
 from runtime.machine import Action, enabled, final_state, step
 from runtime.program import Program, ScheduleStep
 from runtime.state import Report, State, Status, initial_state
