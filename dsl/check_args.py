@@ -8,16 +8,30 @@ whose signature the call's arguments fit.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dsl import names, nodes
-from dsl.check_env import Ty
+from dsl.check_env import Env, Ty
 from dsl.names import Arg, Builtin
 from dsl.source import did_you_mean
-from dsl.symbols import PAGE_RETURNING, POINTER_TYPES, walk
+from dsl.symbols import PAGE_RETURNING, POINTER_TYPES, LocalSym, PageSym, walk
 
-if TYPE_CHECKING:
-    from dsl.check_expr import ExprCheck
+
+class ExprCheck(Protocol):
+    """What an argument's rule asks of the expression checker
+    (dsl/check_expr.py, which calls these rules: the import goes one way)."""
+
+    env: Env
+
+    def value(self, expr: nodes.Expr) -> Ty: ...
+
+    def local(self, name: str) -> LocalSym | None: ...
+
+    def unknown(self, expr: nodes.Name) -> None: ...
+
+    def page_array(self, expr: nodes.Expr) -> PageSym | None: ...
+
+    def named_page(self, expr: nodes.Expr) -> PageSym | None: ...
 
 
 def suggest_builtin(ex: ExprCheck, expr: nodes.Call) -> str:

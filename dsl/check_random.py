@@ -11,7 +11,7 @@ alone already decide (a report never goes away), as where a bound cuts
 the exhaustive search. After ``--timeout`` no execution starts.
 
 A counterexample is shrunk before it is printed (runtime/shrink.py). The
-text and JSON layouts are those of dsl/check_cli.py.
+text and JSON layouts are those of dsl/check_text.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import random
 import sys
 import time
 
-from dsl import check_cli as cc
+from dsl import check_text as cc
 from runtime import explore as ex
 from runtime.machine import Action
 from runtime.outcome import Observer, Outcome

@@ -18,14 +18,8 @@ import traceback
 from typing import Sequence
 
 from dsl.load import FileError, load
+from dsl.cli_usage import EX_DATAERR, EX_OK, EX_SOFTWARE, EX_USAGE, Usage
 from dsl.source import InputError, did_you_mean
-
-EX_OK, EX_FAIL, EX_USAGE, EX_DATAERR, EX_SOFTWARE = 0, 1, 2, 65, 70
-
-
-class Usage(Exception):
-    """A command-line mistake: exit status 2."""
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]

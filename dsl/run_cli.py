@@ -7,6 +7,7 @@ import re
 import sys
 
 from dsl import report
+from dsl.cli_usage import EX_DATAERR, EX_USAGE, Usage
 from dsl.load import load
 from dsl.source import Diagnostic, InputError, Source
 from dsl.nodes import Span
@@ -14,7 +15,6 @@ from runtime import schedule as sch
 from runtime.program import Program, ScheduleStep
 
 def run(args: argparse.Namespace) -> int:
-    from dsl.cli import Usage
     if args.max_steps < 1:
         raise Usage("--max-steps must be at least 1")
     program = load(args.file)
@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[
         tuple[ScheduleStep, ...] | None, str, str]:
-    from dsl.cli import Usage
     if args.schedule is not None:
         try:
             return sch.parse_items(program, args.schedule), "--schedule", args.schedule.strip()
@@ -55,7 +54,6 @@ def _items(program: Program, args: argparse.Namespace) -> tuple[
 
 
 def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleError) -> int:
-    from dsl.cli import EX_DATAERR, EX_USAGE
     if args.schedule is not None:
         print(f"kmap: --schedule item {e.item + 1}: {e}", file=sys.stderr)
         return EX_USAGE

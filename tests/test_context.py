@@ -167,7 +167,7 @@ task other on cpu0 { int s = started; if (s == 1) { order = 1; } }
 expect sometimes t.o == 1;
 expect always t.d == 0;
 expect never BUG || WARN;"""
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     for call in ("schedule()", "msleep(1)"):
         p, r = check(body % call)
         assert [v.holds for v in verdicts_of(p, r)] == [True, True, True], call

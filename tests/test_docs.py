@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dsl import names
-from dsl.check_cli import to_json, verdicts_of
+from dsl.check_text import to_json, verdicts_of
 from dsl.check_env import CODES
 from dsl.load import load
 from runtime import config

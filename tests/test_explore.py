@@ -82,7 +82,7 @@ expect always per_cpu(hits, 0) == 2;
 
 
 def test_preemption_bound_zero_hides_the_race_and_says_so():
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     p, r = check(PERCPU, preemption_bound=0)
     assert all(o.conds[0] for o in r.outcomes)      # no preemption: no lost update
     assert r.bounded == ["preemptions"]
@@ -92,14 +92,14 @@ def test_preemption_bound_zero_hides_the_race_and_says_so():
 
 
 def test_depth_and_state_bounds_are_reported():
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     for kw in ({"max_depth": 3}, {"max_states": 5}):
         p, r = check(PERCPU, **kw)
         assert r.bounded and verdicts_of(p, r)[0].holds in (None, False)
 
 
 def test_sometimes_can_hold_under_a_bound():
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     src = PERCPU.replace("expect always per_cpu(hits, 0) == 2;", "expect sometimes per_cpu(hits, 0) == 2;")
     p, r = check(src, max_depth=4)
     assert verdicts_of(p, r)[0].holds is True
@@ -149,7 +149,7 @@ def test_when_no_execution_ends_check_says_so_instead_of_vacuous_truth():
     """CONFIG_PREEMPTION=n (x86's default here) and a busy loop without a
     preemption point: the CPU never schedules the watchdog's stopper work,
     so watchdog_timer_fn() reports a soft lockup (kernel/watchdog.c)."""
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     src = """int ready = 0;
 task t on cpu0 { while (ready == 0) { } }
 expect always ready == 1;
@@ -166,7 +166,7 @@ int flag = 0;
 task waiter on cpu0 { while (flag == 0) { } int done = 1; }
 task setter on cpu1 { flag = 1; }
 expect always waiter.done == 1;"""
-    from dsl.check_cli import verdicts_of
+    from dsl.check_text import verdicts_of
     p, r = check(src)
     assert [v.holds for v in verdicts_of(p, r)] == [True]
 

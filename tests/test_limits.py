@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dsl.check_cli import text, to_json, verdicts_of
+from dsl.check_text import text, to_json, verdicts_of
 from dsl.load import load
 from kmaptest import program as load_src
 from runtime import explore as ex

@@ -3,7 +3,7 @@
 tests/oracle.py explores naively (breadth-first over step(), no
 reduction, no memo, no flat states) and builds the outcomes and verdicts
 the language contract asks for. The checker (runtime.explore.explore and
-dsl.check_cli.verdicts_of) must find the same set of outcomes, the same
+dsl.check_text.verdicts_of) must find the same set of outcomes, the same
 verdicts and the same number of states, with and without reduction, with
 and without the memo, and with worker processes: on every example and on
 thousands of generated scenarios with spin-waits on shared flags, maps,
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from dsl.check_cli import verdicts_of
+from dsl.check_text import verdicts_of
 from dsl.load import load, load_text
 from runtime import explore as ex
 from runtime.endless import stuck_reports

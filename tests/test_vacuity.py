@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dsl.cli import main
-from dsl.check_cli import text, to_json, verdicts_of, warnings_of
+from dsl.check_text import text, to_json, verdicts_of, warnings_of
 from dsl.load import load
 from runtime import explore as ex
 from runtime.machine import enabled, step
