@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dsl.load import load_text  # noqa: E402
-from runtime import explore as ex  # noqa: E402
+from kmap_scenarios.dsl.lower.load import load_text  # noqa: E402
+from kmap_scenarios.runtime.search import explore as ex# noqa: E402
 
 SPIN_PML = ROOT.parent / "shared" / "bench" / "spin" / "kmap_dma.pml"
 
@@ -171,8 +171,8 @@ def mazurkiewicz_traces(program: object, limit: int) -> int | None:
     different contexts on different CPUs whose steps commute in that
     state). Every execution is enumerated, and executions one valid swap
     apart are joined (union-find); None past `limit` executions."""
-    from runtime.machine import enabled, step
-    from runtime.state import initial_state
+    from kmap_scenarios.runtime.kernel.machine import enabled, step
+    from kmap_scenarios.runtime.kernel.state import initial_state
     p = program
     paths: list[tuple[tuple[int, int], ...]] = []
     stack = [(initial_state(p), ())]  # type: ignore[arg-type]
@@ -214,8 +214,8 @@ def mazurkiewicz_traces(program: object, limit: int) -> int | None:
 ONE_PROBE = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from dsl.load import load_text
-from runtime import explore as ex
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
 t0 = time.perf_counter()
 r = ex.explore(p, ex.Options(reduce={reduce!r}, timeout={timeout!r}, jobs={jobs!r}))
@@ -295,8 +295,8 @@ CONCURRENT_PROBE = """
 import sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 import ladder
-from dsl.load import load_text
-from runtime import explore as ex
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.runtime.search import explore as ex
 p = load_text(dict(ladder.LADDER)[{label!r}](), 'bench.kmap')
 t0 = time.perf_counter()
 ex.explore(p)
@@ -318,8 +318,8 @@ MEMORY_PROBE = """
 import sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 import ladder
-from dsl.load import load_text
-from runtime import explore as ex
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.runtime.search import explore as ex
 def hwm():
     with open('/proc/self/status') as f:
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmHWM'))
@@ -384,8 +384,8 @@ def jobs_section(timeout: float) -> None:
 INSTR_PROBE = """
 import sys
 sys.path.insert(0, {root!r})
-from dsl.load import load_text
-from runtime import explore as ex
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
 if {jobs!r}:
     ex.explore(p, ex.Options(jobs={jobs!r}))

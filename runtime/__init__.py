@@ -1,1 +1,3 @@
-"""The modelled kernel: state, step, and the kmap subsystem. Imports nothing from dsl."""
+"""The runtime: the modelled kernel (kernel/) and the search over its
+executions (search/). Imports nothing from dsl/.
+"""

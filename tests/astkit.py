@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-from dsl import nodes as n
-from dsl.source import Source
+from kmap_scenarios.dsl.syntax import nodes as n
+from kmap_scenarios.dsl.syntax.source import Source
 
 _lines = itertools.count(1)
 

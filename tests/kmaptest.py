@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dsl.load import load_text
-from dsl import report
-from runtime import explore as ex
-from runtime.program import Program
-from runtime.reports import Kind, headline, kind_of, render
-from runtime.schedule import Execution, execute, parse_items
-from runtime.state import State
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.dsl.formats import run_text as report
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.reports import Kind, headline, kind_of, render
+from kmap_scenarios.runtime.search.schedule import Execution, execute, parse_items
+from kmap_scenarios.runtime.kernel.state import State
 
 
 def program(src: str, path: str = "t.kmap") -> Program:

@@ -1,6 +1,6 @@
 """A deliberately naive explorer: the oracle `kmap check` is compared with.
 
-Nothing here comes from the checker's search (runtime/explore.py,
+Nothing here comes from the checker's search (runtime/search/explore.py,
 graph.py, memo.py, flat.py, parallel.py). It uses only the model's
 public semantics: ``machine.enabled`` and ``machine.step`` from
 ``state.initial_state``, ``machine.final_state``, ``endless.stuck_reports``
@@ -28,14 +28,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from runtime import machine, program as ir
-from runtime.endless import stuck_reports
-from runtime.expect import ExpectError, evaluate
-from runtime.machine import Action
-from runtime.outcome import MIXED, Outcome, collect_atoms
-from runtime.program import Program
-from runtime.reports import Kind, R, kind_of, label
-from runtime.state import State, initial_state
+from kmap_scenarios.runtime.kernel import machine, program as ir
+from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
+from kmap_scenarios.runtime.search.expect import ExpectError, evaluate
+from kmap_scenarios.runtime.kernel.machine import Action
+from kmap_scenarios.runtime.search.outcome import MIXED, Outcome, collect_atoms
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of, label
+from kmap_scenarios.runtime.kernel.state import State, initial_state
 
 
 class TooBig(Exception):

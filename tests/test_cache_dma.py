@@ -207,7 +207,7 @@ irq i on cpu0 { void *y = kmap_local_page(D2); y[0] = 2; kunmap_local(y); }""",
 def test_pks_config_constraints():
     """§13.25: DEVMAP_ACCESS_PROTECTION needs !HIGHMEM and x86_64."""
     import pytest
-    from dsl.source import InputError
+    from kmap_scenarios.dsl.syntax.source import InputError
     for cfg in ("ARCH = x86; CONFIG_DEVMAP_ACCESS_PROTECTION = y;",
                 "ARCH = arm; CONFIG_HIGHMEM = n; CONFIG_DEVMAP_ACCESS_PROTECTION = y;"):
         with pytest.raises(InputError) as err:
@@ -231,7 +231,7 @@ def test_vivt_flushes_at_kunmap_local_are_traced():
 def test_arch_specific_apis_are_refused_elsewhere():
     """E419: kmap_high_get is ARM's; ZONE_DEVICE needs a 64-bit kernel."""
     import pytest
-    from dsl.source import InputError
+    from kmap_scenarios.dsl.syntax.source import InputError
     for src in ("config { ARCH = x86; } page P = alloc_page(GFP_HIGHUSER); task t { void *v = kmap_high_get(P); }",
                 "config { ARCH = arm; } page D = alloc_devmap_page(); task t { }"):
         with pytest.raises(InputError) as err:

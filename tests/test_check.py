@@ -1,4 +1,4 @@
-"""dsl/check.py: one test per diagnostic code at least, asserting codes and
+"""dsl/check/checker.py: one test per diagnostic code at least, asserting codes and
 the key phrases of messages and hints (goldens pin the full prose)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 from astkit import (addr, assign, binary, block, call, config, deref, expect, file, for_, gint,
                     if_, incdec, index, lit, lock, member, name, page, sched, source_of, stmt,
                     task, text, unary, var, while_)
-from dsl import nodes as n
-from dsl.check import Checked, check
-from dsl.source import Diagnostic, InputError
+from kmap_scenarios.dsl.syntax import nodes as n
+from kmap_scenarios.dsl.check.checker import Checked, check
+from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError
 
 
 def ok(f: n.File) -> Checked:
@@ -474,10 +474,11 @@ def test_every_emitted_code_is_listed_in_CODES() -> None:
     import re
     from pathlib import Path
 
-    from dsl.check_env import CODES
-    root = Path(__file__).resolve().parent.parent / "dsl"
+    from kmap_scenarios.dsl import check
+    from kmap_scenarios.dsl.check.env import CODES
+    root = Path(check.__file__).parent   # the installed checker's source
     used = set()
-    for module in ("check.py", "check_expr.py", "check_args.py", "check_stmt.py"):
+    for module in ("checker.py", "expr.py", "args.py", "stmt.py"):
         used |= set(re.findall(r'"(E\d{3})"', (root / module).read_text()))
     assert used == set(CODES)
 
@@ -490,7 +491,7 @@ def test_E404_task_pointer_local_is_not_page_memory() -> None:
 
 # ------------------------------------------------- C that is not supported
 def _diags(src: str) -> list[Diagnostic]:
-    from dsl.load import load_text
+    from kmap_scenarios.dsl.lower.load import load_text
     with pytest.raises(InputError) as info:
         load_text(src, "c.kmap")
     return info.value.diagnostics

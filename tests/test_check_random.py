@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from dsl.check_random import SEARCH
+from kmap_scenarios.dsl.cli.random_runs import SEARCH
 from kmaptest import program
 from test_cli import kmap, write
-from runtime import explore as ex
-from runtime.outcome import Observer
-from runtime.schedule import Search, execute, random_choice
-from runtime.shrink import outcome_of
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search.outcome import Observer
+from kmap_scenarios.runtime.search.schedule import Search, execute, random_choice
+from kmap_scenarios.runtime.search.shrink import outcome_of
 
 # The issue's scenario: 120,001 steps, more than the default cap of 100,000.
 LONG_LOOP = """int g = 0;

@@ -1,14 +1,14 @@
-"""dsl/check.py and dsl/lower.py from source text, through the real parser."""
+"""dsl/check/checker.py and dsl/lower/lower.py from source text, through the real parser."""
 
 from __future__ import annotations
 
 import pytest
 
-from dsl.check import check
-from dsl.lower import lower
-from dsl.source import InputError, Source
-from dsl.syntax import parse
-from runtime import program as ir
+from kmap_scenarios.dsl.check.checker import check
+from kmap_scenarios.dsl.lower.lower import lower
+from kmap_scenarios.dsl.syntax.source import InputError, Source
+from kmap_scenarios.dsl.syntax.parser import parse
+from kmap_scenarios.runtime.kernel import program as ir
 
 LANGUAGE_EXAMPLE = """\
 scenario "dma-map-vs-pkmap-slot-reuse";
@@ -100,8 +100,8 @@ def test_check_text_is_the_exact_source() -> None:
 def test_did_you_mean_prefers_the_closest_spelling_over_a_prefix():
     """Review: `kmap_locl_page` suggested `kmap` (a prefix of the typo)."""
     import pytest as _pytest
-    from dsl.load import load_text
-    from dsl.source import InputError
+    from kmap_scenarios.dsl.lower.load import load_text
+    from kmap_scenarios.dsl.syntax.source import InputError
     cases = {"kmap_locl_page": "kmap_local_page", "kunmap_locl": "kunmap_local",
              "kmap_atomc": "kmap_atomic", "memcpy_to_pgae": "memcpy_to_page",
              "kmap_local": "kmap_local_page"}

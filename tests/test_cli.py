@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dsl.cli import main
+from kmap_scenarios.dsl.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = str(ROOT / "examples" / "pkmap" / "first_slot.kmap")
@@ -187,7 +187,7 @@ def test_unknown_option_suggests_the_closest():
 
 
 def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):
-    import runtime.machine as m
+    import kmap_scenarios.runtime.kernel.machine as m
     real = m.step
     calls = {"n": 0}
 
@@ -197,7 +197,7 @@ def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):
             raise RuntimeError("boom")
         return real(program, state, action, trace)
 
-    monkeypatch.setattr("runtime.schedule.step", broken)
+    monkeypatch.setattr("kmap_scenarios.runtime.search.schedule.step", broken)
     _, err, code = kmap("run", FIRST)
     assert code == 70
     assert "internal error" in err
@@ -206,9 +206,9 @@ def test_internal_error_exit_70_prints_replay(monkeypatch: pytest.MonkeyPatch):
 
 def test_python_dash_m_dsl_and_no_traceback_in_a_real_process(tmp_path: Path):
     f = write(tmp_path, b"\xff\xfe task")
-    r = subprocess.run([sys.executable, "-m", "dsl", "run", f], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run([sys.executable, "-m", "kmap_scenarios", "run", f], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 65 and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "dsl", "run", FIRST], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run([sys.executable, "-m", "kmap_scenarios", "run", FIRST], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "result: all 4 expectations hold" in r.stdout
 
 

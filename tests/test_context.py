@@ -167,7 +167,7 @@ task other on cpu0 { int s = started; if (s == 1) { order = 1; } }
 expect sometimes t.o == 1;
 expect always t.d == 0;
 expect never BUG || WARN;"""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     for call in ("schedule()", "msleep(1)"):
         p, r = check(body % call)
         assert [v.holds for v in verdicts_of(p, r)] == [True, True, True], call
@@ -181,7 +181,7 @@ expect never BUG || WARN;"""
 
 def test_schedule_cannot_fire_irq_while_disabled():
     import pytest
-    from runtime.schedule import ScheduleError
+    from kmap_scenarios.runtime.search.schedule import ScheduleError
     with pytest.raises(ScheduleError, match="interrupts disabled"):
         run(src("""task t on cpu0 { local_irq_disable(); g = 1; local_irq_enable(); }
 irq i on cpu0 { g = 5; }"""), "t:1, i")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from dsl import names
-from dsl.check_text import to_json, verdicts_of
-from dsl.check_env import CODES
-from dsl.load import load
-from runtime import config
-from runtime.explore import explore
+from kmap_scenarios.dsl.syntax import names
+from kmap_scenarios.dsl.formats.check_text import to_json, verdicts_of
+from kmap_scenarios.dsl.check.env import CODES
+from kmap_scenarios.dsl.lower.load import load
+from kmap_scenarios.runtime.kernel import config
+from kmap_scenarios.runtime.search.explore import explore
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE = (ROOT / "docs/language.md").read_text(encoding="utf-8")
@@ -25,9 +25,10 @@ CHECK_JSON = (ROOT / "docs/check-json.md").read_text(encoding="utf-8")
 
 
 def _syntax_codes() -> set[str]:
-    """The E1xx codes the front end emits (dsl/syntax*.py)."""
+    """The E1xx codes the front end emits (dsl/syntax/, as installed)."""
+    from kmap_scenarios.dsl import syntax
     found: set[str] = set()
-    for path in (ROOT / "dsl").glob("syntax*.py"):
+    for path in Path(syntax.__file__).parent.glob("*.py"):
         found |= set(re.findall(r'"(E1\d\d)"', path.read_text(encoding="utf-8")))
     return found
 

@@ -19,7 +19,7 @@ from array import array
 import pytest
 
 from kmaptest import check, program, run
-from runtime.graph import bottom_components
+from kmap_scenarios.runtime.search.graph import bottom_components
 
 
 def _graph(edges: dict[int, list[int]], n: int) -> tuple[list[tuple[int, ...]], array[int], array[int]]:
@@ -118,7 +118,7 @@ task setter on cpu0 { flag = 1; }""")
 def test_a_report_before_an_endless_loop_is_part_of_its_outcome() -> None:
     """The issue's second scenario: q's kunmap() BUGs before it sets the
     flag, so p spins for ever; check must say BUG and name p, not q."""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check("""config { NR_CPUS = 2; LAST_PKMAP = 4; }
 page P = alloc_page(GFP_HIGHUSER);
 int flag = 0;
@@ -135,7 +135,7 @@ expect never BUG;""")
 def test_the_issue_handshake_can_hang() -> None:
     """q runs first and sees a == 0: p spins for ever on a preemptible
     loop (no detector); check no longer says never DEADLOCK holds."""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check("""int a = 0;  int ack = 0;
 task p on cpu0 { a = 1; while (ack == 0) cond_resched(); }
 task q on cpu1 { if (a == 1) ack = 1; }
@@ -156,7 +156,7 @@ task t on cpu0 { void *a = kmap(A); void *b = kmap(B); }""") == [
 
 
 def test_values_that_change_inside_a_loop_are_all_shown_and_judged_at_every_state() -> None:
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check("""config { CONFIG_PREEMPTION = y; }
 int x = 0;
 task t on cpu0 { while (1) { x = 1; x = 0; } }
@@ -190,8 +190,8 @@ task q on cpu1 { if (a == 1) ack = 1; }""")
 
 
 def test_every_never_ending_witness_replays_exactly() -> None:
-    from runtime import explore as ex
-    from runtime.schedule import encode, execute, parse_items
+    from kmap_scenarios.runtime.search import explore as ex
+    from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
     p = program("""config { NR_CPUS = 2; LAST_PKMAP = 4; }
 page P = alloc_page(GFP_HIGHUSER);
 int flag = 0;
@@ -214,9 +214,9 @@ def test_a_stuck_report_does_not_depend_on_the_order_of_the_component() -> None:
     cond_resched(): its report names the lowest CPU it runs on there
     (found by the oracle of tests/oracle.py: the CPU of the first state
     the search happened to meet decided `DEADLOCK("on cpu1")`)."""
-    from runtime.endless import stuck_reports
-    from runtime.machine import enabled
-    from runtime import explore as ex
+    from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
+    from kmap_scenarios.runtime.kernel.machine import enabled
+    from kmap_scenarios.runtime.search import explore as ex
     p = program("""config { NR_CPUS = 2; }
 int f = 0;
 task u { }
@@ -224,7 +224,7 @@ task t { while (f == 0) cond_resched(); }
 expect sometimes DEADLOCK("on cpu1");""")
     e = ex.Explorer(p, ex.Options())
     e._build()
-    from runtime.graph import bottom_components
+    from kmap_scenarios.runtime.search.graph import bottom_components
     comps = bottom_components(e.acts, e.off, e.dst)
     for comp, sts in e._states_of(comps):
         steps = [enabled(p, s) for s in sts]
@@ -236,9 +236,9 @@ expect sometimes DEADLOCK("on cpu1");""")
 def _texts(src: str) -> list[str]:
     """The stuck contexts' reports of every outcome, in full (kmap run's
     text), from replaying each outcome's witness."""
-    from runtime import explore as ex
-    from runtime.reports import Kind, kind_of, render
-    from runtime.schedule import encode, execute, parse_items
+    from kmap_scenarios.runtime.search import explore as ex
+    from kmap_scenarios.runtime.kernel.reports import Kind, kind_of, render
+    from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
     p = program(src)
     out = []
     for path in ex.explore(p).witnesses.values():
@@ -252,7 +252,7 @@ def test_never_bug_fails_on_a_soft_lockup() -> None:
     """watchdog_timer_fn() prints "BUG: soft lockup" (kernel/watchdog.c):
     LANGUAGE.md's BUG covers a kernel "BUG:" splat, so `BUG` matches the
     soft lockup as well as `DEADLOCK` does (QA pass of issue 11, D0)."""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check("""int flag = 0;
 task p on cpu0 { while (flag == 0) { } }
 expect never BUG;
@@ -320,8 +320,8 @@ def test_a_counterexample_in_a_loop_stops_where_the_condition_fails() -> None:
     """x is 1 or 2 in the loop: `always x == 1` fails at the states where
     x == 2, and the counterexample goes to one of them (QA usability 2),
     so that the replay shows the failing value."""
-    from dsl.check_text import verdicts_of
-    from runtime.schedule import execute, replay
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
+    from kmap_scenarios.runtime.search.schedule import execute, replay
     p, r = check("""int x = 0;
 task t on cpu0 { while (1) { x = 1; x = 2; } }
 expect always x == 1;
@@ -335,6 +335,6 @@ expect sometimes x == 2;""")
 
 
 def test_huge_counts_are_printed_short() -> None:
-    from dsl.check_text import count_text
+    from kmap_scenarios.dsl.formats.check_text import count_text
     assert count_text(123) == "123" and count_text(10 ** 15 - 1) == "999999999999999"
     assert count_text(12345 * 10 ** 112) == "~1.234e+116"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dsl.cli import main
+from kmap_scenarios.dsl.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dsl.load import load
+from kmap_scenarios.dsl.lower.load import load
 from kmaptest import check
 from kmaptest import program as load_src
-from runtime import explore as ex
-from runtime.schedule import encode, execute, parse_items
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
@@ -82,7 +82,7 @@ expect always per_cpu(hits, 0) == 2;
 
 
 def test_preemption_bound_zero_hides_the_race_and_says_so():
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check(PERCPU, preemption_bound=0)
     assert all(o.conds[0] for o in r.outcomes)      # no preemption: no lost update
     assert r.bounded == ["preemptions"]
@@ -92,14 +92,14 @@ def test_preemption_bound_zero_hides_the_race_and_says_so():
 
 
 def test_depth_and_state_bounds_are_reported():
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     for kw in ({"max_depth": 3}, {"max_states": 5}):
         p, r = check(PERCPU, **kw)
         assert r.bounded and verdicts_of(p, r)[0].holds in (None, False)
 
 
 def test_sometimes_can_hold_under_a_bound():
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     src = PERCPU.replace("expect always per_cpu(hits, 0) == 2;", "expect sometimes per_cpu(hits, 0) == 2;")
     p, r = check(src, max_depth=4)
     assert verdicts_of(p, r)[0].holds is True
@@ -149,7 +149,7 @@ def test_when_no_execution_ends_check_says_so_instead_of_vacuous_truth():
     """CONFIG_PREEMPTION=n (x86's default here) and a busy loop without a
     preemption point: the CPU never schedules the watchdog's stopper work,
     so watchdog_timer_fn() reports a soft lockup (kernel/watchdog.c)."""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     src = """int ready = 0;
 task t on cpu0 { while (ready == 0) { } }
 expect always ready == 1;
@@ -166,7 +166,7 @@ int flag = 0;
 task waiter on cpu0 { while (flag == 0) { } int done = 1; }
 task setter on cpu1 { flag = 1; }
 expect always waiter.done == 1;"""
-    from dsl.check_text import verdicts_of
+    from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check(src)
     assert [v.holds for v in verdicts_of(p, r)] == [True]
 
@@ -236,7 +236,7 @@ expect never WARN || BUG || OOPS;""",
 
 
 def test_the_owner_of_a_state_hashes_the_first_half_of_the_tasks() -> None:
-    from runtime.parallel import owner_of
+    from kmap_scenarios.runtime.search.parallel import owner_of
     p = load_src(JOBS_SCENARIOS["irq-first"])
     assert [c.is_irq for c in p.contexts] == [True, False, False]
     owner = owner_of(p, 2)
@@ -268,7 +268,7 @@ def test_jobs_fall_back_to_one_process_on_a_numbering_clash(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Two part values with one content number would merge distinct states:
     a shared codec refuses, and the search runs in one process."""
-    from runtime import flat
+    from kmap_scenarios.runtime.search import flat
     monkeypatch.setattr(flat, "content_number", lambda kind, value: 7)
     p = load(str(ROOT / "examples" / "conversion" / "percpu.kmap"))
     two = ex.explore(p, ex.Options(jobs=2))
@@ -277,8 +277,8 @@ def test_jobs_fall_back_to_one_process_on_a_numbering_clash(
 
 
 def test_a_shared_codec_rejects_two_values_with_one_number() -> None:
-    from runtime.flat import Codec, NumberingClash
-    from runtime.state import initial_state
+    from kmap_scenarios.runtime.search.flat import Codec, NumberingClash
+    from kmap_scenarios.runtime.kernel.state import initial_state
     c = Codec(initial_state(load(str(EXAMPLES[0]))), shared=True)
     pos = c.ram_at
     n = c.number(pos, (1, 2))
@@ -293,7 +293,7 @@ def test_content_numbers_are_one_digit_ints() -> None:
     """CPython keeps an int below 2**30 in one digit: hashing, comparing,
     pickling and storing it take the short paths (63-bit numbers made a
     worker's search 7% longer in instructions)."""
-    from runtime.flat import content_number
+    from kmap_scenarios.runtime.search.flat import content_number
     values = [(-1,), (1, 2), "x" * 40, (("a", 3), None), 2**70]
     assert all(0 <= content_number(k, v) < 2**30 for k in range(20) for v in values)
 
@@ -303,8 +303,8 @@ def test_a_shared_codec_uses_one_int_object_per_number() -> None:
     hands back its own, so flats share a few hot ints (not thousands of
     scattered copies) and compare by identity."""
     import pickle
-    from runtime.flat import Codec
-    from runtime.state import initial_state
+    from kmap_scenarios.runtime.search.flat import Codec
+    from kmap_scenarios.runtime.kernel.state import initial_state
     c = Codec(initial_state(load(str(EXAMPLES[0]))), shared=True)
     pos = c.ram_at
     k = c.kind[pos]
@@ -322,7 +322,7 @@ def test_a_shared_codec_uses_one_int_object_per_number() -> None:
 
 
 def test_python_hashes_minus_one_and_minus_two_alike_but_content_numbers_differ() -> None:
-    from runtime.flat import content_number
+    from kmap_scenarios.runtime.search.flat import content_number
     assert hash((-1,)) == hash((-2,))
     assert content_number(3, (-1,)) != content_number(3, (-2,))
 
@@ -332,7 +332,7 @@ def test_phase_1_ends_only_when_every_channel_is_drained() -> None:
     answered, A woke up and sent B a second message, and B reported idle
     again: totals agree (2 sent, 2 received) while A is still busy with
     B's answer. Counting per channel does not end phase 1 there."""
-    from runtime.parallel import quiet
+    from kmap_scenarios.runtime.search.parallel import quiet
     a_stale = ([0, 1], [0, 0])      # sent to (A, B), received from (A, B)
     b_latest = ([1, 0], [2, 0])
     assert not quiet({0: a_stale, 1: b_latest}, 2)
@@ -341,7 +341,7 @@ def test_phase_1_ends_only_when_every_channel_is_drained() -> None:
 
 
 def test_a_worker_failure_is_raised_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runtime import memo
+    from kmap_scenarios.runtime.search import memo
     def broken(*args: object, **kw: object) -> None:
         raise memo.MemoConflict("step (0, 0) gave two results for the same reads")
     monkeypatch.setattr(memo.StepMemo, "_record", broken)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmaptest import program
-from runtime import explore as ex
+from kmap_scenarios.runtime.search import explore as ex
 
 STATEMENTS = [
     "g{a} = g{b} + 1;",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kmaptest import events, final, heads, kinds, local, pkmap_count, program, run, texts
 
-from runtime.config import FIX_KMAP_BEGIN
+from kmap_scenarios.runtime.kernel.config import FIX_KMAP_BEGIN
 
 X86 = """
 config { ARCH = x86; PAGE_SIZE = 64; LAST_PKMAP = 4; %s }

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pygments.token import Error, Token, _TokenType
 
-from dsl.lexer import KmapLexer
+from kmap_scenarios.dsl.editors.lexer import KmapLexer
 
 LEXER_DIR = Path(__file__).parent / "lexer"
 SAMPLES = sorted(LEXER_DIR.glob("*.kmap"))

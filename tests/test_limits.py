@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from dsl.check_text import text, to_json, verdicts_of
-from dsl.load import load
+from kmap_scenarios.dsl.formats.check_text import text, to_json, verdicts_of
+from kmap_scenarios.dsl.lower.load import load
 from kmaptest import program as load_src
-from runtime import explore as ex
-from runtime import graph, limits
-from runtime.limits import Cut, Limits, parse_size
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search import graph, limits
+from kmap_scenarios.runtime.search.limits import Cut, Limits, parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
@@ -70,7 +70,7 @@ def wide(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def kmap_process(*argv: str, **kw: Any) -> subprocess.Popen[str]:
     """The kmap command in a process of its own (as a user runs it)."""
-    return subprocess.Popen([sys.executable, "-m", "dsl", *argv], cwd=ROOT, text=True,
+    return subprocess.Popen([sys.executable, "-m", "kmap_scenarios", *argv], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
@@ -154,10 +154,10 @@ def test_ulimit_v_is_a_memory_bound(big: str, jobs: str, mib: int) -> None:
 
 MEMORY_ERROR = """
 import resource, sys
-import runtime.limits as limits
+import kmap_scenarios.runtime.search.limits as limits
 limits.address_space = lambda: None            # no watch: a real MemoryError
 limits.Limits.over_memory = lambda self: None
-from dsl.cli import main
+from kmap_scenarios.dsl.cli.main import main
 resource.setrlimit(resource.RLIMIT_AS, (100 << 20, 100 << 20))
 sys.exit(main())
 """
@@ -190,7 +190,7 @@ def test_max_memory_cuts_the_search(tmp_path: Path) -> None:
 def test_max_memory_wants_a_size(bad: str) -> None:
     import contextlib
     import io
-    from dsl.cli import main
+    from kmap_scenarios.dsl.cli.main import main
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = main(["check", str(EXAMPLES[0]), f"--max-memory={bad}"])
@@ -206,7 +206,7 @@ def test_sizes() -> None:
 
 
 def test_the_help_says_what_a_size_is(capsys: pytest.CaptureFixture[str]) -> None:
-    from dsl.cli import main
+    from kmap_scenarios.dsl.cli.main import main
     assert main(["check", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "--max-memory SIZE" in out and "500M, 2G" in out and "80% of the machine's memory" in out
@@ -441,8 +441,8 @@ def test_out_of_memory_outside_a_search_is_not_an_internal_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import contextlib
     import io
-    from dsl import check_cli
-    from dsl.cli import main
+    from kmap_scenarios.dsl.cli import check as check_cli
+    from kmap_scenarios.dsl.cli.main import main
 
     def load(path: str) -> None:
         raise MemoryError

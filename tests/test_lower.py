@@ -1,15 +1,15 @@
-"""dsl/lower.py: instruction shapes, slots, pages and expectations."""
+"""dsl/lower/lower.py: instruction shapes, slots, pages and expectations."""
 
 from __future__ import annotations
 
 from astkit import (addr, assign, binary, block, call, config, deref, expect, file, for_, gint,
                     if_, incdec, index, lit, lock, member, name, page, sched, source_of, stmt,
                     task, text, unary, var, while_)
-from dsl import nodes as n
-from dsl.check import check
-from dsl.lower import lower
-from dsl.source import Source
-from runtime import program as ir
+from kmap_scenarios.dsl.syntax import nodes as n
+from kmap_scenarios.dsl.check.checker import check
+from kmap_scenarios.dsl.lower.lower import lower
+from kmap_scenarios.dsl.syntax.source import Source
+from kmap_scenarios.runtime.kernel import program as ir
 
 
 def prog(f: n.File, source: Source | None = None) -> ir.Program:

@@ -1,4 +1,4 @@
-"""Memoized steps (runtime/memo.py) are the steps themselves.
+"""Memoized steps (runtime/search/memo.py) are the steps themselves.
 
 A memo hit applies the changes an earlier step made from a state that held
 the same values wherever that step read. These tests hold it to the
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from dsl.load import load
+from kmap_scenarios.dsl.lower.load import load
 from kmaptest import program
-from runtime import explore as ex
-from runtime import memo as memo_mod
-from runtime.explore import Stepper
-from runtime.flat import Codec
-from runtime.machine import enabled, step
-from runtime.memo import MemoConflict, StepMemo
-from runtime.state import initial_state
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search import memo as memo_mod
+from kmap_scenarios.runtime.search.explore import Stepper
+from kmap_scenarios.runtime.search.flat import Codec
+from kmap_scenarios.runtime.kernel.machine import enabled, step
+from kmap_scenarios.runtime.search.memo import MemoConflict, StepMemo
+from kmap_scenarios.runtime.kernel.state import initial_state
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))

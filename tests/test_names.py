@@ -1,9 +1,9 @@
-"""One source of names: vocab, lexer and editor grammars agree with dsl/names.py.
+"""One source of names: vocab, lexer and editor grammars agree with dsl/syntax/names.py.
 
-DESIGN.md principle 7. dsl/vocab.py sorts the names of dsl/names.py (and the
-config keys of runtime/config.py) into word classes; the Pygments lexer and
+DESIGN.md principle 7. dsl/editors/vocab.py sorts the names of dsl/syntax/names.py (and the
+config keys of runtime/kernel/config.py) into word classes; the Pygments lexer and
 the generated editor files must colour exactly those words, and the files on
-disk must be what ``python -m dsl.editors`` generates now.
+disk must be what ``python -m kmap_scenarios.dsl.editors`` generates now.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pygments.token import Name, Token, _TokenType
 
-from dsl import editors, names
-from dsl.lexer import TOKEN_OF, KmapLexer
-from dsl.vocab import (BODY_KEYWORDS, BOOL_VALUES, CALL_KEYWORDS, CONFIG_CLASSES,
+from kmap_scenarios.dsl.editors import generate as editors
+from kmap_scenarios.dsl.syntax import names
+from kmap_scenarios.dsl.editors.lexer import TOKEN_OF, KmapLexer
+from kmap_scenarios.dsl.editors.vocab import (BODY_KEYWORDS, BOOL_VALUES, CALL_KEYWORDS, CONFIG_CLASSES,
                        ROOT_CLASSES, WORDS, WordClass, root_class_of)
-from runtime import config
+from kmap_scenarios.runtime.kernel import config
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_VOCAB = {w for cls in WordClass for w in WORDS[cls]}
@@ -36,7 +37,7 @@ def _lex(text: str) -> list[tuple[_TokenType, str]]:
     return [(t, v) for t, v in lexer.get_tokens(text) if not v.isspace()]
 
 
-# ------------------------------------------------------ vocab vs dsl/names.py
+# ------------------------------------------------------ vocab vs dsl/syntax/names.py
 
 
 def test_root_classes_cover_all_names_exactly() -> None:
@@ -109,7 +110,7 @@ def test_lexer_colours_no_other_word(word: str) -> None:
 
 
 def test_editor_files_are_up_to_date() -> None:
-    assert editors.stale_files(ROOT) == [], "run python -m dsl.editors"
+    assert editors.stale_files(ROOT) == [], "run python -m kmap_scenarios.dsl.editors"
     assert editors.main(["--check", "--root", str(ROOT)]) == 0
 
 

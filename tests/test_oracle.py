@@ -2,8 +2,8 @@
 
 tests/oracle.py explores naively (breadth-first over step(), no
 reduction, no memo, no flat states) and builds the outcomes and verdicts
-the language contract asks for. The checker (runtime.explore.explore and
-dsl.check_text.verdicts_of) must find the same set of outcomes, the same
+the language contract asks for. The checker (kmap_scenarios.runtime.search.explore.explore and
+kmap_scenarios.dsl.formats.check_text.verdicts_of) must find the same set of outcomes, the same
 verdicts and the same number of states, with and without reduction, with
 and without the memo, and with worker processes: on every example and on
 thousands of generated scenarios with spin-waits on shared flags, maps,
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from dsl.check_text import verdicts_of
-from dsl.load import load, load_text
-from runtime import explore as ex
-from runtime.endless import stuck_reports
-from runtime.outcome import MIXED
-from runtime.program import Program
+from kmap_scenarios.dsl.formats.check_text import verdicts_of
+from kmap_scenarios.dsl.lower.load import load, load_text
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
+from kmap_scenarios.runtime.search.outcome import MIXED
+from kmap_scenarios.runtime.kernel.program import Program
 
 import oracle
 from scenario_gen import scenario

@@ -1,4 +1,4 @@
-"""dsl/syntax.py and dsl/build.py on valid input: every syntax form of the
+"""dsl/syntax/parser.py and dsl/syntax/build.py on valid input: every syntax form of the
 language contract parses to the AST shape and values it stands for."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from lark.lexer import PatternStr
 
-from dsl import nodes as n
-from dsl.build import Builder, int_value, unescape
-from dsl.names import KEYWORDS, TYPE_WORDS
-from dsl.syntax import parse_text, parser, read_source
-from dsl.syntax_messages import TOPLEVEL_WORDS
+from kmap_scenarios.dsl.syntax import nodes as n
+from kmap_scenarios.dsl.syntax.build import Builder, int_value, unescape
+from kmap_scenarios.dsl.syntax.names import KEYWORDS, TYPE_WORDS
+from kmap_scenarios.dsl.syntax.parser import parse_text, parser, read_source
+from kmap_scenarios.dsl.syntax.messages import TOPLEVEL_WORDS
 
 # LANGUAGE.md's complete example, verbatim.
 EXAMPLE = """\
@@ -413,12 +413,12 @@ def test_integer_literals(text: str, value: int) -> None:
 
 
 def test_int_value_never_raises_on_bad_octal() -> None:
-    assert int_value("09") == 9  # dsl/syntax.py reports it; the builder only builds
+    assert int_value("09") == 9  # dsl/syntax/parser.py reports it; the builder only builds
 
 
 def test_int_value_never_raises_on_thousands_of_digits() -> None:
     """Python refuses to convert a decimal string of more than 4300 digits;
-    dsl/syntax.py reports any constant over 64 bits, so any value that
+    dsl/syntax/parser.py reports any constant over 64 bits, so any value that
     big will do."""
     assert int_value("9" * 5000) > 2 ** 64 and int_value("18446744073709551615") == 2 ** 64 - 1
     assert int_value("0x" + "f" * 5000) > 2 ** 64
@@ -476,8 +476,8 @@ def test_crlf_bom_and_tabs() -> None:
 def test_old_mac_line_ends_are_line_ends() -> None:
     """A lone CR ends a line, as in a file saved with CR line ends: the
     error is on line 2 and the echoed line has no raw CR in it."""
-    from dsl.load import load_text
-    from dsl.source import InputError
+    from kmap_scenarios.dsl.lower.load import load_text
+    from kmap_scenarios.dsl.syntax.source import InputError
     with pytest.raises(InputError) as info:
         load_text(b"task t on cpu0 {\r    x = 1;\r}\r", "mac.kmap")
     d = info.value.diagnostics[0]
@@ -497,7 +497,7 @@ def test_maximal_munch_operators() -> None:
 
 
 def test_grammar_words_are_the_names_module() -> None:
-    # dsl/names.py is the single list of words; the grammar may not invent any.
+    # dsl/syntax/names.py is the single list of words; the grammar may not invent any.
     words = {t.pattern.value for t in parser().terminals
              if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
     assert words == set(KEYWORDS) | set(TYPE_WORDS)

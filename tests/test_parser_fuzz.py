@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 from lark.lexer import PatternStr
 
-from dsl import nodes as n
-from dsl.names import KEYWORDS, TYPE_WORDS
-from dsl.source import InputError
-from dsl.syntax import parse_text, parser
+from kmap_scenarios.dsl.syntax import nodes as n
+from kmap_scenarios.dsl.syntax.names import KEYWORDS, TYPE_WORDS
+from kmap_scenarios.dsl.syntax.source import InputError
+from kmap_scenarios.dsl.syntax.parser import parse_text, parser
 from test_parser import EXAMPLE
 
 FAST = settings(max_examples=150, deadline=None,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from dsl.load import load
-from runtime import explore as ex
-from runtime.machine import enabled, final_state, step
-from runtime.program import Program
-from runtime.state import State, Status, initial_state
+from kmap_scenarios.dsl.lower.load import load
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.kernel.machine import enabled, final_state, step
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.state import State, Status, initial_state
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").rglob("*.kmap"))
@@ -32,7 +32,7 @@ def outcomes(path: str) -> frozenset[ex.Outcome]:
 def invariants(p: Program, s: State) -> None:
     """Facts of mm/highmem.c and the scheduler that hold in every state
     until the kernel BUG()s (a double kunmap leaves count 0 with a PTE)."""
-    from runtime.reports import Kind, kind_of
+    from kmap_scenarios.runtime.kernel.reports import Kind, kind_of
     if any(kind_of(r.code) == Kind.BUG for r in s.reports):
         return
     for count, pte in zip(s.pkmap_count, s.pkmap_pte):

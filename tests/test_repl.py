@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from dsl import names, repl_exec
-from dsl.repl import interactive, run_lines
-from dsl.repl_commands import Command, Item, Unknown, classify
-from dsl.repl_session import Session
-from dsl.repl_source import Kind
-from runtime.state import Status
+from kmap_scenarios.dsl.syntax import names
+from kmap_scenarios.dsl.repl import execute as repl_exec
+from kmap_scenarios.dsl.repl.shell import interactive, run_lines
+from kmap_scenarios.dsl.repl.commands import Command, Item, Unknown, classify
+from kmap_scenarios.dsl.repl.session import Session
+from kmap_scenarios.dsl.repl.source import Kind
+from kmap_scenarios.runtime.kernel.state import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ def ok(session: Session, line: str) -> str:
 
 
 def kmap(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dsl", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kmap_scenarios", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
 
 
@@ -326,7 +327,7 @@ def test_an_internal_error_prints_the_replay_schedule(session: Session,
 
     def broken(*args: object) -> object:
         raise KeyError("boom")
-    monkeypatch.setattr("dsl.repl_run.advance", broken)
+    monkeypatch.setattr("kmap_scenarios.dsl.repl.run.advance", broken)
     reply = session.handle("step")
     assert reply.internal and not reply.ok
     assert "internal error" in reply.text and "Traceback" not in reply.text
@@ -358,7 +359,7 @@ def test_script_status_says_an_input_was_wrong(session: Session) -> None:
 
 
 def test_piped_commands(small: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "dsl", "repl", str(small)],
+    done = subprocess.run([sys.executable, "-m", "kmap_scenarios", "repl", str(small)],
                           input="step\nenabled\nshow pkmap\nundo\nquit\n", capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""runtime/shrink.py: random counterexamples made small, replayed exactly.
+"""runtime/search/shrink.py: random counterexamples made small, replayed exactly.
 
 The oracle for "smallest" is a brute-force walk over every execution of
 the scenario (no memo, no reduction): the fewest steps of any execution
@@ -8,13 +8,13 @@ that breaks the expectation, then the fewest context switches among those.
 from __future__ import annotations
 
 from kmaptest import program
-from runtime import explore as ex
-from runtime.machine import Action, enabled, final_state, step
-from runtime.outcome import Observer
-from runtime.program import Program
-from runtime.schedule import encode, execute, parse_items, random_choice
-from runtime.shrink import breach, breaks, outcome_of, shrink, switches
-from runtime.state import State, initial_state
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.kernel.machine import Action, enabled, final_state, step
+from kmap_scenarios.runtime.search.outcome import Observer
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items, random_choice
+from kmap_scenarios.runtime.search.shrink import breach, breaks, outcome_of, shrink, switches
+from kmap_scenarios.runtime.kernel.state import State, initial_state
 
 # A lost update on one CPU: without CONFIG_PREEMPTION a task gives the CPU
 # up only at preempt_point(), between its read and its write of g. A third

@@ -1,4 +1,4 @@
-"""dsl/syntax.py on bad input: codes, key phrases, recovery, robustness.
+"""dsl/syntax/parser.py on bad input: codes, key phrases, recovery, robustness.
 
 Tests assert codes and key phrases; one golden pins the full caret rendering.
 """
@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from dsl.source import Diagnostic, InputError, Source
-from dsl.syntax import MAX_EXPR_DEPTH, MAX_STMT_DEPTH, parse_text, parser
-from dsl.syntax_driver import MAX_ERRORS, Driver
-from dsl.syntax_messages import KNOWN_ERRORS
+from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source
+from kmap_scenarios.dsl.syntax.parser import MAX_EXPR_DEPTH, MAX_STMT_DEPTH, parse_text, parser
+from kmap_scenarios.dsl.syntax.driver import MAX_ERRORS, Driver
+from kmap_scenarios.dsl.syntax.messages import KNOWN_ERRORS
 
 T = "task t on cpu0 { }\n"  # makes a file valid apart from what is tested
 

@@ -1,17 +1,24 @@
-"""`mypy --strict` on dsl/ and runtime/, as configured in pyproject.toml.
+"""`mypy --strict` on the kmap_scenarios package (dsl/, runtime/ and
+src/kmap_scenarios/), as configured in pyproject.toml.
 
-Runs mypy in-process (``mypy.api.run``) with a fresh cache, so the result
+mypy finds a package by its folder, so it reads the repository's folders
+linked under one kmap_scenarios/ (tests/tools/overlay.py); its paths are
+mapped back to the repository's. Runs mypy in-process (``mypy.api.run``) with a fresh cache, so the result
 does not depend on a stale ``.mypy_cache``; a cold run takes a few seconds.
 Skipped where mypy is not installed (the ``test`` extra installs it).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tools.overlay import PACKAGE, overlay, package_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,13 +33,35 @@ ERROR = re.compile(r"^(?P<path>[^:\n]+\.pyi?):\d+(?::\d+)?: error: ", re.M)
 def mypy_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, int]:
     api = pytest.importorskip("mypy.api")
     cache = tmp_path_factory.mktemp("mypy_cache")
-    stdout, stderr, status = api.run([
-        "--config-file", str(ROOT / "pyproject.toml"),
-        "--cache-dir", str(cache),
-        "--no-color-output", "--no-error-summary",
-        str(ROOT / "dsl"), str(ROOT / "runtime"),
-    ])
-    return stdout, stderr, status
+    tree = overlay(tmp_path_factory.mktemp("overlay"))
+    return _run(api, tree, cache)
+
+
+def _run(api: Any, tree: Path, cache: Path) -> tuple[str, str, int]:
+    """mypy on the overlay's package, its paths put back as the
+    repository's (kmap_scenarios/runtime/x.py -> runtime/x.py)."""
+    old = os.getcwd()
+    os.chdir(tree)
+    try:
+        stdout, stderr, status = api.run([
+            "--config-file", str(ROOT / "pyproject.toml"),
+            "--cache-dir", str(cache),
+            "--no-color-output", "--no-error-summary",
+            "-p", PACKAGE,
+        ])
+    finally:
+        os.chdir(old)
+    dirs = package_dirs()
+
+    def back(m: re.Match[str]) -> str:
+        parts = m["path"].split("/")
+        for n in range(len(parts) - 1, 0, -1):
+            folder = dirs.get(".".join(parts[:n]))
+            if folder is not None:
+                return str(folder.joinpath(*parts[n:]).relative_to(ROOT))
+        return m["path"]
+
+    return re.sub(r"^(?P<path>kmap_scenarios/[^:\n]+)", back, stdout, flags=re.M), stderr, status
 
 
 def _relative(path: str) -> str:

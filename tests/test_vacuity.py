@@ -2,7 +2,7 @@
 
 Issue 11, "Vacuity is visible": a verdict can hold because the code that
 breaks things never runs, or because the race asked about cannot happen.
-runtime/vacuity.py reads both off the whole explored state graph, so they
+runtime/search/vacuity.py reads both off the whole explored state graph, so they
 must not depend on --jobs, --no-memo or --no-reduce.
 """
 
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from dsl.cli import main
-from dsl.check_text import text, to_json, verdicts_of, warnings_of
-from dsl.load import load
-from runtime import explore as ex
-from runtime.machine import enabled, step
-from runtime.program import Program
-from runtime.state import Status, initial_state
-from runtime.vacuity import GAVE_UP, IN_FLIGHT, INTERLEAVED, CheckWarning, statement_text
+from kmap_scenarios.dsl.cli.main import main
+from kmap_scenarios.dsl.formats.check_text import text, to_json, verdicts_of, warnings_of
+from kmap_scenarios.dsl.lower.load import load
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.kernel.machine import enabled, step
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.state import Status, initial_state
+from kmap_scenarios.runtime.search.vacuity import GAVE_UP, IN_FLIGHT, INTERLEAVED, CheckWarning, statement_text
 from kmaptest import program
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,0 @@
-"""`python -m dsl` is the `kmap` command."""
-
-import sys
-
-from dsl.cli import main
-
-sys.exit(main())

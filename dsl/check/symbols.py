@@ -1,0 +1,363 @@
+"""Symbol tables, block scopes, C types and constant folding.
+
+Shared by dsl/check/checker.py (which builds the tables and reports problems) and
+dsl/lower/lower.py (which turns names into slots and indices). Nothing here
+reports diagnostics: the checker turns ``NotConstant`` into E412 and friends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kmap_scenarios.dsl.syntax import names, nodes
+from kmap_scenarios.dsl.syntax.source import Source
+
+MAX_EXPR_DEPTH = 200   # the runtime evaluator recurses on expression trees
+MAX_BLOCK_DEPTH = 50   # keeps the checker's and the lowering's recursion small
+MAX_PAGES = 4096       # every page is part of every explored state
+
+# Functions whose value is a struct page *, not a kernel virtual address.
+PAGE_RETURNING = frozenset({"kmap_to_page"})
+
+# Built-ins lowered to a Check instruction when they are a whole statement.
+CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
+
+POINTER_TYPES = frozenset({"void *", "char *", "u8 *", "unsigned long *"})
+PAGE_TYPE = "struct page *"
+
+
+# ------------------------------------------------------------------ tables
+
+
+@dataclass(frozen=True)
+class PageSym:
+    """A page or page array: program pages ``first`` .. ``first+size-1``."""
+
+    name: str
+    first: int
+    count: int | None      # None: a single page, not an array
+    alloc: str             # one of names.ALLOCATORS
+    gfp: int               # alloc_page's GFP value; 0 otherwise
+    present: bool          # alloc_user_page(present); True otherwise
+    decl: nodes.PageDecl
+
+    @property
+    def size(self) -> int:
+        return 1 if self.count is None else self.count
+
+
+@dataclass(frozen=True)
+class VarSym:
+    """A top-level ``int`` or ``percpu int`` with its folded initial value."""
+
+    name: str
+    index: int
+    value: int
+    decl: nodes.IntDecl
+
+
+@dataclass(frozen=True)
+class ContextSym:
+    """A task or irq; ``outer`` are its outermost block's locals in order."""
+
+    name: str
+    index: int
+    decl: nodes.TaskDecl
+    outer: tuple[str, ...]
+
+    def ctype(self, name: str) -> str | None:
+        """The C type of an outermost-block local (its first declaration)."""
+        return next((s.ctype for s in self.decl.body.stmts
+                     if isinstance(s, nodes.VarDecl) and s.name == name), None)
+
+
+@dataclass
+class Symbols:
+    """Every top-level name, by kind, with the indices the Program uses."""
+
+    pages: dict[str, PageSym] = field(default_factory=dict)
+    globals: dict[str, VarSym] = field(default_factory=dict)
+    percpus: dict[str, VarSym] = field(default_factory=dict)
+    locks: dict[str, int] = field(default_factory=dict)
+    contexts: dict[str, ContextSym] = field(default_factory=dict)
+    page_total: int = 0
+
+    def kind(self, name: str) -> str | None:
+        """What a top-level name is, in words, or None if undeclared."""
+        if name in self.pages:
+            return "page array" if self.pages[name].count is not None else "page"
+        if name in self.globals:
+            return "global int"
+        if name in self.percpus:
+            return "per-CPU variable"
+        if name in self.locks:
+            return "spinlock"
+        if name in self.contexts:
+            return "irq" if self.contexts[name].decl.is_irq else "task"
+        return None
+
+    def all_names(self) -> list[str]:
+        return [*self.pages, *self.globals, *self.percpus, *self.locks, *self.contexts]
+
+
+def outer_locals(body: nodes.Block) -> tuple[str, ...]:
+    """Names declared directly in a body's outermost block (task.var)."""
+    return tuple(s.name for s in body.stmts if isinstance(s, nodes.VarDecl))
+
+
+# ------------------------------------------------------------------ scopes
+
+
+@dataclass(frozen=True)
+class LocalSym:
+    name: str
+    slot: int
+    ctype: str
+    span: nodes.Span
+
+    @property
+    def is_page(self) -> bool:
+        return self.ctype == PAGE_TYPE
+
+
+class Scope:
+    """C block scopes of one body; every declaration gets a fresh slot.
+
+    Fresh slots (never reused by a later sibling block) keep the slot of a
+    name stable for traces and ``task.var``."""
+
+    def __init__(self) -> None:
+        self._frames: list[dict[str, LocalSym]] = []
+        self.slot_names: list[str] = []
+
+    @property
+    def depth(self) -> int:
+        return len(self._frames)
+
+    def push(self) -> None:
+        self._frames.append({})
+
+    def pop(self) -> None:
+        self._frames.pop()
+
+    def in_block(self, name: str) -> LocalSym | None:
+        """A declaration of ``name`` in the innermost block, if any."""
+        return self._frames[-1].get(name) if self._frames else None
+
+    def declare(self, name: str, ctype: str, span: nodes.Span) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span)
+        self.slot_names.append(name)
+        self._frames[-1][name] = sym
+        return sym
+
+    def lookup(self, name: str) -> LocalSym | None:
+        for frame in reversed(self._frames):
+            if name in frame:
+                return frame[name]
+        return None
+
+    def visible(self) -> list[str]:
+        return sorted({n for frame in self._frames for n in frame})
+
+
+def ctype_width(ctype: str, bits: int) -> tuple[int, bool]:
+    """(width in bits, signed) of a local of C type ``ctype``.
+
+    int is 32-bit and long is the arch's word, both signed; the u* types,
+    unsigned int, unsigned long, size_t and every pointer are unsigned."""
+    fixed = {"int": (32, True), "u8": (8, False), "u16": (16, False),
+             "u32": (32, False), "unsigned int": (32, False)}
+    if ctype in fixed:
+        return fixed[ctype]
+    return bits, ctype == "long"
+
+
+def wrap(value: int, width: int, signed: bool) -> int:
+    """Truncate to ``width`` bits as a C conversion does."""
+    value &= (1 << width) - 1
+    if signed and value >> (width - 1):
+        value -= 1 << width
+    return value
+
+
+# --------------------------------------------------------- constant folding
+
+
+class NotConstant(Exception):
+    """An initialiser that cannot be folded; ``node`` is the culprit."""
+
+    def __init__(self, node: nodes.Expr, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+def c_unary(op: str, a: int) -> int:
+    if op == "-":
+        return -a
+    if op == "!":
+        return int(a == 0)
+    return ~a
+
+
+def c_binary(op: str, a: int, b: int) -> int:
+    """A C binary operator on mathematical integers.
+
+    ``/`` truncates toward zero and ``%`` takes the dividend's sign (C99
+    6.5.5); comparisons and logic give 1 or 0. Raises ZeroDivisionError and
+    ValueError (negative shift) as C leaves those undefined."""
+    if op in ("/", "%"):
+        if b == 0:
+            raise ZeroDivisionError(op)
+        q = abs(a) // abs(b)
+        q = q if (a < 0) == (b < 0) else -q
+        return q if op == "/" else a - b * q
+    if op in ("<<", ">>"):
+        if b < 0:
+            raise ValueError("negative shift count")
+        return a << b if op == "<<" else a >> b
+    simple: dict[str, Callable[[int, int], int]] = {
+        "*": lambda x, y: x * y, "+": lambda x, y: x + y, "-": lambda x, y: x - y,
+        "&": lambda x, y: x & y, "^": lambda x, y: x ^ y, "|": lambda x, y: x | y,
+        "<": lambda x, y: int(x < y), "<=": lambda x, y: int(x <= y),
+        ">": lambda x, y: int(x > y), ">=": lambda x, y: int(x >= y),
+        "==": lambda x, y: int(x == y), "!=": lambda x, y: int(x != y),
+        "&&": lambda x, y: int(bool(x) and bool(y)),
+        "||": lambda x, y: int(bool(x) or bool(y)),
+    }
+    return simple[op](a, b)
+
+
+def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
+    """The value of a constant expression; ``lookup`` resolves names.
+
+    Raises NotConstant for anything but integers, names, unary and binary
+    operators, a division by zero or a negative shift."""
+    if isinstance(expr, nodes.IntLit):
+        return expr.value
+    if isinstance(expr, nodes.Name):
+        return lookup(expr)
+    if isinstance(expr, nodes.Unary):
+        return c_unary(expr.op, fold(expr.operand, lookup))
+    if isinstance(expr, nodes.Binary):
+        a = fold(expr.left, lookup)
+        # && and || do not evaluate their right operand when C would not.
+        if expr.op == "&&" and not a or expr.op == "||" and a:
+            return int(expr.op == "||")
+        b = fold(expr.right, lookup)
+        try:
+            return c_binary(expr.op, a, b)
+        except ZeroDivisionError:
+            raise NotConstant(expr, "division by zero in a constant expression") from None
+        except ValueError:
+            raise NotConstant(expr, "negative shift count in a constant expression") from None
+    raise NotConstant(expr, "not a constant expression")
+
+
+def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], int]:
+    """A fold() lookup for kernel constants and integer config values."""
+    def lookup(name: nodes.Name) -> int:
+        if name.id in names.CONSTANTS:
+            return names.CONSTANTS[name.id]
+        if name.id in names.CONFIG_NAMES:
+            return int_value(name.id)
+        raise NotConstant(name, f"`{name.id}` is not a constant")
+    return lookup
+
+
+def try_fold(expr: nodes.Expr, int_value: Callable[[str], int]) -> int | None:
+    """fold() over constants and config values, or None if not constant."""
+    try:
+        return fold(expr, constant_lookup(int_value))
+    except NotConstant:
+        return None
+
+
+def expr_depth(expr: nodes.Expr) -> int:
+    """Nesting depth of an expression tree, computed without recursion."""
+    deepest = 0
+    stack: list[tuple[nodes.Expr, int]] = [(expr, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in children(node))
+    return deepest
+
+
+def walk(expr: nodes.Expr, into_calls: bool = True) -> list[nodes.Expr]:
+    """Every node of an expression tree, parents first, without recursion."""
+    out: list[nodes.Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if into_calls or not isinstance(node, nodes.Call):
+            stack.extend(reversed(children(node)))
+    return out
+
+
+def children(expr: nodes.Expr) -> tuple[nodes.Expr, ...]:
+    if isinstance(expr, nodes.Index):
+        return (expr.base, expr.index)
+    if isinstance(expr, nodes.Call):
+        return expr.args
+    if isinstance(expr, (nodes.AddrOf, nodes.Deref, nodes.Unary)):
+        return (expr.operand,)
+    if isinstance(expr, nodes.Binary):
+        return (expr.left, expr.right)
+    return ()
+
+
+# ------------------------------------------------------------------- text
+
+
+def source_text(source: Source, span: nodes.Span) -> str | None:
+    """The exact text under a span; lines joined by one space; None if unknown."""
+    if span.line <= 0 or span.end_line < span.line:
+        return None
+    if span.line == span.end_line:
+        text = source.line(span.line)[span.col - 1:span.end_col - 1]
+    else:
+        parts = [source.line(span.line)[span.col - 1:]]
+        parts += [source.line(n) for n in range(span.line + 1, span.end_line)]
+        parts.append(source.line(span.end_line)[:span.end_col - 1])
+        text = " ".join(p.strip() for p in parts)
+    return text.strip() or None
+
+
+_PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
+         "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8,
+         "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
+
+
+def unparse(expr: nodes.Expr, prec: int = 0) -> str:
+    """C text of an expression (for nodes built without source positions)."""
+    if isinstance(expr, nodes.IntLit):
+        return str(expr.value)
+    if isinstance(expr, nodes.StrLit):
+        return '"' + expr.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(expr, nodes.Name):
+        return expr.id
+    if isinstance(expr, nodes.Member):
+        return f"{expr.obj}.{expr.field}"
+    if isinstance(expr, nodes.Index):
+        return f"{unparse(expr.base, 11)}[{unparse(expr.index)}]"
+    if isinstance(expr, nodes.Call):
+        return f"{expr.func}({', '.join(unparse(a) for a in expr.args)})"
+    if isinstance(expr, nodes.Binary):
+        p = _PREC[expr.op]
+        text = f"{unparse(expr.left, p)} {expr.op} {unparse(expr.right, p + 1)}"
+        return f"({text})" if p < prec else text
+    if isinstance(expr, nodes.AddrOf):
+        op = "&"
+    elif isinstance(expr, nodes.Deref):
+        op = "*"
+    else:
+        op = expr.op
+    return f"{op}{unparse(expr.operand, 11)}"
+
+
+def text_of(source: Source, expr: nodes.Expr) -> str:
+    """An expression's source text, or its unparsed form without positions."""
+    return source_text(source, expr.span) or unparse(expr)

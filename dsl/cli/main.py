@@ -1,0 +1,178 @@
+"""The `kmap` command: run | check | repl | lint.
+
+Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
+expectation fails, 2 usage error, 3 none fails but one is unproven (a
+bounded or cut search; out of memory), 65 invalid input (syntax, names, config, an
+impossible schedule in the file), 70 an internal error (a bug of ours:
+the replay schedule is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+import traceback
+from typing import Sequence
+
+from kmap_scenarios.dsl.lower.load import FileError, load
+from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, EX_SOFTWARE, EX_USAGE, Usage
+from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise Usage(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="one execution, with its trace")
+    run.add_argument("file")
+    g = run.add_mutually_exclusive_group()
+    g.add_argument("--schedule", metavar="ITEMS", help='e.g. "dma:2, writer, dma"')
+    g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
+    run.add_argument("--max-steps", type=int, default=100_000, metavar="N")
+    run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
+    chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
+    chk.add_argument("file")
+    from kmap_scenarios.dsl.cli import check as check_cli
+    check_cli.add_arguments(chk)
+    lint = sub.add_parser("lint", help="parse and check a file without running it")
+    lint.add_argument("file", nargs="+")
+    repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
+    repl.add_argument("file", nargs="?")
+    return p
+
+
+def _option_hint(parser: argparse.ArgumentParser, message: str,
+                 argv: Sequence[str]) -> str:
+    """' (did you mean `--max-states`?)' for the first unrecognized option
+    close to one the command takes, else ''."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((a for a in argv if a in sub.choices), None)
+    parsers = [sub.choices[command]] if command else list(sub.choices.values())
+    known = sorted({o[2:] for p in parsers for o in p._option_string_actions if o.startswith("--")})
+    for word in message.split(":", 1)[1].split():
+        if word.startswith("--"):
+            # compared without the dashes, which every option shares
+            hint = did_you_mean(word.split("=", 1)[0][2:], known)
+            if hint:
+                return f" ({hint.replace('`', '`--', 1)})"
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command = argv is None   # the command itself, not a call from Python
+    if command:
+        _default_sigpipe()
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+    except Usage as e:
+        print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
+              "usage: kmap run|check|lint|repl FILE [options]; see kmap --help",
+              file=sys.stderr)
+        return EX_USAGE
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    if args.command is None:
+        build_parser().print_help()
+        return EX_USAGE
+    try:
+        if command and args.command == "check":
+            # A search makes millions of objects and no garbage cycles
+            # (runtime/search/explore.py turns the collector off while it runs).
+            # Turned on again, the collector's first pass would walk them
+            # all (a third of a second for a few million states, after a
+            # --timeout or a Ctrl-C), and so would the collection at exit:
+            # it stays off, and they are frozen before the exit (finally).
+            gc.disable()
+        return _dispatch(args)
+    except Usage as e:
+        print(f"kmap: {e}", file=sys.stderr)
+        return EX_USAGE
+    except FileError as e:
+        print(f"kmap: {e}", file=sys.stderr)
+        return EX_USAGE
+    except InputError as e:
+        print(e.render(), file=sys.stderr)
+        return EX_DATAERR
+    except KeyboardInterrupt:
+        print("kmap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _closed_stdout()
+    except MemoryError:
+        # outside a search (which reports a MemoryError as its bound):
+        # nothing was decided, and it is not a bug of ours
+        print("kmap: out of memory", file=sys.stderr)
+        return 3
+    except RecursionError:
+        return _internal(args, "recursion too deep")
+    except Exception:  # the interpreter is wrong: say so, with a replay handle
+        return _internal(args, traceback.format_exc())
+    finally:
+        if command:
+            gc.freeze()
+
+
+def _default_sigpipe() -> None:
+    """A closed standard output ends the command quietly, as it ends any
+    Unix tool (`kmap check FILE | head -1`): Python ignores SIGPIPE and
+    raises BrokenPipeError instead; the default action is put back."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _closed_stdout() -> int:
+    """Standard output was closed under us (SIGPIPE ignored): nothing
+    more can be said there, and nothing is said elsewhere. Later writes
+    and the flush at exit go to /dev/null. 141 is what a shell reports
+    for a command that SIGPIPE ended."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13
+
+
+def _internal(args: argparse.Namespace, detail: str) -> int:
+    from kmap_scenarios.runtime.search.schedule import in_progress_schedule
+    print("kmap: internal error (a bug in kmap-scenarios, not in your scenario)", file=sys.stderr)
+    replay = in_progress_schedule()
+    if replay and getattr(args, "file", None):
+        print(f"kmap: replay with: kmap run {args.file} --schedule \"{replay}\"", file=sys.stderr)
+    print(detail.rstrip(), file=sys.stderr)
+    return EX_SOFTWARE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from kmap_scenarios.dsl.cli import run as run_cli
+        return run_cli.run(args)
+    if args.command == "check":
+        from kmap_scenarios.dsl.cli import check as check_cli
+        return check_cli.check(args)
+    if args.command == "lint":
+        status = EX_OK
+        for f in args.file:
+            try:
+                load(f)
+                print(f"{f}: ok")
+            except InputError as e:
+                print(e.render(), file=sys.stderr)
+                status = EX_DATAERR
+        return status
+    from kmap_scenarios.dsl.repl import shell as repl
+    return repl.main(args.file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

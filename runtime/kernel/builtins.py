@@ -1,0 +1,556 @@
+"""The built-in functions: one handler per kernel API name.
+
+A handler takes the Tx and the evaluated arguments (struct page pointers
+as values, decoded with ``page_arg``; locks and percpu variables as
+indices) and returns the call's value (None for void). A multi-step built-in
+(it may sleep, spin, or be preempted part-way) keeps its progress in the
+context's ``pending`` tuple and returns NOT_DONE until it completes; its
+arguments are only evaluated on its first step (``argv`` is None after).
+Pending tags: 1 spinning on a lock, 2 asleep in kmap_high, 3 a DMA
+maintenance loop, 4 a user page fault being served.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kmap_scenarios.runtime.kernel import dma, kmap_local, pkmap, preempt, sched
+from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
+from kmap_scenarios.runtime.kernel.memory import access, is_highmem, page_address, page_pointer
+from kmap_scenarios.runtime.kernel.program import Expr, PageKind
+from kmap_scenarios.runtime.kernel.reports import R
+from kmap_scenarios.runtime.kernel.tx import Killed, Tx
+
+
+class _NotDone:
+    def __repr__(self) -> str:
+        return "NOT_DONE"
+
+
+NOT_DONE = _NotDone()
+Result = int | None | _NotDone
+Handler = Callable[[Tx, list[int] | None], Result]
+X86_EFLAGS_IF = 0x200
+INT_MAX = 0x7FFFFFFF
+
+
+# ------------------------------------------------------------------ mapping
+def _kmap(tx: Tx, argv: list[int] | None) -> Result:
+    """kmap(): might_sleep(); lowmem -> page_address(); else kmap_high(),
+    which may sleep on pkmap_map_wait (highmem-internal.h, mm/highmem.c)."""
+    p = tx.me.pending
+    if p is None:
+        assert argv is not None
+        sched.might_sleep(tx, "kmap")
+        page = page_arg(tx, argv[0])
+        if not tx.cfg.CONFIG_HIGHMEM or not is_highmem(tx.program, page):
+            return page_address(tx.program, tx.pkmap_pte, page)
+        woken = False
+    else:
+        page, woken = p[1], True
+    vaddr = pkmap.kmap_high_start(tx, page, woken)
+    if vaddr:
+        tx.set_me(pending=None)
+        return vaddr
+    sched.schedule_debug(tx)
+    pkmap.sleep_on_pkmap(tx)
+    tx.set_me(pending=(2, page))
+    if not tx.in_irq():
+        sched.leave_cpu(tx, tx.ci, tx.cpu)
+    return NOT_DONE
+
+
+def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
+    """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()."""
+    assert argv is not None
+    page = page_arg(tx, argv[0])
+    if not tx.cfg.CONFIG_HIGHMEM:
+        return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
+    sched.might_sleep(tx, "kunmap")
+    if is_highmem(tx.program, page):
+        pkmap.kunmap_high(tx, page)
+    return None
+
+
+def _kmap_local_pfn(tx: Tx, argv: list[int] | None) -> Result:
+    """kmap_local_pfn(): always a slot with CONFIG_HIGHMEM, even for lowmem."""
+    assert argv is not None
+    if tx.cfg.CONFIG_HIGHMEM:
+        return kmap_local.kmap_local_pfn_prot(tx, argv[0])
+    page = tx.program.pfn_to_page.get(argv[0])
+    if page is None:
+        tx.bug(R.BAD_PFN, argv[0])
+        raise AssertionError("unreachable")
+    return kmap_local.kmap_local_page_prot(tx, page)
+
+
+def _kmap_high_get(tx: Tx, argv: list[int] | None) -> Result:
+    assert argv is not None
+    page = page_arg(tx, argv[0])
+    return pkmap.kmap_high_get(tx, page) if tx.cfg.CONFIG_HIGHMEM else 0
+
+
+def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
+    """kunmap_high(); with CONFIG_HIGHMEM=n the empty inline."""
+    assert argv is not None
+    page = page_arg(tx, argv[0])
+    if tx.cfg.CONFIG_HIGHMEM:
+        pkmap.kunmap_high(tx, page)
+    return None
+
+
+def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
+    assert argv is not None
+    page = kmap_local.kmap_to_page(tx, argv[0])
+    return 0 if page is None else page_pointer(tx.program, page)
+
+
+def _vm_bug_on(tx: Tx, offset: int, length: int, func: str) -> None:
+    """VM_BUG_ON(offset + len > PAGE_SIZE) of include/linux/highmem.h."""
+    if offset < 0 or length < 0 or offset + length > tx.cfg.PAGE_SIZE:
+        tx.bug(R.HIGHMEM_VM_BUG, tx.func(func))
+
+
+def _memcpy_to_page(tx: Tx, argv: list[int] | None) -> Result:
+    """memcpy_to_page(): kmap_local_page, memcpy, flush_dcache_page,
+    kunmap_local (include/linux/highmem.h); one step here."""
+    assert argv is not None
+    page, offset, src, length = page_arg(tx, argv[0]), argv[1], argv[2], argv[3]
+    _vm_bug_on(tx, offset, length, "memcpy_to_page")
+    to = kmap_local.kmap_local_page_prot(tx, page)
+    access(tx, to + offset, length, access(tx, src, length, None))
+    _flush_dcache_page(tx, [argv[0]])
+    kmap_local.kunmap_local(tx, to)
+    return None
+
+
+def _memcpy_from_page(tx: Tx, argv: list[int] | None) -> Result:
+    assert argv is not None
+    dst, page, offset, length = argv[0], page_arg(tx, argv[1]), argv[2], argv[3]
+    _vm_bug_on(tx, offset, length, "memcpy_from_page")
+    frm = kmap_local.kmap_local_page_prot(tx, page)
+    access(tx, dst, length, access(tx, frm + offset, length, None))
+    kmap_local.kunmap_local(tx, frm)
+    return None
+
+
+def _memzero_page(tx: Tx, argv: list[int] | None) -> Result:
+    """memzero_page() -> zero_user(): kmap_local, memset, kunmap_local,
+    flush_dcache_page."""
+    assert argv is not None
+    page, offset, length = page_arg(tx, argv[0]), argv[1], argv[2]
+    _vm_bug_on(tx, offset, length, "memzero_page")
+    kaddr = kmap_local.kmap_local_page_prot(tx, page)
+    access(tx, kaddr + offset, length, bytes(length))
+    kmap_local.kunmap_local(tx, kaddr)
+    _flush_dcache_page(tx, [argv[0]])
+    return None
+
+
+def _memcpy_page(tx: Tx, argv: list[int] | None) -> Result:
+    """memcpy_page(): map dst then src, copy, unmap src then dst."""
+    assert argv is not None
+    dpage, doff, spage, soff, length = (page_arg(tx, argv[0]), argv[1],
+                                        page_arg(tx, argv[2]), argv[3], argv[4])
+    dst = kmap_local.kmap_local_page_prot(tx, dpage)
+    src = kmap_local.kmap_local_page_prot(tx, spage)
+    _vm_bug_on(tx, doff, length, "memcpy_page")
+    _vm_bug_on(tx, soff, length, "memcpy_page")
+    access(tx, dst + doff, length, access(tx, src + soff, length, None))
+    kmap_local.kunmap_local(tx, src)
+    kmap_local.kunmap_local(tx, dst)
+    return None
+
+
+# ------------------------------------------------------------------ context
+def _spin_lock(tx: Tx, argv: list[int] | None, save: bool) -> Result:
+    """spin_lock()/spin_lock_irqsave(): preempt_disable (and local_irq_save)
+    then spin; PREEMPT_RT: a sleeping lock that disables migration only."""
+    p = tx.me.pending
+    flags = 0
+    if p is None:
+        assert argv is not None
+        lock = argv[0]
+        if save:
+            flags = 0 if tx.irqs_disabled() else X86_EFLAGS_IF
+            tx.set_me(irq_flags=tx.me.irq_flags + (flags,))
+        if tx.cfg.CONFIG_PREEMPT_RT:
+            sched.might_sleep(tx, "spin_lock")
+            preempt.migrate_disable(tx)
+        else:
+            if save:
+                preempt.local_irq_disable(tx)
+            preempt.preempt_disable(tx)
+    else:
+        lock = p[1]
+        flags = tx.me.irq_flags[-1] if save and tx.me.irq_flags else 0
+    if sched.spin_lock_try(tx, lock):
+        return flags if save else None
+    return NOT_DONE
+
+
+def _spin_unlock(tx: Tx, argv: list[int] | None, restore: bool) -> Result:
+    assert argv is not None
+    sched.spin_unlock(tx, argv[0])
+    if restore:
+        saved = tx.me.irq_flags
+        flags = argv[1] if len(argv) > 1 else (saved[-1] if saved else X86_EFLAGS_IF)
+        if saved:
+            tx.set_me(irq_flags=saved[:-1])
+        if not tx.cfg.CONFIG_PREEMPT_RT:
+            tx.set_cpu(tx.cpu, irqs_off=not flags & X86_EFLAGS_IF)
+    if tx.cfg.CONFIG_PREEMPT_RT:
+        preempt.migrate_enable(tx)
+    else:
+        preempt.preempt_enable(tx)
+    return None
+
+
+def _smp_processor_id(tx: Tx, argv: list[int] | None) -> Result:
+    """check_preemption_disabled() (lib/smp_processor_id.c, DEBUG_PREEMPT):
+    fine when preemption or irqs are off, in an irq, for a task bound to
+    one CPU or migration-disabled; else a BUG splat, and the value."""
+    me = tx.me
+    cur = tx.ctxs[tx.current()]
+    pinned = tx.ci < len(tx.program.contexts) and tx.program.contexts[tx.ci].cpu is not None
+    if not (me.preempt_count or tx.irqs_disabled() or tx.in_irq() or pinned
+            or cur.migration_disabled or tx.cfg.NR_CPUS == 1):
+        if tx.first_time(int(R.SMP_PROCESSOR_ID)):
+            tx.report(R.SMP_PROCESSOR_ID, me.preempt_count)
+    return tx.cpu
+
+
+def _get_cpu(tx: Tx, argv: list[int] | None) -> Result:
+    preempt.preempt_disable(tx)
+    return tx.cpu
+
+
+def _percpu(tx: Tx, var: int, cpu: int) -> int:
+    if not 0 <= cpu < tx.cfg.NR_CPUS:
+        tx.bug(R.PERCPU_RANGE, cpu, tx.cfg.NR_CPUS)
+    return tx.percpu[var][cpu]
+
+
+def _this_cpu_add(tx: Tx, var: int, delta: int) -> None:
+    """this_cpu_add(): one irq-safe instruction on this CPU's copy."""
+    tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, tx.percpu[var][tx.cpu] + delta)
+
+
+def _this_cpu_write(tx: Tx, var: int, value: int) -> None:
+    tx.percpu[var][tx.cpu] = word(tx.cfg.preset.bits, value)
+
+
+# ------------------------------------------------------------------- memory
+def _size_t(tx: Tx, n: int) -> int:
+    """A length as the kernel receives it: a size_t (-1 is SIZE_MAX)."""
+    return n & tx.cfg.word_mask
+
+
+def _memset(tx: Tx, argv: list[int] | None) -> Result:
+    assert argv is not None
+    addr, value, length = argv
+    _fill(tx, addr, _size_t(tx, length), value)
+    return addr
+
+
+def _fill(tx: Tx, addr: int, length: int, value: int) -> None:
+    """Store ``length`` bytes of ``value`` at addr a page at a time, as one
+    access() would, without making them all first: a wild length oopses
+    at the first unmapped address like any store."""
+    byte = bytes([value & 0xFF])
+    size = tx.cfg.PAGE_SIZE
+    pos = 0
+    while pos < length:
+        n = min(length - pos, size - ((addr + pos) & (size - 1)))
+        access(tx, addr + pos, n, byte * n)
+        pos += n
+
+
+def _memcpy(tx: Tx, argv: list[int] | None) -> Result:
+    assert argv is not None
+    dst, src, length = argv
+    length = _size_t(tx, length)
+    if length > 0:
+        access(tx, dst, length, access(tx, src, length, None))
+    return dst
+
+
+def _flush_dcache_page(tx: Tx, argv: list[int] | None) -> Result:
+    """flush_dcache_page() on ARM VIVT: flush the kernel alias of the page,
+    its direct map or, for highmem, its pkmap address if it has one
+    (kmap_high_get in __flush_dcache_page). Elsewhere nothing to do."""
+    from kmap_scenarios.runtime.kernel import cache
+    assert argv is not None
+    page = page_arg(tx, argv[0])
+    if tx.cfg.CACHE != "vivt" or not tx.cfg.uses_cache:
+        return None
+    vaddr = page_address(tx.program, tx.pkmap_pte, page)
+    if vaddr:
+        cache.flush_vivt_page(tx, vaddr)
+    return None
+
+
+# --------------------------------------------------------------------- DMA
+def _dma(func: str) -> Handler:
+    def handler(tx: Tx, argv: list[int] | None) -> Result:
+        p = tx.me.pending
+        if p is None:
+            assert argv is not None
+            page = page_arg(tx, argv[0])
+            progress = dma.start(tx, func, page, argv[1])
+            result = tx.program.pages[page].pfn * tx.cfg.PAGE_SIZE
+            if progress is None:
+                return result if func == "dma_map_page" else None
+            tx.set_me(pending=(3,) + progress)
+            return NOT_DONE
+        progress = dma.next_line(tx, func, p[1:])
+        if progress is None:
+            tx.set_me(pending=None)
+            page = p[-1]
+            return tx.program.pages[page].pfn * tx.cfg.PAGE_SIZE if func == "dma_map_page" else None
+        tx.set_me(pending=(3,) + progress)
+        return NOT_DONE
+    handler.__doc__ = f"{func}(): see runtime/kernel/dma.py"
+    return handler
+
+
+# -------------------------------------------------------------- user memory
+def _user_page(tx: Tx, uaddr: int) -> tuple[int, int] | None:
+    ps = tx.cfg.PAGE_SIZE
+    for i, p in enumerate(tx.program.pages):
+        if p.kind == PageKind.USER and p.user_vaddr <= uaddr < p.user_vaddr + ps:
+            return i, uaddr - p.user_vaddr
+    return None
+
+
+def _missing(tx: Tx, uaddr: int, length: int) -> list[int]:
+    """User pages of [uaddr, uaddr + length) that are not present."""
+    out, pos = [], 0
+    while pos < length:
+        found = _user_page(tx, uaddr + pos)
+        if found is None:
+            break
+        page, off = found
+        if not tx.user_present[page]:
+            out.append(page)
+        pos += tx.cfg.PAGE_SIZE - off
+    return out
+
+
+def _copy_user(to_user: bool) -> Handler:
+    """copy_from_user()/copy_to_user(): bytes NOT copied, page by page.
+
+    __might_fault() first (a might_sleep splat in atomic context unless
+    page faults are disabled). A not-present user page fails the copy there
+    when faults are disabled (pagefault_disable() or in_atomic():
+    faulthandler_disabled()); otherwise the fault handler sleeps (a step
+    where the task may be switched out) and brings the pages in. An address
+    with no user page behind it fails (-EFAULT). _copy_from_user() zeroes
+    the part of the kernel buffer it could not fill (include/linux/uaccess.h)."""
+    func = "copy_to_user" if to_user else "copy_from_user"
+
+    def handler(tx: Tx, argv: list[int] | None) -> Result:
+        p = tx.me.pending
+        if p is None:
+            assert argv is not None
+            kaddr, uaddr, length = (argv[1], argv[0], argv[2]) if to_user else argv
+            length = _size_t(tx, length)
+            if length > INT_MAX:
+                # check_copy_size() (include/linux/thread_info.h): refused
+                # before anything is copied, faulted in or zeroed
+                tx.warn_once(R.COPY_SIZE, length)
+                return length
+            if tx.ctxs[tx.current()].pagefault_disabled == 0:
+                sched.might_sleep(tx, func)
+            if length == 0:
+                return 0
+            missing = _missing(tx, uaddr, length)
+            if missing and not preempt.faults_disabled(tx):
+                for page in missing:
+                    tx.user_present[page] = True
+                if tx.events is not None:
+                    names = ", ".join(tx.program.pages[m].name for m in missing)
+                    tx.event(f"{func}: page fault on {names}; the fault handler sleeps to bring it in")
+                tx.set_me(pending=(4, kaddr, uaddr, length))
+                sched.voluntary_point(tx, func, check_sleep=True)
+                return NOT_DONE
+        else:
+            kaddr, uaddr, length = p[1], p[2], p[3]
+            tx.set_me(pending=None)
+        copied = _copy_pages(tx, func, to_user, kaddr, uaddr, length)
+        if copied < length and not to_user:
+            _fill(tx, kaddr + copied, length - copied, 0)
+        return length - copied
+    handler.__doc__ = f"{func}(): see _copy_user"
+    return handler
+
+
+def _copy_pages(tx: Tx, func: str, to_user: bool, kaddr: int, uaddr: int, length: int) -> int:
+    """Copy until the first byte that faults; how many bytes were copied."""
+    copied = 0
+    while copied < length:
+        found = _user_page(tx, uaddr + copied)
+        if found is None or not tx.user_present[found[0]]:
+            if tx.events is not None:
+                why = "pagefault_disabled()" if tx.ctxs[tx.current()].pagefault_disabled \
+                    else "in_atomic()"
+                what = "no user page there" if found is None else \
+                    f"user page {tx.program.pages[found[0]].name} not present, " \
+                    f"faulthandler_disabled() ({why})"
+                tx.event(f"{func}: {what}: {length - copied} bytes not copied")
+            break
+        page, off = found
+        n = min(length - copied, tx.cfg.PAGE_SIZE - off)
+        if to_user:
+            data = access(tx, kaddr + copied, n, None)
+            tx.ram[page] = tx.ram[page][:off] + data + tx.ram[page][off + n:]
+            tx.newest[page] = tx.newest[page][:off] + data + tx.newest[page][off + n:]
+        else:
+            access(tx, kaddr + copied, n, tx.newest[page][off:off + n])
+        copied += n
+    return copied
+
+
+# ------------------------------------------------------------------- checks
+def _check(kind: str) -> Handler:
+    def handler(tx: Tx, argv: list[int] | None) -> Result:
+        assert argv is not None
+        cond = bool(argv[0])
+        if kind == "assert":
+            if not cond:
+                tx.report(R.ASSERT)
+                raise Killed()
+            return None
+        if not cond:
+            return 0
+        if kind == "BUG_ON":
+            tx.bug(R.SCENARIO_BUG_ON)
+        site = 1000 + tx.ci * 100000 + tx.pc
+        if kind == "WARN_ON" or tx.first_time(site):
+            tx.report(R.SCENARIO_WARN, int(kind == "WARN_ON_ONCE"))
+        return 1
+    return handler
+
+
+def _void(fn: Callable[[Tx], None]) -> Handler:
+    def handler(tx: Tx, argv: list[int] | None) -> Result:
+        fn(tx)
+        return None
+    handler.__doc__ = fn.__doc__
+    return handler
+
+
+def _preempt_point(tx: Tx) -> None:
+    """An explicit point where the scheduler may preempt the task."""
+    if tx.me.preempt_count == 0 and not tx.irqs_disabled() and not tx.in_irq():
+        tx.set_me(resched=True)
+
+
+HANDLERS: dict[str, Handler] = {
+    "kmap": _kmap,
+    "kunmap": _kunmap,
+    "kmap_atomic": lambda tx, a: kmap_local.kmap_atomic(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kunmap_atomic": lambda tx, a: kmap_local.kunmap_atomic(tx, a[0]),  # type: ignore[index]
+    "kmap_local_page": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kmap_local_page_prot": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kmap_local_pfn": _kmap_local_pfn,
+    "kunmap_local": lambda tx, a: kmap_local.kunmap_local(tx, a[0]),  # type: ignore[index]
+    "kmap_high_get": _kmap_high_get,
+    "kunmap_high": _kunmap_high,
+    "kmap_flush_unused": _void(pkmap.kmap_flush_unused),
+    "page_address": lambda tx, a: page_address(tx.program, tx.pkmap_pte, page_arg(tx, a[0])),  # type: ignore[index]
+    "kmap_to_page": _kmap_to_page,
+    "page_to_pfn": lambda tx, a: tx.program.pages[page_arg(tx, a[0])].pfn,  # type: ignore[index]
+    "PageHighMem": lambda tx, a: int(is_highmem(tx.program, page_arg(tx, a[0]))),  # type: ignore[index]
+    "memcpy_to_page": _memcpy_to_page,
+    "memcpy_from_page": _memcpy_from_page,
+    "memzero_page": _memzero_page,
+    "memcpy_page": _memcpy_page,
+    "preempt_disable": _void(preempt.preempt_disable),
+    "preempt_enable": _void(preempt.preempt_enable),
+    "migrate_disable": _void(preempt.migrate_disable),
+    "migrate_enable": _void(preempt.migrate_enable),
+    "pagefault_disable": _void(preempt.pagefault_disable),
+    "pagefault_enable": _void(preempt.pagefault_enable),
+    "local_irq_disable": _void(preempt.local_irq_disable),
+    "local_irq_enable": _void(preempt.local_irq_enable),
+    "spin_lock": lambda tx, a: _spin_lock(tx, a, False),
+    "spin_unlock": lambda tx, a: _spin_unlock(tx, a, False),
+    "spin_lock_irqsave": lambda tx, a: _spin_lock(tx, a, True),
+    "spin_unlock_irqrestore": lambda tx, a: _spin_unlock(tx, a, True),
+    "might_sleep": lambda tx, a: sched.might_sleep(tx, "might_sleep"),
+    "schedule": lambda tx, a: sched.voluntary_point(tx, "schedule", check_sleep=False),
+    "cond_resched": lambda tx, a: sched.voluntary_point(tx, "cond_resched", check_sleep=True),
+    "msleep": lambda tx, a: sched.voluntary_point(tx, "msleep", check_sleep=False),
+    "preempt_point": _void(_preempt_point),
+    "smp_processor_id": _smp_processor_id,
+    "raw_smp_processor_id": lambda tx, a: tx.cpu,
+    "get_cpu": _get_cpu,
+    "put_cpu": _void(preempt.preempt_enable),
+    "this_cpu_read": lambda tx, a: tx.percpu[a[0]][tx.cpu],  # type: ignore[index]
+    "this_cpu_write": lambda tx, a: _this_cpu_write(tx, a[0], a[1]),  # type: ignore[index]
+    "this_cpu_inc": lambda tx, a: _this_cpu_add(tx, a[0], 1),  # type: ignore[index]
+    "this_cpu_dec": lambda tx, a: _this_cpu_add(tx, a[0], -1),  # type: ignore[index]
+    "this_cpu_add": lambda tx, a: _this_cpu_add(tx, a[0], a[1]),  # type: ignore[index]
+    "per_cpu": lambda tx, a: _percpu(tx, a[0], a[1]),  # type: ignore[index]
+    "memset": _memset,
+    "memcpy": _memcpy,
+    "flush_dcache_page": _flush_dcache_page,
+    "flush_cache_all": lambda tx, a: _flush_all(tx),
+    "dma_map_page": _dma("dma_map_page"),
+    "dma_unmap_page": _dma("dma_unmap_page"),
+    "dma_sync_single_for_cpu": _dma("dma_sync_single_for_cpu"),
+    "dma_sync_single_for_device": _dma("dma_sync_single_for_device"),
+    "device_write": lambda tx, a: dma.device_write(tx, page_arg(tx, a[0]), a[1], a[2], a[3]),  # type: ignore[index]
+    "device_read": lambda tx, a: dma.device_read(tx, page_arg(tx, a[0]), a[1]),  # type: ignore[index]
+    "copy_from_user": _copy_user(False),
+    "copy_to_user": _copy_user(True),
+    "preempt_count": lambda tx, a: tx.me.preempt_count,
+    "in_atomic": lambda tx, a: int(tx.me.preempt_count != 0),
+    "in_interrupt": lambda tx, a: int(tx.in_irq()),
+    "irqs_disabled": lambda tx, a: int(tx.irqs_disabled()),
+    "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled > 0),
+    "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
+        tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
+        tx.program.pages[page_arg(tx, a[0])].pfn),  # type: ignore[index]
+    "kmap_local_idx": lambda tx, a: tx.ctxs[tx.current()].kmap_idx // tx.cfg.km_incr,
+    "assert": _check("assert"),
+    "BUG_ON": _check("BUG_ON"),
+    "WARN_ON": _check("WARN_ON"),
+    "WARN_ON_ONCE": _check("WARN_ON_ONCE"),
+}
+
+
+def _flush_all(tx: Tx) -> None:
+    from kmap_scenarios.runtime.kernel import cache
+    cache.flush_all(tx)
+
+
+MULTI_STEP = frozenset({"kmap", "spin_lock", "spin_lock_irqsave", "dma_map_page",
+                        "dma_unmap_page", "dma_sync_single_for_cpu",
+                        "dma_sync_single_for_device", "copy_from_user", "copy_to_user"})
+
+
+def call(tx: Tx, name: str, args: tuple[Expr, ...]) -> Result:
+    """Run a built-in as (part of) a step; args evaluated on its first step."""
+    argv = None if tx.me.pending is not None else [eval_expr(tx, a) for a in args]
+    return HANDLERS[name](tx, argv)
+
+
+def call_value(tx: Tx, name: str, args: tuple[Expr, ...]) -> int:
+    """A built-in inside an expression: single-step, its value (0 for void)."""
+    if name in MULTI_STEP:
+        raise TypeError(f"{name} may block; it cannot be nested in an expression")
+    r = HANDLERS[name](tx, [eval_expr(tx, a) for a in args])
+    return 0 if r is None or r is NOT_DONE else int(r)  # type: ignore[arg-type]
+
+
+def spinning_on(pending: tuple[int, ...] | None) -> int:
+    """The lock a context spins on, or -1."""
+    return pending[1] if pending is not None and pending[0] == 1 else -1
+
+
+__all__ = ["HANDLERS", "NOT_DONE", "call", "call_value", "MULTI_STEP"]
+
+
+use_builtins(call_value)

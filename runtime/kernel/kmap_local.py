@@ -1,0 +1,261 @@
+"""kmap_local_page/_prot/_pfn, kunmap_local and the context-switch hooks.
+
+Modelled version: mainline after v5.11 with the 2021-2022 fixes
+(reference/kernel-semantics.md §6, §7): the per-task ``kmap_ctrl`` (idx and
+pteval[]), per-CPU fixmap slots growing downwards, KM_INCR 2 and guard slots
+with CONFIG_DEBUG_KMAP_LOCAL, the linear (x86) or non-linear (ARM,
+KMAP_LOCAL_NON_LINEAR_PTE_ARRAY) PTE lookup at unmap, and ARM's
+arch_kmap_local_high_get(). Each function runs inside one step: the kernel
+holds preempt_disable() across them, so no other context on this CPU can
+observe a half-done push or pop.
+"""
+
+from __future__ import annotations
+
+from kmap_scenarios.runtime.kernel import cache, pkmap, preempt
+from kmap_scenarios.runtime.kernel.memory import fixmap_slot, in_pkmap, is_highmem, note_mapped, note_released, page_address
+from kmap_scenarios.runtime.kernel.program import PageKind
+from kmap_scenarios.runtime.kernel.reports import R
+from kmap_scenarios.runtime.kernel.tx import Tx
+
+
+def kmap_local_page_prot(tx: Tx, page: int) -> int:
+    """__kmap_local_page_prot() (mm/highmem.c), or the !HIGHMEM inline.
+
+    Lowmem returns page_address() with no slot unless FORCE_MAP; on ARM
+    with ARCH_NEEDS_KMAP_HIGH_GET a page already in the pkmap pool is pinned
+    with kmap_high_get() and its pkmap address returned (not on the stack,
+    no migrate_disable). CONFIG_HIGHMEM=n (PKS series V9 42/45):
+    pgmap_set_readwrite(page) and page_address()."""
+    cfg = tx.cfg
+    if not cfg.CONFIG_HIGHMEM:
+        from kmap_scenarios.runtime.kernel import pks
+        pks.pgmap_set_readwrite(tx, page)
+        return page_address(tx.program, tx.pkmap_pte, page)
+    if not cfg.CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP and not is_highmem(tx.program, page):
+        return page_address(tx.program, tx.pkmap_pte, page)
+    if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):
+        vaddr = pkmap.kmap_high_get(tx, page)
+        if vaddr:
+            if tx.events is not None:
+                tx.event(f"arch_kmap_local_high_get: {tx.program.pages[page].name} already in the "
+                     "pkmap pool, pinned instead of a fixmap slot")
+            return vaddr
+    return kmap_local_pfn_prot(tx, tx.program.pages[page].pfn)
+
+
+def kmap_local_pfn_prot(tx: Tx, pfn: int) -> int:
+    """__kmap_local_pfn_prot(): migrate_disable, push a slot, set its PTE."""
+    cfg = tx.cfg
+    cur = tx.current()
+    if tx.program.pfn_to_page.get(pfn) is None:
+        tx.bug(R.BAD_PFN, pfn)
+    preempt.migrate_disable(tx)
+    # kmap_local_idx_push()
+    if tx.in_irq() and not tx.irqs_disabled():
+        tx.warn_once(R.KMAP_LOCAL_HARDIRQ)
+    idx = tx.ctxs[cur].kmap_idx + cfg.km_incr
+    tx.set(cur, kmap_idx=idx)
+    if idx >= cfg.KM_MAX_IDX:
+        tx.bug(R.KMAP_LOCAL_DEPTH, idx, cfg.KM_MAX_IDX)
+    slot = idx - 1
+    vaddr = cfg.kmap_local_vaddr(tx.cpu, slot)
+    busy = tx.cpus[tx.cpu].fixmap[slot]
+    if busy:
+        tx.bug(R.KMAP_LOCAL_PTE_BUSY, slot, tx.cpu, busy - 1)
+    _set_pte(tx, tx.cpu, slot, pfn + 1, tx.ci)
+    ctx = tx.ctxs[cur]
+    tx.set(cur, pteval=ctx.pteval[:slot] + (pfn + 1,) + ctx.pteval[slot + 1:])
+    note_mapped(tx, vaddr, pfn)
+    if tx.events is not None:
+        tx.event(f"kmap_local: idx {idx - cfg.km_incr} -> {idx}, slot {slot} of cpu{tx.cpu} "
+             f"at {vaddr:#x} maps pfn {pfn:#x}")
+    return vaddr
+
+
+def _set_pte(tx: Tx, cpu: int, slot: int, pte: int, owner: int) -> None:
+    c = tx.cpus[cpu]
+    tx.set_cpu(cpu, fixmap=c.fixmap[:slot] + (pte,) + c.fixmap[slot + 1:],
+               fix_owner=c.fix_owner[:slot] + (owner if pte else -1,) + c.fix_owner[slot + 1:])
+
+
+def _flush_vivt_page(tx: Tx, vaddr: int, func: str) -> None:
+    """arch_kmap_local_pre_unmap() on ARM VIVT: __cpuc_flush_dcache_area."""
+    if tx.cfg.CACHE == "vivt" and tx.cfg.uses_cache:
+        base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
+        lines = cache.flush_vivt_page(tx, base)
+        if tx.events is not None:
+            tx.event(f"{func}: VIVT __cpuc_flush_dcache_area({base:#x}): "
+                     f"{lines} line{'s' if lines != 1 else ''} cleaned and invalidated")
+
+
+def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
+    """kunmap_local_indexed(): pop the TOP slot, whatever address is given.
+
+    The only order check is WARN_ON_ONCE(addr != top slot's address); the
+    PTE cleared is the top slot's on linear-array arches (x86) and addr's
+    own on ARM (kmap_get_pte with KMAP_LOCAL_NON_LINEAR_PTE_ARRAY)."""
+    cfg = tx.cfg
+    addr = vaddr & ~(cfg.PAGE_SIZE - 1) & cfg.word_mask
+    if fixmap_slot(cfg, addr) is None:
+        _unmap_outside_window(tx, addr)
+        return
+    cur = tx.current()
+    ctx = tx.ctxs[cur]
+    top = ctx.kmap_idx - 1
+    expected = cfg.kmap_local_vaddr(tx.cpu, top)
+    if addr != expected:
+        tx.warn_once(R.KUNMAP_LOCAL_ORDER, addr, top, expected)
+    if cfg.preset.pte_array_linear:
+        cpu, slot = divmod(top, cfg.KM_MAX_IDX) if top >= 0 else (tx.cpu - 1, cfg.KM_MAX_IDX - 1)
+        cpu = tx.cpu if top >= 0 else cpu
+    else:
+        cpu, slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
+    # What the caller released is the address it passed, whatever slot the
+    # kernel then clears (USE_AFTER_UNMAP is about the caller's pointer).
+    given_cpu, given_slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
+    given = tx.cpus[given_cpu].fixmap[given_slot] if given_cpu < cfg.NR_CPUS else 0
+    if given:
+        note_released(tx, addr, given - 1)
+    _flush_vivt_page(tx, addr, "kunmap_local_indexed")
+    cleared = 0
+    if 0 <= cpu < cfg.NR_CPUS:
+        cleared = tx.cpus[cpu].fixmap[slot]
+        _set_pte(tx, cpu, slot, 0, -1)
+    if 0 <= top < len(ctx.pteval):
+        tx.set(cur, pteval=ctx.pteval[:top] + (0,) + ctx.pteval[top + 1:])
+    idx = ctx.kmap_idx - cfg.km_incr
+    tx.set(cur, kmap_idx=idx)
+    if tx.events is not None:
+        tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, cleared slot {slot} of cpu{cpu}"
+             + (f" (pfn {cleared - 1:#x})" if cleared else " (no PTE there)"))
+    if idx < 0:
+        tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
+    preempt.migrate_enable(tx)
+
+
+def _unmap_outside_window(tx: Tx, addr: int) -> None:
+    """kunmap_local of a non-fixmap address: FORCE_MAP WARN, ARM's pkmap
+    address from kmap_high_get(), or WARN_ON_ONCE(addr < PAGE_OFFSET)."""
+    cfg = tx.cfg
+    if cfg.CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP:
+        tx.warn_once(R.KUNMAP_LOCAL_FORCE, addr)
+        return
+    if cfg.ARCH_NEEDS_KMAP_HIGH_GET and in_pkmap(cfg, addr):
+        nr = (addr - cfg.pkmap_addr(0)) // cfg.PAGE_SIZE
+        pte = tx.pkmap_pte[nr]
+        page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1
+        pkmap.kunmap_high(tx, page)
+        return
+    if addr < cfg.preset.page_offset:
+        tx.warn_once(R.KUNMAP_LOCAL_USER, addr)
+
+
+def kunmap_local(tx: Tx, vaddr: int) -> None:
+    """kunmap_local(): kunmap_local_indexed, or the !HIGHMEM inline with
+    pgmap_set_noaccess(kmap_to_page(addr))."""
+    if tx.cfg.CONFIG_HIGHMEM:
+        kunmap_local_indexed(tx, vaddr)
+        return
+    from kmap_scenarios.runtime.kernel import pks
+    page = tx.program.pfn_to_page.get(_virt_to_pfn(tx, vaddr))
+    if page is not None:
+        pks.pgmap_set_noaccess(tx, page)
+
+
+def _virt_to_pfn(tx: Tx, vaddr: int) -> int:
+    from kmap_scenarios.runtime.kernel.memory import PHYS_PFN_OFFSET
+    cfg = tx.cfg
+    return (vaddr - cfg.preset.page_offset) // cfg.PAGE_SIZE + PHYS_PFN_OFFSET.get(cfg.ARCH, 0)
+
+
+def sched_out(tx: Tx, task: int, cpu: int) -> None:
+    """__kmap_local_sched_out(): clear the outgoing task's PTEs on cpu.
+
+    kmap_ctrl.idx and pteval[] stay; guard slots are skipped (warning if
+    a guard slot holds a PTE), a slot without a PTE warns and is skipped."""
+    _switch_slots(tx, task, cpu, out=True)
+
+
+def sched_in(tx: Tx, task: int, cpu: int) -> None:
+    """__kmap_local_sched_in(): re-install the incoming task's PTEs."""
+    _switch_slots(tx, task, cpu, out=False)
+
+
+def _switch_slots(tx: Tx, task: int, cpu: int, out: bool) -> None:
+    ctx = tx.ctxs[task]
+    if not ctx.kmap_idx:
+        return
+    cfg = tx.cfg
+    func = tx.func("__kmap_local_sched_out" if out else "__kmap_local_sched_in")
+    moved = []
+    for i in range(min(ctx.kmap_idx, cfg.KM_MAX_IDX)):
+        pte = ctx.pteval[i]
+        if cfg.CONFIG_DEBUG_KMAP_LOCAL and i % 2 == 0:
+            if pte and tx.first_time(int(R.SCHED_GUARD)):
+                tx.report(R.SCHED_GUARD, i, func)
+            continue
+        if not pte:
+            if tx.first_time(int(R.SCHED_PTE_NONE)):
+                tx.report(R.SCHED_PTE_NONE, i, func)
+            continue
+        vaddr = cfg.kmap_local_vaddr(cpu, i)
+        if out:
+            _flush_vivt_page(tx, vaddr, "__kmap_local_sched_out")
+            _set_pte(tx, cpu, i, 0, -1)
+        else:
+            _set_pte(tx, cpu, i, pte, task)
+        moved.append(str(i))
+    if moved:
+        name = tx.program.contexts[task].name if task < len(tx.program.contexts) else "idle"
+        verb = "cleared" if out else "restored"
+        if tx.events is not None:
+            tx.event(f"{'__kmap_local_sched_out' if out else '__kmap_local_sched_in'}: {verb} "
+                 f"{name}'s slot{'s' if len(moved) > 1 else ''} {', '.join(moved)} on cpu{cpu}")
+
+
+def kmap_atomic(tx: Tx, page: int) -> int:
+    """kmap_atomic() (highmem-internal.h, >= v5.11): preempt_disable (or
+    migrate_disable on PREEMPT_RT), pagefault_disable, then the kmap_local
+    path."""
+    if tx.cfg.CONFIG_PREEMPT_RT:
+        preempt.migrate_disable(tx)
+    else:
+        preempt.preempt_disable(tx)
+    preempt.pagefault_disable(tx)
+    return kmap_local_page_prot(tx, page)
+
+
+def kunmap_atomic(tx: Tx, vaddr: int) -> None:
+    """__kunmap_atomic(): kunmap_local_indexed, pagefault_enable, then
+    preempt_enable (migrate_enable on PREEMPT_RT)."""
+    kunmap_local(tx, vaddr)
+    preempt.pagefault_enable(tx)
+    if tx.cfg.CONFIG_PREEMPT_RT:
+        preempt.migrate_enable(tx)
+    else:
+        preempt.preempt_enable(tx)
+
+
+def kmap_to_page(tx: Tx, vaddr: int) -> int | None:
+    """__kmap_to_page() (since ef6e06b2ef87, 2022): WARN_ON_ONCE for pkmap
+    and kmap_local addresses (deprecated use), still returning the page;
+    else virt_to_page()."""
+    cfg = tx.cfg
+    if in_pkmap(cfg, vaddr):
+        tx.warn_once(R.KMAP_TO_PAGE_PKMAP)
+        pte = tx.pkmap_pte[(vaddr - cfg.pkmap_addr(0)) // cfg.PAGE_SIZE]
+        return tx.program.pfn_to_page.get(pte - 1) if pte else None
+    fs = fixmap_slot(cfg, vaddr)
+    if fs is not None:
+        tx.warn_once(R.KMAP_TO_PAGE_LOCAL)
+        ctx = tx.ctxs[tx.current()]
+        base = vaddr & ~(cfg.PAGE_SIZE - 1)
+        for i in range(min(ctx.kmap_idx, cfg.KM_MAX_IDX)):
+            if ctx.pteval[i] and cfg.kmap_local_vaddr(tx.cpu, i) == base:
+                return tx.program.pfn_to_page.get(ctx.pteval[i] - 1)
+        return None
+    page = tx.program.pfn_to_page.get(_virt_to_pfn(tx, vaddr))
+    if page is not None and tx.program.pages[page].kind in (PageKind.HIGHMEM, PageKind.USER):
+        return None
+    return page

@@ -1,0 +1,262 @@
+"""enabled(program, state) and step(program, state, action): the one semantics.
+
+An action is ``(ctx, cpu)``: context ``ctx`` executes its next step on
+``cpu``. If it is not running there yet, the step begins with what makes it
+run: an irq's entry, or a context switch (kmap_local_sched_out of the
+previous task, sched_in of this one), possibly a migration. The order of
+``enabled`` is fixed: contexts in source order, then CPUs in order.
+
+When ``ctx`` may step on ``cpu`` (reference/kernel-semantics.md §3, §7):
+- an irq fires at any moment its CPU has interrupts enabled, then runs to
+  completion, innermost first, before anything else on that CPU;
+- a task already running steps unless an irq is active on its CPU or it
+  spins on a held lock;
+- another task may take the CPU when it is idle or its task is
+  preemptible: preempt_count 0, interrupts on, and CONFIG_PREEMPTION or an
+  explicit point (preempt_point, cond_resched, schedule, msleep, a fault);
+- a task bound with ``on cpuN`` stays there; others may start or resume on
+  any CPU unless migration is disabled (migrate_disable or kmap_local).
+"""
+
+from __future__ import annotations
+
+from kmap_scenarios.runtime.kernel import builtins, cache, program as ir, sched
+from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
+from kmap_scenarios.runtime.kernel.evaluate import eval_expr, word
+from kmap_scenarios.runtime.kernel.memory import store_byte
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of
+from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status
+from kmap_scenarios.runtime.kernel.tx import Killed, Loc, Tx
+
+Action = tuple[int, int]
+
+
+def _cpus_for(program: Program, ctx: Ctx, pinned: int | None) -> range | tuple[int, ...]:
+    if pinned is not None:
+        return (pinned,)
+    if ctx.cpu >= 0 and (ctx.migration_disabled or ctx.kmap_idx):
+        return (ctx.cpu,)
+    return range(program.config.NR_CPUS)
+
+
+_READY, _PENDING = int(Status.READY), int(Status.PENDING)
+
+
+def enabled(program: Program, state: State) -> list[Action]:
+    """Every action possible in this state, in the fixed order."""
+    if state.panicked:
+        return []
+    out: list[Action] = []
+    preemption = program.config.CONFIG_PREEMPTION
+    cpus, ctxs, locks = state.cpus, state.ctxs, state.locks
+    # whether another task may take each CPU now (computed once per CPU)
+    switchable: list[bool | None] = [None] * len(cpus)
+    for i, info in enumerate(program.contexts):
+        ctx = ctxs[i]
+        st = ctx.status
+        lock = builtins.spinning_on(ctx.pending)
+        blocked = lock >= 0 and locks[lock] != -1   # spinning on a held lock
+        if info.is_irq:
+            c = info.cpu
+            assert c is not None
+            cpu = cpus[c]
+            if st == _PENDING:
+                if not cpu.irqs_off:
+                    out.append((i, c))
+            elif st == _READY and cpu.irqs and cpu.irqs[-1] == i and not blocked:
+                out.append((i, c))
+            continue
+        if st != _READY or blocked:
+            continue
+        mine = ctx.cpu
+        if mine >= 0 and cpus[mine].curr == i:
+            here = cpus[mine]
+            if here.irqs:
+                continue
+            out.append((i, mine))
+            # A running task can be migrated wherever it could be preempted
+            # (the stopper thread / load balancer moves it).
+            if info.cpu is not None or ctx.migration_disabled or ctx.kmap_idx or \
+                    not sched.can_switch(preemption, i, (), here.irqs_off, ctxs):
+                continue
+        for c in _cpus_for(program, ctx, info.cpu):
+            if c == mine and cpus[c].curr == i:
+                continue
+            ok = switchable[c]
+            if ok is None:
+                cpu = cpus[c]
+                ok = switchable[c] = sched.can_switch(preemption, cpu.curr, cpu.irqs,
+                                                      cpu.irqs_off, ctxs)
+            if ok:
+                out.append((i, c))
+    return out
+
+
+def step(program: Program, state: State, action: Action,
+         trace: bool = False, reads: list[Loc] | None = None) -> tuple[State, tuple[str, ...]]:
+    """Execute one step; never mutates ``state``; returns the new state and,
+    when tracing, what the modelled kernel did. With ``reads``, the parts of
+    the state the step touched are noted there (runtime/search/memo.py)."""
+    ci, cpu = action
+    tx = Tx(program, state, ci, cpu, trace, reads)
+    info = program.contexts[ci]
+    ctx = state.ctxs[ci]
+    try:
+        if info.is_irq:
+            if ctx.status == Status.PENDING:
+                sched.irq_enter(tx, ci, cpu)
+        elif state.cpus[cpu].curr != ci:
+            sched.switch_to(tx, ci, cpu)
+        if tx.me.resched:
+            tx.set_me(resched=False)
+        _execute(tx, info.code)
+    except Killed:
+        _kill(tx)
+    return tx.commit(), tuple(tx.events or ())
+
+
+def switch_step(program: Program, state: State, action: Action,
+                reads: list[Loc] | None = None) -> State | None:
+    """The context switch a task's step begins with when the task is not
+    running on the CPU (sched.switch_to, and the resched flag cleared):
+    step() is this followed by the task's instruction from the state it
+    leaves, where the task is running. runtime/search/memo.py keeps the two
+    apart, because the switch depends on the previous task only through
+    its kmap_local slots. None if the switch itself killed the task
+    (it never does: __kmap_local_sched_out only warns)."""
+    ci, cpu = action
+    tx = Tx(program, state, ci, cpu, False, reads)
+    try:
+        sched.switch_to(tx, ci, cpu)
+        if tx.me.resched:
+            tx.set_me(resched=False)
+    except Killed:
+        return None
+    return tx.commit()
+
+
+def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
+    ins = code[tx.pc]
+    if isinstance(ins, ir.Set):
+        _store(tx, ins.dest, eval_expr(tx, ins.value))
+        _advance(tx, code, tx.pc + 1)
+    elif isinstance(ins, ir.Call):
+        r = builtins.call(tx, ins.name, ins.args)
+        if r is builtins.NOT_DONE:
+            return
+        if ins.dest is not None:
+            _store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[arg-type]
+        _advance(tx, code, tx.pc + 1)
+    elif isinstance(ins, ir.Branch):
+        taken = bool(eval_expr(tx, ins.cond))
+        _advance(tx, code, tx.pc + 1 if taken else ins.target)
+    elif isinstance(ins, ir.Check):
+        builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])
+        _advance(tx, code, tx.pc + 1)
+    elif isinstance(ins, ir.Jump):
+        _advance(tx, code, ins.target)
+    else:
+        _finish(tx)
+
+
+def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
+    """Move to pc, take jumps for free, and finish on reaching End."""
+    pc = ir.follow_jumps(code, pc)
+    tx.set_me(pc=pc)
+    if isinstance(code[pc], ir.End) and tx.me.status == Status.READY:
+        tx.pc = pc
+        _finish(tx)
+
+
+def _narrow(value: int, dest: ir.ToLocal) -> int:
+    v = value & ((1 << dest.width) - 1)
+    if dest.signed and v >= 1 << (dest.width - 1):
+        v -= 1 << dest.width
+    return v
+
+
+def _store(tx: Tx, dest: ir.Dest, value: int) -> None:
+    t = type(dest)
+    if t is ir.ToLocal:
+        locs = tx.me.locals
+        s = dest.slot  # type: ignore[union-attr]
+        tx.set_me(locals=locs[:s] + (_narrow(value, dest),) + locs[s + 1:])  # type: ignore[arg-type]
+    elif t is ir.ToGlobal:
+        tx.globals[dest.index] = word(tx.cfg.preset.bits, value)  # type: ignore[union-attr]
+    else:
+        store_byte(tx, eval_expr(tx, dest.addr), value)  # type: ignore[union-attr]
+
+
+def _finish(tx: Tx) -> None:
+    """A task returns to user space (kmap_assert_nomap: DEBUG_LOCKS_WARN_ON
+    on a leaked kmap_local, then exit, whose last schedule() clears its
+    slots); an irq handler returns."""
+    ci = tx.ci
+    if tx.in_irq():
+        tx.set_me(status=int(Status.DONE), pending=None)
+        sched.irq_return_count(tx, ci, tx.cpu)
+        sched.irq_exit(tx, ci, tx.cpu)
+        if tx.events is not None:
+            tx.event(f"irq {tx.program.contexts[ci].name} returns")
+        return
+    # exit_to_user_mode_prepare(): kmap_assert_nomap(), then lockdep_sys_exit();
+    # both go through debug_locks_off(), so only the first ever prints.
+    if tx.me.kmap_idx:
+        tx.debug_locks_warn(R.RETURN_TO_USER)
+    held = [i for i, owner in enumerate(tx.locks) if owner == ci]
+    if held:
+        tx.debug_locks_warn(R.LOCK_HELD_RETURN, held[0])
+    tx.set_me(status=int(Status.DONE), pending=None)
+    sched.leave_cpu(tx, ci, tx.cpu)
+    if tx.events is not None:
+        tx.event(f"{tx.program.contexts[ci].name} returns to user space")
+
+
+def _kill(tx: Tx) -> None:
+    """The context dies where a BUG/oops hit it (or stops at an assert).
+
+    A task is killed (do_exit: its slots are cleared by the final switch,
+    locks it holds stay held); a fatal error in an irq handler panics."""
+    ci = tx.ci
+    last = tx.reports[-1] if tx.reports else None
+    fatal = last is not None and kind_of(last.code) in (Kind.BUG, Kind.OOPS)
+    tx.set_me(status=int(Status.DEAD), pending=None, preempt_count=0)
+    if ci in tx.pkmap_waiters:
+        tx.pkmap_waiters.remove(ci)
+    if tx.in_irq():
+        if fatal:
+            tx.report(R.IRQ_PANIC)
+            tx.panicked = True
+        sched.irq_exit(tx, ci, tx.cpu)
+        return
+    sched.leave_cpu(tx, ci, tx.cpu)
+    if tx.events is not None:
+        tx.event(f"{tx.program.contexts[ci].name} is killed" if fatal
+             else f"{tx.program.contexts[ci].name} stops at the failed assert")
+
+
+def is_final(program: Program, state: State) -> bool:
+    """Every task and irq has finished (or died)."""
+    return all(state.ctxs[i].status in (Status.DONE, Status.DEAD)
+               for i in range(len(program.contexts)))
+
+
+def final_state(program: Program, state: State,
+                stuck: tuple[Report, ...] | None = None) -> State:
+    """The state expectations see at the end of an execution: the reports
+    of the contexts stuck there, then every dirty cache line written back.
+
+    ``stuck``: the stuck contexts' reports of the bottom component the
+    state belongs to (runtime/kernel/watchdog.py), for an execution that never
+    ends; by default, those of a terminal state (nothing can step), and
+    none for a state where something still can (an execution cut short
+    has not ended)."""
+    tx = Tx(program, state, 0, 0, False)
+    if stuck is None and not state.panicked and not is_final(program, state) \
+            and not enabled(program, state):
+        stuck = stuck_reports(program, [state], [[]])
+    if stuck:
+        tx.reports.extend(stuck)
+    cache.writeback_all(tx)
+    return tx.commit()

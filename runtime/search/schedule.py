@@ -1,0 +1,421 @@
+"""Schedules: choosing actions for one execution, and printing paths back.
+
+Notation (LANGUAGE.md "Schedules"): ``NAME`` runs a context until it
+finishes or blocks (no action of it is enabled any more), or comes back
+to a state it was in during the item (it loops), ``NAME:N`` runs N
+steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
+migration). Without ``@`` a context steps where it is running, else where
+it last ran, else on the first CPU it may use. After the last item the
+default policy finishes the execution.
+
+Default policy: keep running the context that stepped last while it can;
+otherwise take the first enabled action in the fixed order of
+``enabled()`` (contexts in source order). ``--random SEED``: a uniformly
+random enabled action at every step, from ``random.Random(SEED)``.
+
+Either policy is made fair where it goes around a cycle: at a state it
+reaches for the n-th time it takes the (n mod k)-th of its k enabled
+actions instead, so that a loop that can be left is left (the fairness
+assumption of docs/model.md). An execution that enters a set of states it
+can never leave never ends (runtime/kernel/watchdog.py): the run stops there, at
+the end of the schedule's items or where its policy comes back to a state
+of that set (asked at the 2nd, 3rd, 5th, 9th... visit of a state, within a
+budget of searched states that grows with the run), and is judged at every
+state of it, as `kmap check` judges such an execution. A run is cut
+(``truncated``) at its step cap or deadline: it has not ended.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kmap_scenarios.runtime.search.closure import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost
+from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
+from kmap_scenarios.runtime.kernel.machine import Action, enabled, final_state, step
+from kmap_scenarios.runtime.kernel.program import Program, ScheduleStep
+from kmap_scenarios.runtime.kernel.state import Report, State, Status, initial_state
+
+
+class ScheduleError(Exception):
+    """A schedule item cannot be followed in this execution; ``hint``: what
+    to change, for that reason ("" when there is nothing to add)."""
+
+    def __init__(self, item: int, message: str, hint: str = "") -> None:
+        self.item = item
+        self.hint = hint
+        super().__init__(message)
+
+
+# What to change, by the reason an item could not be followed.
+_PAST_THE_END = ("a count must not exceed the steps the context has left; without `:N` "
+                 "an item runs the context until it stops")
+_NOT_PREEMPTIBLE = "a context can take a CPU only where the running task can be preempted"
+_IRQS_OFF = "an irq fires only while its CPU has interrupts on"
+
+
+@dataclass
+class TraceStep:
+    number: int
+    action: Action
+    pc: int
+    events: tuple[str, ...]
+
+
+@dataclass
+class Execution:
+    """One execution: its path, trace, and final state."""
+
+    actions: list[Action] = field(default_factory=list)
+    trace: list[TraceStep] = field(default_factory=list)
+    final: State | None = None    # last, finalised (deadlocks, write-back)
+    truncated: bool = False       # stopped before it ended: by max_steps, or the deadline
+    timed_out: bool = False       # ... by the deadline
+    # an execution that never ends: every state of the bottom component it
+    # entered, finalised (stuck contexts reported, caches written back);
+    # ``final`` is the first, the state where the run stopped
+    endless: list[State] | None = None
+    # the same component as found (states not finalised, and the actions
+    # enabled in each), for kmap_scenarios.runtime.search.outcome.Observer.component
+    component: tuple[list[State], list[list[Action]]] | None = None
+    # (steps taken, reports then) after each step that added a report
+    reported: list[tuple[int, tuple[Report, ...]]] = field(default_factory=list)
+    searched: int = 0             # states the searches for a component visited
+
+
+class Chooser(Protocol):
+    def __call__(self, program: Program, state: State, acts: list[Action],
+                 last: int) -> Action: ...
+
+
+def preferred(program: Program, state: State, acts: list[Action]) -> Action:
+    """Among actions of one context: where it runs, else where it ran."""
+    ci = acts[0][0]
+    cpu = state.ctxs[ci].cpu
+    for a in acts:
+        if a[1] == cpu:
+            return a
+    return acts[0]
+
+
+def default_choice(program: Program, state: State, acts: list[Action], last: int) -> Action:
+    mine = [a for a in acts if a[0] == last]
+    return preferred(program, state, mine) if mine else preferred(
+        program, state, [a for a in acts if a[0] == acts[0][0]])
+
+
+def random_choice(seed: int) -> Chooser:
+    rng = random.Random(seed)
+
+    def choose(program: Program, state: State, acts: list[Action], last: int) -> Action:
+        return acts[rng.randrange(len(acts))]
+    return choose
+
+
+# The path of the execution in progress, so that an internal error (a bug of
+# ours raised out of step()) can still print the schedule that replays it.
+IN_PROGRESS: dict[str, object] = {}
+
+
+class _Runner:
+    def __init__(self, program: Program, trace: bool, max_steps: int,
+                 deadline: float | None = None, search: Search | None = None) -> None:
+        IN_PROGRESS.clear()
+        IN_PROGRESS.update(program=program, actions=[])
+        self.program = program
+        self.trace = trace
+        self.max_steps = max_steps
+        self.deadline = deadline   # time.monotonic() past which the run is cut
+        self.ex = Execution()
+        IN_PROGRESS["actions"] = self.ex.actions
+        self.state = initial_state(program)
+        self.last = -1
+        # states the closure searches of one run may visit: a start, and
+        # one more per step the run takes (their cost stays within a
+        # constant factor of the run's own); and how many one search may
+        # visit, doubled (up to CLOSURE_LIMIT) each time that is too few
+        search = search or Search()
+        self.budget = search.budget
+        self.limit = search.limit
+
+    def do(self, action: Action) -> None:
+        pc = self.state.ctxs[action[0]].pc
+        before = self.state.reports
+        self.state, events = step(self.program, self.state, action, self.trace)
+        self.ex.actions.append(action)
+        if self.state.reports is not before and self.state.reports != before:
+            self.ex.reported.append((len(self.ex.actions), self.state.reports))
+        if self.trace:
+            self.ex.trace.append(TraceStep(len(self.ex.actions), action, pc, events))
+        self.last = action[0]
+
+    def follow(self, items: tuple[ScheduleStep, ...]) -> None:
+        for k, item in enumerate(items):
+            n = 0
+            if self.state.panicked:
+                return  # the kernel died: nothing more can run
+            # a NAME item also ends where the context comes back to a state
+            # it was in during the item: it loops, and would never stop
+            seen: set[State] | None = set() if item.steps is None else None
+            while item.steps is None or n < item.steps:
+                if seen is not None:
+                    if self.state in seen:
+                        break
+                    seen.add(self.state)
+                acts = [a for a in enabled(self.program, self.state) if a[0] == item.ctx]
+                if item.cpu is not None:
+                    acts = [a for a in acts if a[1] == item.cpu]
+                if not acts:
+                    if self.state.panicked or (item.steps is None and (n > 0 or self._stopped(item.ctx))):
+                        break
+                    raise ScheduleError(k, *self._why_not(item, n))
+                self.do(preferred(self.program, self.state, acts))
+                n += 1
+                if self._cut():
+                    return
+
+    def finish(self, choose: Chooser, check_here: bool = False) -> Execution:
+        """Go on with ``choose`` until nothing can step, the step cap, or
+        a bottom component; ``check_here``: first ask whether the state
+        reached (the end of a schedule's items) is already in one."""
+        if check_here and not self.ex.truncated and enabled(self.program, self.state) \
+                and self._entered(WITNESS_CLOSURE_LIMIT):
+            return self.ex
+        visits: dict[State, int] = {}
+        while not self.ex.truncated:
+            acts = enabled(self.program, self.state)
+            if not acts or self._cut():
+                break
+            n = visits.get(self.state, 0)
+            visits[self.state] = n + 1
+            # asked at the 2nd, 3rd, 5th, 9th... visit of a state: a run in a
+            # component comes back again and again, so one whose budget was
+            # short at first (it went round cycles it could leave) still
+            # finds out
+            if n and not n & (n - 1) and self._entered():
+                return self.ex
+            self.budget += 1
+            self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
+        self.ex.final = final_state(self.program, self.state)
+        return self.ex
+
+    def _cut(self) -> bool:
+        """Whether the run stops here, unfinished: at the step cap, or
+        past the deadline (looked at every 64 steps); not where nothing
+        can step any more (the execution ended at the cap)."""
+        n = len(self.ex.actions)
+        if n >= self.max_steps:
+            self.ex.truncated = bool(enabled(self.program, self.state))
+        elif self.deadline is not None and n & 63 == 0 and time.monotonic() >= self.deadline:
+            self.ex.truncated = self.ex.timed_out = True
+        return self.ex.truncated
+
+    def _entered(self, limit: int | None = None) -> bool:
+        """Whether the run is in a bottom component (it never ends); if so,
+        record it. The search from here is skipped while the run has spent
+        its budget of such searches (a run that loops a lot). ``limit``:
+        search that far, whatever the budget (where a schedule ends: the
+        replay of a witness must find the loop the search found)."""
+        if self.budget <= 0 and limit is None:
+            return False
+        found, cost = closure_cost(self.program, self.state, limit or self.limit)
+        self.budget -= cost
+        self.ex.searched += cost
+        if found is None and cost >= self.limit and limit is None:
+            self.limit = min(2 * self.limit, CLOSURE_LIMIT)
+        if found is None:
+            return False
+        states, steps = found
+        self.ex.component = found
+        stuck = stuck_reports(self.program, states, steps)
+        self.ex.endless = [final_state(self.program, s, stuck) for s in states]
+        self.ex.final = self.ex.endless[0]
+        return True
+
+    def _stopped(self, ci: int) -> bool:
+        return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP)
+
+    def _why_not(self, item: ScheduleStep, n: int) -> tuple[str, str]:
+        """Explain, in kernel terms, why a context cannot step now, and
+        what to change ("" when there is nothing to add)."""
+        p, s = self.program, self.state
+        info = p.contexts[item.ctx]
+        ctx = s.ctxs[item.ctx]
+        done = f" after {n} step{'s' if n != 1 else ''}" if n else ""
+        who = f"{'irq' if info.is_irq else 'task'} {info.name}"
+        if ctx.status == Status.DONE:
+            return f"{who} has already finished{done}", _PAST_THE_END
+        if ctx.status == Status.DEAD:
+            return f"{who} was killed{done}", _PAST_THE_END
+        if ctx.status == Status.WAIT_PKMAP:
+            return f"{who} sleeps on pkmap_map_wait{done}", ""
+        if s.panicked:
+            return "the kernel has panicked", ""
+        cpu = item.cpu if item.cpu is not None else (info.cpu if info.cpu is not None else max(ctx.cpu, 0))
+        c = s.cpus[cpu]
+        if info.is_irq and ctx.status == Status.PENDING:
+            return f"{who} cannot fire{done}: cpu{cpu} has interrupts disabled", _IRQS_OFF
+        if c.irqs and c.irqs[-1] != item.ctx:
+            return (f"{who} cannot run{done}: irq {p.contexts[c.irqs[-1]].name} is running "
+                    f"on cpu{cpu}", "")
+        if c.curr >= 0 and c.curr != item.ctx:
+            cur = s.ctxs[c.curr]
+            why = (f"preempt_count is {cur.preempt_count}" if cur.preempt_count else
+                   "interrupts are disabled" if c.irqs_off else
+                   "CONFIG_PREEMPTION=n and it is not at a preemption point")
+            return (f"{who} cannot run{done}: cpu{cpu} is running {p.contexts[c.curr].name}, "
+                    f"which cannot be preempted here ({why})", _NOT_PREEMPTIBLE)
+        if item.cpu is not None and info.cpu is not None and item.cpu != info.cpu:
+            return f"{who} is bound to cpu{info.cpu}", ""
+        if item.cpu is not None and (ctx.migration_disabled or ctx.kmap_idx):
+            return f"{who} cannot migrate to cpu{item.cpu}{done}: migration is disabled", ""
+        return f"{who} cannot step{done}: it spins on a lock", ""
+
+
+@dataclass(frozen=True)
+class Search:
+    """How much a run may search for the component it is in: ``budget``
+    states to start with (one more per step), ``limit`` states for the
+    first search (doubled while too few). `kmap run` searches at once as
+    far as it ever will; `kmap check --random`, running many executions,
+    starts small (what a run finds is the same, but maybe later on)."""
+
+    budget: int = 5 * CLOSURE_LIMIT
+    limit: int = CLOSURE_LIMIT
+
+
+def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
+            choose: Chooser = default_choice, trace: bool = True,
+            max_steps: int = 100_000, deadline: float | None = None,
+            search: Search | None = None) -> Execution:
+    """One execution: follow ``items``, then ``choose`` until the end;
+    cut (``truncated``) after ``max_steps`` steps or once
+    ``time.monotonic()`` passes ``deadline``."""
+    r = _Runner(program, trace, max_steps, deadline, search)
+    if items:
+        r.follow(items)
+    return r.finish(choose, check_here=bool(items))
+
+
+def replay(program: Program, actions: list[Action], trace: bool = False) -> Execution:
+    """Re-run an exact action path (used to print witnesses)."""
+    r = _Runner(program, trace, len(actions) + 1)
+    for a in actions:
+        r.do(a)
+    r.ex.final = final_state(program, r.state)
+    return r.ex
+
+
+def in_progress_schedule() -> str | None:
+    """The replay schedule of the execution that was running, if any."""
+    program, actions = IN_PROGRESS.get("program"), IN_PROGRESS.get("actions")
+    if not isinstance(program, Program) or not isinstance(actions, list):
+        return None
+    try:
+        return encode(program, list(actions)) or None
+    except Exception:  # the replay itself hit the bug: give the raw path
+        return ", ".join(f"{program.contexts[c].name}@cpu{u}:1" for c, u in actions)
+
+
+@dataclass
+class Run:
+    """One item of a schedule that replays a path (see ``runs``)."""
+
+    ctx: int
+    cpu: int | None        # None: where replay puts it by itself
+    steps: int = 1
+    more: bool = False     # the context could take another step after it
+
+    def text(self, program: Program, count: bool | None = None) -> str:
+        """``NAME[@cpuC][:N]``; the count is left out where ``NAME`` alone
+        replays the same (``count``: None for that, else whether to print it)."""
+        name = program.contexts[self.ctx].name + ("" if self.cpu is None else f"@cpu{self.cpu}")
+        return f"{name}:{self.steps}" if (self.more if count is None else count) else name
+
+
+def runs(program: Program, actions: list[Action]) -> list[Run]:
+    """The items of the schedule that replays ``actions`` exactly.
+
+    Consecutive steps of one context form an item. A step on another CPU
+    than the one replay would pick (a start elsewhere, a migration) begins
+    a new ``NAME@cpuN`` item, whose steps all stay on that CPU. ``more``
+    says whether the context could take a step after its item (else
+    ``NAME`` alone replays to exactly there: it finished or blocks)."""
+    state = initial_state(program)
+    items: list[Run] = []
+    afters: list[State] = []
+    for a in actions:
+        ci, cpu = a
+        mine = [x for x in enabled(program, state) if x[0] == ci]
+        natural = preferred(program, state, mine) == a
+        last = items[-1] if items else None
+        if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
+            last.steps += 1
+        else:
+            items.append(Run(ci, None if natural else cpu))
+            afters.append(state)
+        state, _ = step(program, state, a)
+        afters[-1] = state
+    for it, after in zip(items, afters):
+        it.more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
+                      for x in enabled(program, after))
+    return items
+
+
+def encode(program: Program, actions: list[Action]) -> str:
+    """The schedule notation that replays ``actions`` exactly (``runs``)."""
+    return ", ".join(it.text(program) for it in runs(program, actions))
+
+
+MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
+
+
+def decimal(text: str) -> int | None:
+    """The value of ASCII decimal digits of at most MAX_DIGITS, else None
+    (str.isdigit() also takes superscripts and full-width digits, which a
+    schedule in a file could not contain)."""
+    t = text.strip()
+    if not t or not t.isascii() or not t.isdigit() or len(t.lstrip("0")) > MAX_DIGITS:
+        return None
+    return int(t)
+
+
+def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
+    """Parse ``--schedule`` text; ValueError with a message on bad input."""
+    out = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            raise ValueError("empty schedule item")
+        name, colon, count = item.partition(":")
+        name, at, cpu = name.partition("@")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"`{item}`: a task or irq name is expected before `{(at or colon)}`")
+        if colon and not count.strip():
+            raise ValueError(f"`{item}`: a step count is expected after `:`")
+        if at and not cpu.strip():
+            raise ValueError(f"`{item}`: expected @cpuN")
+        ci = program.context_index(name)
+        if ci is None:
+            names = ", ".join(c.name for c in program.contexts)
+            raise ValueError(f"no task or irq named `{name}` (there are: {names})")
+        steps = None
+        if count:
+            steps = decimal(count)
+            if steps is None or steps < 1:
+                shown = item if len(item) <= 40 else f"{item[:30]}..."
+                raise ValueError(f"`{shown}`: the step count must be a positive integer "
+                                 f"of at most {MAX_DIGITS} digits")
+        c = None
+        if cpu:
+            cpu = cpu.strip()
+            c = decimal(cpu[3:]) if cpu.startswith("cpu") else None
+            if c is None:
+                raise ValueError(f"`{item}`: expected @cpuN")
+            if c >= program.config.NR_CPUS:
+                raise ValueError(f"`{item}`: cpu{c} does not exist (NR_CPUS = {program.config.NR_CPUS})")
+        out.append(ScheduleStep(ci, steps, c))
+    return tuple(out)
