@@ -2,7 +2,7 @@
 
 Prints, for each rung: states, transitions, executions, wall time and
 states per second, with and without partial-order reduction. Then the rows
-of ../shared/bench/README.md: the same race as a .kmap scenario and as
+of the SPIN comparison: the same race as a .kmap scenario and as
 SPIN's kmap_dma.pml (spin -a, gcc -O2, ./pan; compile time included), with
 the ratio of wall times. Needs Debian's `spin` and gcc for the SPIN side
 (skipped with a note when missing).
@@ -28,12 +28,11 @@ from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from kmap_scenarios.dsl.lower.load import load_text  # noqa: E402
-from kmap_scenarios.runtime.search import explore as ex# noqa: E402
+from kmap_scenarios.runtime.search import explore as ex  # noqa: E402
 
-SPIN_PML = ROOT.parent / "shared" / "bench" / "spin" / "kmap_dma.pml"
+SPIN_PML = ROOT / "bench" / "spin" / "kmap_dma.pml"
 
 
 # ----------------------------------------------------------------- scenarios
@@ -213,7 +212,6 @@ def mazurkiewicz_traces(program: object, limit: int) -> int | None:
 # -------------------------------------------------------------------- runs
 ONE_PROBE = """
 import json, sys, time
-sys.path.insert(0, {root!r})
 from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
@@ -293,7 +291,7 @@ def row(label: str, r: Run, wall: float) -> str:
 
 CONCURRENT_PROBE = """
 import sys, time
-sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+sys.path.insert(0, {bench!r})
 import ladder
 from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
@@ -316,7 +314,7 @@ def concurrent(label: str, n: int) -> list[float]:
 
 MEMORY_PROBE = """
 import sys, time
-sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+sys.path.insert(0, {bench!r})
 import ladder
 from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
@@ -383,7 +381,6 @@ def jobs_section(timeout: float) -> None:
 # measured apart from the machine's speed, which drifts by 40% here.
 INSTR_PROBE = """
 import sys
-sys.path.insert(0, {root!r})
 from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
@@ -489,7 +486,7 @@ def main() -> int:
         print(memory(args.memory), flush=True)
     if args.no_spin:
         return 0
-    print("\n# beside SPIN 6.5.2 (same race: ../shared/bench/spin/kmap_dma.pml)\n")
+    print("\n# beside SPIN 6.5.2 (same race: bench/spin/kmap_dma.pml)\n")
     print("| row | kmap states | kmap executions | kmap verdict | kmap wall s "
           "| SPIN states | SPIN verdict | SPIN wall s (with compile) | SPIN/kmap |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -11,7 +11,7 @@ SLOT_REUSE = (ROOT / "examples" / "dma" / "slot_reuse.kmap").read_text()
 
 
 def test_language_example_loses_data_without_the_fix():
-    """LANGUAGE.md's example: sometimes DATA_LOSS, never BUG (seed 002)."""
+    """docs/language.md's example: sometimes DATA_LOSS, never BUG (seed 002)."""
     p, r = check(SLOT_REUSE)
     assert any(o.conds[0] for o in r.outcomes)          # DATA_LOSS in some execution
     assert all(not o.conds[1] for o in r.outcomes)      # never BUG

@@ -1,6 +1,6 @@
 """Execution context: preemption, sleeping in atomic, locks, irqs, user copies.
 
-Kernel facts from reference/kernel-semantics.md §3 and seed 003 (the
+Kernel facts from docs/kernel-semantics.md §3 and seed 003 (the
 conversion notes): code converted from kmap_atomic() may have relied on
 its implicit preempt and pagefault disabling.
 """

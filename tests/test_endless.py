@@ -250,7 +250,7 @@ def _texts(src: str) -> list[str]:
 
 def test_never_bug_fails_on_a_soft_lockup() -> None:
     """watchdog_timer_fn() prints "BUG: soft lockup" (kernel/watchdog.c):
-    LANGUAGE.md's BUG covers a kernel "BUG:" splat, so `BUG` matches the
+    docs/language.md's BUG covers a kernel "BUG:" splat, so `BUG` matches the
     soft lockup as well as `DEADLOCK` does (QA pass of issue 11, D0)."""
     from kmap_scenarios.dsl.formats.check_text import verdicts_of
     p, r = check("""int flag = 0;

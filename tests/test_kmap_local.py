@@ -390,7 +390,7 @@ task t on cpu0 { void *a = kmap_local_page(P); int same = a == page_address(P); 
 
 
 def test_introspection_in_expectations_reports_what_tasks_left_behind():
-    """LANGUAGE.md: introspection is usable in expectations; on a final state
+    """docs/language.md: introspection is usable in expectations; on a final state
     it is the largest value any task ended with, so leaks show."""
     from kmaptest import verdicts
     p, s = final(x86("""

@@ -1,7 +1,7 @@
 """One source of names: vocab, lexer and editor grammars agree with dsl/syntax/names.py.
 
-DESIGN.md principle 7. dsl/editors/vocab.py sorts the names of dsl/syntax/names.py (and the
-config keys of runtime/kernel/config.py) into word classes; the Pygments lexer and
+dsl/editors/vocab.py sorts the names of dsl/syntax/names.py (and the config
+keys of runtime/kernel/config.py) into word classes; the Pygments lexer and
 the generated editor files must colour exactly those words, and the files on
 disk must be what ``python -m kmap_scenarios.dsl.editors`` generates now.
 """

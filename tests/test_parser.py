@@ -12,7 +12,7 @@ from kmap_scenarios.dsl.syntax.names import KEYWORDS, TYPE_WORDS
 from kmap_scenarios.dsl.syntax.parser import parse_text, parser, read_source
 from kmap_scenarios.dsl.syntax.messages import TOPLEVEL_WORDS
 
-# LANGUAGE.md's complete example, verbatim.
+# docs/language.md's complete example, verbatim.
 EXAMPLE = """\
 // The 2009 race fixed by kmap_high_get(): dma_map_page() invalidates a
 // highmem page's cache lines through page_address() while kmap_high() on

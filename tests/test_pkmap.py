@@ -1,4 +1,4 @@
-"""The pkmap pool against mm/highmem.c (reference/kernel-semantics.md §4, §13.1-9)."""
+"""The pkmap pool against mm/highmem.c (docs/kernel-semantics.md §4, §13.1-9)."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ task b { int t = counter; counter = t + 1; }
 expect sometimes counter == 1;
 """
 
-# LANGUAGE.md's DATA_LOSS race (dma_map_page discards the writer's dirty
+# docs/language.md's DATA_LOSS race (dma_map_page discards the writer's dirty
 # line), on one CPU without preemption and with no kmap() that sleeps.
 DATA_LOSS = """\
 config {

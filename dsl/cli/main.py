@@ -1,6 +1,6 @@
 """The `kmap` command: run | check | repl | lint.
 
-Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
+Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
 bounded or cut search; out of memory), 65 invalid input (syntax, names, config, an
 impossible schedule in the file), 70 an internal error (a bug of ours:
@@ -17,9 +17,11 @@ import sys
 import traceback
 from typing import Sequence
 
-from kmap_scenarios.dsl.lower.load import FileError, load
+from kmap_scenarios import __version__
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, EX_SOFTWARE, EX_USAGE, Usage
+from kmap_scenarios.dsl.lower.load import FileError, load
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -28,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
+    p.add_argument("--version", action="version", version=f"kmap {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="one execution, with its trace")
     run.add_argument("file")
@@ -44,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("file", nargs="+")
     repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
     repl.add_argument("file", nargs="?")
+    examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
+    examples.add_argument("--copy", metavar="DIR", help="copy the .kmap files under DIR")
     return p
 
 
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except Usage as e:
         print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
-              "usage: kmap run|check|lint|repl FILE [options]; see kmap --help",
+              "usage: kmap run|check|lint|repl FILE [options], kmap examples; see kmap --help",
               file=sys.stderr)
         return EX_USAGE
     except SystemExit as e:  # --help
@@ -170,6 +175,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(e.render(), file=sys.stderr)
                 status = EX_DATAERR
         return status
+    if args.command == "examples":
+        from kmap_scenarios.dsl.cli import examples
+        return examples.run(args.copy)
     from kmap_scenarios.dsl.repl import shell as repl
     return repl.main(args.file)
 

@@ -1,7 +1,7 @@
 """The `kmap` command's exit statuses and its usage error, for the
 command's modules (dsl/cli/main.py and the commands it dispatches to).
 
-Exit status (LANGUAGE.md, BSD sysexits): 0 every expectation holds, 1 an
+Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven, 65
 invalid input, 70 an internal error.
 """

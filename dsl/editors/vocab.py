@@ -65,7 +65,7 @@ CALL_KEYWORDS = tuple(sorted(set(names.KEYWORDS) & set(names.BUILTINS)))
 # ``task NAME`` / ``irq NAME``: the word after these names a body.
 BODY_KEYWORDS = ("irq", "task")
 
-# Lexical patterns the lexer and the editor grammars share (LANGUAGE.md,
+# Lexical patterns the lexer and the editor grammars share (docs/language.md,
 # "Lexical rules"): plain regular expressions that Python and Oniguruma
 # (VS Code) read alike; dsl/editors/generate.py rewrites the few Vim needs.
 IDENTIFIER_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -44,7 +44,7 @@ JSON_VERSION = 2   # 2: counts may be null (a limit cut the counting)
 
 def exit_status(verdicts: list[Verdict]) -> int:
     """0 every expectation holds, 1 one fails, 3 none fails but one is
-    unproven (LANGUAGE.md "Commands")."""
+    unproven (docs/language.md "Commands")."""
     if any(v.holds is False for v in verdicts):
         return 1
     return 3 if any(v.holds is None for v in verdicts) else 0

@@ -48,7 +48,7 @@ DETAILS: dict[str, str] = {
              "step dma:3      the same as `step dma 3`\n"
              "Each step prints its trace line: number, CPU, context, source line, events."),
     "run": ("run                     finish the execution with the default policy\n"
-            "run dma:2, writer, dma  follow the schedule (LANGUAGE.md notation), then finish\n"
+            "run dma:2, writer, dma  follow the schedule (docs/language.md notation), then finish\n"
             "Nothing is run if the schedule cannot be followed. The interactive task is\n"
             "never chosen while it waits for input."),
     "undo": ("undo [N] goes back N steps, restoring the exact earlier state. A typed\n"
@@ -66,7 +66,7 @@ DETAILS: dict[str, str] = {
 }
 
 SOURCE_HELP = """\
-Anything else is kmap source (LANGUAGE.md):
+Anything else is kmap source (docs/language.md):
   a statement       runs at once as the next statement of task {task} on cpu0:
                       void *p = kmap_local_page(P);
                       p[0] = 0x55;

@@ -24,7 +24,7 @@ TYPE_WORDS = ("void", "int", "u8", "u16", "u32", "unsigned", "long", "size_t",
 
 QUANTIFIERS = ("always", "sometimes", "never")
 
-# Report kinds usable as booleans in expectations (LANGUAGE.md "Reports").
+# Report kinds usable as booleans in expectations (docs/language.md "Reports").
 REPORT_KINDS = ("BUG", "WARN", "OOPS", "ASSERT", "DEADLOCK", "DATA_LOSS",
                 "STALE_READ", "USE_AFTER_UNMAP")
 

@@ -1,6 +1,6 @@
 """The data cache: write-back lines, tagged virtually (VIVT) or physically.
 
-Model (reference/kernel-semantics.md §9.5): lines are filled on a miss,
+Model (docs/kernel-semantics.md §9.5): lines are filled on a miss,
 written on a store (write-allocate, write-back), and leave only through
 maintenance operations; there is no capacity eviction. A VIVT line is tagged
 by its virtual line address and remembers the physical page it caches (ARM926

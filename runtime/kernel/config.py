@@ -1,6 +1,6 @@
 """Kconfig-style options, ARCH presets and the kernel's own refusals.
 
-Presets come from the arch headers (reference/kernel-semantics.md §1.3, §2):
+Presets come from the arch headers (docs/kernel-semantics.md §1.3, §2):
 x86 (32-bit): arch/x86/include/asm/pgtable_32_areas.h (LAST_PKMAP 1024,
 non-PAE), fixmap.h; arm: arch/arm/include/asm/highmem.h (PKMAP_BASE =
 PAGE_OFFSET - PMD_SIZE, LAST_PKMAP = PTRS_PER_PTE = 512,

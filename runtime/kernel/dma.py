@@ -1,6 +1,6 @@
 """Streaming DMA on ARM: dma_map/unmap/sync and the device's view of RAM.
 
-reference/kernel-semantics.md §9.3-9.4: arch_sync_dma_for_device ->
+docs/kernel-semantics.md §9.3-9.4: arch_sync_dma_for_device ->
 __dma_page_cpu_to_dev -> dma_cache_maint_page(dmac_map_area);
 arch_sync_dma_for_cpu -> __dma_page_dev_to_cpu (dmac_unmap_area when the
 direction is not TO_DEVICE). For a highmem page on a VIVT cache the L1

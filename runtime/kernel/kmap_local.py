@@ -1,7 +1,7 @@
 """kmap_local_page/_prot/_pfn, kunmap_local and the context-switch hooks.
 
 Modelled version: mainline after v5.11 with the 2021-2022 fixes
-(reference/kernel-semantics.md §6, §7): the per-task ``kmap_ctrl`` (idx and
+(docs/kernel-semantics.md §6, §7): the per-task ``kmap_ctrl`` (idx and
 pteval[]), per-CPU fixmap slots growing downwards, KM_INCR 2 and guard slots
 with CONFIG_DEBUG_KMAP_LOCAL, the linear (x86) or non-linear (ARM,
 KMAP_LOCAL_NON_LINEAR_PTE_ARRAY) PTE lookup at unmap, and ARM's

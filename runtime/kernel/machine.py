@@ -6,7 +6,7 @@ run: an irq's entry, or a context switch (kmap_local_sched_out of the
 previous task, sched_in of this one), possibly a migration. The order of
 ``enabled`` is fixed: contexts in source order, then CPUs in order.
 
-When ``ctx`` may step on ``cpu`` (reference/kernel-semantics.md §3, §7):
+When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 - an irq fires at any moment its CPU has interrupts enabled, then runs to
   completion, innermost first, before anything else on that CPU;
 - a task already running steps unless an irq is active on its CPU or it

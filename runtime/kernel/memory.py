@@ -1,7 +1,7 @@
 """Pages, the virtual layout, page tables and the access path.
 
 Every load and store by a scenario translates its virtual address through
-the modelled page tables (reference/kernel-semantics.md §1.3):
+the modelled page tables (docs/kernel-semantics.md §1.3):
 the kmap_local fixmap slots of each CPU (``__fix_to_virt``, a larger index
 is a lower address), the pkmap window (``PKMAP_ADDR``), and the direct map
 of lowmem and devmap pages. A failed translation is the kernel's page-fault
@@ -120,7 +120,7 @@ def translate(tx: Tx, vaddr: int) -> Where | None:
 
 
 def _uaf_check(tx: Tx, vaddr: int, w: Where, write: bool) -> None:
-    """USE_AFTER_UNMAP: LANGUAGE.md's rule, from the model's own records."""
+    """USE_AFTER_UNMAP: docs/language.md's rule, from the model's own records."""
     base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
     me = tx.ctxs[tx.ci]
     pfn = tx.program.pages[w.page].pfn

@@ -1,7 +1,7 @@
 """The persistent kmap pool: kmap_high, kunmap_high, kmap_high_get, flushes.
 
 Modelled from mm/highmem.c, whose pkmap algorithm is textually the same from
-v2.6.30 to today (reference/kernel-semantics.md §4). Every function here
+v2.6.30 to today (docs/kernel-semantics.md §4). Every function here
 runs with kmap_lock held for its whole length, so each is one step; the only
 place the lock is dropped is the sleep in map_new_virtual(), which the model
 turns into a blocked task (status WAIT_PKMAP) resumed by kunmap_high()'s

@@ -1,6 +1,6 @@
 """PKS protection of devmap pages (Ira Weiny's series V9/V10, never merged).
 
-reference/kernel-semantics.md §10: one protection key for every protected
+docs/kernel-semantics.md §10: one protection key for every protected
 pgmap; PKRS is per thread (saved on context switch) and reset to
 PKS_INIT_VALUE (key denied) on exception entry; ``pgmap_set_readwrite`` and
 ``pgmap_set_noaccess`` nest on one per-task counter, current->pgmap_prot_count,

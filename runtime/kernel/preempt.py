@@ -1,7 +1,7 @@
 """The execution-context counters: preempt_count, migrate_disable,
 pagefault_disable and the CPU's interrupt flag.
 
-Sources (reference/kernel-semantics.md §3, §7.2): preempt_count_add/sub
+Sources (docs/kernel-semantics.md §3, §7.2): preempt_count_add/sub
 with DEBUG_PREEMPT's underflow check (kernel/sched/core.c),
 migrate_disable/enable (kernel/sched/core.c, 74d862b682f5),
 pagefault_disable/enable and faulthandler_disabled (include/linux/uaccess.h),

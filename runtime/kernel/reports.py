@@ -5,7 +5,7 @@ Its text is made here, from the catalogue entry of its code: the kernel's
 own first line (``kernel BUG at ...``, ``WARNING: CPU: ...``, ``BUG:
 sleeping function called ...``), the check that fired, and where in the
 scenario. Kernel line numbers differ per version, so the text names the
-kernel function instead (reference/kernel-semantics.md §12).
+kernel function instead (docs/kernel-semantics.md §12).
 """
 
 from __future__ import annotations

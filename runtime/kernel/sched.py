@@ -1,7 +1,7 @@
 """CPUs, context switches, spinlocks, irqs; the counters they read are in
 runtime/kernel/preempt.py.
 
-Sources (reference/kernel-semantics.md §3, §7.2): __might_resched's "sleeping function called from invalid context",
+Sources (docs/kernel-semantics.md §3, §7.2): __might_resched's "sleeping function called from invalid context",
 schedule_debug's "scheduling while atomic", prepare_task_switch /
 finish_task_switch calling kmap_local_sched_out/in, irq entry adding
 HARDIRQ_OFFSET with interrupts off, and CONFIG_DEBUG_SPINLOCK's spin_bug().

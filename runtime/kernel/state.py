@@ -1,6 +1,6 @@
 """The immutable machine state: ints, bools, bytes, None and tuples only.
 
-Records are typed NamedTuples (DESIGN.md's "equivalent compact encoding"
+Records are typed NamedTuples (the design's "equivalent compact encoding"
 of frozen dataclasses): immutable, compared and hashed in C, with a cheap
 ``_replace``. Every field is hashable, so a state can be fingerprinted,
 deduplicated and shipped to worker processes as it is. Page contents are

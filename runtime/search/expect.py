@@ -3,7 +3,7 @@
 A condition sees page memory (``P[off]``), globals, ``per_cpu``, task
 locals, ``pkmap_count``/``page_address``/``PageHighMem``/``page_to_pfn``,
 and report kinds as booleans, optionally with a message substring
-(LANGUAGE.md "Expectations"). ``always``/``sometimes``/``never`` quantify
+(docs/language.md "Expectations"). ``always``/``sometimes``/``never`` quantify
 over executions: over one under ``kmap run``, over all under ``kmap check``.
 """
 
@@ -116,7 +116,7 @@ def _call(program: Program, state: State, e: ir.CallExpr) -> int:
 
 
 # The kernel prints a soft lockup as "BUG: soft lockup": a DEADLOCK report
-# that `BUG` matches too (LANGUAGE.md: BUG covers "a BUG: splat").
+# that `BUG` matches too (docs/language.md: BUG covers "a BUG: splat").
 ALSO_BUG = frozenset({int(R.SOFT_LOCKUP), int(R.DEADLOCK_SPIN)})
 
 

@@ -1,6 +1,6 @@
 """Schedules: choosing actions for one execution, and printing paths back.
 
-Notation (LANGUAGE.md "Schedules"): ``NAME`` runs a context until it
+Notation (docs/language.md "Schedules"): ``NAME`` runs a context until it
 finishes or blocks (no action of it is enabled any more), or comes back
 to a state it was in during the item (it loops), ``NAME:N`` runs N
 steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
