@@ -189,6 +189,23 @@ task t2 on cpu0 { void *b = kmap_local_page(Q); int seen = b[0]; kunmap_local(b)
     assert not s.reports
 
 
+def test_kmap_local_slots_mapped_again_are_new_mappings():
+    """__kmap_local_pfn_prot() installs a fresh PTE at the pushed slot
+    (mm/highmem.c): an address released by kunmap_local() and mapped again,
+    at slot 0 or slot 1, is valid again."""
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P); void *b = kmap_local_page(Q);
+        kunmap_local(b); kunmap_local(a);
+        void *a2 = kmap_local_page(Q); void *b2 = kmap_local_page(P);
+        a2[0] = 1; b2[0] = 2;
+        kunmap_local(b2); kunmap_local(a2);
+    }"""))
+    assert local(p, s, "t", "a2") == local(p, s, "t", "a")
+    assert local(p, s, "t", "b2") == local(p, s, "t", "b")
+    assert (s.ram[0][0], s.ram[1][0]) == (2, 1)
+    assert not s.reports
+
+
 def test_kunmap_local_clears_the_saved_pteval():
     """kunmap_local_indexed(): current->kmap_ctrl.pteval[kmap_local_idx()] =
     __pte(0) before the pop (mm/highmem.c), so nothing stale is restored."""
@@ -435,15 +452,17 @@ def test_dma_on_a_physically_tagged_cache_maintains_that_page_only():
     p, e = run(cached("""task t on cpu0 {
         void *b = page_address(B);
         void *c = page_address(C);
-        b[0] = 7; c[0] = 8;
+        b[0] = 7; b[5] = 5;
         dma_map_page(B, DMA_TO_DEVICE);
         int d = device_read(B, 0);
+        int d5 = device_read(B, 5);
+        c[0] = 8;
         dma_map_page(B, DMA_FROM_DEVICE);
         int keep = c[0];
     }""", PHYS))
     s = e.final
     assert p.pages[1].pfn == p.pages[0].pfn + 1
-    assert local(p, s, "t", "d") == 7 and local(p, s, "t", "keep") == 8
+    assert [local(p, s, "t", v) for v in ("d", "d5", "keep")] == [7, 5, 8]
     assert not s.reports
     assert "dma_map_page(B): clean by physical address" in events(e)
     assert "dma_map_page(B): invalidate by physical address" in events(e)
@@ -520,3 +539,55 @@ def test_device_read_outside_its_page_stops_the_task():
     assert kinds(p, s) == ["ASSERT"]
     assert "bytes 64..64 are outside the 64-byte page B" in texts(p, s)[0]
     assert local(p, s, "t", "after") == 0
+
+
+def test_maintenance_of_a_page_stops_at_its_neighbours():
+    """flush_dcache_page() flushes the page's own kernel alias,
+    __cpuc_flush_dcache_area(page_address(page), PAGE_SIZE) (arch/arm/mm/flush.c),
+    and DMA maintenance covers the buffer only (dma_cache_maint_page,
+    arch/arm/mm/dma-mapping.c): with pages as small as a line, the line of
+    the page below is left alone."""
+    small = """
+config { ARCH = arm; PAGE_SIZE = 16; L1_CACHE_BYTES = 16; LAST_PKMAP = 4; %s }
+page A = alloc_page(GFP_KERNEL);
+page B = alloc_page(GFP_KERNEL);
+task t on cpu0 {
+    void *a = page_address(A);
+    void *b = page_address(B);
+    a[0] = 1; b[0] = 2;
+    %s
+    int da = device_read(A, 0);
+    int db = device_read(B, 0);
+}"""
+    p, s = final(small % ("", "flush_dcache_page(B);"))
+    assert p.pages[1].pfn == p.pages[0].pfn + 1
+    assert (local(p, s, "t", "da"), local(p, s, "t", "db")) == (0, 2)
+    assert texts(p, s) == ["STALE_READ: the device read stale data\nA[0] read 0x00 from RAM, "
+                           "newest value 0x01 is still in a dirty cache line\n  in t on cpu0 at "
+                           "t.kmap:10: int da = device_read(A, 0);"]
+    # invalidating A's dirty line would be DATA_LOSS; it is still there
+    p, s = final(small % ("CACHE = vipt;", "dma_map_page(B, DMA_FROM_DEVICE);"))
+    assert "DATA_LOSS" not in kinds(p, s)
+    assert any(t.startswith("STALE_READ: the device read stale data\nA[0] read 0x00 from RAM")
+               for t in texts(p, s))
+
+
+def test_a_fault_names_the_page_last_released_at_that_address():
+    """A stale pkmap pointer whose slot was freed oopses (mm/highmem.c
+    flush_all_zero_pkmaps clears the PTE); the model names the page the
+    task last mapped and released at that address: a new kmap() there
+    replaces the record of the older one."""
+    p, s = final(arm("""task t on cpu0 {
+        void *a = kmap(P); kunmap(P);
+        void *b = kmap(Q); kunmap(Q);
+        void *c = kmap(R); kunmap(R);
+        void *d = kmap(S); kunmap(S);
+        void *q = kmap(Q); kunmap(Q);
+        kmap_flush_unused();
+        int same = a == q;
+        int x = a[0];
+    }"""))
+    assert local(p, s, "t", "same") == 1
+    assert kinds(p, s) == ["OOPS", "USE_AFTER_UNMAP"]
+    a = local(p, s, "t", "a")
+    assert f"read of {a:#x} (Q) after its mapping was released" in "\n".join(texts(p, s))
