@@ -591,3 +591,27 @@ def test_a_fault_names_the_page_last_released_at_that_address():
     assert kinds(p, s) == ["OOPS", "USE_AFTER_UNMAP"]
     a = local(p, s, "t", "a")
     assert f"read of {a:#x} (Q) after its mapping was released" in "\n".join(texts(p, s))
+
+
+def test_dma_unmap_invalidates_on_v7_only_not_on_a_vivt_core():
+    """__dma_page_dev_to_cpu() calls dmac_unmap_area unless DMA_TO_DEVICE
+    (arch/arm/mm/dma-mapping.c). On the write-back VIVT cores that is
+    `ret lr`: arm926_dma_unmap_area (arch/arm/mm/proc-arm926.S), likewise
+    v4wb, fa, xscale, feroceon, arm920, arm1020; they do not prefetch into
+    the D-cache, so the invalidate at map time suffices. v6 and v7
+    (cache-v7.S v7_dma_unmap_area) invalidate. A line the CPU pulled in
+    while the device owned the buffer therefore stays stale on ARM926."""
+    racy = """task t on cpu0 {
+        void *b = page_address(B);
+        dma_map_page(B, DMA_FROM_DEVICE);
+        int during = b[0];
+        device_write(B, 0, 0x5a, 4);
+        dma_unmap_page(B, DMA_FROM_DEVICE);
+        int after = b[0];
+    }"""
+    p, e = run(cached(racy))
+    assert local(p, e.final, "t", "after") == 0 and kinds(p, e.final) == ["STALE_READ"]
+    assert "dma_unmap_page(B, DMA_FROM_DEVICE): no CPU cache maintenance needed" in events(e)
+    p, e = run(cached(racy, PHYS))
+    assert local(p, e.final, "t", "after") == 0x5A and not e.final.reports
+    assert "dma_unmap_page(B): invalidate by physical address" in events(e)
