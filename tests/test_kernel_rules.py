@@ -532,6 +532,13 @@ def test_device_write_writes_exactly_its_bytes():
     assert "device writes 0x5a x 4 to B[8..] in RAM" in events(e)
 
 
+def test_the_device_reaches_the_last_byte_of_its_page():
+    """The page's last bytes are the page's: offset + len == PAGE_SIZE."""
+    p, s = final(cached("task t on cpu0 { device_write(B, 60, 0x33, 4); int d = device_read(B, 63); }"))
+    assert local(p, s, "t", "d") == 0x33 and s.ram[0][60:] == b"\x33" * 4
+    assert not s.reports
+
+
 def test_device_read_outside_its_page_stops_the_task():
     """The modelled device works on one page; reading past it is the
     scenario's mistake, reported like a failed assert."""

@@ -69,9 +69,13 @@ EQUIVALENT: dict[str, str] = {
         "so no CPU's curr is a task that is not READY",
     "runtime/cache.py:134:40:const+1":
         "every caller passes a page-aligned address, which the wider mask leaves as it is",
-    "runtime/dma.py:29:45:const+1":
+    "runtime/cache.py:144:27:const+1":
+        "the only caller passes a page-aligned address, whose bit 0 the mask never sees set",
+    "runtime/dma.py:31:45:const+1":
         "NOTHING is only compared by name and never stored (start returns before the progress "
         "tuple); 4 is still distinct from CLEAN, INVALIDATE and FLUSH",
+    "runtime/dma.py:71:33:const+1":
+        "with no address start returns before `pinned` is used",
 }
 
 
