@@ -120,8 +120,9 @@ def test_kmap_flush_unused_reenables_interrupts_on_arm_only():
     is spin_unlock_irq(): interrupts are on afterwards. Without it,
     spin_unlock() leaves them as they were."""
     body = "task t on cpu0 { local_irq_disable(); kmap_flush_unused(); int off = irqs_disabled(); }"
-    p, s = final(arm(body))
-    assert local(p, s, "t", "off") == 0
+    p, e = run(arm(body))
+    assert local(p, e.final, "t", "off") == 0
+    assert "unlock_kmap: spin_unlock_irq() re-enabled interrupts" in events(e)
     p, s = final(arm(body, "ARCH_NEEDS_KMAP_HIGH_GET = n;"))
     assert local(p, s, "t", "off") == 1
 

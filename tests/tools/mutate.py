@@ -26,6 +26,7 @@ import copy
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -398,6 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(m.id + ("  (equivalent)" if m.id in EQUIVALENT else ""))
                 print(diff_line(m))
         return 0
+    # SIGTERM ends the run like Ctrl-C: the running test process is killed
+    # (subprocess.run does it on any exception) and the copy removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="kmap-mutate-") as tmp:
         tree = copy_tree(Path(tmp))
         scores = []
