@@ -557,16 +557,18 @@ static int km_iteration(int it)
 
 		if (km_ctx_spec[i].irq) {
 			/* raised again while it came where the model has no irq */
-			while (wait_for_completion_timeout(&r->done, msecs_to_jiffies(timeout_ms))
-			       && READ_ONCE(r->again)) {
+			bool fired;
+
+			while ((fired = wait_for_completion_timeout(&r->done,
+						msecs_to_jiffies(timeout_ms))) &&
+			       READ_ONCE(r->again)) {
 				WRITE_ONCE(r->again, 0);
-				reinit_completion(&r->done);
 				r->tries++;
 				ndelay(prandom_u32_state(&r->rnd) % 2000);
 				while (smp_call_function_single_async(km_ctx_spec[i].cpu, &r->csd))
 					cpu_relax();
 			}
-			if (!completion_done(&r->done)) {
+			if (!fired) {
 				stuck[i] = true;
 				last = 1;
 			}
