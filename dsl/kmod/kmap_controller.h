@@ -391,14 +391,17 @@ static void km_stopped(struct km_run *r)
 static int km_thread(void *arg)
 {
 	struct km_run *r = arg;
+	int ret;
 
 	atomic_inc(&km_ready);
 	while (!READ_ONCE(km_go)) {
 		cpu_relax();
 		yield();	/* a task on the same CPU must reach the barrier too */
 	}
-	km_step(r);
-	if (km_ctx_spec[r->ctx].body(r) == 0) {
+	WRITE_ONCE(r->in_body, 1);
+	ret = km_ctx_spec[r->ctx].body(r);
+	WRITE_ONCE(r->in_body, 0);
+	if (ret == 0) {
 		km_return_to_user(r);
 		r->end = KM_RETURNED;
 	} else {
@@ -410,23 +413,24 @@ static int km_thread(void *arg)
 }
 
 /*
- * The model's irq interrupts a scenario task or the idle task, between two
- * statements. The kernel's CPU also runs other threads (rcu_preempt,
- * kworkers) and softirqs on the way out of an interrupt, which the model
- * does not have: an IPI that lands in one of them does nothing and asks
- * the controller to raise it again.
+ * The model's irq interrupts a scenario task in its body, or the idle task.
+ * The kernel's CPU also runs other threads (rcu_preempt, kworkers), the
+ * kthreads' own code before and after the body (where the model's CPU is
+ * idle), and softirqs on the way out of an interrupt, which the model does
+ * not have: an IPI that lands in one of them does nothing and asks the
+ * controller to raise it again.
  */
 static bool km_irq_may_fire(void)
 {
 	int i;
 
-	if (softirq_count())
-		return false;
+	if (softirq_count() || !in_hardirq())
+		return false;	/* a softirq, or the IPI ran on the sender's CPU */
 	if (is_idle_task(current))
 		return true;
 	for (i = 0; i < KM_NR_CTX; i++)
 		if (km_run[i].task == current)
-			return true;
+			return READ_ONCE(km_run[i].in_body);
 	return false;
 }
 
@@ -472,6 +476,26 @@ static void km_free_pages(void)
 		__free_page(km_page[i]);
 		km_page[i] = NULL;
 	}
+}
+
+static int km_nop(void *unused)
+{
+	return 0;
+}
+
+/*
+ * The model's execution ends when its tasks and irqs have: what the kernel
+ * does after (the idle task's schedule_debug() reporting a count an irq
+ * leaked onto it, when it next schedules) belongs to no iteration. A work
+ * item on each scenario CPU makes its idle task schedule now; what that
+ * prints is before the next iteration's start in the log, and skipped.
+ */
+static void km_settle(void)
+{
+	int cpu;
+
+	for (cpu = 0; cpu < KM_NR_CPUS; cpu++)
+		smp_call_on_cpu(cpu, km_nop, NULL, false);
 }
 
 /* Returns 1 when this must be the last iteration. */
@@ -593,6 +617,8 @@ static int km_iteration(int it)
 	km_atoms(&km_key);
 	km_reports(&log, &km_key, stuck);
 	km_count(&km_key);
+	if (!last)
+		km_settle();
 	for (i = 0; i < KM_NR_CTX; i++) {
 		if (km_run[i].task && !stuck[i])
 			put_task_struct(km_run[i].task);

@@ -88,6 +88,7 @@ struct km_run {
 	int end;		/* enum km_end */
 	call_single_data_t csd;	/* an irq: the IPI that raises it */
 	int again, tries;	/* an IPI that came at a moment the model has not */
+	int in_body;		/* a task between its first statement and its return */
 	/* what a task left behind (expectations' introspection) */
 	long end_preempt, end_irqs, end_pagefault, end_kmap_idx;
 };
