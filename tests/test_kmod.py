@@ -29,7 +29,8 @@ from kmap_scenarios.dsl.syntax import names
 ROOT = Path(__file__).resolve().parent.parent
 REAL = sorted((ROOT / "bench" / "crosscheck").glob("*.kmap"))
 EVERY = ROOT / "tests" / "kmod" / "every_builtin.kmap"
-SCENARIOS = sorted((ROOT / "examples").rglob("*.kmap")) + REAL + [EVERY]
+KNOWN = sorted((ROOT / "bench" / "crosscheck" / "known").glob("*.kmap"))
+SCENARIOS = sorted((ROOT / "examples").rglob("*.kmap")) + REAL + KNOWN + [EVERY]
 # Compiling one module costs most of a second (the kernel headers): the
 # default run compiles the scenario that uses every built-in and a few
 # cross-check scenarios; KMAP_KMOD_COMPILE_ALL=1 compiles them all.

@@ -99,6 +99,7 @@ class _Module:
         self.opt = options
         self.lines: list[str] = []
         self.untranslated: list[str] = []
+        self.last: frozenset[int] = frozenset()
         self.file = os.path.basename(program.path)
         percpu = tuple(f"km_pcpu_{name}" for name, _ in program.percpus)
         self.names = Names(percpu)
@@ -201,6 +202,7 @@ class _Module:
         self.emit(f"static int km_body_{index}(struct km_run *r)")
         self.emit("{")
         targets = {ins.target for ins in ctx.code if isinstance(ins, (ir.Branch, ir.Jump))}
+        self.last = self.last_statements(ctx.code)
         c = CExpr(self.names)
         last_line = 0
         for pc, ins in enumerate(ctx.code):
@@ -210,6 +212,8 @@ class _Module:
             label = f"pc{pc}: " if pc in targets else ""
             try:
                 code = self.instr(c, ins)
+                if pc in self.last and not ctx.is_irq:
+                    code = code.replace("km_step(r); ", "km_step(r); KM_LAST(r); ", 1)
             except Untranslated as e:
                 self.untranslated.append(f"{ctx.name}, line {ins.loc.line}: {e}")
                 code = ";"
@@ -219,6 +223,22 @@ class _Module:
         self.resync()
         self.emit("}")
         self.emit()
+
+    @staticmethod
+    def last_statements(code: tuple[ir.Instr, ...]) -> frozenset[int]:
+        """The statements after which the task may return: the model
+        returns to user space in the same step, so no irq may come after
+        them (kmap_controller.h's km_irq_may_fire()); the module keeps
+        irqs out of them altogether (``in_body`` cleared before)."""
+        def ends(pc: int) -> bool:
+            return isinstance(code[ir.follow_jumps(code, pc)], ir.End)
+        out = set()
+        for pc, ins in enumerate(code):
+            if isinstance(ins, (ir.Set, ir.Call, ir.Check)) and ends(pc + 1):
+                out.add(pc)
+            elif isinstance(ins, ir.Branch) and (ends(pc + 1) or ends(ins.target)):
+                out.add(pc)
+        return frozenset(out)
 
     def source_line(self, line: int) -> str:
         lines = self.p.source_lines

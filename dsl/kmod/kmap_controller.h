@@ -40,7 +40,7 @@ MODULE_PARM_DESC(iterations, "how many times to run the scenario");
 static unsigned int seed = 1;
 module_param(seed, uint, 0444);
 MODULE_PARM_DESC(seed, "seed of the random delays");
-static unsigned int irq_window_ns = 20000;
+static unsigned int irq_window_ns = 50000;
 module_param(irq_window_ns, uint, 0444);
 MODULE_PARM_DESC(irq_window_ns, "largest random delay before an irq is raised");
 static unsigned int timeout_ms = 3000;
@@ -398,7 +398,6 @@ static int km_thread(void *arg)
 		cpu_relax();
 		yield();	/* a task on the same CPU must reach the barrier too */
 	}
-	WRITE_ONCE(r->in_body, 1);
 	ret = km_ctx_spec[r->ctx].body(r);
 	WRITE_ONCE(r->in_body, 0);
 	if (ret == 0) {
@@ -413,12 +412,13 @@ static int km_thread(void *arg)
 }
 
 /*
- * The model's irq interrupts a scenario task in its body, or the idle task.
- * The kernel's CPU also runs other threads (rcu_preempt, kworkers), the
- * kthreads' own code before and after the body (where the model's CPU is
- * idle), and softirqs on the way out of an interrupt, which the model does
- * not have: an IPI that lands in one of them does nothing and asks the
- * controller to raise it again.
+ * The model's irq interrupts a scenario task between its statements (or
+ * inside a kmap_local call), or the idle task at rest. The kernel's CPU
+ * also runs other threads (rcu_preempt, kworkers), the kthreads' own code
+ * before the first statement and after the last, the harness's yield(),
+ * the idle loop's own preempt-disabled sections, and softirqs on the way
+ * out of an interrupt, which the model does not have: an IPI that lands in
+ * one of them does nothing and asks the controller to raise it again.
  */
 static bool km_irq_may_fire(void)
 {
@@ -426,8 +426,8 @@ static bool km_irq_may_fire(void)
 
 	if (softirq_count() || !in_hardirq())
 		return false;	/* a softirq, or the IPI ran on the sender's CPU */
-	if (is_idle_task(current))
-		return true;
+	if (is_idle_task(current))	/* at rest in its loop: PREEMPT_DISABLED */
+		return preempt_count() == HARDIRQ_OFFSET + PREEMPT_DISABLE_OFFSET;
 	for (i = 0; i < KM_NR_CTX; i++)
 		if (km_run[i].task == current)
 			return READ_ONCE(km_run[i].in_body);
@@ -440,11 +440,10 @@ static void km_irq(void *arg)
 
 	if (r->tries < 100000 && !km_irq_may_fire()) {
 		WRITE_ONCE(r->again, 1);
-		complete(&r->done);
 		return;
 	}
 	r->end = km_ctx_spec[r->ctx].body(r) == 0 ? KM_RETURNED : KM_STOPPED;
-	complete(&r->done);
+	WRITE_ONCE(r->fired, 1);
 }
 
 /* ------------------------------------------------------------ one iteration */
@@ -580,21 +579,22 @@ static int km_iteration(int it)
 		struct km_run *r = &km_run[i];
 
 		if (km_ctx_spec[i].irq) {
-			/* raised again while it came where the model has no irq */
-			bool fired;
-
-			while ((fired = wait_for_completion_timeout(&r->done,
-						msecs_to_jiffies(timeout_ms))) &&
-			       READ_ONCE(r->again)) {
-				WRITE_ONCE(r->again, 0);
-				r->tries++;
-				ndelay(prandom_u32_state(&r->rnd) % 2000);
-				while (smp_call_function_single_async(km_ctx_spec[i].cpu, &r->csd))
-					cpu_relax();
-			}
-			if (!fired) {
-				stuck[i] = true;
-				last = 1;
+			/* raised again at once while it comes where the model has
+			 * no irq: the controller spins on its own CPU */
+			while (!READ_ONCE(r->fired)) {
+				if (READ_ONCE(r->again)) {
+					WRITE_ONCE(r->again, 0);
+					r->tries++;
+					ndelay(prandom_u32_state(&r->rnd) % 2000);
+					while (smp_call_function_single_async(km_ctx_spec[i].cpu, &r->csd))
+						cpu_relax();
+				}
+				if (time_after(jiffies, deadline)) {
+					stuck[i] = true;
+					last = 1;
+					break;
+				}
+				cpu_relax();
 			}
 			continue;
 		}

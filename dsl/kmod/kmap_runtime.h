@@ -88,7 +88,9 @@ struct km_run {
 	int end;		/* enum km_end */
 	call_single_data_t csd;	/* an irq: the IPI that raises it */
 	int again, tries;	/* an IPI that came at a moment the model has not */
-	int in_body;		/* a task between its first statement and its return */
+	int fired;		/* the irq's handler has run its body */
+	int in_body;		/* a task past its first statement, not yet returned */
+	int started;
 	/* what a task left behind (expectations' introspection) */
 	long end_preempt, end_irqs, end_pagefault, end_kmap_idx;
 };
@@ -263,17 +265,31 @@ static noinline __maybe_unused void km_assert_failed(struct km_run *r, const cha
 	strscpy(km_assert_at[r->ctx], at, sizeof(km_assert_at[0]));
 }
 
-/* Between two statements: a random delay, and sometimes a yield() where
- * the model lets another task take the CPU (preemptible()). */
+/*
+ * Before each statement: a random delay, and sometimes a yield() where the
+ * model lets another task take the CPU (preemptible()). An irq may land in
+ * the delay, as the model's comes between two statements, but not in the
+ * yield() (the harness's, not the scenario's), nor before the first
+ * statement has run (the model's task has not started: its CPU is idle).
+ */
+/* Before a statement after which the task may return: the model returns
+ * to user space in that same step, so no irq comes after it. */
+#define KM_LAST(r) WRITE_ONCE((r)->in_body, 0)
+
 static inline void km_step(struct km_run *r)
 {
 	u32 x;
 
+	WRITE_ONCE(r->in_body, r->started);
+	r->started = 1;
 	if (!delay_ns && !yield_one_in)
 		return;
 	x = prandom_u32_state(&r->rnd);
 	if (delay_ns)
 		ndelay(x % delay_ns);
-	if (yield_one_in && preemptible() && (x >> 16) % yield_one_in == 0)
+	if (yield_one_in && preemptible() && (x >> 16) % yield_one_in == 0) {
+		WRITE_ONCE(r->in_body, 0);
 		yield();
+		WRITE_ONCE(r->in_body, 1);
+	}
 }
