@@ -209,8 +209,12 @@ def _spin_unlock(tx: Tx, argv: list[int] | None, restore: bool) -> Result:
 def _smp_processor_id(tx: Tx, argv: list[int] | None) -> Result:
     """check_preemption_disabled() (lib/smp_processor_id.c, DEBUG_PREEMPT):
     fine when preemption or irqs are off, in an irq, for a task bound to
-    one CPU or migration-disabled; else a BUG splat, and the value."""
+    one CPU or migration-disabled; else a BUG splat, and the value.
+    Without CONFIG_DEBUG_PREEMPT smp_processor_id() is the unchecked
+    __smp_processor_id() (include/linux/smp.h)."""
     me = tx.me
+    if not tx.cfg.CONFIG_DEBUG_PREEMPT:
+        return tx.cpu
     cur = tx.ctxs[tx.current()]
     pinned = tx.ci < len(tx.program.contexts) and tx.program.contexts[tx.ci].cpu is not None
     if not (me.preempt_count or tx.irqs_disabled() or tx.in_irq() or pinned

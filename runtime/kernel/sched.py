@@ -11,7 +11,7 @@ DEBUG_VM (a kernel one runs to find these bugs).
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import kmap_local
+from kmap_scenarios.runtime.kernel import kmap_local, preempt
 from kmap_scenarios.runtime.kernel.preempt import in_atomic
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import HARDIRQ_OFFSET, Status, idle_ctx
@@ -36,7 +36,8 @@ def schedule_debug(tx: Tx) -> None:
     count = tx.me.preempt_count
     if count == 0:
         return
-    tx.report(R.SCHED_ATOMIC, count + 1)
+    # its own preempt_disable wraps an underflowed x86 count back to 0
+    tx.report(R.SCHED_ATOMIC, (count + 1) & tx.cfg.preempt_count_mask)
     tx.set_me(preempt_count=0)
 
 
@@ -175,12 +176,11 @@ def irq_return_count(tx: Tx, irq: int, cpu: int) -> None:
     With DEBUG_PREEMPT, preempt_count_sub() refuses to go below zero: a
     handler whose count lost its HARDIRQ bits (schedule_debug's reset of a
     schedule() in it) gets DEBUG_LOCKS_WARN_ON(val > preempt_count()) and
-    nothing is subtracted."""
+    nothing is subtracted; without it the count wraps."""
+    ended = tx.ctxs[irq].preempt_count
+    preempt.preempt_count_sub(tx, irq, HARDIRQ_OFFSET)
     count = tx.ctxs[irq].preempt_count
-    if count < HARDIRQ_OFFSET:
-        tx.debug_locks_warn(R.PREEMPT_UNDERFLOW)
-    else:
-        count -= HARDIRQ_OFFSET
+    tx.set(irq, preempt_count=ended)   # the count moves on; the handler's record stays
     irqs = tx.cpus[cpu].irqs
     at = irqs.index(irq)
     under = irqs[at - 1] if at else tx.ctxs[irq].owner

@@ -28,7 +28,7 @@ syn match kmapComment +//.*$+ contains=kmapTodo
 syn region kmapComment start=+/\*+ end=+\*/+ contains=kmapTodo
 
 " Inside config { } the keys and their named values are coloured.
-syn keyword kmapConfigKey ARCH ARCH_NEEDS_KMAP_HIGH_GET CACHE CONFIG_DEBUG_KMAP_LOCAL CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP CONFIG_DEVMAP_ACCESS_PROTECTION CONFIG_HIGHMEM CONFIG_PREEMPTION CONFIG_PREEMPT_RT DMA_COHERENT KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS PAGE_SIZE PKS_FAULT_MODE contained
+syn keyword kmapConfigKey ARCH ARCH_NEEDS_KMAP_HIGH_GET CACHE CONFIG_DEBUG_KMAP_LOCAL CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP CONFIG_DEBUG_PREEMPT CONFIG_DEVMAP_ACCESS_PROTECTION CONFIG_HIGHMEM CONFIG_PREEMPTION CONFIG_PREEMPT_RT DMA_COHERENT KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS PAGE_SIZE PKS_FAULT_MODE contained
 syn keyword kmapConfigValue arm n none pipt relaxed strict vipt vivt x86 x86_64 y contained
 syn region kmapConfig start=/\%(\<config\>\_s*\)\@<={/ end=/}/ contains=kmapConfigKey,kmapConfigValue,kmapNumber,kmapString,kmapComment
 
