@@ -100,9 +100,9 @@ def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
 
 
 def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
+    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c)."""
     assert argv is not None
-    page = kmap_local.kmap_to_page(tx, argv[0])
-    return 0 if page is None else page_pointer(tx.program, page)
+    return kmap_local.kmap_to_page(tx, argv[0])
 
 
 def _vm_bug_on(tx: Tx, offset: int, length: int, func: str) -> None:
