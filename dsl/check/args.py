@@ -142,7 +142,15 @@ def page_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
         return ty
     text = ex.env.text(arg)
     sym = ex.local(arg.id) if isinstance(arg, nodes.Name) else None
-    if sym is not None and sym.ctype in POINTER_TYPES:
+    if b.name == "kunmap":
+        # kunmap() takes the page, not kmap()'s address; kmap_to_page() of a
+        # pkmap address WARNs since v6.2 (mm/highmem.c __kmap_to_page)
+        init = sym.init if sym is not None else None
+        page = ex.env.text(init.args[0]) if isinstance(init, nodes.Call) and \
+            init.func == "kmap" and len(init.args) == 1 else "page"
+        hint = (f"kunmap() takes the struct page * that was given to kmap(): kunmap({page}), "
+                "not the address kmap() returned")
+    elif sym is not None and sym.ctype in POINTER_TYPES:
         hint = f"{b.name}() takes a struct page *; did you mean kmap_to_page({text})?"
     else:
         hint = "pass a page name, an element PAGES[i], or a `struct page *` local"

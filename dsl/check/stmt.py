@@ -78,7 +78,7 @@ class BodyCheck:
             self.env.error("E205", f"`{stmt.name}` is already declared in this block",
                            stmt.name_span, f"first declared at line {previous.span.line}")
             return
-        self.scope.declare(stmt.name, stmt.ctype, stmt.name_span)
+        self.scope.declare(stmt.name, stmt.ctype, stmt.name_span, stmt.init)
 
     def page_store(self, name: str, value: nodes.Expr, ty: Ty) -> None:
         """A ``struct page *`` local holds a page or NULL, nothing else (E416)."""

@@ -115,6 +115,7 @@ class LocalSym:
     slot: int
     ctype: str
     span: nodes.Span
+    init: nodes.Expr | None = None   # the declaration's initialiser, for hints
 
     @property
     def is_page(self) -> bool:
@@ -145,8 +146,9 @@ class Scope:
         """A declaration of ``name`` in the innermost block, if any."""
         return self._frames[-1].get(name) if self._frames else None
 
-    def declare(self, name: str, ctype: str, span: nodes.Span) -> LocalSym:
-        sym = LocalSym(name, len(self.slot_names), ctype, span)
+    def declare(self, name: str, ctype: str, span: nodes.Span,
+                init: nodes.Expr | None = None) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span, init)
         self.slot_names.append(name)
         self._frames[-1][name] = sym
         return sym
