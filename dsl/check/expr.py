@@ -299,6 +299,11 @@ class ExprCheck:
                            "tasks and irqs run on their own CPUs; order them with a "
                            "`schedule` line or kmap run --schedule")
             return Ty.BAD
+        if b is None and expr.func == "DEFINE_MUTEX":
+            self.env.error("E202", "`DEFINE_MUTEX` declares a mutex: it belongs at top level, "
+                           "not in a body", expr.func_span,
+                           f"move `{self.env.text(expr)};` above the tasks")
+            return Ty.BAD
         if b is None:
             self.env.error("E202", f"unknown function `{expr.func}`", expr.func_span,
                            suggest_builtin(self, expr))
