@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.syntax.source import Source
+from kmap_scenarios.runtime.kernel import ctext
 
 MAX_EXPR_DEPTH = 200   # the runtime evaluator recurses on expression trees
 MAX_BLOCK_DEPTH = 50   # keeps the checker's and the lowering's recursion small
@@ -326,36 +327,34 @@ def source_text(source: Source, span: nodes.Span) -> str | None:
     return text.strip() or None
 
 
-_PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
-         "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8,
-         "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
+def unparse(expr: nodes.Expr) -> str:
+    """C text of an expression (for nodes built without source positions),
+    by the one printer of runtime/kernel/ctext.py."""
+    return ctext.c_text(expr, _shape)
 
 
-def unparse(expr: nodes.Expr, prec: int = 0) -> str:
-    """C text of an expression (for nodes built without source positions)."""
-    if isinstance(expr, nodes.IntLit):
-        return str(expr.value)
-    if isinstance(expr, nodes.StrLit):
-        return '"' + expr.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(expr, nodes.Name):
-        return expr.id
-    if isinstance(expr, nodes.Member):
-        return f"{expr.obj}.{expr.field}"
-    if isinstance(expr, nodes.Index):
-        return f"{unparse(expr.base, 11)}[{unparse(expr.index)}]"
-    if isinstance(expr, nodes.Call):
-        return f"{expr.func}({', '.join(unparse(a) for a in expr.args)})"
-    if isinstance(expr, nodes.Binary):
-        p = _PREC[expr.op]
-        text = f"{unparse(expr.left, p)} {expr.op} {unparse(expr.right, p + 1)}"
-        return f"({text})" if p < prec else text
-    if isinstance(expr, nodes.AddrOf):
-        op = "&"
-    elif isinstance(expr, nodes.Deref):
-        op = "*"
-    else:
-        op = expr.op
-    return f"{op}{unparse(expr.operand, 11)}"
+def _shape(node: object) -> ctext.Shape:
+    """What a source expression node is, for the printer."""
+    if isinstance(node, nodes.IntLit):
+        return ctext.Leaf(str(node.value))
+    if isinstance(node, nodes.StrLit):
+        return ctext.Leaf('"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    if isinstance(node, nodes.Name):
+        return ctext.Leaf(node.id)
+    if isinstance(node, nodes.Member):
+        return ctext.Leaf(f"{node.obj}.{node.field}")
+    if isinstance(node, nodes.Index):
+        return ctext.Subscript(node.base, node.index)
+    if isinstance(node, nodes.Call):
+        return ctext.Call(node.func, node.args)
+    if isinstance(node, nodes.Binary):
+        return ctext.Infix(node.op, node.left, node.right)
+    if isinstance(node, nodes.AddrOf):
+        return ctext.Prefix("&", node.operand)
+    if isinstance(node, nodes.Deref):
+        return ctext.Prefix("*", node.operand)
+    assert isinstance(node, nodes.Unary)
+    return ctext.Prefix(node.op, node.operand)
 
 
 def text_of(source: Source, expr: nodes.Expr) -> str:

@@ -369,6 +369,13 @@ def encode(program: Program, actions: list[Action]) -> str:
     return ", ".join(it.text(program) for it in runs(program, actions))
 
 
+def items_text(program: Program, items: tuple[ScheduleStep, ...]) -> str:
+    """Schedule items in the notation ``parse_items`` reads back:
+    ``a, b@cpu1:2`` (a file's schedule line without its comments)."""
+    return ", ".join(program.contexts[i.ctx].name + ("" if i.cpu is None else f"@cpu{i.cpu}")
+                     + ("" if i.steps is None else f":{i.steps}") for i in items)
+
+
 MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
 
 

@@ -1,0 +1,240 @@
+"""The front end at the size real code reaches, and the bugs a fuzzing
+campaign found on the way (issue 13): exact messages and outputs.
+
+The scaling tests assert what the work is bounded by (operation counts,
+a low recursion limit), never a time: bench/frontend.py measures time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmap_scenarios.dsl.cli.main import main
+from kmap_scenarios.dsl.lower.load import load_text
+from kmap_scenarios.dsl.repl.session import Session
+from kmap_scenarios.dsl.syntax.parser import parse_text
+from kmap_scenarios.dsl.syntax.source import InputError
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search.schedule import execute
+
+from kmaptest import events, final, local
+
+
+def kmap(*argv: str) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return out.getvalue(), err.getvalue(), code
+
+
+@contextlib.contextmanager
+def recursion_limit(n: int) -> Iterator[None]:
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(n)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+T = "task t on cpu0 { }\n"
+
+
+# ------------------------------------------------------------ kmap lint FILE...
+
+
+def test_lint_reports_a_missing_file_and_goes_on(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.kmap", tmp_path / "b.kmap"
+    a.write_text(T)
+    b.write_text(T)
+    missing = str(tmp_path / "missing.kmap")
+    out, err, code = kmap("lint", str(a), missing, str(b))
+    assert out == f"{a}: ok\n{b}: ok\n"
+    assert err == f"kmap: {missing}: No such file or directory\n"
+    assert code == 2
+
+
+def test_lint_status_with_an_invalid_and_an_unreadable_file(tmp_path: Path) -> None:
+    # A file that cannot be read is a usage error (2), as for one file; it
+    # outranks an invalid one (65): what was asked for was not linted.
+    bad = tmp_path / "bad.kmap"
+    bad.write_text("task t on cpu0 { x = ; }\n")
+    out, err, code = kmap("lint", str(bad), str(tmp_path))
+    assert out == ""
+    assert err.startswith(f"{bad}:1:22: error[E101]")
+    assert err.endswith(f"kmap: {tmp_path}: Is a directory\n")
+    assert code == 2
+    assert kmap("lint", str(bad))[2] == 65
+
+
+def test_run_names_a_missing_file_as_the_kernel_tools_do(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.kmap")
+    assert kmap("run", missing) == ("", f"kmap: {missing}: No such file or directory\n", 2)
+
+
+# ------------------------------------------------------- expressions as text
+
+
+PARENS = """\
+page P = alloc_page(GFP_KERNEL);
+int g = 5;
+task t on cpu0 {
+    int x = 3;
+    int y = 2;
+}
+expect sometimes P[(t.x + 1) * 2] == 0;
+expect sometimes P[t.x + 1 * 2] == 0;
+expect sometimes P[t.x - (t.y - 1)] == 0;
+expect sometimes P[t.x - t.y - 1] == 0;
+expect sometimes P[-(t.x - 5) << (t.y & 1)] == 0;
+expect sometimes P[!(t.x == 1 || t.y == 2)] == 0;
+"""
+
+
+def test_outcome_labels_keep_the_parentheses_precedence_needs() -> None:
+    result = ex.explore(load_text(PARENS, "p.kmap"))
+    (outcome,) = result.outcomes
+    assert [name for name, _ in outcome.values] == [
+        "P[!(t.x == 1 || t.y == 2)]", "P[(t.x + 1) * 2]", "P[-(t.x - 5) << (t.y & 1)]",
+        "P[t.x + 1 * 2]", "P[t.x - (t.y - 1)]", "P[t.x - t.y - 1]"]
+
+
+def test_one_printer_for_source_and_lowered_expressions() -> None:
+    from kmap_scenarios.dsl.syntax import nodes as n
+    from kmap_scenarios.dsl.check.symbols import unparse
+    S = n.NO_SPAN
+    one, two = n.IntLit(1, S), n.IntLit(2, S)
+    x = n.Name("x", S)
+    assert unparse(n.Binary("*", n.Binary("+", x, one, S), two, S)) == "(x + 1) * 2"
+    assert unparse(n.Binary("-", x, n.Binary("-", one, two, S), S)) == "x - (1 - 2)"
+    assert unparse(n.Unary("-", n.Unary("-", x, S), S)) == "- -x"
+    assert unparse(n.Index(n.Binary("+", x, one, S), two, S)) == "(x + 1)[2]"
+
+
+# ------------------------------------------------------------------- irqs
+
+
+def test_an_irq_without_a_cpu_is_E418_from_the_checker() -> None:
+    src = "irq h { }\ntask t on cpu0 { kmap_lcoal_page(P); }\n"
+    with pytest.raises(InputError) as info:
+        load_text(src, "i.kmap")
+    assert info.value.codes == ["E418", "E202"]   # the checker: every problem at once
+    d = info.value.diagnostics[0]
+    assert d.message == "irq `h` needs a CPU: `irq h on cpuN { ... }`"
+    assert d.hint == "an interrupt handler fires on one CPU, so name it, e.g. `on cpu0`"
+    assert (d.span.line, d.span.col) == (1, 5)
+
+
+# ------------------------------------------------------ nesting, not length
+
+
+def _sum(n: int, term: str = "1", op: str = "+") -> str:
+    return f" {op} ".join([term] * n)
+
+
+def test_a_257_term_flat_sum_is_not_nested_too_deeply() -> None:
+    src = f"int g = {_sum(257)};\ntask t on cpu0 {{ int x = {_sum(257)}; }}\n"
+    p, s = final(src)
+    assert local(p, s, "t", "x") == 257 and s.globals == (257,)
+
+
+def test_nesting_is_still_counted() -> None:
+    deep = "task t { x = " + "(" * 300 + "1" + ")" * 300 + "; }\n"
+    with pytest.raises(InputError) as info:
+        parse_text(deep, "d.kmap")
+    assert info.value.diagnostics[0].message == \
+        "expression nested too deeply: 300 levels, the limit is 256"
+    # a chain is one level, wherever it sits
+    chained = "task t { x = " + "(" * 250 + _sum(3000) + ")" * 250 + "; }\n"
+    parse_text(chained, "c.kmap")
+
+
+LONG = 10_000
+
+
+def test_a_long_flat_expression_never_recurses_through_its_length() -> None:
+    """Parse, check, lower, run, explore, outcome labels and expectations
+    of 10,000-term chains under a recursion limit far below their length."""
+    sum_ = _sum(LONG)
+    mixed = " - ".join(["1"] * LONG)             # left to right: 1 - 1 - ... = 2 - LONG
+    ands = _sum(LONG, "1", "&&") + " && 0 && 1 / 0"   # short-circuits before 1 / 0
+    ors = _sum(LONG, "0", "||") + " || 1 || 1 / 0"
+    src = f"""\
+page P = alloc_page(GFP_KERNEL);
+int g = {sum_};
+task t on cpu0 {{
+    int x = {sum_};
+    int m = {mixed};
+    int a = {ands};
+    int o = {ors};
+    BUG_ON(x != {sum_});
+}}
+expect always t.x == {_sum(LONG, 't.a + 1')} && g == {LONG};
+expect always P[{_sum(LONG, '0')}] == 0;
+"""
+    with recursion_limit(400):
+        p = load_text(src, "long.kmap")
+        run = execute(p)
+        result = ex.explore(p)
+    assert run.final is not None and not run.final.reports
+    assert [local(p, run.final, "t", v) for v in "xmao"] == [LONG, 2 - LONG, 0, 1]
+    (outcome,) = result.outcomes
+    label = dict(outcome.values)
+    assert f"P[{_sum(LONG, '0')}]" in label
+    assert outcome.conds == (True, True)
+
+
+# ----------------------------------------------------------------- the REPL
+
+
+def test_the_banner_offers_the_schedule_as_a_command_that_works(tmp_path: Path) -> None:
+    f = tmp_path / "s.kmap"
+    f.write_text("page P = alloc_page(GFP_HIGHUSER);\n"
+                 "task a on cpu0 { void *p = kmap(P); kunmap(P); }\n"
+                 "task b on cpu0 { int x = 1; }\n"
+                 "schedule a, /* first */ b:1; // the race\n")
+    session = Session(str(f))
+    line = session.banner().splitlines()[2]
+    assert line == "the file's schedule: `run a, b:1` follows it"
+    reply = session.handle("run a, b:1")
+    assert reply.ok, reply.text
+
+
+# ------------------------------------------------------------ kunmap_local
+
+
+DOUBLE_UNMAP = """\
+config {{ NR_CPUS = 2; }}
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu{cpu} {{
+    void *p = kmap_local_page(P);
+    kunmap_local(p);
+    kunmap_local(p);
+}}
+"""
+
+
+def test_a_double_kunmap_local_on_cpu0_clears_the_fixmap_entry_below_the_slots() -> None:
+    p, e = final_run(DOUBLE_UNMAP.format(cpu=0))
+    assert "kunmap_local: idx 0 -> -1, pte_clear() of fixmap index FIX_KMAP_BEGIN - 1 " \
+        "(kmap_local_calc_idx(-1) on cpu0: the entry below the kmap_local slots, not a " \
+        "slot of any CPU)" in events(e)
+
+
+def test_a_double_kunmap_local_on_cpu1_clears_cpu0s_last_slot() -> None:
+    p, e = final_run(DOUBLE_UNMAP.format(cpu=1))
+    assert "kunmap_local: idx 0 -> -1, cleared slot 15 of cpu0 (no PTE there; " \
+        "kmap_local_calc_idx(-1) on cpu1 is cpu0's last slot)" in events(e)
+
+
+def final_run(src: str):  # type: ignore[no-untyped-def]
+    p = load_text(src, "d.kmap")
+    e = execute(p)
+    assert e.final is not None
+    return p, e
