@@ -242,18 +242,26 @@ def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
     if isinstance(expr, nodes.Unary):
         return c_unary(expr.op, fold(expr.operand, lookup))
     if isinstance(expr, nodes.Binary):
-        a = fold(expr.left, lookup)
-        # && and || do not evaluate their right operand when C would not.
-        if expr.op == "&&" and not a or expr.op == "||" and a:
-            return int(expr.op == "||")
-        b = fold(expr.right, lookup)
-        try:
-            return c_binary(expr.op, a, b)
-        except ZeroDivisionError:
-            raise NotConstant(expr, "division by zero in a constant expression") from None
-        except ValueError:
-            raise NotConstant(expr, "negative shift count in a constant expression") from None
+        first, ops = chain(expr)
+        a = fold(first, lookup)
+        for op in ops:
+            a = _fold_binary(op, a, lookup)
+        return a
     raise NotConstant(expr, "not a constant expression")
+
+
+def _fold_binary(expr: nodes.Binary, a: int, lookup: Callable[[nodes.Name], int]) -> int:
+    """One operator of a constant chain, its left operand's value ``a``."""
+    # && and || do not evaluate their right operand when C would not.
+    if expr.op == "&&" and not a or expr.op == "||" and a:
+        return int(expr.op == "||")
+    b = fold(expr.right, lookup)
+    try:
+        return c_binary(expr.op, a, b)
+    except ZeroDivisionError:
+        raise NotConstant(expr, "division by zero in a constant expression") from None
+    except ValueError:
+        raise NotConstant(expr, "negative shift count in a constant expression") from None
 
 
 def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], int]:
@@ -276,14 +284,35 @@ def try_fold(expr: nodes.Expr, int_value: Callable[[str], int]) -> int | None:
 
 
 def expr_depth(expr: nodes.Expr) -> int:
-    """Nesting depth of an expression tree, computed without recursion."""
+    """Nesting depth of an expression tree, computed without recursion.
+
+    The left operand of a binary operator is at the operator's level (a
+    chain `a + b + c` is one level): every stage walks such a chain with a
+    loop (``chain``), so only the other nesting costs recursion."""
     deepest = 0
     stack: list[tuple[nodes.Expr, int]] = [(expr, 1)]
     while stack:
         node, d = stack.pop()
         deepest = max(deepest, d)
-        stack.extend((child, d + 1) for child in children(node))
+        if isinstance(node, nodes.Binary):
+            stack += ((node.left, d), (node.right, d + 1))
+        else:
+            stack.extend((child, d + 1) for child in children(node))
     return deepest
+
+
+def chain(expr: nodes.Binary) -> tuple[nodes.Expr, list[nodes.Binary]]:
+    """A chain of binary operators as its first operand and its operators
+    in the order they apply: `a - b + c` is (a, [a - b, (a - b) + c]). The
+    stages walk a chain with this instead of recursing down its left
+    operands, however long it is."""
+    ops: list[nodes.Binary] = []
+    node: nodes.Expr = expr
+    while isinstance(node, nodes.Binary):
+        ops.append(node)
+        node = node.left
+    ops.reverse()
+    return node, ops
 
 
 def walk(expr: nodes.Expr, into_calls: bool = True) -> list[nodes.Expr]:

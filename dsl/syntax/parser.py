@@ -186,8 +186,11 @@ def _check_unterminated(text: str) -> list[Diagnostic]:
 def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
     """E104 when expressions or statements nest deeper than the limits.
 
-    Iterative on purpose: the input may be thousands of levels deep. The
-    caret goes where the limit is first crossed; the count is the deepest.
+    Nesting, not length: a chain of binary operators (`a + b + c ...`, the
+    left operand of each in the one before) is one level, and the later
+    stages walk such a chain without recursion. Iterative on purpose: the
+    input may be thousands of levels deep. The caret goes where the limit
+    is first crossed; the count is the deepest.
     """
     deepest = {"expression": 0, "statements": 0}
     crossed: dict[str, Tree[Token]] = {}
@@ -202,10 +205,14 @@ def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
             deepest[what] = max(deepest[what], depth)
             if depth > limit:
                 crossed.setdefault(what, node)
-        for child in reversed(node.children):
+        for k in range(len(node.children) - 1, -1, -1):
+            child = node.children[k]
             if isinstance(child, Tree):
                 else_if = data == "if_stmt" and str(child.data) == "if_stmt"
-                stack.append((child, expr, stmt + else_if))
+                # the left operand of a binary operator is at its level:
+                # a chain `a + b + c` is one level, whatever its length
+                chain = k == 0 and data == "binary" and str(child.data) == "binary"
+                stack.append((child, expr - chain, stmt + else_if))
     return [_too_deep(what, deepest[what], node) for what, node in crossed.items()]
 
 
