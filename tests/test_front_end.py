@@ -238,3 +238,29 @@ def final_run(src: str):  # type: ignore[no-untyped-def]
     e = execute(p)
     assert e.final is not None
     return p, e
+
+
+# ------------------------------------------------------------ deep braces
+
+
+def test_braces_past_the_limit_stop_the_parse_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 levels of `{` (a 400 KB file): E104 at the 65th, after a
+    bounded amount of parser state copied (each statement start inside
+    braces saves the state, a copy as long as the nesting)."""
+    from lark.parsers.lalr_parser_state import ParserState
+    copied: list[int] = []
+    real = ParserState.copy
+
+    def counting(self: ParserState, deepcopy_values: bool = True) -> ParserState:  # type: ignore[type-arg]
+        copied.append(len(self.state_stack))
+        return real(self, deepcopy_values)
+    monkeypatch.setattr(ParserState, "copy", counting)
+    n = 100_000
+    src = "task t on cpu0 " + "{" * n + "}" * n + "\n"
+    with pytest.raises(InputError) as info:
+        parse_text(src, "deep.kmap")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.message) == ("E104", "statements nested too deeply: 100000 levels, "
+                                           "the limit is 64")
+    assert (d.span.line, d.span.col) == (1, 16 + 64)
+    assert len(copied) < 100 and sum(copied) < 100 * 70

@@ -16,6 +16,11 @@ the most to the least precise:
 Cascades are kept out by reporting at most one error per line and at most
 ``MAX_ERRORS`` errors, and by stopping when recovery makes no progress. The
 tree is only returned when there was no error at all.
+
+A `{` past ``max_braces`` open ones stops the parse at once (``too_deep``):
+every statement start inside braces saves the parser state, a copy as long
+as the nesting, so 100,000 levels would cost their square in time and
+memory before the depth check could say no.
 """
 
 from __future__ import annotations
@@ -61,8 +66,11 @@ class _Snapshot:
 class Driver:
     """Parses one text with ``parser`` and collects syntax diagnostics."""
 
-    def __init__(self, parser: Lark, text: str) -> None:
+    def __init__(self, parser: Lark, text: str, max_braces: int | None = None) -> None:
         self.text = text
+        self.max_braces = max_braces
+        self.braces = 0                   # `{` open now
+        self.too_deep: Token | None = None   # the `{` past max_braces, where the parse stopped
         self.kinds = {t.name: (t.pattern.value if isinstance(t.pattern, PatternStr) else t.name)
                       for t in parser.terminals}
         self.semicolon_type = next(n for n, k in self.kinds.items() if k == ";")
@@ -115,6 +123,8 @@ class Driver:
                 tokens = self._tokens()
                 continue
             self._after(tok)
+            if self.too_deep is not None:
+                return None
             if tok.type == "$END":
                 if self.diagnostics:
                     return None
@@ -165,8 +175,12 @@ class Driver:
         kind = self.kinds.get(tok.type, tok.type)
         if kind in ("(", "[", "{"):
             self.open.append(Opener(tok, self.history[-1] if self.history else None))
+            if kind == "{":
+                self.braces += 1
+                if self.max_braces is not None and self.braces > self.max_braces:
+                    self.too_deep = tok
         elif kind in (")", "]", "}") and self.open:
-            self.open.pop()
+            self.braces -= str(self.open.pop().token) == "{"
             for depth in [d for d in self.stmts if d > len(self.open)]:
                 del self.stmts[depth]
         if len(self.item) < 3:
@@ -299,6 +313,7 @@ class Driver:
             start = resume
         self._restore(snap)
         self.open.clear()
+        self.braces = 0
         self.stmts.clear()
         self.item = []
         self._seek(start)
@@ -309,7 +324,24 @@ class Driver:
         self.state = snap.state.copy(deepcopy_values=False)
         self.history = list(snap.history)
         del self.open[snap.depth:]
+        self.braces = sum(str(o.token) == "{" for o in self.open)
         self.pending.clear()
+
+    def deepest_braces(self) -> int:
+        """How deep the braces go, from the `{` that stopped the parse on
+        (counted on the raw text: no parser state is kept)."""
+        assert self.too_deep is not None
+        depth = deepest = self.braces
+        for m in _raw_tokens(self.text, self.too_deep.end_pos or 0):
+            lexeme = m.group()
+            if lexeme == "{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif lexeme == "}":
+                depth -= 1
+                if depth <= 0:
+                    break
+        return deepest
 
     def _seek(self, offset: int) -> None:
         """Move the lexer to a character offset."""

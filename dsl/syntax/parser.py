@@ -106,8 +106,10 @@ def parse(source: Source) -> nodes.File:
     """The AST of a source text; raises InputError listing what is wrong."""
     for stage in (_check_characters, _check_unterminated):
         _raise_if(source, stage(source.text))
-    driver = Driver(parser(), source.text)
+    driver = Driver(parser(), source.text, max_braces=MAX_STMT_DEPTH)
     tree = driver.run()
+    if driver.too_deep is not None:
+        _raise_if(source, [*driver.diagnostics, _too_many_braces(driver)])
     _raise_if(source, driver.diagnostics)
     assert tree is not None
     _raise_if(source, check_depth(tree))
@@ -216,11 +218,23 @@ def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
     return [_too_deep(what, deepest[what], node) for what, node in crossed.items()]
 
 
+def _too_many_braces(driver: Driver) -> Diagnostic:
+    """E104 at the `{` that stopped the parse (dsl/syntax/driver.py)."""
+    tok = driver.too_deep
+    assert tok is not None
+    line, col = tok.line or 0, tok.column or 0
+    return Diagnostic("E104", f"statements nested too deeply: {driver.deepest_braces()} levels, "
+                      f"the limit is {MAX_STMT_DEPTH}", Span(line, col, line, col + 1),
+                      _STMT_HINT)
+
+
+_STMT_HINT = "flatten the conditions or split the work into more tasks"
+
+
 def _too_deep(what: str, depth: int, node: Tree[Token]) -> Diagnostic:
     """The E104 diagnostic for one kind of nesting."""
     limit = MAX_EXPR_DEPTH if what == "expression" else MAX_STMT_DEPTH
-    hint = ("split it up with local variables" if what == "expression"
-            else "flatten the conditions or split the work into more tasks")
+    hint = "split it up with local variables" if what == "expression" else _STMT_HINT
     sp = tree_span(node)
     return Diagnostic("E104", f"{what} nested too deeply: {depth} levels, the limit is {limit}",
                       Span(sp.line, sp.col, sp.line, sp.col + 1), hint)
