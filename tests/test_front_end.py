@@ -264,3 +264,75 @@ def test_braces_past_the_limit_stop_the_parse_at_once(monkeypatch: pytest.Monkey
                                            "the limit is 64")
     assert (d.span.line, d.span.col) == (1, 16 + 64)
     assert len(copied) < 100 and sum(copied) < 100 * 70
+
+
+# ------------------------------------------------------------ kmap run
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*/*.kmap"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_the_default_policy_without_listing_every_action(path: Path) -> None:
+    """The run's shortcut to default_choice (one context's actions, or the
+    first context's that has some) takes the action default_choice takes
+    from the full list, at every state of random runs of every example."""
+    from kmap_scenarios.runtime.kernel.machine import enabled
+    from kmap_scenarios.runtime.search import schedule as sch
+    p = load_text(path.read_bytes(), str(path))
+    for seed in range(3):
+        run = execute(p, None, sch.random_choice(seed), trace=False, max_steps=300, schedule=True)
+        # the schedule told as the run goes is the one a replay computes
+        assert run.schedule is not None
+        assert sch.runs_text(p, run.schedule) == sch.encode(p, run.actions)
+        r = sch._Runner(p, False, 10)
+        for a in run.actions:
+            acts = enabled(p, r.state)
+            want = sch.default_choice(p, r.state, acts, r.last) if acts else None
+            assert r._default_action() == want
+            r.do(a)
+
+
+def test_loop_ranks_never_decrease_along_the_code() -> None:
+    from kmap_scenarios.runtime.search.revisits import loop_ranks
+    p = load_text("task t on cpu0 {\n int x = 0;\n while (x < 3) { if (x) { x++; } else { x += 2; } }"
+                  "\n for (int i = 0; i < 2; i++) { x--; }\n x = 9;\n}\n", "r.kmap")
+    code = p.contexts[0].code
+    ranks = loop_ranks(code)
+    loops = sorted(set(r for pc, r in enumerate(ranks) if r != pc))
+    assert len(loops) == 2      # the while and the for, each one rank
+    assert ranks[0] == 0 and ranks[-1] == len(code) - 1
+
+
+def test_a_run_of_thousands_of_tasks_does_per_step_work_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 one-statement tasks under the default policy: no step lists
+    every context's actions, a context is asked for its actions a bounded
+    number of times per step, and no state is kept for the fairness
+    around cycles (straight-line code cannot come back to a state)."""
+    from kmap_scenarios.runtime.search import schedule as sch
+    from kmap_scenarios.runtime.search.revisits import Visits
+    n = 2000
+    p = load_text("\n".join(f"task t{i} on cpu0 {{ int x = {i}; }}" for i in range(n)), "many.kmap")
+    calls = {"enabled": 0, "actions_of": 0, "kept": 0}
+    real_enabled, real_of, real_stepped = sch.enabled, sch.actions_of, Visits.stepped
+
+    def enabled(*a: object) -> object:
+        calls["enabled"] += 1
+        return real_enabled(*a)  # type: ignore[arg-type]
+
+    def actions_of(*a: object) -> object:
+        calls["actions_of"] += 1
+        return real_of(*a)  # type: ignore[arg-type]
+
+    def stepped(self: Visits, *a: object) -> None:
+        real_stepped(self, *a)  # type: ignore[arg-type]
+        calls["kept"] = max(calls["kept"], len(self))
+    monkeypatch.setattr(sch, "enabled", enabled)
+    monkeypatch.setattr(sch, "actions_of", actions_of)
+    monkeypatch.setattr(Visits, "stepped", stepped)
+    run = execute(p, None, trace=False)
+    assert len(run.actions) == n and run.final is not None
+    assert calls["enabled"] <= 1
+    assert calls["actions_of"] <= 3 * n
+    assert calls["kept"] == 0
+    assert [p.contexts[c].name for c, _ in run.actions[:3]] == ["t0", "t1", "t2"]
