@@ -336,3 +336,78 @@ def test_a_run_of_thousands_of_tasks_does_per_step_work_only(monkeypatch: pytest
     assert calls["actions_of"] <= 3 * n
     assert calls["kept"] == 0
     assert [p.contexts[c].name for c, _ in run.actions[:3]] == ["t0", "t1", "t2"]
+
+
+# ------------------------------------------------------------ the REPL's pace
+
+
+SESSION = [
+    "int a = 1;", "void *p = kmap(P);", "p[0] = a + 2;", "{ int b = 3; p[1] = b; }",
+    "for (int i = 0; i < 2; i++) { a += i; }", "if (a > 1) { a = 0; } else a = 5;",
+    "BUG_ON(a == 7);", "task other on cpu0 { int z = 1; }", "kunmap(P);",
+    "expect always P[0] == 3;", "int a = 2;", "undo", "while (a < 3) a++;", "x = ;",
+    "a = 1 +", "step", "int c = a; int d = c;", "undo 2", "u8 e = 300;", "reset", "int f = 1;",
+]
+
+PREEMPTIBLE = """\
+config { CONFIG_PREEMPTION = y; LAST_PKMAP = 4; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { void *q = kmap(P); q[2] = 1; kunmap(P); }
+schedule t:1;
+expect sometimes P[2] == 1;
+"""
+
+
+@pytest.mark.parametrize("file", [None, "preemptible"])
+def test_a_statement_compiled_alone_is_what_the_whole_load_makes(
+        file: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each typed statement is compiled alone and spliced in (the time it
+    takes is its own); a session that loads the whole text for every
+    statement and replays its path gets the same replies, programs,
+    texts and states, input for input."""
+    from kmap_scenarios.dsl.repl import execute as repl_exec
+    path = None
+    if file:
+        (tmp_path / "f.kmap").write_text(PREEMPTIBLE)
+        path = str(tmp_path / "f.kmap")
+    real = repl_exec.add_statement
+    spliced: list[bool] = []
+
+    def add_statement(frame, text, what):  # type: ignore[no-untyped-def]
+        if not whole_way:
+            new = real(frame, text, what)
+            spliced.append(new is not None)
+            return new
+        return None
+    monkeypatch.setattr(repl_exec, "add_statement", add_statement)
+    fast, whole = Session(path), Session(path)
+    for line in SESSION:
+        whole_way = False
+        got = fast.handle(line)
+        whole_way = True
+        want = whole.handle(line)
+        assert (got.text, got.ok) == (want.text, want.ok), line
+        f, w = fast.frame, whole.frame
+        assert f.rendered == w.rendered and f.rendered.text == w.rendered.text, line
+        assert f.program == w.program and f.program.source_lines == w.program.source_lines, line
+        assert f.state == w.state, line
+    assert spliced.count(True) == 12 and spliced.count(False) == 3   # the 3 with errors
+
+
+def test_a_typed_statement_parses_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After 300 statements, the 301st is parsed alone: the whole text is
+    loaded once, when the session starts."""
+    from kmap_scenarios.dsl.lower import append as app
+    parsed: list[int] = []
+    real = app.parse
+
+    def parse(source):  # type: ignore[no-untyped-def]
+        parsed.append(len(source.text.lstrip("\n")))
+        return real(source)
+    monkeypatch.setattr(app, "parse", parse)
+    session = Session(None)
+    for i in range(300):
+        assert session.handle(f"int x{i} = {i};").ok
+    assert parsed[0] > 200                       # the whole scenario, once
+    assert len(parsed) == 301 and max(parsed[1:]) < 200
+    assert session.frame.state.ctxs[session.frame.repl].locals[-1] == 299

@@ -161,6 +161,15 @@ class Scope:
     def visible(self) -> list[str]:
         return sorted({n for frame in self._frames for n in frame})
 
+    def copy(self) -> Scope:
+        """An independent copy: the REPL checks and lowers each statement
+        against the scope its task had after the ones before
+        (dsl/lower/append.py)."""
+        new = Scope()
+        new._frames = [dict(frame) for frame in self._frames]
+        new.slot_names = list(self.slot_names)
+        return new
+
 
 def ctype_width(ctype: str, bits: int) -> tuple[int, bool]:
     """(width in bits, signed) of a local of C type ``ctype``.

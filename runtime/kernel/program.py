@@ -223,9 +223,9 @@ def chain(e: Binary) -> tuple[Expr, list[Binary]]:
     level of nesting)."""
     ops: list[Binary] = []
     node: Expr = e
-    while type(node) is Binary:
-        ops.append(node)  # type: ignore[arg-type]
-        node = node.left  # type: ignore[union-attr]
+    while isinstance(node, Binary):
+        ops.append(node)
+        node = node.left
     ops.reverse()
     return node, ops
 
