@@ -411,3 +411,20 @@ def test_a_typed_statement_parses_only_itself(monkeypatch: pytest.MonkeyPatch) -
     assert parsed[0] > 200                       # the whole scenario, once
     assert len(parsed) == 301 and max(parsed[1:]) < 200
     assert session.frame.state.ctxs[session.frame.repl].locals[-1] == 299
+
+
+def test_stray_characters_are_placed_by_a_search_of_the_line_starts() -> None:
+    """Each stray character is reported at its line and column, found by
+    a binary search of line starts taken once (not by counting the
+    newlines before it, which made a file of many strays quadratic)."""
+    from kmap_scenarios.dsl.syntax.driver import Driver
+    from kmap_scenarios.dsl.syntax.parser import parser
+    text = "task t on cpu0 {\n" + "  $ x = 1;\n" * 5000 + "}\n"
+    d = Driver(parser(), text)
+    assert d.run() is None
+    assert [(x.code, x.span.line, x.span.col) for x in d.diagnostics[:3]] == [
+        ("E102", 2, 3), ("E102", 3, 3), ("E102", 4, 3)]
+    assert d.line_starts is not None and len(d.line_starts) == text.count("\n") + 1
+    for offset in (0, 16, 17, 20, len(text) - 1):
+        line = text.count("\n", 0, offset) + 1
+        assert d._line_col(offset) == (line, offset - (text.rfind("\n", 0, offset) + 1) + 1)

@@ -25,6 +25,7 @@ memory before the depth check could say no.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from copy import copy
@@ -49,6 +50,7 @@ MAX_RECOVERIES = 200  # errors on lines that already have one still recover
 _RAW = re.compile(r'\s+|//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?'
                   r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]\w*|.", re.S)
 _OCTAL_TYPO = re.compile(r"0[0-7]*[89][0-9]*[uUlL]*")
+_NEWLINE = re.compile(r"\n")
 _HISTORY = 3
 
 
@@ -93,6 +95,7 @@ class Driver:
         self.pending: list[Token] = []
         self.recoveries = 0
         self.last_error = -1  # offset of the last token that failed
+        self.line_starts: list[int] | None = None   # offsets, found when first needed
 
     # ------------------------------------------------------------ main loop
 
@@ -201,8 +204,7 @@ class Driver:
 
     def _stray(self, pos: int) -> None:
         """E102 for a character no terminal matches; skip it and go on."""
-        line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        line, col = self._line_col(pos)
         ch = self.text[pos]
         # a second stray of a line is no cascade, unless it is the same
         # character or another quote (the two quotes of 'a' or of a word in
@@ -346,11 +348,20 @@ class Driver:
     def _seek(self, offset: int) -> None:
         """Move the lexer to a character offset."""
         counter = self.lexer.state.line_ctr  # type: ignore[union-attr]
-        line_start = self.text.rfind("\n", 0, offset) + 1
+        line, col = self._line_col(offset)
         counter.char_pos = offset
-        counter.line = self.text.count("\n", 0, offset) + 1
-        counter.line_start_pos = line_start
-        counter.column = offset - line_start + 1
+        counter.line = line
+        counter.line_start_pos = offset - col + 1
+        counter.column = col
+
+    def _line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset, by a binary search
+        of the line starts (counting the newlines before it each time would
+        make a file of many stray characters quadratic)."""
+        if self.line_starts is None:
+            self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
 
 
 def _raw_tokens(text: str, pos: int) -> Iterator[re.Match[str]]:
