@@ -269,9 +269,11 @@ def test_a_low_recursion_limit_is_enough() -> None:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(200)
     try:
-        parse_text(src, "deep.kmap")
+        f = parse_text(src, "deep.kmap")
     finally:
         sys.setrecursionlimit(limit)
+    (stmt,) = f.decls[0].body.stmts  # type: ignore[union-attr]
+    assert stmt.value.value == 1     # type: ignore[union-attr]  # the parentheses are gone
 
 
 @pytest.mark.parametrize("data", [
