@@ -23,15 +23,16 @@ RESERVED_LOCAL = {**{n: "a kernel constant" for n in names.CONSTANTS},
 
 def check_body(env: Env, decl: nodes.TaskDecl) -> None:
     """Check one task, irq or softirq body."""
-    BodyCheck(env, decl).block(decl.body)
+    BodyCheck(env, decl=decl).block(decl.body)
 
 
 class BodyCheck:
     """Walks one body with its scopes; expressions go to an ExprCheck."""
 
-    def __init__(self, env: Env, decl: nodes.TaskDecl | None = None) -> None:
+    def __init__(self, env: Env, scope: Scope | None = None,
+                 decl: nodes.TaskDecl | None = None) -> None:
         self.env = env
-        self.scope = Scope()
+        self.scope = Scope() if scope is None else scope
         self.expr = ExprCheck(env, Mode.BODY, self.scope, decl)
 
     def block(self, block: nodes.Block) -> None:

@@ -11,15 +11,12 @@ maintenance. Physically tagged caches are maintained by physical address in
 one step (the kernel's kmap_atomic there disables preemption). The per-line
 loop is preemptible: one step per cache line, plus one for the lookup.
 
-Line operations: map (arm926_dma_map_area, v7_dma_map_area) TO_DEVICE
-clean, FROM_DEVICE invalidate, BIDIRECTIONAL clean+invalidate. Unmap and
-sync_for_cpu go through dma_unmap_area, which depends on the core: on the
-VIVT cores (arch/arm/mm/proc-arm926.S arm926_dma_unmap_area,
-proc-xscale.S xscale_dma_unmap_area) it is a bare `ret lr`, nothing at
-all; on VIPT/PIPT v7 cores (arch/arm/mm/cache-v7.S v7_dma_unmap_area)
-TO_DEVICE nothing, otherwise invalidate. So on a VIVT cache a line the CPU
-pulled in while the device owned the buffer survives the unmap and the
-next load reads it stale. No outer (L2) cache is modelled.
+Line operations: map as arm926_dma_map_area (arch/arm/mm/proc-arm926.S):
+TO_DEVICE clean, FROM_DEVICE invalidate, BIDIRECTIONAL clean+invalidate.
+Unmap: nothing on VIVT, whose write-back cores' dma_unmap_area is `ret lr`
+(proc-arm926.S, cache-v4wb.S, proc-xscale.S, ...); on the physically
+tagged v6/v7 caches invalidate unless TO_DEVICE (cache-v7.S
+v7_dma_unmap_area). No outer (L2) cache is modelled.
 DMA_COHERENT: every operation is a no-op, the device snoops.
 """
 
@@ -39,13 +36,11 @@ DIR_NAMES = {BIDIRECTIONAL: "DMA_BIDIRECTIONAL", TO_DEVICE: "DMA_TO_DEVICE", FRO
 OP_NAMES = {CLEAN: "clean", INVALIDATE: "invalidate", FLUSH: "clean+invalidate"}
 
 
-def line_op(func: str, direction: int, cache_kind: str) -> int:
-    """The cache operation dma_map_area / dma_unmap_area does per line."""
+def line_op(func: str, direction: int, vivt: bool) -> int:
+    """dma_map_area's operation, or dma_unmap_area's (see the module note)."""
     if func in TO_DEV_FUNCS:
         return {TO_DEVICE: CLEAN, FROM_DEVICE: INVALIDATE}.get(direction, FLUSH)
-    if cache_kind == "vivt":
-        return NOTHING   # arm926_dma_unmap_area / xscale_dma_unmap_area: ret lr
-    return NOTHING if direction == TO_DEVICE else INVALIDATE
+    return NOTHING if direction == TO_DEVICE or vivt else INVALIDATE
 
 
 def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | None:
@@ -56,15 +51,11 @@ def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | Non
     if direction not in DIR_NAMES:
         tx.bug(R.DMA_BAD_DIR, direction)
     cfg = tx.cfg
-    op = line_op(func, direction, cfg.CACHE)
+    op = line_op(func, direction, cfg.CACHE == "vivt")
     name = tx.program.pages[page].name
     if cfg.DMA_COHERENT or not cfg.uses_cache or op == NOTHING:
         if tx.events is not None:
-            why = "no CPU cache maintenance needed"
-            if op == NOTHING and cfg.CACHE == "vivt" and func not in TO_DEV_FUNCS \
-                    and direction != TO_DEVICE and cfg.uses_cache:
-                why = "dma_unmap_area is a bare return on VIVT cores (arm926, xscale): no invalidate"
-            tx.event(f"{func}({name}, {DIR_NAMES[direction]}): {why}")
+            tx.event(f"{func}({name}, {DIR_NAMES[direction]}): no CPU cache maintenance needed")
         return None
     if cfg.CACHE != "vivt":
         for tag in cache.physical_tags(tx, page, 0, cfg.PAGE_SIZE):
