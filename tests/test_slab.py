@@ -1,5 +1,5 @@
 """GFP_KERNEL vs GFP_ATOMIC inside atomic sections: kmalloc()/kzalloc()/kfree()
-and might_alloc() (include/linux/slab.h, mm/slub.c slab_pre_alloc_hook,
+and might_alloc() (include/linux/slab.h, mm/slab.h slab_pre_alloc_hook, mm/slab_common.c __do_kmalloc_node,
 include/linux/sched/mm.h might_alloc, include/linux/gfp_types.h of v6.1)."""
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ def test_gfp_kernel_in_atomic_context_splats_gfp_atomic_does_not() -> None:
     for gfp in ("GFP_ATOMIC", "GFP_NOWAIT"):
         p, s = final(src(f"task t on cpu0 {{ spin_lock(&L); char *b = kmalloc(8, {gfp}); kfree(b); spin_unlock(&L); }}"))
         assert not s.reports, gfp
+
+
+def test_kmalloc_of_nothing_asks_no_slab() -> None:
+    """__do_kmalloc_node() returns ZERO_SIZE_PTR for 0 bytes before any
+    slab_pre_alloc_hook(): no might_alloc() check."""
+    p, s = final(src("task t on cpu0 { spin_lock(&L); char *b = kmalloc(0, GFP_KERNEL); kfree(b); "
+                     "spin_unlock(&L); }"))
+    assert not s.reports and local(p, s, "t", "b") == 16
 
 
 def test_the_conversion_makes_gfp_kernel_legal() -> None:

@@ -1,12 +1,14 @@
 """kmalloc(), kzalloc(), kfree() and might_alloc() (include/linux/slab.h,
-mm/slub.c, include/linux/sched/mm.h, v6.1).
+mm/slab.h, mm/slab_common.c, include/linux/sched/mm.h, v6.1).
 
 What a converted function meets is the allocator's context check: every
-allocation runs slab_pre_alloc_hook() -> might_alloc(gfp), which is
-might_sleep_if(gfpflags_allow_blocking(gfp)): GFP_KERNEL (with
-__GFP_DIRECT_RECLAIM) in atomic context gets "BUG: sleeping function
-called from invalid context at include/linux/sched/mm.h", GFP_ATOMIC and
-GFP_NOWAIT do not. kmalloc(0) is ZERO_SIZE_PTR ((void *)16).
+allocation from a slab runs slab_pre_alloc_hook() (mm/slab.h) ->
+might_alloc(gfp), which is might_sleep_if(gfpflags_allow_blocking(gfp)):
+GFP_KERNEL (with __GFP_DIRECT_RECLAIM) in atomic context gets "BUG:
+sleeping function called from invalid context at
+include/linux/sched/mm.h", GFP_ATOMIC and GFP_NOWAIT do not. kmalloc(0)
+is ZERO_SIZE_PTR ((void *)16), returned by __do_kmalloc_node()
+(mm/slab_common.c) before any slab is asked, so without the check.
 
 The objects: the lowering gives the program a small arena of lowmem
 pages (a page per object, a few per kmalloc call site); kmalloc takes
@@ -38,11 +40,12 @@ def might_alloc(tx: Tx, gfp: int, func: str = "kmalloc") -> None:
 
 
 def kmalloc(tx: Tx, size: int, gfp: int, func: str) -> int:
-    """kmalloc()/kzalloc(): might_alloc(), then an object of the arena."""
-    might_alloc(tx, gfp, func)
+    """kmalloc()/kzalloc(): ZERO_SIZE_PTR for 0 bytes, else might_alloc()
+    and an object of the arena."""
     size &= tx.cfg.word_mask
     if size == 0:
         return ZERO_SIZE_PTR
+    might_alloc(tx, gfp, func)
     pages = tx.program.slab_pages
     free = [i for i in range(len(pages)) if not tx.slab >> i & 1]
     if size > tx.cfg.PAGE_SIZE or not free:
