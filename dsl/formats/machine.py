@@ -71,7 +71,7 @@ def number_of(text: str) -> int | None | list[int | None]:
     """A value of `check`'s outcome as a number: "0x2a" -> 42, "?" -> None,
     "0|1" (an execution that never ends) -> [0, 1]."""
     if "|" in text:
-        return [_one(t) for t in text.split("|")]  # type: ignore[misc]
+        return [_one(t) for t in text.split("|")]
     return _one(text)
 
 
@@ -144,8 +144,9 @@ def extend_check(program: Program, r: Any, doc: dict[str, Any]) -> dict[str, Any
         path = r.witnesses.get(o)
         details: dict[str, dict[str, object]] = {}
         if path is not None:
-            ex = replay(program, path)
-            states = [ex.final] if o.ends == "final" else _component_finals(program, path)
+            final = replay(program, path).final
+            assert final is not None
+            states = [final] if o.ends == "final" else _component_finals(program, path)
             for s in states:
                 for d in reports_json(program, s):
                     details.setdefault(str(d["message"]), d)
