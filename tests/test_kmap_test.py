@@ -149,6 +149,6 @@ def test_check_several_files_heads_each_and_exits_with_the_worst(tmp_path: Path)
     assert code == 1
     assert out.startswith(f"==> {first} <==\n{alone}\n==> {f} <==\nTest fails (")
     out, err, code = kmap("run", str(tmp_path / "nope.kmap"), first, "--no-trace")
-    assert code == 2 and "no such file" in err and "==> " in out
+    assert code == 2 and "No such file or directory" in err and "==> " in out
     out, err, code = kmap("lint", first, str(f))
     assert (out, code) == (f"{first}: ok\n{f}: ok\n", 0)

@@ -18,8 +18,8 @@ import traceback
 from typing import Sequence
 
 from kmap_scenarios import __version__
-from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, EX_SOFTWARE, EX_USAGE, Usage
-from kmap_scenarios.dsl.lower.load import FileError, load
+from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_SOFTWARE, EX_USAGE, Usage
+from kmap_scenarios.dsl.lower.load import FileError
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
 
 

@@ -5,7 +5,7 @@ its files) when there are several; the JSON, SARIF and JUnit reports
 gather every file's document (dsl/cli/machine_out.py). A file that
 cannot be read or is not a valid scenario is reported on standard error
 and the others go on. The exit status is the worst of the files', in the
-order 0 (holds), 3 (unproven), 1 (fails), 2 (no such file), 65 (invalid).
+order 0 (holds), 3 (unproven), 1 (fails), 65 (invalid), 2 (no such file).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from kmap_scenarios.dsl.formats import machine
 from kmap_scenarios.dsl.lower.load import FileError, load
 from kmap_scenarios.dsl.syntax.source import InputError
 
-ORDER = (EX_OK, 3, 1, EX_USAGE, EX_DATAERR)
+# a file not read at all is worse than an invalid one (what was asked
+# for was not all done), as `kmap lint` has it
+ORDER = (EX_OK, 3, 1, EX_DATAERR, EX_USAGE)
 
 
 def worst(statuses: list[int]) -> int:
