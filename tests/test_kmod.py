@@ -114,6 +114,10 @@ def test_every_reason_at_once() -> None:
      "user address space"),
     ("config { CONFIG_PREEMPTION = y; CONFIG_DEBUG_KMAP_LOCAL = y; NR_CPUS = 8; }\n"
      "task t on cpu0 { preempt_disable(); preempt_enable(); }\n", "controller needs one"),
+    (HEAD + "softirq s on cpu0 { int x = 1; }\ntask t on cpu0 { preempt_disable(); preempt_enable(); }\n",
+     "softirqs are not translated yet"),
+    (HEAD + "DEFINE_MUTEX(m);\ntask t on cpu0 { mutex_lock(&m); mutex_unlock(&m); }\n",
+     "mutexes are not translated yet"),
 ])
 def test_what_a_real_kernel_cannot_give(text: str, words: str) -> None:
     assert any(words in r for r in _refusal(text))

@@ -27,7 +27,8 @@ from pathlib import Path
 from kmap_scenarios.dsl.check.checker import Checked, check
 from kmap_scenarios.dsl.kmod import cexpr
 from kmap_scenarios.dsl.kmod.cexpr import CExpr, Names, Untranslated, narrow
-from kmap_scenarios.dsl.kmod.refuse import Refused, config_reasons, instr_reasons, page_reasons
+from kmap_scenarios.dsl.kmod.refuse import (Refused, config_reasons, context_reasons, instr_reasons,
+                                            page_reasons)
 from kmap_scenarios.dsl.lower.load import _source_of
 from kmap_scenarios.dsl.lower.lower import lower
 from kmap_scenarios.dsl.syntax import nodes
@@ -55,7 +56,8 @@ def load_scenario(data: bytes | str, path: str) -> tuple[Checked, Program]:
 
 def generate(checked: Checked, program: Program, options: Options = Options()) -> dict[str, str]:
     """The module's files by name; Refused with every reason it cannot be."""
-    reasons = config_reasons(program) + page_reasons(program) + instr_reasons(program)
+    reasons = (config_reasons(program) + page_reasons(program) + context_reasons(program)
+               + instr_reasons(program))
     if reasons:
         raise Refused(program.path, reasons)
     gen = _Module(checked, program, options)

@@ -84,6 +84,18 @@ def page_reasons(p: Program) -> list[str]:
     return out
 
 
+def context_reasons(p: Program) -> list[str]:
+    """Kinds of context and lock the generator does not translate yet."""
+    out = [f"softirq {c.name}: softirqs are not translated yet (the module raises "
+           "hardirqs only)" for c in p.contexts if c.softirq_nr >= 0]
+    if p.mutexes:
+        names = ", ".join(p.locks[i] for i in sorted(p.mutexes))
+        out.append(f"struct mutex {names}: mutexes are not translated yet")
+    if p.slab_pages:
+        out.append("kmalloc(): the slab arena is not translated yet")
+    return out
+
+
 def instr_reasons(p: Program) -> list[str]:
     """Instructions of a kind this generator does not know (the language
     grows: a new kind is refused, never guessed)."""

@@ -84,7 +84,8 @@ class Builder:
     """Turns a kmap parse tree into kmap_scenarios.dsl.syntax.nodes, bottom-up, without recursion."""
 
     def build(self, tree: Tree[Token]) -> list[Item]:
-        """The top-level items of a ``start`` tree, in source order."""
+        """The top-level items of a ``start`` tree, in source order; the
+        tree is consumed (its nodes are emptied as they are built)."""
         result = self._walk(tree)
         assert isinstance(result, list)
         return result
@@ -107,6 +108,10 @@ class Builder:
             it = iter(built)
             children = [next(it) if isinstance(c, Tree) else c for c in tree.children]
             done.append(self._method(str(tree.data))(children, tree))
+            # the parse tree is consumed as it is built: a subtree's trees
+            # and tokens go as soon as its node exists, so that a large
+            # file never holds both whole
+            tree.children = []
         return done[0]
 
     def _method(self, name: str) -> Callable[[Children, Tree[Token]], Built]:
@@ -152,17 +157,29 @@ class Builder:
         name = _tok(c[0])
         return nodes.LockDecl(str(name), tree_span(t), token_span(name))
 
+    def mutex_decl(self, c: Children, t: Tree[Token]) -> nodes.LockDecl:
+        name = _tok(c[0])
+        return nodes.LockDecl(str(name), tree_span(t), token_span(name), "mutex")
+
+    def define_mutex(self, c: Children, t: Tree[Token]) -> nodes.LockDecl:
+        return self.mutex_decl(c, t)
+
     def task_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
         return self._task(c, t, is_irq=False)
 
     def irq_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
         return self._task(c, t, is_irq=True)
 
-    def _task(self, c: Children, t: Tree[Token], is_irq: bool) -> nodes.TaskDecl:
+    def softirq_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
+        return self._task(c, t, is_irq=True, is_softirq=True)
+
+    def _task(self, c: Children, t: Tree[Token], is_irq: bool,
+              is_softirq: bool = False) -> nodes.TaskDecl:
         name, cpu, body = _tok(c[0]), c[1], _cast(nodes.Block, c[2])
         cpu_tok = _tok(cpu) if cpu is not None else None
         return nodes.TaskDecl(str(name), _cpu(cpu_tok), body, is_irq, tree_span(t),
-                              token_span(name), token_span(cpu_tok) if cpu_tok else None)
+                              token_span(name), token_span(cpu_tok) if cpu_tok else None,
+                              is_softirq)
 
     def schedule(self, c: Children, t: Tree[Token]) -> nodes.Schedule:
         return nodes.Schedule(tuple(_cast(nodes.ScheduleItem, x) for x in c), tree_span(t))

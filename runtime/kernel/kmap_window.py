@@ -15,7 +15,7 @@ come, an irq context, a call nested in an expression, PREEMPT_RT, ARM's
 kmap_high_get() path, a lowmem page, an address outside the fixmap) the
 call is one step, as kmap_local.py does it: no other context can tell.
 
-Stages (``pending`` = (7, OP, STAGE, ARG, VADDR)):
+Stages (``pending`` = (PENDING_KMAP_LOCAL, OP, STAGE, ARG, VADDR)):
 
     kmap_atomic        A preempt_disable, pagefault_disable
     kmap_local_*, A    B migrate_disable, preempt_disable (the inner one)
@@ -34,15 +34,14 @@ and HARDIRQ_OFFSET + 3 in bench/crosscheck/kmap_atomic_irq.kmap.
 from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import kmap_local, preempt
+from kmap_scenarios.runtime.kernel.handler import NOT_DONE, PENDING_KMAP_LOCAL as TAG, Result
 from kmap_scenarios.runtime.kernel.memory import fixmap_slot, is_highmem
 from kmap_scenarios.runtime.kernel.program import PageKind
 from kmap_scenarios.runtime.kernel.state import Status
 from kmap_scenarios.runtime.kernel.tx import Tx
 
-TAG = 7
 MAP_LOCAL, MAP_ATOMIC, UNMAP_LOCAL, UNMAP_ATOMIC = 0, 1, 2, 3
 A, B, C, D, E = range(5)
-NOT_DONE = object()   # replaced by builtins.NOT_DONE (builtins imports this module)
 
 
 def _event(tx: Tx, text: str) -> None:
@@ -75,7 +74,7 @@ def _in_window(tx: Tx, vaddr: int) -> bool:
             and fixmap_slot(cfg, vaddr & ~(cfg.PAGE_SIZE - 1) & cfg.word_mask) is not None)
 
 
-def map_call(tx: Tx, argv: list[int] | None, op: int, page_arg: object) -> object:
+def map_call(tx: Tx, argv: list[int] | None, op: int, page_arg: object) -> Result:
     """kmap_local_page()/_prot() (op MAP_LOCAL) or kmap_atomic() (MAP_ATOMIC)
     as a statement. ``page_arg`` decodes the first argument."""
     p = tx.me.pending
@@ -111,7 +110,7 @@ def map_call(tx: Tx, argv: list[int] | None, op: int, page_arg: object) -> objec
             return NOT_DONE
 
 
-def unmap_call(tx: Tx, argv: list[int] | None, op: int) -> object:
+def unmap_call(tx: Tx, argv: list[int] | None, op: int) -> Result:
     """kunmap_local() (UNMAP_LOCAL) or kunmap_atomic() (UNMAP_ATOMIC) as a
     statement."""
     p = tx.me.pending
