@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Mode, Ty
 from kmap_scenarios.dsl.check.expr import ExprCheck
-from kmap_scenarios.dsl.check.stmt import check_body
+from kmap_scenarios.dsl.check.stmt import check_body, check_function
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source, did_you_mean, did_you_mean_or_list
-from kmap_scenarios.dsl.check.symbols import (MAX_PAGES, ContextSym, NotConstant, PageSym, Symbols, VarSym,
-                         constant_lookup, fold, outer_locals, wrap)
+from kmap_scenarios.dsl.check.symbols import (MAX_PAGES, ContextSym, FuncSym, NotConstant, PageSym,
+                                              Symbols, VarSym, constant_lookup, fold, outer_locals,
+                                              wrap)
 from kmap_scenarios.runtime.kernel.config import KEYS, MAX_CPUS, Config, check_value, resolve
 
 
@@ -44,6 +45,9 @@ def check(file: nodes.File, source: Source) -> Checked:
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):
             check_body(env, decl)
+        elif isinstance(decl, nodes.FuncDef) and env.symbols.functions.get(decl.name) is not None \
+                and env.symbols.functions[decl.name].decl is decl:
+            check_function(env, env.symbols.functions[decl.name])
     for expect in file.expects:
         ExprCheck(env, Mode.EXPECT).root(expect.cond)
     check_schedules(file, env)
@@ -165,6 +169,10 @@ def declare(file: nodes.File, env: Env) -> None:
         elif isinstance(decl, nodes.LockDecl):
             if fresh:
                 env.symbols.locks[decl.name] = len(env.symbols.locks)
+        elif isinstance(decl, nodes.FuncDef):
+            if fresh:
+                functions = env.symbols.functions
+                functions[decl.name] = FuncSym(decl.name, len(functions), decl)
         else:
             declare_context(env, decl, fresh)
 
@@ -174,7 +182,7 @@ def const_value(env: Env, expr: nodes.Expr) -> int | None:
     if ExprCheck(env, Mode.CONST).root(expr) is Ty.BAD:
         return None
     try:
-        return fold(expr, constant_lookup(env.config.int_value))
+        return fold(expr, constant_lookup(env.config.int_value), env.word)
     except NotConstant as e:
         env.error("E412", e.message, e.node.span)
         return None

@@ -23,8 +23,10 @@ PAGE_RETURNING = frozenset({"kmap_to_page"})
 # Built-ins lowered to a Check instruction when they are a whole statement.
 CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
 
-POINTER_TYPES = frozenset({"void *", "char *", "u8 *", "unsigned long *"})
 PAGE_TYPE = "struct page *"
+# Pointer types that hold addresses (struct page * holds a page).
+POINTER_TYPES = frozenset(t for t in nodes.POINTER_TYPES if t != PAGE_TYPE)
+
 
 
 # ------------------------------------------------------------------ tables
@@ -72,6 +74,37 @@ class ContextSym:
                      if isinstance(s, nodes.VarDecl) and s.name == name), None)
 
 
+@dataclass(frozen=True)
+class FuncSym:
+    """A function definition: its index in Program.functions."""
+
+    name: str
+    index: int
+    decl: nodes.FuncDef
+
+    @property
+    def ret(self) -> str:
+        return self.decl.ret
+
+    @property
+    def params(self) -> tuple[nodes.Param, ...]:
+        return self.decl.params or ()
+
+    def signature(self) -> str:
+        """'(const void __user *from, size_t n)' as declared."""
+        if not self.params:
+            return "(void)"
+        return "(" + ", ".join(param_text(p) for p in self.params) + ")"
+
+
+def param_text(p: nodes.Param) -> str:
+    """A parameter as C writes it: `const void __user *from`."""
+    ty = p.ctype
+    if p.user:
+        ty = ty.replace(" *", " __user *")
+    return f"{'const ' if p.const else ''}{ty}{'' if ty.endswith('*') else ' '}{p.name}"
+
+
 @dataclass
 class Symbols:
     """Every top-level name, by kind, with the indices the Program uses."""
@@ -81,6 +114,7 @@ class Symbols:
     percpus: dict[str, VarSym] = field(default_factory=dict)
     locks: dict[str, int] = field(default_factory=dict)
     contexts: dict[str, ContextSym] = field(default_factory=dict)
+    functions: dict[str, FuncSym] = field(default_factory=dict)
     page_total: int = 0
 
     def kind(self, name: str) -> str | None:
@@ -95,10 +129,13 @@ class Symbols:
             return "spinlock"
         if name in self.contexts:
             return "irq" if self.contexts[name].decl.is_irq else "task"
+        if name in self.functions:
+            return "function"
         return None
 
     def all_names(self) -> list[str]:
-        return [*self.pages, *self.globals, *self.percpus, *self.locks, *self.contexts]
+        return [*self.pages, *self.globals, *self.percpus, *self.locks, *self.contexts,
+                *self.functions]
 
 
 def outer_locals(body: nodes.Block) -> tuple[str, ...]:
@@ -115,6 +152,8 @@ class LocalSym:
     slot: int
     ctype: str
     span: nodes.Span
+    const: bool = False
+    user: bool = False      # a `__user` pointer: it holds a user-space address
 
     @property
     def is_page(self) -> bool:
@@ -145,11 +184,18 @@ class Scope:
         """A declaration of ``name`` in the innermost block, if any."""
         return self._frames[-1].get(name) if self._frames else None
 
-    def declare(self, name: str, ctype: str, span: nodes.Span) -> LocalSym:
-        sym = LocalSym(name, len(self.slot_names), ctype, span)
+    def declare(self, name: str, ctype: str, span: nodes.Span, const: bool = False,
+                user: bool = False) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span, const, user)
         self.slot_names.append(name)
         self._frames[-1][name] = sym
         return sym
+
+    def temporary(self, what: str) -> int:
+        """A hidden slot for a call's value inside an expression (lowering);
+        its name, which no identifier can have, shows what it holds."""
+        self.slot_names.append(f"({what})")
+        return len(self.slot_names) - 1
 
     def lookup(self, name: str) -> LocalSym | None:
         for frame in reversed(self._frames):
@@ -161,24 +207,38 @@ class Scope:
         return sorted({n for frame in self._frames for n in frame})
 
 
-def ctype_width(ctype: str, bits: int) -> tuple[int, bool]:
-    """(width in bits, signed) of a local of C type ``ctype``.
+# (bits, signed) of the types whose width does not depend on the arch.
+_FIXED = {"int": (32, True), "short": (16, True), "bool": (1, False),
+          "u8": (8, False), "u16": (16, False), "u32": (32, False), "u64": (64, False),
+          "s8": (8, True), "s16": (16, True), "s32": (32, True), "s64": (64, True),
+          "unsigned int": (32, False), "unsigned short": (16, False),
+          "unsigned char": (8, False), "gfp_t": (32, False), "loff_t": (64, True),
+          "long long": (64, True), "unsigned long long": (64, False)}
+# Machine-word types that are signed; the other word types (unsigned long,
+# size_t, dma_addr_t, pgoff_t and every pointer) are unsigned.
+_SIGNED_WORDS = frozenset({"long", "ssize_t"})
 
-    int is 32-bit and long is the arch's word, both signed; the u* types,
-    unsigned int, unsigned long, size_t and every pointer are unsigned."""
-    fixed = {"int": (32, True), "u8": (8, False), "u16": (16, False),
-             "u32": (32, False), "unsigned int": (32, False)}
-    if ctype in fixed:
-        return fixed[ctype]
-    return bits, ctype == "long"
+
+def ctype_width(ctype: str, bits: int, arch: str = "x86") -> tuple[int, bool]:
+    """(width in bits, signed) of a value of C type ``ctype``; width 1 is
+    bool (C's _Bool: any non-zero value converts to 1).
+
+    int is 32-bit and long the arch's word, both signed; `char` is signed on
+    x86 and unsigned on arm (v6.1 builds arm with the ABI's unsigned char;
+    -funsigned-char everywhere came in v6.2). dma_addr_t is the word:
+    CONFIG_ARCH_DMA_ADDR_T_64BIT is only set for 64BIT or a 64-bit
+    phys_addr_t (PAE, LPAE), which the modelled configurations do not have."""
+    if ctype in _FIXED:
+        return _FIXED[ctype]
+    if ctype == "char":
+        return 8, not arch.startswith("arm")
+    return bits, ctype in _SIGNED_WORDS
 
 
-def wrap(value: int, width: int, signed: bool) -> int:
-    """Truncate to ``width`` bits as a C conversion does."""
-    value &= (1 << width) - 1
-    if signed and value >> (width - 1):
-        value -= 1 << width
-    return value
+def sizeof(ctype: str, bits: int) -> int:
+    """sizeof(ctype) in bytes (bool is 1, as in the kernel's ABIs)."""
+    width, _ = ctype_width(ctype, bits)
+    return max(width, 8) // 8
 
 
 # --------------------------------------------------------- constant folding
@@ -229,23 +289,40 @@ def c_binary(op: str, a: int, b: int) -> int:
     return simple[op](a, b)
 
 
-def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
+@dataclass(frozen=True)
+class Word:
+    """What folding needs of the arch: its word size and name (casts,
+    sizeof)."""
+
+    bits: int = 32
+    arch: str = "x86"
+
+
+def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int], word: Word = Word()) -> int:
     """The value of a constant expression; ``lookup`` resolves names.
 
     Raises NotConstant for anything but integers, names, unary and binary
-    operators, a division by zero or a negative shift."""
+    operators, `?:`, casts to integer types and sizeof of a type, a
+    division by zero or a negative shift."""
     if isinstance(expr, nodes.IntLit):
         return expr.value
     if isinstance(expr, nodes.Name):
         return lookup(expr)
     if isinstance(expr, nodes.Unary):
-        return c_unary(expr.op, fold(expr.operand, lookup))
+        return c_unary(expr.op, fold(expr.operand, lookup, word))
+    if isinstance(expr, nodes.Ternary):
+        chosen = expr.then if fold(expr.cond, lookup, word) else expr.orelse
+        return fold(chosen, lookup, word)
+    if isinstance(expr, nodes.SizeofType):
+        return sizeof(expr.ctype, word.bits)
+    if isinstance(expr, nodes.Cast) and expr.ctype not in ("void", PAGE_TYPE):
+        return wrap(fold(expr.operand, lookup, word), *conv(expr.ctype, word))
     if isinstance(expr, nodes.Binary):
-        a = fold(expr.left, lookup)
+        a = fold(expr.left, lookup, word)
         # && and || do not evaluate their right operand when C would not.
         if expr.op == "&&" and not a or expr.op == "||" and a:
             return int(expr.op == "||")
-        b = fold(expr.right, lookup)
+        b = fold(expr.right, lookup, word)
         try:
             return c_binary(expr.op, a, b)
         except ZeroDivisionError:
@@ -253,6 +330,21 @@ def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
         except ValueError:
             raise NotConstant(expr, "negative shift count in a constant expression") from None
     raise NotConstant(expr, "not a constant expression")
+
+
+def conv(ctype: str, word: Word) -> tuple[int, bool]:
+    """ctype_width() for folding."""
+    return ctype_width(ctype, word.bits, word.arch)
+
+
+def wrap(value: int, width: int, signed: bool) -> int:
+    """Truncate to ``width`` bits as a C conversion does (width 1: bool)."""
+    if width == 1:
+        return int(value != 0)
+    value &= (1 << width) - 1
+    if signed and value >> (width - 1):
+        value -= 1 << width
+    return value
 
 
 def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], int]:
@@ -266,10 +358,10 @@ def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], i
     return lookup
 
 
-def try_fold(expr: nodes.Expr, int_value: Callable[[str], int]) -> int | None:
+def try_fold(expr: nodes.Expr, int_value: Callable[[str], int], word: Word = Word()) -> int | None:
     """fold() over constants and config values, or None if not constant."""
     try:
-        return fold(expr, constant_lookup(int_value))
+        return fold(expr, constant_lookup(int_value), word)
     except NotConstant:
         return None
 
@@ -298,6 +390,7 @@ def walk(expr: nodes.Expr, into_calls: bool = True) -> list[nodes.Expr]:
 
 
 def children(expr: nodes.Expr) -> tuple[nodes.Expr, ...]:
+    """The operands of an expression (sizeof's too, which is never evaluated)."""
     if isinstance(expr, nodes.Index):
         return (expr.base, expr.index)
     if isinstance(expr, nodes.Call):
@@ -306,6 +399,10 @@ def children(expr: nodes.Expr) -> tuple[nodes.Expr, ...]:
         return (expr.operand,)
     if isinstance(expr, nodes.Binary):
         return (expr.left, expr.right)
+    if isinstance(expr, nodes.Ternary):
+        return (expr.cond, expr.then, expr.orelse)
+    if isinstance(expr, (nodes.Cast, nodes.SizeofExpr)):
+        return (expr.operand,)
     return ()
 
 
@@ -349,6 +446,16 @@ def unparse(expr: nodes.Expr, prec: int = 0) -> str:
         p = _PREC[expr.op]
         text = f"{unparse(expr.left, p)} {expr.op} {unparse(expr.right, p + 1)}"
         return f"({text})" if p < prec else text
+    if isinstance(expr, nodes.Ternary):
+        text = f"{unparse(expr.cond, 1)} ? {unparse(expr.then)} : {unparse(expr.orelse)}"
+        return f"({text})" if prec > 0 else text
+    if isinstance(expr, nodes.Cast):
+        ty = expr.ctype.replace(" *", " __user *") if expr.user else expr.ctype
+        return f"({ty}){unparse(expr.operand, 11)}"
+    if isinstance(expr, nodes.SizeofType):
+        return f"sizeof({expr.ctype})"
+    if isinstance(expr, nodes.SizeofExpr):
+        return f"sizeof({unparse(expr.operand)})"
     if isinstance(expr, nodes.AddrOf):
         op = "&"
     elif isinstance(expr, nodes.Deref):

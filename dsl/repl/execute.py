@@ -262,6 +262,20 @@ def line_of(frame: Frame, ci: int, state: State | None = None) -> int:
     return code[pc].loc.line if 0 <= pc < len(code) else 0
 
 
+def in_function(frame: Frame, ci: int, state: State | None = None) -> str:
+    """'in f() (called from line 30): ' when a context's next step is in a
+    function of the scenario: where, and from where it was called."""
+    s = frame.state if state is None else state
+    info = frame.program.contexts[ci]
+    ctx = s.ctxs[ci]
+    f = info.function_at(ctx.pc)
+    if f < 0:
+        return ""
+    lines = ", ".join(str(info.code[pc].loc.line) for pc, _ in reversed(ctx.frames))
+    word = "line" if len(ctx.frames) == 1 else "lines"
+    return f"in {frame.program.functions[f].name}() (called from {word} {lines}): "
+
+
 def source_line(frame: Frame, line: int) -> str:
     """A line of the scenario text, stripped."""
     lines = frame.program.source_lines

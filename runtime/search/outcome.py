@@ -224,6 +224,11 @@ def _atoms(program: Program, e: ir.Expr, out: dict[str, ir.Expr]) -> None:
     elif t is ir.Binary:
         _atoms(program, e.left, out)  # type: ignore[union-attr]
         _atoms(program, e.right, out)  # type: ignore[union-attr]
+    elif isinstance(e, ir.Cond):
+        for part in (e.cond, e.then, e.orelse):
+            _atoms(program, part, out)
+    elif isinstance(e, ir.Conv):
+        _atoms(program, e.operand, out)
 
 
 def describe(program: Program, e: ir.Expr) -> str:
@@ -251,4 +256,9 @@ def describe(program: Program, e: ir.Expr) -> str:
         return f"{e.op}{describe(program, e.operand)}"
     if isinstance(e, ir.Binary):
         return f"{describe(program, e.left)} {e.op} {describe(program, e.right)}"
+    if isinstance(e, ir.Cond):
+        return (f"{describe(program, e.cond)} ? {describe(program, e.then)} : "
+                f"{describe(program, e.orelse)}")
+    if isinstance(e, ir.Conv):
+        return describe(program, e.operand)
     return "?"

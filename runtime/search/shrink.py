@@ -117,6 +117,10 @@ def report_tests(e: ir.Expr) -> list[ir.Expr]:
         return report_tests(e.operand)
     if isinstance(e, ir.Binary):
         return report_tests(e.left) + report_tests(e.right)
+    if isinstance(e, ir.Cond):
+        return report_tests(e.cond) + report_tests(e.then) + report_tests(e.orelse)
+    if isinstance(e, ir.Conv):
+        return report_tests(e.operand)
     return []
 
 
