@@ -305,3 +305,11 @@ def test_switch_compares_each_case_in_one_step() -> None:
     code = _code(p)
     assert [type(i).__name__ + ("*" if getattr(i, "fused", False) else "") for i in code[:3]] \
         == ["Branch", "Branch*", "Jump"]
+
+
+def test_inline_hints_are_accepted_before_the_type() -> None:
+    f = parse_text("static inline int f(void) { return 1; }\n"
+                   "static __always_inline void *g(void) { return NULL; }\n"
+                   "noinline void h(void) { }\ntask t { }\n", "f.kmap")
+    assert [(d.name, getattr(d, "static", None)) for d in f.decls[:3]] == [
+        ("f", True), ("g", True), ("h", False)]

@@ -91,7 +91,8 @@ REFUSED = {"scenario": "the scenario's name", "config": "the configuration",
 
 _SOURCE_PUNCT = re.compile(r"[;{}()=\[\]]")
 # `[static] TYPE NAME(PARAMS) {`: a function definition
-_FUNCTION = re.compile(r"^(?:static\s+)?[A-Za-z_][\w\s]*?[\s*]+[A-Za-z_]\w*\s*\([^;{}]*\)\s*\{")
+_FUNCTION = re.compile(r"^[A-Za-z_][\w\s]*?[\s*]+[A-Za-z_]\w*\s*\([^;{}]*\)\s*\{")
+_SPECIFIERS = ("static", "inline", "__always_inline", "noinline")
 _WORDS = re.compile(r"^[A-Za-z_]\w*(\s+[\w@:,./-]+)*$")  # words, no operators
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
@@ -144,7 +145,7 @@ def classify(line: str) -> Parsed:
         item = rest if first == "global" else text
         done = _with_semicolon(item)
         return Item(TOP_LEVEL[first], done, done != item.strip())
-    if (first == "static" or first in TYPE_WORDS) and _FUNCTION.match(text):
+    if (first in _SPECIFIERS or first in TYPE_WORDS) and _FUNCTION.match(text):
         return Item(Kind.DECLARATION, text)
     done = _with_semicolon(text)
     return Item(Kind.STATEMENT, done, done != text.strip())

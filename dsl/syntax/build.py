@@ -175,11 +175,11 @@ class Builder:
     def _func(self, c: Children, t: Tree[Token], ret: str, user: bool) -> nodes.FuncDef:
         name, params, body = _tok(c[-3]), c[-2], _cast(nodes.Block, c[-1])
         assert params is None or isinstance(params, tuple)
-        return nodes.FuncDef(str(name), ret, params, body, c[0] is not None, tree_span(t),
+        return nodes.FuncDef(str(name), ret, params, body, c[0] is True, tree_span(t),
                              token_span(name), user)
 
     def static(self, c: Children, t: Tree[Token]) -> bool:
-        return True
+        return any(str(x) == "static" for x in c)
 
     def rtype(self, c: Children, t: Tree[Token]) -> CType:
         return _ctype(c)

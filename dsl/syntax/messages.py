@@ -27,7 +27,8 @@ from kmap_scenarios.dsl.syntax.source import Diagnostic, did_you_mean
 # the words a function definition starts with).
 ITEM_KEYWORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "task", "irq",
                  "schedule", "expect")
-TOPLEVEL_WORDS = ITEM_KEYWORDS + ("static",) + tuple(w for w in TYPE_WORDS if w != "int")
+TOPLEVEL_WORDS = ITEM_KEYWORDS + ("static", "inline", "__always_inline", "noinline") + tuple(
+    w for w in TYPE_WORDS if w != "int")
 
 # Named regexp terminals of grammar/kmap.lark, as prose.
 _TERMINAL_PROSE = {

@@ -16,7 +16,7 @@ KEYWORDS = (
     "scenario", "config", "page", "task", "irq", "on", "percpu", "spinlock_t",
     "schedule", "expect", "always", "sometimes", "never",
     "if", "else", "while", "for", "do", "switch", "case", "default", "break", "continue",
-    "return", "goto", "static", "sizeof",
+    "return", "goto", "static", "inline", "__always_inline", "noinline", "sizeof",
 )
 
 # Words of C declaration types, and their qualifiers.

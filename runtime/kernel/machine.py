@@ -113,7 +113,7 @@ def step(program: Program, state: State, action: Action,
             sched.switch_to(tx, ci, cpu)
         if tx.me.resched:
             tx.set_me(resched=False)
-        _execute(tx, info.code)
+        _execute(tx, info.code, info.free_at)
     except Killed:
         _kill(tx)
     return tx.commit(), tuple(tx.events or ())
@@ -139,7 +139,7 @@ def switch_step(program: Program, state: State, action: Action,
     return tx.commit()
 
 
-def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
+def _execute(tx: Tx, code: tuple[ir.Instr, ...], free: tuple[bool, ...]) -> None:
     """Execute the instruction at pc, then go on in the same step through
     what is free (program.py): a call's entry, a return without a value,
     and instructions fused to the one before."""
@@ -175,21 +175,11 @@ def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
             return
         if not _advance(tx, code, nxt):
             return
-        after = code[tx.pc]
-        if not (t is ir.CallFn or _free(after)) or tx.me.status != Status.READY:
+        if not (t is ir.CallFn or free[tx.pc]) or tx.me.status != Status.READY:
             return
         if t is ir.CallFn:
             frames.entered(tx, code)
-        ins = after
-
-
-def _free(ins: ir.Instr) -> bool:
-    """Whether ins runs in the step that reaches it: fused to the
-    instruction before, or a return without a value (a closing brace)."""
-    t = type(ins)
-    if t is ir.Ret:
-        return ins.value is None or ins.fused  # type: ignore[union-attr]
-    return t is not ir.Jump and t is not ir.End and ins.fused  # type: ignore[union-attr]
+        ins = code[tx.pc]
 
 
 def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> bool:

@@ -281,6 +281,14 @@ class Ret:
 
 Instr = Set | Call | Branch | Jump | Check | End | CallFn | Ret
 
+def is_free(ins: Instr) -> bool:
+    """Whether ins runs in the step that reaches it (after the instruction
+    before it completes): fused to it, or a return without a value."""
+    if isinstance(ins, Ret):
+        return ins.value is None or ins.fused
+    return isinstance(ins, (Set, Call, Branch, Check, CallFn)) and ins.fused
+
+
 # How deeply calls may nest in one context. A kernel stack is THREAD_SIZE:
 # 8 KiB on x86-32 and arm, 16 KiB on x86_64 (arch/*/include/asm/
 # thread_info.h, page_*_types.h); a frame of real kernel code takes
@@ -293,6 +301,8 @@ MAX_CALL_DEPTH = 64
 def follow_jumps(code: tuple[Instr, ...], pc: int) -> int:
     """The first real step at or after pc: jumps are free (a loop of
     jumps stops where it closes)."""
+    if pc >= len(code) or type(code[pc]) is not Jump:
+        return pc
     seen = set()
     while pc < len(code) and isinstance(code[pc], Jump) and pc not in seen:
         seen.add(pc)
@@ -345,6 +355,11 @@ class ContextInfo:
     # pc -> the function (Program.functions index) whose linked code holds
     # it, -1 for the body; empty when the context calls no function
     func_at: tuple[int, ...] = ()
+    # pc -> is_free(code[pc]), for the step loop (made here, from code)
+    free_at: tuple[bool, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "free_at", tuple(is_free(i) for i in self.code))
 
     def function_at(self, pc: int) -> int:
         """The function whose code holds pc, or -1 for the body."""

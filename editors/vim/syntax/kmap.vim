@@ -8,7 +8,7 @@ endif
 
 syn case match
 
-syn keyword kmapKeyword break case config continue default do else expect for goto if irq on page percpu return scenario sizeof spinlock_t static switch task while
+syn keyword kmapKeyword __always_inline break case config continue default do else expect for goto if inline irq noinline on page percpu return scenario sizeof spinlock_t static switch task while
 syn keyword kmapQuantifier always never sometimes
 syn keyword kmapType __user bool char const dma_addr_t gfp_t int loff_t long pgoff_t s16 s32 s64 s8 short size_t ssize_t struct u16 u32 u64 u8 unsigned void
 syn keyword kmapBuiltin BUG_ON PageHighMem READ_ONCE WARN_ON WARN_ON_ONCE WRITE_ONCE alloc_devmap_page alloc_page alloc_user_page assert barrier cond_resched copy_from_user copy_to_user cpu_relax device_read device_write dma_map_page dma_sync_single_for_cpu dma_sync_single_for_device dma_unmap_page flush_cache_all flush_dcache_page get_cpu in_atomic in_interrupt irqs_disabled kmap kmap_atomic kmap_flush_unused kmap_high_get kmap_local_idx kmap_local_page kmap_local_page_prot kmap_local_pfn kmap_to_page kunmap kunmap_atomic kunmap_high kunmap_local likely local_irq_disable local_irq_enable memcpy memcpy_from_page memcpy_page memcpy_to_page memset memzero_page might_sleep migrate_disable migrate_enable msleep page_address page_to_pfn pagefault_disable pagefault_disabled pagefault_enable per_cpu pkmap_count preempt_count preempt_disable preempt_enable preempt_point put_cpu raw_smp_processor_id smp_mb smp_processor_id smp_rmb smp_wmb spin_lock spin_lock_irqsave spin_unlock spin_unlock_irqrestore this_cpu_add this_cpu_dec this_cpu_inc this_cpu_read this_cpu_write unlikely
