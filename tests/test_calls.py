@@ -382,3 +382,89 @@ def test_a_function_typed_at_the_repl_is_added_and_called() -> None:
     reply = s.handle("int y = twice(21);")
     assert reply.ok and "call twice(x=21)" in reply.text and "twice() returns 42" in reply.text
     assert "y=42" in s.handle("show tasks").text
+
+
+COPY_STRINGS = """config { ARCH = x86; NR_CPUS = 1; CONFIG_PREEMPTION = y; LAST_PKMAP = 4; PAGE_SIZE = 64; }
+page ARG[2] = alloc_page(GFP_HIGHUSER);
+page UP[2] = alloc_user_page(not_present);
+page SRC = alloc_page(GFP_KERNEL);
+
+static int copy_strings(const char __user *str, int len, unsigned long pos)
+{
+	struct page *kmapped_page = NULL;
+	char *kaddr = NULL;
+	unsigned long kpos = 0;
+	int ret;
+
+	str += len;
+	while (len > 0) {
+		int offset, bytes_to_copy;
+
+		cond_resched();
+
+		offset = pos % PAGE_SIZE;
+		if (offset == 0)
+			offset = PAGE_SIZE;
+
+		bytes_to_copy = offset;
+		if (bytes_to_copy > len)
+			bytes_to_copy = len;
+
+		offset -= bytes_to_copy;
+		pos -= bytes_to_copy;
+		str -= bytes_to_copy;
+		len -= bytes_to_copy;
+
+		if (!kmapped_page || kpos != (pos & ~(PAGE_SIZE - 1))) {
+			struct page *page;
+
+			page = ARG[pos / PAGE_SIZE];
+			if (!page) {
+				ret = -E2BIG;
+				goto out;
+			}
+
+			if (kmapped_page) {
+				flush_dcache_page(kmapped_page);
+				kunmap_local(kaddr);
+			}
+			kmapped_page = page;
+			kaddr = kmap_local_page(kmapped_page);
+			kpos = pos & ~(PAGE_SIZE - 1);
+		}
+		if (copy_from_user(kaddr + offset, str, bytes_to_copy)) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (kmapped_page) {
+		flush_dcache_page(kmapped_page);
+		kunmap_local(kaddr);
+	}
+	return ret;
+}
+
+task exec on cpu0 {
+	void *s = page_address(SRC);
+	memset(s, 0x41, 64);
+	copy_to_user(UP[0], s, 64);
+	int ret = copy_strings(UP[0] + 10, 40, 100);
+}
+task other on cpu0 { int x = 1; }
+expect always exec.ret == 0;
+expect always ARG[0][60] == 0x41 && ARG[1][35] == 0x41 && ARG[1][36] == 0;
+expect never BUG || WARN;
+"""
+
+
+def test_copy_strings_of_fs_exec_as_the_kernel_writes_it() -> None:
+    """fs/exec.c copy_strings() (v6.1), its copying loop as written: the
+    user string copied backwards into the argument pages under
+    kmap_local_page() while copy_from_user() faults and sleeps, the task
+    preempted anywhere: every execution copies the 40 bytes and returns 0."""
+    p, r = check(COPY_STRINGS)
+    assert not r.bounded
+    assert [v.holds for v in verdicts_of(p, r)] == [True, True, True]
+    assert r.states == 178

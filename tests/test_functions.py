@@ -47,7 +47,7 @@ def test_a_function_definition_parses_with_its_qualified_parameters() -> None:
     assert (fn.name, fn.ret, fn.static) == ("my_copy", "int", True)
     assert fn.params is not None
     assert [(p.ctype, p.name, p.const, p.user) for p in fn.params] == [
-        ("void *", "dst", False, False), ("void *", "from", True, True),
+        ("void *", "dst", False, False), ("void *", "from", False, True),
         ("size_t", "len", False, False)]
 
 
@@ -77,7 +77,19 @@ def test_type_spellings_are_canonical(spelling: str, canonical: str) -> None:
     assert isinstance(decl, n.TaskDecl)
     var = decl.body.stmts[0]
     assert isinstance(var, n.VarDecl) and var.ctype == canonical
-    assert var.const == ("const" in spelling)
+    assert not var.const      # a const pointee leaves the pointer assignable
+
+
+@pytest.mark.parametrize("spelling, const", [
+    ("const int", True), ("const char *", False), ("char *const", True),
+    ("const void __user *const", True), ("const void __user *", False)])
+def test_const_makes_the_variable_read_only_only_after_a_pointers_star(
+        spelling: str, const: bool) -> None:
+    f = parse_text(f"task t {{ {spelling} x; }}\n", "f.kmap")
+    decl = f.decls[0]
+    assert isinstance(decl, n.TaskDecl)
+    var = decl.body.stmts[0]
+    assert isinstance(var, n.VarDecl) and var.const == const
 
 
 def test_control_flow_statements_parse() -> None:

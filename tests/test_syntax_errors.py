@@ -86,7 +86,7 @@ BAD = [
     ("config {\n  NR_CPUS = 2\n  ARCH = arm;\n}\n" + T, "E101", "after the config item", ""),
     ("page P = alloc_page(GFP_KERNEL)\n" + T, "E101", "after the declaration of page `P`", ""),
     ("page P[N] = alloc_page(GFP_KERNEL);\n" + T, "E101", "expected an integer", ""),
-    ("task t { for (int i = 0, j = 0; i < 2; i++) { } }\n", "E101", "unexpected `,`", ""),
+    ("task t { for (i = 0, j = 0; i < 2; i++) { } }\n", "E101", "unexpected `,`", ""),
     # E102 unexpected character
     ("task t { x = $1; }\n", "E102", "unexpected character `$`", ""),
     ("#include <linux/highmem.h>\n" + T, "E102", "unexpected character `#`", "no preprocessor"),

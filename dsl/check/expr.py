@@ -414,7 +414,8 @@ class ExprCheck:
         if len(expr.args) != len(params):
             n = len(params)
             what = "no arguments" if n == 0 else f"{n} argument{'s' if n != 1 else ''}"
-            self.env.error("E401", f"`{func.name}` takes {what} {func.signature()}, got "
+            signature = func.signature(self.env.source)
+            self.env.error("E401", f"`{func.name}` takes {what} {signature}, got "
                            f"{len(expr.args)}", expr.span,
                            f"`{func.name}` is defined at line {func.decl.span.line}")
             return Ty.BAD

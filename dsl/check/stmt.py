@@ -93,6 +93,9 @@ class BodyCheck:
     def stmt(self, stmt: nodes.Stmt) -> None:
         if isinstance(stmt, nodes.VarDecl):
             self.var_decl(stmt)
+        elif isinstance(stmt, nodes.DeclList):
+            for decl in stmt.decls:
+                self.var_decl(decl)
         elif isinstance(stmt, nodes.Assign):
             self.assign(stmt)
         elif isinstance(stmt, nodes.IncDec):

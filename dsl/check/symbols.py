@@ -70,8 +70,7 @@ class ContextSym:
 
     def ctype(self, name: str) -> str | None:
         """The C type of an outermost-block local (its first declaration)."""
-        return next((s.ctype for s in self.decl.body.stmts
-                     if isinstance(s, nodes.VarDecl) and s.name == name), None)
+        return next((d.ctype for d in outer_decls(self.decl.body) if d.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -90,19 +89,12 @@ class FuncSym:
     def params(self) -> tuple[nodes.Param, ...]:
         return self.decl.params or ()
 
-    def signature(self) -> str:
-        """'(const void __user *from, size_t n)' as declared."""
+    def signature(self, source: Source) -> str:
+        """'(const void __user *from, size_t n)' as written."""
         if not self.params:
             return "(void)"
-        return "(" + ", ".join(param_text(p) for p in self.params) + ")"
-
-
-def param_text(p: nodes.Param) -> str:
-    """A parameter as C writes it: `const void __user *from`."""
-    ty = p.ctype
-    if p.user:
-        ty = ty.replace(" *", " __user *")
-    return f"{'const ' if p.const else ''}{ty}{'' if ty.endswith('*') else ' '}{p.name}"
+        return "(" + ", ".join(source_text(source, p.span) or p.name
+                               for p in self.params) + ")"
 
 
 @dataclass
@@ -140,7 +132,18 @@ class Symbols:
 
 def outer_locals(body: nodes.Block) -> tuple[str, ...]:
     """Names declared directly in a body's outermost block (task.var)."""
-    return tuple(s.name for s in body.stmts if isinstance(s, nodes.VarDecl))
+    return tuple(d.name for d in outer_decls(body))
+
+
+def outer_decls(body: nodes.Block) -> list[nodes.VarDecl]:
+    """The declarations directly in a body's outermost block, in order."""
+    out: list[nodes.VarDecl] = []
+    for s in body.stmts:
+        if isinstance(s, nodes.VarDecl):
+            out.append(s)
+        elif isinstance(s, nodes.DeclList):
+            out.extend(s.decls)
+    return out
 
 
 # ------------------------------------------------------------------ scopes

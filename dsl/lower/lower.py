@@ -517,6 +517,9 @@ class BodyLowering:
         self.begin(stmt.span)
         if isinstance(stmt, nodes.VarDecl):
             self.var_decl(stmt)
+        elif isinstance(stmt, nodes.DeclList):
+            for decl in stmt.decls:         # one statement: the rest fused to the first
+                self.var_decl(decl)
         elif isinstance(stmt, nodes.Assign):
             self.assign(stmt)
         elif isinstance(stmt, nodes.IncDec):

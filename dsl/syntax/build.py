@@ -224,11 +224,19 @@ class Builder:
     def cast_type(self, c: Children, t: Tree[Token]) -> CType:
         return _cast(CType, c[0]) if isinstance(c[0], CType) else CType("void", False, False)
 
-    def var_decl(self, c: Children, t: Tree[Token]) -> nodes.VarDecl:
-        ty, name = _cast(CType, c[0]), _tok(c[1])
-        init = _expr(c[2]) if c[2] is not None else None
-        return nodes.VarDecl(ty.name, str(name), init, tree_span(t), token_span(name),
-                             ty.const, ty.user)
+    def var_decl(self, c: Children, t: Tree[Token]) -> nodes.VarDecl | nodes.DeclList:
+        ty = _cast(CType, c[0])
+        parts = [_cast(tuple, x) for x in c[1:]]
+        if len(parts) == 1:
+            name, init, _ = parts[0]
+            return nodes.VarDecl(ty.name, str(name), init, tree_span(t), token_span(name),
+                                 ty.const, ty.user)
+        return nodes.DeclList(tuple(nodes.VarDecl(ty.name, str(name), init, span,
+                                                  token_span(name), ty.const, ty.user)
+                                    for name, init, span in parts), tree_span(t))
+
+    def declarator(self, c: Children, t: Tree[Token]) -> tuple[Token, nodes.Expr | None, Span]:
+        return _tok(c[0]), _expr(c[1]) if c[1] is not None else None, tree_span(t)
 
     def assign(self, c: Children, t: Tree[Token]) -> nodes.Assign:
         return nodes.Assign(_expr(c[0]), str(c[1]), _expr(c[2]), tree_span(t))
@@ -277,7 +285,8 @@ class Builder:
 
     def for_stmt(self, c: Children, t: Tree[Token]) -> nodes.For:
         init, cond, update = c[0], c[1], c[2]
-        assert init is None or isinstance(init, (nodes.VarDecl, nodes.Assign, nodes.IncDec))
+        assert init is None or isinstance(init, (nodes.VarDecl, nodes.DeclList, nodes.Assign,
+                                                 nodes.IncDec))
         assert update is None or isinstance(update, (nodes.Assign, nodes.IncDec))
         return nodes.For(init, _expr(cond) if cond is not None else None, update,
                          _cast(nodes.Block, c[3]), tree_span(t))
@@ -340,7 +349,7 @@ _ITEM_TYPES = (nodes.Scenario, nodes.Config, nodes.PageDecl, nodes.IntDecl, node
 _EXPR_TYPES = (nodes.IntLit, nodes.StrLit, nodes.Name, nodes.Index, nodes.Member, nodes.Call,
                nodes.AddrOf, nodes.Deref, nodes.Unary, nodes.Binary, nodes.Ternary, nodes.Cast,
                nodes.SizeofType, nodes.SizeofExpr)
-_STMT_TYPES = (nodes.VarDecl, nodes.Assign, nodes.IncDec, nodes.ExprStmt, nodes.Block,
+_STMT_TYPES = (nodes.VarDecl, nodes.DeclList, nodes.Assign, nodes.IncDec, nodes.ExprStmt, nodes.Block,
                nodes.If, nodes.While, nodes.For, nodes.DoWhile, nodes.Switch, nodes.Case,
                nodes.Default, nodes.Return, nodes.Goto, nodes.Break, nodes.Continue,
                nodes.Label)
@@ -363,7 +372,10 @@ _TYPE_ALIASES = {"unsigned": "unsigned int", "long int": "long", "unsigned long 
 def _ctype(c: Children) -> CType:
     """The canonical type of a ctype/rtype's tokens (placeholders are None)."""
     words = [str(x) for x in c if x is not None]
-    const = "const" in words
+    # `const char *p` points to const chars: p itself is read-only only
+    # when `const` follows the `*` (`char *const p`)
+    star = words.index("*") if "*" in words else -1
+    const = "const" in words[star + 1:]
     user = "__user" in words
     base = [w for w in words if w not in ("const", "__user", "*")]
     name = " ".join(base)

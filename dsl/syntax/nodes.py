@@ -162,6 +162,15 @@ class VarDecl:
     user: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class DeclList:
+    """``CTYPE a = 1, b;``: several declarations in one statement (two or
+    more; one is a plain VarDecl)."""
+
+    decls: tuple[VarDecl, ...]
+    span: Span
+
+
 # Declaration types, spelled canonically (one space, ' *' for a pointer;
 # `unsigned` alone is `unsigned int`, `long int` is `long`, ...). The
 # qualifiers `const` and `__user` are kept apart (VarDecl.const, .user).
@@ -223,7 +232,7 @@ class While:
 
 @dataclass(frozen=True, slots=True)
 class For:
-    init: VarDecl | Assign | IncDec | None
+    init: VarDecl | DeclList | Assign | IncDec | None
     cond: Expr | None
     update: Assign | IncDec | None
     body: Block
@@ -293,8 +302,8 @@ class Label:
     span: Span
 
 
-Stmt = (VarDecl | Assign | IncDec | ExprStmt | Block | If | While | For | DoWhile | Switch
-        | Case | Default | Return | Goto | Break | Continue | Label)
+Stmt = (VarDecl | DeclList | Assign | IncDec | ExprStmt | Block | If | While | For | DoWhile
+        | Switch | Case | Default | Return | Goto | Break | Continue | Label)
 
 
 # ------------------------------------------------------------------ top level
