@@ -255,6 +255,8 @@ def test_short_circuit_and_the_conditional_operator_evaluate_what_c_does() -> No
     ("x86", "int v = -EFAULT + -ENOMEM * 100 + EINVAL * 10000;", -14 - 1200 + 220000),
     ("x86", "int v = EIO + EAGAIN + EBUSY + ENOSPC + EPERM + ENOENT;", 5 + 11 + 16 + 28 + 1 + 2),
     ("x86", "unsigned v = 3; v = v ? 2 : 9;", 2),
+    ("x86", "size_t v = min_t(size_t, 10, -1);", 10),     # -1 is SIZE_MAX as a size_t
+    ("x86", "int v = min(3, -2) + max_t(u8, 0x1ff, 3) * 10;", -2 + 2550),
 ])
 def test_casts_types_and_constants(arch: str, decl: str, expected: int) -> None:
     p, s = final(f"config {{ ARCH = {arch}; }}\ntask t {{ {decl} }}\n")

@@ -231,6 +231,7 @@ def test_call_to_an_undefined_function_prefers_the_scenarios_own() -> None:
     ("void f(int a, int a) { }\ntask t { f(1, 2); }\n", "E205", "already declared in this block"),
     ("void f(int a) { int a = 1; }\ntask t { f(1); }\n", "E205", "already declared in this block"),
     ("task t { int x = sizeof(g + 1); }\n", "E415", "`sizeof` takes a type or a variable"),
+    ("task t { int x = clamp_t(int, g, 1); }\n", "E202", "unknown function `clamp_t`"),
     ("task t { int x = (void)g; }\n", "E410", "cast to void"),
     ("task t { void *p = (struct page *)g; }\n", "E416", "casting it to struct page *"),
 ])

@@ -338,6 +338,16 @@ class Builder:
         func = _tok(c[0])
         return nodes.Call(str(func), tuple(_expr(x) for x in c[1:]), tree_span(t), token_span(func))
 
+    def typed_call(self, c: Children, t: Tree[Token]) -> nodes.Cast:
+        # `min_t(size_t, a, b)`: the kernel's macro compares a and b cast to
+        # the type and yields that type; so the call of F on the cast
+        # arguments, cast (the checker knows which F take a type)
+        func, ty = _tok(c[0]), _cast(CType, c[1])
+        span = tree_span(t)
+        args = tuple(nodes.Cast(ty.name, _expr(x), _expr(x).span, ty.user) for x in c[2:])
+        call = nodes.Call(str(func), args, span, token_span(func))
+        return nodes.Cast(ty.name, call, span, ty.user)
+
     def paren(self, c: Children, t: Tree[Token]) -> nodes.Expr:
         # Parentheses only group: the AST keeps the inner expression (the
         # parent's span already covers the parentheses).

@@ -210,6 +210,10 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     _b("smp_mb", (), False, ANY, "compiler", "a full memory barrier"),
     _b("smp_rmb", (), False, ANY, "compiler", "a read memory barrier"),
     _b("smp_wmb", (), False, ANY, "compiler", "a write memory barrier"),
+    _b("min", (V, V), True, ANY, "compiler", "min(x, y): the smaller"),
+    _b("max", (V, V), True, ANY, "compiler", "max(x, y): the larger"),
+    _b("min_t", (V, V), True, ANY, "compiler", "min_t(type, x, y): the smaller, as type"),
+    _b("max_t", (V, V), True, ANY, "compiler", "max_t(type, x, y): the larger, as type"),
 )}
 
 # Built-ins that name a model subsystem rather than a call, for completion.

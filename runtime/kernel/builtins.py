@@ -543,6 +543,12 @@ HANDLERS: dict[str, Handler] = {
     "smp_mb": lambda tx, a: None,
     "smp_rmb": lambda tx, a: None,
     "smp_wmb": lambda tx, a: None,
+    # include/linux/minmax.h; min_t/max_t's type is a cast around the call
+    # and its arguments (dsl/syntax/build.py)
+    "min": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
+    "min_t": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max_t": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
 }
 
 
