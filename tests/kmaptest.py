@@ -27,6 +27,18 @@ def final(src: str, schedule: str | None = None) -> tuple[Program, State]:
     return p, e.final
 
 
+def after(src: str, steps: int) -> State:
+    """The state after the first ``steps`` enabled actions, each the first
+    of its state (with one task: that task's first steps)."""
+    from kmap_scenarios.runtime.kernel import machine
+    from kmap_scenarios.runtime.kernel.state import initial_state
+    p = program(src)
+    s = initial_state(p)
+    for _ in range(steps):
+        s, _ = machine.step(p, s, machine.enabled(p, s)[0])
+    return s
+
+
 def kinds(p: Program, s: State) -> list[str]:
     """Report kinds in order of the sorted report multiset."""
     return [kind_of(r.code).name for r in s.reports]

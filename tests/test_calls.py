@@ -470,3 +470,18 @@ def test_copy_strings_of_fs_exec_as_the_kernel_writes_it() -> None:
     assert not r.bounded
     assert [v.holds for v in verdicts_of(p, r)] == [True, True, True]
     assert r.states == 178
+
+
+def test_kmap_run_leaves_a_wait_loop_inside_a_function_and_sees_one_that_never_ends() -> None:
+    """The run's fairness around cycles (runtime/search/revisits.py) keeps
+    the states of a call as one loop of the body: a wait in a function is
+    left when the flag is set, and a wait nobody ends is an execution that
+    never ends."""
+    waits = ("int f = 0;\nvoid wait_flag(void) { while (!READ_ONCE(f)) cpu_relax(); }\n"
+             "int depth(int n) { if (n) return depth(n - 1); wait_flag(); return 0; }\n")
+    p, e = run("config { NR_CPUS = 1; CONFIG_PREEMPTION = y; }\n" + waits
+               + "task a on cpu0 { int r = depth(3); }\ntask b on cpu0 { f = 1; }\n")
+    assert e.final is not None and e.endless is None
+    assert local(p, e.final, "a", "r") == 0
+    p, e = run("config { NR_CPUS = 1; }\n" + waits + "task a on cpu0 { int r = depth(2); }\n")
+    assert e.endless is not None

@@ -10,6 +10,9 @@ from astkit import (addr, assign, binary, block, call, config, deref, expect, fi
                     task, text, unary, var, while_)
 from kmap_scenarios.dsl.syntax import nodes as n
 from kmap_scenarios.dsl.check.checker import Checked, check
+from kmap_scenarios.dsl.lower.lower import lower
+from kmaptest import local, verdicts
+from kmap_scenarios.runtime.search.schedule import execute
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError
 
 
@@ -69,7 +72,13 @@ def test_block_scoping_and_shadowing_are_c_like() -> None:
              for_(var("int", "i", lit(0)), binary("<", name("i"), lit(4)), incdec(name("i")),
                   var("int", "i", lit(1))),
              if_(lit(1), block(var("int", "P", lit(3)), assign(name("P"), lit(4)))))
-    ok(f)
+    c = ok(f)
+    # only the outermost block's `i` is the task's; the loop's `i` and the
+    # block's `P` (shadowing the page) are locals of their own blocks
+    assert c.symbols.contexts["t"].outer == ("i",)
+    p = lower(c)
+    s = execute(p, p.schedule).final
+    assert s is not None and local(p, s, "t", "i") == 0
 
 
 # ------------------------------------------------------------------- names
@@ -142,8 +151,9 @@ def test_E204_task_var_must_be_in_outermost_block() -> None:
 
 
 def test_E204_irq_locals_can_be_named() -> None:
-    ok(file(task("h", var("int", "seen", lit(1)), irq=True, cpu=0),
-            expects=(expect("always", member("h", "seen")),)))
+    c = ok(file(task("h", var("int", "seen", lit(1)), irq=True, cpu=0),
+                expects=(expect("always", member("h", "seen")),)))
+    assert c.symbols.contexts["h"].decl.is_irq and c.symbols.contexts["h"].outer == ("seen",)
 
 
 def test_E205_duplicate_top_level_names_share_one_namespace() -> None:
@@ -216,7 +226,11 @@ def test_E303_when_no_pkmap_window_fits_the_hint_says_so() -> None:
 def test_pkmap_window_that_fits_is_accepted() -> None:
     for cfg in (config(ARCH="arm"), config(ARCH="arm", PAGE_SIZE=64, LAST_PKMAP=1024),
                 config(ARCH="x86"), config(ARCH="x86", PAGE_SIZE=4096, NR_CPUS=8)):
-        ok(file(cfg=cfg))
+        c = ok(file(cfg=cfg)).config
+        # below PAGE_OFFSET on arm, below the lowest kmap_local slot on x86
+        limit = c.preset.page_offset if c.ARCH == "arm" else \
+            c.kmap_local_vaddr(c.NR_CPUS - 1, c.KM_MAX_IDX - 1)
+        assert c.pkmap_addr(0) < c.pkmap_end <= limit, cfg
 
 
 def test_E304_duplicate_config_key() -> None:
@@ -263,10 +277,14 @@ def test_E402_void_pointer_passed_as_page_hints_kmap_to_page() -> None:
 
 
 def test_E402_struct_page_local_and_kmap_to_page_are_pages() -> None:
-    ok(body(var("void *", "p", call("kmap_local_page", name("P"))),
+    c = ok(body(var("void *", "p", call("kmap_local_page", name("P"))),
             var("struct page *", "pg", call("kmap_to_page", name("p"))),
             stmt(call("flush_dcache_page", name("pg"))),
             stmt(call("flush_dcache_page", call("kmap_to_page", name("p"))))))
+    assert c.symbols.contexts["t"].outer == ("p", "pg")
+    p = lower(c)
+    s = execute(p, p.schedule).final
+    assert s is not None and not s.reports
 
 
 def test_E402_lock_without_ampersand() -> None:
@@ -296,9 +314,14 @@ def test_blocking_builtin_nested_in_expression_is_accepted() -> None:
 
 
 def test_blocking_builtin_allowed_as_statement_initialiser_and_assignment() -> None:
-    ok(body(var("void *", "p", call("kmap", name("P"))), assign(name("p"), call("kmap", name("P"))),
+    c = ok(body(var("void *", "p", call("kmap", name("P"))), assign(name("p"), call("kmap", name("P"))),
             assign(name("G"), call("dma_map_page", name("P"), name("DMA_TO_DEVICE"))),
             stmt(call("kmap", name("P"))), decls=(gint("G"),)))
+    assert c.symbols.contexts["t"].outer == ("p",) and "G" in c.symbols.globals
+    p = lower(c)
+    s = execute(p, p.schedule).final
+    # dma_map_page's value, the bus address, was assigned
+    assert s is not None and s.globals[0] == p.pages[0].pfn * p.config.PAGE_SIZE
 
 
 def test_E404_task_only_builtin_and_pointer_load_in_expectation() -> None:
@@ -309,11 +332,15 @@ def test_E404_task_only_builtin_and_pointer_load_in_expectation() -> None:
 
 
 def test_E404_expectation_queries_are_fine() -> None:
-    ok(file(P, gint("pc", percpu=True),
+    c = ok(file(P, gint("pc", percpu=True),
             expects=(expect("always", binary("==", call("pkmap_count", name("P")), lit(0))),
                      expect("always", binary("==", call("per_cpu", name("pc"), lit(0)), lit(0))),
                      expect("sometimes", binary("&&", unary("!", name("WARN")),
                                                 call("page_address", name("P")))))))
+    # lowered and evaluated on the final state: no task maps the lowmem P
+    p = lower(c)
+    s = execute(p, p.schedule).final
+    assert s is not None and verdicts(p, s) == [True, True, True]
 
 
 def test_E405_assignment_to_non_assignable() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmaptest import events, final, heads, kinds, local, pkmap_count, program, run, texts
+from kmaptest import after, events, final, heads, kinds, local, pkmap_count, program, run, texts
 
 from kmap_scenarios.runtime.kernel.config import FIX_KMAP_BEGIN
 
@@ -310,12 +310,18 @@ def test_kmap_atomic_side_effects():
 
 
 def test_kmap_atomic_on_preempt_rt_disables_migration_only():
-    p, s = final(x86("""task t on cpu0 {
+    """kmap_atomic_prot(): migrate_disable() instead of preempt_disable() on
+    PREEMPT_RT (include/linux/highmem-internal.h); __kunmap_atomic() undoes it."""
+    src = x86("""task t on cpu0 {
         void *l = kmap_atomic(L);
         int pc = preempt_count();
         kunmap_atomic(l);
-    }""", "CONFIG_PREEMPT_RT = y;"))
+    }""", "CONFIG_PREEMPT_RT = y;")
+    mapped = after(src, 1).ctxs[0]
+    assert (mapped.migration_disabled, mapped.preempt_count) == (1, 0)
+    p, s = final(src)
     assert local(p, s, "t", "pc") == 0
+    assert s.ctxs[0].migration_disabled == 0 and not s.reports
 
 
 def test_sleeping_under_kmap_atomic():

@@ -27,7 +27,7 @@ RESERVED_LOCAL = {**{n: "a kernel constant" for n in names.CONSTANTS},
 
 def check_body(env: Env, decl: nodes.TaskDecl) -> None:
     """Check one task or irq body."""
-    check = BodyCheck(env, None, f"{'irq' if decl.is_irq else 'task'} `{decl.name}`")
+    check = BodyCheck(env, what=f"{'irq' if decl.is_irq else 'task'} `{decl.name}`")
     check.block(decl.body)
     check.finish()
 
@@ -38,7 +38,7 @@ def check_function(env: Env, func: FuncSym) -> None:
     if decl.params is None:
         env.error("E426", f"`{decl.name}()` declares no prototype: write `{decl.name}(void)`",
                   decl.name_span, "the kernel builds with -Werror=strict-prototypes")
-    check = BodyCheck(env, func, f"function `{decl.name}()`")
+    check = BodyCheck(env, func=func, what=f"function `{decl.name}()`")
     check.scope.push()
     for param in func.params:
         check.declare(param.name, param.ctype, param.name_span, param.const, param.user)
@@ -56,11 +56,12 @@ def check_function(env: Env, func: FuncSym) -> None:
 class BodyCheck:
     """Walks one body with its scopes; expressions go to an ExprCheck."""
 
-    def __init__(self, env: Env, func: FuncSym | None, what: str) -> None:
+    def __init__(self, env: Env, scope: Scope | None = None, func: FuncSym | None = None,
+                 what: str = "the body") -> None:
         self.env = env
         self.func = func          # None: a task or irq body
         self.what = what          # "function `f()`", "task `t`", for messages
-        self.scope = Scope()
+        self.scope = Scope() if scope is None else scope
         self.expr = ExprCheck(env, Mode.BODY, self.scope)
         self.loops = 0            # enclosing loops (`continue`)
         self.breakable = 0        # enclosing loops and switches (`break`)

@@ -158,6 +158,25 @@ def _internal(args: argparse.Namespace, detail: str) -> int:
     return EX_SOFTWARE
 
 
+def _lint(files: Sequence[str]) -> int:
+    """Every file in turn, whatever became of the ones before (as cc and
+    cat go on past a file they cannot open). The status: 2 if a file could
+    not be read (what was asked for was not all linted), else 65 if one is
+    invalid, else 0."""
+    unreadable = invalid = False
+    for f in files:
+        try:
+            load(f)
+            print(f"{f}: ok")
+        except FileError as e:
+            print(f"kmap: {e}", file=sys.stderr)
+            unreadable = True
+        except InputError as e:
+            print(e.render(), file=sys.stderr)
+            invalid = True
+    return EX_USAGE if unreadable else EX_DATAERR if invalid else EX_OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from kmap_scenarios.dsl.cli import run as run_cli
@@ -166,15 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from kmap_scenarios.dsl.cli import check as check_cli
         return check_cli.check(args)
     if args.command == "lint":
-        status = EX_OK
-        for f in args.file:
-            try:
-                load(f)
-                print(f"{f}: ok")
-            except InputError as e:
-                print(e.render(), file=sys.stderr)
-                status = EX_DATAERR
-        return status
+        return _lint(args.file)
     if args.command == "examples":
         from kmap_scenarios.dsl.cli import examples
         return examples.run(args.copy)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from kmap_scenarios.dsl.formats import run_text as report
@@ -21,10 +20,12 @@ def run(args: argparse.Namespace) -> int:
     items, source_label, label = _items(program, args)
     choose = sch.default_choice if args.random is None else sch.random_choice(args.random)
     try:
-        ex = sch.execute(program, items, choose, trace=not args.no_trace, max_steps=args.max_steps)
+        ex = sch.execute(program, items, choose, trace=not args.no_trace, max_steps=args.max_steps,
+                         schedule=True)
     except sch.ScheduleError as e:
         return _schedule_error(program, args, e)
-    text = sch.encode(program, ex.actions)
+    assert ex.schedule is not None
+    text = sch.runs_text(program, ex.schedule)
     assert ex.final is not None
     if ex.truncated:  # not a final state: only what its reports decide
         verdicts = report.verdicts_unfinished(program, ex.final, len(ex.actions))
@@ -48,8 +49,8 @@ def _items(program: Program, args: argparse.Namespace) -> tuple[
     if args.random is not None:
         return None, f"--random {args.random}", ""
     if program.schedule is not None:
-        line = program.source_lines[program.schedule_line - 1].strip()
-        return program.schedule, "the file's schedule", _schedule_text(line)
+        # as parsed: the line may hold comments, or the items go on over lines
+        return program.schedule, "the file's schedule", sch.items_text(program, program.schedule)
     return None, "default policy", ""
 
 
@@ -68,15 +69,6 @@ def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleE
     print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
           file=sys.stderr)
     return EX_DATAERR
-
-
-_COMMENT = re.compile(r"/\*.*?\*/|//.*")
-
-
-def _schedule_text(line: str) -> str:
-    """The items of a `schedule` line as written, without its comments."""
-    body = _COMMENT.sub(" ", line).strip().removeprefix("schedule").strip(" ;")
-    return ", ".join(item.strip() for item in body.split(","))
 
 
 def _item_columns(text: str, k: int) -> tuple[int, int] | None:

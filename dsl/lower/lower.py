@@ -22,7 +22,7 @@ from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.checker import Checked
 from kmap_scenarios.dsl.syntax.names import Arg, Where
 from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PAGE_TYPE, FuncSym, PageSym, Scope,
-                                              ctype_width, sizeof, text_of, walk)
+                                              chain, ctype_width, sizeof, text_of, walk)
 from kmap_scenarios.runtime.kernel import program as ir
 
 
@@ -30,20 +30,15 @@ def lower(checked: Checked) -> ir.Program:
     """Build the Program of a file that passed check()."""
     file, cfg = checked.file, checked.config
     pages = lower_pages(checked)
-    functions: list[ir.FunctionInfo] = []
-    calls: list[set[int]] = []     # the functions each function calls
-    for func in checked.symbols.functions.values():
-        body = BodyLowering(Exprs(checked, pages, Scope()), func)
-        functions.append(body.function())
-        calls.append(body.calls)
+    functions = tuple(BodyLowering(Exprs(checked, pages, Scope()), func).function()
+                      for func in checked.symbols.functions.values())
     contexts: list[ir.ContextInfo] = []
     pid = 0
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):
             pid += 0 if decl.is_irq else 1
             body = BodyLowering(Exprs(checked, pages, Scope()))
-            contexts.append(link(body.context(decl, 0 if decl.is_irq else pid), body.calls,
-                                 functions, calls))
+            contexts.append(link(body.context(decl, 0 if decl.is_irq else pid), functions))
     expect = Exprs(checked, pages, None, tuple(contexts))
     expectations = tuple(
         ir.Expectation(e.quant, expect.expr(e.cond), text_of(checked.source, e.cond), e.span.line)
@@ -64,7 +59,7 @@ def lower(checked: Checked) -> ir.Program:
         schedule=None if schedule is None else tuple(
             ir.ScheduleStep(sym.contexts[i.name].index, i.steps, i.cpu) for i in schedule.items),
         schedule_line=0 if schedule is None else schedule.span.line,
-        functions=tuple(functions),
+        functions=functions,
     )
 
 
@@ -116,20 +111,20 @@ def page_kind(sym: PageSym, highmem: bool) -> ir.PageKind:
 # ----------------------------------------------------------------- linking
 
 
-def link(ctx: ir.ContextInfo, body_calls: set[int], functions: list[ir.FunctionInfo],
-         calls: list[set[int]]) -> ir.ContextInfo:
-    """A context with the code of every function it calls, directly or not,
-    after its body (in the order the functions are defined): jump targets
-    moved to where each function lands, every call pointed at its entry."""
+def link(ctx: ir.ContextInfo, functions: tuple[ir.FunctionInfo, ...]) -> ir.ContextInfo:
+    """A context (its body's code alone) with the code of every function it
+    calls, directly or not, after its body (in the order the functions are
+    defined): jump targets moved to where each function lands, every call
+    pointed at its entry."""
     needed: set[int] = set()
-    todo = sorted(body_calls)
+    todo = [i.func for i in ctx.code if isinstance(i, ir.CallFn)]
     while todo:
         f = todo.pop()
         if f not in needed:
             needed.add(f)
-            todo.extend(calls[f])
+            todo.extend(i.func for i in functions[f].code if isinstance(i, ir.CallFn))
     if not needed:
-        return ctx
+        return replace(ctx, func_at=())
     code = list(ctx.code)
     func_at = [-1] * len(code)
     entry: dict[int, int] = {}
@@ -203,7 +198,15 @@ class Exprs:
         if isinstance(e, nodes.Unary):
             return ir.Unary(e.op, self.expr(e.operand))
         if isinstance(e, nodes.Binary):
-            return ir.Binary(e.op, self.expr(e.left), self.expr(e.right))
+            first, ops = chain(e)   # however long, without recursion
+            value = self.expr(first)
+            for op in ops:
+                if self.body is not None and op.op in ("&&", "||") \
+                        and self.body.holds_call(op.right):
+                    value = self.body.short_circuit(op.op, value, op.right)
+                else:
+                    value = ir.Binary(op.op, value, self.expr(op.right))
+            return value
         if isinstance(e, nodes.Call):
             return self.call(e)
         if isinstance(e, nodes.Member):
@@ -440,11 +443,9 @@ class BodyLowering:
 
     def takes(self, e: nodes.Expr) -> bool:
         """Whether lowering ``e`` emits instructions: a call moved ahead, or
-        `&&`, `||` or `?:` whose later operand holds one."""
+        `?:` whose later operand holds one (`&&` and `||`: Exprs.expr)."""
         if must_hoist(self.checked, e):
             return True
-        if isinstance(e, nodes.Binary) and e.op in ("&&", "||"):
-            return self.holds_call(e.right)
         if isinstance(e, nodes.Ternary):
             return self.holds_call(e.then) or self.holds_call(e.orelse)
         return False
@@ -458,8 +459,6 @@ class BodyLowering:
             slot = self.scope.temporary(e.func)
             self.emit_call(e, ir.ToLocal(slot, UNCONVERTED, True))
             return ir.Local(slot)
-        if isinstance(e, nodes.Binary):
-            return self.short_circuit(e)
         assert isinstance(e, nodes.Ternary)
         return self.conditional(e)
 
@@ -477,17 +476,16 @@ class BodyLowering:
         self.calls.add(func.index)
         return ir.CallFn(func.index, -1, args, dest, self.here)
 
-    def short_circuit(self, e: nodes.Binary) -> ir.Expr:
-        """`a && b` / `a || b` with a call in b: b's call runs only when C
-        would evaluate b."""
-        slot = self.scope.temporary(e.op)
+    def short_circuit(self, op: str, left: ir.Expr, right_node: nodes.Expr) -> ir.Expr:
+        """`a && b` / `a || b` (a lowered already) with a call in b: b's
+        call runs only when C would evaluate b."""
+        slot = self.scope.temporary(op)
         t = ir.Local(slot)
         dest = ir.ToLocal(slot, 32, True)
-        left = self.ex.expr(e.left)
         self.emit(ir.Set(dest, ir.Binary("!=", left, ir.Const(0)), self.here))
         # &&: go on to b when a holds; ||: when it does not
-        skip = self.emit(ir.Branch(t if e.op == "&&" else ir.Unary("!", t), -1, self.here))
-        right = self.ex.expr(e.right)
+        skip = self.emit(ir.Branch(t if op == "&&" else ir.Unary("!", t), -1, self.here))
+        right = self.ex.expr(right_node)
         self.emit(ir.Set(dest, ir.Binary("!=", right, ir.Const(0)), self.here))
         self.patch(skip)
         return t

@@ -11,10 +11,12 @@ maintenance. Physically tagged caches are maintained by physical address in
 one step (the kernel's kmap_atomic there disables preemption). The per-line
 loop is preemptible: one step per cache line, plus one for the lookup.
 
-Line operations (ARM926 dma_map_area; v7-style dma_unmap_area, since the
-ARM926 one is uncertain in the reference): map TO_DEVICE clean,
-FROM_DEVICE invalidate, BIDIRECTIONAL clean+invalidate; unmap TO_DEVICE
-nothing, otherwise invalidate. No outer (L2) cache is modelled.
+Line operations: map as arm926_dma_map_area (arch/arm/mm/proc-arm926.S):
+TO_DEVICE clean, FROM_DEVICE invalidate, BIDIRECTIONAL clean+invalidate.
+Unmap: nothing on VIVT, whose write-back cores' dma_unmap_area is `ret lr`
+(proc-arm926.S, cache-v4wb.S, proc-xscale.S, ...); on the physically
+tagged v6/v7 caches invalidate unless TO_DEVICE (cache-v7.S
+v7_dma_unmap_area). No outer (L2) cache is modelled.
 DMA_COHERENT: every operation is a no-op, the device snoops.
 """
 
@@ -34,10 +36,11 @@ DIR_NAMES = {BIDIRECTIONAL: "DMA_BIDIRECTIONAL", TO_DEVICE: "DMA_TO_DEVICE", FRO
 OP_NAMES = {CLEAN: "clean", INVALIDATE: "invalidate", FLUSH: "clean+invalidate"}
 
 
-def line_op(func: str, direction: int) -> int:
+def line_op(func: str, direction: int, vivt: bool) -> int:
+    """dma_map_area's operation, or dma_unmap_area's (see the module note)."""
     if func in TO_DEV_FUNCS:
         return {TO_DEVICE: CLEAN, FROM_DEVICE: INVALIDATE}.get(direction, FLUSH)
-    return NOTHING if direction == TO_DEVICE else INVALIDATE
+    return NOTHING if direction == TO_DEVICE or vivt else INVALIDATE
 
 
 def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | None:
@@ -47,8 +50,8 @@ def start(tx: Tx, func: str, page: int, direction: int) -> tuple[int, ...] | Non
     None when there is nothing left to do."""
     if direction not in DIR_NAMES:
         tx.bug(R.DMA_BAD_DIR, direction)
-    op = line_op(func, direction)
     cfg = tx.cfg
+    op = line_op(func, direction, cfg.CACHE == "vivt")
     name = tx.program.pages[page].name
     if cfg.DMA_COHERENT or not cfg.uses_cache or op == NOTHING:
         if tx.events is not None:

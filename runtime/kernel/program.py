@@ -298,6 +298,21 @@ def is_free(ins: Instr) -> bool:
 MAX_CALL_DEPTH = 64
 
 
+def chain(e: Binary) -> tuple[Expr, list[Binary]]:
+    """A chain of binary operators as its first operand and its operators
+    in the order they apply (`a - b + c`: a, then `- b`, then `+ c`): the
+    evaluators walk it with a loop, however long it is, instead of
+    recursing down the left operands (docs/language.md: a chain is one
+    level of nesting)."""
+    ops: list[Binary] = []
+    node: Expr = e
+    while isinstance(node, Binary):
+        ops.append(node)
+        node = node.left
+    ops.reverse()
+    return node, ops
+
+
 def follow_jumps(code: tuple[Instr, ...], pc: int) -> int:
     """The first real step at or after pc: jumps are free (a loop of
     jumps stops where it closes)."""
@@ -364,6 +379,14 @@ class ContextInfo:
     def function_at(self, pc: int) -> int:
         """The function whose code holds pc, or -1 for the body."""
         return self.func_at[pc] if 0 <= pc < len(self.func_at) else -1
+
+    @property
+    def body_len(self) -> int:
+        """How many instructions the body has, its End included (the
+        functions' code follows)."""
+        if not self.func_at:
+            return len(self.code)
+        return next(pc for pc, f in enumerate(self.func_at) if f >= 0)
 
 
 @dataclass(frozen=True, slots=True)
