@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kmap_scenarios.dsl.cli import machine_out
 from kmap_scenarios.dsl.formats import run_text as report
+from kmap_scenarios.dsl.formats.machine import run_json
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_USAGE, Usage
 from kmap_scenarios.dsl.lower.load import load
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source
@@ -32,11 +34,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         verdicts = report.verdicts_over(program, ex.endless or [ex.final])
     shown = f"{label} -> {text}" if label and label != text else text
-    sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
-                                     show_trace=not args.no_trace))
-    if any(h is False for _, h, _ in verdicts):
-        return 1
-    return 3 if any(h is None for _, h, _ in verdicts) else 0
+    status = 1 if any(h is False for _, h, _ in verdicts) else \
+        3 if any(h is None for _, h, _ in verdicts) else 0
+    if machine_out.wanted(args):
+        machine_out.collect(args, run_json(program, ex, shown, source_label, verdicts, status))
+    if args.format == "text":
+        sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
+                                         show_trace=not args.no_trace))
+    return status
 
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[
