@@ -22,7 +22,8 @@ from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.checker import Checked
 from kmap_scenarios.dsl.syntax.names import Arg, Where
 from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PAGE_TYPE, FuncSym, PageSym, Scope,
-                                              chain, ctype_width, sizeof, text_of, walk)
+                                              Word, chain, ctype_width, sizeof, text_of,
+                                              try_fold, walk)
 from kmap_scenarios.runtime.kernel import program as ir
 
 
@@ -738,7 +739,7 @@ class BodyLowering:
             self.patch(at, end)
 
     def fold(self, e: nodes.Expr) -> int:
-        from kmap_scenarios.dsl.check.symbols import Word, try_fold
+        """A case label's value (the checker made sure it has one)."""
         cfg = self.checked.config
         value = try_fold(e, cfg.int_value, Word(cfg.preset.bits, cfg.ARCH))
         assert value is not None, "check() refuses a case label that is not a constant"
