@@ -485,3 +485,67 @@ def test_kmap_run_leaves_a_wait_loop_inside_a_function_and_sees_one_that_never_e
     assert local(p, e.final, "a", "r") == 0
     p, e = run("config { NR_CPUS = 1; }\n" + waits + "task a on cpu0 { int r = depth(2); }\n")
     assert e.endless is not None
+
+
+# ------------------------------------------- with the kernel of issue 13
+
+
+def test_a_softirq_calls_functions_and_each_run_starts_without_frames() -> None:
+    """A softirq handler's run that stops at a failed assert inside a
+    function leaves its frames; the next run starts at the handler's first
+    statement with none (runtime/kernel/softirq.py _enter)."""
+    src = ("config { NR_CPUS = 1; }\nint runs = 0;\n"
+           "void count(void) { runs++; assert(runs != 1); }\n"
+           "softirq net on cpu0 { count(); }\n"
+           "task t on cpu0 { local_bh_disable(); raise_softirq(net); local_bh_enable(); "
+           "local_bh_disable(); raise_softirq(net); local_bh_enable(); }\n")
+    p, s = final(src)
+    assert s.globals == (2,)
+    assert kinds(p, s) == ["ASSERT"]
+    assert "  in count() at t.kmap:3:" in texts(p, s)[0]
+
+
+def test_a_function_raising_a_softirq_is_checked_against_its_callers() -> None:
+    from kmap_scenarios.dsl.syntax.source import InputError
+    src = ("config { NR_CPUS = 2; }\nsoftirq net on cpu0 { }\n"
+           "void kick(void) { raise_softirq(net); }\n"
+           "task a on cpu0 { kick(); }\ntask b on cpu1 { kick(); }\n")
+    with pytest.raises(InputError) as info:
+        program(src)
+    d, = info.value.diagnostics
+    assert d.code == "E420"
+    assert d.message.startswith("task `b` runs on cpu1 (it calls this function), but softirq "
+                                "`net` runs on cpu0")
+
+
+def test_folios_pass_through_parameters_and_return_values() -> None:
+    from kmap_scenarios.dsl.syntax.source import InputError
+    p, s = final("page P = alloc_page(GFP_HIGHUSER);\n"
+                 "struct folio *folio_of(struct page *pg) { return page_folio(pg); }\n"
+                 "int first_byte(struct folio *folio) { u8 *p = kmap_local_folio(folio, 0); "
+                 "int v = p[0]; kunmap_local(p); return v; }\n"
+                 "task t { void *q = kmap_local_page(P); q[0] = 7; kunmap_local(q);\n"
+                 "  int v = first_byte(folio_of(P)); }\n")
+    assert local(p, s, "t", "v") == 7 and s.reports == ()
+    with pytest.raises(InputError) as info:
+        program("page P = alloc_page(GFP_HIGHUSER);\n"
+                "void f(struct folio *folio) { }\ntask t { f(P); }\n")
+    d, = info.value.diagnostics
+    assert d.code == "E416" and "is a struct folio *, but `P` is not a folio" in d.message
+
+
+def test_kmalloc_in_a_function_has_its_arena() -> None:
+    p, s = final("int alloc_and_free(void) { char *m = kmalloc(8, GFP_KERNEL); "
+                 "if (!m) return -ENOMEM; m[0] = 1; kfree(m); return 0; }\n"
+                 "task t { int r = alloc_and_free(); }\n")
+    assert local(p, s, "t", "r") == 0 and s.reports == ()
+    assert p.slab_pages
+
+
+def test_irq_flags_saved_in_a_function() -> None:
+    p, s = final("spinlock_t L;\nint g = 0;\n"
+                 "void bump(void) { unsigned long flags; spin_lock_irqsave(&L, flags); g++; "
+                 "spin_unlock_irqrestore(&L, flags); local_irq_save(flags); g++; "
+                 "local_irq_restore(flags); }\n"
+                 "task t { bump(); int off = irqs_disabled(); }\n")
+    assert s.globals == (2,) and s.reports == () and local(p, s, "t", "off") == 0

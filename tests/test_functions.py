@@ -135,13 +135,13 @@ def test_casts_and_sizeof_parse() -> None:
 
 
 def test_goto_to_an_unknown_label_suggests_the_one_there_is() -> None:
-    d = one("task t { goto otu; out: g = 1; }\n", "E421")
+    d = one("task t { goto otu; out: g = 1; }\n", "E422")
     assert d.message == "`goto otu`: no label `otu` in task `t`"
     assert d.hint == "did you mean `out`?"
 
 
 def test_a_label_defined_twice() -> None:
-    d = one("void f(void) { out: g = 1; out: g = 2; }\ntask t { f(); }\n", "E422")
+    d = one("void f(void) { out: g = 1; out: g = 2; }\ntask t { f(); }\n", "E423")
     assert "label `out` is defined twice in function `f()`" in d.message
 
 
@@ -151,7 +151,7 @@ def test_a_label_defined_twice() -> None:
     ("switch (g) { case 0: continue; }", "`continue` outside a loop"),
 ])
 def test_break_and_continue_outside_a_loop(stmt: str, message: str) -> None:
-    d = one(f"task t {{ {stmt} }}\n", "E420")
+    d = one(f"task t {{ {stmt} }}\n", "E421")
     assert d.message == message
 
 
@@ -169,11 +169,11 @@ def test_break_in_a_switch_and_continue_in_a_loop_around_it_are_fine() -> None:
      "`return` with a value in task `t`: a task or irq body returns nothing"),
 ])
 def test_return_must_match_the_function(src: str, message: str) -> None:
-    assert one(src, "E423").message == message
+    assert one(src, "E424").message == message
 
 
 def test_control_reaching_the_end_of_a_function_that_returns_a_value() -> None:
-    d = one("int f(int x)\n{\n    if (x)\n        return 1;\n}\ntask t { f(1); }\n", "E424")
+    d = one("int f(int x)\n{\n    if (x)\n        return 1;\n}\ntask t { f(1); }\n", "E425")
     assert d.message == "control reaches the end of `f()`, which returns int"
     assert "-Werror=return-type" in d.hint
     assert d.span.line == 8   # the closing brace (after the 3 lines of HEAD)
@@ -221,11 +221,11 @@ def test_call_to_an_undefined_function_prefers_the_scenarios_own() -> None:
      "`f` expects an address or a number for `p`, but `P` is a struct page *"),
     ("void f(const void __user *u) { }\ntask t { f(P); }\n", "E402",
      "`P` is not a user page"),
-    ("task t { switch (g) { case g: break; } }\n", "E425", "is not a constant"),
-    ("task t { switch (g) { case 1: case 2 - 1: break; } }\n", "E425", "duplicate case value 1"),
-    ("task t { switch (g) { default: default: break; } }\n", "E425", "a second `default:`"),
-    ("task t { default: g = 1; }\n", "E425", "`default:` outside a switch"),
-    ("int f() { return 0; }\ntask t { f(); }\n", "E426", "write `f(void)`"),
+    ("task t { switch (g) { case g: break; } }\n", "E426", "is not a constant"),
+    ("task t { switch (g) { case 1: case 2 - 1: break; } }\n", "E426", "duplicate case value 1"),
+    ("task t { switch (g) { default: default: break; } }\n", "E426", "a second `default:`"),
+    ("task t { default: g = 1; }\n", "E426", "`default:` outside a switch"),
+    ("int f() { return 0; }\ntask t { f(); }\n", "E427", "write `f(void)`"),
     ("void kmap(void) { }\ntask t { }\n", "E205", "`kmap` is a built-in function"),
     ("void f(void) { }\nvoid f(void) { }\ntask t { }\n", "E205", "already declared"),
     ("void f(int a, int a) { }\ntask t { f(1, 2); }\n", "E205", "already declared in this block"),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Mode, Ty
 from kmap_scenarios.dsl.check.expr import ExprCheck
+from kmap_scenarios.dsl.check.flow import called
 from kmap_scenarios.dsl.check.stmt import check_body, check_function
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source, did_you_mean, did_you_mean_or_list
 from kmap_scenarios.dsl.check.symbols import (MAX_PAGES, ContextSym, FuncSym, NotConstant, PageSym,
@@ -42,18 +43,39 @@ def check(file: nodes.File, source: Source) -> Checked:
     config, nr_cpus = check_config(file, diags)
     env = Env(source, Symbols(), config, nr_cpus, config_ok=not diags, diags=diags)
     declare(file, env)
+    callers = callers_of(file, env.symbols)
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):
             check_body(env, decl)
         elif isinstance(decl, nodes.FuncDef) and env.symbols.functions.get(decl.name) is not None \
                 and env.symbols.functions[decl.name].decl is decl:
-            check_function(env, env.symbols.functions[decl.name])
+            check_function(env, env.symbols.functions[decl.name], callers.get(decl.name, ()))
     for expect in file.expects:
         ExprCheck(env, Mode.EXPECT).root(expect.cond)
     check_schedules(file, env)
     if diags:
         raise InputError(source, diags)
     return Checked(file, source, config, env.symbols)
+
+
+def callers_of(file: nodes.File, symbols: Symbols) -> dict[str, tuple[nodes.TaskDecl, ...]]:
+    """For each function, the tasks, irqs and softirqs that call it,
+    directly or through other functions, in source order."""
+    calls = {d.name: called(d.body.stmts) & set(symbols.functions) for d in file.decls
+             if isinstance(d, nodes.FuncDef)}
+    out: dict[str, list[nodes.TaskDecl]] = {}
+    for decl in file.decls:
+        if not isinstance(decl, nodes.TaskDecl):
+            continue
+        seen: set[str] = set()
+        todo = sorted(called(decl.body.stmts) & set(symbols.functions))
+        while todo:
+            f = todo.pop()
+            if f not in seen:
+                seen.add(f)
+                out.setdefault(f, []).append(decl)
+                todo.extend(calls.get(f, ()))
+    return {f: tuple(ds) for f, ds in out.items()}
 
 
 # ------------------------------------------------------------------ config
@@ -169,6 +191,8 @@ def declare(file: nodes.File, env: Env) -> None:
         elif isinstance(decl, nodes.LockDecl):
             if fresh:
                 env.symbols.locks[decl.name] = len(env.symbols.locks)
+                if decl.kind == "mutex":
+                    env.symbols.mutexes.add(decl.name)
         elif isinstance(decl, nodes.FuncDef):
             if fresh:
                 functions = env.symbols.functions
@@ -201,12 +225,22 @@ def declare_int(env: Env, decl: nodes.IntDecl, fresh: bool) -> None:
 
 
 def declare_context(env: Env, decl: nodes.TaskDecl, fresh: bool) -> None:
-    """A task or irq: E418 an irq needs a CPU, E305 the CPU must exist."""
-    if decl.is_irq and decl.cpu is None:
+    """A task, irq or softirq: E418 an irq or softirq needs a CPU, E305 the
+    CPU must exist."""
+    if decl.is_softirq and decl.cpu is None:
+        env.error("E418", f"softirq `{decl.name}` needs a CPU: `softirq {decl.name} on cpuN "
+                  "{ ... }`", decl.name_span,
+                  "raise_softirq() raises it on the CPU it runs on, and it runs there: name it, "
+                  "e.g. `on cpu0`")
+    elif decl.is_irq and decl.cpu is None:
         env.error("E418", f"irq `{decl.name}` needs a CPU: `irq {decl.name} on cpuN {{ ... }}`",
                   decl.name_span, "an interrupt handler fires on one CPU, so name it, e.g. `on cpu0`")
     if decl.cpu is not None:
         check_cpu(env, decl.cpu, decl.cpu_span or decl.name_span)
+    if decl.is_softirq and env.config.CONFIG_PREEMPT_RT:
+        env.error("E420", f"softirq `{decl.name}` under CONFIG_PREEMPT_RT: the model does not "
+                  "cover PREEMPT_RT's softirqs (they run in threads there)", decl.name_span,
+                  "set CONFIG_PREEMPT_RT = n")
     if fresh:
         contexts = env.symbols.contexts
         contexts[decl.name] = ContextSym(decl.name, len(contexts), decl, outer_locals(decl.body))
@@ -308,6 +342,6 @@ def check_schedule_item(env: Env, item: nodes.ScheduleItem) -> None:
     check_cpu(env, item.cpu, item.span)
     pinned = ctx.decl.cpu if ctx is not None else None
     if pinned is not None and pinned != item.cpu:
-        kind = "irq" if ctx is not None and ctx.decl.is_irq else "task"
+        kind = ctx.decl.kind if ctx is not None else "task"
         env.error("E503", f"{kind} `{item.name}` runs on cpu{pinned}, not cpu{item.cpu}",
                   item.span, f"drop `@cpu{item.cpu}` or write `@cpu{pinned}`")

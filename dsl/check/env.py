@@ -43,14 +43,15 @@ CODES: dict[str, str] = {
     "E417": "page array size out of range",
     "E418": "irq without `on cpuN`",
     "E419": "a built-in or page kind the chosen ARCH does not have",
-    "E420": "`break` outside a loop or switch, `continue` outside a loop",
-    "E421": "`goto` to a label the function does not have",
-    "E422": "a label defined twice in one function",
-    "E423": "`return` with a value in a void function or a task, or without one in a "
+    "E420": "a softirq raised where it does not run, or softirqs under PREEMPT_RT (not modelled)",
+    "E421": "`break` outside a loop or switch, `continue` outside a loop",
+    "E422": "`goto` to a label the function does not have",
+    "E423": "a label defined twice in one function",
+    "E424": "`return` with a value in a void function or a task, or without one in a "
             "function that returns a value",
-    "E424": "control reaches the end of a function that returns a value",
-    "E425": "a case label that is not a constant, or is repeated; a second default",
-    "E426": "a function defined without a prototype: `f()` for `f(void)`",
+    "E425": "control reaches the end of a function that returns a value",
+    "E426": "a case label that is not a constant, or is repeated; a second default",
+    "E427": "a function defined without a prototype: `f()` for `f(void)`",
     "E501": "more than one schedule line",
     "E502": "schedule step count below 1",
     "E503": "schedule puts a pinned task or irq on another CPU",
@@ -110,7 +111,8 @@ def signature(b: Builtin) -> str:
         return b.summary[len(b.name):b.summary.index(")") + 1]
     words = {Arg.VALUE: "value", Arg.PAGE: "page", Arg.LOCK: "&lock",
              Arg.PERCPU: "var", Arg.DIR: "dir", Arg.FLAGS: "flags", Arg.COND: "condition",
-             Arg.USER: "user", Arg.TARGET: "x"}
+             Arg.USER: "user", Arg.MUTEX: "&mutex", Arg.SOFTIRQ: "softirq",
+             Arg.FOLIO: "folio", Arg.TARGET: "x"}
     args = [words[a] for a in b.args]
     required = len(args) - b.optional
     text = ", ".join(args[:required])

@@ -10,23 +10,32 @@ mistake from cascading into several diagnostics.
 from __future__ import annotations
 
 from kmap_scenarios.dsl.syntax import names, nodes
-from kmap_scenarios.dsl.check.args import argument, suggest_builtin
+from kmap_scenarios.dsl.check.args import argument, is_folio, suggest_builtin
 from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty, arity_message
 from kmap_scenarios.dsl.syntax.names import Builtin, Where
 from kmap_scenarios.dsl.syntax.source import did_you_mean, did_you_mean_or_list
-from kmap_scenarios.dsl.check.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, FuncSym,
-                                              LocalSym, PageSym, Scope, chain, expr_depth, walk)
+from kmap_scenarios.dsl.check.symbols import (FOLIO_TYPE, MAX_EXPR_DEPTH, PAGE_RETURNING,
+                                              PAGE_TYPES, FuncSym, LocalSym, PageSym, Scope, chain,
+                                              expr_depth, walk)
 
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
+RAISES = frozenset({"raise_softirq", "raise_softirq_irqoff"})
+# what PREEMPT_RT does differently (kernel/softirq.c's CONFIG_PREEMPT_RT half)
+SOFTIRQ_CALLS = RAISES | {"local_bh_disable", "local_bh_enable", "spin_lock_bh",
+                          "spin_unlock_bh"}
 
 
 class ExprCheck:
     """Checks expressions of one mode; in bodies, names resolve in ``scope``."""
 
-    def __init__(self, env: Env, mode: Mode, scope: Scope | None = None) -> None:
+    def __init__(self, env: Env, mode: Mode, scope: Scope | None = None,
+                 context: nodes.TaskDecl | None = None,
+                 callers: tuple[nodes.TaskDecl, ...] = ()) -> None:
         self.env = env
         self.mode = mode
         self.scope = scope
+        self.context = context     # the task, irq or softirq whose body this is
+        self.callers = callers     # in a function: the contexts that call it
 
     # ------------------------------------------------------------- entry
 
@@ -99,7 +108,8 @@ class ExprCheck:
         or NULL (E416); ``(void)x`` has no value (E410)."""
         if self.mode is Mode.CONST:
             ty = self.value(expr.operand)
-            return ty if expr.ctype not in ("void", PAGE_TYPE) else self.not_constant(expr)
+            return ty if expr.ctype != "void" and expr.ctype not in PAGE_TYPES \
+                else self.not_constant(expr)
         ty = self.user_value(expr.operand) if expr.user else self.value(expr.operand)
         if ty is Ty.BAD:
             return ty
@@ -107,11 +117,13 @@ class ExprCheck:
             self.env.error("E410", f"`{self.env.text(expr)}` is cast to void: it has no value",
                            expr.span, "drop the cast to use the value")
             return Ty.BAD
-        if expr.ctype == PAGE_TYPE:
-            if ty is Ty.PAGE or self.is_null(expr.operand):
+        if expr.ctype in PAGE_TYPES:
+            if self.is_null(expr.operand) or ty is Ty.PAGE and (
+                    expr.ctype == FOLIO_TYPE) == is_folio(self, expr.operand):
                 return Ty.PAGE
-            self.env.error("E416", f"`{self.env.text(expr.operand)}` is not a page: casting it to "
-                           "struct page * does not make it one", expr.span,
+            self.env.error("E416", f"`{self.env.text(expr.operand)}` is not a "
+                           f"{'folio' if expr.ctype == FOLIO_TYPE else 'page'}: casting it to "
+                           f"{expr.ctype} does not make it one", expr.span,
                            f"the page behind a mapped address is kmap_to_page("
                            f"{self.env.text(expr.operand)})")
             return Ty.BAD
@@ -213,6 +225,10 @@ class ExprCheck:
                     else f"name one CPU's copy: per_cpu({name}, 0)")
         if what == "spinlock":
             return f"pass &{name} to spin_lock() and spin_unlock()"
+        if what == "mutex":
+            return f"pass &{name} to mutex_lock() and mutex_unlock()"
+        if what == "softirq" and self.mode is Mode.BODY:
+            return f"raise it: raise_softirq({name});"
         if what in ("task", "irq") and self.mode is Mode.EXPECT:
             return f"name one of its locals: {name}.var"
         return ""
@@ -334,11 +350,11 @@ class ExprCheck:
         if expr.field not in ctx.outer:
             hint = did_you_mean(expr.field, ctx.outer) or (
                 "only the locals declared in the outermost block of a task can be named")
-            self.env.error("E204", f"{'irq' if ctx.decl.is_irq else 'task'} `{expr.obj}` declares "
+            self.env.error("E204", f"{ctx.decl.kind} `{expr.obj}` declares "
                            f"no variable `{expr.field}` in its outermost block",
                            expr.field_span, hint)
             return Ty.BAD
-        return Ty.PAGE if ctx.ctype(expr.field) == PAGE_TYPE else Ty.INT
+        return Ty.PAGE if ctx.ctype(expr.field) in PAGE_TYPES else Ty.INT
 
     def string(self, expr: nodes.StrLit) -> Ty:
         if self.mode is Mode.EXPECT:
@@ -356,7 +372,7 @@ class ExprCheck:
             self.unknown(operand)
         else:
             self.env.error("E415", f"`{self.env.text(expr)}` is not a value: `&` only passes a "
-                           "spinlock, as in spin_lock(&L)", expr.span)
+                           "spinlock or a mutex, as in spin_lock(&L)", expr.span)
         return Ty.BAD
 
     # -------------------------------------------------------------- calls
@@ -374,10 +390,16 @@ class ExprCheck:
             return self.function_call(func, expr, pos)
         b = names.BUILTINS.get(expr.func)
         if b is None and expr.func in self.env.symbols.contexts:
-            what = "an irq" if self.env.symbols.contexts[expr.func].decl.is_irq else "a task"
+            kind = self.env.symbols.contexts[expr.func].decl.kind
+            what = f"an {kind}" if kind == "irq" else f"a {kind}"
             self.env.error("E202", f"`{expr.func}` is {what}, not a function", expr.func_span,
                            "tasks and irqs run on their own CPUs; order them with a "
                            "`schedule` line or kmap run --schedule")
+            return Ty.BAD
+        if b is None and expr.func == "DEFINE_MUTEX":
+            self.env.error("E202", "`DEFINE_MUTEX` declares a mutex: it belongs at top level, "
+                           "not in a body", expr.func_span,
+                           f"move `{self.env.text(expr)};` above the tasks")
             return Ty.BAD
         if b is None:
             self.env.error("E202", f"unknown function `{expr.func}`", expr.func_span,
@@ -394,6 +416,8 @@ class ExprCheck:
             return Ty.BAD
         if b.name == "per_cpu":
             self.cpu_number(expr.args[1])
+        if b.name in RAISES and not self.raised_here(expr):
+            return Ty.BAD
         return Ty.PAGE if b.name in PAGE_RETURNING else Ty.INT
 
     def function_call(self, func: FuncSym, expr: nodes.Call, pos: Pos) -> Ty:
@@ -426,7 +450,7 @@ class ExprCheck:
         tys = [self.parameter(func, p, a) for p, a in zip(params, expr.args)]
         if Ty.BAD in tys:
             return Ty.BAD
-        return Ty.PAGE if func.ret == PAGE_TYPE else Ty.INT
+        return Ty.PAGE if func.ret in PAGE_TYPES else Ty.INT
 
     def parameter(self, func: FuncSym, param: nodes.Param, arg: nodes.Expr) -> Ty:
         """One argument of a function call against its parameter."""
@@ -442,12 +466,15 @@ class ExprCheck:
         if ty is Ty.BAD:
             return ty
         text = self.env.text(arg)
-        if param.ctype == PAGE_TYPE:
-            if ty is Ty.PAGE or self.is_null(arg):
+        if param.ctype in PAGE_TYPES:
+            folio = param.ctype == FOLIO_TYPE
+            if self.is_null(arg) or ty is Ty.PAGE and folio == is_folio(self, arg):
                 return Ty.PAGE
-            self.env.error("E416", f"parameter `{param.name}` of `{func.name}` is a struct page "
-                           f"*, but `{text}` is not a page", arg.span,
-                           "pass a page name, PAGES[i], a struct page * or kmap_to_page(addr)")
+            want = "a folio" if folio else "a page"
+            self.env.error("E416", f"parameter `{param.name}` of `{func.name}` is a "
+                           f"{param.ctype}, but `{text}` is not {want}", arg.span,
+                           "pass a page name, PAGES[i], a struct page * or kmap_to_page(addr)"
+                           if not folio else "pass a folio: page_folio(page)")
             return Ty.BAD
         if ty is Ty.PAGE:
             self.env.error("E402", f"`{func.name}` expects an address or a number for "
@@ -465,7 +492,7 @@ class ExprCheck:
                            f"(cpu0 .. cpu{nr - 1})", expr.span)
 
     def placed(self, b: Builtin, expr: nodes.Call, pos: Pos) -> bool:
-        """Whether ``b`` may be called here: E412, E404, E403, E410."""
+        """Whether ``b`` may be called here: E412, E404, E420, E419, E410."""
         if self.mode is Mode.CONST:
             self.env.error("E412", f"`{b.name}(...)` is not a constant: top-level initialisers "
                            "cannot call functions", expr.span)
@@ -474,6 +501,12 @@ class ExprCheck:
             self.env.error("E404", f"`{b.name}` cannot be used in an expectation: it is not a "
                            "query of the final state", expr.func_span,
                            "expectations can call " + ", ".join(EXPECT_BUILTINS))
+            return False
+        if b.name in SOFTIRQ_CALLS and self.env.config.CONFIG_PREEMPT_RT:
+            self.env.error("E420", f"`{b.name}` under CONFIG_PREEMPT_RT: the model does not "
+                           "cover PREEMPT_RT's softirqs (bottom halves are a per-CPU local lock "
+                           "and softirqs run in threads there)", expr.func_span,
+                           "set CONFIG_PREEMPT_RT = n")
             return False
         if b.name == "kmap_high_get" and self.env.config.ARCH != "arm":
             self.env.error("E419", f"`kmap_high_get` is declared only by "
@@ -484,6 +517,26 @@ class ExprCheck:
         if not b.returns and pos is not Pos.STMT:
             self.env.error("E410", f"`{b.name}` returns void: it cannot be used as a value",
                            expr.span, f"call it as a statement: {b.name}(...);")
+            return False
+        return True
+
+    def raised_here(self, expr: nodes.Call) -> bool:
+        """E420: raise_softirq() marks the softirq pending on the CPU it runs
+        on, and the model runs each softirq on its declared CPU only: the
+        raising task, irq or softirq must be bound to that CPU."""
+        arg = expr.args[0]
+        assert isinstance(arg, nodes.Name)
+        target = self.env.symbols.contexts[arg.id].decl
+        # in a function, every context that calls it raises it where it runs
+        for here in (self.context,) if self.context is not None else self.callers:
+            if here.cpu == target.cpu:
+                continue
+            where = f"on cpu{here.cpu}" if here.cpu is not None else "on any CPU"
+            via = "" if self.context is not None else " (it calls this function)"
+            self.env.error("E420", f"{here.kind} `{here.name}` runs {where}{via}, but softirq "
+                           f"`{target.name}` runs on cpu{target.cpu}: raise_softirq() raises it "
+                           "on the CPU it is called on", expr.span,
+                           f"declare `{here.kind} {here.name} on cpu{target.cpu}`")
             return False
         return True
 

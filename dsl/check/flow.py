@@ -1,6 +1,6 @@
 """Whether control can reach the end of a statement list: gcc's
 -Wreturn-type question, which the kernel makes an error (-Werror=return-type)
-for a function that returns a value.
+for a function that returns a value; and which functions a body calls.
 
 A statement completes when control can leave it at its end. `return` and
 `goto` never do; a loop whose condition is a non-zero constant (or absent)
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from kmap_scenarios.dsl.check.symbols import walk
 from kmap_scenarios.dsl.syntax import nodes
 
 Fold = Callable[[nodes.Expr], "int | None"]
@@ -113,3 +114,39 @@ def _own(stmts: tuple[nodes.Stmt, ...], kind: type, stop_at_switch: bool) -> boo
             continue
         stack.extend(_children(s))
     return False
+
+
+def called(stmts: tuple[nodes.Stmt, ...]) -> set[str]:
+    """The names of every function or built-in the statements call."""
+    out: set[str] = set()
+    for s in _all(stmts):
+        for e in _exprs(s):
+            out.update(x.func for x in walk(e) if isinstance(x, nodes.Call))
+    return out
+
+
+def _exprs(s: nodes.Stmt) -> list[nodes.Expr]:
+    """The expressions of one statement (not of the statements in it)."""
+    if isinstance(s, nodes.VarDecl):
+        return [s.init] if s.init is not None else []
+    if isinstance(s, nodes.DeclList):
+        return [d.init for d in s.decls if d.init is not None]
+    if isinstance(s, nodes.Assign):
+        return [s.target, s.value]
+    if isinstance(s, nodes.IncDec):
+        return [s.target]
+    if isinstance(s, nodes.ExprStmt):
+        return [s.expr]
+    if isinstance(s, (nodes.If, nodes.While, nodes.DoWhile, nodes.Switch)):
+        return [s.cond]
+    if isinstance(s, nodes.For):
+        parts: list[nodes.Expr] = [s.cond] if s.cond is not None else []
+        for part in (s.init, s.update):
+            if part is not None:
+                parts += _exprs(part)
+        return parts
+    if isinstance(s, nodes.Case):
+        return [s.value]
+    if isinstance(s, nodes.Return):
+        return [s.value] if s.value is not None else []
+    return []

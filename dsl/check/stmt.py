@@ -15,8 +15,10 @@ from __future__ import annotations
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty
 from kmap_scenarios.dsl.check.expr import ExprCheck
+from kmap_scenarios.dsl.check.args import is_folio
 from kmap_scenarios.dsl.check.flow import completes
-from kmap_scenarios.dsl.check.symbols import MAX_BLOCK_DEPTH, PAGE_TYPE, FuncSym, LocalSym, Scope
+from kmap_scenarios.dsl.check.symbols import (FOLIO_TYPE, MAX_BLOCK_DEPTH, PAGE_TYPES, FuncSym,
+                                              LocalSym, Scope)
 from kmap_scenarios.dsl.syntax.source import did_you_mean
 
 # Names a local may not take: C macros in the kernel, so a declaration with
@@ -26,19 +28,21 @@ RESERVED_LOCAL = {**{n: "a kernel constant" for n in names.CONSTANTS},
 
 
 def check_body(env: Env, decl: nodes.TaskDecl) -> None:
-    """Check one task or irq body."""
-    check = BodyCheck(env, what=f"{'irq' if decl.is_irq else 'task'} `{decl.name}`")
+    """Check one task, irq or softirq body."""
+    check = BodyCheck(env, decl=decl, what=f"{decl.kind} `{decl.name}`")
     check.block(decl.body)
     check.finish()
 
 
-def check_function(env: Env, func: FuncSym) -> None:
-    """Check one function: its parameters, body, returns and its end."""
+def check_function(env: Env, func: FuncSym, callers: tuple[nodes.TaskDecl, ...] = ()) -> None:
+    """Check one function: its parameters, body, returns and its end;
+    ``callers``: the tasks, irqs and softirqs that call it (directly or
+    not), for the checks that depend on where code runs."""
     decl = func.decl
     if decl.params is None:
-        env.error("E426", f"`{decl.name}()` declares no prototype: write `{decl.name}(void)`",
+        env.error("E427", f"`{decl.name}()` declares no prototype: write `{decl.name}(void)`",
                   decl.name_span, "the kernel builds with -Werror=strict-prototypes")
-    check = BodyCheck(env, func=func, what=f"function `{decl.name}()`")
+    check = BodyCheck(env, func=func, callers=callers, what=f"function `{decl.name}()`")
     check.scope.push()
     for param in func.params:
         check.declare(param.name, param.ctype, param.name_span, param.const, param.user)
@@ -47,7 +51,7 @@ def check_function(env: Env, func: FuncSym) -> None:
     check.finish()
     if decl.ret != "void" and completes(decl.body.stmts, env.fold):
         end = decl.body.span
-        env.error("E424", f"control reaches the end of `{decl.name}()`, which returns "
+        env.error("E425", f"control reaches the end of `{decl.name}()`, which returns "
                   f"{decl.ret}", nodes.Span(end.end_line, max(end.end_col - 1, 1), end.end_line,
                                             end.end_col),
                   "return a value on every path (the kernel builds with -Werror=return-type)")
@@ -56,26 +60,27 @@ def check_function(env: Env, func: FuncSym) -> None:
 class BodyCheck:
     """Walks one body with its scopes; expressions go to an ExprCheck."""
 
-    def __init__(self, env: Env, scope: Scope | None = None, func: FuncSym | None = None,
-                 what: str = "the body") -> None:
+    def __init__(self, env: Env, scope: Scope | None = None,
+                 decl: nodes.TaskDecl | None = None, func: FuncSym | None = None,
+                 callers: tuple[nodes.TaskDecl, ...] = (), what: str = "the body") -> None:
         self.env = env
         self.func = func          # None: a task or irq body
         self.what = what          # "function `f()`", "task `t`", for messages
         self.scope = Scope() if scope is None else scope
-        self.expr = ExprCheck(env, Mode.BODY, self.scope)
+        self.expr = ExprCheck(env, Mode.BODY, self.scope, decl, callers)
         self.loops = 0            # enclosing loops (`continue`)
         self.breakable = 0        # enclosing loops and switches (`break`)
         self.labels: dict[str, nodes.Span] = {}
         self.gotos: list[nodes.Goto] = []
 
     def finish(self) -> None:
-        """E421 for each goto whose label the body does not have."""
+        """E422 for each goto whose label the body does not have."""
         for goto in self.gotos:
             if goto.label not in self.labels:
                 hint = did_you_mean(goto.label, list(self.labels)) or (
                     f"{self.what} has no label `{goto.label}:`" if self.labels else
                     f"{self.what} has no labels")
-                self.env.error("E421", f"`goto {goto.label}`: no label `{goto.label}` in "
+                self.env.error("E422", f"`goto {goto.label}`: no label `{goto.label}` in "
                                f"{self.what}", goto.label_span, hint)
 
     def block(self, block: nodes.Block) -> None:
@@ -127,7 +132,7 @@ class BodyCheck:
     # ------------------------------------------------------- declarations
 
     def declare(self, name: str, ctype: str, span: nodes.Span, const: bool = False,
-                user: bool = False) -> None:
+                user: bool = False, init: nodes.Expr | None = None) -> None:
         """Declare a local or parameter: E205 for a reserved or same-block name."""
         if name in RESERVED_LOCAL:
             self.env.error("E205", f"`{name}` is {RESERVED_LOCAL[name]}: it cannot be "
@@ -138,30 +143,43 @@ class BodyCheck:
             self.env.error("E205", f"`{name}` is already declared in this block",
                            span, f"first declared at line {previous.span.line}")
             return
-        self.scope.declare(name, ctype, span, const, user)
+        self.scope.declare(name, ctype, span, const, user, init)
 
     def var_decl(self, stmt: nodes.VarDecl) -> None:
         """``CTYPE name [= init];``."""
         if stmt.init is not None:
             ty = self.value(stmt.init, stmt.user, Pos.WHOLE)
-            if stmt.ctype == PAGE_TYPE:
-                self.page_store(stmt.name, stmt.init, ty)
-        self.declare(stmt.name, stmt.ctype, stmt.name_span, stmt.const, stmt.user)
+            if stmt.ctype in PAGE_TYPES:
+                self.page_store(stmt.name, stmt.init, ty, stmt.ctype)
+        self.declare(stmt.name, stmt.ctype, stmt.name_span, stmt.const, stmt.user, stmt.init)
 
     def value(self, expr: nodes.Expr, user: bool, pos: Pos = Pos.NESTED) -> Ty:
         """A value stored to a local, passed or returned: in a `__user`
         pointer, user pages' names stand for their user addresses."""
         return self.expr.user_value(expr) if user else self.expr.root(expr, pos)
 
-    def page_store(self, name: str, value: nodes.Expr, ty: Ty) -> None:
-        """A ``struct page *`` local holds a page or NULL, nothing else (E416)."""
+    def page_store(self, name: str, value: nodes.Expr, ty: Ty, ctype: str,
+                   subject: str = "") -> None:
+        """A ``struct page *`` local holds a page or NULL, nothing else, and a
+        ``struct folio *`` a folio or NULL (E416); ``subject``: what holds
+        it, if not the local ``name`` ("`f()` returns")."""
+        subject = subject or f"`{name}` is"
+        if ty is Ty.PAGE and (ctype == FOLIO_TYPE) != is_folio(self.expr, value):
+            text = self.env.text(value)
+            if ctype == FOLIO_TYPE:
+                msg, hint = "a struct page *", f"its folio is page_folio({text})"
+            else:
+                msg, hint = "a struct folio *", f"its page is folio_page({text}, 0)"
+            self.env.error("E416", f"{subject} a {ctype}, but `{text}` is {msg}",
+                           value.span, hint)
+            return
         if ty is not Ty.INT or self.env.fold(value) == 0:
             return
         text = self.env.text(value)
         hint = (f"a mapped address gives its page back with kmap_to_page({text})"
                 if isinstance(value, (nodes.Name, nodes.Call)) else
                 "assign a page name, PAGES[i], kmap_to_page(addr) or NULL")
-        self.env.error("E416", f"`{name}` is a struct page *, but `{text}` is not a page",
+        self.env.error("E416", f"{subject} a {ctype}, but `{text}` is not a page",
                        value.span, hint)
 
     # -------------------------------------------------------- assignments
@@ -220,7 +238,7 @@ class BodyCheck:
             if stmt.op != "=":
                 self.page_arith(dest, stmt.span)
             else:
-                self.page_store(dest.name, stmt.value, ty)
+                self.page_store(dest.name, stmt.value, ty, dest.ctype)
 
     def inc_dec(self, stmt: nodes.IncDec) -> None:
         dest = self.target(stmt.target)
@@ -264,7 +282,7 @@ class BodyCheck:
         self.scope.pop()
 
     def switch(self, stmt: nodes.Switch) -> None:
-        """``switch``: constant, distinct case labels and one default (E425);
+        """``switch``: constant, distinct case labels and one default (E426);
         its body is a block whose statements the labels sit among."""
         self.expr.root(stmt.cond)
         seen: dict[int, nodes.Span] = {}
@@ -276,7 +294,7 @@ class BodyCheck:
                 self.case(item, seen)
             elif isinstance(item, nodes.Default):
                 if default is not None:
-                    self.env.error("E425", "a second `default:` in this switch", item.span,
+                    self.env.error("E426", "a second `default:` in this switch", item.span,
                                    f"the first is at line {default.line}")
                 default = default or item.span
             else:
@@ -289,11 +307,11 @@ class BodyCheck:
             return
         value = self.env.fold(item.value)
         if value is None:
-            self.env.error("E425", f"case label `{self.env.text(item.value)}` is not a constant",
+            self.env.error("E426", f"case label `{self.env.text(item.value)}` is not a constant",
                            item.value.span, "case labels are integers, kernel constants, "
                            "config values and sizeof")
         elif value in seen:
-            self.env.error("E425", f"duplicate case value {value}", item.value.span,
+            self.env.error("E426", f"duplicate case value {value}", item.value.span,
                            f"the first `case {value}:` is at line {seen[value].line}")
         else:
             seen[value] = item.span
@@ -306,49 +324,47 @@ class BodyCheck:
             self.gotos.append(stmt)
         elif isinstance(stmt, nodes.Label):
             if stmt.name == "default":
-                self.env.error("E425", "`default:` outside a switch", stmt.span,
+                self.env.error("E426", "`default:` outside a switch", stmt.span,
                                "`default:` goes directly in a switch body")
             elif stmt.name in self.labels:
-                self.env.error("E422", f"label `{stmt.name}` is defined twice in {self.what}",
+                self.env.error("E423", f"label `{stmt.name}` is defined twice in {self.what}",
                                stmt.span, f"the first `{stmt.name}:` is at line "
                                f"{self.labels[stmt.name].line}")
             else:
                 self.labels[stmt.name] = stmt.span
         elif isinstance(stmt, nodes.Break):
             if not self.breakable:
-                self.env.error("E420", "`break` outside a loop or switch", stmt.span,
+                self.env.error("E421", "`break` outside a loop or switch", stmt.span,
                                "use `goto` to leave the body, or `return`")
         elif isinstance(stmt, nodes.Continue):
             if not self.loops:
-                self.env.error("E420", "`continue` outside a loop", stmt.span,
+                self.env.error("E421", "`continue` outside a loop", stmt.span,
                                "`continue` goes to the next iteration of the enclosing loop")
         else:
             raise AssertionError(f"check: unexpected {type(stmt).__name__}")
 
     def return_stmt(self, stmt: nodes.Return) -> None:
         """`return [value];`: a value exactly when the function returns one
-        (E423; the kernel builds with -Werror=return-type)."""
+        (E424; the kernel builds with -Werror=return-type)."""
         func = self.func
         if stmt.value is None:
             if func is not None and func.ret != "void":
-                self.env.error("E423", f"`return` without a value in `{func.name}()`, which "
+                self.env.error("E424", f"`return` without a value in `{func.name}()`, which "
                                f"returns {func.ret}", stmt.span, "return a value, e.g. "
                                "`return 0;` or `return -EINVAL;`")
             return
         if func is None:
-            self.env.error("E423", f"`return` with a value in {self.what}: a task or irq body "
+            self.env.error("E424", f"`return` with a value in {self.what}: a task or irq body "
                            "returns nothing", stmt.value.span,
                            "write `return;`, or store the value in a local for task.var")
             self.expr.root(stmt.value)
             return
         if func.ret == "void":
-            self.env.error("E423", f"`return` with a value in `{func.name}()`, which returns "
+            self.env.error("E424", f"`return` with a value in `{func.name}()`, which returns "
                            "void", stmt.value.span, "write `return;`, or declare the function "
                            "with a return type")
             self.expr.root(stmt.value)
             return
         ty = self.value(stmt.value, func.decl.ret_user, Pos.WHOLE)
-        if func.ret == PAGE_TYPE and ty is Ty.INT and self.env.fold(stmt.value) != 0:
-            self.env.error("E416", f"`{func.name}()` returns a struct page *, but "
-                           f"`{self.env.text(stmt.value)}` is not a page", stmt.value.span,
-                           "return a page, PAGES[i], kmap_to_page(addr) or NULL")
+        if func.ret in PAGE_TYPES:
+            self.page_store(func.name, stmt.value, ty, func.ret, f"`{func.name}()` returns")

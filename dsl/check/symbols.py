@@ -18,15 +18,19 @@ MAX_EXPR_DEPTH = 200   # the runtime evaluator recurses on expression trees
 MAX_BLOCK_DEPTH = 50   # keeps the checker's and the lowering's recursion small
 MAX_PAGES = 4096       # every page is part of every explored state
 
-# Functions whose value is a struct page *, not a kernel virtual address.
-PAGE_RETURNING = frozenset({"kmap_to_page"})
+# Functions whose value is a struct page * (or struct folio *), not a kernel
+# virtual address.
+PAGE_RETURNING = frozenset({"kmap_to_page", "page_folio", "folio_page"})
+FOLIO_RETURNING = frozenset({"page_folio"})
 
 # Built-ins lowered to a Check instruction when they are a whole statement.
 CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
 
 PAGE_TYPE = "struct page *"
-# Pointer types that hold addresses (struct page * holds a page).
-POINTER_TYPES = frozenset(t for t in nodes.POINTER_TYPES if t != PAGE_TYPE)
+FOLIO_TYPE = "struct folio *"     # an order-0 folio: its page's own pointer
+PAGE_TYPES = frozenset({PAGE_TYPE, FOLIO_TYPE})
+# Pointer types that hold addresses (struct page * and struct folio * hold pages).
+POINTER_TYPES = frozenset(t for t in nodes.POINTER_TYPES if t not in PAGE_TYPES)
 
 
 
@@ -106,6 +110,7 @@ class Symbols:
     globals: dict[str, VarSym] = field(default_factory=dict)
     percpus: dict[str, VarSym] = field(default_factory=dict)
     locks: dict[str, int] = field(default_factory=dict)
+    mutexes: set[str] = field(default_factory=set)     # the locks that are struct mutex
     contexts: dict[str, ContextSym] = field(default_factory=dict)
     functions: dict[str, FuncSym] = field(default_factory=dict)
     page_total: int = 0
@@ -119,9 +124,9 @@ class Symbols:
         if name in self.percpus:
             return "per-CPU variable"
         if name in self.locks:
-            return "spinlock"
+            return "mutex" if name in self.mutexes else "spinlock"
         if name in self.contexts:
-            return "irq" if self.contexts[name].decl.is_irq else "task"
+            return self.contexts[name].decl.kind
         if name in self.functions:
             return "function"
         return None
@@ -158,10 +163,11 @@ class LocalSym:
     span: nodes.Span
     const: bool = False
     user: bool = False      # a `__user` pointer: it holds a user-space address
+    init: nodes.Expr | None = None   # the declaration's initialiser, for hints
 
     @property
     def is_page(self) -> bool:
-        return self.ctype == PAGE_TYPE
+        return self.ctype in PAGE_TYPES
 
 
 class Scope:
@@ -189,8 +195,8 @@ class Scope:
         return self._frames[-1].get(name) if self._frames else None
 
     def declare(self, name: str, ctype: str, span: nodes.Span, const: bool = False,
-                user: bool = False) -> LocalSym:
-        sym = LocalSym(name, len(self.slot_names), ctype, span, const, user)
+                user: bool = False, init: nodes.Expr | None = None) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span, const, user, init)
         self.slot_names.append(name)
         self._frames[-1][name] = sym
         return sym
@@ -328,7 +334,7 @@ def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int], word: Word = Wor
         return fold(chosen, lookup, word)
     if isinstance(expr, nodes.SizeofType):
         return sizeof(expr.ctype, word.bits)
-    if isinstance(expr, nodes.Cast) and expr.ctype not in ("void", PAGE_TYPE):
+    if isinstance(expr, nodes.Cast) and expr.ctype != "void" and expr.ctype not in PAGE_TYPES:
         return wrap(fold(expr.operand, lookup, word), *conv(expr.ctype, word))
     if isinstance(expr, nodes.Binary):
         first, ops = chain(expr)

@@ -25,10 +25,12 @@ from kmap_scenarios.dsl.syntax.source import Diagnostic, did_you_mean
 
 # Words that start a top-level item (the `int` of `int G = 0;` included, and
 # the words a function definition starts with).
-ITEM_KEYWORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "task", "irq",
-                 "schedule", "expect")
+ITEM_KEYWORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "struct",
+                 "DEFINE_MUTEX", "task", "irq", "softirq", "schedule", "expect")
 TOPLEVEL_WORDS = ITEM_KEYWORDS + ("static", "inline", "__always_inline", "noinline") + tuple(
-    w for w in TYPE_WORDS if w != "int")
+    w for w in TYPE_WORDS if w not in ITEM_KEYWORDS)
+# The words a function definition starts with, but not a global's `int`.
+_NOT_INT_STARTS = frozenset(TOPLEVEL_WORDS[len(ITEM_KEYWORDS):]) | {"struct"}
 
 # Named regexp terminals of grammar/kmap.lark, as prose.
 _TERMINAL_PROSE = {
@@ -283,7 +285,7 @@ def _type_at_top_level(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     if ctx.open or ctx.kind not in ("=", ";", "[") or "(" not in ctx.accepts:
         return None
     first = ctx.item[0] if ctx.item else None
-    if first is None or str(first) not in TOPLEVEL_WORDS[len(ITEM_KEYWORDS):]:
+    if first is None or str(first) not in _NOT_INT_STARTS:
         return None
     return (f"`{first}` at top level: globals are `int` or `percpu int`",
             "write `int NAME = EXPR;` here, or declare the variable inside a task body",

@@ -179,7 +179,7 @@ SCALAR_TYPES = ("int", "long", "short", "char", "bool", "u8", "u16", "u32", "u64
                 "pgoff_t", "loff_t", "unsigned int", "unsigned long", "unsigned char",
                 "unsigned short", "long long", "unsigned long long")
 POINTER_TYPES = ("void *", "char *", "u8 *", "unsigned char *", "unsigned long *",
-                 "struct page *")
+                 "struct page *", "struct folio *")
 TYPES = SCALAR_TYPES + POINTER_TYPES
 
 
@@ -359,16 +359,19 @@ class IntDecl:
 
 @dataclass(frozen=True, slots=True)
 class LockDecl:
-    """``spinlock_t NAME;``"""
+    """``spinlock_t NAME;``, or a mutex: ``struct mutex NAME;`` /
+    ``DEFINE_MUTEX(NAME);`` (kind "mutex")."""
 
     name: str
     span: Span
     name_span: Span
+    kind: str = "spinlock_t"
 
 
 @dataclass(frozen=True, slots=True)
 class TaskDecl:
-    """``task NAME [on cpuN] { ... }`` or ``irq NAME on cpuN { ... }``."""
+    """``task NAME [on cpuN] { ... }``, ``irq NAME on cpuN { ... }`` or
+    ``softirq NAME on cpuN { ... }`` (a handler too: is_irq and is_softirq)."""
 
     name: str
     cpu: int | None
@@ -377,6 +380,12 @@ class TaskDecl:
     span: Span
     name_span: Span
     cpu_span: Span | None
+    is_softirq: bool = False
+
+    @property
+    def kind(self) -> str:
+        """'task', 'irq' or 'softirq', for messages."""
+        return "softirq" if self.is_softirq else "irq" if self.is_irq else "task"
 
 
 @dataclass(frozen=True, slots=True)

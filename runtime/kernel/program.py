@@ -370,11 +370,20 @@ class ContextInfo:
     # pc -> the function (Program.functions index) whose linked code holds
     # it, -1 for the body; empty when the context calls no function
     func_at: tuple[int, ...] = ()
+    # A softirq (`softirq NAME on cpuN`) is a handler too (is_irq), with its
+    # vector number among the scenario's softirqs; raised_at_boot when no
+    # raise_softirq() in the file raises it (runtime/kernel/softirq.py).
+    softirq_nr: int = -1
+    raised_at_boot: bool = False
     # pc -> is_free(code[pc]), for the step loop (made here, from code)
     free_at: tuple[bool, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "free_at", tuple(is_free(i) for i in self.code))
+
+    @property
+    def is_softirq(self) -> bool:
+        return self.softirq_nr >= 0
 
     def function_at(self, pc: int) -> int:
         """The function whose code holds pc, or -1 for the body."""
@@ -422,11 +431,17 @@ class Program:
     schedule: tuple[ScheduleStep, ...] | None
     schedule_line: int = 0
     functions: tuple[FunctionInfo, ...] = ()
+    mutexes: frozenset[int] = frozenset()  # indices in ``locks`` that are struct mutex
+    slab_pages: tuple[int, ...] = ()       # pages of the kmalloc arena (runtime/kernel/slab.py)
     # derived lookups
     pfn_to_page: dict[int, int] = field(default_factory=dict, compare=False)
+    softirqs: list[int] = field(default_factory=list, compare=False)  # vector -> context
 
     def __post_init__(self) -> None:
         self.pfn_to_page.update({p.pfn: i for i, p in enumerate(self.pages)})
+        self.softirqs.extend(i for _, i in sorted((c.softirq_nr, i) for i, c
+                                                  in enumerate(self.contexts)
+                                                  if c.softirq_nr >= 0))
 
     def context_index(self, name: str) -> int | None:
         for i, c in enumerate(self.contexts):

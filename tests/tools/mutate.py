@@ -68,7 +68,7 @@ EQUIVALENT: dict[str, str] = {
         "map_new_virtual's only caller tests `not vaddr`, which None and 0 both pass",
     "runtime/kernel/pkmap.py:174:8:return->None":
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)",
-    "runtime/kernel/sched.py:81:8:return->None":
+    "runtime/kernel/sched.py:92:8:return->None":
         "unreachable: a task stops being READY only through leave_cpu (pkmap sleep, exit, kill), "
         "so no CPU's curr is a task that is not READY",
     "runtime/kernel/cache.py:134:40:const+1":
