@@ -51,8 +51,10 @@ def kmap_local_pfn_prot(tx: Tx, pfn: int) -> int:
     if tx.program.pfn_to_page.get(pfn) is None:
         tx.bug(R.BAD_PFN, pfn)
     preempt.migrate_disable(tx)
-    # kmap_local_idx_push()
-    if tx.in_irq() and not tx.irqs_disabled():
+    # kmap_local_idx_push(): in_hardirq() is the preempt count's hardirq
+    # bits, not "a handler": a softirq (also an is_irq context here) with
+    # interrupts on maps without a warning, as NET_RX's frag copies do.
+    if preempt.in_hardirq(tx) and not tx.irqs_disabled():
         tx.warn_once(R.KMAP_LOCAL_HARDIRQ)
     idx = tx.ctxs[cur].kmap_idx + cfg.km_incr
     tx.set(cur, kmap_idx=idx)
