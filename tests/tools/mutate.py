@@ -12,6 +12,7 @@ out of the score.
     python tests/tools/mutate.py --module runtime/kernel/dma.py --per-module 10
     python tests/tools/mutate.py --list                # the sample, no test runs
     python tests/tools/mutate.py --show 'runtime/kernel/pkmap.py:147:7:Lt->LtE'
+    python tests/tools/mutate.py --id 'runtime/kernel/pkmap.py:147:7:Lt->LtE'   # run just that one
 
 Exit status 0 when every module kills at least THRESHOLD of its
 non-equivalent mutants, 1 when one does not, 2 when the tests fail before
@@ -66,15 +67,41 @@ EQUIVALENT: dict[str, str] = {
         "both, flush clears both), so flush never meets count 1 with pte_none",
     "runtime/kernel/pkmap.py:82:12:return->None":
         "map_new_virtual's only caller tests `not vaddr`, which None and 0 both pass",
+    "runtime/kernel/pkmap.py:167:8:return->None":
+        "the stub is reached only from the kmap_high_get built-in, which stores 0 for None "
+        "(machine._store, builtins.call_value); kmap_local and dma call it only with "
+        "ARCH_NEEDS_KMAP_HIGH_GET",
     "runtime/kernel/pkmap.py:174:8:return->None":
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)",
+    "runtime/kernel/kmap_local.py:37:7:And->Or":
+        "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has no "
+        "ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 at once",
+    "runtime/kernel/kmap_local.py:125:7:Lt->LtE#1":
+        "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
+        "the task or panicking in an irq), so top < len(pteval) whenever top >= 0",
     "runtime/kernel/sched.py:81:8:return->None":
         "unreachable: a task stops being READY only through leave_cpu (pkmap sleep, exit, kill), "
         "so no CPU's curr is a task that is not READY",
+    "runtime/kernel/sched.py:123:34:False->True":
+        "both callers of switch_to (machine.step, machine.switch_step) clear the incoming task's "
+        "resched flag right after it, and nothing in between reads it or can raise",
+    "runtime/kernel/sched.py:218:48:Lt->LtE":
+        "a lock's owner is the tx.ci that took it, always a task or irq of the program: idle "
+        "contexts (indices >= len(contexts)) run no code, so owner == len(contexts) never occurs",
+    "runtime/kernel/sched.py:221:4:return->None":
+        "the only caller (builtins._spin_lock) tests the result's truth",
+    "runtime/kernel/cache.py:39:15:Add->Sub":
+        "the test only skips rebuilding equal bytes: buf[off:off-n] is empty, or (len(buf) == 2n) "
+        "the same slice buf[off:off+n]; checked exhaustively for buffers up to 8 bytes",
+    "runtime/kernel/cache.py:72:16:Sub->Add":
+        "k only bounds the slice data[pos:pos+k], clipped at len(data), and pos, which then "
+        "ends the loop either way",
     "runtime/kernel/cache.py:134:40:const+1":
         "every caller passes a page-aligned address, which the wider mask leaves as it is",
     "runtime/kernel/cache.py:144:27:const+1":
         "the only caller passes a page-aligned address, whose bit 0 the mask never sees set",
+    "runtime/kernel/cache.py:156:13:Add->Sub":
+        "the only caller (dma.start) passes off = 0",
     "runtime/kernel/dma.py:31:45:const+1":
         "NOTHING is only compared by name and never stored (start returns before the progress "
         "tuple); 4 is still distinct from CLEAN, INVALIDATE and FLUSH",
@@ -385,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="seconds per test run; default: 10 times the unmutated run, at least 20")
     ap.add_argument("--list", action="store_true", help="print the sampled mutants, run nothing")
     ap.add_argument("--show", metavar="ID", help="print one mutant's changed line, run nothing")
+    ap.add_argument("--id", action="append", metavar="ID",
+                    help="run only this mutant, sampled or not (repeatable)")
     args = ap.parse_args(argv)
     modules = args.module or list(MODULES)
     if args.show:
@@ -392,7 +421,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = [m for m in mutants(module) if m.id == args.show]
         print(diff_line(found[0]) if found else f"no mutant {args.show}")
         return 0 if found else 1
-    picks = {mod: sample(mod, args.seed, args.per_module) for mod in modules}
+    if args.id:
+        modules = list(dict.fromkeys(i.split(":")[0] for i in args.id))
+        picks = {mod: [m for m in mutants(mod) if m.id in args.id] for mod in modules}
+        unknown = set(args.id) - {m.id for ms in picks.values() for m in ms}
+        if unknown:
+            print(f"no mutant {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+    else:
+        picks = {mod: sample(mod, args.seed, args.per_module) for mod in modules}
     if args.list:
         for mod, picked in picks.items():
             for m in picked:
