@@ -342,14 +342,58 @@ def test_a_kunmap_local_underflow_on_cpu1_clears_the_slot_below_its_range():
 def test_kmap_to_page_of_a_direct_map_address_is_virt_to_page():
     """__kmap_to_page() (mm/highmem.c): an address outside the pkmap and
     kmap_local windows is virt_to_page(vaddr), with no warning: a lowmem
-    page's page_address(), anywhere in the page, gives the page back."""
-    p, s = final(x86("""task t on cpu0 {
+    page's page_address(), anywhere in the page, gives the page back, on
+    ARM too, where the direct map starts at PHYS_PFN_OFFSET
+    (arch/arm/include/asm/memory.h, __virt_to_phys)."""
+    body = """task t on cpu0 {
         void *l = page_address(L);
         int same = kmap_to_page(l) == L;
         int inside = kmap_to_page(l + 5) == L;
+    }"""
+    for src in (x86(body), arm(body)):
+        p, s = final(src)
+        assert (local(p, s, "t", "same"), local(p, s, "t", "inside")) == (1, 1)
+        assert not s.reports
+
+
+def test_kmap_local_of_a_page_in_the_pkmap_pool_on_arm_pins_it():
+    """__kmap_local_page_prot() (mm/highmem.c) first tries
+    arch_kmap_local_high_get(), on ARM kmap_high_get()
+    (arch/arm/include/asm/highmem.h): a page kmap()ed already is pinned at
+    its pkmap address, no fixmap slot is pushed, and the trace says so."""
+    p, e = run(arm("""task t on cpu0 {
+        void *k = kmap(P);
+        void *l = kmap_local_page(P);
+        int c = pkmap_count(P);
+        kunmap_local(l);
+        kunmap(P);
     }"""))
-    assert (local(p, s, "t", "same"), local(p, s, "t", "inside")) == (1, 1)
-    assert not s.reports
+    s = e.final
+    assert local(p, s, "t", "l") == local(p, s, "t", "k") and local(p, s, "t", "c") == 3
+    assert s.ctxs[0].kmap_idx == 0 and not s.reports
+    assert "arch_kmap_local_high_get: P already in the pkmap pool, pinned instead of a fixmap " \
+           "slot" in events(e)
+
+
+def test_an_out_of_order_kunmap_local_on_arm_leaves_the_top_pte_for_the_next_push():
+    """On ARM (KMAP_LOCAL_NON_LINEAR_PTE_ARRAY) kunmap_local_indexed()
+    clears the PTE of the address given (kmap_get_pte: virt_to_kpte(vaddr),
+    mm/highmem.c) but pops the top index: unmapping a before b leaves b's
+    PTE in slot 1, and the next kmap_local_page() pushes slot 1 again and
+    hits BUG_ON(!pte_none(*kmap_pte)) in __kmap_local_pfn_prot(), naming the
+    pfn still mapped there: Q's."""
+    p, s = final(arm("""task t on cpu0 {
+        void *a = kmap_local_page(P); void *b = kmap_local_page(Q);
+        kunmap_local(a);
+        void *c = kmap_local_page(R);
+        int after = 1;
+    }"""))
+    q = p.pages[1].pfn
+    assert heads(p, s)[:2] == ["WARNING: CPU: 0 PID: 1 at kunmap_local_indexed (mm/highmem.c)",
+                               "kernel BUG at mm/highmem.c:__kmap_local_pfn_prot!"]
+    assert texts(p, s)[1].splitlines()[1] == \
+        f"BUG_ON(!pte_none(*kmap_pte)): slot 1 of CPU 0 still maps pfn {q:#x}"
+    assert local(p, s, "t", "after") == 0
 
 
 # ------------------------------------------------------- scheduler, locks
@@ -385,6 +429,21 @@ irq timer on cpu0 { preempt_disable(); }
 task t on cpu0 { int a = 1; }
 task u on cpu0 { int b = 1; }"""), "timer, t, u")
     assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+
+
+def test_a_task_that_migrates_leaves_its_old_cpu_idle():
+    """A running task moved to another CPU (the stopper thread's
+    migration, kernel/sched/core.c migration_cpu_stop -> move_queued_task)
+    leaves its old CPU to run its idle task: once done, the machine is as if
+    the task had run on cpu1 from the start; the trace names the move."""
+    src = """config { ARCH = x86; PAGE_SIZE = 64; NR_CPUS = 2; CONFIG_PREEMPTION = y; }
+int g = 0;
+task t { g = 1; g = 2; }"""
+    _, moved = run(src, "t@cpu0:1, t@cpu1")
+    _, there = run(src, "t@cpu1")
+    assert events(moved) == ["cpu0 runs t", "t migrates cpu0 -> cpu1", "t returns to user space"]
+    assert moved.final == there.final
+    assert [c.curr for c in moved.final.cpus] == [-1, -1]
 
 
 def test_spinlock_contention_on_two_cpus_is_no_bug():
@@ -677,6 +736,7 @@ def test_device_write_writes_exactly_its_bytes():
     offset, in RAM; nothing else changes."""
     p, e = run(cached("task t on cpu0 { device_write(B, 8, 0x15a, 4); }"))
     assert e.final.ram[0] == bytes(8) + b"\x5a" * 4 + bytes(52)
+    assert e.final.newest[0] == e.final.ram[0]     # the newest value of every byte
     assert "device writes 0x5a x 4 to B[8..] in RAM" in events(e)
 
 
