@@ -67,6 +67,8 @@ EQUIVALENT: dict[str, str] = {
         "both, flush clears both), so flush never meets count 1 with pte_none",
     "runtime/kernel/pkmap.py:82:12:return->None":
         "map_new_virtual's only caller tests `not vaddr`, which None and 0 both pass",
+    "runtime/kernel/pkmap.py:105:12:return->None":
+        "kmap_high_start's only caller (builtins._kmap) tests `if vaddr`, which None and 0 both fail",
     "runtime/kernel/pkmap.py:167:8:return->None":
         "the stub is reached only from the kmap_high_get built-in, which stores 0 for None "
         "(machine._store, builtins.call_value); kmap_local and dma call it only with "
@@ -455,7 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout = args.timeout or max(20.0, 10 * (time.monotonic() - start))
             print(f"{mod}: {len(picked)} mutants (seed {args.seed}), timeout {timeout:.0f} s", flush=True)
             scores.append(run_module(tree, mod, picked, timeout))
-    print(f"\nseed {args.seed}, {args.per_module or 'all'} mutants per module")
+    print("\nthe chosen mutants" if args.id else
+          f"\nseed {args.seed}, {args.per_module or 'all'} mutants per module")
     for s in scores:
         print(f"{s.module:24} {s.killed:3}/{s.total:<3} killed ({s.equivalent} equivalent excluded)"
               f"  {100 * s.ratio:5.1f}%")
