@@ -59,9 +59,9 @@ def test_exit_2_on_usage_errors(argv: tuple[str, ...], tmp_path: Path):
 
 def test_missing_file_and_directory_are_usage_errors(tmp_path: Path):
     _, err, code = kmap("run", str(tmp_path / "nope.kmap"))
-    assert code == 2 and "no such file" in err
+    assert code == 2 and err == f"kmap: {tmp_path / 'nope.kmap'}: No such file or directory\n"
     _, err, code = kmap("run", str(tmp_path))
-    assert code == 2 and "is a directory" in err
+    assert code == 2 and err == f"kmap: {tmp_path}: Is a directory\n"
 
 
 @pytest.mark.parametrize("text", [

@@ -94,12 +94,15 @@ def test_the_wheel_has_one_import_name(wheel: Path) -> None:
     for needed in ("kmap_scenarios/__init__.py", "kmap_scenarios/py.typed",
                    "kmap_scenarios/runtime/kernel/pkmap.py", "kmap_scenarios/grammar/kmap.lark",
                    "kmap_scenarios/examples/pkmap/first_slot.kmap",
-                   "kmap_scenarios/dsl/cli/main.py"):
+                   "kmap_scenarios/dsl/cli/main.py",
+                   "kmap_scenarios/dsl/formats/schemas/kmap-report.schema.json",
+                   "kmap_scenarios/dsl/testing/plugin.py"):
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "kmap = kmap_scenarios.dsl.cli.main:main" in text
     assert "kmap = kmap_scenarios.dsl.editors.lexer:KmapLexer" in text
+    assert "[pytest11]\nkmap = kmap_scenarios.dsl.testing.plugin" in text
 
 
 def test_kmap_runs_beside_packages_named_runtime_and_dsl(tmp_path: Path) -> None:

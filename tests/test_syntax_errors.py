@@ -36,7 +36,6 @@ BAD = [
      "expected `;` after the statement", "end with `;`"),
     (T + "expect always Q[0] = 0x55;\n", "E101", "use `==` to compare", ""),
     ("task t { if (x = 1) { } }\n", "E101", "use `==` to compare", ""),
-    ("irq h { foo(); }\n", "E101", "irq `h` needs a CPU", "on cpu0"),
     ("task t on cpu0 kmap(P);\n", "E101", "must be a block in braces", "between `{` and `}`"),
     ("page P = alloc_page(GFP_KERNEL);\nkmap(P);\n" + T, "E101",
      "statements and calls belong inside a task or irq body", "task NAME"),
@@ -196,9 +195,10 @@ expect never BUG
 expect sometimes a.v == 1;
 """
     diags = errors(src)
+    # `irq h` without a CPU is the checker's E418, which a file with syntax
+    # errors never reaches
     assert [(d.span.line, d.code) for d in diags] == [
-        (5, "E101"), (12, "E101"), (14, "E101"), (17, "E101"), (22, "E101"), (26, "E101"),
-        (30, "E101")]
+        (5, "E101"), (12, "E101"), (14, "E101"), (17, "E101"), (22, "E101"), (30, "E101")]
 
 
 def test_recovery_after_an_unmatched_brace() -> None:
@@ -243,7 +243,6 @@ def test_3000_deep_parentheses() -> None:
 
 @pytest.mark.parametrize("src", [
     "task t { x = " + "- " * 3000 + "1; }\n",
-    "task t { x = " + "+".join(["1"] * 3000) + "; }\n",
     "task t { x = " + "a[" * 3000 + "0" + "]" * 3000 + "; }\n",
     "task t { x = " + "f(" * 3000 + ")" * 3000 + "; }\n",
     "task t " + "{" * 3000 + "}" * 3000 + "\n",
@@ -252,6 +251,11 @@ def test_3000_deep_parentheses() -> None:
 ])
 def test_deep_input_gives_e104_not_a_traceback(src: str) -> None:
     assert [d.code for d in errors(src)] == ["E104"]
+
+
+def test_a_long_chain_is_not_deep() -> None:
+    # nesting, not length: a chain of binary operators is one level
+    parse_text("task t { x = " + "+".join(["1"] * 3000) + "; }\n", "long.kmap")
 
 
 def test_deep_unclosed_input() -> None:

@@ -195,8 +195,8 @@ def declare_int(env: Env, decl: nodes.IntDecl, fresh: bool) -> None:
 def declare_context(env: Env, decl: nodes.TaskDecl, fresh: bool) -> None:
     """A task or irq: E418 an irq needs a CPU, E305 the CPU must exist."""
     if decl.is_irq and decl.cpu is None:
-        env.error("E418", f"irq `{decl.name}` needs a CPU: irq {decl.name} on cpu0 {{ ... }}",
-                  decl.name_span, "an interrupt fires on one CPU")
+        env.error("E418", f"irq `{decl.name}` needs a CPU: `irq {decl.name} on cpuN {{ ... }}`",
+                  decl.name_span, "an interrupt handler fires on one CPU, so name it, e.g. `on cpu0`")
     if decl.cpu is not None:
         check_cpu(env, decl.cpu, decl.cpu_span or decl.name_span)
     if fresh:

@@ -15,7 +15,7 @@ from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty, arity_message
 from kmap_scenarios.dsl.syntax.names import Builtin, Where
 from kmap_scenarios.dsl.syntax.source import did_you_mean, did_you_mean_or_list
 from kmap_scenarios.dsl.check.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, LocalSym, PageSym, Scope,
-                         expr_depth, try_fold)
+                         chain, expr_depth, try_fold)
 
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
 
@@ -60,7 +60,11 @@ class ExprCheck:
         if isinstance(expr, nodes.Call):
             return self.call(expr, Pos.NESTED)
         if isinstance(expr, (nodes.Unary, nodes.Binary)):
-            parts = [expr.operand] if isinstance(expr, nodes.Unary) else [expr.left, expr.right]
+            if isinstance(expr, nodes.Unary):
+                parts = [expr.operand]
+            else:   # a chain, however long, without recursion
+                first, ops = chain(expr)
+                parts = [first, *(op.right for op in ops)]
             tys = [self.value(p) for p in parts]
             return Ty.BAD if Ty.BAD in tys else Ty.INT
         if isinstance(expr, nodes.Deref):

@@ -27,9 +27,9 @@ def check_body(env: Env, decl: nodes.TaskDecl) -> None:
 class BodyCheck:
     """Walks one body with its scopes; expressions go to an ExprCheck."""
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, scope: Scope | None = None) -> None:
         self.env = env
-        self.scope = Scope()
+        self.scope = Scope() if scope is None else scope
         self.expr = ExprCheck(env, Mode.BODY, self.scope)
 
     def block(self, block: nodes.Block) -> None:

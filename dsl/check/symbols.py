@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.syntax.source import Source
+from kmap_scenarios.runtime.kernel import ctext
 
 MAX_EXPR_DEPTH = 200   # the runtime evaluator recurses on expression trees
 MAX_BLOCK_DEPTH = 50   # keeps the checker's and the lowering's recursion small
@@ -160,6 +161,15 @@ class Scope:
     def visible(self) -> list[str]:
         return sorted({n for frame in self._frames for n in frame})
 
+    def copy(self) -> Scope:
+        """An independent copy: the REPL checks and lowers each statement
+        against the scope its task had after the ones before
+        (dsl/lower/append.py)."""
+        new = Scope()
+        new._frames = [dict(frame) for frame in self._frames]
+        new.slot_names = list(self.slot_names)
+        return new
+
 
 def ctype_width(ctype: str, bits: int) -> tuple[int, bool]:
     """(width in bits, signed) of a local of C type ``ctype``.
@@ -241,18 +251,26 @@ def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
     if isinstance(expr, nodes.Unary):
         return c_unary(expr.op, fold(expr.operand, lookup))
     if isinstance(expr, nodes.Binary):
-        a = fold(expr.left, lookup)
-        # && and || do not evaluate their right operand when C would not.
-        if expr.op == "&&" and not a or expr.op == "||" and a:
-            return int(expr.op == "||")
-        b = fold(expr.right, lookup)
-        try:
-            return c_binary(expr.op, a, b)
-        except ZeroDivisionError:
-            raise NotConstant(expr, "division by zero in a constant expression") from None
-        except ValueError:
-            raise NotConstant(expr, "negative shift count in a constant expression") from None
+        first, ops = chain(expr)
+        a = fold(first, lookup)
+        for op in ops:
+            a = _fold_binary(op, a, lookup)
+        return a
     raise NotConstant(expr, "not a constant expression")
+
+
+def _fold_binary(expr: nodes.Binary, a: int, lookup: Callable[[nodes.Name], int]) -> int:
+    """One operator of a constant chain, its left operand's value ``a``."""
+    # && and || do not evaluate their right operand when C would not.
+    if expr.op == "&&" and not a or expr.op == "||" and a:
+        return int(expr.op == "||")
+    b = fold(expr.right, lookup)
+    try:
+        return c_binary(expr.op, a, b)
+    except ZeroDivisionError:
+        raise NotConstant(expr, "division by zero in a constant expression") from None
+    except ValueError:
+        raise NotConstant(expr, "negative shift count in a constant expression") from None
 
 
 def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], int]:
@@ -275,14 +293,35 @@ def try_fold(expr: nodes.Expr, int_value: Callable[[str], int]) -> int | None:
 
 
 def expr_depth(expr: nodes.Expr) -> int:
-    """Nesting depth of an expression tree, computed without recursion."""
+    """Nesting depth of an expression tree, computed without recursion.
+
+    The left operand of a binary operator is at the operator's level (a
+    chain `a + b + c` is one level): every stage walks such a chain with a
+    loop (``chain``), so only the other nesting costs recursion."""
     deepest = 0
     stack: list[tuple[nodes.Expr, int]] = [(expr, 1)]
     while stack:
         node, d = stack.pop()
         deepest = max(deepest, d)
-        stack.extend((child, d + 1) for child in children(node))
+        if isinstance(node, nodes.Binary):
+            stack += ((node.left, d), (node.right, d + 1))
+        else:
+            stack.extend((child, d + 1) for child in children(node))
     return deepest
+
+
+def chain(expr: nodes.Binary) -> tuple[nodes.Expr, list[nodes.Binary]]:
+    """A chain of binary operators as its first operand and its operators
+    in the order they apply: `a - b + c` is (a, [a - b, (a - b) + c]). The
+    stages walk a chain with this instead of recursing down its left
+    operands, however long it is."""
+    ops: list[nodes.Binary] = []
+    node: nodes.Expr = expr
+    while isinstance(node, nodes.Binary):
+        ops.append(node)
+        node = node.left
+    ops.reverse()
+    return node, ops
 
 
 def walk(expr: nodes.Expr, into_calls: bool = True) -> list[nodes.Expr]:
@@ -326,36 +365,34 @@ def source_text(source: Source, span: nodes.Span) -> str | None:
     return text.strip() or None
 
 
-_PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
-         "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8,
-         "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
+def unparse(expr: nodes.Expr) -> str:
+    """C text of an expression (for nodes built without source positions),
+    by the one printer of runtime/kernel/ctext.py."""
+    return ctext.c_text(expr, _shape)
 
 
-def unparse(expr: nodes.Expr, prec: int = 0) -> str:
-    """C text of an expression (for nodes built without source positions)."""
-    if isinstance(expr, nodes.IntLit):
-        return str(expr.value)
-    if isinstance(expr, nodes.StrLit):
-        return '"' + expr.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(expr, nodes.Name):
-        return expr.id
-    if isinstance(expr, nodes.Member):
-        return f"{expr.obj}.{expr.field}"
-    if isinstance(expr, nodes.Index):
-        return f"{unparse(expr.base, 11)}[{unparse(expr.index)}]"
-    if isinstance(expr, nodes.Call):
-        return f"{expr.func}({', '.join(unparse(a) for a in expr.args)})"
-    if isinstance(expr, nodes.Binary):
-        p = _PREC[expr.op]
-        text = f"{unparse(expr.left, p)} {expr.op} {unparse(expr.right, p + 1)}"
-        return f"({text})" if p < prec else text
-    if isinstance(expr, nodes.AddrOf):
-        op = "&"
-    elif isinstance(expr, nodes.Deref):
-        op = "*"
-    else:
-        op = expr.op
-    return f"{op}{unparse(expr.operand, 11)}"
+def _shape(node: object) -> ctext.Shape:
+    """What a source expression node is, for the printer."""
+    if isinstance(node, nodes.IntLit):
+        return ctext.Leaf(str(node.value))
+    if isinstance(node, nodes.StrLit):
+        return ctext.Leaf('"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    if isinstance(node, nodes.Name):
+        return ctext.Leaf(node.id)
+    if isinstance(node, nodes.Member):
+        return ctext.Leaf(f"{node.obj}.{node.field}")
+    if isinstance(node, nodes.Index):
+        return ctext.Subscript(node.base, node.index)
+    if isinstance(node, nodes.Call):
+        return ctext.Call(node.func, node.args)
+    if isinstance(node, nodes.Binary):
+        return ctext.Infix(node.op, node.left, node.right)
+    if isinstance(node, nodes.AddrOf):
+        return ctext.Prefix("&", node.operand)
+    if isinstance(node, nodes.Deref):
+        return ctext.Prefix("*", node.operand)
+    assert isinstance(node, nodes.Unary)
+    return ctext.Prefix(node.op, node.operand)
 
 
 def text_of(source: Source, expr: nodes.Expr) -> str:

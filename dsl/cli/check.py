@@ -6,11 +6,11 @@ verdicts and the text and JSON formats are dsl/formats/check_text.py.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
+from kmap_scenarios.dsl.cli import machine_out
 from kmap_scenarios.dsl.cli.random_runs import random_check as run_random
 from kmap_scenarios.dsl.formats.check_text import exit_status, text, to_json, verdicts_of
 from kmap_scenarios.dsl.cli.usage import Usage
@@ -46,7 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run every step through the handlers instead of reusing "
                         "recorded steps (identical results; slower)")
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
                    help="instead of every execution, N random ones (never proves always/never; "
@@ -108,9 +107,9 @@ def check(args: argparse.Namespace) -> int:
     if opts.progress:
         sys.stderr.write("\r\033[K")
     verdicts = verdicts_of(program, result)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(program, result, verdicts), indent=2, sort_keys=True) + "\n")
-    else:
+    if machine_out.wanted(args):
+        machine_out.collect(args, to_json(program, result, verdicts))
+    if args.format == "text":
         # the traces are replays: printed while the time lasts
         sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace,
                               limits))

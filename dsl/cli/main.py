@@ -1,4 +1,4 @@
-"""The `kmap` command: run | check | repl | lint.
+"""The `kmap` command: run | check | lint | test | repl | examples.
 
 Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
@@ -18,8 +18,8 @@ import traceback
 from typing import Sequence
 
 from kmap_scenarios import __version__
-from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, EX_SOFTWARE, EX_USAGE, Usage
-from kmap_scenarios.dsl.lower.load import FileError, load
+from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_SOFTWARE, EX_USAGE, Usage
+from kmap_scenarios.dsl.lower.load import FileError
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
 
 
@@ -32,19 +32,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
     p.add_argument("--version", action="version", version=f"kmap {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    from kmap_scenarios.dsl.cli import kmaptest, machine_out
     run = sub.add_parser("run", help="one execution, with its trace")
-    run.add_argument("file")
+    run.add_argument("file", nargs="+")
+    machine_out.add_arguments(run)
     g = run.add_mutually_exclusive_group()
     g.add_argument("--schedule", metavar="ITEMS", help='e.g. "dma:2, writer, dma"')
     g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
     run.add_argument("--max-steps", type=int, default=100_000, metavar="N")
     run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
     chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
-    chk.add_argument("file")
+    chk.add_argument("file", nargs="+")
     from kmap_scenarios.dsl.cli import check as check_cli
     check_cli.add_arguments(chk)
+    machine_out.add_arguments(chk)
     lint = sub.add_parser("lint", help="parse and check a file without running it")
     lint.add_argument("file", nargs="+")
+    machine_out.add_arguments(lint)
+    test = sub.add_parser("test", help="check .kmap files against their // Result: blocks")
+    kmaptest.add_arguments(test)
+    machine_out.add_arguments(test)
     repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
     repl.add_argument("file", nargs="?")
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
@@ -81,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except Usage as e:
         print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
-              "usage: kmap run|check|lint|repl FILE [options], kmap examples; see kmap --help",
+              "usage: kmap run|check|lint FILE... [options], kmap test [PATH...], kmap repl [FILE], "
+              "kmap examples; see kmap --help",
               file=sys.stderr)
         return EX_USAGE
     except SystemExit as e:  # --help
@@ -159,22 +167,18 @@ def _internal(args: argparse.Namespace, detail: str) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from kmap_scenarios.dsl.cli import multi
     if args.command == "run":
         from kmap_scenarios.dsl.cli import run as run_cli
-        return run_cli.run(args)
+        return multi.each(args, run_cli.run)
     if args.command == "check":
         from kmap_scenarios.dsl.cli import check as check_cli
-        return check_cli.check(args)
+        return multi.each(args, check_cli.check)
     if args.command == "lint":
-        status = EX_OK
-        for f in args.file:
-            try:
-                load(f)
-                print(f"{f}: ok")
-            except InputError as e:
-                print(e.render(), file=sys.stderr)
-                status = EX_DATAERR
-        return status
+        return multi.lint(args)
+    if args.command == "test":
+        from kmap_scenarios.dsl.cli import kmaptest
+        return kmaptest.test(args)
     if args.command == "examples":
         from kmap_scenarios.dsl.cli import examples
         return examples.run(args.copy)

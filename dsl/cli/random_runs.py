@@ -17,11 +17,11 @@ text and JSON layouts are those of dsl/formats/check_text.py.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 
+from kmap_scenarios.dsl.cli import machine_out
 from kmap_scenarios.dsl.formats import check_text as cc
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.kernel.machine import Action
@@ -53,10 +53,9 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
         if v.holds is False and v.witness is not None:
             shrink_verdict(program, k, v, observer, max_steps, deadline)
     result.seconds = time.monotonic() - start
-    if args.format == "json":
-        sys.stdout.write(json.dumps(cc.to_json(program, result, verdicts), indent=2,
-                                    sort_keys=True) + "\n")
-    else:
+    if machine_out.wanted(args):
+        machine_out.collect(args, cc.to_json(program, result, verdicts))
+    if args.format == "text":
         sys.stdout.write(cc.text(program, result, verdicts, False, not args.no_trace))
     return cc.exit_status(verdicts)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
+from kmap_scenarios.dsl.cli import machine_out
 from kmap_scenarios.dsl.formats import run_text as report
+from kmap_scenarios.dsl.formats.machine import run_json
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_USAGE, Usage
 from kmap_scenarios.dsl.lower.load import load
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source
@@ -21,21 +22,26 @@ def run(args: argparse.Namespace) -> int:
     items, source_label, label = _items(program, args)
     choose = sch.default_choice if args.random is None else sch.random_choice(args.random)
     try:
-        ex = sch.execute(program, items, choose, trace=not args.no_trace, max_steps=args.max_steps)
+        ex = sch.execute(program, items, choose, trace=not args.no_trace, max_steps=args.max_steps,
+                         schedule=True)
     except sch.ScheduleError as e:
         return _schedule_error(program, args, e)
-    text = sch.encode(program, ex.actions)
+    assert ex.schedule is not None
+    text = sch.runs_text(program, ex.schedule)
     assert ex.final is not None
     if ex.truncated:  # not a final state: only what its reports decide
         verdicts = report.verdicts_unfinished(program, ex.final, len(ex.actions))
     else:
         verdicts = report.verdicts_over(program, ex.endless or [ex.final])
     shown = f"{label} -> {text}" if label and label != text else text
-    sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
-                                     show_trace=not args.no_trace))
-    if any(h is False for _, h, _ in verdicts):
-        return 1
-    return 3 if any(h is None for _, h, _ in verdicts) else 0
+    status = 1 if any(h is False for _, h, _ in verdicts) else \
+        3 if any(h is None for _, h, _ in verdicts) else 0
+    if machine_out.wanted(args):
+        machine_out.collect(args, run_json(program, ex, shown, source_label, verdicts, status))
+    if args.format == "text":
+        sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
+                                         show_trace=not args.no_trace))
+    return status
 
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[
@@ -48,8 +54,8 @@ def _items(program: Program, args: argparse.Namespace) -> tuple[
     if args.random is not None:
         return None, f"--random {args.random}", ""
     if program.schedule is not None:
-        line = program.source_lines[program.schedule_line - 1].strip()
-        return program.schedule, "the file's schedule", _schedule_text(line)
+        # as parsed: the line may hold comments, or the items go on over lines
+        return program.schedule, "the file's schedule", sch.items_text(program, program.schedule)
     return None, "default policy", ""
 
 
@@ -68,15 +74,6 @@ def _schedule_error(program: Program, args: argparse.Namespace, e: sch.ScheduleE
     print(InputError(Source(program.path, "\n".join(program.source_lines)), [diag]).render(),
           file=sys.stderr)
     return EX_DATAERR
-
-
-_COMMENT = re.compile(r"/\*.*?\*/|//.*")
-
-
-def _schedule_text(line: str) -> str:
-    """The items of a `schedule` line as written, without its comments."""
-    body = _COMMENT.sub(" ", line).strip().removeprefix("schedule").strip(" ;")
-    return ", ".join(item.strip() for item in body.split(","))
 
 
 def _item_columns(text: str, k: int) -> tuple[int, int] | None:

@@ -263,7 +263,8 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
     def count(n: int) -> int | None:
         return n if r.counted else None
 
-    return {
+    from kmap_scenarios.dsl.formats.machine import extend_check
+    return extend_check(program, r, {
         "format_version": JSON_VERSION,
         "scenario": program.name,
         "path": program.path,
@@ -286,4 +287,4 @@ def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str
         "report_cut_by": list(r.report_cut),
         "statistics": {"states": r.states, "transitions": count(r.transitions),
                        "executions": count(r.executions), "max_depth": count(r.max_depth)},
-    }
+    })

@@ -54,10 +54,10 @@ def read_scenario(path: str) -> bytes:
             raise FileError(f"{path}: not a regular file (a device), not a .kmap file")
         with p.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise FileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileError(f"{path}: is a directory, not a .kmap file") from None
+    except (FileNotFoundError, IsADirectoryError) as e:
+        # as cat(1) and the kernel's tools say it: `kmap: f.kmap: No such
+        # file or directory`
+        raise FileError(f"{path}: {e.strerror}") from None
     except OSError as e:
         raise FileError(f"{path}: cannot read: {e.strerror}") from None
     if len(data) > MAX_BYTES:

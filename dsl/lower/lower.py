@@ -15,7 +15,7 @@ from dataclasses import replace
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.checker import Checked
 from kmap_scenarios.dsl.syntax.names import Arg
-from kmap_scenarios.dsl.check.symbols import CHECK_KINDS, PageSym, Scope, ctype_width, text_of
+from kmap_scenarios.dsl.check.symbols import CHECK_KINDS, PageSym, Scope, chain, ctype_width, text_of
 from kmap_scenarios.runtime.kernel import program as ir
 
 
@@ -129,7 +129,11 @@ class Exprs:
         if isinstance(e, nodes.Unary):
             return ir.Unary(e.op, self.expr(e.operand))
         if isinstance(e, nodes.Binary):
-            return ir.Binary(e.op, self.expr(e.left), self.expr(e.right))
+            first, ops = chain(e)   # however long, without recursion
+            value = self.expr(first)
+            for op in ops:
+                value = ir.Binary(op.op, value, self.expr(op.right))
+            return value
         if isinstance(e, nodes.Call):
             return self.call(e)
         if isinstance(e, nodes.Member):

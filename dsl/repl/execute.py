@@ -13,19 +13,26 @@ version; the path is replayed on it, every recorded action checked to be
 enabled, and the repl task stepped until it is parked again.
 
 Every step goes through kmap_scenarios.runtime.kernel.machine.step: there is no second engine.
+
+A typed statement takes the time it takes, not the session's length so
+far: it is compiled alone (dsl/lower/append.py) and spliced in where the
+repl task is parked, and the state carries over (the task's new locals
+zero) instead of the path being replayed. A declaration, task or
+expectation, and a statement with any problem, go the whole way above.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from kmap_scenarios.dsl.lower.append import TaskScope, append, load_with_scope
 from kmap_scenarios.dsl.lower.load import load_text, read_scenario
 from kmap_scenarios.dsl.repl.source import (DEFAULT_PATH, DEFAULT_TEXT, Kind, Region, Rendered, ReplSource,
                              map_error, new_source)
 from kmap_scenarios.dsl.syntax.source import InputError, KmapError
 from kmap_scenarios.runtime.kernel import builtins
-from kmap_scenarios.runtime.kernel.machine import Action, enabled, step
-from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.machine import Action, actions_of, enabled, step
+from kmap_scenarios.runtime.kernel.program import Program, follow_jumps
 from kmap_scenarios.runtime.search.schedule import TraceStep, preferred
 from kmap_scenarios.runtime.kernel.state import State, Status, initial_state
 
@@ -76,6 +83,8 @@ class Frame:
     steps: int            # the length of the path
     last: int             # the context that stepped last, or -1
     what: str             # what made this frame, for `undo`
+    # what the next typed statement is compiled against (dsl/lower/append.py)
+    compiled: TaskScope | None = None
 
     @property
     def actions(self) -> list[Action]:
@@ -102,11 +111,14 @@ class Frame:
 
 
 def sentinel_pc(program: Program, repl: int, line: int) -> int:
-    """The index of the instruction on the sentinel's line."""
-    for pc, ins in enumerate(program.contexts[repl].code):
-        if ins.loc.line == line:
-            return pc
-    raise AssertionError("the repl task has no sentinel")
+    """The index of the instruction on the sentinel's line: the task's
+    last statement, before its End (found without a walk of the code, a
+    long one after many statements)."""
+    code = program.contexts[repl].code
+    pc = len(code) - 2
+    if pc < 0 or code[pc].loc.line != line:
+        raise AssertionError("the repl task has no sentinel")
+    return pc
 
 
 # ------------------------------------------------------------------- opening
@@ -126,10 +138,10 @@ def open_scenario(path: str | None) -> Frame:
         where, taken = path, top_level_names(program)
     source = new_source(where, text, taken, preemption=True)
     rendered = source.render()
-    program = load_text(rendered.text, where)
+    program, compiled = load_with_scope(rendered.text, where, source.task)
     source = replace(source, points=not program.config.CONFIG_PREEMPTION)
     return Frame(source, rendered, program, initial_state(program), None, 0, -1,
-                 f"load {where}")
+                 f"load {where}", compiled)
 
 
 def top_level_names(program: Program) -> set[str]:
@@ -175,23 +187,56 @@ def extend(frame: Frame, kind: Kind, text: str,
     """A new scenario version with one typed item, the path replayed on it,
     and for a statement the repl task run until it waits again
     (``added_semicolon``: the REPL put text's final `;`, for the errors)."""
+    what = f"{kind.value} `{first_line(text)}`"
+    new: Frame | None = None
     if kind is Kind.STATEMENT:
         ready_for_statement(frame)
-    source = frame.source.add(kind, text)
-    rendered = source.render()
-    region = rendered.region(kind, len(source.typed(kind)) - 1)
-    program = _load(rendered, region, text, frame.source.path, added_semicolon)
-    state = replay_path(program, frame.actions)
-    new = Frame(source, rendered, program, state, frame.trail, frame.steps, frame.last,
-                f"{kind.value} `{first_line(text)}`")
+        new = add_statement(frame, text, what)
+    if new is None:
+        source = frame.source.add(kind, text)
+        rendered = source.render()
+        region = rendered.region(kind, len(source.typed(kind)) - 1)
+        program, compiled = _load(rendered, region, text, source, added_semicolon)
+        state = replay_path(program, frame.actions)
+        new = Frame(source, rendered, program, state, frame.trail, frame.steps, frame.last,
+                    what, compiled)
     if kind is not Kind.STATEMENT:
         return new, []
-    if state.ctxs[new.repl].pc != frame.sentinel:
+    if new.state.ctxs[new.repl].pc != frame.sentinel:
         raise AssertionError("the repl task's code changed before its new statement")
-    if not any(a[0] == new.repl for a in enabled(program, state)):
-        raise ReplError(f"task {source.task} cannot run now: {blocked_on(new, new.repl)}; "
+    if not actions_of(new.program, new.state, new.repl):
+        raise ReplError(f"task {new.source.task} cannot run now: {blocked_on(new, new.repl)}; "
                         "step the other tasks first (nothing was changed)")
     return run_statement(new)
+
+
+def add_statement(frame: Frame, text: str, what: str) -> Frame | None:
+    """The frame with one more statement, compiled alone and spliced in
+    where the repl task is parked, the state carried over; None to go
+    the whole way (the statement has a problem, which that way reports)."""
+    ts = frame.compiled
+    if ts is None or "\r" in text:
+        return None
+    source, rendered, region = frame.source.add_statement(frame.rendered, text)
+    keep = frame.sentinel
+    # the statement, what the REPL puts after it, the sentinel and the `}`
+    body = "\n".join(rendered.lines[region.line - 1:rendered.sentinel_line + 1]) + "\n"
+    shift = rendered.sentinel_line - frame.rendered.sentinel_line
+    got = append(frame.program, ts, body, region.line, keep, rendered.lines, shift)
+    if got is None:
+        return None
+    program, compiled = got
+    # what replaying the path on the new program gives: the same state,
+    # the task's new locals zero, its pc where the statement starts
+    old = frame.state
+    ci = ts.task
+    ctx = old.ctxs[ci]
+    grown = len(program.contexts[ci].local_names) - len(ctx.locals)
+    ctx = ctx._replace(locals=ctx.locals + (0,) * grown,
+                       pc=follow_jumps(program.contexts[ci].code, ctx.pc))
+    state = old._replace(ctxs=old.ctxs[:ci] + (ctx,) + old.ctxs[ci + 1:])
+    return Frame(source, rendered, program, state, frame.trail, frame.steps, frame.last, what,
+                 compiled)
 
 
 def ready_for_statement(frame: Frame) -> None:
@@ -209,10 +254,10 @@ def ready_for_statement(frame: Frame) -> None:
                         "step the other tasks first")
 
 
-def _load(rendered: Rendered, region: Region, typed: str, path: str,
-          added_semicolon: bool = False) -> Program:
+def _load(rendered: Rendered, region: Region, typed: str, source: ReplSource,
+          added_semicolon: bool = False) -> tuple[Program, TaskScope]:
     try:
-        return load_text(rendered.text, path)
+        return load_with_scope(rendered.text, source.path, source.task)
     except InputError as e:
         raise TypedError(map_error(e, rendered, region, typed, added_semicolon)) from None
 
@@ -237,7 +282,7 @@ def run_statement(frame: Frame) -> tuple[Frame, list[TraceStep]]:
     for _ in range(STATEMENT_STEPS):
         if waiting(frame):
             break
-        acts = [a for a in enabled(frame.program, frame.state) if a[0] == repl]
+        acts = actions_of(frame.program, frame.state, repl)
         if not acts:
             break
         frame, t = advance(frame, preferred(frame.program, frame.state, acts), frame.what)

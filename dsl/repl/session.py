@@ -28,7 +28,8 @@ from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
 from kmap_scenarios.runtime.kernel import reports as rr
 from kmap_scenarios.runtime.kernel.machine import Action, final_state, step
 from kmap_scenarios.runtime.kernel.program import Program, ScheduleStep
-from kmap_scenarios.runtime.search.schedule import MAX_DIGITS, TraceStep, decimal, default_choice, encode, parse_items
+from kmap_scenarios.runtime.search.schedule import (MAX_DIGITS, TraceStep, decimal, default_choice, encode,
+                                                 items_text, parse_items)
 from kmap_scenarios.runtime.kernel.state import State, Status, initial_state
 
 # A command's trace shows this many steps at each end (`trace` shows all).
@@ -98,9 +99,9 @@ class Session:
             f"scenario {p.name} ({p.path})"
         lines = [f"kmap repl: {where}", f"config: {p.config.describe()}"]
         if p.schedule is not None:
-            line = p.source_lines[p.schedule_line - 1].strip()
-            lines.append(f"the file's schedule: `run {line.removeprefix('schedule').strip(' ;')}`"
-                         " follows it")
+            # the items as parsed: the line itself may hold comments, or
+            # go on over several lines
+            lines.append(f"the file's schedule: `run {items_text(p, p.schedule)}` follows it")
         lines.append(f"Type `help` for commands; a statement runs as task {self.frame.source.task}"
                      " on cpu0.")
         return "\n".join(lines)

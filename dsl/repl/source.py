@@ -26,6 +26,7 @@ on the sentinel, becomes the first instruction of the new statement.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -85,11 +86,21 @@ class Region:
 
 @dataclass(frozen=True)
 class Rendered:
-    """The scenario text and where each typed item and the sentinel are."""
+    """The scenario text and where each typed item and the sentinel are.
 
-    text: str
+    Kept as its lines (``text.split("\n")``), which a frame shares with its
+    Program's ``source_lines`` and, string for string, with the frame
+    before: a session of N statements keeps N frames, and N copies of the
+    text would be N squared characters."""
+
+    lines: tuple[str, ...]
     regions: tuple[Region, ...]
     sentinel_line: int
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The whole scenario text."""
+        return "\n".join(self.lines)
 
     def region(self, kind: Kind, index: int) -> Region:
         """The region of one typed item."""
@@ -136,7 +147,25 @@ class ReplSource:
         out.text(self.tail)
         for i, exp in enumerate(self.typed(Kind.EXPECTATION)):
             out.item(Kind.EXPECTATION, i, exp, 0)
-        return Rendered("".join(out.parts), tuple(out.regions), sentinel)
+        return Rendered(tuple("".join(out.parts).split("\n")), tuple(out.regions), sentinel)
+
+    def add_statement(self, rendered: Rendered, text: str) -> tuple[ReplSource, Rendered, Region]:
+        """``add(Kind.STATEMENT, text)``, its rendering and the statement's
+        region, from ``rendered`` (this model's) in the time the statement
+        takes: render() writes the whole text. The statement goes where the
+        sentinel was; what follows it moves down."""
+        new = self.add(Kind.STATEMENT, text)
+        at = rendered.sentinel_line
+        stmt = tuple(INDENT + line for line in text.split("\n"))   # as _Writer.item
+        added = stmt + ((INDENT + BETWEEN,) if self.points else ())
+        lines = rendered.lines[:at - 1] + added + rendered.lines[at - 1:]
+        region = Region(Kind.STATEMENT, len(self.typed(Kind.STATEMENT)), at, len(stmt), len(INDENT))
+        # regions in the order render() writes them: declarations and
+        # statements before the sentinel, contexts and expectations after
+        before = len(self.typed(Kind.DECLARATION)) + len(self.typed(Kind.STATEMENT))
+        later = tuple(replace(r, line=r.line + len(added)) for r in rendered.regions[before:])
+        return new, Rendered(lines, rendered.regions[:before] + (region,) + later,
+                             at + len(added)), region
 
 
 class _Writer:

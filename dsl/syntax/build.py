@@ -84,7 +84,8 @@ class Builder:
     """Turns a kmap parse tree into kmap_scenarios.dsl.syntax.nodes, bottom-up, without recursion."""
 
     def build(self, tree: Tree[Token]) -> list[Item]:
-        """The top-level items of a ``start`` tree, in source order."""
+        """The top-level items of a ``start`` tree, in source order; the
+        tree is consumed (its nodes are emptied as they are built)."""
         result = self._walk(tree)
         assert isinstance(result, list)
         return result
@@ -107,6 +108,10 @@ class Builder:
             it = iter(built)
             children = [next(it) if isinstance(c, Tree) else c for c in tree.children]
             done.append(self._method(str(tree.data))(children, tree))
+            # the parse tree is consumed as it is built: a subtree's trees
+            # and tokens go as soon as its node exists, so that a large
+            # file never holds both whole
+            tree.children = []
         return done[0]
 
     def _method(self, name: str) -> Callable[[Children, Tree[Token]], Built]:

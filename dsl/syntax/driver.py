@@ -16,10 +16,16 @@ the most to the least precise:
 Cascades are kept out by reporting at most one error per line and at most
 ``MAX_ERRORS`` errors, and by stopping when recovery makes no progress. The
 tree is only returned when there was no error at all.
+
+A `{` past ``max_braces`` open ones stops the parse at once (``too_deep``):
+every statement start inside braces saves the parser state, a copy as long
+as the nesting, so 100,000 levels would cost their square in time and
+memory before the depth check could say no.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from copy import copy
@@ -44,6 +50,7 @@ MAX_RECOVERIES = 200  # errors on lines that already have one still recover
 _RAW = re.compile(r'\s+|//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?'
                   r"|[A-Za-z_][A-Za-z0-9_]*|[0-9]\w*|.", re.S)
 _OCTAL_TYPO = re.compile(r"0[0-7]*[89][0-9]*[uUlL]*")
+_NEWLINE = re.compile(r"\n")
 _HISTORY = 3
 
 
@@ -61,8 +68,11 @@ class _Snapshot:
 class Driver:
     """Parses one text with ``parser`` and collects syntax diagnostics."""
 
-    def __init__(self, parser: Lark, text: str) -> None:
+    def __init__(self, parser: Lark, text: str, max_braces: int | None = None) -> None:
         self.text = text
+        self.max_braces = max_braces
+        self.braces = 0                   # `{` open now
+        self.too_deep: Token | None = None   # the `{` past max_braces, where the parse stopped
         self.kinds = {t.name: (t.pattern.value if isinstance(t.pattern, PatternStr) else t.name)
                       for t in parser.terminals}
         self.semicolon_type = next(n for n, k in self.kinds.items() if k == ";")
@@ -85,6 +95,7 @@ class Driver:
         self.pending: list[Token] = []
         self.recoveries = 0
         self.last_error = -1  # offset of the last token that failed
+        self.line_starts: list[int] | None = None   # offsets, found when first needed
 
     # ------------------------------------------------------------ main loop
 
@@ -115,6 +126,8 @@ class Driver:
                 tokens = self._tokens()
                 continue
             self._after(tok)
+            if self.too_deep is not None:
+                return None
             if tok.type == "$END":
                 if self.diagnostics:
                     return None
@@ -165,8 +178,12 @@ class Driver:
         kind = self.kinds.get(tok.type, tok.type)
         if kind in ("(", "[", "{"):
             self.open.append(Opener(tok, self.history[-1] if self.history else None))
+            if kind == "{":
+                self.braces += 1
+                if self.max_braces is not None and self.braces > self.max_braces:
+                    self.too_deep = tok
         elif kind in (")", "]", "}") and self.open:
-            self.open.pop()
+            self.braces -= str(self.open.pop().token) == "{"
             for depth in [d for d in self.stmts if d > len(self.open)]:
                 del self.stmts[depth]
         if len(self.item) < 3:
@@ -187,8 +204,7 @@ class Driver:
 
     def _stray(self, pos: int) -> None:
         """E102 for a character no terminal matches; skip it and go on."""
-        line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        line, col = self._line_col(pos)
         ch = self.text[pos]
         # a second stray of a line is no cascade, unless it is the same
         # character or another quote (the two quotes of 'a' or of a word in
@@ -299,6 +315,7 @@ class Driver:
             start = resume
         self._restore(snap)
         self.open.clear()
+        self.braces = 0
         self.stmts.clear()
         self.item = []
         self._seek(start)
@@ -309,16 +326,42 @@ class Driver:
         self.state = snap.state.copy(deepcopy_values=False)
         self.history = list(snap.history)
         del self.open[snap.depth:]
+        self.braces = sum(str(o.token) == "{" for o in self.open)
         self.pending.clear()
+
+    def deepest_braces(self) -> int:
+        """How deep the braces go, from the `{` that stopped the parse on
+        (counted on the raw text: no parser state is kept)."""
+        assert self.too_deep is not None
+        depth = deepest = self.braces
+        for m in _raw_tokens(self.text, self.too_deep.end_pos or 0):
+            lexeme = m.group()
+            if lexeme == "{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif lexeme == "}":
+                depth -= 1
+                if depth <= 0:
+                    break
+        return deepest
 
     def _seek(self, offset: int) -> None:
         """Move the lexer to a character offset."""
         counter = self.lexer.state.line_ctr  # type: ignore[union-attr]
-        line_start = self.text.rfind("\n", 0, offset) + 1
+        line, col = self._line_col(offset)
         counter.char_pos = offset
-        counter.line = self.text.count("\n", 0, offset) + 1
-        counter.line_start_pos = line_start
-        counter.column = offset - line_start + 1
+        counter.line = line
+        counter.line_start_pos = offset - col + 1
+        counter.column = col
+
+    def _line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset, by a binary search
+        of the line starts (counting the newlines before it each time would
+        make a file of many stray characters quadratic)."""
+        if self.line_starts is None:
+            self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
 
 
 def _raw_tokens(text: str, pos: int) -> Iterator[re.Match[str]]:

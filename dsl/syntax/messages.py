@@ -324,16 +324,6 @@ def _cpu_expected(ctx: ErrorContext) -> tuple[str, str, Span] | None:
             hint, token_span(ctx.token))
 
 
-def _irq_needs_cpu(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`irq h { ... }`: an interrupt fires on one CPU."""
-    if ctx.item_word != "irq" or ctx.accepts != frozenset({"on"}):
-        return None
-    name = ctx.item[1] if len(ctx.item) > 1 else "NAME"
-    return (f"irq `{name}` needs a CPU: `irq {name} on cpuN {{ ... }}`",
-            "an interrupt handler fires on one CPU, so name it, e.g. `on cpu0`",
-            token_span(ctx.token))
-
-
 def _body_needs_braces(ctx: ErrorContext) -> tuple[str, str, Span] | None:
     """A task or irq body without braces."""
     if "{" not in ctx.accepts or ctx.kind in ("{", "$END") or ctx.open:
@@ -536,9 +526,6 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     KnownError("cpu expected", _cpu_expected, (
         "task t on 0 { }\n",
         "task t { }\nschedule t@1;\n",
-    )),
-    KnownError("irq without cpu", _irq_needs_cpu, (
-        "irq h { foo(); }\n",
     )),
     KnownError("body without braces", _body_needs_braces, (
         "task t on cpu0 kmap(P);\n",

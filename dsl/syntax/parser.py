@@ -18,7 +18,9 @@ finds a problem, raising ``InputError`` with every diagnostic of that stage:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import importlib.resources
 import re
 from collections.abc import Iterator, Sequence
@@ -106,14 +108,31 @@ def parse(source: Source) -> nodes.File:
     """The AST of a source text; raises InputError listing what is wrong."""
     for stage in (_check_characters, _check_unterminated):
         _raise_if(source, stage(source.text))
-    driver = Driver(parser(), source.text)
-    tree = driver.run()
-    _raise_if(source, driver.diagnostics)
-    assert tree is not None
-    _raise_if(source, check_depth(tree))
-    items = build_items(tree)
+    with _collector_paused():
+        driver = Driver(parser(), source.text, max_braces=MAX_STMT_DEPTH)
+        tree = driver.run()
+        if driver.too_deep is not None:
+            _raise_if(source, [*driver.diagnostics, _too_many_braces(driver)])
+        _raise_if(source, driver.diagnostics)
+        assert tree is not None
+        _raise_if(source, check_depth(tree))
+        items = build_items(tree)
     _raise_if(source, check_order(items) + _check_not_empty(source.text, items))
     return make_file(source.path, items)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the parse makes its millions of
+    objects, none of them in a cycle: each collection would walk them all
+    again, which took 40% of the time of a 1 MB file (docs/performance.md)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _raise_if(source: Source, diagnostics: Sequence[Diagnostic]) -> None:
@@ -186,8 +205,11 @@ def _check_unterminated(text: str) -> list[Diagnostic]:
 def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
     """E104 when expressions or statements nest deeper than the limits.
 
-    Iterative on purpose: the input may be thousands of levels deep. The
-    caret goes where the limit is first crossed; the count is the deepest.
+    Nesting, not length: a chain of binary operators (`a + b + c ...`, the
+    left operand of each in the one before) is one level, and the later
+    stages walk such a chain without recursion. Iterative on purpose: the
+    input may be thousands of levels deep. The caret goes where the limit
+    is first crossed; the count is the deepest.
     """
     deepest = {"expression": 0, "statements": 0}
     crossed: dict[str, Tree[Token]] = {}
@@ -202,18 +224,34 @@ def check_depth(tree: Tree[Token]) -> list[Diagnostic]:
             deepest[what] = max(deepest[what], depth)
             if depth > limit:
                 crossed.setdefault(what, node)
-        for child in reversed(node.children):
+        for k in range(len(node.children) - 1, -1, -1):
+            child = node.children[k]
             if isinstance(child, Tree):
                 else_if = data == "if_stmt" and str(child.data) == "if_stmt"
-                stack.append((child, expr, stmt + else_if))
+                # the left operand of a binary operator is at its level:
+                # a chain `a + b + c` is one level, whatever its length
+                chain = k == 0 and data == "binary" and str(child.data) == "binary"
+                stack.append((child, expr - chain, stmt + else_if))
     return [_too_deep(what, deepest[what], node) for what, node in crossed.items()]
+
+
+def _too_many_braces(driver: Driver) -> Diagnostic:
+    """E104 at the `{` that stopped the parse (dsl/syntax/driver.py)."""
+    tok = driver.too_deep
+    assert tok is not None
+    line, col = tok.line or 0, tok.column or 0
+    return Diagnostic("E104", f"statements nested too deeply: {driver.deepest_braces()} levels, "
+                      f"the limit is {MAX_STMT_DEPTH}", Span(line, col, line, col + 1),
+                      _STMT_HINT)
+
+
+_STMT_HINT = "flatten the conditions or split the work into more tasks"
 
 
 def _too_deep(what: str, depth: int, node: Tree[Token]) -> Diagnostic:
     """The E104 diagnostic for one kind of nesting."""
     limit = MAX_EXPR_DEPTH if what == "expression" else MAX_STMT_DEPTH
-    hint = ("split it up with local variables" if what == "expression"
-            else "flatten the conditions or split the work into more tasks")
+    hint = "split it up with local variables" if what == "expression" else _STMT_HINT
     sp = tree_span(node)
     return Diagnostic("E104", f"{what} nested too deeply: {depth} levels, the limit is {limit}",
                       Span(sp.line, sp.col, sp.line, sp.col + 1), hint)

@@ -112,11 +112,24 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
 
 
 def _binary(tx: Tx, e: ir.Binary) -> int:
+    if type(e.left) is not ir.Binary:
+        return _apply(tx, e, eval_expr(tx, e.left))
+    # a chain, however long: its operators in turn, without recursion
+    first, ops = ir.chain(e)
+    value = eval_expr(tx, first)
+    for op in ops:
+        value = _apply(tx, op, value)
+    return value
+
+
+def _apply(tx: Tx, e: ir.Binary, a: int) -> int:
+    """One binary operator, its left operand's value ``a``; the right one
+    is evaluated only where C evaluates it."""
     if e.op == "&&":
-        return int(bool(eval_expr(tx, e.left)) and bool(eval_expr(tx, e.right)))
+        return int(bool(a) and bool(eval_expr(tx, e.right)))
     if e.op == "||":
-        return int(bool(eval_expr(tx, e.left)) or bool(eval_expr(tx, e.right)))
-    r = binary(e.op, eval_expr(tx, e.left), eval_expr(tx, e.right))
+        return int(bool(a) or bool(eval_expr(tx, e.right)))
+    r = binary(e.op, a, eval_expr(tx, e.right))
     if r is None:
         tx.bug(R.DIVIDE)
         raise AssertionError("unreachable")

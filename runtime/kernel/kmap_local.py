@@ -107,8 +107,11 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     if addr != expected:
         tx.warn_once(R.KUNMAP_LOCAL_ORDER, addr, top, expected)
     if cfg.preset.pte_array_linear:
-        cpu, slot = divmod(top, cfg.KM_MAX_IDX) if top >= 0 else (tx.cpu - 1, cfg.KM_MAX_IDX - 1)
-        cpu = tx.cpu if top >= 0 else cpu
+        # __kmap_pte[-idx] with idx = kmap_local_calc_idx(top) = top +
+        # KM_MAX_IDX * cpu: after a pop too many, top is -1, which is the
+        # last slot of the CPU below, or on cpu0 the fixmap entry below
+        # FIX_KMAP_BEGIN (cpu -1 here: nothing the model holds)
+        cpu, slot = (tx.cpu, top) if top >= 0 else (tx.cpu - 1, cfg.KM_MAX_IDX - 1)
     else:
         cpu, slot = fixmap_slot(cfg, addr)  # type: ignore[misc]
     # What the caller released is the address it passed, whatever slot the
@@ -127,11 +130,24 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     idx = ctx.kmap_idx - cfg.km_incr
     tx.set(cur, kmap_idx=idx)
     if tx.events is not None:
-        tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, cleared slot {slot} of cpu{cpu}"
-             + (f" (pfn {cleared - 1:#x})" if cleared else " (no PTE there)"))
+        tx.event(f"kunmap_local: idx {ctx.kmap_idx} -> {idx}, "
+                 + _cleared_text(tx.cpu, cpu, slot, cleared, top < 0))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
     preempt.migrate_enable(tx)
+
+
+def _cleared_text(here: int, cpu: int, slot: int, cleared: int, below: bool) -> str:
+    """What kunmap_local_indexed's pte_clear() hit, for the trace; ``below``:
+    the pop too many, whose index kmap_local_calc_idx(-1) is outside this
+    CPU's slots."""
+    if cpu < 0:
+        return (f"pte_clear() of fixmap index FIX_KMAP_BEGIN - 1 (kmap_local_calc_idx(-1) on "
+                f"cpu{here}: the entry below the kmap_local slots, not a slot of any CPU)")
+    what = f"pfn {cleared - 1:#x}" if cleared else "no PTE there"
+    if below:
+        what += f"; kmap_local_calc_idx(-1) on cpu{here} is cpu{cpu}'s last slot"
+    return f"cleared slot {slot} of cpu{cpu} ({what})"
 
 
 def _unmap_outside_window(tx: Tx, addr: int) -> None:

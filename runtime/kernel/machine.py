@@ -48,49 +48,70 @@ def enabled(program: Program, state: State) -> list[Action]:
     if state.panicked:
         return []
     out: list[Action] = []
-    preemption = program.config.CONFIG_PREEMPTION
-    cpus, ctxs, locks = state.cpus, state.ctxs, state.locks
     # whether another task may take each CPU now (computed once per CPU)
-    switchable: list[bool | None] = [None] * len(cpus)
-    for i, info in enumerate(program.contexts):
-        ctx = ctxs[i]
-        st = ctx.status
-        lock = builtins.spinning_on(ctx.pending)
-        blocked = lock >= 0 and locks[lock] != -1   # spinning on a held lock
-        if info.is_irq:
-            c = info.cpu
-            assert c is not None
-            cpu = cpus[c]
-            if st == _PENDING:
-                if not cpu.irqs_off:
-                    out.append((i, c))
-            elif st == _READY and cpu.irqs and cpu.irqs[-1] == i and not blocked:
-                out.append((i, c))
-            continue
-        if st != _READY or blocked:
-            continue
-        mine = ctx.cpu
-        if mine >= 0 and cpus[mine].curr == i:
-            here = cpus[mine]
-            if here.irqs:
-                continue
-            out.append((i, mine))
-            # A running task can be migrated wherever it could be preempted
-            # (the stopper thread / load balancer moves it).
-            if info.cpu is not None or ctx.migration_disabled or ctx.kmap_idx or \
-                    not sched.can_switch(preemption, i, (), here.irqs_off, ctxs):
-                continue
-        for c in _cpus_for(program, ctx, info.cpu):
-            if c == mine and cpus[c].curr == i:
-                continue
-            ok = switchable[c]
-            if ok is None:
-                cpu = cpus[c]
-                ok = switchable[c] = sched.can_switch(preemption, cpu.curr, cpu.irqs,
-                                                      cpu.irqs_off, ctxs)
-            if ok:
-                out.append((i, c))
+    switchable: list[bool | None] = [None] * len(state.cpus)
+    for i in range(len(program.contexts)):
+        _actions(program, state, i, switchable, out)
     return out
+
+
+def actions_of(program: Program, state: State, ci: int,
+               switchable: list[bool | None] | None = None) -> list[Action]:
+    """The actions of context ``ci`` alone, as ``enabled`` lists them (a run
+    that only wants one context's, or the first context that has some,
+    need not look at the thousands of others). ``switchable``: the
+    per-CPU cache ``enabled`` keeps, when the caller asks about several
+    contexts of one state."""
+    out: list[Action] = []
+    if not state.panicked:
+        _actions(program, state, ci,
+                 [None] * len(state.cpus) if switchable is None else switchable, out)
+    return out
+
+
+def _actions(program: Program, state: State, i: int, switchable: list[bool | None],
+             out: list[Action]) -> None:
+    """Append the actions of context ``i`` to ``out``, in the fixed order."""
+    info = program.contexts[i]
+    cpus, ctxs = state.cpus, state.ctxs
+    ctx = ctxs[i]
+    st = ctx.status
+    lock = builtins.spinning_on(ctx.pending)
+    blocked = lock >= 0 and state.locks[lock] != -1   # spinning on a held lock
+    if info.is_irq:
+        c = info.cpu
+        assert c is not None
+        cpu = cpus[c]
+        if st == _PENDING:
+            if not cpu.irqs_off:
+                out.append((i, c))
+        elif st == _READY and cpu.irqs and cpu.irqs[-1] == i and not blocked:
+            out.append((i, c))
+        return
+    if st != _READY or blocked:
+        return
+    preemption = program.config.CONFIG_PREEMPTION
+    mine = ctx.cpu
+    if mine >= 0 and cpus[mine].curr == i:
+        here = cpus[mine]
+        if here.irqs:
+            return
+        out.append((i, mine))
+        # A running task can be migrated wherever it could be preempted
+        # (the stopper thread / load balancer moves it).
+        if info.cpu is not None or ctx.migration_disabled or ctx.kmap_idx or \
+                not sched.can_switch(preemption, i, (), here.irqs_off, ctxs):
+            return
+    for c in _cpus_for(program, ctx, info.cpu):
+        if c == mine and cpus[c].curr == i:
+            continue
+        ok = switchable[c]
+        if ok is None:
+            cpu = cpus[c]
+            ok = switchable[c] = sched.can_switch(preemption, cpu.curr, cpu.irqs,
+                                                  cpu.irqs_off, ctxs)
+        if ok:
+            out.append((i, c))
 
 
 def step(program: Program, state: State, action: Action,

@@ -215,6 +215,21 @@ class End:
 Instr = Set | Call | Branch | Jump | Check | End
 
 
+def chain(e: Binary) -> tuple[Expr, list[Binary]]:
+    """A chain of binary operators as its first operand and its operators
+    in the order they apply (`a - b + c`: a, then `- b`, then `+ c`): the
+    evaluators walk it with a loop, however long it is, instead of
+    recursing down the left operands (docs/language.md: a chain is one
+    level of nesting)."""
+    ops: list[Binary] = []
+    node: Expr = e
+    while isinstance(node, Binary):
+        ops.append(node)
+        node = node.left
+    ops.reverse()
+    return node, ops
+
+
 def follow_jumps(code: tuple[Instr, ...], pc: int) -> int:
     """The first real step at or after pc: jumps are free (a loop of
     jumps stops where it closes)."""

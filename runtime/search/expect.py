@@ -57,7 +57,15 @@ def evaluate(program: Program, state: State, e: ir.Expr) -> int:
 
 
 def _binary(program: Program, state: State, e: ir.Binary) -> int:
-    a = evaluate(program, state, e.left)
+    first, ops = ir.chain(e)   # however long, without recursion
+    a = evaluate(program, state, first)
+    for op in ops:
+        a = _apply(program, state, op, a)
+    return a
+
+
+def _apply(program: Program, state: State, e: ir.Binary, a: int) -> int:
+    """One binary operator, its left operand's value ``a``."""
     if e.op == "&&":
         return int(bool(a) and bool(evaluate(program, state, e.right)))
     if e.op == "||":
@@ -153,18 +161,24 @@ def _partial(program: Program, state: State, e: ir.Expr) -> int | None:
         v = _partial(program, state, e.operand)  # type: ignore[union-attr]
         return None if v is None else unary(e.op, v)  # type: ignore[union-attr]
     if t is ir.Binary:
-        a = _partial(program, state, e.left)  # type: ignore[union-attr]
-        b = _partial(program, state, e.right)  # type: ignore[union-attr]
-        op = e.op  # type: ignore[union-attr]
-        if op == "&&":
-            if a == 0 or b == 0:
-                return 0
-            return 1 if a is not None and b is not None else None
-        if op == "||":
-            if (a is not None and a != 0) or (b is not None and b != 0):
-                return 1
-            return 0 if a is not None and b is not None else None
-        if a is None or b is None:
-            return None
-        return binary(op, a, b)
+        first, ops = ir.chain(e)  # type: ignore[arg-type]
+        a = _partial(program, state, first)
+        for node in ops:
+            a = _partial_binary(node.op, a, _partial(program, state, node.right))
+        return a
     return None
+
+
+def _partial_binary(op: str, a: int | None, b: int | None) -> int | None:
+    """One operator in Kleene's logic (None: unknown)."""
+    if op == "&&":
+        if a == 0 or b == 0:
+            return 0
+        return 1 if a is not None and b is not None else None
+    if op == "||":
+        if (a is not None and a != 0) or (b is not None and b != 0):
+            return 1
+        return 0 if a is not None and b is not None else None
+    if a is None or b is None:
+        return None
+    return binary(op, a, b)

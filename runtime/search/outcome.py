@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kmap_scenarios.runtime.kernel import program as ir
+from kmap_scenarios.runtime.kernel import ctext, program as ir
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.search.expect import ExpectError, evaluate, partial
 from kmap_scenarios.runtime.kernel.machine import Action, final_state
@@ -214,41 +214,50 @@ def collect_atoms(program: Program) -> list[tuple[str, ir.Expr]]:
 
 
 def _atoms(program: Program, e: ir.Expr, out: dict[str, ir.Expr]) -> None:
-    t = type(e)
-    if t in (ir.PageMem, ir.Global, ir.TaskLocal):
-        out[describe(program, e)] = e
-    elif t is ir.CallExpr:
-        out[describe(program, e)] = e
-    elif t is ir.Unary:
-        _atoms(program, e.operand, out)  # type: ignore[union-attr]
-    elif t is ir.Binary:
-        _atoms(program, e.left, out)  # type: ignore[union-attr]
-        _atoms(program, e.right, out)  # type: ignore[union-attr]
+    """The atoms of a condition, without recursion (a chain of 10,000
+    operands is one level of nesting, docs/language.md)."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t in (ir.PageMem, ir.Global, ir.TaskLocal, ir.CallExpr):
+            out[describe(program, node)] = node
+        elif t is ir.Unary:
+            stack.append(node.operand)  # type: ignore[union-attr]
+        elif t is ir.Binary:
+            stack += (node.right, node.left)  # type: ignore[union-attr]
 
 
 def describe(program: Program, e: ir.Expr) -> str:
-    """Source-like text of an IR expression (for outcome labels)."""
+    """Source-like text of an IR expression (for outcome labels), with the
+    parentheses C's precedence needs (runtime/kernel/ctext.py)."""
+    return ctext.c_text(e, lambda node: _shape(program, node))
+
+
+def _shape(program: Program, e: object) -> ctext.Shape:
+    """What a lowered expression node is, for the printer."""
     if isinstance(e, ir.Const):
-        return str(e.value)
+        return ctext.Leaf(str(e.value))
     if isinstance(e, ir.Global):
-        return program.globals[e.index][0]
+        return ctext.Leaf(program.globals[e.index][0])
     if isinstance(e, ir.TaskLocal):
         info = program.contexts[e.ctx]
         name = next((n for n, s in info.outer_locals if s == e.slot), "?")
-        return f"{info.name}.{name}"
+        return ctext.Leaf(f"{info.name}.{name}")
     if isinstance(e, ir.PageRef):
-        return program.pages[e.page].name
+        return ctext.Leaf(program.pages[e.page].name)
     if isinstance(e, ir.PageElem):
-        base = program.pages[e.first].name.split("[")[0]
-        return f"{base}[{describe(program, e.index)}]"
+        return ctext.Subscript(ctext.Leaf(program.pages[e.first].name.split("[")[0]), e.index)
     if isinstance(e, ir.PageMem):
-        return f"{describe(program, e.page)}[{describe(program, e.offset)}]"
+        return ctext.Subscript(e.page, e.offset)
     if isinstance(e, ir.PercpuVar):
-        return program.percpus[e.index][0]
+        return ctext.Leaf(program.percpus[e.index][0])
     if isinstance(e, ir.CallExpr):
-        return f"{e.name}({', '.join(describe(program, a) for a in e.args)})"
+        return ctext.Call(e.name, e.args)
     if isinstance(e, ir.Unary):
-        return f"{e.op}{describe(program, e.operand)}"
+        return ctext.Prefix(e.op, e.operand)
     if isinstance(e, ir.Binary):
-        return f"{describe(program, e.left)} {e.op} {describe(program, e.right)}"
-    return "?"
+        return ctext.Infix(e.op, e.left, e.right)
+    if isinstance(e, ctext.Leaf):
+        return e
+    return ctext.Leaf("?")

@@ -34,9 +34,10 @@ from typing import Protocol
 
 from kmap_scenarios.runtime.search.closure import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
-from kmap_scenarios.runtime.kernel.machine import Action, enabled, final_state, step
+from kmap_scenarios.runtime.kernel.machine import Action, actions_of, enabled, final_state, step
 from kmap_scenarios.runtime.kernel.program import Program, ScheduleStep
 from kmap_scenarios.runtime.kernel.state import Report, State, Status, initial_state
+from kmap_scenarios.runtime.search.revisits import Visits
 
 
 class ScheduleError(Exception):
@@ -83,6 +84,7 @@ class Execution:
     # (steps taken, reports then) after each step that added a report
     reported: list[tuple[int, tuple[Report, ...]]] = field(default_factory=list)
     searched: int = 0             # states the searches for a component visited
+    schedule: list[Run] | None = None   # the schedule that replays it (execute(schedule=True))
 
 
 class Chooser(Protocol):
@@ -114,6 +116,9 @@ def random_choice(seed: int) -> Chooser:
     return choose
 
 
+_GONE = (Status.DONE, Status.DEAD)   # a context never steps again
+
+
 # The path of the execution in progress, so that an internal error (a bug of
 # ours raised out of step()) can still print the schedule that replays it.
 IN_PROGRESS: dict[str, object] = {}
@@ -132,6 +137,8 @@ class _Runner:
         IN_PROGRESS["actions"] = self.ex.actions
         self.state = initial_state(program)
         self.last = -1
+        self.live = 0   # contexts before this one have finished for good
+        self.items: Items | None = None   # the path's schedule, told as it goes
         # states the closure searches of one run may visit: a start, and
         # one more per step the run takes (their cost stays within a
         # constant factor of the run's own); and how many one search may
@@ -142,8 +149,11 @@ class _Runner:
 
     def do(self, action: Action) -> None:
         pc = self.state.ctxs[action[0]].pc
+        old = self.state
         before = self.state.reports
         self.state, events = step(self.program, self.state, action, self.trace)
+        if self.items is not None:
+            self.items.add(old, action, self.state)
         self.ex.actions.append(action)
         if self.state.reports is not before and self.state.reports != before:
             self.ex.reported.append((len(self.ex.actions), self.state.reports))
@@ -158,20 +168,21 @@ class _Runner:
                 return  # the kernel died: nothing more can run
             # a NAME item also ends where the context comes back to a state
             # it was in during the item: it loops, and would never stop
-            seen: set[State] | None = set() if item.steps is None else None
+            seen = Visits(self.program) if item.steps is None else None
             while item.steps is None or n < item.steps:
-                if seen is not None:
-                    if self.state in seen:
-                        break
-                    seen.add(self.state)
-                acts = [a for a in enabled(self.program, self.state) if a[0] == item.ctx]
+                if seen is not None and seen.count(self.state):
+                    break
+                acts = actions_of(self.program, self.state, item.ctx)
                 if item.cpu is not None:
                     acts = [a for a in acts if a[1] == item.cpu]
                 if not acts:
                     if self.state.panicked or (item.steps is None and (n > 0 or self._stopped(item.ctx))):
                         break
                     raise ScheduleError(k, *self._why_not(item, n))
-                self.do(preferred(self.program, self.state, acts))
+                before, action = self.state, preferred(self.program, self.state, acts)
+                self.do(action)
+                if seen is not None:
+                    seen.stepped(before, action, self.state, 0)
                 n += 1
                 if self._cut():
                     return
@@ -183,13 +194,22 @@ class _Runner:
         if check_here and not self.ex.truncated and enabled(self.program, self.state) \
                 and self._entered(WITNESS_CLOSURE_LIMIT):
             return self.ex
-        visits: dict[State, int] = {}
+        visits = Visits(self.program)
+        default = choose is default_choice
         while not self.ex.truncated:
-            acts = enabled(self.program, self.state)
-            if not acts or self._cut():
-                break
-            n = visits.get(self.state, 0)
-            visits[self.state] = n + 1
+            n = visits.count(self.state)
+            if default and not n:
+                # what default_choice would take, without listing the
+                # actions of every context (thousands of tasks)
+                action = self._default_action()
+                if action is None or self._cut():
+                    break
+            else:
+                acts = enabled(self.program, self.state)
+                if not acts or self._cut():
+                    break
+                action = acts[n % len(acts)] if n else choose(self.program, self.state, acts,
+                                                              self.last)
             # asked at the 2nd, 3rd, 5th, 9th... visit of a state: a run in a
             # component comes back again and again, so one whose budget was
             # short at first (it went round cycles it could leave) still
@@ -197,9 +217,31 @@ class _Runner:
             if n and not n & (n - 1) and self._entered():
                 return self.ex
             self.budget += 1
-            self.do(acts[n % len(acts)] if n else choose(self.program, self.state, acts, self.last))
+            before = self.state
+            self.do(action)
+            visits.stepped(before, action, self.state, n)
         self.ex.final = final_state(self.program, self.state)
         return self.ex
+
+    def _default_action(self) -> Action | None:
+        """default_choice's action, None when nothing can step: the last
+        context's while it can step, else the first context in source
+        order that can. Contexts that have finished for good are skipped
+        for the rest of the run."""
+        p, s = self.program, self.state
+        switchable: list[bool | None] = [None] * len(s.cpus)
+        if self.last >= 0:
+            mine = actions_of(p, s, self.last, switchable)
+            if mine:
+                return preferred(p, s, mine)
+        ctxs = s.ctxs
+        while self.live < len(p.contexts) and ctxs[self.live].status in _GONE:
+            self.live += 1
+        for i in range(self.live, len(p.contexts)):
+            acts = actions_of(p, s, i, switchable)
+            if acts:
+                return preferred(p, s, acts)
+        return None
 
     def _cut(self) -> bool:
         """Whether the run stops here, unfinished: at the step cap, or
@@ -289,14 +331,20 @@ class Search:
 def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
             choose: Chooser = default_choice, trace: bool = True,
             max_steps: int = 100_000, deadline: float | None = None,
-            search: Search | None = None) -> Execution:
+            search: Search | None = None, schedule: bool = False) -> Execution:
     """One execution: follow ``items``, then ``choose`` until the end;
     cut (``truncated``) after ``max_steps`` steps or once
-    ``time.monotonic()`` passes ``deadline``."""
+    ``time.monotonic()`` passes ``deadline``. ``schedule``: also note the
+    schedule that replays it (``Execution.schedule``), as it runs."""
     r = _Runner(program, trace, max_steps, deadline, search)
+    if schedule:
+        r.items = Items(program)
     if items:
         r.follow(items)
-    return r.finish(choose, check_here=bool(items))
+    ex = r.finish(choose, check_here=bool(items))
+    if r.items is not None:
+        ex.schedule = r.items.done()
+    return ex
 
 
 def replay(program: Program, actions: list[Action], trace: bool = False) -> Execution:
@@ -343,30 +391,67 @@ def runs(program: Program, actions: list[Action]) -> list[Run]:
     a new ``NAME@cpuN`` item, whose steps all stay on that CPU. ``more``
     says whether the context could take a step after its item (else
     ``NAME`` alone replays to exactly there: it finished or blocks)."""
+    items = Items(program)
     state = initial_state(program)
-    items: list[Run] = []
-    afters: list[State] = []
     for a in actions:
+        after, _ = step(program, state, a)
+        items.add(state, a, after)
+        state = after
+    return items.done()
+
+
+class Items:
+    """``runs`` told step by step, as a run goes (`kmap run` prints its
+    path's schedule without replaying it)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.items: list[Run] = []
+        self.after: State | None = None   # the state the last step left
+
+    def add(self, before: State, a: Action, after: State) -> None:
+        """The step ``a`` from ``before`` to ``after``."""
+        program = self.program
         ci, cpu = a
-        mine = [x for x in enabled(program, state) if x[0] == ci]
-        natural = preferred(program, state, mine) == a
-        last = items[-1] if items else None
+        natural = preferred(program, before, actions_of(program, before, ci)) == a
+        last = self.items[-1] if self.items else None
         if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
             last.steps += 1
         else:
-            items.append(Run(ci, None if natural else cpu))
-            afters.append(state)
-        state, _ = step(program, state, a)
-        afters[-1] = state
-    for it, after in zip(items, afters):
-        it.more = any(x[0] == it.ctx and (it.cpu is None or x[1] == it.cpu)
-                      for x in enabled(program, after))
-    return items
+            if last is not None:
+                self._ends(last, before)
+            self.items.append(Run(ci, None if natural else cpu))
+        self.after = after
+
+    def done(self) -> list[Run]:
+        """The items, each told whether its context could step on."""
+        if self.items and self.after is not None:
+            self._ends(self.items[-1], self.after)
+        return self.items
+
+    def _ends(self, item: Run, after: State) -> None:
+        """Whether item's context could step on from ``after``, the state
+        its last step left (told as the items go: keeping every item's
+        state would keep a state per item, thousands of contexts each)."""
+        item.more = any(item.cpu is None or x[1] == item.cpu
+                        for x in actions_of(self.program, after, item.ctx))
 
 
 def encode(program: Program, actions: list[Action]) -> str:
     """The schedule notation that replays ``actions`` exactly (``runs``)."""
-    return ", ".join(it.text(program) for it in runs(program, actions))
+    return runs_text(program, runs(program, actions))
+
+
+def runs_text(program: Program, items: list[Run]) -> str:
+    """Items of ``runs`` in the schedule notation."""
+    return ", ".join(it.text(program) for it in items)
+
+
+def items_text(program: Program, items: tuple[ScheduleStep, ...]) -> str:
+    """Schedule items in the notation ``parse_items`` reads back:
+    ``a, b@cpu1:2`` (a file's schedule line without its comments)."""
+    return ", ".join(program.contexts[i.ctx].name + ("" if i.cpu is None else f"@cpu{i.cpu}")
+                     + ("" if i.steps is None else f":{i.steps}") for i in items)
 
 
 MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")

@@ -110,14 +110,19 @@ def breach(program: Program, k: int, o: Outcome, final: State) -> Breach | None:
 
 
 def report_tests(e: ir.Expr) -> list[ir.Expr]:
-    """The report tests (``BUG``, ``WARN("text")``, ...) in a condition."""
-    if isinstance(e, ir.ReportTest):
-        return [e]
-    if isinstance(e, ir.Unary):
-        return report_tests(e.operand)
-    if isinstance(e, ir.Binary):
-        return report_tests(e.left) + report_tests(e.right)
-    return []
+    """The report tests (``BUG``, ``WARN("text")``, ...) in a condition,
+    left to right (without recursion: a chain may be long)."""
+    out: list[ir.Expr] = []
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.ReportTest):
+            out.append(node)
+        elif isinstance(node, ir.Unary):
+            stack.append(node.operand)
+        elif isinstance(node, ir.Binary):
+            stack += (node.right, node.left)
+    return out
 
 
 def switches(actions: list[Action]) -> int:

@@ -1,0 +1,111 @@
+"""C text of an expression: the one printer of every stage that shows one.
+
+The checker's messages print source expressions (dsl/check/symbols.py
+``unparse``, for nodes without source text), outcome labels and the REPL
+print lowered ones (runtime/search/outcome.py ``describe``). Both go
+through ``c_text`` with a *view* that says what each node is: an operator
+with its operands, an index, a call, or a leaf's text. The printer puts in
+the parentheses C's precedence and left associativity need, and no others:
+``(t.x + 1) * 2``, ``a - (b - c)``, ``a - b - c``.
+
+It works with an explicit stack, so a chain of 10,000 operands (which the
+front end accepts: a chain is not nesting) prints without recursion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Union
+
+# C's binary operators, loosest first (K&R's table; the assignment and
+# comma operators are statements here).
+PRECEDENCE = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
+              "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8,
+              "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
+PREFIX = 11    # - ! ~ * & bind tighter than every binary operator
+POSTFIX = 12   # a[i] and f(x) tighter still
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A name, a constant, ``t.x``: printed as it is."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Infix:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    op: str
+    operand: object
+
+
+@dataclass(frozen=True, slots=True)
+class Subscript:
+    base: object
+    index: object
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    args: tuple[object, ...]
+
+
+Shape = Union[Leaf, Infix, Prefix, Subscript, Call]
+View = Callable[[object], Shape]
+
+
+def c_text(root: object, view: View) -> str:
+    """The C text of ``root``, whose nodes ``view`` describes."""
+    out: list[str] = []
+    # work items: a node with the least precedence it may have unparenthesised,
+    # or a piece of text
+    stack: list[tuple[object, int] | str] = [(root, 0)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _emit(out, item)
+            continue
+        node, least = item
+        shape = view(node)
+        if isinstance(shape, Leaf):
+            _emit(out, shape.text)
+            continue
+        parts: list[tuple[object, int] | str]
+        if isinstance(shape, Infix):
+            own = PRECEDENCE[shape.op]
+            # left associative: an operand of the same level on the left
+            # needs no parentheses, on the right it does
+            parts = [(shape.left, own), f" {shape.op} ", (shape.right, own + 1)]
+        elif isinstance(shape, Prefix):
+            own = PREFIX
+            parts = [shape.op, (shape.operand, PREFIX)]
+        elif isinstance(shape, Subscript):
+            own = POSTFIX
+            parts = [(shape.base, POSTFIX), "[", (shape.index, 0), "]"]
+        else:
+            own = POSTFIX
+            parts = [f"{shape.func}("]
+            for k, arg in enumerate(shape.args):
+                parts += [", "] if k else []
+                parts.append((arg, 0))
+            parts.append(")")
+        if own < least:
+            parts = ["(", *parts, ")"]
+        stack.extend(reversed(parts))
+    return "".join(out)
+
+
+def _emit(out: list[str], text: str) -> None:
+    """Append text; a space keeps `-` `-x` from reading as `--x`."""
+    if out and out[-1] == "-" and text.startswith("-"):
+        out.append(" ")
+    out.append(text)
