@@ -400,6 +400,24 @@ def test_an_out_of_order_kunmap_local_on_arm_leaves_the_top_pte_for_the_next_pus
     assert local(p, s, "t", "after") == 0
 
 
+def test_a_read_after_kunmap_local_faults_and_names_the_page_unmapped():
+    """kunmap_local_indexed() clears the slot's PTE (pte_clear, mm/highmem.c):
+    a later read through the pointer faults, the x86 oops of
+    page_fault_oops() (arch/x86/mm/fault.c) or ARM's __do_kernel_fault()
+    (arch/arm/mm/fault.c); the model names the page that was mapped there,
+    Q, not its neighbour P."""
+    for arch, oops in (("x86", "BUG: unable to handle page fault for address: ffffff80"),
+                       ("arm", "Unable to handle kernel paging request at virtual address ffefff80")):
+        p, s = final(f"""config {{ ARCH = {arch}; PAGE_SIZE = 64; LAST_PKMAP = 4; }}
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+task t on cpu0 {{ void *a = kmap_local_page(Q); kunmap_local(a); int x = a[0]; }}""")
+        a = local(p, s, "t", "a")
+        assert kinds(p, s) == ["OOPS", "USE_AFTER_UNMAP"]
+        assert texts(p, s)[0].splitlines()[0] == oops
+        assert f"read of {a:#x} (Q) after its mapping was released" in texts(p, s)[1]
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """

@@ -93,6 +93,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
         "the task or panicking in an irq), so top < len(pteval) whenever top >= 0"),
+    "runtime/kernel/kmap_local.py:163:52:const+1": (
+        "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
+        "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
+        "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
     "runtime/kernel/sched.py:81:8:return->None": (
         "return True",
         "unreachable: a task stops being READY only through leave_cpu (pkmap sleep, exit, "
