@@ -87,3 +87,12 @@ def verdicts(p: Program, s: State) -> list[bool | None]:
 
 
 __all__ = ["Kind"]
+
+
+def diags(src: str, path: str = "t.kmap") -> list:  # type: ignore[type-arg]
+    """The diagnostics of a file the front end refuses."""
+    import pytest
+    from kmap_scenarios.dsl.syntax.source import InputError
+    with pytest.raises(InputError) as info:
+        program(src, path)
+    return list(info.value.diagnostics)

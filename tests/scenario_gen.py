@@ -5,10 +5,13 @@ made of: waits on shared flags (``while (f == 0) cond_resched();``, an
 empty body, ``preempt_point()``), flag and counter stores, pkmap and
 kmap_local/kmap_atomic mappings (a kunmap() without its kmap() BUGs),
 preemption points, sections (preemption off, interrupts off, migration
-off, a spinlock, spin_lock_irqsave) around other fragments, msleep,
-WARN_ON/BUG_ON on flags, and irqs; on 1 to 3 CPUs, tasks bound
-``on cpuN`` or not, CONFIG_PREEMPTION y and n, x86 and arm, tiny pkmap
-pools. Expectations are drawn too, including one that cannot
+off, a spinlock, spin_lock_irqsave, spin_lock_irq, local_irq_save,
+bottom halves off, spin_lock_bh, an RCU reader, a mutex) around other
+fragments, msleep, kmalloc/kfree with GFP_KERNEL or GFP_ATOMIC,
+WARN_ON/BUG_ON on flags, irqs, and a softirq on cpu0 (pending from the
+start, or raised by the irqs and tasks bound to cpu0); on 1 to 3 CPUs,
+tasks bound ``on cpuN`` or not, CONFIG_PREEMPTION y and n, x86 and arm,
+tiny pkmap pools. Expectations are drawn too, including one that cannot
 always be evaluated (a division by g).
 """
 
@@ -28,10 +31,12 @@ WAITS = ("while ({f} == 0) cond_resched();",
 
 
 class Names:
-    """Fresh local names within one task or irq."""
+    """Fresh local names within one task or irq; ``raise_ok``: the context
+    may raise the softirq (one exists and it runs on its CPU, cpu0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, raise_ok: bool = False) -> None:
         self.n = 0
+        self.raise_ok = raise_ok
 
     def __call__(self, prefix: str) -> str:
         self.n += 1
@@ -43,10 +48,19 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
     """One fragment without a section around it."""
     flag = draw(st.sampled_from(FLAGS))
     page = draw(st.sampled_from(PAGES))
-    kinds = ["set", "set", "count", "if", "wait", "wait", "local", "atomic", "warn", "bug"]
+    kinds = ["set", "set", "count", "if", "wait", "wait", "local", "atomic", "warn", "bug",
+             "alloc"]
     if not in_irq:
         kinds += ["kmap", "kmap", "kmap_leak", "kunmap", "point", "msleep", "read"]
+    if fresh.raise_ok:
+        kinds += ["raise"]
     kind = draw(st.sampled_from(kinds))
+    if kind == "raise":
+        return "raise_softirq(s0);"
+    if kind == "alloc":
+        v = fresh("m")
+        gfp = draw(st.sampled_from(("GFP_KERNEL", "GFP_ATOMIC")))
+        return f"char *{v} = kmalloc(8, {gfp}); {v}[0] = 1; kfree({v});"
     if kind == "set":
         return f"{flag} = 1;"
     if kind == "count":
@@ -83,8 +97,17 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
 SECTIONS = (("preempt_disable();", "preempt_enable();"),
             ("local_irq_disable();", "local_irq_enable();"),
             ("migrate_disable();", "migrate_enable();"),
+            ("mutex_lock(&M);", "mutex_unlock(&M);"),
+            ("local_bh_disable();", "local_bh_enable();"),
+            ("rcu_read_lock();", "rcu_read_unlock();"),
+            # irqs and the softirq may take these too (the first three are
+            # for tasks only)
             ("spin_lock(&L);", "spin_unlock(&L);"),
-            ("spin_lock_irqsave(&L);", "spin_unlock_irqrestore(&L);"))
+            ("spin_lock_irqsave(&L);", "spin_unlock_irqrestore(&L);"),
+            ("spin_lock_irq(&L);", "spin_unlock_irq(&L);"),
+            ("spin_lock_bh(&L);", "spin_unlock_bh(&L);"),
+            ("unsigned long {v}; local_irq_save({v});", "local_irq_restore({v});"))
+IN_TASKS = 6
 
 
 @st.composite
@@ -93,7 +116,10 @@ def fragment(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
     them, sometimes left open."""
     if draw(st.integers(0, 4)) > 0:
         return draw(simple(fresh, in_irq))
-    enter, leave = draw(st.sampled_from(SECTIONS[3:] if in_irq else SECTIONS))
+    enter, leave = draw(st.sampled_from(SECTIONS[IN_TASKS:] if in_irq else SECTIONS))
+    if "{v}" in enter:
+        v = fresh("fl")
+        enter, leave = enter.format(v=v), leave.format(v=v)
     inner = draw(st.lists(simple(fresh, in_irq), min_size=0, max_size=2))
     closed = draw(st.integers(0, 5)) > 0
     return " ".join([enter, *inner] + ([leave] if closed else []))
@@ -104,14 +130,15 @@ EXPECTS = ("never BUG", "never DEADLOCK", "sometimes DEADLOCK", "always f == 1",
            "sometimes P[0] == 0x01", "always pkmap_count(P) == 0",
            'never DEADLOCK("soft lockup")', "sometimes h == 1 && !DEADLOCK",
            "always 2 / g == 1", "never USE_AFTER_UNMAP || OOPS", 'sometimes DEADLOCK("on cpu1")',
-           "sometimes page_address(Q) != 0", "always BUG || WARN || f + h < 2")
+           "sometimes page_address(Q) != 0", "always BUG || WARN || f + h < 2",
+           'never BUG("sleeping function")', "sometimes s0.x == 1", "never WARN || BUG")
 
 
 @st.composite
 def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
              cpus: int = 3) -> str:
     """A whole .kmap file: up to ``tasks`` tasks of up to ``fragments``
-    fragments, up to ``irqs`` irqs, on 1 to ``cpus`` CPUs."""
+    fragments, up to ``irqs`` irqs and a softirq, on 1 to ``cpus`` CPUs."""
     ncpu = draw(st.integers(1, cpus))
     arch = draw(st.sampled_from(("x86", "arm")))
     preemption = draw(st.sampled_from("yn"))
@@ -119,23 +146,31 @@ def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
     lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = {preemption}; "
              f"LAST_PKMAP = {last}; PAGE_SIZE = 64; }}",
              "int f = 0; int h = 0; int g = 0;",
-             "spinlock_t L;"]
+             "spinlock_t L;", "DEFINE_MUTEX(M);"]
+    softirq = draw(st.booleans())
     lines += [f"page {p} = alloc_page(GFP_HIGHUSER);" for p in PAGES]
     cpu = st.one_of(st.none(), st.integers(0, ncpu - 1))
     ntasks = draw(st.integers(1, tasks))
     reads: list[str] = []
     for t in range(ntasks):
-        fresh = Names()
-        body = draw(st.lists(fragment(fresh), min_size=1, max_size=fragments))
         on = draw(cpu)
+        fresh = Names(softirq and on == 0)
+        body = draw(st.lists(fragment(fresh), min_size=1, max_size=fragments))
         where = "" if on is None else f" on cpu{on}"
         lines.append(f"task t{t}{where} {{ {' '.join(body)} }}")
         reads += [f"t{t}.r{k}" for k in range(1, fresh.n + 1) if f"int r{k} =" in " ".join(body)]
     for i in range(draw(st.integers(0, irqs))):
+        on = draw(st.integers(0, ncpu - 1))
+        fresh = Names(softirq and on == 0)
+        body = draw(st.lists(fragment(fresh, in_irq=True), min_size=1, max_size=2))
+        lines.append(f"irq i{i} on cpu{on} {{ {' '.join(body)} }}")
+    if softirq:
         fresh = Names()
         body = draw(st.lists(fragment(fresh, in_irq=True), min_size=1, max_size=2))
-        lines.append(f"irq i{i} on cpu{draw(st.integers(0, ncpu - 1))} {{ {' '.join(body)} }}")
+        lines.append(f"softirq s0 on cpu0 {{ int x = 1; {' '.join(body)} }}")
     pool = list(EXPECTS) + [f"always {r} == 0" for r in reads]
+    if not softirq:
+        pool.remove("sometimes s0.x == 1")
     for e in draw(st.lists(st.sampled_from(pool), min_size=0, max_size=3, unique=True)):
         lines.append(f"expect {e};")
     return "\n".join(lines) + "\n"

@@ -70,6 +70,10 @@ def test_dma_from_device_needs_invalidation_before_the_cpu_reads():
     }"""
     p, s = final(arm(racy % ""))
     assert kinds(p, s) == ["STALE_READ"] and local(p, s, "t", "after") == 0
+    p, s = final(arm(racy % "dma_unmap_page(B, DMA_FROM_DEVICE);"))
+    assert kinds(p, s) == ["STALE_READ"] and local(p, s, "t", "after") == 0
+    p, s = final(arm(racy % "dma_sync_single_for_cpu(B, DMA_FROM_DEVICE);"))
+    assert kinds(p, s) == ["STALE_READ"] and local(p, s, "t", "after") == 0
     p, s = final(arm(racy % "dma_unmap_page(B, DMA_FROM_DEVICE);", "CACHE = vipt;"))
     assert not s.reports and local(p, s, "t", "after") == 0x5A
 

@@ -36,19 +36,37 @@ def test_might_sleep_splat_once_and_goes_on():
     assert kinds(p, s) == ["BUG"] and local(p, s, "t", "ok") == 1
 
 
-def test_scheduling_while_atomic_resets_the_count():
-    """schedule_debug prints count+1 then preempt_count_set(PREEMPT_DISABLED):
-    the task's own disable is lost, so its preempt_enable underflows."""
-    p, s = final(src("""task t on cpu0 {
+SCHED_ATOMIC = """task t on cpu0 {
         preempt_disable();
         schedule();
         int pc = preempt_count();
         preempt_enable();
-    }"""))
+        int after = preempt_count();
+    }"""
+
+
+def test_scheduling_while_atomic_resets_the_count():
+    """schedule_debug prints count+1 then preempt_count_set(PREEMPT_DISABLED):
+    the task's own disable is lost, so its preempt_enable underflows, which
+    DEBUG_PREEMPT (a preemptible kernel's) refuses with its warning."""
+    p, s = final(src(SCHED_ATOMIC, "CONFIG_PREEMPTION = y;"))
     hs = heads(p, s)
     assert "BUG: scheduling while atomic: t/1/0x00000002" in hs
     assert local(p, s, "t", "pc") == 0
     assert any("DEBUG_LOCKS_WARN_ON(val > preempt_count())" in t for t in texts(p, s))
+    assert local(p, s, "t", "after") == 0
+
+
+def test_preempt_count_underflow_wraps_without_debug_preempt():
+    """Without DEBUG_PREEMPT (a non-preemptible kernel) preempt_count_sub()
+    is the raw __preempt_count_sub(): nothing warns and the count wraps.
+    x86 masks PREEMPT_NEED_RESCHED (bit 31) out of preempt_count()
+    (arch/x86/include/asm/preempt.h); ARM's is a plain int."""
+    p, s = final(src(SCHED_ATOMIC))
+    assert heads(p, s) == ["BUG: scheduling while atomic: t/1/0x00000002"]
+    assert local(p, s, "t", "after") == 0x7FFFFFFF
+    p, s = final(src(SCHED_ATOMIC).replace("ARCH = x86;", "ARCH = arm;"))
+    assert local(p, s, "t", "after") == -1   # an int local: 0xffffffff
 
 
 def test_cond_resched_in_atomic_context():
@@ -57,11 +75,22 @@ def test_cond_resched_in_atomic_context():
 
 
 def test_smp_processor_id_in_preemptible_code():
-    """DEBUG_PREEMPT: a migratable task, preemption on: BUG splat; pinned or
-    with preemption disabled: fine."""
-    p, s = final(src("task t { int c = smp_processor_id(); }"))
+    """DEBUG_PREEMPT (on by default in a preemptible kernel): a migratable
+    task with preemption on gets the BUG splat; pinned or with preemption
+    disabled: fine."""
+    pre = "CONFIG_PREEMPTION = y;"
+    p, s = final(src("task t { int c = smp_processor_id(); }", pre))
     assert heads(p, s) == ["BUG: using smp_processor_id() in preemptible [00000000] code: t/1"]
-    p, s = final(src("task t { int c = get_cpu(); put_cpu(); } task u on cpu1 { int d = smp_processor_id(); }"))
+    p, s = final(src("task t { int c = get_cpu(); put_cpu(); } task u on cpu1 { int d = smp_processor_id(); }",
+                     pre))
+    assert not s.reports
+
+
+def test_smp_processor_id_unchecked_without_preemption():
+    """lib/Kconfig.debug: DEBUG_PREEMPT depends on PREEMPTION, so a
+    non-preemptible kernel (the default) has the unchecked
+    __smp_processor_id() (include/linux/smp.h): no report."""
+    p, s = final(src("task t { int c = smp_processor_id(); }"))
     assert not s.reports
 
 
@@ -113,14 +142,22 @@ def test_schedule_in_an_irq_drops_its_hardirq_count_and_the_exit_refuses_to_unde
     """schedule() in a handler: schedule_debug's preempt_count_set(PREEMPT_DISABLED)
     drops the HARDIRQ bits; __irq_exit_rcu's preempt_count_sub(HARDIRQ_OFFSET)
     then hits DEBUG_LOCKS_WARN_ON(val > preempt_count()) and subtracts
-    nothing (DEBUG_PREEMPT): the task resumes with 0, never a negative count."""
-    p, e = run(src("""
+    nothing (DEBUG_PREEMPT): the task resumes with 0, never a negative count.
+    Without DEBUG_PREEMPT (a non-preemptible kernel) the raw subtraction
+    wraps: x86's preempt_count() reads 0x7fff0000 and the task's next sleep
+    is "scheduling while atomic" with that count + 1."""
+    body = """
 task t on cpu0 { int a = 0; int pc = preempt_count(); msleep(1); }
-irq i on cpu0 { schedule(); }"""), "t:1, i, t")
+irq i on cpu0 { schedule(); }"""
+    p, e = run(src(body, "CONFIG_PREEMPTION = y;"), "t:1, i, t")
     assert local(p, e.final, "t", "pc") == 0
     hs = heads(p, e.final)
     assert "BUG: scheduling while atomic: t/1/0x00010001" in hs
     assert any("DEBUG_LOCKS_WARN_ON(val > preempt_count())" in x for x in texts(p, e.final))
+    p, e = run(src(body), "t:1, i, t")
+    assert local(p, e.final, "t", "pc") == 0x7FFF0000
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: t/1/0x7fff0001",
+                                 "BUG: scheduling while atomic: t/1/0x00010001"]
 
 
 def test_a_count_leaked_onto_the_idle_task_is_scheduling_while_atomic_at_the_next_switch():

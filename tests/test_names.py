@@ -269,7 +269,9 @@ def test_vim_colours_like_the_lexer(sample: Path, tmp_path: Path) -> None:
 
 
 def test_user_pointer_positions_are_the_uaccess_signatures() -> None:
-    """copy_from_user(to, from __user, n) and copy_to_user(to __user, from, n)."""
+    """copy_from_user(to, from __user, n) and copy_to_user(to __user, from, n),
+    and the same places in their __copy_*_user_inatomic forms."""
     users = {(b.name, i) for b in names.BUILTINS.values()
              for i, kind in enumerate(b.args) if kind is names.Arg.USER}
-    assert users == {("copy_from_user", 1), ("copy_to_user", 0)}
+    assert users == {("copy_from_user", 1), ("copy_to_user", 0),
+                     ("__copy_from_user_inatomic", 1), ("__copy_to_user_inatomic", 0)}

@@ -14,7 +14,8 @@ from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Ty
 from kmap_scenarios.dsl.syntax.names import Arg, Builtin
 from kmap_scenarios.dsl.syntax.source import did_you_mean
-from kmap_scenarios.dsl.check.symbols import PAGE_RETURNING, POINTER_TYPES, LocalSym, PageSym, walk
+from kmap_scenarios.dsl.check.symbols import (FOLIO_RETURNING, FOLIO_TYPE, PAGE_RETURNING,
+                                              POINTER_TYPES, LocalSym, PageSym, walk)
 
 
 class ExprCheck(Protocol):
@@ -62,9 +63,9 @@ def fits(ex: ExprCheck, b: Builtin, args: tuple[nodes.Expr, ...]) -> bool:
         return False
     for kind, arg in zip(b.args, args):
         page = looks_like_page(ex, arg)
-        if (kind is Arg.PAGE) != page and kind not in (Arg.COND, Arg.USER):
+        if (kind in (Arg.PAGE, Arg.FOLIO)) != page and kind not in (Arg.COND, Arg.USER):
             return False
-        if (kind is Arg.LOCK) != isinstance(arg, nodes.AddrOf):
+        if (kind in (Arg.LOCK, Arg.MUTEX)) != isinstance(arg, nodes.AddrOf):
             return False
     return True
 
@@ -81,12 +82,26 @@ def looks_like_page(ex: ExprCheck, arg: nodes.Expr) -> bool:
     return isinstance(arg, nodes.Call) and arg.func in PAGE_RETURNING
 
 
+def is_folio(ex: ExprCheck, arg: nodes.Expr) -> bool:
+    """Whether an expression is a struct folio *: a folio local or page_folio()."""
+    if isinstance(arg, nodes.Name):
+        sym = ex.local(arg.id)
+        return sym is not None and sym.ctype == FOLIO_TYPE
+    return isinstance(arg, nodes.Call) and arg.func in FOLIO_RETURNING
+
+
 def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr) -> Ty:
     """Check one argument against the kind the kernel signature wants (E402)."""
     if kind is Arg.PAGE:
         return page_arg(ex, b, arg)
+    if kind is Arg.FOLIO:
+        return folio_arg(ex, b, arg)
     if kind is Arg.LOCK:
-        return lock_arg(ex, b, arg)
+        return lock_arg(ex, b, arg, "spinlock")
+    if kind is Arg.MUTEX:
+        return lock_arg(ex, b, arg, "mutex")
+    if kind is Arg.SOFTIRQ:
+        return softirq_arg(ex, b, arg)
     if kind is Arg.PERCPU:
         return named_arg(ex, b, arg, "percpu", "a per-CPU variable (percpu int)")
     if kind is Arg.FLAGS:
@@ -138,11 +153,24 @@ def page_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
                      f"{array.size} pages", arg.span, f"pass one element: {array.name}[0]")
         return Ty.BAD
     ty = ex.value(arg)
+    if ty is Ty.PAGE and is_folio(ex, arg):
+        text = ex.env.text(arg)
+        ex.env.error("E402", f"`{b.name}` expects a struct page *, but `{text}` is a struct "
+                     "folio *", arg.span, f"its page is folio_page({text}, 0)")
+        return Ty.BAD
     if ty is not Ty.INT:
         return ty
     text = ex.env.text(arg)
     sym = ex.local(arg.id) if isinstance(arg, nodes.Name) else None
-    if sym is not None and sym.ctype in POINTER_TYPES:
+    if b.name == "kunmap":
+        # kunmap() takes the page, not kmap()'s address; kmap_to_page() of a
+        # pkmap address WARNs since v6.2 (mm/highmem.c __kmap_to_page)
+        init = sym.init if sym is not None else None
+        page = ex.env.text(init.args[0]) if isinstance(init, nodes.Call) and \
+            init.func == "kmap" and len(init.args) == 1 else "page"
+        hint = (f"kunmap() takes the struct page * that was given to kmap(): kunmap({page}), "
+                "not the address kmap() returned")
+    elif sym is not None and sym.ctype in POINTER_TYPES:
         hint = f"{b.name}() takes a struct page *; did you mean kmap_to_page({text})?"
     else:
         hint = "pass a page name, an element PAGES[i], or a `struct page *` local"
@@ -151,22 +179,61 @@ def page_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
     return Ty.BAD
 
 
-def lock_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
-    """``&L`` with L a spinlock_t; a bare ``L`` gets the kernel's spelling."""
+def folio_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
+    """A struct folio *: a folio local or page_folio(page)."""
+    ty = ex.value(arg)
+    if ty is Ty.BAD or (ty is Ty.PAGE and is_folio(ex, arg)):
+        return ty
+    text = ex.env.text(arg)
+    hint = (f"a page's folio is page_folio({text})" if ty is Ty.PAGE else
+            "pass a `struct folio *` local or page_folio(page)")
+    ex.env.error("E402", f"`{b.name}` expects a struct folio *, got `{text}`", arg.span, hint)
+    return Ty.BAD
+
+
+_LOCK_WORDS = {"spinlock": ("spinlock_t", "spinlock_t L;", "spin_lock(&{0}) and spin_unlock(&{0})"),
+               "mutex": ("struct mutex", "DEFINE_MUTEX(M); or struct mutex M;",
+                         "mutex_lock(&{0}) and mutex_unlock(&{0})")}
+
+
+def lock_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr, want: str) -> Ty:
+    """``&L`` with L a spinlock_t (or, for the mutex calls, a struct mutex);
+    a bare ``L`` gets the kernel's spelling."""
+    ctype, decl, calls = _LOCK_WORDS[want]
     inner = arg.operand if isinstance(arg, nodes.AddrOf) else arg
     if isinstance(inner, nodes.Name) and ex.local(inner.id) is None:
         kind = ex.env.symbols.kind(inner.id)
-        if kind == "spinlock" and inner is not arg:
+        if kind == want and inner is not arg:
             return Ty.INT
-        if kind == "spinlock":
-            ex.env.error("E402", f"`{b.name}` expects the address of a spinlock_t, "
+        if kind == want:
+            ex.env.error("E402", f"`{b.name}` expects the address of a {ctype}, "
                          f"got `{inner.id}`", arg.span, f"{b.name} takes &{inner.id}")
+            return Ty.BAD
+        if kind in _LOCK_WORDS:
+            other = _LOCK_WORDS[kind]
+            ex.env.error("E402", f"`{b.name}` expects &LOCK of a {ctype}, but `{inner.id}` is a "
+                         f"{other[0]}", arg.span,
+                         f"a {other[0]} is taken with " + other[2].format(inner.id))
             return Ty.BAD
         if kind is None and not is_constant_name(inner.id):
             ex.unknown(inner)
             return Ty.BAD
-    ex.env.error("E402", f"`{b.name}` expects &LOCK of a spinlock_t, got `{ex.env.text(arg)}`",
-                 arg.span, "declare one at top level: spinlock_t L; then pass &L")
+    ex.env.error("E402", f"`{b.name}` expects &LOCK of a {ctype}, got `{ex.env.text(arg)}`",
+                 arg.span, f"declare one at top level: {decl} then pass &{decl[-2] if want == 'spinlock' else 'M'}")
+    return Ty.BAD
+
+
+def softirq_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
+    """The name of a `softirq NAME on cpuN { ... }` declaration (its vector)."""
+    if isinstance(arg, nodes.Name) and ex.local(arg.id) is None:
+        ctx = ex.env.symbols.contexts.get(arg.id)
+        if ctx is not None and ctx.decl.is_softirq:
+            return Ty.INT
+        if ex.env.symbols.kind(arg.id) is None and not is_constant_name(arg.id):
+            ex.unknown(arg)
+            return Ty.BAD
+    ex.env.error("E402", f"`{b.name}` expects the name of a softirq, got `{ex.env.text(arg)}`",
+                 arg.span, "declare one at top level: softirq NAME on cpu0 { ... }")
     return Ty.BAD
 
 

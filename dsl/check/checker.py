@@ -165,6 +165,8 @@ def declare(file: nodes.File, env: Env) -> None:
         elif isinstance(decl, nodes.LockDecl):
             if fresh:
                 env.symbols.locks[decl.name] = len(env.symbols.locks)
+                if decl.kind == "mutex":
+                    env.symbols.mutexes.add(decl.name)
         else:
             declare_context(env, decl, fresh)
 
@@ -193,12 +195,22 @@ def declare_int(env: Env, decl: nodes.IntDecl, fresh: bool) -> None:
 
 
 def declare_context(env: Env, decl: nodes.TaskDecl, fresh: bool) -> None:
-    """A task or irq: E418 an irq needs a CPU, E305 the CPU must exist."""
-    if decl.is_irq and decl.cpu is None:
+    """A task, irq or softirq: E418 an irq or softirq needs a CPU, E305 the
+    CPU must exist."""
+    if decl.is_softirq and decl.cpu is None:
+        env.error("E418", f"softirq `{decl.name}` needs a CPU: `softirq {decl.name} on cpuN "
+                  "{ ... }`", decl.name_span,
+                  "raise_softirq() raises it on the CPU it runs on, and it runs there: name it, "
+                  "e.g. `on cpu0`")
+    elif decl.is_irq and decl.cpu is None:
         env.error("E418", f"irq `{decl.name}` needs a CPU: `irq {decl.name} on cpuN {{ ... }}`",
                   decl.name_span, "an interrupt handler fires on one CPU, so name it, e.g. `on cpu0`")
     if decl.cpu is not None:
         check_cpu(env, decl.cpu, decl.cpu_span or decl.name_span)
+    if decl.is_softirq and env.config.CONFIG_PREEMPT_RT:
+        env.error("E420", f"softirq `{decl.name}` under CONFIG_PREEMPT_RT: the model does not "
+                  "cover PREEMPT_RT's softirqs (they run in threads there)", decl.name_span,
+                  "set CONFIG_PREEMPT_RT = n")
     if fresh:
         contexts = env.symbols.contexts
         contexts[decl.name] = ContextSym(decl.name, len(contexts), decl, outer_locals(decl.body))
@@ -300,6 +312,6 @@ def check_schedule_item(env: Env, item: nodes.ScheduleItem) -> None:
     check_cpu(env, item.cpu, item.span)
     pinned = ctx.decl.cpu if ctx is not None else None
     if pinned is not None and pinned != item.cpu:
-        kind = "irq" if ctx is not None and ctx.decl.is_irq else "task"
+        kind = ctx.decl.kind if ctx is not None else "task"
         env.error("E503", f"{kind} `{item.name}` runs on cpu{pinned}, not cpu{item.cpu}",
                   item.span, f"drop `@cpu{item.cpu}` or write `@cpu{pinned}`")

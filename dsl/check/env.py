@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "E417": "page array size out of range",
     "E418": "irq without `on cpuN`",
     "E419": "a built-in or page kind the chosen ARCH does not have",
+    "E420": "a softirq raised where it does not run, or softirqs under PREEMPT_RT (not modelled)",
     "E501": "more than one schedule line",
     "E502": "schedule step count below 1",
     "E503": "schedule puts a pinned task or irq on another CPU",
@@ -94,7 +95,8 @@ def signature(b: Builtin) -> str:
         return b.summary[len(b.name):b.summary.index(")") + 1]
     words = {Arg.VALUE: "value", Arg.PAGE: "page", Arg.LOCK: "&lock",
              Arg.PERCPU: "var", Arg.DIR: "dir", Arg.FLAGS: "flags", Arg.COND: "condition",
-             Arg.USER: "user"}
+             Arg.USER: "user", Arg.MUTEX: "&mutex", Arg.SOFTIRQ: "softirq",
+             Arg.FOLIO: "folio"}
     args = [words[a] for a in b.args]
     required = len(args) - b.optional
     text = ", ".join(args[:required])

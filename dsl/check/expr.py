@@ -14,10 +14,14 @@ from kmap_scenarios.dsl.check.args import argument, suggest_builtin
 from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty, arity_message
 from kmap_scenarios.dsl.syntax.names import Builtin, Where
 from kmap_scenarios.dsl.syntax.source import did_you_mean, did_you_mean_or_list
-from kmap_scenarios.dsl.check.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPE, LocalSym, PageSym, Scope,
+from kmap_scenarios.dsl.check.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPES, LocalSym, PageSym, Scope,
                          chain, expr_depth, try_fold)
 
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
+RAISES = frozenset({"raise_softirq", "raise_softirq_irqoff"})
+# what PREEMPT_RT does differently (kernel/softirq.c's CONFIG_PREEMPT_RT half)
+SOFTIRQ_CALLS = RAISES | {"local_bh_disable", "local_bh_enable", "spin_lock_bh",
+                          "spin_unlock_bh"}
 
 
 # C's jump statements, which a bare name statement would otherwise call unknown
@@ -32,10 +36,12 @@ _C_CONTROL = {
 class ExprCheck:
     """Checks expressions of one mode; in bodies, names resolve in ``scope``."""
 
-    def __init__(self, env: Env, mode: Mode, scope: Scope | None = None) -> None:
+    def __init__(self, env: Env, mode: Mode, scope: Scope | None = None,
+                 context: nodes.TaskDecl | None = None) -> None:
         self.env = env
         self.mode = mode
         self.scope = scope
+        self.context = context     # the task, irq or softirq whose body this is
 
     # ------------------------------------------------------------- entry
 
@@ -125,6 +131,10 @@ class ExprCheck:
                     else f"name one CPU's copy: per_cpu({name}, 0)")
         if what == "spinlock":
             return f"pass &{name} to spin_lock() and spin_unlock()"
+        if what == "mutex":
+            return f"pass &{name} to mutex_lock() and mutex_unlock()"
+        if what == "softirq" and self.mode is Mode.BODY:
+            return f"raise it: raise_softirq({name});"
         if what in ("task", "irq") and self.mode is Mode.EXPECT:
             return f"name one of its locals: {name}.var"
         return ""
@@ -250,11 +260,11 @@ class ExprCheck:
         if expr.field not in ctx.outer:
             hint = did_you_mean(expr.field, ctx.outer) or (
                 "only the locals declared in the outermost block of a task can be named")
-            self.env.error("E204", f"{'irq' if ctx.decl.is_irq else 'task'} `{expr.obj}` declares "
+            self.env.error("E204", f"{ctx.decl.kind} `{expr.obj}` declares "
                            f"no variable `{expr.field}` in its outermost block",
                            expr.field_span, hint)
             return Ty.BAD
-        return Ty.PAGE if ctx.ctype(expr.field) == PAGE_TYPE else Ty.INT
+        return Ty.PAGE if ctx.ctype(expr.field) in PAGE_TYPES else Ty.INT
 
     def string(self, expr: nodes.StrLit) -> Ty:
         if self.mode is Mode.EXPECT:
@@ -272,7 +282,7 @@ class ExprCheck:
             self.unknown(operand)
         else:
             self.env.error("E415", f"`{self.env.text(expr)}` is not a value: `&` only passes a "
-                           "spinlock, as in spin_lock(&L)", expr.span)
+                           "spinlock or a mutex, as in spin_lock(&L)", expr.span)
         return Ty.BAD
 
     # -------------------------------------------------------------- calls
@@ -287,10 +297,16 @@ class ExprCheck:
             return Ty.BAD
         b = names.BUILTINS.get(expr.func)
         if b is None and expr.func in self.env.symbols.contexts:
-            what = "an irq" if self.env.symbols.contexts[expr.func].decl.is_irq else "a task"
+            kind = self.env.symbols.contexts[expr.func].decl.kind
+            what = f"an {kind}" if kind == "irq" else f"a {kind}"
             self.env.error("E202", f"`{expr.func}` is {what}, not a function", expr.func_span,
                            "tasks and irqs run on their own CPUs; order them with a "
                            "`schedule` line or kmap run --schedule")
+            return Ty.BAD
+        if b is None and expr.func == "DEFINE_MUTEX":
+            self.env.error("E202", "`DEFINE_MUTEX` declares a mutex: it belongs at top level, "
+                           "not in a body", expr.func_span,
+                           f"move `{self.env.text(expr)};` above the tasks")
             return Ty.BAD
         if b is None:
             self.env.error("E202", f"unknown function `{expr.func}`", expr.func_span,
@@ -307,6 +323,8 @@ class ExprCheck:
             return Ty.BAD
         if b.name == "per_cpu":
             self.cpu_number(expr.args[1])
+        if b.name in RAISES and not self.raised_here(expr):
+            return Ty.BAD
         return Ty.PAGE if b.name in PAGE_RETURNING else Ty.INT
 
     def cpu_number(self, expr: nodes.Expr) -> None:
@@ -334,6 +352,12 @@ class ExprCheck:
                            "side of `=`", expr.span,
                            f"store its result in a local first: x = {b.name}(...);")
             return False
+        if b.name in SOFTIRQ_CALLS and self.env.config.CONFIG_PREEMPT_RT:
+            self.env.error("E420", f"`{b.name}` under CONFIG_PREEMPT_RT: the model does not "
+                           "cover PREEMPT_RT's softirqs (bottom halves are a per-CPU local lock "
+                           "and softirqs run in threads there)", expr.func_span,
+                           "set CONFIG_PREEMPT_RT = n")
+            return False
         if b.name == "kmap_high_get" and self.env.config.ARCH != "arm":
             self.env.error("E419", f"`kmap_high_get` is declared only by "
                            f"arch/arm/include/asm/highmem.h: ARCH = {self.env.config.ARCH} "
@@ -345,6 +369,23 @@ class ExprCheck:
                            expr.span, f"call it as a statement: {b.name}(...);")
             return False
         return True
+
+    def raised_here(self, expr: nodes.Call) -> bool:
+        """E420: raise_softirq() marks the softirq pending on the CPU it runs
+        on, and the model runs each softirq on its declared CPU only: the
+        raising task, irq or softirq must be bound to that CPU."""
+        arg = expr.args[0]
+        assert isinstance(arg, nodes.Name)
+        target = self.env.symbols.contexts[arg.id].decl
+        here = self.context
+        if here is None or here.cpu == target.cpu:
+            return True
+        where = f"on cpu{here.cpu}" if here.cpu is not None else "on any CPU"
+        self.env.error("E420", f"{here.kind} `{here.name}` runs {where}, but softirq "
+                       f"`{target.name}` runs on cpu{target.cpu}: raise_softirq() raises it on "
+                       "the CPU it is called on", expr.span,
+                       f"declare `{here.kind} {here.name} on cpu{target.cpu}`")
+        return False
 
     def report(self, expr: nodes.Call) -> Ty:
         """``BUG("text")`` in an expectation: a report kind with a message substring."""

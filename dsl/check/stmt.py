@@ -11,7 +11,9 @@ from __future__ import annotations
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty
 from kmap_scenarios.dsl.check.expr import ExprCheck
-from kmap_scenarios.dsl.check.symbols import MAX_BLOCK_DEPTH, PAGE_TYPE, LocalSym, Scope, try_fold
+from kmap_scenarios.dsl.check.args import is_folio
+from kmap_scenarios.dsl.check.symbols import (FOLIO_TYPE, MAX_BLOCK_DEPTH, PAGE_TYPES, LocalSym,
+                                              Scope, try_fold)
 
 # Names a local may not take: C macros in the kernel, so a declaration with
 # that name would not compile.
@@ -20,17 +22,18 @@ RESERVED_LOCAL = {**{n: "a kernel constant" for n in names.CONSTANTS},
 
 
 def check_body(env: Env, decl: nodes.TaskDecl) -> None:
-    """Check one task or irq body."""
-    BodyCheck(env).block(decl.body)
+    """Check one task, irq or softirq body."""
+    BodyCheck(env, decl=decl).block(decl.body)
 
 
 class BodyCheck:
     """Walks one body with its scopes; expressions go to an ExprCheck."""
 
-    def __init__(self, env: Env, scope: Scope | None = None) -> None:
+    def __init__(self, env: Env, scope: Scope | None = None,
+                 decl: nodes.TaskDecl | None = None) -> None:
         self.env = env
         self.scope = Scope() if scope is None else scope
-        self.expr = ExprCheck(env, Mode.BODY, self.scope)
+        self.expr = ExprCheck(env, Mode.BODY, self.scope, decl)
 
     def block(self, block: nodes.Block) -> None:
         if self.scope.depth >= MAX_BLOCK_DEPTH:
@@ -67,8 +70,8 @@ class BodyCheck:
         """``CTYPE name [= init];``: E205 for a reserved or same-block name."""
         if stmt.init is not None:
             ty = self.expr.root(stmt.init, Pos.WHOLE)
-            if stmt.ctype == PAGE_TYPE:
-                self.page_store(stmt.name, stmt.init, ty)
+            if stmt.ctype in PAGE_TYPES:
+                self.page_store(stmt.name, stmt.init, ty, stmt.ctype)
         if stmt.name in RESERVED_LOCAL:
             self.env.error("E205", f"`{stmt.name}` is {RESERVED_LOCAL[stmt.name]}: it cannot be "
                            "declared", stmt.name_span, "choose another name")
@@ -78,17 +81,27 @@ class BodyCheck:
             self.env.error("E205", f"`{stmt.name}` is already declared in this block",
                            stmt.name_span, f"first declared at line {previous.span.line}")
             return
-        self.scope.declare(stmt.name, stmt.ctype, stmt.name_span)
+        self.scope.declare(stmt.name, stmt.ctype, stmt.name_span, stmt.init)
 
-    def page_store(self, name: str, value: nodes.Expr, ty: Ty) -> None:
-        """A ``struct page *`` local holds a page or NULL, nothing else (E416)."""
+    def page_store(self, name: str, value: nodes.Expr, ty: Ty, ctype: str) -> None:
+        """A ``struct page *`` local holds a page or NULL, nothing else, and a
+        ``struct folio *`` a folio or NULL (E416)."""
+        if ty is Ty.PAGE and (ctype == FOLIO_TYPE) != is_folio(self.expr, value):
+            text = self.env.text(value)
+            if ctype == FOLIO_TYPE:
+                msg, hint = "a struct page *", f"its folio is page_folio({text})"
+            else:
+                msg, hint = "a struct folio *", f"its page is folio_page({text}, 0)"
+            self.env.error("E416", f"`{name}` is a {ctype}, but `{text}` is {msg}",
+                           value.span, hint)
+            return
         if ty is not Ty.INT or try_fold(value, self.env.config.int_value) == 0:
             return
         text = self.env.text(value)
         hint = (f"a mapped address gives its page back with kmap_to_page({text})"
                 if isinstance(value, (nodes.Name, nodes.Call)) else
                 "assign a page name, PAGES[i], kmap_to_page(addr) or NULL")
-        self.env.error("E416", f"`{name}` is a struct page *, but `{text}` is not a page",
+        self.env.error("E416", f"`{name}` is a {ctype}, but `{text}` is not a page",
                        value.span, hint)
 
     # -------------------------------------------------------- assignments
@@ -141,7 +154,7 @@ class BodyCheck:
             if stmt.op != "=":
                 self.page_arith(dest, stmt.span)
             else:
-                self.page_store(dest.name, stmt.value, ty)
+                self.page_store(dest.name, stmt.value, ty, dest.ctype)
 
     def inc_dec(self, stmt: nodes.IncDec) -> None:
         dest = self.target(stmt.target)

@@ -18,14 +18,18 @@ MAX_EXPR_DEPTH = 200   # the runtime evaluator recurses on expression trees
 MAX_BLOCK_DEPTH = 50   # keeps the checker's and the lowering's recursion small
 MAX_PAGES = 4096       # every page is part of every explored state
 
-# Functions whose value is a struct page *, not a kernel virtual address.
-PAGE_RETURNING = frozenset({"kmap_to_page"})
+# Functions whose value is a struct page * (or struct folio *), not a kernel
+# virtual address.
+PAGE_RETURNING = frozenset({"kmap_to_page", "page_folio", "folio_page"})
+FOLIO_RETURNING = frozenset({"page_folio"})
 
 # Built-ins lowered to a Check instruction when they are a whole statement.
 CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
 
 POINTER_TYPES = frozenset({"void *", "char *", "u8 *", "unsigned long *"})
 PAGE_TYPE = "struct page *"
+FOLIO_TYPE = "struct folio *"     # an order-0 folio: its page's own pointer
+PAGE_TYPES = frozenset({PAGE_TYPE, FOLIO_TYPE})
 
 
 # ------------------------------------------------------------------ tables
@@ -81,6 +85,7 @@ class Symbols:
     globals: dict[str, VarSym] = field(default_factory=dict)
     percpus: dict[str, VarSym] = field(default_factory=dict)
     locks: dict[str, int] = field(default_factory=dict)
+    mutexes: set[str] = field(default_factory=set)     # the locks that are struct mutex
     contexts: dict[str, ContextSym] = field(default_factory=dict)
     page_total: int = 0
 
@@ -93,9 +98,9 @@ class Symbols:
         if name in self.percpus:
             return "per-CPU variable"
         if name in self.locks:
-            return "spinlock"
+            return "mutex" if name in self.mutexes else "spinlock"
         if name in self.contexts:
-            return "irq" if self.contexts[name].decl.is_irq else "task"
+            return self.contexts[name].decl.kind
         return None
 
     def all_names(self) -> list[str]:
@@ -116,10 +121,11 @@ class LocalSym:
     slot: int
     ctype: str
     span: nodes.Span
+    init: nodes.Expr | None = None   # the declaration's initialiser, for hints
 
     @property
     def is_page(self) -> bool:
-        return self.ctype == PAGE_TYPE
+        return self.ctype in PAGE_TYPES
 
 
 class Scope:
@@ -146,8 +152,9 @@ class Scope:
         """A declaration of ``name`` in the innermost block, if any."""
         return self._frames[-1].get(name) if self._frames else None
 
-    def declare(self, name: str, ctype: str, span: nodes.Span) -> LocalSym:
-        sym = LocalSym(name, len(self.slot_names), ctype, span)
+    def declare(self, name: str, ctype: str, span: nodes.Span,
+                init: nodes.Expr | None = None) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span, init)
         self.slot_names.append(name)
         self._frames[-1][name] = sym
         return sym

@@ -15,21 +15,30 @@ from dataclasses import replace
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.checker import Checked
 from kmap_scenarios.dsl.syntax.names import Arg
-from kmap_scenarios.dsl.check.symbols import CHECK_KINDS, PageSym, Scope, chain, ctype_width, text_of
+from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PageSym, Scope, chain, ctype_width, text_of,
+                                              walk)
 from kmap_scenarios.runtime.kernel import program as ir
 
 
 def lower(checked: Checked) -> ir.Program:
     """Build the Program of a file that passed check()."""
     file, cfg = checked.file, checked.config
-    pages = lower_pages(checked)
+    calls = builtin_calls(file)
+    pages, slab = lower_pages(checked, calls)
     contexts: list[ir.ContextInfo] = []
     pid = 0
+    raised = {a.id for c in calls if c.func in RAISES for a in c.args[:1]
+              if isinstance(a, nodes.Name)}
+    softirqs = 0
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):
             pid += 0 if decl.is_irq else 1
             body = BodyLowering(Exprs(checked, pages, Scope()))
-            contexts.append(body.context(decl, 0 if decl.is_irq else pid))
+            info = body.context(decl, 0 if decl.is_irq else pid)
+            if decl.is_softirq:
+                info = replace(info, softirq_nr=softirqs, raised_at_boot=decl.name not in raised)
+                softirqs += 1
+            contexts.append(info)
     expect = Exprs(checked, pages, None, tuple(contexts))
     expectations = tuple(
         ir.Expectation(e.quant, expect.expr(e.cond), text_of(checked.source, e.cond), e.span.line)
@@ -50,6 +59,8 @@ def lower(checked: Checked) -> ir.Program:
         schedule=None if schedule is None else tuple(
             ir.ScheduleStep(sym.contexts[i.name].index, i.steps, i.cpu) for i in schedule.items),
         schedule_line=0 if schedule is None else schedule.span.line,
+        mutexes=frozenset(sym.locks[m] for m in sym.mutexes),
+        slab_pages=slab,
     )
 
 
@@ -63,11 +74,51 @@ def program_name(file: nodes.File) -> str:
 # ------------------------------------------------------------------- pages
 
 
-def lower_pages(checked: Checked) -> tuple[ir.PageInfo, ...]:
-    """One PageInfo per page, arrays expanded; pfns sequential per zone.
+RAISES = ("raise_softirq", "raise_softirq_irqoff")
+ALLOCS = ("kmalloc", "kzalloc")
+SLAB_MAX = 16        # kmalloc objects at most, whatever the call sites
+
+
+def builtin_calls(file: nodes.File) -> list[nodes.Call]:
+    """Every call in the bodies of the file (for the softirqs it raises and
+    the kmalloc call sites)."""
+    out: list[nodes.Call] = []
+    stack: list[nodes.Stmt] = [d.body for d in file.decls if isinstance(d, nodes.TaskDecl)]
+    while stack:
+        st = stack.pop()
+        exprs: list[nodes.Expr | None] = []
+        if isinstance(st, nodes.Block):
+            stack.extend(st.stmts)
+        elif isinstance(st, nodes.VarDecl):
+            exprs.append(st.init)
+        elif isinstance(st, nodes.Assign):
+            exprs += [st.target, st.value]
+        elif isinstance(st, nodes.IncDec):
+            exprs.append(st.target)
+        elif isinstance(st, nodes.ExprStmt):
+            exprs.append(st.expr)
+        elif isinstance(st, nodes.If):
+            exprs.append(st.cond)
+            stack += [st.then] + ([st.orelse] if st.orelse is not None else [])
+        elif isinstance(st, nodes.While):
+            exprs.append(st.cond)
+            stack.append(st.body)
+        else:
+            exprs.append(st.cond)
+            stack += [s for s in (st.init, st.update) if s is not None] + [st.body]
+        out += [n for e in exprs if e is not None for n in walk(e) if isinstance(n, nodes.Call)]
+    return out
+
+
+def lower_pages(checked: Checked, calls: list[nodes.Call]) -> tuple[tuple[ir.PageInfo, ...],
+                                                                     tuple[int, ...]]:
+    """One PageInfo per page, arrays expanded; pfns sequential per zone;
+    then the kmalloc arena's pages (and their indices).
 
     Lowmem and user pages share the lowmem pfn range; a highmem request
-    without CONFIG_HIGHMEM falls back to lowmem, as the page allocator does."""
+    without CONFIG_HIGHMEM falls back to lowmem, as the page allocator does.
+    The arena has a page per object, as many objects as kmalloc/kzalloc
+    call sites times tasks and irqs (SLAB_MAX at most): runtime/kernel/slab.py."""
     cfg = checked.config
     pre = cfg.preset
     next_pfn = {ir.PageKind.LOWMEM: pre.lowmem_pfn_base, ir.PageKind.HIGHMEM: pre.highmem_pfn_base,
@@ -85,7 +136,15 @@ def lower_pages(checked: Checked) -> tuple[ir.PageInfo, ...]:
                 users += 1
             out.append(ir.PageInfo(name, kind, next_pfn[zone], sym.present, vaddr))
             next_pfn[zone] += 1
-    return tuple(out)
+    sites = sum(c.func in ALLOCS for c in calls)
+    contexts = sum(isinstance(d, nodes.TaskDecl) for d in checked.file.decls)
+    slab = []
+    for i in range(min(SLAB_MAX, sites * contexts)):
+        slab.append(len(out))
+        out.append(ir.PageInfo(f"kmalloc-{i}", ir.PageKind.LOWMEM,
+                               next_pfn[ir.PageKind.LOWMEM], True, 0))
+        next_pfn[ir.PageKind.LOWMEM] += 1
+    return tuple(out), tuple(slab)
 
 
 def page_kind(sym: PageSym, highmem: bool) -> ir.PageKind:
@@ -198,9 +257,12 @@ class Exprs:
         user page's name in an ``Arg.USER`` position its user address."""
         out: list[ir.Expr] = []
         for kind, arg in zip(names.BUILTINS[e.func].args, e.args):
-            if kind is Arg.LOCK:
+            if kind in (Arg.LOCK, Arg.MUTEX):
                 assert isinstance(arg, nodes.AddrOf) and isinstance(arg.operand, nodes.Name)
                 out.append(ir.LockArg(self.sym.locks[arg.operand.id]))
+            elif kind is Arg.SOFTIRQ:
+                assert isinstance(arg, nodes.Name)
+                out.append(ir.Const(self.sym.contexts[arg.id].index))
             else:
                 out.append(self.argument(arg, kind is Arg.USER))
         return tuple(out)
@@ -330,11 +392,14 @@ class BodyLowering:
             self.emit(self.call(call, None, stmt.span))
 
     def call(self, call: nodes.Call, dest: ir.Dest | None, span: nodes.Span) -> ir.Call:
-        """A built-in as an instruction; irqsave's flags local becomes its dest."""
+        """A built-in as an instruction; the flags local that a saving
+        macro assigns (spin_lock_irqsave, local_irq_save, local_save_flags)
+        becomes its dest."""
         args = self.ex.args(call)
-        if call.func == "spin_lock_irqsave" and len(call.args) == 2:
-            dest = self.ex.dest(call.args[1])
-            args = args[:1]
+        at = SAVES_FLAGS.get(call.func)
+        if at is not None and len(call.args) > at:
+            dest = self.ex.dest(call.args[at])
+            args = args[:at]
         return ir.Call(call.func, args, dest, loc(span))
 
     # ----------------------------------------------------------- control flow
@@ -378,6 +443,10 @@ class BodyLowering:
         if branch is not None:
             self.patch(branch)
         self.scope.pop()
+
+
+# the macros that assign their flags argument, and where it is
+SAVES_FLAGS = {"spin_lock_irqsave": 1, "local_irq_save": 0, "local_save_flags": 0}
 
 
 def is_builtin_call(e: nodes.Expr) -> bool:

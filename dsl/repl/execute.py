@@ -321,6 +321,10 @@ def blocked_on(frame: Frame, ci: int) -> str:
     lock = builtins.spinning_on(ctx.pending)
     if ctx.status == Status.WAIT_PKMAP:
         return "it sleeps on pkmap_map_wait in kmap_high()"
+    if ctx.status == Status.WAIT_MUTEX:
+        return "it sleeps in mutex_lock()"
+    if ctx.status == Status.QUIET:
+        return "it runs only when raised (at an irq exit, local_bh_enable, or in ksoftirqd)"
     if ctx.status == Status.DONE:
         return "it has finished"
     if ctx.status == Status.DEAD:
@@ -334,7 +338,8 @@ def blocked_on(frame: Frame, ci: int) -> str:
     if info.is_irq and ctx.status == Status.PENDING:
         return f"cpu{cpu} has interrupts disabled" if c.irqs_off else "it can fire"
     if c.irqs and c.irqs[-1] != ci:
-        return f"irq {p.contexts[c.irqs[-1]].name} is running on cpu{cpu}"
+        top = p.contexts[c.irqs[-1]]
+        return f"{'softirq' if top.is_softirq else 'irq'} {top.name} is running on cpu{cpu}"
     if c.curr >= 0 and c.curr != ci:
         cur = s.ctxs[c.curr]
         why = (f"preempt_count is {cur.preempt_count}" if cur.preempt_count else

@@ -66,6 +66,10 @@ def status_text(frame: Frame, ci: int) -> str:
         return f"pending (fires on cpu{info.cpu})"
     if st == Status.WAIT_PKMAP:
         return "asleep on pkmap_map_wait"
+    if st == Status.WAIT_MUTEX:
+        return "asleep in mutex_lock"
+    if st == Status.QUIET:
+        return f"softirq, not running (cpu{info.cpu})"
     if st != Status.READY:
         return st.name.lower()
     if ctx.cpu < 0:

@@ -157,17 +157,29 @@ class Builder:
         name = _tok(c[0])
         return nodes.LockDecl(str(name), tree_span(t), token_span(name))
 
+    def mutex_decl(self, c: Children, t: Tree[Token]) -> nodes.LockDecl:
+        name = _tok(c[0])
+        return nodes.LockDecl(str(name), tree_span(t), token_span(name), "mutex")
+
+    def define_mutex(self, c: Children, t: Tree[Token]) -> nodes.LockDecl:
+        return self.mutex_decl(c, t)
+
     def task_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
         return self._task(c, t, is_irq=False)
 
     def irq_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
         return self._task(c, t, is_irq=True)
 
-    def _task(self, c: Children, t: Tree[Token], is_irq: bool) -> nodes.TaskDecl:
+    def softirq_decl(self, c: Children, t: Tree[Token]) -> nodes.TaskDecl:
+        return self._task(c, t, is_irq=True, is_softirq=True)
+
+    def _task(self, c: Children, t: Tree[Token], is_irq: bool,
+              is_softirq: bool = False) -> nodes.TaskDecl:
         name, cpu, body = _tok(c[0]), c[1], _cast(nodes.Block, c[2])
         cpu_tok = _tok(cpu) if cpu is not None else None
         return nodes.TaskDecl(str(name), _cpu(cpu_tok), body, is_irq, tree_span(t),
-                              token_span(name), token_span(cpu_tok) if cpu_tok else None)
+                              token_span(name), token_span(cpu_tok) if cpu_tok else None,
+                              is_softirq)
 
     def schedule(self, c: Children, t: Tree[Token]) -> nodes.Schedule:
         return nodes.Schedule(tuple(_cast(nodes.ScheduleItem, x) for x in c), tree_span(t))

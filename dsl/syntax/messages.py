@@ -24,8 +24,8 @@ from kmap_scenarios.dsl.syntax.nodes import TYPES, Span
 from kmap_scenarios.dsl.syntax.source import Diagnostic, did_you_mean
 
 # Words that start a top-level item (the `int` of `int G = 0;` included).
-TOPLEVEL_WORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "task", "irq",
-                  "schedule", "expect")
+TOPLEVEL_WORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "struct",
+                  "DEFINE_MUTEX", "task", "irq", "softirq", "schedule", "expect")
 
 # Named regexp terminals of grammar/kmap.lark, as prose.
 _TERMINAL_PROSE = {

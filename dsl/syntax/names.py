@@ -13,14 +13,14 @@ from enum import Enum
 # Words with grammatical meaning. Kernel API names are NOT keywords: they are
 # built-ins, so that a typo gets a did-you-mean rather than a syntax error.
 KEYWORDS = (
-    "scenario", "config", "page", "task", "irq", "on", "percpu", "spinlock_t",
-    "schedule", "expect", "always", "sometimes", "never",
+    "scenario", "config", "page", "task", "irq", "softirq", "on", "percpu", "spinlock_t",
+    "DEFINE_MUTEX", "schedule", "expect", "always", "sometimes", "never",
     "if", "else", "while", "for",
 )
 
 # Words of C declaration types.
 TYPE_WORDS = ("void", "int", "u8", "u16", "u32", "unsigned", "long", "size_t",
-              "struct", "char")
+              "struct", "char", "mutex", "folio")
 
 QUANTIFIERS = ("always", "sometimes", "never")
 
@@ -29,15 +29,20 @@ REPORT_KINDS = ("BUG", "WARN", "OOPS", "ASSERT", "DEADLOCK", "DATA_LOSS",
                 "STALE_READ", "USE_AFTER_UNMAP")
 
 # Kernel constants usable in expressions. Values are the kernel's
-# (include/linux/dma-direction.h for DMA_*); GFP and PAGE_KERNEL are tokens
-# the model only compares.
+# (include/linux/dma-direction.h for DMA_*, include/linux/gfp_types.h of
+# v6.1 for GFP_*: the allocators read __GFP_DIRECT_RECLAIM (0x400), whether
+# they may sleep, and __GFP_HIGHMEM); PAGE_KERNEL is a token.
 CONSTANTS: dict[str, int] = {
     "NULL": 0,
     "DMA_BIDIRECTIONAL": 0,
     "DMA_TO_DEVICE": 1,
     "DMA_FROM_DEVICE": 2,
     "GFP_KERNEL": 0x0CC0,
-    "GFP_ATOMIC": 0x0820,
+    "GFP_ATOMIC": 0x0A20,
+    "GFP_NOWAIT": 0x0800,
+    "GFP_NOIO": 0x0C00,
+    "GFP_NOFS": 0x0C40,
+    "__GFP_ZERO": 0x0100,
     "GFP_USER": 0x0CC0 | 0x100000,
     "GFP_HIGHUSER": 0x0CC0 | 0x100000 | 0x02,
     "GFP_HIGHUSER_MOVABLE": 0x0CC0 | 0x100000 | 0x02 | 0x08,
@@ -70,6 +75,9 @@ class Arg(Enum):
     COND = "cond"        # a boolean condition
     USER = "user"        # a `__user` pointer: a user-space address, where a
                          # user page's name stands for its user address
+    MUTEX = "mutex"      # &NAME of a struct mutex
+    SOFTIRQ = "softirq"  # NAME of a softirq declaration (its vector)
+    FOLIO = "folio"      # an expression giving a struct folio *
 
 
 class Where(Enum):
@@ -99,6 +107,7 @@ def _b(name: str, args: tuple[Arg, ...], returns: bool, where: Where,
 
 V, P, L, C, D, F, K, U = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
                           Arg.FLAGS, Arg.COND, Arg.USER)
+M, S, FO = Arg.MUTEX, Arg.SOFTIRQ, Arg.FOLIO
 ANY, STMT, EXP = Where.ANY, Where.STATEMENT, Where.EXPECT
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in (
@@ -123,6 +132,18 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     _b("memzero_page", (P, V, V), False, ANY, "mapping", "memzero_page(page, offset, len)"),
     _b("memcpy_page", (P, V, P, V, V), False, ANY, "mapping",
        "memcpy_page(dst_page, dst_off, src_page, src_off, len)"),
+    _b("kmap_local_folio", (FO, V), True, ANY, "mapping",
+       "kmap_local_folio(folio, offset): map the folio's page at offset"),
+    _b("kmap_atomic_pfn", (V,), True, ANY, "mapping", "kmap_atomic of a raw pfn"),
+    _b("kmap_atomic_prot", (P, V), True, ANY, "mapping", "kmap_atomic with a pgprot"),
+    _b("page_folio", (P,), True, ANY, "mapping", "the folio of a page (a struct folio *)"),
+    _b("folio_page", (FO, V), True, ANY, "mapping", "folio_page(folio, n): the folio's nth page"),
+    _b("clear_highpage", (P,), False, ANY, "mapping", "zero a whole page through kmap_local"),
+    _b("zero_user_segments", (P, V, V, V, V), False, ANY, "mapping",
+       "zero_user_segments(page, start1, end1, start2, end2)"),
+    _b("zero_user_segment", (P, V, V), False, ANY, "mapping",
+       "zero_user_segment(page, start, end)"),
+    _b("zero_user", (P, V, V), False, ANY, "mapping", "zero_user(page, start, size)"),
     # context
     _b("preempt_disable", (), False, ANY, "context", "preempt_count += 1"),
     _b("preempt_enable", (), False, ANY, "context", "preempt_count -= 1; a preemption point at 0"),
@@ -138,6 +159,26 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
        optional=1),
     _b("spin_unlock_irqrestore", (L, F), False, ANY, "context", "release the lock, restore irqs",
        optional=1),
+    _b("spin_lock_irq", (L,), False, STMT, "context", "disable irqs, take the lock"),
+    _b("spin_unlock_irq", (L,), False, ANY, "context", "release the lock, enable irqs"),
+    _b("spin_lock_bh", (L,), False, STMT, "context", "disable bottom halves, take the lock"),
+    _b("spin_unlock_bh", (L,), False, STMT, "context",
+       "release the lock, enable bottom halves (may run softirqs)"),
+    _b("local_irq_save", (F,), False, ANY, "context", "save the irq state in flags, disable irqs"),
+    _b("local_irq_restore", (F,), False, ANY, "context", "restore the irq state saved in flags"),
+    _b("local_save_flags", (F,), False, ANY, "context", "save the irq state in flags"),
+    _b("local_bh_disable", (), False, ANY, "context", "disable bottom halves (softirqs)"),
+    _b("local_bh_enable", (), False, STMT, "context",
+       "enable bottom halves; runs pending softirqs"),
+    _b("raise_softirq", (S,), False, ANY, "context", "mark a softirq pending on this CPU"),
+    _b("raise_softirq_irqoff", (S,), False, ANY, "context",
+       "raise_softirq with irqs already off"),
+    _b("rcu_read_lock", (), False, ANY, "context", "enter an RCU read-side critical section"),
+    _b("rcu_read_unlock", (), False, ANY, "context", "leave an RCU read-side critical section"),
+    _b("mutex_lock", (M,), False, STMT, "context", "take a mutex (may sleep)"),
+    _b("mutex_unlock", (M,), False, ANY, "context", "release a mutex"),
+    _b("mutex_trylock", (M,), True, ANY, "context", "take a free mutex: 1, else 0"),
+    _b("mutex_is_locked", (M,), True, ANY, "context", "1 if the mutex is held"),
     _b("might_sleep", (), False, ANY, "context", "the atomic-sleep debug check"),
     _b("schedule", (), False, STMT, "context", "give up the CPU"),
     _b("cond_resched", (), False, STMT, "context", "a voluntary preemption point"),
@@ -165,13 +206,30 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     _b("dma_sync_single_for_device", (P, D), False, STMT, "dma", "give the device ownership"),
     _b("device_write", (P, V, V, V), False, ANY, "dma", "device_write(page, offset, value, len) to RAM"),
     _b("device_read", (P, V), True, ANY, "dma", "device_read(page, offset) from RAM"),
+    # allocation
+    _b("might_alloc", (V,), False, ANY, "memory", "the allocators' check: may this GFP sleep?"),
+    _b("kmalloc", (V, V), True, ANY, "memory", "kmalloc(size, gfp): a kernel object or NULL"),
+    _b("kzalloc", (V, V), True, ANY, "memory", "kzalloc(size, gfp): a zeroed kernel object"),
+    _b("kfree", (V,), False, ANY, "memory", "free a kmalloc object (NULL is fine)"),
     # user memory
     _b("copy_from_user", (V, U, V), True, STMT, "user", "copy_from_user(dst, user, len): bytes not copied"),
     _b("copy_to_user", (U, V, V), True, STMT, "user", "copy_to_user(user, src, len): bytes not copied"),
+    _b("__copy_from_user_inatomic", (V, U, V), True, STMT, "user",
+       "__copy_from_user_inatomic(dst, user, len): no might_fault, no zeroing"),
+    _b("__copy_to_user_inatomic", (U, V, V), True, STMT, "user",
+       "__copy_to_user_inatomic(user, src, len): no might_fault"),
     # introspection
     _b("preempt_count", (), True, EXP, "introspection", "the preemption counter"),
     _b("in_atomic", (), True, EXP, "introspection", "preempt_count() != 0"),
-    _b("in_interrupt", (), True, ANY, "introspection", "running in an irq handler"),
+    _b("in_interrupt", (), True, ANY, "introspection",
+       "irq_count(): hardirq, softirq or bh-disabled bits of preempt_count (raw)"),
+    _b("in_softirq", (), True, ANY, "introspection", "softirq_count(): serving or bh-disabled (raw)"),
+    _b("in_serving_softirq", (), True, ANY, "introspection", "SOFTIRQ_OFFSET while serving a softirq"),
+    _b("in_irq", (), True, ANY, "introspection", "hardirq_count() (raw)"),
+    _b("in_hardirq", (), True, ANY, "introspection", "hardirq_count() (raw)"),
+    _b("in_task", (), True, ANY, "introspection", "1 in task context"),
+    _b("rcu_preempt_depth", (), True, ANY, "introspection",
+       "current's RCU read-side nesting under PREEMPT_RCU, else 0"),
     _b("irqs_disabled", (), True, EXP, "introspection", "interrupts are off on this CPU"),
     _b("pagefault_disabled", (), True, EXP, "introspection", "current->pagefault_disabled != 0"),
     _b("pkmap_count", (P,), True, EXP, "introspection", "pkmap_count[] of the page's slot, or 0"),

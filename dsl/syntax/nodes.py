@@ -124,7 +124,8 @@ class VarDecl:
 
 # Declaration type prefixes, spelled canonically (one space, '*' attached).
 TYPES = ("void *", "int", "u8", "u16", "u32", "unsigned long", "unsigned int",
-         "long", "size_t", "struct page *", "char *", "u8 *", "unsigned long *")
+         "long", "size_t", "struct page *", "char *", "u8 *", "unsigned long *",
+         "struct folio *")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,16 +240,19 @@ class IntDecl:
 
 @dataclass(frozen=True, slots=True)
 class LockDecl:
-    """``spinlock_t NAME;``"""
+    """``spinlock_t NAME;``, or a mutex: ``struct mutex NAME;`` /
+    ``DEFINE_MUTEX(NAME);`` (kind "mutex")."""
 
     name: str
     span: Span
     name_span: Span
+    kind: str = "spinlock_t"
 
 
 @dataclass(frozen=True, slots=True)
 class TaskDecl:
-    """``task NAME [on cpuN] { ... }`` or ``irq NAME on cpuN { ... }``."""
+    """``task NAME [on cpuN] { ... }``, ``irq NAME on cpuN { ... }`` or
+    ``softirq NAME on cpuN { ... }`` (a handler too: is_irq and is_softirq)."""
 
     name: str
     cpu: int | None
@@ -257,6 +261,12 @@ class TaskDecl:
     span: Span
     name_span: Span
     cpu_span: Span | None
+    is_softirq: bool = False
+
+    @property
+    def kind(self) -> str:
+        """'task', 'irq' or 'softirq', for messages."""
+        return "softirq" if self.is_softirq else "irq" if self.is_irq else "task"
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,13 +268,13 @@ _ORDER = ("an optional scenario, an optional config, then declarations, tasks an
 def describe_item(item: Item) -> str:
     """A top-level item in prose: "task `t`", "the `expect` line"."""
     if isinstance(item, nodes.TaskDecl):
-        return f"{'irq' if item.is_irq else 'task'} `{item.name}`"
+        return f"{item.kind} `{item.name}`"
     if isinstance(item, nodes.PageDecl):
         return f"page `{item.name}`"
     if isinstance(item, nodes.IntDecl):
         return f"{'percpu int' if item.percpu else 'int'} `{item.name}`"
     if isinstance(item, nodes.LockDecl):
-        return f"spinlock `{item.name}`"
+        return f"{'mutex' if item.kind == 'mutex' else 'spinlock'} `{item.name}`"
     word = {nodes.Scenario: "scenario", nodes.Config: "config", nodes.Schedule: "schedule",
             nodes.Expect: "expect"}[type(item)]
     return f"the `{word}` {'line' if word in ('scenario', 'schedule', 'expect') else 'block'}"

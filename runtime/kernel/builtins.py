@@ -14,23 +14,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kmap_scenarios.runtime.kernel import dma, kmap_local, pkmap, preempt, sched
+from kmap_scenarios.runtime.kernel import (dma, highmem, irqflags, kmap_local, mutex, pkmap,
+                                           preempt, rcu, sched, slab, softirq, spinlock)
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
-from kmap_scenarios.runtime.kernel.memory import access, is_highmem, page_address, page_pointer
+from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP,
+                                                  PENDING_SPIN, Handler, Result)
+from kmap_scenarios.runtime.kernel.memory import access, is_highmem, page_address
 from kmap_scenarios.runtime.kernel.program import Expr, PageKind
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.tx import Killed, Tx
 
-
-class _NotDone:
-    def __repr__(self) -> str:
-        return "NOT_DONE"
-
-
-NOT_DONE = _NotDone()
-Result = int | None | _NotDone
-Handler = Callable[[Tx, list[int] | None], Result]
-X86_EFLAGS_IF = 0x200
 INT_MAX = 0x7FFFFFFF
 
 
@@ -54,7 +47,7 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
         return vaddr
     sched.schedule_debug(tx)
     pkmap.sleep_on_pkmap(tx)
-    tx.set_me(pending=(2, page))
+    tx.set_me(pending=(PENDING_KMAP, page))
     if not tx.in_irq():
         sched.leave_cpu(tx, tx.ci, tx.cpu)
     return NOT_DONE
@@ -100,9 +93,9 @@ def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
 
 
 def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
+    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c)."""
     assert argv is not None
-    page = kmap_local.kmap_to_page(tx, argv[0])
-    return 0 if page is None else page_pointer(tx.program, page)
+    return kmap_local.kmap_to_page(tx, argv[0])
 
 
 def _vm_bug_on(tx: Tx, offset: int, length: int, func: str) -> None:
@@ -119,7 +112,7 @@ def _memcpy_to_page(tx: Tx, argv: list[int] | None) -> Result:
     _vm_bug_on(tx, offset, length, "memcpy_to_page")
     to = kmap_local.kmap_local_page_prot(tx, page)
     access(tx, to + offset, length, access(tx, src, length, None))
-    _flush_dcache_page(tx, [argv[0]])
+    highmem.flush_dcache_page(tx, page)
     kmap_local.kunmap_local(tx, to)
     return None
 
@@ -143,7 +136,7 @@ def _memzero_page(tx: Tx, argv: list[int] | None) -> Result:
     kaddr = kmap_local.kmap_local_page_prot(tx, page)
     access(tx, kaddr + offset, length, bytes(length))
     kmap_local.kunmap_local(tx, kaddr)
-    _flush_dcache_page(tx, [argv[0]])
+    highmem.flush_dcache_page(tx, page)
     return None
 
 
@@ -163,54 +156,15 @@ def _memcpy_page(tx: Tx, argv: list[int] | None) -> Result:
 
 
 # ------------------------------------------------------------------ context
-def _spin_lock(tx: Tx, argv: list[int] | None, save: bool) -> Result:
-    """spin_lock()/spin_lock_irqsave(): preempt_disable (and local_irq_save)
-    then spin; PREEMPT_RT: a sleeping lock that disables migration only."""
-    p = tx.me.pending
-    flags = 0
-    if p is None:
-        assert argv is not None
-        lock = argv[0]
-        if save:
-            flags = 0 if tx.irqs_disabled() else X86_EFLAGS_IF
-            tx.set_me(irq_flags=tx.me.irq_flags + (flags,))
-        if tx.cfg.CONFIG_PREEMPT_RT:
-            sched.might_sleep(tx, "spin_lock")
-            preempt.migrate_disable(tx)
-        else:
-            if save:
-                preempt.local_irq_disable(tx)
-            preempt.preempt_disable(tx)
-    else:
-        lock = p[1]
-        flags = tx.me.irq_flags[-1] if save and tx.me.irq_flags else 0
-    if sched.spin_lock_try(tx, lock):
-        return flags if save else None
-    return NOT_DONE
-
-
-def _spin_unlock(tx: Tx, argv: list[int] | None, restore: bool) -> Result:
-    assert argv is not None
-    sched.spin_unlock(tx, argv[0])
-    if restore:
-        saved = tx.me.irq_flags
-        flags = argv[1] if len(argv) > 1 else (saved[-1] if saved else X86_EFLAGS_IF)
-        if saved:
-            tx.set_me(irq_flags=saved[:-1])
-        if not tx.cfg.CONFIG_PREEMPT_RT:
-            tx.set_cpu(tx.cpu, irqs_off=not flags & X86_EFLAGS_IF)
-    if tx.cfg.CONFIG_PREEMPT_RT:
-        preempt.migrate_enable(tx)
-    else:
-        preempt.preempt_enable(tx)
-    return None
-
-
 def _smp_processor_id(tx: Tx, argv: list[int] | None) -> Result:
     """check_preemption_disabled() (lib/smp_processor_id.c, DEBUG_PREEMPT):
     fine when preemption or irqs are off, in an irq, for a task bound to
-    one CPU or migration-disabled; else a BUG splat, and the value."""
+    one CPU or migration-disabled; else a BUG splat, and the value.
+    Without CONFIG_DEBUG_PREEMPT smp_processor_id() is the unchecked
+    __smp_processor_id() (include/linux/smp.h)."""
     me = tx.me
+    if not tx.cfg.CONFIG_DEBUG_PREEMPT:
+        return tx.cpu
     cur = tx.ctxs[tx.current()]
     pinned = tx.ci < len(tx.program.contexts) and tx.program.contexts[tx.ci].cpu is not None
     if not (me.preempt_count or tx.irqs_disabled() or tx.in_irq() or pinned
@@ -275,21 +229,6 @@ def _memcpy(tx: Tx, argv: list[int] | None) -> Result:
     return dst
 
 
-def _flush_dcache_page(tx: Tx, argv: list[int] | None) -> Result:
-    """flush_dcache_page() on ARM VIVT: flush the kernel alias of the page,
-    its direct map or, for highmem, its pkmap address if it has one
-    (kmap_high_get in __flush_dcache_page). Elsewhere nothing to do."""
-    from kmap_scenarios.runtime.kernel import cache
-    assert argv is not None
-    page = page_arg(tx, argv[0])
-    if tx.cfg.CACHE != "vivt" or not tx.cfg.uses_cache:
-        return None
-    vaddr = page_address(tx.program, tx.pkmap_pte, page)
-    if vaddr:
-        cache.flush_vivt_page(tx, vaddr)
-    return None
-
-
 # --------------------------------------------------------------------- DMA
 def _dma(func: str) -> Handler:
     def handler(tx: Tx, argv: list[int] | None) -> Result:
@@ -337,7 +276,7 @@ def _missing(tx: Tx, uaddr: int, length: int) -> list[int]:
     return out
 
 
-def _copy_user(to_user: bool) -> Handler:
+def _copy_user(to_user: bool, inatomic: bool = False) -> Handler:
     """copy_from_user()/copy_to_user(): bytes NOT copied, page by page.
 
     __might_fault() first (a might_sleep splat in atomic context unless
@@ -346,8 +285,15 @@ def _copy_user(to_user: bool) -> Handler:
     faulthandler_disabled()); otherwise the fault handler sleeps (a step
     where the task may be switched out) and brings the pages in. An address
     with no user page behind it fails (-EFAULT). _copy_from_user() zeroes
-    the part of the kernel buffer it could not fill (include/linux/uaccess.h)."""
-    func = "copy_to_user" if to_user else "copy_from_user"
+    the part of the kernel buffer it could not fill (include/linux/uaccess.h).
+
+    __copy_from_user_inatomic() / __copy_to_user_inatomic() are the raw
+    copies: no __might_fault(), no check_copy_size(), no zeroing; a fault
+    is still served if page faults are enabled (their callers must have
+    disabled them). A served fault sleeps: __schedule()'s voluntary
+    switch, with PREEMPT_RCU's check (runtime/kernel/rcu.py)."""
+    func = ("__copy_to_user_inatomic" if to_user else "__copy_from_user_inatomic") if inatomic \
+        else ("copy_to_user" if to_user else "copy_from_user")
 
     def handler(tx: Tx, argv: list[int] | None) -> Result:
         p = tx.me.pending
@@ -355,12 +301,12 @@ def _copy_user(to_user: bool) -> Handler:
             assert argv is not None
             kaddr, uaddr, length = (argv[1], argv[0], argv[2]) if to_user else argv
             length = _size_t(tx, length)
-            if length > INT_MAX:
+            if length > INT_MAX and not inatomic:
                 # check_copy_size() (include/linux/thread_info.h): refused
                 # before anything is copied, faulted in or zeroed
                 tx.warn_once(R.COPY_SIZE, length)
                 return length
-            if tx.ctxs[tx.current()].pagefault_disabled == 0:
+            if tx.ctxs[tx.current()].pagefault_disabled == 0 and not inatomic:
                 sched.might_sleep(tx, func)
             if length == 0:
                 return 0
@@ -371,14 +317,15 @@ def _copy_user(to_user: bool) -> Handler:
                 if tx.events is not None:
                     names = ", ".join(tx.program.pages[m].name for m in missing)
                     tx.event(f"{func}: page fault on {names}; the fault handler sleeps to bring it in")
-                tx.set_me(pending=(4, kaddr, uaddr, length))
+                tx.set_me(pending=(PENDING_FAULT, kaddr, uaddr, length))
+                rcu.note_context_switch(tx)
                 sched.voluntary_point(tx, func, check_sleep=True)
                 return NOT_DONE
         else:
             kaddr, uaddr, length = p[1], p[2], p[3]
             tx.set_me(pending=None)
         copied = _copy_pages(tx, func, to_user, kaddr, uaddr, length)
-        if copied < length and not to_user:
+        if copied < length and not to_user and not inatomic:
             _fill(tx, kaddr + copied, length - copied, 0)
         return length - copied
     handler.__doc__ = f"{func}(): see _copy_user"
@@ -474,10 +421,6 @@ HANDLERS: dict[str, Handler] = {
     "pagefault_enable": _void(preempt.pagefault_enable),
     "local_irq_disable": _void(preempt.local_irq_disable),
     "local_irq_enable": _void(preempt.local_irq_enable),
-    "spin_lock": lambda tx, a: _spin_lock(tx, a, False),
-    "spin_unlock": lambda tx, a: _spin_unlock(tx, a, False),
-    "spin_lock_irqsave": lambda tx, a: _spin_lock(tx, a, True),
-    "spin_unlock_irqrestore": lambda tx, a: _spin_unlock(tx, a, True),
     "might_sleep": lambda tx, a: sched.might_sleep(tx, "might_sleep"),
     "schedule": lambda tx, a: sched.voluntary_point(tx, "schedule", check_sleep=False),
     "cond_resched": lambda tx, a: sched.voluntary_point(tx, "cond_resched", check_sleep=True),
@@ -495,7 +438,6 @@ HANDLERS: dict[str, Handler] = {
     "per_cpu": lambda tx, a: _percpu(tx, a[0], a[1]),  # type: ignore[index]
     "memset": _memset,
     "memcpy": _memcpy,
-    "flush_dcache_page": _flush_dcache_page,
     "flush_cache_all": lambda tx, a: _flush_all(tx),
     "dma_map_page": _dma("dma_map_page"),
     "dma_unmap_page": _dma("dma_unmap_page"),
@@ -505,9 +447,10 @@ HANDLERS: dict[str, Handler] = {
     "device_read": lambda tx, a: dma.device_read(tx, page_arg(tx, a[0]), a[1]),  # type: ignore[index]
     "copy_from_user": _copy_user(False),
     "copy_to_user": _copy_user(True),
+    "__copy_from_user_inatomic": _copy_user(False, inatomic=True),
+    "__copy_to_user_inatomic": _copy_user(True, inatomic=True),
     "preempt_count": lambda tx, a: tx.me.preempt_count,
     "in_atomic": lambda tx, a: int(tx.me.preempt_count != 0),
-    "in_interrupt": lambda tx, a: int(tx.in_irq()),
     "irqs_disabled": lambda tx, a: int(tx.irqs_disabled()),
     "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled > 0),
     "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
@@ -526,9 +469,14 @@ def _flush_all(tx: Tx) -> None:
     cache.flush_all(tx)
 
 
-MULTI_STEP = frozenset({"kmap", "spin_lock", "spin_lock_irqsave", "dma_map_page",
-                        "dma_unmap_page", "dma_sync_single_for_cpu",
-                        "dma_sync_single_for_device", "copy_from_user", "copy_to_user"})
+for _module in (spinlock, irqflags, softirq, rcu, mutex, highmem, slab):
+    HANDLERS.update(_module.HANDLERS)
+
+MULTI_STEP = frozenset({"kmap", "spin_lock", "spin_lock_irqsave", "spin_lock_irq",
+                        "spin_lock_bh", "spin_unlock_bh", "local_bh_enable", "mutex_lock",
+                        "dma_map_page", "dma_unmap_page", "dma_sync_single_for_cpu",
+                        "dma_sync_single_for_device", "copy_from_user", "copy_to_user",
+                        "__copy_from_user_inatomic", "__copy_to_user_inatomic"})
 
 
 def call(tx: Tx, name: str, args: tuple[Expr, ...]) -> Result:
@@ -547,7 +495,7 @@ def call_value(tx: Tx, name: str, args: tuple[Expr, ...]) -> int:
 
 def spinning_on(pending: tuple[int, ...] | None) -> int:
     """The lock a context spins on, or -1."""
-    return pending[1] if pending is not None and pending[0] == 1 else -1
+    return pending[1] if pending is not None and pending[0] == PENDING_SPIN else -1
 
 
 __all__ = ["HANDLERS", "NOT_DONE", "call", "call_value", "MULTI_STEP"]

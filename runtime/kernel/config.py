@@ -23,7 +23,7 @@ CACHES = ("vivt", "vipt", "pipt", "none")
 FAULT_MODES = ("relaxed", "strict")
 
 BOOL_KEYS = ("CONFIG_HIGHMEM", "CONFIG_PREEMPTION", "CONFIG_PREEMPT_RT",
-             "CONFIG_DEBUG_KMAP_LOCAL", "CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP",
+             "CONFIG_DEBUG_PREEMPT", "CONFIG_DEBUG_KMAP_LOCAL", "CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP",
              "CONFIG_DEVMAP_ACCESS_PROTECTION", "ARCH_NEEDS_KMAP_HIGH_GET",
              "DMA_COHERENT")
 INT_KEYS = ("NR_CPUS", "LAST_PKMAP", "KM_MAX_IDX", "PAGE_SIZE", "L1_CACHE_BYTES")
@@ -101,6 +101,7 @@ class Config:
     CONFIG_HIGHMEM: bool
     CONFIG_PREEMPTION: bool
     CONFIG_PREEMPT_RT: bool
+    CONFIG_DEBUG_PREEMPT: bool
     CONFIG_DEBUG_KMAP_LOCAL: bool
     CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP: bool
     CONFIG_DEVMAP_ACCESS_PROTECTION: bool
@@ -121,6 +122,21 @@ class Config:
     def km_incr(self) -> int:
         """KM_INCR of mm/highmem.c: 2 with DEBUG_KMAP_LOCAL (guard slots)."""
         return 2 if self.CONFIG_DEBUG_KMAP_LOCAL else 1
+
+    @property
+    def PREEMPT_RCU(self) -> bool:
+        """kernel/rcu/Kconfig: PREEMPT_RCU has no prompt, `default y if
+        PREEMPTION`: the preemption model decides it."""
+        return self.CONFIG_PREEMPTION
+
+    @property
+    def preempt_count_mask(self) -> int:
+        """What preempt_count() can hold: x86 keeps PREEMPT_NEED_RESCHED
+        folded into bit 31 of __preempt_count and masks it out
+        (arch/x86/include/asm/preempt.h), the generic count is a plain int
+        (include/asm-generic/preempt.h). Only an underflow, unchecked
+        without DEBUG_PREEMPT, reaches the top bits."""
+        return 0x7FFFFFFF if self.ARCH.startswith("x86") else 0xFFFFFFFF
 
     @property
     def word_mask(self) -> int:
@@ -242,6 +258,9 @@ def resolve(settings: dict[str, int | str], min_cpus: int = 1) -> tuple[Config |
     rt = flag("CONFIG_PREEMPT_RT", False)
     # kernel/Kconfig.preempt: PREEMPT_RT selects PREEMPTION.
     preemption = flag("CONFIG_PREEMPTION", rt)
+    # lib/Kconfig.debug: DEBUG_PREEMPT depends on PREEMPTION; on wherever
+    # it can be, as the model's other debug options are.
+    debug_preempt = flag("CONFIG_DEBUG_PREEMPT", preemption)
     page_size = num("PAGE_SIZE", 4096)
     cfg = Config(
         ARCH=arch,
@@ -249,6 +268,7 @@ def resolve(settings: dict[str, int | str], min_cpus: int = 1) -> tuple[Config |
         CONFIG_HIGHMEM=flag("CONFIG_HIGHMEM", pre.highmem),
         CONFIG_PREEMPTION=preemption,
         CONFIG_PREEMPT_RT=rt,
+        CONFIG_DEBUG_PREEMPT=debug_preempt,
         CONFIG_DEBUG_KMAP_LOCAL=debug,
         CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP=force,
         CONFIG_DEVMAP_ACCESS_PROTECTION=flag("CONFIG_DEVMAP_ACCESS_PROTECTION", False),
@@ -326,6 +346,11 @@ def _refusals(cfg: Config, settings: dict[str, int | str]) -> list[ConfigProblem
         out.append(ConfigProblem(
             "CONFIG_PREEMPTION", "PREEMPT_RT selects PREEMPTION (kernel/Kconfig.preempt), "
             "so it cannot be n"))
+    if cfg.CONFIG_DEBUG_PREEMPT and not cfg.CONFIG_PREEMPTION:
+        out.append(ConfigProblem(
+            "CONFIG_DEBUG_PREEMPT", "DEBUG_PREEMPT depends on PREEMPTION (lib/Kconfig.debug): "
+            "a non-preemptible kernel has the unchecked smp_processor_id() and "
+            "preempt_count_sub()", "set CONFIG_PREEMPTION = y, or drop CONFIG_DEBUG_PREEMPT"))
     if cfg.ARCH_NEEDS_KMAP_HIGH_GET and cfg.ARCH != "arm":
         out.append(ConfigProblem(
             "ARCH_NEEDS_KMAP_HIGH_GET", "ARCH_NEEDS_KMAP_HIGH_GET is defined only by "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import cache, pkmap, preempt
 from kmap_scenarios.runtime.kernel.memory import fixmap_slot, in_pkmap, is_highmem, note_mapped, note_released, page_address
-from kmap_scenarios.runtime.kernel.program import PageKind
+from kmap_scenarios.runtime.kernel.config import STRUCT_PAGE_SIZE, Config
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.tx import Tx
 
@@ -253,25 +253,43 @@ def kunmap_atomic(tx: Tx, vaddr: int) -> None:
         preempt.preempt_enable(tx)
 
 
-def kmap_to_page(tx: Tx, vaddr: int) -> int | None:
-    """__kmap_to_page() (since ef6e06b2ef87, 2022): WARN_ON_ONCE for pkmap
-    and kmap_local addresses (deprecated use), still returning the page;
-    else virt_to_page()."""
+def kmap_to_page(tx: Tx, vaddr: int) -> int:
+    """__kmap_to_page() as mm/highmem.c has it since ef6e06b2ef87 (v6.2, and
+    in 6.1.y): a struct page pointer, WARN_ON_ONCE for a pkmap address
+    (pte_page() of its PTE) or a kmap_local address (the kmap_ctrl slot of
+    this CPU whose address it is), else virt_to_page().
+
+    A kernel quirk, modelled as written: the kmap_local test is
+    `base >= __fix_to_virt(FIX_KMAP_END) && base < __fix_to_virt(FIX_KMAP_BEGIN)`,
+    and the fixmap grows down, so FIX_KMAP_BEGIN's page, slot 0 of CPU 0,
+    is outside it: no WARN, and virt_to_page() of the fixmap address, a
+    struct page of no page at all. Without CONFIG_HIGHMEM kmap_to_page()
+    is virt_to_page() (include/linux/highmem-internal.h)."""
     cfg = tx.cfg
-    if in_pkmap(cfg, vaddr):
-        tx.warn_once(R.KMAP_TO_PAGE_PKMAP)
-        pte = tx.pkmap_pte[(vaddr - cfg.pkmap_addr(0)) // cfg.PAGE_SIZE]
-        return tx.program.pfn_to_page.get(pte - 1) if pte else None
-    fs = fixmap_slot(cfg, vaddr)
-    if fs is not None:
-        tx.warn_once(R.KMAP_TO_PAGE_LOCAL)
-        ctx = tx.ctxs[tx.current()]
+    if cfg.CONFIG_HIGHMEM:
+        if in_pkmap(cfg, vaddr):
+            tx.warn_once(R.KMAP_TO_PAGE_PKMAP)
+            pte = tx.pkmap_pte[(vaddr - cfg.pkmap_addr(0)) // cfg.PAGE_SIZE]
+            return pfn_pointer(cfg, pte - 1 if pte else 0)   # pte_page()
         base = vaddr & ~(cfg.PAGE_SIZE - 1)
-        for i in range(min(ctx.kmap_idx, cfg.KM_MAX_IDX)):
-            if ctx.pteval[i] and cfg.kmap_local_vaddr(tx.cpu, i) == base:
-                return tx.program.pfn_to_page.get(ctx.pteval[i] - 1)
-        return None
-    page = tx.program.pfn_to_page.get(_virt_to_pfn(tx, vaddr))
-    if page is not None and tx.program.pages[page].kind in (PageKind.HIGHMEM, PageKind.USER):
-        return None
-    return page
+        end = cfg.kmap_local_vaddr(cfg.NR_CPUS - 1, cfg.KM_MAX_IDX - 1)  # FIX_KMAP_END
+        begin = cfg.kmap_local_vaddr(0, 0)                                # FIX_KMAP_BEGIN
+        if end <= base < begin:
+            tx.warn_once(R.KMAP_TO_PAGE_LOCAL)
+            ctx = tx.ctxs[tx.current()]
+            for i in range(min(ctx.kmap_idx, cfg.KM_MAX_IDX)):
+                # arch_kmap_local_map_idx(i, pfn): this CPU's slot i; the
+                # kernel does not skip a guard slot's empty pteval
+                if cfg.kmap_local_vaddr(tx.cpu, i) == base:
+                    pte = ctx.pteval[i]
+                    return pfn_pointer(cfg, pte - 1 if pte else 0)
+        elif base == begin and tx.events is not None:
+            tx.event(f"__kmap_to_page({vaddr:#x}): slot 0 of cpu0 is not below "
+                     "__fix_to_virt(FIX_KMAP_BEGIN): no WARN, virt_to_page() of the fixmap address")
+    return pfn_pointer(cfg, _virt_to_pfn(tx, vaddr))   # virt_to_page()
+
+
+def pfn_pointer(cfg: Config, pfn: int) -> int:
+    """pfn_to_page(): the struct page pointer of any pfn (a page of the
+    scenario or not: the model's mem_map is linear)."""
+    return cfg.preset.mem_map_base + pfn * STRUCT_PAGE_SIZE

@@ -20,7 +20,7 @@ When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import builtins, cache, program as ir, sched
+from kmap_scenarios.runtime.kernel import builtins, cache, program as ir, sched, softirq
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, word
 from kmap_scenarios.runtime.kernel.memory import store_byte
@@ -40,7 +40,7 @@ def _cpus_for(program: Program, ctx: Ctx, pinned: int | None) -> range | tuple[i
     return range(program.config.NR_CPUS)
 
 
-_READY, _PENDING = int(Status.READY), int(Status.PENDING)
+_READY, _PENDING, _QUIET = int(Status.READY), int(Status.PENDING), int(Status.QUIET)
 
 
 def enabled(program: Program, state: State) -> list[Action]:
@@ -78,11 +78,20 @@ def _actions(program: Program, state: State, i: int, switchable: list[bool | Non
     st = ctx.status
     lock = builtins.spinning_on(ctx.pending)
     blocked = lock >= 0 and state.locks[lock] != -1   # spinning on a held lock
+    preemption = program.config.CONFIG_PREEMPTION
     if info.is_irq:
         c = info.cpu
         assert c is not None
         cpu = cpus[c]
-        if st == _PENDING:
+        if st == _QUIET:     # a softirq: a timer irq's exit, or ksoftirqd, runs it
+            if cpu.softirq_pending:
+                ok = switchable[c]
+                if ok is None:
+                    ok = switchable[c] = sched.can_switch(preemption, cpu.curr, cpu.irqs,
+                                                          cpu.irqs_off, ctxs)
+                if softirq.may_start(program, state, i, ok):
+                    out.append((i, c))
+        elif st == _PENDING:
             if not cpu.irqs_off:
                 out.append((i, c))
         elif st == _READY and cpu.irqs and cpu.irqs[-1] == i and not blocked:
@@ -90,7 +99,6 @@ def _actions(program: Program, state: State, i: int, switchable: list[bool | Non
         return
     if st != _READY or blocked:
         return
-    preemption = program.config.CONFIG_PREEMPTION
     mine = ctx.cpu
     if mine >= 0 and cpus[mine].curr == i:
         here = cpus[mine]
@@ -127,6 +135,8 @@ def step(program: Program, state: State, action: Action,
         if info.is_irq:
             if ctx.status == Status.PENDING:
                 sched.irq_enter(tx, ci, cpu)
+            elif ctx.status == Status.QUIET:
+                softirq.start_action(tx, ci, cpu)
         elif state.cpus[cpu].curr != ci:
             sched.switch_to(tx, ci, cpu)
         if tx.me.resched:
@@ -214,18 +224,24 @@ def _finish(tx: Tx) -> None:
     on a leaked kmap_local, then exit, whose last schedule() clears its
     slots); an irq handler returns."""
     ci = tx.ci
+    if tx.program.contexts[ci].is_softirq:
+        softirq.finish(tx)
+        return
     if tx.in_irq():
         tx.set_me(status=int(Status.DONE), pending=None)
         sched.irq_return_count(tx, ci, tx.cpu)
         sched.irq_exit(tx, ci, tx.cpu)
         if tx.events is not None:
             tx.event(f"irq {tx.program.contexts[ci].name} returns")
+        softirq.irq_exit(tx, tx.cpu)
         return
     # exit_to_user_mode_prepare(): kmap_assert_nomap(), then lockdep_sys_exit();
     # both go through debug_locks_off(), so only the first ever prints.
     if tx.me.kmap_idx:
         tx.debug_locks_warn(R.RETURN_TO_USER)
     held = [i for i, owner in enumerate(tx.locks) if owner == ci]
+    if not held and tx.me.rcu_nesting > 0:
+        held = [-1]       # lockdep's rcu_lock_map
     if held:
         tx.debug_locks_warn(R.LOCK_HELD_RETURN, held[0])
     tx.set_me(status=int(Status.DONE), pending=None)
@@ -242,6 +258,9 @@ def _kill(tx: Tx) -> None:
     ci = tx.ci
     last = tx.reports[-1] if tx.reports else None
     fatal = last is not None and kind_of(last.code) in (Kind.BUG, Kind.OOPS)
+    if tx.program.contexts[ci].is_softirq and not fatal:
+        softirq.finish(tx)    # a failed assert ends this run of the handler
+        return
     tx.set_me(status=int(Status.DEAD), pending=None, preempt_count=0)
     if ci in tx.pkmap_waiters:
         tx.pkmap_waiters.remove(ci)
@@ -250,6 +269,8 @@ def _kill(tx: Tx) -> None:
             tx.report(R.IRQ_PANIC)
             tx.panicked = True
         sched.irq_exit(tx, ci, tx.cpu)
+        if not tx.panicked:
+            softirq.irq_exit(tx, tx.cpu)
         return
     sched.leave_cpu(tx, ci, tx.cpu)
     if tx.events is not None:
@@ -258,9 +279,11 @@ def _kill(tx: Tx) -> None:
 
 
 def is_final(program: Program, state: State) -> bool:
-    """Every task and irq has finished (or died)."""
+    """Every task and irq has finished (or died), and no softirq is running
+    or raised."""
     return all(state.ctxs[i].status in (Status.DONE, Status.DEAD)
-               for i in range(len(program.contexts)))
+               or (c.is_softirq and softirq.finished(program, state, i))
+               for i, c in enumerate(program.contexts))
 
 
 def final_state(program: Program, state: State,

@@ -269,6 +269,15 @@ class ContextInfo:
     local_names: tuple[str, ...]  # slot -> name (for traces)
     outer_locals: tuple[tuple[str, int], ...]  # names visible as task.var
     pid: int                   # tasks 1..; irqs print the interrupted pid
+    # A softirq (`softirq NAME on cpuN`) is a handler too (is_irq), with its
+    # vector number among the scenario's softirqs; raised_at_boot when no
+    # raise_softirq() in the file raises it (runtime/kernel/softirq.py).
+    softirq_nr: int = -1
+    raised_at_boot: bool = False
+
+    @property
+    def is_softirq(self) -> bool:
+        return self.softirq_nr >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,11 +312,17 @@ class Program:
     expectations: tuple[Expectation, ...]
     schedule: tuple[ScheduleStep, ...] | None
     schedule_line: int = 0
+    mutexes: frozenset[int] = frozenset()  # indices in ``locks`` that are struct mutex
+    slab_pages: tuple[int, ...] = ()       # pages of the kmalloc arena (runtime/kernel/slab.py)
     # derived lookups
     pfn_to_page: dict[int, int] = field(default_factory=dict, compare=False)
+    softirqs: list[int] = field(default_factory=list, compare=False)  # vector -> context
 
     def __post_init__(self) -> None:
         self.pfn_to_page.update({p.pfn: i for i, p in enumerate(self.pages)})
+        self.softirqs.extend(i for _, i in sorted((c.softirq_nr, i) for i, c
+                                                  in enumerate(self.contexts)
+                                                  if c.softirq_nr >= 0))
 
     def context_index(self, name: str) -> int | None:
         for i, c in enumerate(self.contexts):

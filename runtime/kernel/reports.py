@@ -93,6 +93,17 @@ class R(IntEnum):
     STARVED = 52
     SOFT_LOCKUP = 53
     HARD_LOCKUP = 54
+    IRQ_RESTORE_BOGUS = 55
+    RCU_VOLUNTARY_SWITCH = 56
+    SOFTIRQ_COUNT = 57
+    BH_ENABLE_HARDIRQ = 58
+    SOFTIRQ_WRONG_CPU = 59
+    DEADLOCK_SOFTIRQ = 60
+    MUTEX_WRONG_OWNER = 61
+    DEADLOCK_MUTEX = 62
+    SLAB_LIMIT = 63
+    ZERO_USER_BUG = 64
+    KFREE_BAD = 65
 
 
 HM = "mm/highmem.c"
@@ -101,7 +112,8 @@ CORE = "kernel/sched/core.c"
 
 CATALOGUE: dict[R, Entry] = {
     R.MIGHT_SLEEP: Entry(Kind.BUG, HMI, "{f}", "might_sleep(): in_atomic(): {0}, irqs_disabled(): {1}, "
-                         "non_block: 0, pid: {pid}, name: {comm}\npreempt_count: {2:x}, expected: 0"),
+                         "non_block: 0, pid: {pid}, name: {comm}\npreempt_count: {2:x}, expected: 0"
+                         "{rcu}"),
     R.SCHED_ATOMIC: Entry(Kind.BUG, CORE, "__schedule_bug", "schedule_debug(): in_atomic_preempt_off()"),
     R.KMAP_HIGH_COUNT: Entry(Kind.BUG, HM, "kmap_high", "BUG_ON(pkmap_count[PKMAP_NR(vaddr)] < 2)"),
     R.KUNMAP_HIGH_NOT_MAPPED: Entry(Kind.BUG, HM, "kunmap_high", "BUG_ON(!vaddr): {page} is not in the pkmap pool"),
@@ -175,6 +187,30 @@ CATALOGUE: dict[R, Entry] = {
                          "{who} keeps cpu{cpu} with interrupts disabled{why}"),
     R.DEVICE_RANGE: Entry(Kind.ASSERT, "", "{f}", "bytes {0}..{1} are outside the {2}-byte page {page}"),
     R.DEADLOCK_IRQ: Entry(Kind.DEADLOCK, "", "", "irq {comm} can never fire: cpu{0} never enables interrupts"),
+    R.IRQ_RESTORE_BOGUS: Entry(Kind.WARN, "kernel/locking/irqflag-debug.c", "warn_bogus_irq_restore",
+                               "WARN_ONCE(1, \"raw_local_irq_restore() called with IRQs enabled\")"),
+    R.RCU_VOLUNTARY_SWITCH: Entry(Kind.WARN, "kernel/rcu/tree_plugin.h", "rcu_note_context_switch",
+                                  "WARN_ONCE(!preempt && rcu_preempt_depth() > 0, \"Voluntary context "
+                                  "switch within RCU read-side critical section!\")"),
+    R.SOFTIRQ_COUNT: Entry(Kind.BUG, "kernel/softirq.c", "handle_softirqs",
+                           "pr_err(): the handler changed the count; preempt_count_set({1:08x})"),
+    R.BH_ENABLE_HARDIRQ: Entry(Kind.WARN, "kernel/softirq.c", "__local_bh_enable_ip",
+                               "WARN_ON_ONCE(in_hardirq())"),
+    R.SOFTIRQ_WRONG_CPU: Entry(Kind.ASSERT, "", "raise_softirq",
+                               "the model runs softirq {softirq} on cpu{1} only: raise it there"),
+    R.DEADLOCK_SOFTIRQ: Entry(Kind.DEADLOCK, "", "", "softirq {comm} stays pending on cpu{0}"),
+    R.MUTEX_WRONG_OWNER: Entry(Kind.WARN, "kernel/locking/mutex.c", "__mutex_unlock_slowpath",
+                               "DEBUG_LOCKS_WARN_ON(__owner_task(owner) != current): {lock}"),
+    R.DEADLOCK_MUTEX: Entry(Kind.DEADLOCK, CORE, "check_hung_task",
+                            "{comm}:{pid} sleeps on {lock} in mutex_lock()"),
+    R.SLAB_LIMIT: Entry(Kind.ASSERT, "", "{f}",
+                        "the model's kmalloc objects are one page ({1} bytes) each and it has {0}: "
+                        "{2} bytes asked, {3} allocated"),
+    R.ZERO_USER_BUG: Entry(Kind.BUG, HM, "zero_user_segments",
+                           "BUG_ON(end1 > page_size(page) || end2 > page_size(page)): end1 {0}, end2 {1}"),
+    R.KFREE_BAD: Entry(Kind.ASSERT, "", "kfree",
+                       "{0:#x} is no object kmalloc() returned, or was freed already: the model "
+                       "does not follow SLUB further"),
 }
 
 # Functions used with the {f} placeholder, passed as args[-1] index here.
@@ -185,7 +221,10 @@ FUNCS = ("kmap", "kunmap", "__kmap_local_sched_out", "__kmap_local_sched_in",
          "kmap_high_get", "kunmap_high", "cond_resched", "copy_from_user",
          "copy_to_user", "spin_lock", "might_sleep", "kmap_atomic", "msleep",
          "schedule", "flush_cache_all", "flush_dcache_page", "__kmap_local_pfn_prot",
-         "kunmap_atomic", "device_write", "device_read")
+         "kunmap_atomic", "device_write", "device_read", "mutex_lock", "kmalloc",
+         "kzalloc", "mutex_lock_interruptible", "clear_highpage", "zero_user_segments",
+         "kmap_local_folio", "kmap_atomic_pfn", "kmap_atomic_prot",
+         "__copy_from_user_inatomic", "__copy_to_user_inatomic", "might_alloc")
 FUNC_INDEX = {f: i for i, f in enumerate(FUNCS)}
 
 # Extra arg conventions per code: the names of trailing args.
@@ -197,8 +236,14 @@ def kind_of(code: int) -> Kind:
 
 
 def comm(program: Program, state: State, ctx: int) -> tuple[str, int]:
-    """(comm, pid) of a task or idle context, as the kernel prints `current`."""
+    """(comm, pid) of a task or idle context, as the kernel prints `current`.
+
+    ksoftirqd/N gets the PIDs after the scenario's tasks (a kernel numbers
+    its kthreads at boot; the model has no others)."""
     n = len(program.contexts)
+    if ctx >= n + program.config.NR_CPUS:
+        cpu = ctx - n - program.config.NR_CPUS
+        return f"ksoftirqd/{cpu}", sum(not c.is_irq for c in program.contexts) + 1 + cpu
     if ctx >= n:
         return f"swapper/{ctx - n}", 0
     info = program.contexts[ctx]
@@ -210,6 +255,10 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
     args = list(rep.args)
     extra: dict[str, object] = {"pid": pid, "comm": c, "arch": "x86" if program.config.ARCH.startswith("x86") else "arm"}
     code = R(rep.code)
+    if code == R.MIGHT_SLEEP:
+        # __might_resched() prints the RCU line only under CONFIG_PREEMPT_RCU
+        extra["rcu"] = (f"\nRCU nest depth: {args[3]}, expected: {args[4]}"
+                        if program.config.PREEMPT_RCU else "")
     if code in (R.MIGHT_SLEEP, R.SCHED_GUARD, R.SCHED_PTE_NONE, R.DATA_LOSS, R.HIGHMEM_VM_BUG,
                 R.PAGE_NOT_HIGHMEM, R.DEVICE_RANGE):
         extra["f"] = FUNCS[args[-1]]
@@ -219,8 +268,12 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
     if code == R.DEVICE_RANGE:
         extra["page"] = page_name(program, args[-2])
     if code in (R.SPIN_RECURSION, R.SPIN_NOT_LOCKED, R.SPIN_WRONG_OWNER, R.DEADLOCK_SPIN,
-                R.LOCK_HELD_RETURN):
-        extra["lock"] = program.locks[args[0]]
+                R.LOCK_HELD_RETURN, R.MUTEX_WRONG_OWNER, R.DEADLOCK_MUTEX):
+        extra["lock"] = program.locks[args[0]] if args[0] >= 0 else "rcu_read_lock"
+    if code == R.SOFTIRQ_WRONG_CPU:
+        extra["softirq"] = program.contexts[args[0]].name
+    if code == R.SLAB_LIMIT:
+        extra["f"] = FUNCS[args[-1]]
     if code in (R.PAGE_FAULT, R.USE_AFTER_UNMAP, R.FOREIGN_KMAP_LOCAL):
         extra["access"] = ACCESS[args[1]]
         extra["fault_fn"] = ("page_fault_oops" if program.config.ARCH.startswith("x86")
@@ -243,7 +296,9 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
 
 def _who(program: Program, ctx: int, comm_: str, pid: int) -> str:
     info = program.contexts[ctx]
-    return f"irq {info.name}" if info.is_irq else f"{comm_}:{pid}"
+    if info.is_irq:
+        return f"{'softirq' if info.is_softirq else 'irq'} {info.name}"
+    return f"{comm_}:{pid}"
 
 
 # runtime/kernel/watchdog.py's WHY_* codes, in words
@@ -269,6 +324,8 @@ def _how_stuck(program: Program, rep: Report) -> str:
             f"sleeps on {name} for ever (PREEMPT_RT: an rtmutex; the hung-task detector does "
             "not watch TASK_RTLOCK_WAIT)",
             "sleeps on pkmap_map_wait in kmap_high() for ever; khungtaskd never runs: no CPU "
+            "ever schedules",
+            f"sleeps on {name} in mutex_lock() for ever; khungtaskd never runs: no CPU "
             "ever schedules")[how]
 
 
@@ -332,7 +389,7 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return f"watchdog: BUG: soft lockup - CPU#{rep.cpu} stuck for 22s! [{c}:{pid}]"
     if code in (R.LIVELOCK, R.STARVED):
         if program.contexts[rep.ctx].is_irq:
-            return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never returns"
+            return f"DEADLOCK: {_who(program, rep.ctx, c, pid)} never returns"
         if code == R.STARVED and not rep.args[1]:
             return f"DEADLOCK: {c}:{pid} never runs"
         return f"DEADLOCK: {c}:{pid} never returns to user space"
@@ -342,6 +399,23 @@ def headline(program: Program, state: State, rep: Report) -> str:
         return f"NMI watchdog: Watchdog detected hard LOCKUP on cpu {rep.cpu}"
     if code == R.DEADLOCK_IRQ:
         return f"DEADLOCK: irq {program.contexts[rep.ctx].name} never fires"
+    if code == R.DEADLOCK_SOFTIRQ:
+        return f"DEADLOCK: softirq {program.contexts[rep.ctx].name} never runs"
+    if code == R.DEADLOCK_MUTEX:
+        return f"INFO: task {c}:{pid} blocked for more than 120 seconds."
+    if code == R.SOFTIRQ_COUNT:
+        return (f"huh, entered softirq {rep.args[0]} {program.contexts[rep.args[3]].name} "
+                f"{program.contexts[rep.args[3]].name} with preempt_count {rep.args[1]:08x}, "
+                f"exited with {rep.args[2]:08x}?")
+    if code == R.SOFTIRQ_WRONG_CPU:
+        return f"ASSERT: {where}: raise_softirq() on cpu{rep.cpu}"
+    if code == R.SLAB_LIMIT:
+        return f"ASSERT: {where}: {func}() beyond the model's arena"
+    if code == R.KFREE_BAD:
+        return f"ASSERT: {where}: kfree() of an address the model did not allocate"
+    if code == R.ZERO_USER_BUG:
+        where_bug = HM if program.config.CONFIG_HIGHMEM else "include/linux/highmem.h"
+        return f"kernel BUG at {where_bug}:zero_user_segments!"
     if code == R.PERCPU_RANGE:
         return f"BUG: unable to handle page fault for address: per_cpu({rep.args[0]})"
     if code == R.SCENARIO_BUG_ON:
@@ -372,7 +446,10 @@ def headline(program: Program, state: State, rep: Report) -> str:
 # own line for its might_sleep()/cond_resched().
 SLEEP_SITES = {"kmap": HMI, "kunmap": HMI, "copy_from_user": "include/linux/uaccess.h",
                "copy_to_user": "include/linux/uaccess.h",
-               "spin_lock": "kernel/locking/spinlock_rt.c"}
+               "spin_lock": "kernel/locking/spinlock_rt.c",
+               "mutex_lock": "kernel/locking/mutex.c",
+               "kmalloc": "include/linux/sched/mm.h", "kzalloc": "include/linux/sched/mm.h",
+               "might_alloc": "include/linux/sched/mm.h"}
 
 
 def _sleep_site(program: Program, rep: Report, func: str) -> str:

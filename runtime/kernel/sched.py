@@ -11,7 +11,7 @@ DEBUG_VM (a kernel one runs to find these bugs).
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import kmap_local
+from kmap_scenarios.runtime.kernel import kmap_local, preempt, rcu
 from kmap_scenarios.runtime.kernel.preempt import in_atomic
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import HARDIRQ_OFFSET, Status, idle_ctx
@@ -19,25 +19,36 @@ from kmap_scenarios.runtime.kernel.tx import Tx
 
 
 # ------------------------------------------------------------ atomic sleep
-def might_sleep(tx: Tx, func: str) -> None:
-    """__might_resched(): in atomic context, with irqs off, or in an irq,
-    print the splat once (it is rate-limited to once per HZ) and go on."""
+def might_sleep(tx: Tx, func: str, rcu_expected: int = 0) -> None:
+    """__might_resched(file, line, offsets) (kernel/sched/core.c): fine when
+    preempt_count() + (rcu_preempt_depth() << MIGHT_RESCHED_RCU_SHIFT)
+    equals the offsets and interrupts are on; else the splat, once (it is
+    rate-limited to once per HZ), and go on. ``rcu_expected`` is the RCU
+    part of the offsets: PREEMPT_RT's spin_lock() expects the caller's own
+    depth (RTLOCK_RESCHED_OFFSETS, kernel/locking/spinlock_rt.c), every
+    other caller 0. The RCU depth is 0 without PREEMPT_RCU."""
     count = tx.me.preempt_count
-    if count == 0 and not tx.irqs_disabled():
+    depth = rcu.rcu_preempt_depth(tx)
+    if count + (depth << rcu.MIGHT_RESCHED_RCU_SHIFT) == \
+            rcu_expected << rcu.MIGHT_RESCHED_RCU_SHIFT and not tx.irqs_disabled():
         return
     if tx.first_time(int(R.MIGHT_SLEEP)):
-        tx.report(R.MIGHT_SLEEP, int(count != 0), int(tx.irqs_disabled()), count, tx.func(func))
+        tx.report(R.MIGHT_SLEEP, int(count != 0), int(tx.irqs_disabled()), count, depth,
+                  rcu_expected, tx.func(func))
 
 
 def schedule_debug(tx: Tx) -> None:
     """schedule_debug(): 'scheduling while atomic' prints preempt_count()
     including schedule()'s own preempt_disable, then resets the count
-    (preempt_count_set(PREEMPT_DISABLED)): the task's disable is lost."""
+    (preempt_count_set(PREEMPT_DISABLED)): the task's disable is lost.
+    Then __schedule() calls rcu_note_context_switch(false) for this
+    voluntary switch (PREEMPT_RCU's warning, runtime/kernel/rcu.py)."""
     count = tx.me.preempt_count
-    if count == 0:
-        return
-    tx.report(R.SCHED_ATOMIC, count + 1)
-    tx.set_me(preempt_count=0)
+    if count:
+        # its own preempt_disable wraps an underflowed x86 count back to 0
+        tx.report(R.SCHED_ATOMIC, (count + 1) & tx.cfg.preempt_count_mask)
+        tx.set_me(preempt_count=0)
+    rcu.note_context_switch(tx)
 
 
 def voluntary_point(tx: Tx, func: str, check_sleep: bool) -> None:
@@ -145,6 +156,34 @@ def leave_cpu(tx: Tx, task: int, cpu: int) -> None:
         kmap_local.sched_in(tx, idle_ctx(tx.program, cpu), cpu)
 
 
+def kthread_takes_cpu(tx: Tx, kt: int, cpu: int, name: str) -> None:
+    """__schedule() to a kernel thread that is not a scenario task
+    (ksoftirqd/N, runtime/kernel/softirq.py): the previous task, or the
+    idle task, is switched out as switch_to() does; the CPU then has no
+    scenario task (``curr`` -1) while the thread runs its handlers on it."""
+    prev = tx.cpus[cpu].curr
+    if prev >= 0:
+        kmap_local.sched_out(tx, prev, cpu)
+        if tx.events is not None:
+            tx.event(f"context switch on cpu{cpu}: {tx.program.contexts[prev].name} -> {name}")
+    else:
+        idle = idle_ctx(tx.program, cpu)
+        _idle_schedule_debug(tx, idle)
+        kmap_local.sched_out(tx, idle, cpu)
+        if tx.events is not None:
+            tx.event(f"cpu{cpu} runs {name}")
+    tx.set_cpu(cpu, curr=-1, irqs_off=False)
+    kmap_local.sched_in(tx, kt, cpu)
+
+
+def kthread_leaves_cpu(tx: Tx, kt: int, cpu: int, name: str) -> None:
+    """The kernel thread sleeps: the CPU goes back to its idle task."""
+    kmap_local.sched_out(tx, kt, cpu)
+    kmap_local.sched_in(tx, idle_ctx(tx.program, cpu), cpu)
+    if tx.events is not None:
+        tx.event(f"{name} sleeps")
+
+
 # -------------------------------------------------------------------- irqs
 def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
     """Hardirq entry on cpu: nested on `current` (the running task, or the
@@ -175,12 +214,11 @@ def irq_return_count(tx: Tx, irq: int, cpu: int) -> None:
     With DEBUG_PREEMPT, preempt_count_sub() refuses to go below zero: a
     handler whose count lost its HARDIRQ bits (schedule_debug's reset of a
     schedule() in it) gets DEBUG_LOCKS_WARN_ON(val > preempt_count()) and
-    nothing is subtracted."""
+    nothing is subtracted; without it the count wraps."""
+    ended = tx.ctxs[irq].preempt_count
+    preempt.preempt_count_sub(tx, irq, HARDIRQ_OFFSET)
     count = tx.ctxs[irq].preempt_count
-    if count < HARDIRQ_OFFSET:
-        tx.debug_locks_warn(R.PREEMPT_UNDERFLOW)
-    else:
-        count -= HARDIRQ_OFFSET
+    tx.set(irq, preempt_count=ended)   # the count moves on; the handler's record stays
     irqs = tx.cpus[cpu].irqs
     at = irqs.index(irq)
     under = irqs[at - 1] if at else tx.ctxs[irq].owner

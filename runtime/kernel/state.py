@@ -48,7 +48,9 @@ class Status(IntEnum):
     WAIT_PKMAP = 2   # asleep on pkmap_map_wait (TASK_UNINTERRUPTIBLE)
     DONE = 3         # returned to user space / irq returned
     DEAD = 4         # killed by a BUG or an oops, or stopped by an assert
-    IDLE = 5         # a CPU's idle task (swapper/N)
+    IDLE = 5         # a CPU's idle task (swapper/N), or its ksoftirqd/N
+    WAIT_MUTEX = 6   # asleep in mutex_lock() (TASK_UNINTERRUPTIBLE)
+    QUIET = 7        # a softirq not running: its CPU's softirq_pending says if raised
 
 
 HARDIRQ_OFFSET = 0x10000  # include/linux/preempt.h
@@ -80,14 +82,19 @@ class Ctx(NamedTuple):
     released: tuple[tuple[int, int], ...]  # (vaddr page, pfn) it mapped and released
     owner: int                        # irq: the interrupted task (current); else -1
     irq_flags: tuple[int, ...]        # spin_lock_irqsave flags saved without a variable
+    rcu_nesting: int                  # current->rcu_read_lock_nesting (lockdep's count too)
 
 
 class Cpu(NamedTuple):
     curr: int                   # running task's context index, -1 when idle
-    irqs: tuple[int, ...]       # active irq contexts, innermost last
+    irqs: tuple[int, ...]       # active irq and softirq contexts, innermost last
     irqs_off: bool
     fixmap: tuple[int, ...]     # kmap_local PTEs of this CPU: pfn + 1, or 0
     fix_owner: tuple[int, ...]  # context that installed each PTE, -1
+    softirq_pending: int = 0    # local_softirq_pending(): a bit per softirq vector
+    softirq_batch: int = 0      # handle_softirqs(): the vectors of this pass still to run
+    softirq_restart: int = 0    # handle_softirqs(): restarts so far (MAX_SOFTIRQ_RESTART)
+    ksoftirqd: bool = False     # ksoftirqd/N is TASK_RUNNING (woken or running)
 
 
 class Line(NamedTuple):  # noqa: D101
@@ -117,7 +124,7 @@ class Report(NamedTuple):
 
 
 class State(NamedTuple):
-    ctxs: tuple[Ctx, ...]
+    ctxs: tuple[Ctx, ...]             # tasks and irqs, then idle tasks (and ksoftirqd)
     cpus: tuple[Cpu, ...]
     pkmap_count: tuple[int, ...]
     pkmap_pte: tuple[int, ...]        # pkmap_page_table[]: pfn + 1, or 0
@@ -134,6 +141,9 @@ class State(NamedTuple):
     once: tuple[int, ...]             # WARN_ON_ONCE sites that fired (sorted)
     debug_locks: bool                 # lock debugging still on (DEBUG_LOCKS_WARN_ON)
     panicked: bool
+    mutex_wait: tuple[tuple[int, ...], ...]  # per lock: () for a spinlock; a mutex's
+                                      # (flags, waiter, ...): MUTEX_FLAG_HANDOFF, wait_list
+    slab: int                         # kmalloc objects allocated (a bit each)
 
 
 def idle_ctx(program: Program, cpu: int) -> int:
@@ -141,27 +151,40 @@ def idle_ctx(program: Program, cpu: int) -> int:
     return len(program.contexts) + cpu
 
 
+def ksoftirqd_ctx(program: Program, cpu: int) -> int:
+    """The context index of CPU ``cpu``'s ksoftirqd thread (only in the
+    states of a program with softirqs: it is `current` for the softirqs it
+    runs)."""
+    return len(program.contexts) + program.config.NR_CPUS + cpu
+
+
 def _ctx(program: Program, status: Status) -> Ctx:
     km = program.config.KM_MAX_IDX
     return Ctx(status=int(status), pc=0, locals=(), pending=None, cpu=-1,
                preempt_count=0, pagefault_disabled=0, migration_disabled=0,
                kmap_idx=0, pteval=(0,) * km, resched=False, pkrs_rw=False,
-               pgmap_prot_count=0, held=(), released=(), owner=-1, irq_flags=())
+               pgmap_prot_count=0, held=(), released=(), owner=-1, irq_flags=(),
+               rcu_nesting=0)
 
 
 def initial_state(program: Program) -> State:
     """The booted machine before any task runs."""
     cfg = program.config
     ctxs = []
+    pending = [0] * cfg.NR_CPUS
     for c in program.contexts:
-        ctx = _ctx(program, Status.PENDING if c.is_irq else Status.READY)
+        first = Status.QUIET if c.is_softirq else Status.PENDING if c.is_irq else Status.READY
+        ctx = _ctx(program, first)
         ctx = ctx._replace(locals=(0,) * len(c.local_names), pc=follow_jumps(c.code, 0))
         ctxs.append(ctx)
-    for n in range(cfg.NR_CPUS):
+        if c.raised_at_boot and c.cpu is not None:
+            pending[c.cpu] |= 1 << c.softirq_nr
+    for n in range(cfg.NR_CPUS * (2 if program.softirqs else 1)):   # idle, ksoftirqd
         ctxs.append(_ctx(program, Status.IDLE))
     km = cfg.KM_MAX_IDX
     cpus = tuple(Cpu(curr=-1, irqs=(), irqs_off=False, fixmap=(0,) * km,
-                     fix_owner=(-1,) * km) for _ in range(cfg.NR_CPUS))
+                     fix_owner=(-1,) * km, softirq_pending=pending[n])
+                 for n in range(cfg.NR_CPUS))
     npk = cfg.LAST_PKMAP if cfg.CONFIG_HIGHMEM else 0
     zero = bytes(cfg.PAGE_SIZE)
     return State(
@@ -173,4 +196,6 @@ def initial_state(program: Program) -> State:
         ram=(zero,) * len(program.pages), newest=(zero,) * len(program.pages),
         cache=(),
         user_present=tuple(p.present or p.kind != PageKind.USER for p in program.pages),
-        reports=(), once=(), debug_locks=True, panicked=False)
+        reports=(), once=(), debug_locks=True, panicked=False,
+        mutex_wait=tuple((0,) if i in program.mutexes else () for i in range(len(program.locks))),
+        slab=0)

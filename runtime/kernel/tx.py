@@ -25,7 +25,7 @@ FIELD = {name: i for i, name in enumerate(State._fields)}
 CTXS, CPUS = FIELD["ctxs"], FIELD["cpus"]
 # Fixed-length fields whose elements are noted one by one when recording.
 ELEMENTWISE = frozenset({"pkmap_count", "pkmap_pte", "locks", "globals", "user_present",
-                         "ram", "newest"})
+                         "ram", "newest", "mutex_wait"})
 Loc = tuple[int, int]   # (State field, element) or (State field, -1): the whole field
 
 
@@ -154,6 +154,7 @@ class Tx:
         self._once: set[int] | None = None
         self.debug_locks = state.debug_locks
         self.panicked = state.panicked
+        self._slab = state.slab
         self.events: list[str] | None = [] if trace else None
 
     def _lazy(self, name: str) -> list[Any]:
@@ -189,6 +190,20 @@ class Tx:
     def last_pkmap_nr(self, nr: int) -> None:
         self._note("last_pkmap_nr")
         self._last_pkmap_nr = nr
+
+    @property
+    def slab(self) -> int:
+        self._note("slab")
+        return self._slab
+
+    @slab.setter
+    def slab(self, bits: int) -> None:
+        self._note("slab")
+        self._slab = bits
+
+    @property
+    def mutex_wait(self) -> list[tuple[int, ...]]:
+        return self._lazy("mutex_wait")
 
     @property
     def pkmap_count(self) -> list[int]:
@@ -358,7 +373,9 @@ class Tx:
             # reduction compares states). The trace keeps their order.
             b.reports if reports is None else tuple(sorted(reports, key=_report_key)),
             b.once if self._once is None else tuple(sorted(self._once)),
-            self.debug_locks, self.panicked))
+            self.debug_locks, self.panicked,
+            b.mutex_wait if "mutex_wait" not in c else _freeze(c["mutex_wait"]),
+            self._slab))
 
 
 def _freeze(items: list[Any]) -> tuple[Any, ...]:

@@ -39,6 +39,11 @@ HARDLOCKUP_DETECTOR assumed on, as on Debian's kernels):
 - khungtaskd itself needs a CPU that schedules: when every CPU is locked
   up, a sleeper is reported without its hung-task line;
 - an irq that never fires: its CPU keeps interrupts off in every state;
+  a softirq raised and never run: pending in every state (its CPU never
+  reaches an irq exit or local_bh_enable with in_interrupt() == 0, nor
+  schedules ksoftirqd);
+- a task asleep in mutex_lock() in every state: TASK_UNINTERRUPTIBLE, so
+  khungtaskd reports it as it reports kmap_high()'s sleepers;
 - any other unfinished task (one that loops with preemption possible, or
   one that is runnable but never runs again): no detector fires; the
   report says it never returns to user space.
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kmap_scenarios.runtime.kernel import builtins, sched
+from kmap_scenarios.runtime.kernel import builtins, sched, softirq
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status
@@ -75,6 +80,7 @@ LOOP_IRQS_OFF = 1        # it loops with interrupts off, and no NMI detector exi
 SPIN_IRQS_OFF = 2        # it spins on a lock with interrupts off, and no NMI detector exists
 RTLOCK_WAIT = 3          # PREEMPT_RT: it sleeps on a spinlock's rtmutex
 SLEEP_UNSEEN = 4         # asleep on pkmap_map_wait, but khungtaskd never runs
+MUTEX_UNSEEN = 5         # asleep in mutex_lock(), but khungtaskd never runs
 
 
 def stuck_reports(program: Program, states: Sequence[State],
@@ -98,6 +104,8 @@ def stuck_reports(program: Program, states: Sequence[State],
         mine = [s.ctxs[i] for s in states]
         if mine[0].status in _DONE:
             continue
+        if info.is_softirq and any(softirq.finished(program, s, i) for s in states):
+            continue
         pc = min(c.pc for c in mine)
         out.append(_stuck(program, states, i, mine, pc, i in stepping, hung_seen))
     return tuple(out)
@@ -115,6 +123,13 @@ def _stuck(program: Program, states: Sequence[State], i: int, mine: list[Ctx], p
     nmi = has_hardlockup_detector(program)
     if info.is_irq and all(c.status == Status.PENDING for c in mine):
         return Report(int(R.DEADLOCK_IRQ), i, cpu, pc, (cpu,), i)
+    if info.is_softirq and all(c.status == Status.QUIET for c in mine):
+        return Report(int(R.DEADLOCK_SOFTIRQ), i, cpu, pc, (cpu,), i)
+    if all(c.status == Status.WAIT_MUTEX for c in mine):
+        lock = first.pending[1] if first.pending is not None else -1
+        if hung_seen:
+            return Report(int(R.DEADLOCK_MUTEX), i, cpu, pc, (lock,), cur)
+        return Report(int(R.LIVELOCK), i, cpu, pc, (MUTEX_UNSEEN, lock), cur)
     if all(c.status == Status.WAIT_PKMAP for c in mine):
         if hung_seen:
             return Report(int(R.DEADLOCK_WAIT), i, cpu, pc, (), cur)

@@ -47,7 +47,7 @@ _PKMAP = (FIELD["pkmap_count"], FIELD["pkmap_pte"])
 # Fixed-length fields laid out element by element when short (a step that
 # takes one pkmap slot then keys on that slot, not on the whole pool).
 _SPREAD = (FIELD["pkmap_count"], FIELD["pkmap_pte"], FIELD["locks"], FIELD["globals"],
-           FIELD["user_present"])
+           FIELD["user_present"], FIELD["mutex_wait"])
 SHORT = 64
 
 

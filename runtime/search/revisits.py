@@ -57,7 +57,11 @@ class Visits:
     back to (see the module docstring)."""
 
     def __init__(self, program: Program) -> None:
-        self.ranks = tuple(loop_ranks(c.code) for c in program.contexts)
+        # a softirq's pc goes back to its start each time it runs again, in
+        # another context's step too (runtime/kernel/softirq.py): its whole
+        # code is one loop, whose rank no step changes
+        self.ranks = tuple((0,) * len(c.code) if c.is_softirq else loop_ranks(c.code)
+                           for c in program.contexts)
         self.actors: list[int] = []          # contexts that stepped since the last progress
         self.table: dict[int, list[list[object]]] = {}   # key -> [[state, visits], ...]
 

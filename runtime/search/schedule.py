@@ -277,7 +277,8 @@ class _Runner:
         return True
 
     def _stopped(self, ci: int) -> bool:
-        return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP)
+        return self.state.ctxs[ci].status in (Status.DONE, Status.DEAD, Status.WAIT_PKMAP,
+                                              Status.WAIT_MUTEX, Status.QUIET)
 
     def _why_not(self, item: ScheduleStep, n: int) -> tuple[str, str]:
         """Explain, in kernel terms, why a context cannot step now, and
@@ -286,13 +287,18 @@ class _Runner:
         info = p.contexts[item.ctx]
         ctx = s.ctxs[item.ctx]
         done = f" after {n} step{'s' if n != 1 else ''}" if n else ""
-        who = f"{'irq' if info.is_irq else 'task'} {info.name}"
+        who = f"{'softirq' if info.is_softirq else 'irq' if info.is_irq else 'task'} {info.name}"
         if ctx.status == Status.DONE:
             return f"{who} has already finished{done}", _PAST_THE_END
         if ctx.status == Status.DEAD:
             return f"{who} was killed{done}", _PAST_THE_END
         if ctx.status == Status.WAIT_PKMAP:
             return f"{who} sleeps on pkmap_map_wait{done}", ""
+        if ctx.status == Status.WAIT_MUTEX:
+            return f"{who} sleeps in mutex_lock(){done}", ""
+        if ctx.status == Status.QUIET:
+            return (f"{who} runs only when raised, at an irq exit or local_bh_enable() with "
+                    f"in_interrupt() == 0, or in ksoftirqd{done}"), ""
         if s.panicked:
             return "the kernel has panicked", ""
         cpu = item.cpu if item.cpu is not None else (info.cpu if info.cpu is not None else max(ctx.cpu, 0))
@@ -300,7 +306,9 @@ class _Runner:
         if info.is_irq and ctx.status == Status.PENDING:
             return f"{who} cannot fire{done}: cpu{cpu} has interrupts disabled", _IRQS_OFF
         if c.irqs and c.irqs[-1] != item.ctx:
-            return (f"{who} cannot run{done}: irq {p.contexts[c.irqs[-1]].name} is running "
+            top = p.contexts[c.irqs[-1]]
+            return (f"{who} cannot run{done}: {'softirq' if top.is_softirq else 'irq'} "
+                    f"{top.name} is running "
                     f"on cpu{cpu}", "")
         if c.curr >= 0 and c.curr != item.ctx:
             cur = s.ctxs[c.curr]

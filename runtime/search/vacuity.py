@@ -43,7 +43,8 @@ from kmap_scenarios.runtime.kernel import program as ir
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.state import Status
 
-_READY, _WAIT = int(Status.READY), int(Status.WAIT_PKMAP)
+_READY = int(Status.READY)
+_WAITS = (int(Status.WAIT_PKMAP), int(Status.WAIT_MUTEX))     # asleep mid-statement
 
 # The fields of an EnabledMemo view (memo.EnabledMemo._views_of) this reads:
 # (status, spinning_on, cpu, migration_disabled, kmap_idx, preempt_count, resched)
@@ -82,8 +83,8 @@ def _flags(program: Program, views: Sequence[tuple[int, int, int]],
         if info.is_irq:
             on = status == _READY
         else:
-            on = status == _WAIT or (status == _READY and cpu >= 0)
-            if status == _WAIT or resched:
+            on = status in _WAITS or (status == _READY and cpu >= 0)
+            if status in _WAITS or resched:
                 out |= GAVE_UP
         if on:
             out |= IN_FLIGHT

@@ -101,22 +101,22 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
-    "runtime/kernel/sched.py:81:8:return->None": (
+    "runtime/kernel/sched.py:92:8:return->None": (
         "return True",
-        "unreachable: a task stops being READY only through leave_cpu (pkmap sleep, exit, "
-        "kill), so no CPU's curr is a task that is not READY"),
-    "runtime/kernel/sched.py:123:34:False->True": (
+        "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
+        "exit, kill), so no CPU's curr is a task that is not READY"),
+    "runtime/kernel/sched.py:134:34:False->True": (
         "tx.set(task, cpu=cpu, resched=False)",
         "both callers of switch_to (machine.step, machine.switch_step) clear the incoming "
         "task's resched flag right after it, and nothing in between reads it or can raise"),
-    "runtime/kernel/sched.py:218:48:Lt->LtE": (
+    "runtime/kernel/sched.py:256:48:Lt->LtE": (
         'holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"',
-        "a lock's owner is the tx.ci that took it, always a task or irq of the program: idle "
-        "contexts (indices >= len(contexts)) run no code, so owner == len(contexts) never "
-        "occurs"),
-    "runtime/kernel/sched.py:221:4:return->None": (
+        "a spinlock's owner is the tx.ci that took it, a task, irq or softirq of the program "
+        "(the checker keeps mutexes, which may be owned by `current`, out of spin_lock): "
+        "idle and ksoftirqd contexts run no code, so owner == len(contexts) never occurs"),
+    "runtime/kernel/sched.py:259:4:return->None": (
         "return False",
-        "the only caller (builtins._spin_lock) tests the result's truth"),
+        "the only caller (spinlock.py's lock side) tests the result's truth"),
     "runtime/kernel/cache.py:39:15:Add->Sub": (
         "if buf[off:off + len(data)] == data:",
         "the test only skips rebuilding equal bytes: buf[off:off-n] is empty, or (len(buf) == "

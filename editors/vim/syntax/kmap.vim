@@ -8,11 +8,11 @@ endif
 
 syn case match
 
-syn keyword kmapKeyword config else expect for if irq on page percpu scenario spinlock_t task while
+syn keyword kmapKeyword DEFINE_MUTEX config else expect for if irq on page percpu scenario softirq spinlock_t task while
 syn keyword kmapQuantifier always never sometimes
-syn keyword kmapType char int long size_t struct u16 u32 u8 unsigned void
-syn keyword kmapBuiltin BUG_ON PageHighMem WARN_ON WARN_ON_ONCE alloc_devmap_page alloc_page alloc_user_page assert cond_resched copy_from_user copy_to_user device_read device_write dma_map_page dma_sync_single_for_cpu dma_sync_single_for_device dma_unmap_page flush_cache_all flush_dcache_page get_cpu in_atomic in_interrupt irqs_disabled kmap kmap_atomic kmap_flush_unused kmap_high_get kmap_local_idx kmap_local_page kmap_local_page_prot kmap_local_pfn kmap_to_page kunmap kunmap_atomic kunmap_high kunmap_local local_irq_disable local_irq_enable memcpy memcpy_from_page memcpy_page memcpy_to_page memset memzero_page might_sleep migrate_disable migrate_enable msleep page_address page_to_pfn pagefault_disable pagefault_disabled pagefault_enable per_cpu pkmap_count preempt_count preempt_disable preempt_enable preempt_point put_cpu raw_smp_processor_id smp_processor_id spin_lock spin_lock_irqsave spin_unlock spin_unlock_irqrestore this_cpu_add this_cpu_dec this_cpu_inc this_cpu_read this_cpu_write
-syn keyword kmapConstant DMA_BIDIRECTIONAL DMA_FROM_DEVICE DMA_TO_DEVICE GFP_ATOMIC GFP_HIGHUSER GFP_HIGHUSER_MOVABLE GFP_KERNEL GFP_USER KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS NULL PAGE_KERNEL PAGE_SIZE __GFP_HIGHMEM false not_present present true
+syn keyword kmapType char folio int long mutex size_t struct u16 u32 u8 unsigned void
+syn keyword kmapBuiltin BUG_ON PageHighMem WARN_ON WARN_ON_ONCE __copy_from_user_inatomic __copy_to_user_inatomic alloc_devmap_page alloc_page alloc_user_page assert clear_highpage cond_resched copy_from_user copy_to_user device_read device_write dma_map_page dma_sync_single_for_cpu dma_sync_single_for_device dma_unmap_page flush_cache_all flush_dcache_page folio_page get_cpu in_atomic in_hardirq in_interrupt in_irq in_serving_softirq in_softirq in_task irqs_disabled kfree kmalloc kmap kmap_atomic kmap_atomic_pfn kmap_atomic_prot kmap_flush_unused kmap_high_get kmap_local_folio kmap_local_idx kmap_local_page kmap_local_page_prot kmap_local_pfn kmap_to_page kunmap kunmap_atomic kunmap_high kunmap_local kzalloc local_bh_disable local_bh_enable local_irq_disable local_irq_enable local_irq_restore local_irq_save local_save_flags memcpy memcpy_from_page memcpy_page memcpy_to_page memset memzero_page might_alloc might_sleep migrate_disable migrate_enable msleep mutex_is_locked mutex_lock mutex_trylock mutex_unlock page_address page_folio page_to_pfn pagefault_disable pagefault_disabled pagefault_enable per_cpu pkmap_count preempt_count preempt_disable preempt_enable preempt_point put_cpu raise_softirq raise_softirq_irqoff raw_smp_processor_id rcu_preempt_depth rcu_read_lock rcu_read_unlock smp_processor_id spin_lock spin_lock_bh spin_lock_irq spin_lock_irqsave spin_unlock spin_unlock_bh spin_unlock_irq spin_unlock_irqrestore this_cpu_add this_cpu_dec this_cpu_inc this_cpu_read this_cpu_write zero_user zero_user_segment zero_user_segments
+syn keyword kmapConstant DMA_BIDIRECTIONAL DMA_FROM_DEVICE DMA_TO_DEVICE GFP_ATOMIC GFP_HIGHUSER GFP_HIGHUSER_MOVABLE GFP_KERNEL GFP_NOFS GFP_NOIO GFP_NOWAIT GFP_USER KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS NULL PAGE_KERNEL PAGE_SIZE __GFP_HIGHMEM __GFP_ZERO false not_present present true
 syn keyword kmapReport ASSERT BUG DATA_LOSS DEADLOCK OOPS STALE_READ USE_AFTER_UNMAP WARN
 syn match kmapKeyword /\<schedule\>/
 syn match kmapBuiltin /\<schedule\>\ze\s*(/
@@ -28,7 +28,7 @@ syn match kmapComment +//.*$+ contains=kmapTodo
 syn region kmapComment start=+/\*+ end=+\*/+ contains=kmapTodo
 
 " Inside config { } the keys and their named values are coloured.
-syn keyword kmapConfigKey ARCH ARCH_NEEDS_KMAP_HIGH_GET CACHE CONFIG_DEBUG_KMAP_LOCAL CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP CONFIG_DEVMAP_ACCESS_PROTECTION CONFIG_HIGHMEM CONFIG_PREEMPTION CONFIG_PREEMPT_RT DMA_COHERENT KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS PAGE_SIZE PKS_FAULT_MODE contained
+syn keyword kmapConfigKey ARCH ARCH_NEEDS_KMAP_HIGH_GET CACHE CONFIG_DEBUG_KMAP_LOCAL CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP CONFIG_DEBUG_PREEMPT CONFIG_DEVMAP_ACCESS_PROTECTION CONFIG_HIGHMEM CONFIG_PREEMPTION CONFIG_PREEMPT_RT DMA_COHERENT KM_MAX_IDX L1_CACHE_BYTES LAST_PKMAP NR_CPUS PAGE_SIZE PKS_FAULT_MODE contained
 syn keyword kmapConfigValue arm n none pipt relaxed strict vipt vivt x86 x86_64 y contained
 syn region kmapConfig start=/\%(\<config\>\_s*\)\@<={/ end=/}/ contains=kmapConfigKey,kmapConfigValue,kmapNumber,kmapString,kmapComment
 
