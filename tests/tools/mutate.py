@@ -89,15 +89,15 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has "
         "no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 "
         "at once"),
-    "runtime/kernel/kmap_local.py:125:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:127:7:Lt->LtE#1": (
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
         "whose window holds KM_MAX_IDX * NR_CPUS slots"),
-    "runtime/kernel/kmap_local.py:128:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:130:7:Lt->LtE#1": (
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
         "the task or panicking in an irq), so top < len(pteval) whenever top >= 0"),
-    "runtime/kernel/kmap_local.py:163:52:const+1": (
+    "runtime/kernel/kmap_local.py:165:52:const+1": (
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
