@@ -373,11 +373,23 @@ def _check(kind: str) -> Handler:
             return 0
         if kind == "BUG_ON":
             tx.bug(R.SCENARIO_BUG_ON)
-        site = 1000 + tx.ci * 100000 + tx.pc
+        site = _once_site(tx)
         if kind == "WARN_ON" or tx.first_time(site):
             tx.report(R.SCENARIO_WARN, int(kind == "WARN_ON_ONCE"))
         return 1
     return handler
+
+
+def _once_site(tx: Tx) -> int:
+    """The WARN_ON_ONCE site of the statement at pc: its own in a task or
+    irq body; in a function, the statement's place in the source, shared by
+    every context that calls it, as the kernel's one `__warned` flag per
+    site is."""
+    info = tx.program.contexts[tx.ci] if tx.ci < len(tx.program.contexts) else None
+    if info is None or info.function_at(tx.pc) < 0:
+        return 1000 + tx.ci * 100000 + tx.pc
+    at = info.code[tx.pc].loc
+    return -(1 + at.line * 10000 + at.col)
 
 
 def _void(fn: Callable[[Tx], None]) -> Handler:
@@ -484,6 +496,25 @@ HANDLERS: dict[str, Handler] = {
     "BUG_ON": _check("BUG_ON"),
     "WARN_ON": _check("WARN_ON"),
     "WARN_ON_ONCE": _check("WARN_ON_ONCE"),
+    # The ordering vocabulary. The model is sequentially consistent (every
+    # load sees the newest store, docs/model.md), so READ_ONCE is a load,
+    # and the barriers and cpu_relax() do nothing but take their step
+    # (include/asm-generic/rwonce.h, barrier.h; cpu_relax is `rep; nop` on
+    # x86 and a plain barrier() on arm, no scheduling point either).
+    "READ_ONCE": lambda tx, a: a[0],  # type: ignore[index]
+    "likely": lambda tx, a: int(bool(a[0])),  # type: ignore[index]
+    "unlikely": lambda tx, a: int(bool(a[0])),  # type: ignore[index]
+    "barrier": lambda tx, a: None,
+    "cpu_relax": lambda tx, a: None,
+    "smp_mb": lambda tx, a: None,
+    "smp_rmb": lambda tx, a: None,
+    "smp_wmb": lambda tx, a: None,
+    # include/linux/minmax.h; min_t/max_t's type is a cast around the call
+    # and its arguments (dsl/syntax/build.py)
+    "min": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
+    "min_t": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max_t": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
 }
 
 

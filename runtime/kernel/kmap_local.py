@@ -59,8 +59,10 @@ def push_slot(tx: Tx, pfn: int) -> int:
     kmap_local_idx_push(), then the PTE of the new top slot."""
     cfg = tx.cfg
     cur = tx.current()
-    # kmap_local_idx_push()
-    if tx.in_irq() and not tx.irqs_disabled():
+    # kmap_local_idx_push(): in_hardirq() is the preempt count's hardirq
+    # bits, not "a handler": a softirq (also an is_irq context here) with
+    # interrupts on maps without a warning, as NET_RX's frag copies do.
+    if preempt.in_hardirq(tx) and not tx.irqs_disabled():
         tx.warn_once(R.KMAP_LOCAL_HARDIRQ)
     idx = tx.ctxs[cur].kmap_idx + cfg.km_incr
     tx.set(cur, kmap_idx=idx)
