@@ -118,6 +118,8 @@ def test_every_reason_at_once() -> None:
      "softirqs are not translated yet"),
     (HEAD + "DEFINE_MUTEX(m);\ntask t on cpu0 { mutex_lock(&m); mutex_unlock(&m); }\n",
      "mutexes are not translated yet"),
+    (HEAD + "static int f(int x)\n{\n    return x + 1;\n}\ntask t on cpu0 { int y = f(1); }\n",
+     "t: calls of the scenario's functions (lines 5, 6, 7) are not translated yet"),
 ])
 def test_what_a_real_kernel_cannot_give(text: str, words: str) -> None:
     assert any(words in r for r in _refusal(text))

@@ -41,9 +41,12 @@ def c_int(v: int) -> str:
 
 def narrow(width: int, signed: bool) -> str:
     """The C cast that keeps a local's type, as the model's store does."""
-    return {(8, False): "u8", (8, True): "s8", (16, False): "u16", (16, True): "s16",
-            (32, False): "u32", (32, True): "s32", (64, False): "u64",
-            (64, True): "s64"}[(width, signed)]
+    c = {(1, False): "bool", (1, True): "bool", (8, False): "u8", (8, True): "s8",
+         (16, False): "u16", (16, True): "s16", (32, False): "u32", (32, True): "s32",
+         (64, False): "u64", (64, True): "s64"}.get((width, signed))
+    if c is None:
+        raise Untranslated(f"a {width}-bit {'signed' if signed else 'unsigned'} type has no C translation yet")
+    return c
 
 
 SIMPLE_OPS = frozenset({"*", "+", "-", "&", "^", "|", "<", "<=", ">", ">=", "==", "!=",
@@ -80,6 +83,10 @@ class CExpr:
             return self.binary(e)
         if isinstance(e, ir.CallExpr):
             return self.call(e.name, e.args)
+        if isinstance(e, ir.Cond):
+            return f"({self.expr(e.cond)} ? {self.expr(e.then)} : {self.expr(e.orelse)})"
+        if isinstance(e, ir.Conv):
+            return f"(s64)({narrow(e.width, e.signed)})({self.expr(e.operand)})"
         raise Untranslated(f"the expression {type(e).__name__} has no C translation yet")
 
     def binary(self, e: ir.Binary) -> str:

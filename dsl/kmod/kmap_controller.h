@@ -149,7 +149,7 @@ static void km_value(struct km_key *k, const char *atom, s64 v, bool pfn)
 }
 
 /* A page's byte in the final state (expectations' P[off]). */
-static s64 km_page_byte(s64 page, s64 off)
+static __maybe_unused s64 km_page_byte(s64 page, s64 off)
 {
 	struct page *p = KM_PG(page);
 	u8 *va;

@@ -114,7 +114,7 @@ static void km_value(struct km_key *k, const char *atom, s64 v, bool pfn);
 			__m = km_run[__i].field;		\
 	(s64)__m; })
 
-static s64 km_page_byte(s64 page, s64 off);
+static __maybe_unused s64 km_page_byte(s64 page, s64 off);
 static struct page *km_page[KM_NR_PAGES];
 static atomic_t km_net[KM_NR_PAGES];	/* kmap() - kunmap() by the scenario */
 static volatile long km_g[KM_NR_GLOBALS];

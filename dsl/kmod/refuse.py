@@ -96,14 +96,21 @@ def context_reasons(p: Program) -> list[str]:
     return out
 
 
+WHAT = {"CallFn": "calls of the scenario's functions", "Ret": "calls of the scenario's functions"}
+
+
 def instr_reasons(p: Program) -> list[str]:
     """Instructions of a kind this generator does not know (the language
-    grows: a new kind is refused, never guessed)."""
+    grows: a new kind is refused, never guessed), once per context."""
     out: list[str] = []
     for ctx in p.contexts:
+        lines: dict[str, list[int]] = {}
         for ins in ctx.code:
             if not isinstance(ins, KNOWN_INSTRS):
-                line = getattr(getattr(ins, "loc", None), "line", 0)
-                out.append(f"{ctx.name}: the statement at line {line} "
-                           f"({type(ins).__name__}) is not translated yet")
+                what = WHAT.get(type(ins).__name__, f"{type(ins).__name__} statements")
+                lines.setdefault(what, []).append(getattr(getattr(ins, "loc", None), "line", 0))
+        for what, at in lines.items():
+            where = ", ".join(str(n) for n in sorted(set(at)))
+            out.append(f"{ctx.name}: {what} (line{'s' if len(set(at)) > 1 else ''} {where}) "
+                       "are not translated yet")
     return out
