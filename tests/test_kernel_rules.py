@@ -148,6 +148,50 @@ task w on cpu0 { void *k = kmap(P); int after = 1; }"""))
     assert local(p, s, "u", "after") == 0 and local(p, s, "w", "after") == 0
 
 
+def test_kunmap_high_of_a_lowmem_page_indexes_out_of_the_pool():
+    """kunmap_high() (mm/highmem.c) takes page_address(page), which for a
+    lowmem page is its direct-map address, not NULL: BUG_ON(!vaddr) does not
+    fire and PKMAP_NR(vaddr) indexes far past pkmap_count[]. The model
+    stops there; it does so for every lowmem page, the first one included."""
+    p, s = final("""config { ARCH = arm; LAST_PKMAP = 4; PAGE_SIZE = 64; }
+page L = alloc_page(GFP_KERNEL);
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { kunmap_high(L); int after = 1; }""")
+    assert heads(p, s) == ["kernel BUG at mm/highmem.c:kunmap_high!"]
+    assert "pkmap_count[PKMAP_NR(vaddr)] of the lowmem page L is out of bounds" in texts(p, s)[0]
+    assert local(p, s, "t", "after") == 0
+
+
+def test_kmap_high_get_is_a_new_mapping_of_the_address():
+    """kmap_high_get() (mm/highmem.c) pins the page at its pkmap address
+    until the matching kunmap_high(): for the task it is a new mapping of
+    that address, like kmap(). A stale pointer to the address, faulting
+    once the slot is freed (flush_all_zero_pkmaps), is named after the page
+    the task last had there: Q from kmap_high_get(), not P from its older
+    kmap()."""
+    p, s = final("""config { ARCH = arm; LAST_PKMAP = 4; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+page R = alloc_page(GFP_HIGHUSER);
+page S = alloc_page(GFP_HIGHUSER);
+page T = alloc_page(GFP_HIGHUSER);
+task t on cpu0 {
+    void *a = kmap(P); kunmap(P);
+    void *b = kmap(R); kunmap(R);
+    void *c = kmap(S); kunmap(S);
+    void *d = kmap(T); kunmap(T);
+    void *g = kmap_high_get(Q);
+    g[0] = 1;
+    kunmap_high(Q);
+    kmap_flush_unused();
+    int x = a[0];
+}
+task u on cpu0 { void *q = kmap(Q); kunmap(Q); }""", "t:8, u:1, t:3, u, t")
+    a = local(p, s, "t", "a")
+    assert local(p, s, "t", "g") == a == p.config.pkmap_addr(1)
+    assert kinds(p, s) == ["OOPS", "USE_AFTER_UNMAP"]
+    assert f"read of {a:#x} (Q) after its mapping was released" in texts(p, s)[1]
+
 # ------------------------------------------------------------ kmap_local
 
 
@@ -286,6 +330,101 @@ def test_kmap_to_page_of_kmap_local_addresses():
     assert "FIX_KMAP_END" in texts(p, s)[0]
 
 
+def test_a_kunmap_local_underflow_on_cpu1_clears_the_slot_below_its_range():
+    """kunmap_local_indexed() (mm/highmem.c) with kmap_ctrl.idx 0: the
+    unmap index is kmap_local_idx() = -1, plus KM_MAX_IDX * cpu
+    (arch_kmap_local_unmap_idx -> kmap_local_calc_idx), so on x86's linear
+    PTE array (kmap_get_pte: __kmap_pte[-idx]) cpu1 clears cpu0's last
+    slot, and cpu0 an entry below the kmap_local range; the WARN_ON_ONCE
+    on the address comes first and kmap_local_idx_pop()'s BUG_ON(idx < 0)
+    after the PTE is cleared."""
+    body = "task t on cpu%d { void *c = kmap_local_page(P); kunmap_local(c); kunmap_local(c); }"
+    for cpu, cleared in (
+            (1, "cleared slot 15 of cpu0 (no PTE there; kmap_local_calc_idx(-1) on cpu1 is "
+                "cpu0's last slot)"),
+            (0, "pte_clear() of fixmap index FIX_KMAP_BEGIN - 1 (kmap_local_calc_idx(-1) on "
+                "cpu0: the entry below the kmap_local slots, not a slot of any CPU)")):
+        p, e = run(smp(body % cpu))
+        assert heads(p, e.final) == [f"WARNING: CPU: {cpu} PID: 1 at kunmap_local_indexed (mm/highmem.c)",
+                                     "kernel BUG at mm/highmem.c:kmap_local_idx_pop!"]
+        assert f"kunmap_local: idx 0 -> -1, {cleared}" in events(e)
+
+
+def test_kmap_to_page_of_a_direct_map_address_is_virt_to_page():
+    """__kmap_to_page() (mm/highmem.c): an address outside the pkmap and
+    kmap_local windows is virt_to_page(vaddr), with no warning: a lowmem
+    page's page_address(), anywhere in the page, gives the page back, on
+    ARM too, where the direct map starts at PHYS_PFN_OFFSET
+    (arch/arm/include/asm/memory.h, __virt_to_phys)."""
+    body = """task t on cpu0 {
+        void *l = page_address(L);
+        int same = kmap_to_page(l) == L;
+        int inside = kmap_to_page(l + 5) == L;
+    }"""
+    for src in (x86(body), arm(body)):
+        p, s = final(src)
+        assert (local(p, s, "t", "same"), local(p, s, "t", "inside")) == (1, 1)
+        assert not s.reports
+
+
+def test_kmap_local_of_a_page_in_the_pkmap_pool_on_arm_pins_it():
+    """__kmap_local_page_prot() (mm/highmem.c) first tries
+    arch_kmap_local_high_get(), on ARM kmap_high_get()
+    (arch/arm/include/asm/highmem.h): a page kmap()ed already is pinned at
+    its pkmap address, no fixmap slot is pushed, and the trace says so."""
+    p, e = run(arm("""task t on cpu0 {
+        void *k = kmap(P);
+        void *l = kmap_local_page(P);
+        int c = pkmap_count(P);
+        kunmap_local(l);
+        kunmap(P);
+    }"""))
+    s = e.final
+    assert local(p, s, "t", "l") == local(p, s, "t", "k") and local(p, s, "t", "c") == 3
+    assert s.ctxs[0].kmap_idx == 0 and not s.reports
+    assert "arch_kmap_local_high_get: P already in the pkmap pool, pinned instead of a fixmap " \
+           "slot" in events(e)
+
+
+def test_an_out_of_order_kunmap_local_on_arm_leaves_the_top_pte_for_the_next_push():
+    """On ARM (KMAP_LOCAL_NON_LINEAR_PTE_ARRAY) kunmap_local_indexed()
+    clears the PTE of the address given (kmap_get_pte: virt_to_kpte(vaddr),
+    mm/highmem.c) but pops the top index: unmapping a before b leaves b's
+    PTE in slot 1, and the next kmap_local_page() pushes slot 1 again and
+    hits BUG_ON(!pte_none(*kmap_pte)) in __kmap_local_pfn_prot(), naming the
+    pfn still mapped there: Q's."""
+    p, s = final(arm("""task t on cpu0 {
+        void *a = kmap_local_page(P); void *b = kmap_local_page(Q);
+        kunmap_local(a);
+        void *c = kmap_local_page(R);
+        int after = 1;
+    }"""))
+    q = p.pages[1].pfn
+    assert heads(p, s)[:2] == ["WARNING: CPU: 0 PID: 1 at kunmap_local_indexed (mm/highmem.c)",
+                               "kernel BUG at mm/highmem.c:__kmap_local_pfn_prot!"]
+    assert texts(p, s)[1].splitlines()[1] == \
+        f"BUG_ON(!pte_none(*kmap_pte)): slot 1 of CPU 0 still maps pfn {q:#x}"
+    assert local(p, s, "t", "after") == 0
+
+
+def test_a_read_after_kunmap_local_faults_and_names_the_page_unmapped():
+    """kunmap_local_indexed() clears the slot's PTE (pte_clear, mm/highmem.c):
+    a later read through the pointer faults, the x86 oops of
+    page_fault_oops() (arch/x86/mm/fault.c) or ARM's __do_kernel_fault()
+    (arch/arm/mm/fault.c); the model names the page that was mapped there,
+    Q, not its neighbour P."""
+    for arch, oops in (("x86", "BUG: unable to handle page fault for address: ffffff80"),
+                       ("arm", "Unable to handle kernel paging request at virtual address ffefff80")):
+        p, s = final(f"""config {{ ARCH = {arch}; PAGE_SIZE = 64; LAST_PKMAP = 4; }}
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+task t on cpu0 {{ void *a = kmap_local_page(Q); kunmap_local(a); int x = a[0]; }}""")
+        a = local(p, s, "t", "a")
+        assert kinds(p, s) == ["OOPS", "USE_AFTER_UNMAP"]
+        assert texts(p, s)[0].splitlines()[0] == oops
+        assert f"read of {a:#x} (Q) after its mapping was released" in texts(p, s)[1]
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """
@@ -321,6 +460,21 @@ task u on cpu0 { int b = 1; }"""), "timer, t, u")
     assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
 
 
+def test_a_task_that_migrates_leaves_its_old_cpu_idle():
+    """A running task moved to another CPU (the stopper thread's
+    migration, kernel/sched/core.c migration_cpu_stop -> move_queued_task)
+    leaves its old CPU to run its idle task: once done, the machine is as if
+    the task had run on cpu1 from the start; the trace names the move."""
+    src = """config { ARCH = x86; PAGE_SIZE = 64; NR_CPUS = 2; CONFIG_PREEMPTION = y; }
+int g = 0;
+task t { g = 1; g = 2; }"""
+    _, moved = run(src, "t@cpu0:1, t@cpu1")
+    _, there = run(src, "t@cpu1")
+    assert events(moved) == ["cpu0 runs t", "t migrates cpu0 -> cpu1", "t returns to user space"]
+    assert moved.final == there.final
+    assert [c.curr for c in moved.final.cpus] == [-1, -1]
+
+
 def test_spinlock_contention_on_two_cpus_is_no_bug():
     """do_raw_spin_lock() (kernel/locking/spinlock_debug.c): the checks of
     debug_spin_lock_before() are against lock->owner == current and
@@ -334,6 +488,19 @@ task b on cpu1 { spin_lock(&lock); g = g + 1; spin_unlock(&lock); }"""), "a:1, b
     ev = events(e)
     assert ev.count("spin_lock: lock taken") == 2
     assert "spin_lock: lock held by a; spinning" in ev
+    assert ev.count("spin_unlock: lock released") == 2
+
+
+def test_a_task_spinning_on_its_own_lock_is_a_soft_lockup_on_that_lock():
+    """spin_lock() of a lock the task holds: debug_spin_lock_before()'s
+    spin_bug(lock, "recursion") (kernel/locking/spinlock_debug.c), then
+    arch_spin_lock() spins for ever with preemption off, and
+    watchdog_timer_fn() (kernel/watchdog.c) reports the soft lockup; the
+    model names the lock it spins on."""
+    p, s = final(smp("task a on cpu0 { spin_lock(&lock); spin_lock(&lock); }"))
+    assert heads(p, s) == ["BUG: spinlock recursion on CPU#0, a/1",
+                           "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]"]
+    assert texts(p, s)[1].splitlines()[1] == "a:1 spins on lock"
 
 
 def test_copy_from_user_under_spin_lock_returns_the_bytes_not_copied():
@@ -428,6 +595,67 @@ def test_flush_cache_all_invalidates_as_well_as_cleans():
     }"""))
     assert local(p, s, "t", "got") == 9
     assert not s.reports
+
+
+def test_a_clean_line_is_dropped_not_written_back():
+    """A line filled by a load is clean; flush_cache_all()
+    (arm926_flush_kern_cache_all, arch/arm/mm/proc-arm926.S: clean and
+    invalidate) writes back only dirty lines, so what the device wrote to
+    RAM meanwhile stays there."""
+    p, s = final(cached("""task t on cpu0 {
+        void *b = page_address(B);
+        int before = b[0];
+        device_write(B, 0, 9, 1);
+        flush_cache_all();
+        int dev = device_read(B, 0);
+        int cpu = b[0];
+    }"""))
+    assert [local(p, s, "t", v) for v in ("before", "dev", "cpu")] == [0, 9, 9]
+    assert s.ram[0][0] == 9
+    assert not s.reports
+
+
+def test_an_unaligned_store_across_lines_updates_both_lines():
+    """memset() of 8 bytes from offset 12 with 16-byte lines stores into
+    two lines; the second, already cached, holds the new bytes, and both
+    reach RAM when flushed."""
+    p, s = final(cached("""task t on cpu0 {
+        void *b = page_address(B);
+        int warm = b[16];
+        memset(b + 12, 7, 8);
+        int first = b[12];
+        int second = b[19];
+        int past = b[20];
+        flush_cache_all();
+    }"""))
+    assert [local(p, s, "t", v) for v in ("first", "second", "past")] == [7, 7, 0]
+    assert s.ram[0][:24] == bytes(12) + b"\x07" * 8 + bytes(4)
+    assert not s.reports
+
+
+def test_data_loss_names_only_the_bytes_lost():
+    """The 2009 race (examples/dma/slot_reuse.kmap): dma_map_page(DMA_FROM_DEVICE)
+    invalidates through a pkmap address recycled for another page
+    (dma_cache_maint_page, arch/arm/mm/dma-mapping.c, before kmap_high_get()).
+    Of the discarded dirty lines, lost are the bytes whose newest value was
+    only in the line: Q[5]; the line where Q[20] was stored with the value
+    RAM already holds loses nothing."""
+    p, e = run("""config { ARCH = arm; NR_CPUS = 1; CONFIG_PREEMPTION = y; LAST_PKMAP = 2;
+    ARCH_NEEDS_KMAP_HIGH_GET = n; PAGE_SIZE = 64; L1_CACHE_BYTES = 16; }
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+page R = alloc_page(GFP_HIGHUSER);
+task dma on cpu0 { void *p = kmap(P); kunmap(P); dma_map_page(P, DMA_FROM_DEVICE); }
+task writer on cpu0 {
+    void *r = kmap(R); kunmap(R);
+    void *q = kmap(Q);
+    q[5] = 0x55; q[20] = 0;
+    kunmap(Q);
+}""", "dma:3, writer, dma")
+    s = e.final
+    assert kinds(p, s) == ["DATA_LOSS"]
+    assert texts(p, s)[0].splitlines()[:2] == [
+        "DATA_LOSS: dma_map_page discarded a dirty cache line holding the newest data", "Q[5..5]"]
 
 
 PHYS = "CACHE = vipt;"
@@ -537,7 +765,15 @@ def test_device_write_writes_exactly_its_bytes():
     offset, in RAM; nothing else changes."""
     p, e = run(cached("task t on cpu0 { device_write(B, 8, 0x15a, 4); }"))
     assert e.final.ram[0] == bytes(8) + b"\x5a" * 4 + bytes(52)
+    assert e.final.newest[0] == e.final.ram[0]     # the newest value of every byte
     assert "device writes 0x5a x 4 to B[8..] in RAM" in events(e)
+
+
+def test_a_device_write_of_no_bytes_writes_nothing():
+    """device_write(page, offset, value, 0): a transfer of no bytes, inside
+    the page at any offset up to PAGE_SIZE; RAM is unchanged."""
+    p, s = final(cached("task t on cpu0 { device_write(B, 8, 0x11, 0); device_write(B, 64, 0x11, 0); }"))
+    assert s.ram[0] == bytes(64) and not s.reports
 
 
 def test_the_device_reaches_the_last_byte_of_its_page():

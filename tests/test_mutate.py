@@ -58,3 +58,18 @@ def test_every_module_has_tests_and_every_equivalent_mutant_exists():
     ids = {m.id for module in mutate.MODULES for m in mutate.mutants(module)}
     stale = sorted(set(mutate.EQUIVALENT) - ids)
     assert not stale, f"EQUIVALENT names mutants that no longer exist (the module changed): {stale}"
+
+
+def test_every_equivalent_mutant_is_still_on_the_line_its_reason_is_about():
+    """A module edited above a listed mutant shifts the line numbers, and
+    the id may then name another mutant of the same kind (the reason would
+    silently move to it): each entry records the line it changes."""
+    moved = []
+    for key, (line, reason) in mutate.EQUIVALENT.items():
+        module, number = key.split(":")[0], int(key.split(":")[1])
+        now = (ROOT / module).read_text().splitlines()[number - 1].strip()
+        if now != line:
+            moved.append(f"{key}: {line!r} is now {now!r}")
+        assert reason and line, key
+    assert not moved, "EQUIVALENT entries no longer on their line (re-check each reason):\n" + \
+        "\n".join(moved)

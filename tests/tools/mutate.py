@@ -12,6 +12,7 @@ out of the score.
     python tests/tools/mutate.py --module runtime/kernel/dma.py --per-module 10
     python tests/tools/mutate.py --list                # the sample, no test runs
     python tests/tools/mutate.py --show 'runtime/kernel/pkmap.py:147:7:Lt->LtE'
+    python tests/tools/mutate.py --id 'runtime/kernel/pkmap.py:147:7:Lt->LtE'   # run just that one
 
 Exit status 0 when every module kills at least THRESHOLD of its
 non-equivalent mutants, 1 when one does not, 2 when the tests fail before
@@ -57,29 +58,89 @@ PER_MODULE = 40
 THRESHOLD = 0.95
 
 # Mutants that cannot change behaviour, keyed by their id
-# (module:line:col:kind). Only truly equivalent ones: a mutant that merely
-# no test notices is a missing test, not an entry here. tests/test_mutate.py
-# checks that every key still names a site.
-EQUIVALENT: dict[str, str] = {
-    "runtime/kernel/pkmap.py:50:12:stmt->pass":
+# (module:line:col:kind): (the line it changes, as it reads, stripped; why
+# the change cannot alter behaviour). Only truly equivalent ones: a mutant
+# that merely no test notices is a missing test, not an entry here.
+# tests/test_mutate.py checks that every key still names a mutant of that
+# very line, so an edit that moves lines cannot hand a reason to another
+# mutant.
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "runtime/kernel/pkmap.py:50:12:stmt->pass": (
+        "tx.bug(R.FLUSH_PTE_NONE, i)",
         "unreachable: a slot's count is above 0 only while its PTE is set (map_new_virtual sets "
-        "both, flush clears both), so flush never meets count 1 with pte_none",
-    "runtime/kernel/pkmap.py:82:12:return->None":
-        "map_new_virtual's only caller tests `not vaddr`, which None and 0 both pass",
-    "runtime/kernel/pkmap.py:174:8:return->None":
-        "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)",
-    "runtime/kernel/sched.py:92:8:return->None":
-        "unreachable: a task stops being READY only through leave_cpu (pkmap sleep, exit, kill), "
-        "so no CPU's curr is a task that is not READY",
-    "runtime/kernel/cache.py:134:40:const+1":
-        "every caller passes a page-aligned address, which the wider mask leaves as it is",
-    "runtime/kernel/cache.py:144:27:const+1":
-        "the only caller passes a page-aligned address, whose bit 0 the mask never sees set",
-    "runtime/kernel/dma.py:31:45:const+1":
+        "both, flush clears both), so flush never meets count 1 with pte_none"),
+    "runtime/kernel/pkmap.py:82:12:return->None": (
+        "return 0",
+        "map_new_virtual's only caller tests `not vaddr`, which None and 0 both pass"),
+    "runtime/kernel/pkmap.py:105:12:return->None": (
+        "return 0",
+        "kmap_high_start's only caller (builtins._kmap) tests `if vaddr`, which None and 0 both "
+        "fail"),
+    "runtime/kernel/pkmap.py:167:8:return->None": (
+        "return 0",
+        "the stub is reached only from the kmap_high_get built-in, which stores 0 for None "
+        "(machine._store, builtins.call_value); kmap_local and dma call it only with "
+        "ARCH_NEEDS_KMAP_HIGH_GET"),
+    "runtime/kernel/pkmap.py:174:8:return->None": (
+        "return 0",
+        "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
+    "runtime/kernel/kmap_local.py:37:7:And->Or": (
+        "if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):",
+        "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has "
+        "no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 "
+        "at once"),
+    "runtime/kernel/kmap_local.py:127:7:Lt->LtE#1": (
+        "if 0 <= cpu < cfg.NR_CPUS:",
+        "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
+        "whose window holds KM_MAX_IDX * NR_CPUS slots"),
+    "runtime/kernel/kmap_local.py:130:7:Lt->LtE#1": (
+        "if 0 <= top < len(ctx.pteval):",
+        "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
+        "the task or panicking in an irq), so top < len(pteval) whenever top >= 0"),
+    "runtime/kernel/kmap_local.py:165:52:const+1": (
+        "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
+        "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
+        "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
+    "runtime/kernel/sched.py:92:8:return->None": (
+        "return True",
+        "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
+        "exit, kill), so no CPU's curr is a task that is not READY"),
+    "runtime/kernel/sched.py:134:34:False->True": (
+        "tx.set(task, cpu=cpu, resched=False)",
+        "both callers of switch_to (machine.step, machine.switch_step) clear the incoming "
+        "task's resched flag right after it, and nothing in between reads it or can raise"),
+    "runtime/kernel/sched.py:256:48:Lt->LtE": (
+        'holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"',
+        "a spinlock's owner is the tx.ci that took it, a task, irq or softirq of the program "
+        "(the checker keeps mutexes, which may be owned by `current`, out of spin_lock): "
+        "idle and ksoftirqd contexts run no code, so owner == len(contexts) never occurs"),
+    "runtime/kernel/sched.py:259:4:return->None": (
+        "return False",
+        "the only caller (spinlock.py's lock side) tests the result's truth"),
+    "runtime/kernel/cache.py:39:15:Add->Sub": (
+        "if buf[off:off + len(data)] == data:",
+        "the test only skips rebuilding equal bytes: buf[off:off-n] is empty, or (len(buf) == "
+        "2n) the same slice buf[off:off+n]; checked exhaustively for buffers up to 8 bytes"),
+    "runtime/kernel/cache.py:72:16:Sub->Add": (
+        "k = min(len(data) - pos, l1 - (o % l1))",
+        "k only bounds the slice data[pos:pos+k], clipped at len(data), and pos, which then "
+        "ends the loop either way"),
+    "runtime/kernel/cache.py:134:40:const+1": (
+        "base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)",
+        "every caller passes a page-aligned address, which the wider mask leaves as it is"),
+    "runtime/kernel/cache.py:144:27:const+1": (
+        "first = vaddr & ~(l1 - 1)",
+        "the only caller passes a page-aligned address, whose bit 0 the mask never sees set"),
+    "runtime/kernel/cache.py:156:13:Add->Sub": (
+        "first = (base + off) & ~(l1 - 1)",
+        "the only caller (dma.start) passes off = 0"),
+    "runtime/kernel/dma.py:31:45:const+1": (
+        "CLEAN, INVALIDATE, FLUSH, NOTHING = 0, 1, 2, 3",
         "NOTHING is only compared by name and never stored (start returns before the progress "
-        "tuple); 4 is still distinct from CLEAN, INVALIDATE and FLUSH",
-    "runtime/kernel/dma.py:71:33:const+1":
-        "with no address start returns before `pinned` is used",
+        "tuple); 4 is still distinct from CLEAN, INVALIDATE and FLUSH"),
+    "runtime/kernel/dma.py:71:33:const+1": (
+        "pinned = 1 if vaddr else 0",
+        "with no address start returns before `pinned` is used"),
 }
 
 
@@ -360,7 +421,7 @@ def run_module(tree: Path, module: str, picked: Sequence[Mutant], timeout: float
         for m in picked:
             if m.id in EQUIVALENT:
                 score.equivalent += 1
-                print(f"  equivalent {m.id}: {EQUIVALENT[m.id]}", flush=True)
+                print(f"  equivalent {m.id}: {EQUIVALENT[m.id][1]}", flush=True)
                 continue
             write_module(tree, module, m.mutated)
             start = time.monotonic()
@@ -385,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="seconds per test run; default: 10 times the unmutated run, at least 20")
     ap.add_argument("--list", action="store_true", help="print the sampled mutants, run nothing")
     ap.add_argument("--show", metavar="ID", help="print one mutant's changed line, run nothing")
+    ap.add_argument("--id", action="append", metavar="ID",
+                    help="run only this mutant, sampled or not (repeatable)")
     args = ap.parse_args(argv)
     modules = args.module or list(MODULES)
     if args.show:
@@ -392,7 +455,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = [m for m in mutants(module) if m.id == args.show]
         print(diff_line(found[0]) if found else f"no mutant {args.show}")
         return 0 if found else 1
-    picks = {mod: sample(mod, args.seed, args.per_module) for mod in modules}
+    if args.id:
+        modules = list(dict.fromkeys(i.split(":")[0] for i in args.id))
+        picks = {mod: [m for m in mutants(mod) if m.id in args.id] for mod in modules}
+        unknown = set(args.id) - {m.id for ms in picks.values() for m in ms}
+        if unknown:
+            print(f"no mutant {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+    else:
+        picks = {mod: sample(mod, args.seed, args.per_module) for mod in modules}
     if args.list:
         for mod, picked in picks.items():
             for m in picked:
@@ -418,7 +489,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout = args.timeout or max(20.0, 10 * (time.monotonic() - start))
             print(f"{mod}: {len(picked)} mutants (seed {args.seed}), timeout {timeout:.0f} s", flush=True)
             scores.append(run_module(tree, mod, picked, timeout))
-    print(f"\nseed {args.seed}, {args.per_module or 'all'} mutants per module")
+    print("\nthe chosen mutants" if args.id else
+          f"\nseed {args.seed}, {args.per_module or 'all'} mutants per module")
     for s in scores:
         print(f"{s.module:24} {s.killed:3}/{s.total:<3} killed ({s.equivalent} equivalent excluded)"
               f"  {100 * s.ratio:5.1f}%")
