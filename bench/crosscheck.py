@@ -1,8 +1,10 @@
 """The real kernel as the judge: run scenarios on an i386 highmem kernel
 under QEMU and compare what it does with the outcomes `kmap check` allows.
 
-    python bench/crosscheck.py [FILE.kmap ...] [--iterations N] [--boots N]
-                               [--cache DIR] [--keep DIR] [--jobs N]
+    .venv/bin/python bench/crosscheck.py [FILE.kmap ...] [--iterations N] [--boots N]
+                                         [--cache DIR] [--keep DIR] [--jobs N]
+
+(the Python where kmap-scenarios is installed: `pip install -e .`).
 
 Without files it runs every scenario under bench/crosscheck/. For each:
 
@@ -52,7 +54,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import kernel_build  # noqa: E402
-from kmap_scenarios.dsl.kmod import compare  # noqa: E402
+
+try:
+    from kmap_scenarios.dsl.kmod import compare  # noqa: E402
+except ImportError:
+    raise SystemExit("bench/crosscheck.py: kmap-scenarios is not installed for this Python; "
+                     "python3 -m venv .venv && .venv/bin/pip install -e . first") from None
 from kmap_scenarios.dsl.kmod.generate import MODULE, Options, generate, load_scenario, write  # noqa: E402
 from kmap_scenarios.dsl.kmod.refuse import Refused  # noqa: E402
 from kmap_scenarios.dsl.syntax.source import InputError  # noqa: E402
@@ -277,7 +284,7 @@ def report(res: Result, program, model, real, runs, work: Path, say) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path)
-    ap.add_argument("--iterations", type=int, default=500)
+    ap.add_argument("--iterations", type=int, default=1000)
     ap.add_argument("--boots", type=int, default=1, help="boots per scenario (seeds differ)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delay-ns", type=int, default=2000)

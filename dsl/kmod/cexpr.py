@@ -187,7 +187,12 @@ BUILTIN_C: dict[str, B] = {
     # introspection
     "preempt_count": lambda c, a: "(s64)preempt_count()",
     "in_atomic": lambda c, a: "(s64)!!in_atomic()",
-    "in_interrupt": lambda c, a: "(s64)!!in_interrupt()",
+    "in_interrupt": lambda c, a: "(s64)in_interrupt()",      # the mask, as the kernel's
+    "in_irq": lambda c, a: "(s64)in_hardirq()",
+    "in_hardirq": lambda c, a: "(s64)in_hardirq()",
+    "in_softirq": lambda c, a: "(s64)in_softirq()",
+    "in_serving_softirq": lambda c, a: "(s64)in_serving_softirq()",
+    "in_task": lambda c, a: "(s64)!!in_task()",
     "irqs_disabled": lambda c, a: "(s64)!!irqs_disabled()",
     "pagefault_disabled": lambda c, a: "(s64)!!pagefault_disabled()",
     "pkmap_count": lambda c, a: f"km_pkmap_count({c.page(a[0])})",
