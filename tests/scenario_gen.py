@@ -92,7 +92,7 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
         kinds += ["raise"]
     kind = draw(st.sampled_from(kinds))
     if kind == "c":
-        # the C of issue 13, one fragment in six to nine
+        # the C of issue 13, one fragment in seven to ten
         lang = ["call", "call", "switch", "do", "ternary"]
         kind = draw(st.sampled_from(lang if in_irq else lang + ["touch", "kmap_cond"]))
     if kind == "raise":
@@ -131,13 +131,13 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
     if kind == "msleep":
         return "msleep(1);"
     if kind == "call":
-        return draw(st.sampled_from((f"int {fresh('r')} = wait_for(1);", "set_flag();",
+        return draw(st.sampled_from((f"int {fresh('r')} = wait_for(0);", "set_flag();",
                                      "g = depth(1);", f"if (wait_for(0) == 0) {flag} = 1;")))
     if kind == "switch":
         return ("switch (g) { case 0: h = 1; break; case 2: g = 1; "
                 f"default: {flag} = 1; }}")
     if kind == "do":
-        return "do { g = g + 1; } while (g < 2);"
+        return "do { g = g + 1; } while (g < 1);"
     if kind == "ternary":
         return f"h = {flag} ? 2 : g;"
     if kind == "touch":
