@@ -43,7 +43,11 @@ from overlay import PACKAGE, overlay  # noqa: E402  (tests/tools/overlay.py)
 # The tests that judge each module's mutants: fast files, the most direct
 # first (pytest -x stops at the first failure).
 KERNEL_TESTS = ("tests/test_kernel_rules.py", "tests/test_pkmap.py", "tests/test_kmap_local.py",
-                "tests/test_context.py", "tests/test_cache_dma.py", "tests/test_examples.py")
+                "tests/test_context.py", "tests/test_cache_dma.py", "tests/test_examples.py",
+                # issue 13's kernel: softirqs, RCU, interrupt state, mutexes, the highmem helpers
+                "tests/test_kmap_to_page.py", "tests/test_softirq.py", "tests/test_rcu.py",
+                "tests/test_irqflags.py", "tests/test_debug_preempt.py", "tests/test_mutex.py",
+                "tests/test_mapping_calls.py", "tests/test_slab.py")
 MODULES: dict[str, tuple[str, ...]] = {
     "runtime/kernel/pkmap.py": KERNEL_TESTS,
     "runtime/kernel/kmap_local.py": KERNEL_TESTS,
@@ -101,6 +105,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
+    "runtime/kernel/preempt.py:53:15:False->True": (
+        "return False",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:55:11:True->False": (
+        "return True",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
     "runtime/kernel/sched.py:92:8:return->None": (
         "return True",
         "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
