@@ -425,6 +425,23 @@ task t on cpu0 {{ void *a = kmap_local_page(Q); kunmap_local(a); int x = a[0]; }
         assert f"read of {a:#x} (Q) after its mapping was released" in texts(p, s)[1]
 
 
+def test_kmap_to_page_warns_down_to_fix_kmap_end():
+    """__kmap_to_page() (mm/highmem.c) WARNs for base >=
+    __fix_to_virt(FIX_KMAP_END), FIX_KMAP_END = FIX_KMAP_BEGIN + KM_MAX_IDX *
+    NR_CPUS - 1 (arch/x86/include/asm/fixmap.h): the last slot of the last
+    CPU is inside the kmap_local range, the page below it is not."""
+    body = """task t on cpu0 {
+        void *a = kmap_local_page(P);
+        void *last = a - %d * 64;
+        kunmap_local(a);
+        int r = kmap_to_page(last);
+    }"""
+    p, s = final(smp(body % 31))          # KM_MAX_IDX 16 * NR_CPUS 2 - 1 below slot 0 of cpu0
+    assert heads(p, s) == ["WARNING: CPU: 0 PID: 1 at __kmap_to_page (mm/highmem.c)"]
+    p, s = final(smp(body % 32))
+    assert not s.reports
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """
@@ -473,6 +490,33 @@ task t { g = 1; g = 2; }"""
     assert events(moved) == ["cpu0 runs t", "t migrates cpu0 -> cpu1", "t returns to user space"]
     assert moved.final == there.final
     assert [c.curr for c in moved.final.cpus] == [-1, -1]
+
+
+def test_ksoftirqd_takes_the_cpu_from_a_task_and_from_the_idle_task():
+    """ksoftirqd/N is a kthread: __schedule() switches to it like to any
+    task (kernel/sched/core.c, prepare_task_switch), from the running task
+    or from the idle task, whose schedule_debug() first reports a count an
+    irq leaked on it ("scheduling while atomic" for swapper/0, the count
+    + 1); run_ksoftirqd() (kernel/softirq.c) runs the pending softirqs and
+    the thread sleeps again."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); int a = 1; }
+softirq s on cpu0 { ran = 1; }""", "CONFIG_PREEMPTION = y;"), "t:1, s, t")
+    ev = events(e)
+    assert ev[ev.index("wakeup_softirqd: ksoftirqd/0 is woken"):] == [
+        "wakeup_softirqd: ksoftirqd/0 is woken", "context switch on cpu0: t -> ksoftirqd/0",
+        "ksoftirqd/0: handle_softirqs on cpu0 runs s", "softirq s returns", "ksoftirqd/0 sleeps",
+        "cpu0 runs t", "t returns to user space"]
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); }
+irq timer on cpu0 { preempt_disable(); }
+softirq s on cpu0 { ran = 1; }"""), "t, timer, s")
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+    ev = events(e)
+    assert ev[ev.index("irq timer returns"):] == [
+        "irq timer returns", "report BUG: scheduling while atomic: swapper/0/0/0x00000002",
+        "cpu0 runs ksoftirqd/0", "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "softirq s returns", "ksoftirqd/0 sleeps"]
 
 
 def test_spinlock_contention_on_two_cpus_is_no_bug():
