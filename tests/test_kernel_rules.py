@@ -442,6 +442,32 @@ def test_kmap_to_page_warns_down_to_fix_kmap_end():
     assert not s.reports
 
 
+def test_a_softirq_maps_with_kmap_local_without_the_hardirq_warning():
+    """kmap_local_idx_push() warns on in_hardirq() && !irqs_disabled()
+    (mm/highmem.c); in_hardirq() is hardirq_count() (include/linux/preempt.h),
+    0 in a softirq handler, which handle_softirqs() runs with interrupts on
+    (kernel/softirq.c): no warning, whichever path runs it. Run by
+    ksoftirqd/0, a leaked mapping is on ksoftirqd's kmap_ctrl, and
+    __kmap_local_sched_out() clears its slot when ksoftirqd sleeps: the
+    next task maps slot 0 afresh."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); int a = 1; void *b = kmap_local_page(P); b[0] = 1; kunmap_local(b); }
+softirq s on cpu0 { void *m = kmap_local_page(P); m[1] = 2; ran = 1; }""", "CONFIG_PREEMPTION = y;"),
+               "t:1, s, t")
+    assert not e.final.reports
+    ev = events(e)
+    assert ev[ev.index("ksoftirqd/0: handle_softirqs on cpu0 runs s"):] == [
+        "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "kmap_local: idx 0 -> 1, slot 0 of cpu0 at 0xffffff80 maps pfn 0x38000",
+        "softirq s returns",
+        "__kmap_local_sched_out: cleared ksoftirqd/0's slot 0 on cpu0",
+        "ksoftirqd/0 sleeps",
+        "cpu0 runs t",
+        "kmap_local: idx 0 -> 1, slot 0 of cpu0 at 0xffffff80 maps pfn 0x38000",
+        "kunmap_local: idx 1 -> 0, cleared slot 0 of cpu0 (pfn 0x38000)",
+        "t returns to user space"]
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """
