@@ -362,9 +362,11 @@ def test_kmap_to_page_of_a_direct_map_address_is_virt_to_page():
         int inside = kmap_to_page(l + 5) == L;
     }"""
     for src in (x86(body), arm(body)):
-        p, s = final(src)
+        p, e = run(src)
+        s = e.final
         assert (local(p, s, "t", "same"), local(p, s, "t", "inside")) == (1, 1)
         assert not s.reports
+        assert not [ev for ev in events(e) if "__kmap_to_page" in ev]
 
 
 def test_kmap_local_of_a_page_in_the_pkmap_pool_on_arm_pins_it():
@@ -538,11 +540,48 @@ task t on cpu0 { raise_softirq(s); }
 irq timer on cpu0 { preempt_disable(); }
 softirq s on cpu0 { ran = 1; }"""), "t, timer, s")
     assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+    assert e.final.cpus[0].curr == -1          # the idle task again, as before ksoftirqd ran
     ev = events(e)
     assert ev[ev.index("irq timer returns"):] == [
         "irq timer returns", "report BUG: scheduling while atomic: swapper/0/0/0x00000002",
         "cpu0 runs ksoftirqd/0", "ksoftirqd/0: handle_softirqs on cpu0 runs s",
         "softirq s returns", "ksoftirqd/0 sleeps"]
+
+
+def test_ksoftirqd_switches_the_idle_tasks_kmap_local_slots_out_and_back_in():
+    """An irq on an idle CPU that leaks a kmap_local mapping leaves it on
+    the idle task's kmap_ctrl (mm/highmem.c: `current` is the idle task).
+    __schedule() to ksoftirqd/0 and back runs __kmap_local_sched_out() and
+    __kmap_local_sched_in() for the idle task as for any (kernel/sched/core.c
+    prepare_task_switch, finish_task_switch): the slot is cleared while
+    ksoftirqd runs and its PTE is back once it sleeps."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); }
+irq i on cpu0 { void *m = kmap_local_page(P); m[0] = 5; }
+softirq s on cpu0 { ran = 1; }"""), "t, i, s")
+    ev = events(e)
+    assert ev[ev.index("irq i returns"):] == [
+        "irq i returns", "__kmap_local_sched_out: cleared idle's slot 0 on cpu0",
+        "cpu0 runs ksoftirqd/0", "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "softirq s returns", "__kmap_local_sched_in: restored idle's slot 0 on cpu0",
+        "ksoftirqd/0 sleeps"]
+    assert e.final.cpus[0].fixmap[0] == p.pages[0].pfn + 1
+    assert not e.final.reports
+
+
+def test_an_irq_leaves_its_unbalanced_count_to_the_task_and_keeps_its_own():
+    """__irq_exit_rcu() subtracts HARDIRQ_OFFSET from the one count
+    (kernel/softirq.c): a preempt_disable() the handler left stays with the
+    task it interrupted, 0x1. The handler's own record in the model keeps
+    the count it returned with, 0x10001 (runtime/kernel/sched.py
+    irq_return_count)."""
+    p, e = run(smp("""task t on cpu0 { int a = 1; int b = preempt_count(); preempt_enable(); }
+irq i on cpu0 { preempt_disable(); }""", "CONFIG_PREEMPTION = y;"), "t:1, i, t")
+    s = e.final
+    assert local(p, s, "t", "b") == 1
+    assert s.ctxs[p.context_index("i")].preempt_count == 0x10001
+    assert "__irq_exit_rcu: preempt_count 0x00000001 is left to t" in events(e)
+    assert not s.reports
 
 
 def test_spinlock_contention_on_two_cpus_is_no_bug():
