@@ -113,10 +113,23 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "return True",
         "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
         "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:53:8:return->None": (
+        "return False",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:55:4:return->None": (
+        "return True",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
     "runtime/kernel/sched.py:92:8:return->None": (
         "return True",
         "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
         "exit, kill), so no CPU's curr is a task that is not READY"),
+    "runtime/kernel/sched.py:112:7:And->Or": (
+        "if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:",
+        "leave_cpu acts only when the task is curr on old_cpu, and a task is curr only on its "
+        "ctx.cpu (switch_to sets both): never with old_cpu -1, nor on cpu, where switch_to is "
+        "called only when it is not curr"),
     "runtime/kernel/sched.py:134:34:False->True": (
         "tx.set(task, cpu=cpu, resched=False)",
         "both callers of switch_to (machine.step, machine.switch_step) clear the incoming "
