@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-collect_ignore_glob = ["lexer/*.kmap"]
+collect_ignore_glob = ["lexer/*.kmap", "kmod/*.kmap"]   # samples, not scenarios with a result
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

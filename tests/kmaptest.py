@@ -8,7 +8,7 @@ from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import Kind, headline, kind_of, render
 from kmap_scenarios.runtime.search.schedule import Execution, execute, parse_items
-from kmap_scenarios.runtime.kernel.state import State
+from kmap_scenarios.runtime.kernel.state import State, body_locals
 
 
 def program(src: str, path: str = "t.kmap") -> Program:
@@ -60,7 +60,7 @@ def local(p: Program, s: State, task: str, var: str) -> int:
     ci = p.context_index(task)
     assert ci is not None
     slot = dict(p.contexts[ci].outer_locals)[var]
-    return s.ctxs[ci].locals[slot]
+    return body_locals(s.ctxs[ci])[slot]
 
 
 def page(p: Program, name: str) -> int:

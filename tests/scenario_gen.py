@@ -13,6 +13,11 @@ start, or raised by the irqs and tasks bound to cpu0); on 1 to 3 CPUs,
 tasks bound ``on cpuN`` or not, CONFIG_PREEMPTION y and n, x86 and arm,
 tiny pkmap pools. Expectations are drawn too, including one that cannot
 always be evaluated (a division by g).
+
+Issue 13: the scenario's functions (FUNCTIONS, called from tasks and irqs:
+a loop left by `break`, a recursion, a void function, one that sleeps in
+kmap(), one whose error path is a `goto`), a sleeping built-in in a
+condition, switch with fallthrough, do-while and `?:`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,37 @@ WAITS = ("while ({f} == 0) cond_resched();",
          "while ({f} == 0) schedule();",
          "while ({f} == 0) {{ g = 2 - g; }}",             # a value that changes forever
          "while ({f} == 0) {{ g = 2 - g; cond_resched(); }}")
+
+
+# The functions every generated scenario defines (only those called are linked).
+FUNCTIONS = """\
+static int wait_for(int limit)
+{
+    int n = 0;
+    while (1) {
+        if (READ_ONCE(f) != 0 || n >= limit)
+            break;
+        n++;
+        cpu_relax();
+    }
+    return n;
+}
+static void set_flag(void) { WRITE_ONCE(f, 1); }
+static int depth(int n) { if (n <= 0) return g; return depth(n - 1) + 1; }
+static int touch(struct page *pg)
+{
+    int ret = 0;
+    void *p = kmap(pg);
+    if (g == 2) {
+        ret = -EINVAL;
+        goto out;
+    }
+    p[0] = 1;
+out:
+    kunmap(pg);
+    return ret;
+}
+"""
 
 
 class Names:
@@ -49,12 +85,16 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
     flag = draw(st.sampled_from(FLAGS))
     page = draw(st.sampled_from(PAGES))
     kinds = ["set", "set", "count", "if", "wait", "wait", "local", "atomic", "warn", "bug",
-             "alloc"]
+             "alloc", "c", "c"]
     if not in_irq:
         kinds += ["kmap", "kmap", "kmap_leak", "kunmap", "point", "msleep", "read"]
     if fresh.raise_ok:
         kinds += ["raise"]
     kind = draw(st.sampled_from(kinds))
+    if kind == "c":
+        # the C of issue 13, one fragment in seven to ten
+        lang = ["call", "call", "switch", "do", "ternary"]
+        kind = draw(st.sampled_from(lang if in_irq else lang + ["touch", "kmap_cond"]))
     if kind == "raise":
         return "raise_softirq(s0);"
     if kind == "alloc":
@@ -90,6 +130,20 @@ def simple(draw: st.DrawFn, fresh: Names, in_irq: bool = False) -> str:
         return draw(st.sampled_from(("preempt_point();", "schedule();")))
     if kind == "msleep":
         return "msleep(1);"
+    if kind == "call":
+        return draw(st.sampled_from((f"int {fresh('r')} = wait_for(0);", "set_flag();",
+                                     "g = depth(1);", f"if (wait_for(0) == 0) {flag} = 1;")))
+    if kind == "switch":
+        return ("switch (g) { case 0: h = 1; break; case 2: g = 1; "
+                f"default: {flag} = 1; }}")
+    if kind == "do":
+        return "do { g = g + 1; } while (g < 1);"
+    if kind == "ternary":
+        return f"h = {flag} ? 2 : g;"
+    if kind == "touch":
+        return f"if (touch({page}) != 0) h = 1;"
+    if kind == "kmap_cond":
+        return f"if (kmap({page}) != 0) {{ kunmap({page}); }}"
     assert kind == "read"
     return f"int {fresh('r')} = {flag};"
 
@@ -149,6 +203,7 @@ def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
              "spinlock_t L;", "DEFINE_MUTEX(M);"]
     softirq = draw(st.booleans())
     lines += [f"page {p} = alloc_page(GFP_HIGHUSER);" for p in PAGES]
+    lines.append(FUNCTIONS)
     cpu = st.one_of(st.none(), st.integers(0, ncpu - 1))
     ntasks = draw(st.integers(1, tasks))
     reads: list[str] = []

@@ -431,3 +431,25 @@ task t on cpu0 {
     assert local(p, s, "t", "short") == 4           # U2 is not present
     # bytes 0..3 copied (U1[60..63] is zero), 4..7 zero-filled, 8.. untouched
     assert s.ram[0][:8] == bytes(8) and s.ram[0][8:12] == b"\x77" * 4
+
+
+def test_an_irq_on_an_idle_cpu_sees_the_idle_task_s_preempt_disabled():
+    """The idle task runs with preemption disabled: init_idle() sets its
+    count to PREEMPT_DISABLED (init_idle_preempt_count(), kernel/sched/core.c)
+    and do_idle() never enables it. A handler that interrupts it reads
+    HARDIRQ_OFFSET + 1; one that interrupts a task reads the task's count
+    on top of HARDIRQ_OFFSET. Found by bench/crosscheck.py on v6.1
+    (bench/crosscheck/irq_on_idle.kmap: the kernel showed 0x10001)."""
+    body = """
+task t on cpu0 { int a = 0; msleep(1); }
+irq i on cpu0 { int pc = preempt_count(); int at = in_atomic(); }"""
+    p, e = run(src(body), "i, t")
+    assert local(p, e.final, "i", "pc") == 0x10001
+    p, e = run(src(body), "t:1, i, t")
+    assert local(p, e.final, "i", "pc") == 0x10000
+    # what the handler leaves unbalanced still goes to the idle task alone
+    p, e = run(src("""
+irq timer on cpu0 { preempt_disable(); int pc = preempt_count(); }
+task t on cpu0 { int pc = preempt_count(); msleep(1); }"""), "timer, t")
+    assert local(p, e.final, "timer", "pc") == 0x10002
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]

@@ -121,7 +121,9 @@ irq i on cpu0 {
     void *c = kmap_local_page(PAGES[0]);
     kunmap_local(c);
 }"""
-    p, e = run(src, "t:3, i")
+    # kunmap_local(a) takes three steps while the irq may come
+    # (runtime/kernel/kmap_window.py): t:5 is after it
+    p, e = run(src, "t:5, i")
     hs = heads(p, e.final)
     assert "kernel BUG at mm/highmem.c:__kmap_local_pfn_prot!" in hs
     assert "Kernel panic - not syncing: Fatal exception in interrupt" in hs
@@ -237,7 +239,7 @@ irq i on cpu0 {
     void *c = kmap_local_page(PAGES[0]);
     c[0] = 5;
     kunmap_local(c);
-}"""), "t:2, i, t")
+}"""), "t:6, i, t")   # each kmap_local_page() three steps while i may come
     s = e.final
     assert not s.reports
     assert any("idx 2 -> 3, slot 2" in x for x in events(e))
@@ -406,3 +408,63 @@ expect always kmap_local_idx() == 1;
 expect always preempt_count() == 1 && in_atomic();
 expect never irqs_disabled() || pagefault_disabled();"""))
     assert verdicts(p, s) == [True, True, True]
+
+
+# ------------------------------------------------------------------------
+# An irq inside kmap_local's preempt-disabled windows (runtime/kernel/kmap_window.py).
+# __kmap_local_pfn_prot() and kunmap_local_indexed() (mm/highmem.c) push and
+# pop under preempt_disable() with interrupts on. Found by bench/crosscheck.py:
+# on v6.1 the handler saw HARDIRQ_OFFSET + 1 with the task one slot deep.
+
+WINDOW = """
+task t on cpu0 {
+    void *a = kmap_local_page(P1);
+    kunmap_local(a);
+}
+irq i on cpu0 { int pc = preempt_count(); int depth = kmap_local_idx(); void *c = kmap_local_page(P2); kunmap_local(c); }
+"""
+
+
+def _irq_views(src: str) -> set[tuple[int, int, int]]:
+    from kmaptest import check
+    p, r = check(src + "expect always i.pc >= 0 && i.depth >= 0 && i.c != 0;")
+    return {(int(dict(o.values)["i.pc"], 0), int(dict(o.values)["i.depth"], 0),
+             int(dict(o.values)["i.c"], 0)) for o in r.outcomes}
+
+
+def test_an_irq_inside_kmap_local_page_sees_the_inner_preempt_disable():
+    """Before the push (count + 1, depth 0) and after it (count + 1, depth 1,
+    the irq's slot above the task's), besides the moments between calls."""
+    p = program(x86(WINDOW))
+    s1, s3, s5 = (vaddr(p, 0, k) for k in (0, 1, 2))
+    views = _irq_views(x86(WINDOW))
+    assert (0x10001, 0, s1) in views and (0x10001, 1, s3) in views   # inside the map
+    assert (0x10000, 1, s3) in views                                  # between the calls
+    assert (0x10001, 0, s1) in views                                  # the idle task
+    assert all(pc in (0x10000, 0x10001) for pc, _, _ in views) and s5 not in {c for *_, c in views}
+
+
+def test_an_irq_inside_kmap_atomic_sees_both_disables():
+    """kmap_atomic(): its own preempt_disable(), then __kmap_local_pfn_prot()'s."""
+    src = x86(WINDOW.replace("kmap_local_page(P1)", "kmap_atomic(P1)")
+              .replace("kunmap_local(a)", "kunmap_atomic(a)"))
+    views = _irq_views(src)
+    # 1: the idle task, or kmap_atomic()'s own disable; 2: both
+    assert {pc for pc, _, _ in views} == {0x10001, 0x10002}
+    assert {d for pc, d, _ in views if pc == 0x10002} == {0, 1}   # before and after the push
+
+
+def test_without_an_irq_to_come_a_kmap_local_call_is_one_step():
+    """The windows matter only to an irq of the CPU that has not fired:
+    without one, and in an expression, the call stays one step."""
+    s = after(x86("task t on cpu0 { void *a = kmap_local_page(P1); kunmap_local(a); }"), 1)
+    assert s.ctxs[0].kmap_idx == 1 and s.ctxs[0].pending is None
+    s = after(x86(WINDOW), 1)               # stage B: the inner preempt_disable()
+    assert s.ctxs[0].kmap_idx == 0 and s.ctxs[0].preempt_count == 1 and s.ctxs[0].pending
+    s = after(x86(WINDOW), 2)               # stage C: pushed and mapped
+    assert s.ctxs[0].kmap_idx == 1 and s.ctxs[0].preempt_count == 1
+    s = after(x86(WINDOW), 3)               # stage D: the call returns
+    assert s.ctxs[0].kmap_idx == 1 and s.ctxs[0].preempt_count == 0 and s.ctxs[0].pending is None
+    s = after(x86(WINDOW.replace("void *a = kmap_local_page(P1);",
+                                 "unsigned long a = kmap_local_page(P1) + 0;")), 1)
+    assert s.ctxs[0].kmap_idx == 1 and s.ctxs[0].preempt_count == 0   # in an expression

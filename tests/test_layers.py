@@ -30,8 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "dsl.editors": {"dsl.syntax", "runtime.kernel"},
     "dsl.repl": {"dsl.syntax", "dsl.lower", "dsl.formats", "dsl.editors",
                  "runtime.kernel", "runtime.search"},
+    "dsl.kmod": {"dsl.syntax", "dsl.check", "dsl.lower", "runtime.kernel", "runtime.search"},
     "dsl.cli": {"dsl.syntax", "dsl.check", "dsl.lower", "dsl.formats", "dsl.editors",
-                "dsl.repl", "runtime.kernel", "runtime.search", "examples",
+                "dsl.repl", "dsl.kmod", "runtime.kernel", "runtime.search", "examples",
                 ""},   # "": kmap_scenarios itself, for __version__
     # the pytest plugin: `kmap test`'s runner, nothing below it directly
     "dsl.testing": {"dsl.cli"},

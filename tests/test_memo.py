@@ -218,9 +218,9 @@ def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -
     s0 = initial_state(p)
     s1 = s0._replace(globals=(5,))
 
-    def sneaky(program, state, action, trace=False, reads=None):
+    def sneaky(program, state, action, trace=False, reads=None, ran=None):
         # the result depends on a global, but nothing is noted
-        t = step(program, state, action, trace, reads)[0]
+        t = step(program, state, action, trace, reads, ran)[0]
         return t._replace(ctxs=(t.ctxs[0]._replace(pgmap_prot_count=state.globals[0]),
                                 *t.ctxs[1:])), ()
 
@@ -236,7 +236,7 @@ def test_a_read_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -
 def test_a_write_the_tx_did_not_note_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     p = program(TWO_TASKS)
 
-    def sneaky(program, state, action, trace=False, reads=None):
+    def sneaky(program, state, action, trace=False, reads=None, ran=None):
         t = step(program, state, action, trace, reads)[0]
         return t._replace(globals=(9,)), ()   # a write nothing noted
 

@@ -40,9 +40,12 @@ JOBS = ex.Options(jobs=2)
 CAP = 2_000          # states the oracle explores in a generated scenario
 SCENARIOS = 2_000    # generated scenarios compared under every variant
 JOB_SCENARIOS = 100  # and under --jobs 2 (forking two workers is slow)
-# Measured (pytest -s): 2,063 drawn for 2,000 compared (97% accepted); 568
-# never end, 602 reach a DEADLOCK, 1,108 fail an expectation; about 80 s on
-# an idle 2-core machine, with the examples and the jobs test.
+# Measured (pytest -s): 2,258 drawn for 2,000 compared (89% accepted; 93%
+# without the generator's functions, 97% before issue 13: its functions,
+# switch and loops, softirqs, mutexes and kmalloc make more scenarios exceed
+# the cap, so the rate asked is 85%); 455 never end, 549 reach a DEADLOCK,
+# 1,185 fail an expectation; about 250 s on a busy 2-core machine, with the
+# examples and the jobs test.
 
 
 def compare(program: Program, j: oracle.Judgement, opts: ex.Options, src: str = "") -> None:
@@ -222,7 +225,7 @@ def test_generated_scenarios_match_the_oracle() -> None:
     one()
     print(f"oracle: {dict(seen)}")   # pytest -s shows the acceptance rate
     assert seen["compared"] >= SCENARIOS, seen
-    assert seen["compared"] >= 0.9 * seen["drawn"], seen   # acceptance rate
+    assert seen["compared"] >= 0.85 * seen["drawn"], seen   # acceptance rate
     # the scenarios exercise what issue 11 is about
     assert seen["never ends"] >= 0.2 * seen["compared"], seen
     assert seen["mixed"] >= 10, seen

@@ -165,6 +165,19 @@ softirq s on cpu0 { void *v = kmap(P); kunmap(P); }
                                      "include/linux/highmem-internal.h")
 
 
+def test_kmap_local_in_a_softirq_does_not_warn() -> None:
+    """mm/highmem.c kmap_local_idx_push(): WARN_ON_ONCE(in_hardirq() &&
+    !irqs_disabled()). A softirq run at irq exit has left hardirq context
+    (__irq_exit_rcu() subtracts HARDIRQ_OFFSET before invoke_softirq()), so
+    its mapping, interrupts on, is no warning."""
+    p, s = final(src("""page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { int a = 0; }
+softirq s on cpu0 { void *v = kmap_local_page(P); kunmap_local(v); }
+irq i on cpu0 { raise_softirq(s); }
+"""), "i, s, t")
+    assert kinds(p, s) == []
+
+
 def test_never_run_is_a_deadlock() -> None:
     """Raised with interrupts off for ever: no irq exit, no bh enable, and
     the woken ksoftirqd never gets the CPU: "DEADLOCK: softirq s never

@@ -317,7 +317,7 @@ EXAMPLES = sorted(ROOT.glob("examples/*/*.kmap"))
 
 def naive(p: Program) -> tuple[set[tuple[int, int]], int]:
     """Breadth-first over step() on whole states, no memo, no flat form:
-    the (context, pc) of every step taken, and the flags: some state has a
+    the (context, pc) of every instruction a step taken runs, and the flags: some state has a
     context that has started and not finished (IN_FLIGHT), and another
     that can step then (INTERLEAVED), a task asleep or stopped at a
     preemption point (GAVE_UP)."""
@@ -340,8 +340,12 @@ def naive(p: Program) -> tuple[set[tuple[int, int]], int]:
             if not info.is_irq and (c.resched or c.status == Status.WAIT_PKMAP):
                 flags |= GAVE_UP
         for a in acts:
+            # the step's first instruction, and those it runs after it in
+            # the same step (a call and its callee's first statement)
+            ran: list[int] = []
             executed.add((a[0], s.ctxs[a[0]].pc))
-            t = step(p, s, a)[0]
+            t = step(p, s, a, ran=ran)[0]
+            executed.update((a[0], pc) for pc in ran)
             if t not in seen:
                 seen.add(t)
                 queue.append(t)

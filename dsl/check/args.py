@@ -42,6 +42,10 @@ def suggest_builtin(ex: ExprCheck, expr: nodes.Call) -> str:
     kmap_local_page completes the word (and takes a page); a one-typo
     spelling (kunmap_locl) beats a signature that merely fits (kunmap)."""
     word = expr.func
+    functions = ex.env.symbols.functions
+    mine = did_you_mean(word, list(functions))
+    if mine:
+        return mine   # the scenario's own functions first
     # Close spellings, and names the word truncates (kmap_local -> kmap_local_page).
     # Not names that are a prefix of the word: `kmap` is no fix for kmap_locl_page.
     pool = set(difflib.get_close_matches(word, names.BUILTINS, n=8, cutoff=0.6))
@@ -63,7 +67,8 @@ def fits(ex: ExprCheck, b: Builtin, args: tuple[nodes.Expr, ...]) -> bool:
         return False
     for kind, arg in zip(b.args, args):
         page = looks_like_page(ex, arg)
-        if (kind in (Arg.PAGE, Arg.FOLIO)) != page and kind not in (Arg.COND, Arg.USER):
+        if (kind in (Arg.PAGE, Arg.FOLIO)) != page and kind not in (Arg.COND, Arg.USER,
+                                                                    Arg.TARGET):
             return False
         if (kind in (Arg.LOCK, Arg.MUTEX)) != isinstance(arg, nodes.AddrOf):
             return False
@@ -83,11 +88,17 @@ def looks_like_page(ex: ExprCheck, arg: nodes.Expr) -> bool:
 
 
 def is_folio(ex: ExprCheck, arg: nodes.Expr) -> bool:
-    """Whether an expression is a struct folio *: a folio local or page_folio()."""
+    """Whether an expression is a struct folio *: a folio local, page_folio(),
+    a function of the scenario that returns one, or a cast to one."""
     if isinstance(arg, nodes.Name):
         sym = ex.local(arg.id)
         return sym is not None and sym.ctype == FOLIO_TYPE
-    return isinstance(arg, nodes.Call) and arg.func in FOLIO_RETURNING
+    if isinstance(arg, nodes.Cast):
+        return arg.ctype == FOLIO_TYPE
+    if isinstance(arg, nodes.Call):
+        func = ex.env.symbols.functions.get(arg.func)
+        return arg.func in FOLIO_RETURNING or func is not None and func.ret == FOLIO_TYPE
+    return False
 
 
 def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr) -> Ty:
@@ -108,6 +119,8 @@ def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr) -> Ty:
         return named_arg(ex, b, arg, "flags", "a local variable to hold the irq flags")
     if kind is Arg.USER:
         return user_arg(ex, b, arg)
+    if kind is Arg.TARGET:
+        return target_arg(ex, b, arg)
     ty = ex.value(arg)
     if ty is not Ty.PAGE or kind is Arg.COND:
         return ty
@@ -120,6 +133,33 @@ def argument(ex: ExprCheck, b: Builtin, kind: Arg, arg: nodes.Expr) -> Ty:
         what, hint = "an address or a number", f"map it first: void *p = kmap_local_page({text});"
     ex.env.error("E402", f"`{b.name}` expects {what} here, but `{text}` is a struct page *",
                  arg.span, hint)
+    return Ty.BAD
+
+
+def target_arg(ex: ExprCheck, b: Builtin, arg: nodes.Expr) -> Ty:
+    """WRITE_ONCE's first argument: a local (not const), a global, or a
+    byte through an address, `*p` or `p[i]` (E405 otherwise)."""
+    if isinstance(arg, nodes.Name):
+        sym = ex.local(arg.id)
+        if sym is not None and not sym.const:
+            return Ty.INT
+        if sym is None and arg.id in ex.env.symbols.globals:
+            return Ty.INT
+        if sym is None and ex.env.symbols.kind(arg.id) is None and not is_constant_name(arg.id):
+            ex.unknown(arg)
+            return Ty.BAD
+    elif isinstance(arg, (nodes.Deref, nodes.Index)) and ex.page_array(
+            arg.base if isinstance(arg, nodes.Index) else arg.operand) is None:
+        base = arg.operand if isinstance(arg, nodes.Deref) else arg.base
+        tys = [ex.value(base)] + ([ex.value(arg.index)] if isinstance(arg, nodes.Index) else [])
+        if Ty.BAD in tys:
+            return Ty.BAD
+        if tys[0] is not Ty.PAGE:
+            return Ty.INT
+    what = "const" if isinstance(arg, nodes.Name) and ex.local(arg.id) is not None else \
+        "not a variable or a byte through an address"
+    ex.env.error("E405", f"`{b.name}` stores to `{ex.env.text(arg)}`, which is {what}",
+                 arg.span, f"{b.name}(x, value) takes a local, a global, *p or p[i]")
     return Ty.BAD
 
 

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.env import Env, Mode, Ty
 from kmap_scenarios.dsl.check.expr import ExprCheck
-from kmap_scenarios.dsl.check.stmt import check_body
+from kmap_scenarios.dsl.check.flow import called
+from kmap_scenarios.dsl.check.stmt import check_body, check_function
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source, did_you_mean, did_you_mean_or_list
-from kmap_scenarios.dsl.check.symbols import (MAX_PAGES, ContextSym, NotConstant, PageSym, Symbols, VarSym,
-                         constant_lookup, fold, outer_locals, wrap)
+from kmap_scenarios.dsl.check.symbols import (MAX_PAGES, ContextSym, FuncSym, NotConstant, PageSym,
+                                              Symbols, VarSym, constant_lookup, fold, outer_locals,
+                                              wrap)
 from kmap_scenarios.runtime.kernel.config import KEYS, MAX_CPUS, Config, check_value, resolve
 
 
@@ -41,15 +43,39 @@ def check(file: nodes.File, source: Source) -> Checked:
     config, nr_cpus = check_config(file, diags)
     env = Env(source, Symbols(), config, nr_cpus, config_ok=not diags, diags=diags)
     declare(file, env)
+    callers = callers_of(file, env.symbols)
     for decl in file.decls:
         if isinstance(decl, nodes.TaskDecl):
             check_body(env, decl)
+        elif isinstance(decl, nodes.FuncDef) and env.symbols.functions.get(decl.name) is not None \
+                and env.symbols.functions[decl.name].decl is decl:
+            check_function(env, env.symbols.functions[decl.name], callers.get(decl.name, ()))
     for expect in file.expects:
         ExprCheck(env, Mode.EXPECT).root(expect.cond)
     check_schedules(file, env)
     if diags:
         raise InputError(source, diags)
     return Checked(file, source, config, env.symbols)
+
+
+def callers_of(file: nodes.File, symbols: Symbols) -> dict[str, tuple[nodes.TaskDecl, ...]]:
+    """For each function, the tasks, irqs and softirqs that call it,
+    directly or through other functions, in source order."""
+    calls = {d.name: called(d.body.stmts) & set(symbols.functions) for d in file.decls
+             if isinstance(d, nodes.FuncDef)}
+    out: dict[str, list[nodes.TaskDecl]] = {}
+    for decl in file.decls:
+        if not isinstance(decl, nodes.TaskDecl):
+            continue
+        seen: set[str] = set()
+        todo = sorted(called(decl.body.stmts) & set(symbols.functions))
+        while todo:
+            f = todo.pop()
+            if f not in seen:
+                seen.add(f)
+                out.setdefault(f, []).append(decl)
+                todo.extend(calls.get(f, ()))
+    return {f: tuple(ds) for f, ds in out.items()}
 
 
 # ------------------------------------------------------------------ config
@@ -167,6 +193,10 @@ def declare(file: nodes.File, env: Env) -> None:
                 env.symbols.locks[decl.name] = len(env.symbols.locks)
                 if decl.kind == "mutex":
                     env.symbols.mutexes.add(decl.name)
+        elif isinstance(decl, nodes.FuncDef):
+            if fresh:
+                functions = env.symbols.functions
+                functions[decl.name] = FuncSym(decl.name, len(functions), decl)
         else:
             declare_context(env, decl, fresh)
 
@@ -176,7 +206,7 @@ def const_value(env: Env, expr: nodes.Expr) -> int | None:
     if ExprCheck(env, Mode.CONST).root(expr) is Ty.BAD:
         return None
     try:
-        return fold(expr, constant_lookup(env.config.int_value))
+        return fold(expr, constant_lookup(env.config.int_value), env.word)
     except NotConstant as e:
         env.error("E412", e.message, e.node.span)
         return None

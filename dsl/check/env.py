@@ -8,7 +8,7 @@ from enum import Enum
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.syntax.names import Arg, Builtin
 from kmap_scenarios.dsl.syntax.source import Diagnostic, Source
-from kmap_scenarios.dsl.check.symbols import Symbols, text_of
+from kmap_scenarios.dsl.check.symbols import Symbols, Word, text_of, try_fold
 from kmap_scenarios.runtime.kernel.config import Config
 
 
@@ -16,7 +16,7 @@ from kmap_scenarios.runtime.kernel.config import Config
 # assert codes, goldens pin the prose; docs/language.md is derived from here).
 CODES: dict[str, str] = {
     "E201": "unknown name",
-    "E202": "unknown built-in function or allocator",
+    "E202": "unknown function, built-in or allocator",
     "E203": "unknown task or irq (task.var, schedule)",
     "E204": "task.var names no local of the task's outermost block",
     "E205": "duplicate declaration, or a name reserved by a built-in or constant",
@@ -27,24 +27,31 @@ CODES: dict[str, str] = {
     "E305": "CPU number beyond NR_CPUS",
     "E401": "wrong number of arguments",
     "E402": "wrong kind of argument (page, &lock, percpu, flags, user pointer)",
-    "E403": "a built-in that may block or be preempted, nested in an expression",
     "E404": "not usable in an expectation",
-    "E405": "assignment to something not assignable",
+    "E405": "assignment to something not assignable (or const)",
     "E406": "page memory read or written directly in a task body",
     "E407": "constant page-array index or page offset out of range",
     "E408": "task.var, report kind or string outside expectations",
     "E409": "string literal other than a report kind's message",
-    "E410": "void built-in used as a value",
+    "E410": "void built-in or function (or a cast to void) used as a value",
     "E411": "allocator misuse",
     "E412": "top-level initialiser is not a constant expression",
     "E413": "expression or block nesting too deep",
     "E414": "statement has no effect",
     "E415": "name or operand of the wrong kind used as a value",
-    "E416": "struct page * local given something that is not a page",
+    "E416": "struct page * local, parameter or cast given something that is not a page",
     "E417": "page array size out of range",
     "E418": "irq without `on cpuN`",
     "E419": "a built-in or page kind the chosen ARCH does not have",
     "E420": "a softirq raised where it does not run, or softirqs under PREEMPT_RT (not modelled)",
+    "E421": "`break` outside a loop or switch, `continue` outside a loop",
+    "E422": "`goto` to a label the function does not have",
+    "E423": "a label defined twice in one function",
+    "E424": "`return` with a value in a void function or a task, or without one in a "
+            "function that returns a value",
+    "E425": "control reaches the end of a function that returns a value",
+    "E426": "a case label that is not a constant, or is repeated; a second default",
+    "E427": "a function defined without a prototype: `f()` for `f(void)`",
     "E501": "more than one schedule line",
     "E502": "schedule step count below 1",
     "E503": "schedule puts a pinned task or irq on another CPU",
@@ -88,6 +95,15 @@ class Env:
     def text(self, expr: nodes.Expr) -> str:
         return text_of(self.source, expr)
 
+    @property
+    def word(self) -> Word:
+        return Word(self.config.preset.bits, self.config.ARCH)
+
+    def fold(self, expr: nodes.Expr) -> int | None:
+        """The value of a constant expression (constants, config values,
+        sizeof, casts), or None."""
+        return try_fold(expr, self.config.int_value, self.word)
+
 
 def signature(b: Builtin) -> str:
     """'(page, offset, from, len)' from the summary, or from the arg kinds."""
@@ -96,7 +112,7 @@ def signature(b: Builtin) -> str:
     words = {Arg.VALUE: "value", Arg.PAGE: "page", Arg.LOCK: "&lock",
              Arg.PERCPU: "var", Arg.DIR: "dir", Arg.FLAGS: "flags", Arg.COND: "condition",
              Arg.USER: "user", Arg.MUTEX: "&mutex", Arg.SOFTIRQ: "softirq",
-             Arg.FOLIO: "folio"}
+             Arg.FOLIO: "folio", Arg.TARGET: "x"}
     args = [words[a] for a in b.args]
     required = len(args) - b.optional
     text = ", ".join(args[:required])

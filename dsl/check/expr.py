@@ -10,12 +10,13 @@ mistake from cascading into several diagnostics.
 from __future__ import annotations
 
 from kmap_scenarios.dsl.syntax import names, nodes
-from kmap_scenarios.dsl.check.args import argument, suggest_builtin
+from kmap_scenarios.dsl.check.args import argument, is_folio, suggest_builtin
 from kmap_scenarios.dsl.check.env import Env, Mode, Pos, Ty, arity_message
 from kmap_scenarios.dsl.syntax.names import Builtin, Where
 from kmap_scenarios.dsl.syntax.source import did_you_mean, did_you_mean_or_list
-from kmap_scenarios.dsl.check.symbols import (MAX_EXPR_DEPTH, PAGE_RETURNING, PAGE_TYPES, LocalSym, PageSym, Scope,
-                         chain, expr_depth, try_fold)
+from kmap_scenarios.dsl.check.symbols import (FOLIO_TYPE, MAX_EXPR_DEPTH, PAGE_RETURNING,
+                                              PAGE_TYPES, FuncSym, LocalSym, PageSym, Scope, chain,
+                                              expr_depth, walk)
 
 EXPECT_BUILTINS = tuple(n for n, b in names.BUILTINS.items() if b.where is Where.EXPECT)
 RAISES = frozenset({"raise_softirq", "raise_softirq_irqoff"})
@@ -24,24 +25,17 @@ SOFTIRQ_CALLS = RAISES | {"local_bh_disable", "local_bh_enable", "spin_lock_bh",
                           "spin_unlock_bh"}
 
 
-# C's jump statements, which a bare name statement would otherwise call unknown
-_C_CONTROL = {
-    "break": ("a loop runs until its condition is false",
-              "use the loop condition, or if/else around the rest"),
-    "continue": ("a loop body runs to its end", "use if/else around the rest of the body"),
-    "return": ("a task body runs to its closing `}`", "use if/else to skip the rest of the body"),
-}
-
-
 class ExprCheck:
     """Checks expressions of one mode; in bodies, names resolve in ``scope``."""
 
     def __init__(self, env: Env, mode: Mode, scope: Scope | None = None,
-                 context: nodes.TaskDecl | None = None) -> None:
+                 context: nodes.TaskDecl | None = None,
+                 callers: tuple[nodes.TaskDecl, ...] = ()) -> None:
         self.env = env
         self.mode = mode
         self.scope = scope
         self.context = context     # the task, irq or softirq whose body this is
+        self.callers = callers     # in a function: the contexts that call it
 
     # ------------------------------------------------------------- entry
 
@@ -53,6 +47,10 @@ class ExprCheck:
             return Ty.BAD
         if isinstance(expr, nodes.Call):
             return self.call(expr, pos)
+        if isinstance(expr, nodes.Cast) and expr.ctype == "void" and pos is Pos.STMT:
+            # `(void)f(x);`: the value is thrown away, as kernel code writes it
+            if isinstance(expr.operand, nodes.Call):
+                return self.call(expr.operand, Pos.STMT)
         return self.value(expr)
 
     def value(self, expr: nodes.Expr) -> Ty:
@@ -79,7 +77,100 @@ class ExprCheck:
             return self.member(expr)
         if isinstance(expr, nodes.StrLit):
             return self.string(expr)
+        if isinstance(expr, nodes.Ternary):
+            return self.ternary(expr)
+        if isinstance(expr, nodes.Cast):
+            return self.cast(expr)
+        if isinstance(expr, nodes.SizeofType):
+            return Ty.INT
+        if isinstance(expr, nodes.SizeofExpr):
+            return self.sizeof_expr(expr)
         return self.addr_of(expr)
+
+    # ------------------------------------------------------- C operators
+
+    def ternary(self, expr: nodes.Ternary) -> Ty:
+        """``c ? a : b``: a page if both are pages (or one is NULL)."""
+        tys = [self.value(e) for e in (expr.cond, expr.then, expr.orelse)]
+        if Ty.BAD in tys:
+            return Ty.BAD
+        a, b = tys[1], tys[2]
+        if a is Ty.PAGE and (b is Ty.PAGE or self.is_null(expr.orelse)) or \
+                b is Ty.PAGE and self.is_null(expr.then):
+            return Ty.PAGE
+        return Ty.INT
+
+    def is_null(self, expr: nodes.Expr) -> bool:
+        return self.env.fold(expr) == 0
+
+    def cast(self, expr: nodes.Cast) -> Ty:
+        """``(TYPE)x``: a value converted; a struct page * only from a page
+        or NULL (E416); ``(void)x`` has no value (E410)."""
+        if self.mode is Mode.CONST:
+            ty = self.value(expr.operand)
+            return ty if expr.ctype != "void" and expr.ctype not in PAGE_TYPES \
+                else self.not_constant(expr)
+        ty = self.user_value(expr.operand) if expr.user else self.value(expr.operand)
+        if ty is Ty.BAD:
+            return ty
+        if expr.ctype == "void":
+            self.env.error("E410", f"`{self.env.text(expr)}` is cast to void: it has no value",
+                           expr.span, "drop the cast to use the value")
+            return Ty.BAD
+        if expr.ctype in PAGE_TYPES:
+            if self.is_null(expr.operand) or ty is Ty.PAGE and (
+                    expr.ctype == FOLIO_TYPE) == is_folio(self, expr.operand):
+                return Ty.PAGE
+            self.env.error("E416", f"`{self.env.text(expr.operand)}` is not a "
+                           f"{'folio' if expr.ctype == FOLIO_TYPE else 'page'}: casting it to "
+                           f"{expr.ctype} does not make it one", expr.span,
+                           f"the page behind a mapped address is kmap_to_page("
+                           f"{self.env.text(expr.operand)})")
+            return Ty.BAD
+        return Ty.INT
+
+    def not_constant(self, expr: nodes.Expr) -> Ty:
+        self.env.error("E412", f"`{self.env.text(expr)}` is not a constant", expr.span)
+        return Ty.BAD
+
+    def sizeof_expr(self, expr: nodes.SizeofExpr) -> Ty:
+        """``sizeof x``: x names a variable (it is not evaluated)."""
+        operand = expr.operand
+        if isinstance(operand, nodes.Name):
+            if self.local(operand.id) is not None or (
+                    self.mode is not Mode.CONST and (operand.id in self.env.symbols.globals
+                                                     or operand.id in self.env.symbols.pages)):
+                return Ty.INT
+            if self.env.symbols.kind(operand.id) is None and operand.id not in names.CONSTANTS:
+                self.unknown(operand)
+                return Ty.BAD
+        self.env.error("E415", f"`sizeof` takes a type or a variable's name here, not "
+                       f"`{self.env.text(operand)}`", expr.span,
+                       "values have no C type in the model: write sizeof(TYPE)")
+        return Ty.BAD
+
+    def user_value(self, expr: nodes.Expr) -> Ty:
+        """A `__user` pointer's value: a number, or user pages' names (each
+        stands for its user address, as in copy_from_user's argument)."""
+        ty = self.value(expr)
+        if ty is Ty.BAD:
+            return ty
+        for node in walk(expr, into_calls=False):
+            page = self.named_page(node)
+            if page is not None and page.alloc != "alloc_user_page":
+                self.env.error("E402", f"a `__user` pointer holds a user address, but "
+                               f"`{page.name}` is not a user page", node.span,
+                               "declare the user buffer with: page U = alloc_user_page(present);")
+                return Ty.BAD
+            if not isinstance(node, nodes.Name):
+                continue
+            sym = self.local(node.id)
+            if sym is not None and sym.is_page:
+                self.env.error("E402", f"a `__user` pointer holds a user address, but "
+                               f"`{node.id}` is a struct page *", node.span,
+                               "pass the user page's name")
+                return Ty.BAD
+        return Ty.INT
 
     # ------------------------------------------------------------- names
 
@@ -112,6 +203,9 @@ class ExprCheck:
         elif what is None and (expr.id in names.BUILTINS or expr.id in names.ALLOCATORS):
             self.env.error("E415", f"`{expr.id}` is a built-in function, not a value",
                            expr.span, f"call it: {expr.id}(...)")
+        elif what == "function":
+            self.env.error("E415", f"`{expr.id}` is a function, not a value", expr.span,
+                           f"call it: {expr.id}(...)")
         elif what is None:
             self.unknown(expr)
         elif self.mode is Mode.CONST:
@@ -151,10 +245,6 @@ class ExprCheck:
         return pool
 
     def unknown(self, expr: nodes.Name) -> None:
-        if expr.id in _C_CONTROL:
-            why, hint = _C_CONTROL[expr.id]
-            self.env.error("E201", f"`{expr.id}` is not supported: {why}", expr.span, hint)
-            return
         hint = did_you_mean(expr.id, self.visible())
         if self.mode is Mode.EXPECT:
             owner = next((c.name for c in self.env.symbols.contexts.values()
@@ -204,7 +294,7 @@ class ExprCheck:
         """``PAGES[i]``: a page; a constant index must be in range (E407)."""
         if self.value(expr.index) is Ty.BAD:
             return Ty.BAD
-        i = try_fold(expr.index, self.env.config.int_value)
+        i = self.env.fold(expr.index)
         if i is not None and not 0 <= i < array.size:
             self.env.error("E407", f"index {i} is out of range for `{array.name}`",
                            expr.index.span, f"`{array.name}` has {array.size} pages: "
@@ -214,7 +304,7 @@ class ExprCheck:
 
     def in_page(self, offset: nodes.Expr) -> None:
         """A constant page offset must lie inside the page (E407)."""
-        off = try_fold(offset, self.env.config.int_value)
+        off = self.env.fold(offset)
         if not self.env.config_ok:
             return
         size = self.env.config.PAGE_SIZE
@@ -295,6 +385,9 @@ class ExprCheck:
             self.env.error("E411", f"`{expr.func}` can only initialise a page declaration",
                            expr.span, f"page P = {expr.func}(...);")
             return Ty.BAD
+        func = self.env.symbols.functions.get(expr.func)
+        if func is not None:
+            return self.function_call(func, expr, pos)
         b = names.BUILTINS.get(expr.func)
         if b is None and expr.func in self.env.symbols.contexts:
             kind = self.env.symbols.contexts[expr.func].decl.kind
@@ -327,16 +420,79 @@ class ExprCheck:
             return Ty.BAD
         return Ty.PAGE if b.name in PAGE_RETURNING else Ty.INT
 
+    def function_call(self, func: FuncSym, expr: nodes.Call, pos: Pos) -> Ty:
+        """A call of a function of the scenario: where (E404, E412, E410),
+        how many arguments (E401), and each against its parameter (E402,
+        E416; a `__user` parameter takes user pages' names)."""
+        if self.mode is Mode.CONST:
+            self.env.error("E412", f"`{func.name}(...)` is not a constant: top-level "
+                           "initialisers cannot call functions", expr.span)
+            return Ty.BAD
+        if self.mode is Mode.EXPECT:
+            self.env.error("E404", f"`{func.name}` cannot be used in an expectation: it is a "
+                           "function of the scenario, not a query of the final state",
+                           expr.func_span, "store its result in a task's local and expect on "
+                           "task.var")
+            return Ty.BAD
+        if func.ret == "void" and pos is not Pos.STMT:
+            self.env.error("E410", f"`{func.name}` returns void: it cannot be used as a value",
+                           expr.span, f"call it as a statement: {func.name}(...);")
+            return Ty.BAD
+        params = func.params
+        if len(expr.args) != len(params):
+            n = len(params)
+            what = "no arguments" if n == 0 else f"{n} argument{'s' if n != 1 else ''}"
+            signature = func.signature(self.env.source)
+            self.env.error("E401", f"`{func.name}` takes {what} {signature}, got "
+                           f"{len(expr.args)}", expr.span,
+                           f"`{func.name}` is defined at line {func.decl.span.line}")
+            return Ty.BAD
+        tys = [self.parameter(func, p, a) for p, a in zip(params, expr.args)]
+        if Ty.BAD in tys:
+            return Ty.BAD
+        return Ty.PAGE if func.ret in PAGE_TYPES else Ty.INT
+
+    def parameter(self, func: FuncSym, param: nodes.Param, arg: nodes.Expr) -> Ty:
+        """One argument of a function call against its parameter."""
+        if param.user:
+            return self.user_value(arg)
+        array = self.page_array(arg)
+        if array is not None:
+            self.env.error("E402", f"`{func.name}` takes one value for `{param.name}`, but "
+                           f"`{array.name}` is an array of {array.size} pages", arg.span,
+                           f"pass one element: {array.name}[0]")
+            return Ty.BAD
+        ty = self.value(arg)
+        if ty is Ty.BAD:
+            return ty
+        text = self.env.text(arg)
+        if param.ctype in PAGE_TYPES:
+            folio = param.ctype == FOLIO_TYPE
+            if self.is_null(arg) or ty is Ty.PAGE and folio == is_folio(self, arg):
+                return Ty.PAGE
+            want = "a folio" if folio else "a page"
+            self.env.error("E416", f"parameter `{param.name}` of `{func.name}` is a "
+                           f"{param.ctype}, but `{text}` is not {want}", arg.span,
+                           "pass a page name, PAGES[i], a struct page * or kmap_to_page(addr)"
+                           if not folio else "pass a folio: page_folio(page)")
+            return Ty.BAD
+        if ty is Ty.PAGE:
+            self.env.error("E402", f"`{func.name}` expects an address or a number for "
+                           f"`{param.name}`, but `{text}` is a struct page *", arg.span,
+                           f"map it first: void *p = kmap_local_page({text});")
+            return Ty.BAD
+        return ty
+
     def cpu_number(self, expr: nodes.Expr) -> None:
         """E305: a constant CPU number must name an existing CPU."""
-        cpu = try_fold(expr, self.env.config.int_value)
+        cpu = self.env.fold(expr)
         nr = self.env.nr_cpus
         if cpu is not None and nr is not None and not 0 <= cpu < nr:
             self.env.error("E305", f"`cpu{cpu}` does not exist: NR_CPUS = {nr} "
                            f"(cpu0 .. cpu{nr - 1})", expr.span)
 
     def placed(self, b: Builtin, expr: nodes.Call, pos: Pos) -> bool:
-        """Whether ``b`` may be called here: E412, E404, E403, E410."""
+        """Whether ``b`` may be called here: E412, E404, E420, E419, E410."""
         if self.mode is Mode.CONST:
             self.env.error("E412", f"`{b.name}(...)` is not a constant: top-level initialisers "
                            "cannot call functions", expr.span)
@@ -345,12 +501,6 @@ class ExprCheck:
             self.env.error("E404", f"`{b.name}` cannot be used in an expectation: it is not a "
                            "query of the final state", expr.func_span,
                            "expectations can call " + ", ".join(EXPECT_BUILTINS))
-            return False
-        if b.where is Where.STATEMENT and pos is Pos.NESTED:
-            self.env.error("E403", f"`{b.name}` may block or be preempted part-way, so it must be "
-                           "a whole statement, a declaration's initialiser or the right-hand "
-                           "side of `=`", expr.span,
-                           f"store its result in a local first: x = {b.name}(...);")
             return False
         if b.name in SOFTIRQ_CALLS and self.env.config.CONFIG_PREEMPT_RT:
             self.env.error("E420", f"`{b.name}` under CONFIG_PREEMPT_RT: the model does not "
@@ -377,15 +527,18 @@ class ExprCheck:
         arg = expr.args[0]
         assert isinstance(arg, nodes.Name)
         target = self.env.symbols.contexts[arg.id].decl
-        here = self.context
-        if here is None or here.cpu == target.cpu:
-            return True
-        where = f"on cpu{here.cpu}" if here.cpu is not None else "on any CPU"
-        self.env.error("E420", f"{here.kind} `{here.name}` runs {where}, but softirq "
-                       f"`{target.name}` runs on cpu{target.cpu}: raise_softirq() raises it on "
-                       "the CPU it is called on", expr.span,
-                       f"declare `{here.kind} {here.name} on cpu{target.cpu}`")
-        return False
+        # in a function, every context that calls it raises it where it runs
+        for here in (self.context,) if self.context is not None else self.callers:
+            if here.cpu == target.cpu:
+                continue
+            where = f"on cpu{here.cpu}" if here.cpu is not None else "on any CPU"
+            via = "" if self.context is not None else " (it calls this function)"
+            self.env.error("E420", f"{here.kind} `{here.name}` runs {where}{via}, but softirq "
+                           f"`{target.name}` runs on cpu{target.cpu}: raise_softirq() raises it "
+                           "on the CPU it is called on", expr.span,
+                           f"declare `{here.kind} {here.name} on cpu{target.cpu}`")
+            return False
+        return True
 
     def report(self, expr: nodes.Call) -> Ty:
         """``BUG("text")`` in an expectation: a report kind with a message substring."""

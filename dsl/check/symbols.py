@@ -26,10 +26,12 @@ FOLIO_RETURNING = frozenset({"page_folio"})
 # Built-ins lowered to a Check instruction when they are a whole statement.
 CHECK_KINDS = ("assert", "BUG_ON", "WARN_ON", "WARN_ON_ONCE")
 
-POINTER_TYPES = frozenset({"void *", "char *", "u8 *", "unsigned long *"})
 PAGE_TYPE = "struct page *"
 FOLIO_TYPE = "struct folio *"     # an order-0 folio: its page's own pointer
 PAGE_TYPES = frozenset({PAGE_TYPE, FOLIO_TYPE})
+# Pointer types that hold addresses (struct page * and struct folio * hold pages).
+POINTER_TYPES = frozenset(t for t in nodes.POINTER_TYPES if t not in PAGE_TYPES)
+
 
 
 # ------------------------------------------------------------------ tables
@@ -73,8 +75,31 @@ class ContextSym:
 
     def ctype(self, name: str) -> str | None:
         """The C type of an outermost-block local (its first declaration)."""
-        return next((s.ctype for s in self.decl.body.stmts
-                     if isinstance(s, nodes.VarDecl) and s.name == name), None)
+        return next((d.ctype for d in outer_decls(self.decl.body) if d.name == name), None)
+
+
+@dataclass(frozen=True)
+class FuncSym:
+    """A function definition: its index in Program.functions."""
+
+    name: str
+    index: int
+    decl: nodes.FuncDef
+
+    @property
+    def ret(self) -> str:
+        return self.decl.ret
+
+    @property
+    def params(self) -> tuple[nodes.Param, ...]:
+        return self.decl.params or ()
+
+    def signature(self, source: Source) -> str:
+        """'(const void __user *from, size_t n)' as written."""
+        if not self.params:
+            return "(void)"
+        return "(" + ", ".join(source_text(source, p.span) or p.name
+                               for p in self.params) + ")"
 
 
 @dataclass
@@ -87,6 +112,7 @@ class Symbols:
     locks: dict[str, int] = field(default_factory=dict)
     mutexes: set[str] = field(default_factory=set)     # the locks that are struct mutex
     contexts: dict[str, ContextSym] = field(default_factory=dict)
+    functions: dict[str, FuncSym] = field(default_factory=dict)
     page_total: int = 0
 
     def kind(self, name: str) -> str | None:
@@ -101,15 +127,29 @@ class Symbols:
             return "mutex" if name in self.mutexes else "spinlock"
         if name in self.contexts:
             return self.contexts[name].decl.kind
+        if name in self.functions:
+            return "function"
         return None
 
     def all_names(self) -> list[str]:
-        return [*self.pages, *self.globals, *self.percpus, *self.locks, *self.contexts]
+        return [*self.pages, *self.globals, *self.percpus, *self.locks, *self.contexts,
+                *self.functions]
 
 
 def outer_locals(body: nodes.Block) -> tuple[str, ...]:
     """Names declared directly in a body's outermost block (task.var)."""
-    return tuple(s.name for s in body.stmts if isinstance(s, nodes.VarDecl))
+    return tuple(d.name for d in outer_decls(body))
+
+
+def outer_decls(body: nodes.Block) -> list[nodes.VarDecl]:
+    """The declarations directly in a body's outermost block, in order."""
+    out: list[nodes.VarDecl] = []
+    for s in body.stmts:
+        if isinstance(s, nodes.VarDecl):
+            out.append(s)
+        elif isinstance(s, nodes.DeclList):
+            out.extend(s.decls)
+    return out
 
 
 # ------------------------------------------------------------------ scopes
@@ -121,6 +161,8 @@ class LocalSym:
     slot: int
     ctype: str
     span: nodes.Span
+    const: bool = False
+    user: bool = False      # a `__user` pointer: it holds a user-space address
     init: nodes.Expr | None = None   # the declaration's initialiser, for hints
 
     @property
@@ -152,12 +194,18 @@ class Scope:
         """A declaration of ``name`` in the innermost block, if any."""
         return self._frames[-1].get(name) if self._frames else None
 
-    def declare(self, name: str, ctype: str, span: nodes.Span,
-                init: nodes.Expr | None = None) -> LocalSym:
-        sym = LocalSym(name, len(self.slot_names), ctype, span, init)
+    def declare(self, name: str, ctype: str, span: nodes.Span, const: bool = False,
+                user: bool = False, init: nodes.Expr | None = None) -> LocalSym:
+        sym = LocalSym(name, len(self.slot_names), ctype, span, const, user, init)
         self.slot_names.append(name)
         self._frames[-1][name] = sym
         return sym
+
+    def temporary(self, what: str) -> int:
+        """A hidden slot for a call's value inside an expression (lowering);
+        its name, which no identifier can have, shows what it holds."""
+        self.slot_names.append(f"({what})")
+        return len(self.slot_names) - 1
 
     def lookup(self, name: str) -> LocalSym | None:
         for frame in reversed(self._frames):
@@ -178,24 +226,38 @@ class Scope:
         return new
 
 
-def ctype_width(ctype: str, bits: int) -> tuple[int, bool]:
-    """(width in bits, signed) of a local of C type ``ctype``.
+# (bits, signed) of the types whose width does not depend on the arch.
+_FIXED = {"int": (32, True), "short": (16, True), "bool": (1, False),
+          "u8": (8, False), "u16": (16, False), "u32": (32, False), "u64": (64, False),
+          "s8": (8, True), "s16": (16, True), "s32": (32, True), "s64": (64, True),
+          "unsigned int": (32, False), "unsigned short": (16, False),
+          "unsigned char": (8, False), "gfp_t": (32, False), "loff_t": (64, True),
+          "long long": (64, True), "unsigned long long": (64, False)}
+# Machine-word types that are signed; the other word types (unsigned long,
+# size_t, dma_addr_t, pgoff_t and every pointer) are unsigned.
+_SIGNED_WORDS = frozenset({"long", "ssize_t"})
 
-    int is 32-bit and long is the arch's word, both signed; the u* types,
-    unsigned int, unsigned long, size_t and every pointer are unsigned."""
-    fixed = {"int": (32, True), "u8": (8, False), "u16": (16, False),
-             "u32": (32, False), "unsigned int": (32, False)}
-    if ctype in fixed:
-        return fixed[ctype]
-    return bits, ctype == "long"
+
+def ctype_width(ctype: str, bits: int, arch: str = "x86") -> tuple[int, bool]:
+    """(width in bits, signed) of a value of C type ``ctype``; width 1 is
+    bool (C's _Bool: any non-zero value converts to 1).
+
+    int is 32-bit and long the arch's word, both signed; `char` is signed on
+    x86 and unsigned on arm (v6.1 builds arm with the ABI's unsigned char;
+    -funsigned-char everywhere came in v6.2). dma_addr_t is the word:
+    CONFIG_ARCH_DMA_ADDR_T_64BIT is only set for 64BIT or a 64-bit
+    phys_addr_t (PAE, LPAE), which the modelled configurations do not have."""
+    if ctype in _FIXED:
+        return _FIXED[ctype]
+    if ctype == "char":
+        return 8, not arch.startswith("arm")
+    return bits, ctype in _SIGNED_WORDS
 
 
-def wrap(value: int, width: int, signed: bool) -> int:
-    """Truncate to ``width`` bits as a C conversion does."""
-    value &= (1 << width) - 1
-    if signed and value >> (width - 1):
-        value -= 1 << width
-    return value
+def sizeof(ctype: str, bits: int) -> int:
+    """sizeof(ctype) in bytes (bool is 1, as in the kernel's ABIs)."""
+    width, _ = ctype_width(ctype, bits)
+    return max(width, 8) // 8
 
 
 # --------------------------------------------------------- constant folding
@@ -246,38 +308,71 @@ def c_binary(op: str, a: int, b: int) -> int:
     return simple[op](a, b)
 
 
-def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int]) -> int:
+@dataclass(frozen=True)
+class Word:
+    """What folding needs of the arch: its word size and name (casts,
+    sizeof)."""
+
+    bits: int = 32
+    arch: str = "x86"
+
+
+def fold(expr: nodes.Expr, lookup: Callable[[nodes.Name], int], word: Word = Word()) -> int:
     """The value of a constant expression; ``lookup`` resolves names.
 
     Raises NotConstant for anything but integers, names, unary and binary
-    operators, a division by zero or a negative shift."""
+    operators, `?:`, casts to integer types and sizeof of a type, a
+    division by zero or a negative shift."""
     if isinstance(expr, nodes.IntLit):
         return expr.value
     if isinstance(expr, nodes.Name):
         return lookup(expr)
     if isinstance(expr, nodes.Unary):
-        return c_unary(expr.op, fold(expr.operand, lookup))
+        return c_unary(expr.op, fold(expr.operand, lookup, word))
+    if isinstance(expr, nodes.Ternary):
+        chosen = expr.then if fold(expr.cond, lookup, word) else expr.orelse
+        return fold(chosen, lookup, word)
+    if isinstance(expr, nodes.SizeofType):
+        return sizeof(expr.ctype, word.bits)
+    if isinstance(expr, nodes.Cast) and expr.ctype != "void" and expr.ctype not in PAGE_TYPES:
+        return wrap(fold(expr.operand, lookup, word), *conv(expr.ctype, word))
     if isinstance(expr, nodes.Binary):
         first, ops = chain(expr)
-        a = fold(first, lookup)
+        a = fold(first, lookup, word)
         for op in ops:
-            a = _fold_binary(op, a, lookup)
+            a = _fold_binary(op, a, lookup, word)
         return a
     raise NotConstant(expr, "not a constant expression")
 
 
-def _fold_binary(expr: nodes.Binary, a: int, lookup: Callable[[nodes.Name], int]) -> int:
+def _fold_binary(expr: nodes.Binary, a: int, lookup: Callable[[nodes.Name], int],
+                 word: Word) -> int:
     """One operator of a constant chain, its left operand's value ``a``."""
     # && and || do not evaluate their right operand when C would not.
     if expr.op == "&&" and not a or expr.op == "||" and a:
         return int(expr.op == "||")
-    b = fold(expr.right, lookup)
+    b = fold(expr.right, lookup, word)
     try:
         return c_binary(expr.op, a, b)
     except ZeroDivisionError:
         raise NotConstant(expr, "division by zero in a constant expression") from None
     except ValueError:
         raise NotConstant(expr, "negative shift count in a constant expression") from None
+
+
+def conv(ctype: str, word: Word) -> tuple[int, bool]:
+    """ctype_width() for folding."""
+    return ctype_width(ctype, word.bits, word.arch)
+
+
+def wrap(value: int, width: int, signed: bool) -> int:
+    """Truncate to ``width`` bits as a C conversion does (width 1: bool)."""
+    if width == 1:
+        return int(value != 0)
+    value &= (1 << width) - 1
+    if signed and value >> (width - 1):
+        value -= 1 << width
+    return value
 
 
 def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], int]:
@@ -291,10 +386,10 @@ def constant_lookup(int_value: Callable[[str], int]) -> Callable[[nodes.Name], i
     return lookup
 
 
-def try_fold(expr: nodes.Expr, int_value: Callable[[str], int]) -> int | None:
+def try_fold(expr: nodes.Expr, int_value: Callable[[str], int], word: Word = Word()) -> int | None:
     """fold() over constants and config values, or None if not constant."""
     try:
-        return fold(expr, constant_lookup(int_value))
+        return fold(expr, constant_lookup(int_value), word)
     except NotConstant:
         return None
 
@@ -344,6 +439,7 @@ def walk(expr: nodes.Expr, into_calls: bool = True) -> list[nodes.Expr]:
 
 
 def children(expr: nodes.Expr) -> tuple[nodes.Expr, ...]:
+    """The operands of an expression (sizeof's too, which is never evaluated)."""
     if isinstance(expr, nodes.Index):
         return (expr.base, expr.index)
     if isinstance(expr, nodes.Call):
@@ -352,6 +448,10 @@ def children(expr: nodes.Expr) -> tuple[nodes.Expr, ...]:
         return (expr.operand,)
     if isinstance(expr, nodes.Binary):
         return (expr.left, expr.right)
+    if isinstance(expr, nodes.Ternary):
+        return (expr.cond, expr.then, expr.orelse)
+    if isinstance(expr, (nodes.Cast, nodes.SizeofExpr)):
+        return (expr.operand,)
     return ()
 
 
@@ -398,6 +498,15 @@ def _shape(node: object) -> ctext.Shape:
         return ctext.Prefix("&", node.operand)
     if isinstance(node, nodes.Deref):
         return ctext.Prefix("*", node.operand)
+    if isinstance(node, nodes.Ternary):
+        return ctext.Conditional(node.cond, node.then, node.orelse)
+    if isinstance(node, nodes.Cast):
+        ty = node.ctype.replace(" *", " __user *") if node.user else node.ctype
+        return ctext.Prefix(f"({ty})", node.operand)
+    if isinstance(node, nodes.SizeofType):
+        return ctext.Leaf(f"sizeof({node.ctype})")
+    if isinstance(node, nodes.SizeofExpr):
+        return ctext.Call("sizeof", (node.operand,))
     assert isinstance(node, nodes.Unary)
     return ctext.Prefix(node.op, node.operand)
 

@@ -1,4 +1,4 @@
-"""The `kmap` command: run | check | lint | test | repl | examples.
+"""The `kmap` command: run | check | lint | test | repl | examples | kmod.
 
 Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     repl.add_argument("file", nargs="?")
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
     examples.add_argument("--copy", metavar="DIR", help="copy the .kmap files under DIR")
+    kmod = sub.add_parser("kmod", help="the scenario as a kernel module, to run on a real kernel")
+    from kmap_scenarios.dsl.cli import kmod as kmod_cli
+    kmod_cli.add_arguments(kmod)
     return p
 
 
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Usage as e:
         print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
               "usage: kmap run|check|lint FILE... [options], kmap test [PATH...], kmap repl [FILE], "
-              "kmap examples; see kmap --help",
+              "kmap kmod FILE -o DIR, kmap examples; see kmap --help",
               file=sys.stderr)
         return EX_USAGE
     except SystemExit as e:  # --help
@@ -182,6 +185,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "examples":
         from kmap_scenarios.dsl.cli import examples
         return examples.run(args.copy)
+    if args.command == "kmod":
+        from kmap_scenarios.dsl.cli import kmod as kmod_cli
+        return kmod_cli.run(args)
     from kmap_scenarios.dsl.repl import shell as repl
     return repl.main(args.file)
 

@@ -27,7 +27,7 @@ from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.search.outcome import rank
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.search.schedule import Execution, TraceStep
-from kmap_scenarios.runtime.kernel.state import State, Status
+from kmap_scenarios.runtime.kernel.state import State, Status, body_locals
 
 
 def run_text(program: Program, ex: Execution, schedule: str, source: str,
@@ -71,10 +71,16 @@ def trace_line(program: Program, t: TraceStep) -> str:
     info = program.contexts[ci]
     code = info.code
     line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
-    src = source_text(program, line)
+    src = in_function(program, ci, t.pc) + source_text(program, line)
     head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
     pad = " " * 30
     return "\n".join([head] + [f"{pad}{e}" for e in t.events])
+
+
+def in_function(program: Program, ci: int, pc: int) -> str:
+    """'in f(): ' when context ci's pc is in the code of function f."""
+    f = program.contexts[ci].function_at(pc)
+    return f"in {program.functions[f].name}(): " if f >= 0 else ""
 
 
 def source_text(program: Program, line: int) -> str:
@@ -134,7 +140,8 @@ def context_line(program: Program, state: State, i: int, status: str | None = No
     if ctx.pagefault_disabled:
         parts.append(f"pagefault_disabled {ctx.pagefault_disabled}")
     bits = program.config.preset.bits
-    locs = [f"{n}={value_text(ctx.locals[s], bits)}" for n, s in info.outer_locals]
+    body = body_locals(ctx)
+    locs = [f"{n}={value_text(body[s], bits)}" for n, s in info.outer_locals]
     if locs:
         parts.append(" ".join(locs))
     return ", ".join(parts)

@@ -68,7 +68,9 @@ def append(program: Program, ts: TaskScope, body: str, line: int, keep: int,
     text (``lines``) through the task's closing brace, which replace its
     instructions from ``keep`` on (they must declare nothing: the REPL's
     sentinel). Everything after the task moved down ``shift`` lines.
-    None if the statements have any problem (load the whole text then)."""
+    None if the statements have any problem, or hold a label, goto or
+    return (the whole body's), or the task calls a function (its code is
+    linked after the task's End, which moves): load the whole text then."""
     info = program.contexts[ts.task]
     # the statements alone, at their own lines: spans point where they are
     text = "\n" * (line - 2) + f"task {info.name} {{\n" + body
@@ -78,6 +80,8 @@ def append(program: Program, ts: TaskScope, body: str, line: int, keep: int,
     except InputError:
         return None
     assert isinstance(decl, nodes.TaskDecl)
+    if _jumps(decl.body):
+        return None   # labels belong to the whole body: a whole load resolves them
     env = _env(ts.checked, source)
     check_scope = ts.scope.copy()
     checker = BodyCheck(env, check_scope)
@@ -90,6 +94,10 @@ def append(program: Program, ts: TaskScope, body: str, line: int, keep: int,
     lowering.code = list(info.code[:keep])   # jump targets count from the task's start
     for stmt in decl.body.stmts:
         lowering.stmt(stmt)
+    if info.func_at or lowering.calls:
+        # the functions linked after the task's End would move with it, and
+        # the pcs of reports and frames in the carried state with them
+        return None
     end = decl.body.span
     lowering.emit(ir.End(ir.Loc(end.end_line, max(end.end_col - 1, 0))))
     task = replace(info, code=tuple(lowering.code), local_names=tuple(lowering.scope.slot_names),
@@ -111,8 +119,30 @@ def _env(checked: Checked, source: Source) -> Env:
 
 
 def _moved(info: ir.ContextInfo, shift: int) -> ir.ContextInfo:
-    """A context whose source moved down ``shift`` lines."""
+    """A context whose source moved down ``shift`` lines (its body: the
+    functions linked into it are defined above the REPL's task)."""
     if not shift:
         return info
-    code = tuple(replace(ins, loc=ir.Loc(ins.loc.line + shift, ins.loc.col)) for ins in info.code)
+    code = tuple(replace(ins, loc=ir.Loc(ins.loc.line + shift, ins.loc.col))
+                 if info.function_at(pc) < 0 else ins for pc, ins in enumerate(info.code))
     return replace(info, code=code)
+
+
+def _jumps(body: nodes.Block) -> bool:
+    """Whether statements hold a label, a goto or a return."""
+    stack: list[nodes.Stmt] = list(body.stmts)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, (nodes.Label, nodes.Goto, nodes.Return)):
+            return True
+        if isinstance(s, nodes.Block):
+            stack.extend(s.stmts)
+        elif isinstance(s, nodes.If):
+            stack.append(s.then)
+            if s.orelse is not None:
+                stack.append(s.orelse)
+        elif isinstance(s, (nodes.While, nodes.DoWhile, nodes.For)):
+            stack.append(s.body)
+        elif isinstance(s, nodes.Switch):
+            stack.extend(s.body)
+    return False

@@ -3,8 +3,14 @@
 Names become slots and indices, control flow becomes jumps, and every
 built-in call that is a whole statement, initialiser or right-hand side of
 ``=`` becomes a ``Call`` instruction, so that the runtime executes it as a
-step of its own. The checker has refused everything this module does not
-expect; meeting such a node here is an internal error.
+step of its own. A call that cannot be evaluated inside an expression (a
+function of the scenario, or a built-in that may block or be preempted
+part-way) is moved ahead of its statement into a hidden local, and the
+rest of the statement is marked ``fused`` so that it runs in the step
+where the call completes (runtime/kernel/program.py). Functions are
+lowered once and linked into the code of every context that calls them.
+The checker has refused everything this module does not expect; meeting
+such a node here is an internal error.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from dataclasses import replace
 
 from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.check.checker import Checked
-from kmap_scenarios.dsl.syntax.names import Arg
-from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PageSym, Scope, chain, ctype_width, text_of,
-                                              walk)
+from kmap_scenarios.dsl.syntax.names import Arg, Where
+from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PAGE_TYPES, FuncSym, PageSym, Scope,
+                                              Word, chain, ctype_width, sizeof, text_of,
+                                              try_fold, walk)
 from kmap_scenarios.runtime.kernel import program as ir
 
 
@@ -25,6 +32,8 @@ def lower(checked: Checked) -> ir.Program:
     file, cfg = checked.file, checked.config
     calls = builtin_calls(file)
     pages, slab = lower_pages(checked, calls)
+    functions = tuple(BodyLowering(Exprs(checked, pages, Scope()), func).function()
+                      for func in checked.symbols.functions.values())
     contexts: list[ir.ContextInfo] = []
     pid = 0
     raised = {a.id for c in calls if c.func in RAISES for a in c.args[:1]
@@ -34,7 +43,7 @@ def lower(checked: Checked) -> ir.Program:
         if isinstance(decl, nodes.TaskDecl):
             pid += 0 if decl.is_irq else 1
             body = BodyLowering(Exprs(checked, pages, Scope()))
-            info = body.context(decl, 0 if decl.is_irq else pid)
+            info = link(body.context(decl, 0 if decl.is_irq else pid), functions)
             if decl.is_softirq:
                 info = replace(info, softirq_nr=softirqs, raised_at_boot=decl.name not in raised)
                 softirqs += 1
@@ -59,6 +68,7 @@ def lower(checked: Checked) -> ir.Program:
         schedule=None if schedule is None else tuple(
             ir.ScheduleStep(sym.contexts[i.name].index, i.steps, i.cpu) for i in schedule.items),
         schedule_line=0 if schedule is None else schedule.span.line,
+        functions=functions,
         mutexes=frozenset(sym.locks[m] for m in sym.mutexes),
         slab_pages=slab,
     )
@@ -80,10 +90,11 @@ SLAB_MAX = 16        # kmalloc objects at most, whatever the call sites
 
 
 def builtin_calls(file: nodes.File) -> list[nodes.Call]:
-    """Every call in the bodies of the file (for the softirqs it raises and
-    the kmalloc call sites)."""
+    """Every call in the bodies of the file, its functions' included (for
+    the softirqs it raises and the kmalloc call sites)."""
     out: list[nodes.Call] = []
-    stack: list[nodes.Stmt] = [d.body for d in file.decls if isinstance(d, nodes.TaskDecl)]
+    stack: list[nodes.Stmt] = [d.body for d in file.decls
+                               if isinstance(d, (nodes.TaskDecl, nodes.FuncDef))]
     while stack:
         st = stack.pop()
         exprs: list[nodes.Expr | None] = []
@@ -91,6 +102,8 @@ def builtin_calls(file: nodes.File) -> list[nodes.Call]:
             stack.extend(st.stmts)
         elif isinstance(st, nodes.VarDecl):
             exprs.append(st.init)
+        elif isinstance(st, nodes.DeclList):
+            stack.extend(st.decls)
         elif isinstance(st, nodes.Assign):
             exprs += [st.target, st.value]
         elif isinstance(st, nodes.IncDec):
@@ -100,12 +113,19 @@ def builtin_calls(file: nodes.File) -> list[nodes.Call]:
         elif isinstance(st, nodes.If):
             exprs.append(st.cond)
             stack += [st.then] + ([st.orelse] if st.orelse is not None else [])
-        elif isinstance(st, nodes.While):
+        elif isinstance(st, (nodes.While, nodes.DoWhile)):
             exprs.append(st.cond)
             stack.append(st.body)
-        else:
+        elif isinstance(st, nodes.For):
             exprs.append(st.cond)
             stack += [s for s in (st.init, st.update) if s is not None] + [st.body]
+        elif isinstance(st, nodes.Switch):
+            exprs.append(st.cond)
+            stack.extend(st.body)
+        elif isinstance(st, nodes.Case):
+            exprs.append(st.value)
+        elif isinstance(st, nodes.Return):
+            exprs.append(st.value)
         out += [n for e in exprs if e is not None for n in walk(e) if isinstance(n, nodes.Call)]
     return out
 
@@ -157,11 +177,58 @@ def page_kind(sym: PageSym, highmem: bool) -> ir.PageKind:
     return ir.PageKind.LOWMEM
 
 
+# ----------------------------------------------------------------- linking
+
+
+def link(ctx: ir.ContextInfo, functions: tuple[ir.FunctionInfo, ...]) -> ir.ContextInfo:
+    """A context (its body's code alone) with the code of every function it
+    calls, directly or not, after its body (in the order the functions are
+    defined): jump targets moved to where each function lands, every call
+    pointed at its entry."""
+    needed: set[int] = set()
+    todo = [i.func for i in ctx.code if isinstance(i, ir.CallFn)]
+    while todo:
+        f = todo.pop()
+        if f not in needed:
+            needed.add(f)
+            todo.extend(i.func for i in functions[f].code if isinstance(i, ir.CallFn))
+    if not needed:
+        return replace(ctx, func_at=())
+    code = list(ctx.code)
+    func_at = [-1] * len(code)
+    entry: dict[int, int] = {}
+    for f in sorted(needed):
+        entry[f] = len(code)
+        code += functions[f].code
+        func_at += [f] * len(functions[f].code)
+    for pc, ins in enumerate(code):
+        base = entry[func_at[pc]] if func_at[pc] >= 0 else 0
+        if isinstance(ins, (ir.Branch, ir.Jump)) and base:
+            code[pc] = replace(ins, target=ins.target + base)
+        elif isinstance(ins, ir.CallFn):
+            code[pc] = replace(ins, entry=entry[ins.func])
+    return replace(ctx, code=tuple(code), func_at=tuple(func_at))
+
+
 # ------------------------------------------------------------- expressions
 
 
 def loc(span: nodes.Span) -> ir.Loc:
     return ir.Loc(span.line, span.col)
+
+
+# The width of a hidden local: wide enough that storing any value the model
+# computes (64-bit, signed or not) changes nothing.
+UNCONVERTED = 128
+
+
+def must_hoist(checked: Checked, e: nodes.Expr) -> bool:
+    """A call that cannot be evaluated inside an expression: a function of
+    the scenario, or a value-returning built-in that may block or be
+    preempted part-way (names.Where.STATEMENT)."""
+    return isinstance(e, nodes.Call) and (
+        e.func in checked.symbols.functions
+        or (e.func in names.BUILTINS and names.BUILTINS[e.func].where is Where.STATEMENT))
 
 
 class Exprs:
@@ -175,8 +242,20 @@ class Exprs:
         self.scope = scope
         self.contexts = contexts
         self.user = False    # lowering a `__user` pointer argument
+        # In a body: the lowering that emits the calls moved ahead of a statement.
+        self.body: BodyLowering | None = None
+
+    @property
+    def bits(self) -> int:
+        return self.checked.config.preset.bits
+
+    def conv(self, ctype: str) -> tuple[int, bool]:
+        """(width, signed) of a C type on the configured arch."""
+        return ctype_width(ctype, self.bits, self.checked.config.ARCH)
 
     def expr(self, e: nodes.Expr) -> ir.Expr:
+        if self.body is not None and self.body.takes(e):
+            return self.body.hoist(e)
         if isinstance(e, nodes.IntLit):
             return ir.Const(e.value)
         if isinstance(e, nodes.Name):
@@ -191,13 +270,46 @@ class Exprs:
             first, ops = chain(e)   # however long, without recursion
             value = self.expr(first)
             for op in ops:
-                value = ir.Binary(op.op, value, self.expr(op.right))
+                if self.body is not None and op.op in ("&&", "||") \
+                        and self.body.holds_call(op.right):
+                    value = self.body.short_circuit(op.op, value, op.right)
+                else:
+                    value = ir.Binary(op.op, value, self.expr(op.right))
             return value
         if isinstance(e, nodes.Call):
             return self.call(e)
         if isinstance(e, nodes.Member):
             return self.member(e)
+        if isinstance(e, nodes.Ternary):
+            return ir.Cond(self.expr(e.cond), self.expr(e.then), self.expr(e.orelse))
+        if isinstance(e, nodes.Cast):
+            return self.cast(e)
+        if isinstance(e, nodes.SizeofType):
+            return ir.Const(sizeof(e.ctype, self.bits))
+        if isinstance(e, nodes.SizeofExpr):
+            return ir.Const(self.sizeof_name(e.operand))
         raise AssertionError(f"lower: unchecked {type(e).__name__} at line {e.span.line}")
+
+    def cast(self, e: nodes.Cast) -> ir.Expr:
+        """A conversion to the cast's type; a struct page * stays what it is."""
+        if e.user:
+            inner = self.argument(e.operand, True)
+        else:
+            inner = self.expr(e.operand)
+        if e.ctype == "void" or e.ctype in PAGE_TYPES:
+            return inner
+        width, signed = self.conv(e.ctype)
+        return ir.Conv(inner, width, signed)
+
+    def sizeof_name(self, e: nodes.Expr) -> int:
+        """sizeof of a variable: its declared type's size."""
+        assert isinstance(e, nodes.Name)
+        local = self.scope.lookup(e.id) if self.scope is not None else None
+        if local is not None:
+            return sizeof(local.ctype, self.bits)
+        if e.id in self.sym.globals:
+            return 4                      # a top-level `int`
+        return self.bits // 8             # a page name: a struct page *
 
     def name(self, name: str) -> ir.Expr:
         local = self.scope.lookup(name) if self.scope is not None else None
@@ -250,6 +362,8 @@ class Exprs:
             arg = e.args[0]
             assert isinstance(arg, nodes.StrLit)
             return ir.ReportTest(e.func, arg.value)
+        if e.func == "READ_ONCE":
+            return self.expr(e.args[0])   # one load, as any read of a variable is here
         return ir.CallExpr(e.func, self.args(e))
 
     def args(self, e: nodes.Call) -> tuple[ir.Expr, ...]:
@@ -267,6 +381,11 @@ class Exprs:
                 out.append(self.argument(arg, kind is Arg.USER))
         return tuple(out)
 
+    def fn_args(self, func: FuncSym, e: nodes.Call) -> tuple[ir.Expr, ...]:
+        """A function call's arguments; for a `__user` parameter, user
+        pages' names stand for their user addresses."""
+        return tuple(self.argument(a, p.user) for p, a in zip(func.params, e.args))
+
     def argument(self, arg: nodes.Expr, user: bool) -> ir.Expr:
         """One argument; in a `__user` pointer, user pages' names stand for
         their user addresses (but not inside a nested call's arguments)."""
@@ -281,7 +400,7 @@ class Exprs:
         if isinstance(target, nodes.Name):
             local = self.scope.lookup(target.id) if self.scope is not None else None
             if local is not None:
-                width, signed = ctype_width(local.ctype, self.checked.config.preset.bits)
+                width, signed = self.conv(local.ctype)
                 return ir.ToLocal(local.slot, width, signed)
             return ir.ToGlobal(self.sym.globals[target.id].index)
         if isinstance(target, nodes.Index):
@@ -294,34 +413,169 @@ class Exprs:
 # -------------------------------------------------------------- statements
 
 
-class BodyLowering:
-    """Lowers one task or irq body to a flat instruction tuple."""
+class _Loop:
+    """Where `break` and `continue` go: jumps patched when the targets are
+    known (a `for` loop's update and its end come after its body)."""
 
-    def __init__(self, exprs: Exprs) -> None:
+    def __init__(self, is_loop: bool) -> None:
+        self.is_loop = is_loop          # False: a switch (`continue` passes through)
+        self.breaks: list[int] = []
+        self.continues: list[int] = []
+
+
+class BodyLowering:
+    """Lowers one task, irq or function body to a flat instruction tuple."""
+
+    def __init__(self, exprs: Exprs, func: FuncSym | None = None) -> None:
         assert exprs.scope is not None
         self.checked = exprs.checked
         self.scope = exprs.scope
         self.ex = exprs
+        exprs.body = self
+        self.func = func
         self.code: list[ir.Instr] = []
         self.outer: list[tuple[str, int]] = []
+        self.calls: set[int] = set()            # functions called
+        self.fresh = True                       # the next instruction starts a statement
+        self.here = ir.Loc(0, 0)                # the statement being lowered
+        self.loops: list[_Loop] = []
+        self.labels: dict[str, int] = {}
+        self.gotos: list[tuple[int, str]] = []
+        self.returns: list[int] = []            # `return;` in a task body: to its End
+
+    # ------------------------------------------------------------- bodies
 
     def context(self, decl: nodes.TaskDecl, pid: int) -> ir.ContextInfo:
         """The whole body, ending with End at its closing brace."""
         self.block(decl.body)
         end = decl.body.span
+        for at in self.returns:
+            self.patch(at)
         self.emit(ir.End(ir.Loc(end.end_line, max(end.end_col - 1, 0))))
+        self.resolve_gotos()
         return ir.ContextInfo(decl.name, decl.is_irq, decl.cpu, tuple(self.code),
                               tuple(self.scope.slot_names), tuple(self.outer), pid)
 
+    def function(self) -> ir.FunctionInfo:
+        """A function's code, its targets counted from its first instruction;
+        its closing brace is a return without a value."""
+        func = self.func
+        assert func is not None
+        decl = func.decl
+        self.scope.push()
+        for p in func.params:
+            self.scope.declare(p.name, p.ctype, p.name_span, p.const, p.user)
+        for stmt in decl.body.stmts:
+            self.stmt(stmt)
+        self.scope.pop()
+        end = decl.body.span
+        width, signed = self.ret_conv()
+        self.fresh = True
+        self.emit(ir.Ret(None, width, signed, ir.Loc(end.end_line, max(end.end_col - 1, 0))))
+        self.resolve_gotos()
+        conv = tuple(self.ex.conv(p.ctype) for p in func.params)
+        return ir.FunctionInfo(decl.name, tuple(p.name for p in func.params), conv,
+                               tuple(self.scope.slot_names), decl.span.line, tuple(self.code))
+
+    def ret_conv(self) -> tuple[int, bool]:
+        """(width, signed) of the function's return type; (0, False) for void."""
+        assert self.func is not None
+        return (0, False) if self.func.ret == "void" else self.ex.conv(self.func.ret)
+
+    def resolve_gotos(self) -> None:
+        for at, label in self.gotos:
+            instr = self.code[at]
+            assert isinstance(instr, ir.Jump)
+            self.code[at] = replace(instr, target=self.labels[label])
+
+    # ------------------------------------------------------- instructions
+
     def emit(self, instr: ir.Instr) -> int:
+        """Append an instruction; one that does not start its statement is
+        fused to the one before (no step boundary between them)."""
+        if not isinstance(instr, (ir.Jump, ir.End)):
+            if not self.fresh and hasattr(instr, "fused"):
+                instr = replace(instr, fused=True)
+            self.fresh = False
         self.code.append(instr)
         return len(self.code) - 1
 
-    def patch(self, at: int) -> None:
-        """Point the Branch or Jump at ``at`` to the next instruction."""
+    def begin(self, span: nodes.Span) -> None:
+        """A statement starts: its first instruction will be a step's."""
+        self.fresh = True
+        self.here = loc(span)
+
+    def patch(self, at: int, target: int | None = None) -> None:
+        """Point the Branch or Jump at ``at`` to ``target`` (the next instruction)."""
         instr = self.code[at]
         assert isinstance(instr, (ir.Branch, ir.Jump))
-        self.code[at] = replace(instr, target=len(self.code))
+        self.code[at] = replace(instr, target=len(self.code) if target is None else target)
+
+    # --------------------------------------------------- calls moved ahead
+
+    def takes(self, e: nodes.Expr) -> bool:
+        """Whether lowering ``e`` emits instructions: a call moved ahead, or
+        `?:` whose later operand holds one (`&&` and `||`: Exprs.expr)."""
+        if must_hoist(self.checked, e):
+            return True
+        if isinstance(e, nodes.Ternary):
+            return self.holds_call(e.then) or self.holds_call(e.orelse)
+        return False
+
+    def holds_call(self, e: nodes.Expr) -> bool:
+        return any(must_hoist(self.checked, x) for x in walk(e))
+
+    def hoist(self, e: nodes.Expr) -> ir.Expr:
+        """Emit what ``e`` needs ahead of its statement; its value."""
+        if isinstance(e, nodes.Call):
+            slot = self.scope.temporary(e.func)
+            self.emit_call(e, ir.ToLocal(slot, UNCONVERTED, True))
+            return ir.Local(slot)
+        assert isinstance(e, nodes.Ternary)
+        return self.conditional(e)
+
+    def emit_call(self, e: nodes.Call, dest: ir.Dest | None) -> None:
+        """A function call (CallFn) or a built-in (Call) into ``dest``."""
+        self.emit(self.call_instr(e, dest))
+
+    def call_instr(self, e: nodes.Call, dest: ir.Dest | None) -> ir.CallFn | ir.Call:
+        """The instruction of a call, its arguments lowered (and what they
+        need emitted ahead)."""
+        func = self.checked.symbols.functions.get(e.func)
+        if func is None:
+            return self.builtin(e, dest)
+        args = self.ex.fn_args(func, e)
+        self.calls.add(func.index)
+        return ir.CallFn(func.index, -1, args, dest, self.here)
+
+    def short_circuit(self, op: str, left: ir.Expr, right_node: nodes.Expr) -> ir.Expr:
+        """`a && b` / `a || b` (a lowered already) with a call in b: b's
+        call runs only when C would evaluate b."""
+        slot = self.scope.temporary(op)
+        t = ir.Local(slot)
+        dest = ir.ToLocal(slot, 32, True)
+        self.emit(ir.Set(dest, ir.Binary("!=", left, ir.Const(0)), self.here))
+        # &&: go on to b when a holds; ||: when it does not
+        skip = self.emit(ir.Branch(t if op == "&&" else ir.Unary("!", t), -1, self.here))
+        right = self.ex.expr(right_node)
+        self.emit(ir.Set(dest, ir.Binary("!=", right, ir.Const(0)), self.here))
+        self.patch(skip)
+        return t
+
+    def conditional(self, e: nodes.Ternary) -> ir.Expr:
+        """`c ? a : b` with a call in a or b: only the chosen one runs."""
+        slot = self.scope.temporary("?:")
+        dest = ir.ToLocal(slot, UNCONVERTED, True)
+        cond = self.ex.expr(e.cond)
+        branch = self.emit(ir.Branch(cond, -1, self.here))
+        self.emit(ir.Set(dest, self.ex.expr(e.then), self.here))
+        jump = self.emit(ir.Jump(-1, self.here))
+        self.patch(branch)
+        self.emit(ir.Set(dest, self.ex.expr(e.orelse), self.here))
+        self.patch(jump)
+        return ir.Local(slot)
+
+    # ---------------------------------------------------------- statements
 
     def block(self, block: nodes.Block) -> None:
         self.scope.push()
@@ -330,14 +584,18 @@ class BodyLowering:
         self.scope.pop()
 
     def stmt(self, stmt: nodes.Stmt) -> None:
+        self.begin(stmt.span)
         if isinstance(stmt, nodes.VarDecl):
             self.var_decl(stmt)
+        elif isinstance(stmt, nodes.DeclList):
+            for decl in stmt.decls:         # one statement: the rest fused to the first
+                self.var_decl(decl)
         elif isinstance(stmt, nodes.Assign):
             self.assign(stmt)
         elif isinstance(stmt, nodes.IncDec):
             op = "+" if stmt.op == "++" else "-"
-            value = ir.Binary(op, self.ex.expr(stmt.target), ir.Const(1))
-            self.emit(ir.Set(self.ex.dest(stmt.target), value, loc(stmt.span)))
+            dest, old = self.target_once(stmt.target)
+            self.emit(ir.Set(dest, ir.Binary(op, old, ir.Const(1)), self.here))
         elif isinstance(stmt, nodes.ExprStmt):
             self.expr_stmt(stmt)
         elif isinstance(stmt, nodes.Block):
@@ -346,8 +604,19 @@ class BodyLowering:
             self.if_stmt(stmt)
         elif isinstance(stmt, nodes.While):
             self.while_stmt(stmt)
-        else:
+        elif isinstance(stmt, nodes.For):
             self.for_stmt(stmt)
+        elif isinstance(stmt, nodes.DoWhile):
+            self.do_stmt(stmt)
+        elif isinstance(stmt, nodes.Switch):
+            self.switch(stmt)
+        else:
+            self.jump(stmt)
+
+    def value(self, e: nodes.Expr, user: bool) -> ir.Expr:
+        """A value stored, passed or returned; in a `__user` pointer, user
+        pages' names are their user addresses."""
+        return self.ex.argument(e, user)
 
     def var_decl(self, stmt: nodes.VarDecl) -> None:
         """The initialiser is lowered before the name exists (it reads outer names).
@@ -355,43 +624,70 @@ class BodyLowering:
         A declaration without initialiser is zeroed: C would leave it
         indeterminate, which the model does not represent."""
         init = stmt.init
-        args: tuple[ir.Expr, ...] | None = None
+        call: ir.CallFn | ir.Call | None = None
         value: ir.Expr = ir.Const(0)
-        if isinstance(init, nodes.Call) and is_builtin_call(init):
-            args = self.ex.args(init)
+        if isinstance(init, nodes.Call) and self.whole_call(init):
+            call = self.call_instr(init, None)   # it stores the local itself
         elif init is not None:
-            value = self.ex.expr(init)
-        sym = self.scope.declare(stmt.name, stmt.ctype, stmt.name_span)
-        if self.scope.depth == 1:
+            value = self.value(init, stmt.user)
+        sym = self.scope.declare(stmt.name, stmt.ctype, stmt.name_span, stmt.const, stmt.user)
+        if self.scope.depth == 1 and self.func is None:
             self.outer.append((stmt.name, sym.slot))
-        width, signed = ctype_width(stmt.ctype, self.checked.config.preset.bits)
+        width, signed = self.ex.conv(stmt.ctype)
         dest = ir.ToLocal(sym.slot, width, signed)
-        if isinstance(init, nodes.Call) and args is not None:
-            self.emit(ir.Call(init.func, args, dest, loc(stmt.span)))
+        if call is not None:
+            self.emit(replace(call, dest=dest))
         else:
-            self.emit(ir.Set(dest, value, loc(stmt.span)))
+            self.emit(ir.Set(dest, value, self.here))
+
+    def whole_call(self, e: nodes.Call) -> bool:
+        """A call that is a statement's whole value becomes its own
+        instruction storing the result (a built-in's Call, a CallFn)."""
+        return is_builtin_call(e) or e.func in self.checked.symbols.functions
 
     def assign(self, stmt: nodes.Assign) -> None:
-        dest = self.ex.dest(stmt.target)
-        if stmt.op == "=" and isinstance(stmt.value, nodes.Call) and is_builtin_call(stmt.value):
-            self.emit(self.call(stmt.value, dest, stmt.span))
+        if stmt.op == "=" and isinstance(stmt.value, nodes.Call) and self.whole_call(stmt.value):
+            self.emit_call(stmt.value, self.ex.dest(stmt.target))
             return
-        value = self.ex.expr(stmt.value)
+        dest = self.ex.dest(stmt.target)
+        user = isinstance(stmt.target, nodes.Name) and (
+            (sym := self.scope.lookup(stmt.target.id)) is not None and sym.user)
+        value: ir.Expr
         if stmt.op != "=":
-            value = ir.Binary(stmt.op[:-1], self.ex.expr(stmt.target), value)
-        self.emit(ir.Set(dest, value, loc(stmt.span)))
+            dest, old = self.target_once(stmt.target)
+            value = ir.Binary(stmt.op[:-1], old, self.value(stmt.value, user))
+        else:
+            value = self.value(stmt.value, user)
+        self.emit(ir.Set(dest, value, self.here))
+
+    def target_once(self, target: nodes.Expr) -> tuple[ir.Dest, ir.Expr]:
+        """An assignment target that is also read (`x++`, `x += v`): its
+        destination and its value, a call in its address made once."""
+        dest = self.ex.dest(target)
+        if isinstance(dest, ir.ToByte) and self.holds_call(target):
+            slot = self.scope.temporary("&")
+            self.emit(ir.Set(ir.ToLocal(slot, UNCONVERTED, True), dest.addr, self.here))
+            return ir.ToByte(ir.Local(slot)), ir.LoadByte(ir.Local(slot))
+        if isinstance(dest, ir.ToByte):
+            return dest, ir.LoadByte(dest.addr)
+        return dest, self.ex.expr(target)
 
     def expr_stmt(self, stmt: nodes.ExprStmt) -> None:
         call = stmt.expr
+        if isinstance(call, nodes.Cast):
+            call = call.operand           # `(void)f(x);`
         assert isinstance(call, nodes.Call), "check() refuses other expression statements"
         if call.func in CHECK_KINDS:
             cond = call.args[0]
             text = text_of(self.checked.source, cond)
-            self.emit(ir.Check(call.func, self.ex.expr(cond), text, loc(stmt.span)))
+            self.emit(ir.Check(call.func, self.ex.expr(cond), text, self.here))
+        elif call.func == "WRITE_ONCE":
+            value = self.ex.expr(call.args[1])
+            self.emit(ir.Set(self.ex.dest(call.args[0]), value, self.here))
         else:
-            self.emit(self.call(call, None, stmt.span))
+            self.emit_call(call, None)
 
-    def call(self, call: nodes.Call, dest: ir.Dest | None, span: nodes.Span) -> ir.Call:
+    def builtin(self, call: nodes.Call, dest: ir.Dest | None) -> ir.Call:
         """A built-in as an instruction; the flags local that a saving
         macro assigns (spin_lock_irqsave, local_irq_save, local_save_flags)
         becomes its dest."""
@@ -400,13 +696,13 @@ class BodyLowering:
         if at is not None and len(call.args) > at:
             dest = self.ex.dest(call.args[at])
             args = args[:at]
-        return ir.Call(call.func, args, dest, loc(span))
+        return ir.Call(call.func, args, dest, self.here)
 
     # ----------------------------------------------------------- control flow
 
     def if_stmt(self, stmt: nodes.If) -> None:
         """Branch(cond, else) ; then ; Jump(end) ; else."""
-        branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, loc(stmt.span)))
+        branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, self.here))
         self.block(stmt.then)
         if stmt.orelse is None:
             self.patch(branch)
@@ -414,18 +710,50 @@ class BodyLowering:
         jump = self.emit(ir.Jump(-1, loc(stmt.span)))
         self.patch(branch)
         if isinstance(stmt.orelse, nodes.If):
+            self.begin(stmt.orelse.span)
             self.if_stmt(stmt.orelse)
         else:
             self.block(stmt.orelse)
         self.patch(jump)
 
+    def loop_body(self, body: nodes.Block, is_loop: bool = True) -> _Loop:
+        loop = _Loop(is_loop)
+        self.loops.append(loop)
+        self.block(body)
+        self.loops.pop()
+        return loop
+
+    def close(self, loop: _Loop, cont: int, end: int) -> None:
+        for at in loop.continues:
+            self.patch(at, cont)
+        for at in loop.breaks:
+            self.patch(at, end)
+
     def while_stmt(self, stmt: nodes.While) -> None:
         """L: Branch(cond, end) ; body ; Jump(L)."""
         top = len(self.code)
-        branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, loc(stmt.span)))
-        self.block(stmt.body)
+        branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, self.here))
+        loop = self.loop_body(stmt.body)
         self.emit(ir.Jump(top, loc(stmt.span)))
         self.patch(branch)
+        self.close(loop, top, len(self.code))
+
+    def do_stmt(self, stmt: nodes.DoWhile) -> None:
+        """L: body ; C: Branch(!cond, end) -> L ; the condition is a step."""
+        top = len(self.code)
+        loop = self.loop_body(stmt.body)
+        cond_at = len(self.code)
+        self.begin(stmt.cond.span)
+        self.here = self.while_of(stmt.cond.span)
+        self.emit(ir.Branch(ir.Unary("!", self.ex.expr(stmt.cond)), top, self.here))
+        self.close(loop, cond_at, len(self.code))
+
+    def while_of(self, cond: nodes.Span) -> ir.Loc:
+        """Where the `while` of a do-while's condition is (its statement in
+        traces), found on the condition's line."""
+        text = self.checked.source.line(cond.line)[:max(cond.col - 1, 0)]
+        at = text.rfind("while")
+        return ir.Loc(cond.line, at + 1 if at >= 0 else cond.col)
 
     def for_stmt(self, stmt: nodes.For) -> None:
         """init ; L: Branch(cond, end) ; body ; update ; Jump(L), in the loop's scope."""
@@ -435,14 +763,90 @@ class BodyLowering:
         top = len(self.code)
         branch = None
         if stmt.cond is not None:
-            branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, loc(stmt.span)))
-        self.block(stmt.body)
+            self.begin(stmt.span)
+            branch = self.emit(ir.Branch(self.ex.expr(stmt.cond), -1, self.here))
+        loop = self.loop_body(stmt.body)
+        update = len(self.code)
         if stmt.update is not None:
             self.stmt(stmt.update)
         self.emit(ir.Jump(top, loc(stmt.span)))
         if branch is not None:
             self.patch(branch)
+        self.close(loop, update, len(self.code))
         self.scope.pop()
+
+    def switch(self, stmt: nodes.Switch) -> None:
+        """The condition once (a step), then a fused compare per case, in
+        order, to its label; no match goes to `default:` or past the end.
+        The body runs on from the label matched (C's fallthrough)."""
+        cond = stmt.cond
+        plain = isinstance(cond, (nodes.IntLit, nodes.Name)) and not self.takes(cond)
+        value = self.ex.expr(cond)
+        if not plain or not any(isinstance(x, nodes.Case) for x in stmt.body):
+            slot = self.scope.temporary("switch")
+            self.emit(ir.Set(ir.ToLocal(slot, UNCONVERTED, True), value, self.here))
+            value = ir.Local(slot)
+        compares: list[tuple[int, nodes.Case]] = []
+        for item in stmt.body:
+            if isinstance(item, nodes.Case):
+                case = ir.Const(self.fold(item.value))
+                compares.append((self.emit(ir.Branch(ir.Binary("!=", value, case), -1,
+                                                     self.here)), item))
+        no_match = self.emit(ir.Jump(-1, self.here))
+        loop = _Loop(False)
+        self.loops.append(loop)
+        self.scope.push()
+        default = None
+        for item in stmt.body:
+            if isinstance(item, nodes.Case):
+                at = next(pc for pc, case in compares if case is item)
+                self.patch(at)
+            elif isinstance(item, nodes.Default):
+                default = len(self.code)
+            else:
+                self.stmt(item)
+        self.scope.pop()
+        self.loops.pop()
+        end = len(self.code)
+        self.patch(no_match, end if default is None else default)
+        for at in loop.breaks:
+            self.patch(at, end)
+
+    def fold(self, e: nodes.Expr) -> int:
+        """A case label's value (the checker made sure it has one)."""
+        cfg = self.checked.config
+        value = try_fold(e, cfg.int_value, Word(cfg.preset.bits, cfg.ARCH))
+        assert value is not None, "check() refuses a case label that is not a constant"
+        return value
+
+    def innermost_loop(self) -> _Loop:
+        return next(x for x in reversed(self.loops) if x.is_loop)
+
+    def jump(self, stmt: nodes.Stmt) -> None:
+        """return, goto, break, continue and labels."""
+        if isinstance(stmt, nodes.Label):
+            self.labels[stmt.name] = len(self.code)
+        elif isinstance(stmt, nodes.Goto):
+            self.gotos.append((self.emit(ir.Jump(-1, self.here)), stmt.label))
+        elif isinstance(stmt, nodes.Break):
+            self.loops[-1].breaks.append(self.emit(ir.Jump(-1, self.here)))
+        elif isinstance(stmt, nodes.Continue):
+            self.innermost_loop().continues.append(self.emit(ir.Jump(-1, self.here)))
+        elif isinstance(stmt, nodes.Return):
+            self.return_stmt(stmt)
+        else:
+            raise AssertionError(f"lower: unexpected {type(stmt).__name__}")
+
+    def return_stmt(self, stmt: nodes.Return) -> None:
+        if self.func is None:                     # a task or irq: to its closing brace
+            self.returns.append(self.emit(ir.Jump(-1, self.here)))
+            return
+        width, signed = self.ret_conv()
+        if stmt.value is None:
+            self.emit(ir.Ret(None, width, signed, self.here))
+            return
+        value = self.value(stmt.value, self.func.decl.ret_user)
+        self.emit(ir.Ret(value, width, signed, self.here))
 
 
 # the macros that assign their flags argument, and where it is
@@ -451,4 +855,5 @@ SAVES_FLAGS = {"spin_lock_irqsave": 1, "local_irq_save": 0, "local_save_flags": 
 
 def is_builtin_call(e: nodes.Expr) -> bool:
     """A built-in call (not a report kind) as a whole RHS becomes a Call instruction."""
-    return isinstance(e, nodes.Call) and e.func in names.BUILTINS
+    return isinstance(e, nodes.Call) and e.func in names.BUILTINS and e.func not in (
+        "READ_ONCE", "WRITE_ONCE")

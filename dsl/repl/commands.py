@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from kmap_scenarios.dsl.repl.source import Kind
+from kmap_scenarios.dsl.syntax.names import TYPE_WORDS
 
 # name -> (arguments, summary); the order is the order of `help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -77,6 +78,7 @@ Anything else is kmap source (docs/language.md):
   percpu int / spinlock_t / task / irq  likewise
   global int g = 0;                     a global int (`int x = 1;` alone is a
                                         local of {task})
+  static int f(int x) {{ return x; }}     a function added to the scenario
   expect never BUG;                     an expectation added to the scenario
 A line that starts with `:` is always a command (`:step` when a local is
 named `step`). An input error points at what you typed; nothing changes."""
@@ -88,6 +90,9 @@ REFUSED = {"scenario": "the scenario's name", "config": "the configuration",
            "schedule": "the file's schedule"}
 
 _SOURCE_PUNCT = re.compile(r"[;{}()=\[\]]")
+# `[static] TYPE NAME(PARAMS) {`: a function definition
+_FUNCTION = re.compile(r"^[A-Za-z_][\w\s]*?[\s*]+[A-Za-z_]\w*\s*\([^;{}]*\)\s*\{")
+_SPECIFIERS = ("static", "inline", "__always_inline", "noinline")
 _WORDS = re.compile(r"^[A-Za-z_]\w*(\s+[\w@:,./-]+)*$")  # words, no operators
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
@@ -140,6 +145,8 @@ def classify(line: str) -> Parsed:
         item = rest if first == "global" else text
         done = _with_semicolon(item)
         return Item(TOP_LEVEL[first], done, done != item.strip())
+    if (first in _SPECIFIERS or first in TYPE_WORDS) and _FUNCTION.match(text):
+        return Item(Kind.DECLARATION, text)
     done = _with_semicolon(text)
     return Item(Kind.STATEMENT, done, done != text.strip())
 

@@ -114,8 +114,9 @@ def sentinel_pc(program: Program, repl: int, line: int) -> int:
     """The index of the instruction on the sentinel's line: the task's
     last statement, before its End (found without a walk of the code, a
     long one after many statements)."""
-    code = program.contexts[repl].code
-    pc = len(code) - 2
+    info = program.contexts[repl]
+    code = info.code
+    pc = info.body_len - 2
     if pc < 0 or code[pc].loc.line != line:
         raise AssertionError("the repl task has no sentinel")
     return pc
@@ -305,6 +306,20 @@ def line_of(frame: Frame, ci: int, state: State | None = None) -> int:
     code = frame.program.contexts[ci].code
     pc = s.ctxs[ci].pc
     return code[pc].loc.line if 0 <= pc < len(code) else 0
+
+
+def in_function(frame: Frame, ci: int, state: State | None = None) -> str:
+    """'in f() (called from line 30): ' when a context's next step is in a
+    function of the scenario: where, and from where it was called."""
+    s = frame.state if state is None else state
+    info = frame.program.contexts[ci]
+    ctx = s.ctxs[ci]
+    f = info.function_at(ctx.pc)
+    if f < 0:
+        return ""
+    lines = ", ".join(str(info.code[pc].loc.line) for pc, _ in reversed(ctx.frames))
+    word = "line" if len(ctx.frames) == 1 else "lines"
+    return f"in {frame.program.functions[f].name}() (called from {word} {lines}): "
 
 
 def source_line(frame: Frame, line: int) -> str:

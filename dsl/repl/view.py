@@ -10,7 +10,8 @@ interrupts, and RAM against the newest data still in a dirty cache line.
 from __future__ import annotations
 
 from kmap_scenarios.dsl.formats import run_text as report
-from kmap_scenarios.dsl.repl.execute import Frame, blocked_on, line_of, source_line, user_actions, waiting
+from kmap_scenarios.dsl.repl.execute import (Frame, blocked_on, in_function, line_of, source_line,
+                                             user_actions, waiting)
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.memory import page_address
 from kmap_scenarios.runtime.kernel.program import PageKind
@@ -86,7 +87,7 @@ def next_text(frame: Frame, ci: int) -> str:
     if ctx.status in (Status.DONE, Status.DEAD) or (ci == frame.repl and waiting(frame)):
         return ""
     line = line_of(frame, ci)
-    text = f"line {line}  {source_line(frame, line)}"
+    text = f"line {line}  {in_function(frame, ci)}{source_line(frame, line)}"
     if ctx.status == Status.READY and not any(a[0] == ci for a in user_actions(frame)):
         text += f"  (blocked: {blocked_on(frame, ci)})"
     return text
@@ -165,7 +166,7 @@ def enabled_view(frame: Frame, default: Action | None) -> list[str]:
         line = line_of(frame, a[0])
         mark = "  <- default" if a == default else ""
         out.append(f"  {action_text(frame, a):<{width}}  line {line:<4d} "
-                   f"{source_line(frame, line)}{mark}")
+                   f"{in_function(frame, a[0])}{source_line(frame, line)}{mark}")
     if waiting(frame):
         out.append(f"  ({frame.source.task} waits for input: type a statement)")
     if not acts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar, Union
 
 from lark import Token, Tree
@@ -19,7 +20,7 @@ from kmap_scenarios.dsl.syntax import nodes
 from kmap_scenarios.dsl.syntax.nodes import Span
 
 Item = Union[nodes.Scenario, nodes.Config, nodes.PageDecl, nodes.IntDecl, nodes.LockDecl,
-             nodes.TaskDecl, nodes.Schedule, nodes.Expect]
+             nodes.TaskDecl, nodes.FuncDef, nodes.Schedule, nodes.Expect]
 
 # What a builder method receives: built children (nodes, tokens, strings,
 # lists) and returns. Kept loose on purpose: the grammar fixes the shapes.
@@ -181,6 +182,35 @@ class Builder:
                               token_span(name), token_span(cpu_tok) if cpu_tok else None,
                               is_softirq)
 
+    def func_def(self, c: Children, t: Tree[Token]) -> nodes.FuncDef:
+        ret = _cast(CType, c[1])
+        return self._func(c, t, ret.name, ret.user)
+
+    def func_def_int(self, c: Children, t: Tree[Token]) -> nodes.FuncDef:
+        return self._func(c, t, "int", False)
+
+    def _func(self, c: Children, t: Tree[Token], ret: str, user: bool) -> nodes.FuncDef:
+        name, params, body = _tok(c[-3]), c[-2], _cast(nodes.Block, c[-1])
+        assert params is None or isinstance(params, tuple)
+        return nodes.FuncDef(str(name), ret, params, body, c[0] is True, tree_span(t),
+                             token_span(name), user)
+
+    def static(self, c: Children, t: Tree[Token]) -> bool:
+        return any(str(x) == "static" for x in c)
+
+    def rtype(self, c: Children, t: Tree[Token]) -> CType:
+        return _ctype(c)
+
+    def void_params(self, c: Children, t: Tree[Token]) -> tuple[nodes.Param, ...]:
+        return ()
+
+    def params(self, c: Children, t: Tree[Token]) -> tuple[nodes.Param, ...]:
+        return tuple(_cast(nodes.Param, x) for x in c)
+
+    def param(self, c: Children, t: Tree[Token]) -> nodes.Param:
+        ty, name = _cast(CType, c[0]), _tok(c[1])
+        return nodes.Param(ty.name, str(name), tree_span(t), token_span(name), ty.const, ty.user)
+
     def schedule(self, c: Children, t: Tree[Token]) -> nodes.Schedule:
         return nodes.Schedule(tuple(_cast(nodes.ScheduleItem, x) for x in c), tree_span(t))
 
@@ -205,16 +235,25 @@ class Builder:
         # for a lone `;`), so later stages only ever see blocks.
         return nodes.Block(tuple(_stmt(x) for x in c), tree_span(t))
 
-    def ctype(self, c: Children, t: Tree[Token]) -> str:
-        # Canonical spelling of nodes.TYPES: words joined by one space, then
-        # " *" for a pointer.
-        words = [str(x) for x in c if str(x) != "*"]
-        return " ".join(words) + (" *" if len(words) < len(c) else "")
+    def ctype(self, c: Children, t: Tree[Token]) -> CType:
+        return _ctype(c)
 
-    def var_decl(self, c: Children, t: Tree[Token]) -> nodes.VarDecl:
-        name = _tok(c[1])
-        init = _expr(c[2]) if c[2] is not None else None
-        return nodes.VarDecl(str(c[0]), str(name), init, tree_span(t), token_span(name))
+    def cast_type(self, c: Children, t: Tree[Token]) -> CType:
+        return _cast(CType, c[0]) if isinstance(c[0], CType) else CType("void", False, False)
+
+    def var_decl(self, c: Children, t: Tree[Token]) -> nodes.VarDecl | nodes.DeclList:
+        ty = _cast(CType, c[0])
+        parts = [_cast(tuple, x) for x in c[1:]]
+        if len(parts) == 1:
+            name, init, _ = parts[0]
+            return nodes.VarDecl(ty.name, str(name), init, tree_span(t), token_span(name),
+                                 ty.const, ty.user)
+        return nodes.DeclList(tuple(nodes.VarDecl(ty.name, str(name), init, span,
+                                                  token_span(name), ty.const, ty.user)
+                                    for name, init, span in parts), tree_span(t))
+
+    def declarator(self, c: Children, t: Tree[Token]) -> tuple[Token, nodes.Expr | None, Span]:
+        return _tok(c[0]), _expr(c[1]) if c[1] is not None else None, tree_span(t)
 
     def assign(self, c: Children, t: Tree[Token]) -> nodes.Assign:
         return nodes.Assign(_expr(c[0]), str(c[1]), _expr(c[2]), tree_span(t))
@@ -233,9 +272,38 @@ class Builder:
     def while_stmt(self, c: Children, t: Tree[Token]) -> nodes.While:
         return nodes.While(_expr(c[0]), _cast(nodes.Block, c[1]), tree_span(t))
 
+    def do_stmt(self, c: Children, t: Tree[Token]) -> nodes.DoWhile:
+        return nodes.DoWhile(_cast(nodes.Block, c[0]), _expr(c[1]), tree_span(t))
+
+    def switch_stmt(self, c: Children, t: Tree[Token]) -> nodes.Switch:
+        return nodes.Switch(_expr(c[0]), tuple(_stmt(x) for x in c[1:]), tree_span(t))
+
+    def case_label(self, c: Children, t: Tree[Token]) -> nodes.Case:
+        return nodes.Case(_expr(c[0]), tree_span(t))
+
+    def default_label(self, c: Children, t: Tree[Token]) -> nodes.Default:
+        return nodes.Default(tree_span(t))
+
+    def return_stmt(self, c: Children, t: Tree[Token]) -> nodes.Return:
+        return nodes.Return(_expr(c[0]) if c[0] is not None else None, tree_span(t))
+
+    def goto_stmt(self, c: Children, t: Tree[Token]) -> nodes.Goto:
+        label = _tok(c[0])
+        return nodes.Goto(str(label), tree_span(t), token_span(label))
+
+    def break_stmt(self, c: Children, t: Tree[Token]) -> nodes.Break:
+        return nodes.Break(tree_span(t))
+
+    def continue_stmt(self, c: Children, t: Tree[Token]) -> nodes.Continue:
+        return nodes.Continue(tree_span(t))
+
+    def label_stmt(self, c: Children, t: Tree[Token]) -> nodes.Label:
+        return nodes.Label(str(_tok(c[0])), tree_span(t))
+
     def for_stmt(self, c: Children, t: Tree[Token]) -> nodes.For:
         init, cond, update = c[0], c[1], c[2]
-        assert init is None or isinstance(init, (nodes.VarDecl, nodes.Assign, nodes.IncDec))
+        assert init is None or isinstance(init, (nodes.VarDecl, nodes.DeclList, nodes.Assign,
+                                                 nodes.IncDec))
         assert update is None or isinstance(update, (nodes.Assign, nodes.IncDec))
         return nodes.For(init, _expr(cond) if cond is not None else None, update,
                          _cast(nodes.Block, c[3]), tree_span(t))
@@ -247,6 +315,19 @@ class Builder:
 
     def unary(self, c: Children, t: Tree[Token]) -> nodes.Unary:
         return nodes.Unary(str(c[0]), _expr(c[1]), tree_span(t))
+
+    def ternary(self, c: Children, t: Tree[Token]) -> nodes.Ternary:
+        return nodes.Ternary(_expr(c[0]), _expr(c[1]), _expr(c[2]), tree_span(t))
+
+    def cast(self, c: Children, t: Tree[Token]) -> nodes.Cast:
+        ty = _cast(CType, c[0])
+        return nodes.Cast(ty.name, _expr(c[1]), tree_span(t), ty.user)
+
+    def sizeof_type(self, c: Children, t: Tree[Token]) -> nodes.SizeofType:
+        return nodes.SizeofType(_cast(CType, c[0]).name, tree_span(t))
+
+    def sizeof_expr(self, c: Children, t: Tree[Token]) -> nodes.SizeofExpr:
+        return nodes.SizeofExpr(_expr(c[0]), tree_span(t))
 
     def deref(self, c: Children, t: Tree[Token]) -> nodes.Deref:
         return nodes.Deref(_expr(c[0]), tree_span(t))
@@ -274,6 +355,16 @@ class Builder:
         func = _tok(c[0])
         return nodes.Call(str(func), tuple(_expr(x) for x in c[1:]), tree_span(t), token_span(func))
 
+    def typed_call(self, c: Children, t: Tree[Token]) -> nodes.Cast:
+        # `min_t(size_t, a, b)`: the kernel's macro compares a and b cast to
+        # the type and yields that type; so the call of F on the cast
+        # arguments, cast (the checker knows which F take a type)
+        func, ty = _tok(c[0]), _cast(CType, c[1])
+        span = tree_span(t)
+        args = tuple(nodes.Cast(ty.name, _expr(x), _expr(x).span, ty.user) for x in c[2:])
+        call = nodes.Call(str(func), args, span, token_span(func))
+        return nodes.Cast(ty.name, call, span, ty.user)
+
     def paren(self, c: Children, t: Tree[Token]) -> nodes.Expr:
         # Parentheses only group: the AST keeps the inner expression (the
         # parent's span already covers the parentheses).
@@ -281,11 +372,44 @@ class Builder:
 
 
 _ITEM_TYPES = (nodes.Scenario, nodes.Config, nodes.PageDecl, nodes.IntDecl, nodes.LockDecl,
-               nodes.TaskDecl, nodes.Schedule, nodes.Expect)
+               nodes.TaskDecl, nodes.FuncDef, nodes.Schedule, nodes.Expect)
 _EXPR_TYPES = (nodes.IntLit, nodes.StrLit, nodes.Name, nodes.Index, nodes.Member, nodes.Call,
-               nodes.AddrOf, nodes.Deref, nodes.Unary, nodes.Binary)
-_STMT_TYPES = (nodes.VarDecl, nodes.Assign, nodes.IncDec, nodes.ExprStmt, nodes.Block,
-               nodes.If, nodes.While, nodes.For)
+               nodes.AddrOf, nodes.Deref, nodes.Unary, nodes.Binary, nodes.Ternary, nodes.Cast,
+               nodes.SizeofType, nodes.SizeofExpr)
+_STMT_TYPES = (nodes.VarDecl, nodes.DeclList, nodes.Assign, nodes.IncDec, nodes.ExprStmt, nodes.Block,
+               nodes.If, nodes.While, nodes.For, nodes.DoWhile, nodes.Switch, nodes.Case,
+               nodes.Default, nodes.Return, nodes.Goto, nodes.Break, nodes.Continue,
+               nodes.Label)
+
+
+@dataclass(frozen=True)
+class CType:
+    """A type as written: its canonical TYPES name (or "void") and qualifiers."""
+
+    name: str
+    const: bool
+    user: bool
+
+
+# Spellings that name the same type as a canonical TYPES entry.
+_TYPE_ALIASES = {"unsigned": "unsigned int", "long int": "long", "unsigned long int": "unsigned long",
+                 "short int": "short", "unsigned short int": "unsigned short"}
+
+
+def _ctype(c: Children) -> CType:
+    """The canonical type of a ctype/rtype's tokens (placeholders are None)."""
+    words = [str(x) for x in c if x is not None]
+    # `const char *p` points to const chars: p itself is read-only only
+    # when `const` follows the `*` (`char *const p`)
+    star = words.index("*") if "*" in words else -1
+    const = "const" in words[star + 1:]
+    user = "__user" in words
+    base = [w for w in words if w not in ("const", "__user", "*")]
+    name = " ".join(base)
+    name = _TYPE_ALIASES.get(name, name)
+    if "*" in words:
+        name += " *"
+    return CType(name, const, user)
 
 
 def _tok(x: Built) -> Token:
@@ -334,7 +458,8 @@ def make_file(path: str, items: Sequence[Item]) -> nodes.File:
     scenarios = [x for x in items if isinstance(x, nodes.Scenario)]
     configs = [x for x in items if isinstance(x, nodes.Config)]
     decls = tuple(x for x in items
-                  if isinstance(x, (nodes.PageDecl, nodes.IntDecl, nodes.LockDecl, nodes.TaskDecl)))
+                  if isinstance(x, (nodes.PageDecl, nodes.IntDecl, nodes.LockDecl, nodes.TaskDecl,
+                                    nodes.FuncDef)))
     return nodes.File(
         path=path,
         scenario=scenarios[0] if scenarios else None,

@@ -23,9 +23,14 @@ from kmap_scenarios.dsl.syntax.names import TYPE_WORDS
 from kmap_scenarios.dsl.syntax.nodes import TYPES, Span
 from kmap_scenarios.dsl.syntax.source import Diagnostic, did_you_mean
 
-# Words that start a top-level item (the `int` of `int G = 0;` included).
-TOPLEVEL_WORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "struct",
-                  "DEFINE_MUTEX", "task", "irq", "softirq", "schedule", "expect")
+# Words that start a top-level item (the `int` of `int G = 0;` included, and
+# the words a function definition starts with).
+ITEM_KEYWORDS = ("scenario", "config", "page", "int", "percpu", "spinlock_t", "struct",
+                 "DEFINE_MUTEX", "task", "irq", "softirq", "schedule", "expect")
+TOPLEVEL_WORDS = ITEM_KEYWORDS + ("static", "inline", "__always_inline", "noinline") + tuple(
+    w for w in TYPE_WORDS if w not in ITEM_KEYWORDS)
+# The words a function definition starts with, but not a global's `int`.
+_NOT_INT_STARTS = frozenset(TOPLEVEL_WORDS[len(ITEM_KEYWORDS):]) | {"struct"}
 
 # Named regexp terminals of grammar/kmap.lark, as prose.
 _TERMINAL_PROSE = {
@@ -39,10 +44,11 @@ _TERMINAL_PROSE = {
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
-_EXPR_START = frozenset({"NAME", "NUMBER", "STRING", "(", "-", "!", "~", "*", "&"})
-_STMT_WORDS = frozenset({"if", "while", "for", "{"} | set(TYPE_WORDS))
+_EXPR_START = frozenset({"NAME", "NUMBER", "STRING", "(", "-", "!", "~", "*", "&", "sizeof"})
+_STMT_WORDS = frozenset({"if", "while", "for", "do", "switch", "return", "goto", "break",
+                        "continue", "{"} | set(TYPE_WORDS))
 _OPERATORS = frozenset({"||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<", ">>",
-                        "+", "-", "*", "/", "%", "[", "(", ".", "++", "--",
+                        "+", "-", "*", "/", "%", "[", "(", ".", "++", "--", "?",
                         "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="})
 ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="})
 
@@ -266,19 +272,24 @@ def _statement_at_top_level(ctx: ErrorContext) -> tuple[str, str, Span] | None:
             return f"unknown top-level item `{word}`", hint, token_span(ctx.token)
     elif ctx.kind not in _STMT_WORDS or ctx.kind in TYPE_WORDS:
         return None
-    return (f"`{word}` at top level: statements and calls belong inside a task or irq body",
+    return (f"`{word}` at top level: statements and calls belong inside a task, irq or "
+            "function body",
             "put it in `task NAME on cpu0 { ... }`; at top level come `scenario`, `config`, "
-            "`page`, `int`, `percpu`, `spinlock_t`, `task`, `irq`, `schedule` and `expect`",
-            token_span(ctx.token))
+            "`page`, `int`, `percpu`, `spinlock_t`, functions, `task`, `irq`, `schedule` and "
+            "`expect`", token_span(ctx.token))
 
 
 def _type_at_top_level(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`u8 G = 1;` or `void *p = kmap(P);` where a top-level item should start."""
-    if ctx.open or "task" not in ctx.accepts or ctx.kind not in TYPE_WORDS:
+    """`u8 G = 1;`, `void *p = kmap(P);` or `static int g;` at top level: a
+    type and a name that turn out not to start a function (no `(`)."""
+    if ctx.open or ctx.kind not in ("=", ";", "[") or "(" not in ctx.accepts:
         return None
-    return (f"`{ctx.token}` at top level: globals are `int` or `percpu int`",
+    first = ctx.item[0] if ctx.item else None
+    if first is None or str(first) not in _NOT_INT_STARTS:
+        return None
+    return (f"`{first}` at top level: globals are `int` or `percpu int`",
             "write `int NAME = EXPR;` here, or declare the variable inside a task body",
-            token_span(ctx.token))
+            token_span(first))
 
 
 def _assign_in_condition(ctx: ErrorContext) -> tuple[str, str, Span] | None:
@@ -366,57 +377,19 @@ def _else_without_if(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 
 def _unsupported_statement(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`return x;`, `bool b;`, `static int x;`: a name followed by a name."""
+    """`foo_t x;`, `struct inode *i;`: a name followed by a name."""
     prev = ctx.prev
     if prev is None or prev is not ctx.stmt_first or prev.type != "NAME" or ctx.in_config:
         return None
-    if not (ctx.kind in ("NAME", "NUMBER", "(") or ctx.kind in TYPE_WORDS):
-        return None
     word = str(prev)
-    if word in ("return", "goto"):
-        return (f"`{word}` is not supported: a task body runs to its closing `}}`",
-                "use if/else to skip the rest of the body", token_span(prev))
-    if ctx.kind == "(" or ctx.kind == "NUMBER":
+    if word == "case":
+        return ("`case` outside a switch", "case labels go directly in a switch body: "
+                "switch (x) { case 1: ... }", token_span(prev))
+    if not (ctx.kind in ("NAME",) or ctx.kind in TYPE_WORDS):
         return None
     hint = did_you_mean(word, [t.rstrip(" *") for t in TYPES]) or (
         "declaration types are " + ", ".join(f"`{t}`" for t in TYPES))
     return f"unknown type `{word}`", hint, token_span(prev)
-
-
-# C block statements the language does not have, by their first word.
-_C_BLOCKS = {
-    "do": ("`do ... while` is not supported",
-           "write it as `while (cond) { ... }`, with the body once before it if it must run once"),
-    "switch": ("`switch` is not supported", "use if / else if"),
-}
-
-
-def _c_block_statement(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`do { ... } while (x);`, `switch (x) { ... }`: refused at their `{`."""
-    first = ctx.stmt_first
-    if ctx.kind != "{" or first is None or first.type != "NAME" or str(first) not in _C_BLOCKS:
-        return None
-    message, hint = _C_BLOCKS[str(first)]
-    return message, hint, token_span(first)
-
-
-def _cast(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`(void *)p`, `(int)x`, `(unsigned long)x`: refused after the type."""
-    h = ctx.history
-    words = [str(t) for t in h[-3:]]
-    three = len(words) == 3 and words[0] == "(" and words[1] in TYPE_WORDS
-    if three and ctx.kind == ")" and words[2] == "*":
-        opener = h[-3]
-    elif three and ctx.kind in ("NAME", "NUMBER", "(") and words[2] == ")":
-        opener = h[-3]
-    elif ctx.kind in TYPE_WORDS and len(words) >= 2 and words[-2] == "(" \
-            and words[-1] in TYPE_WORDS:
-        opener = h[-2]
-    else:
-        return None
-    return ("casts are not supported",
-            "values have no types here (a pointer is an integer): drop the cast",
-            token_span(opener))
 
 
 def _spinlock_initialiser(ctx: ErrorContext) -> tuple[str, str, Span] | None:
@@ -428,9 +401,10 @@ def _spinlock_initialiser(ctx: ErrorContext) -> tuple[str, str, Span] | None:
 
 
 def _unsupported_pointer_type(ctx: ErrorContext) -> tuple[str, str, Span] | None:
-    """`int *p`: only the pointer types of nodes.TYPES exist."""
+    """`int *p`, `(long *)x`: only the pointer types of nodes.TYPES exist."""
     prev = ctx.prev
-    if ctx.kind != "*" or prev is None or str(prev) not in TYPE_WORDS or "NAME" not in ctx.accepts:
+    if ctx.kind != "*" or prev is None or str(prev) not in TYPE_WORDS \
+            or not {"NAME", ")"} & ctx.accepts:
         return None
     pointers = ", ".join(f"`{t}`" for t in TYPES if t.endswith("*"))
     return (f"`{prev} *` is not a supported declaration type", f"pointer types are {pointers}",
@@ -493,6 +467,7 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     KnownError("non-int global", _type_at_top_level, (
         "void *p = kmap(P);\n",
         "u8 G = 1;\n",
+        "static int g;\n",
     )),
     KnownError(MISSING_SEMICOLON, _missing_semicolon, (
         "task t on cpu0 {\n    void *p = kmap(P)\n    kunmap(P);\n}\n",
@@ -506,15 +481,6 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     )),
     KnownError("spinlock initialiser", _spinlock_initialiser, (
         "spinlock_t L = 0;\ntask t { }\n",
-    )),
-    KnownError("C block statement", _c_block_statement, (
-        "task t { do { x = 1; } while (x); }\n",
-        "task t { switch (g) { } }\n",
-    )),
-    KnownError("cast", _cast, (
-        "task t { void *p = (void *)kmap(P); }\n",
-        "task t { int x = (int)g; }\n",
-        "task t { int x = (unsigned long)g; }\n",
     )),
     KnownError("assignment in an expression", _assign_in_expression, (
         "task t { x = y = 1; }\n",
@@ -541,11 +507,13 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
         "task t { foo(); else { } }\n",
     )),
     KnownError("unsupported statement", _unsupported_statement, (
-        "task t { return 0; }\n",
-        "task t { bool b = 1; }\n",
+        "task t { foo_t x = 1; }\n",
+        "task t { inode i; }\n",
+        "task t { case 1: x = 2; }\n",
     )),
     KnownError("unsupported pointer type", _unsupported_pointer_type, (
         "task t { int *p = kmap(P); }\n",
+        "task t { g = (long *)p; }\n",
     )),
     KnownError("float literal", _float_literal, (
         "task t { x = 1.5; }\n",
@@ -586,7 +554,6 @@ def stray_character(ch: str, span: Span) -> Diagnostic:
     hints = {
         "'": "character literals are not supported: write the byte as an integer, e.g. 0x41",
         "#": "there is no preprocessor: configure the kernel with `config { ... }`",
-        "?": "the `?:` operator is not supported: use if/else",
         "`": "quote strings with `\"`",
     }
     if ch == "`":   # inside the message's own backticks it would read as ```

@@ -15,12 +15,14 @@ from enum import Enum
 KEYWORDS = (
     "scenario", "config", "page", "task", "irq", "softirq", "on", "percpu", "spinlock_t",
     "DEFINE_MUTEX", "schedule", "expect", "always", "sometimes", "never",
-    "if", "else", "while", "for",
+    "if", "else", "while", "for", "do", "switch", "case", "default", "break", "continue",
+    "return", "goto", "static", "inline", "__always_inline", "noinline", "sizeof",
 )
 
-# Words of C declaration types.
-TYPE_WORDS = ("void", "int", "u8", "u16", "u32", "unsigned", "long", "size_t",
-              "struct", "char", "mutex", "folio")
+# Words of C declaration types, and their qualifiers.
+TYPE_WORDS = ("void", "int", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64",
+              "unsigned", "long", "short", "char", "bool", "size_t", "ssize_t", "dma_addr_t",
+              "gfp_t", "pgoff_t", "loff_t", "struct", "mutex", "folio", "const", "__user")
 
 QUANTIFIERS = ("always", "sometimes", "never")
 
@@ -51,6 +53,20 @@ CONSTANTS: dict[str, int] = {
     "true": 1,
     "false": 0,
 }
+# errno values, the kernel's (include/uapi/asm-generic/errno-base.h, 1 to 34
+# in order, and a few of include/uapi/asm-generic/errno.h); kernel functions
+# return them negated: `return -EFAULT;`.
+ERRNO: dict[str, int] = {
+    **{name: value for value, name in enumerate((
+        "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
+        "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST",
+        "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY",
+        "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM",
+        "ERANGE"), start=1)},
+    "EDEADLK": 35, "ENAMETOOLONG": 36, "ENOSYS": 38, "ENODATA": 61, "EOVERFLOW": 75,
+    "EOPNOTSUPP": 95, "ETIMEDOUT": 110,
+}
+CONSTANTS.update(ERRNO)
 GFP_HIGHMEM_BIT = 0x02
 
 # Integer config values usable as names in expressions.
@@ -73,6 +89,7 @@ class Arg(Enum):
     DIR = "dir"          # a DMA direction
     FLAGS = "flags"      # an optional local that receives/gives irq flags
     COND = "cond"        # a boolean condition
+    TARGET = "target"    # something assignable: a local, a global, *p or p[i]
     USER = "user"        # a `__user` pointer: a user-space address, where a
                          # user page's name stands for its user address
     MUTEX = "mutex"      # &NAME of a struct mutex
@@ -105,8 +122,8 @@ def _b(name: str, args: tuple[Arg, ...], returns: bool, where: Where,
     return Builtin(name, args, optional, returns, where, category, summary)
 
 
-V, P, L, C, D, F, K, U = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
-                          Arg.FLAGS, Arg.COND, Arg.USER)
+V, P, L, C, D, F, K, U, T = (Arg.VALUE, Arg.PAGE, Arg.LOCK, Arg.PERCPU, Arg.DIR,
+                             Arg.FLAGS, Arg.COND, Arg.USER, Arg.TARGET)
 M, S, FO = Arg.MUTEX, Arg.SOFTIRQ, Arg.FOLIO
 ANY, STMT, EXP = Where.ANY, Where.STATEMENT, Where.EXPECT
 
@@ -240,6 +257,21 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     _b("BUG_ON", (K,), False, ANY, "check", "kernel BUG if the condition holds"),
     _b("WARN_ON", (K,), True, ANY, "check", "WARNING if the condition holds"),
     _b("WARN_ON_ONCE", (K,), True, ANY, "check", "WARNING the first time the condition holds"),
+    # the compiler's and the CPU's ordering vocabulary (sequential consistency:
+    # docs/model.md)
+    _b("READ_ONCE", (V,), True, ANY, "compiler", "READ_ONCE(x): one load of x"),
+    _b("WRITE_ONCE", (T, V), False, ANY, "compiler", "WRITE_ONCE(x, value): one store to x"),
+    _b("likely", (K,), True, ANY, "compiler", "likely(cond): the condition as 1 or 0"),
+    _b("unlikely", (K,), True, ANY, "compiler", "unlikely(cond): the condition as 1 or 0"),
+    _b("barrier", (), False, ANY, "compiler", "a compiler barrier"),
+    _b("cpu_relax", (), False, ANY, "compiler", "a pause in a spin-wait loop"),
+    _b("smp_mb", (), False, ANY, "compiler", "a full memory barrier"),
+    _b("smp_rmb", (), False, ANY, "compiler", "a read memory barrier"),
+    _b("smp_wmb", (), False, ANY, "compiler", "a write memory barrier"),
+    _b("min", (V, V), True, ANY, "compiler", "min(x, y): the smaller"),
+    _b("max", (V, V), True, ANY, "compiler", "max(x, y): the larger"),
+    _b("min_t", (V, V), True, ANY, "compiler", "min_t(type, x, y): the smaller, as type"),
+    _b("max_t", (V, V), True, ANY, "compiler", "max_t(type, x, y): the larger, as type"),
 )}
 
 # Built-ins that name a model subsystem rather than a call, for completion.

@@ -105,7 +105,44 @@ class Binary:
     span: Span
 
 
-Expr = IntLit | StrLit | Name | Index | Member | Call | AddrOf | Deref | Unary | Binary
+@dataclass(frozen=True, slots=True)
+class Ternary:
+    """``cond ? then : orelse``: only the chosen operand is evaluated."""
+
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    """``(TYPE)operand``: the value converted to TYPE (``void``: discarded)."""
+
+    ctype: str          # a TYPES entry or "void"
+    operand: Expr
+    span: Span
+    user: bool = False  # `(void __user *)x`
+
+
+@dataclass(frozen=True, slots=True)
+class SizeofType:
+    """``sizeof(TYPE)``."""
+
+    ctype: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SizeofExpr:
+    """``sizeof x`` / ``sizeof(x)``: the size of a variable's type (not evaluated)."""
+
+    operand: Expr
+    span: Span
+
+
+Expr = (IntLit | StrLit | Name | Index | Member | Call | AddrOf | Deref | Unary | Binary
+        | Ternary | Cast | SizeofType | SizeofExpr)
 
 
 # ----------------------------------------------------------------- statements
@@ -113,19 +150,37 @@ Expr = IntLit | StrLit | Name | Index | Member | Call | AddrOf | Deref | Unary |
 
 @dataclass(frozen=True, slots=True)
 class VarDecl:
-    """``CTYPE NAME [= init];`` with CTYPE one of TYPES below."""
+    """``[const] CTYPE NAME [= init];`` with CTYPE one of TYPES below; a
+    pointer may be ``__user`` (a user-space address)."""
 
     ctype: str
     name: str
     init: Expr | None
     span: Span
     name_span: Span
+    const: bool = False
+    user: bool = False
 
 
-# Declaration type prefixes, spelled canonically (one space, '*' attached).
-TYPES = ("void *", "int", "u8", "u16", "u32", "unsigned long", "unsigned int",
-         "long", "size_t", "struct page *", "char *", "u8 *", "unsigned long *",
-         "struct folio *")
+@dataclass(frozen=True, slots=True)
+class DeclList:
+    """``CTYPE a = 1, b;``: several declarations in one statement (two or
+    more; one is a plain VarDecl)."""
+
+    decls: tuple[VarDecl, ...]
+    span: Span
+
+
+# Declaration types, spelled canonically (one space, ' *' for a pointer;
+# `unsigned` alone is `unsigned int`, `long int` is `long`, ...). The
+# qualifiers `const` and `__user` are kept apart (VarDecl.const, .user).
+SCALAR_TYPES = ("int", "long", "short", "char", "bool", "u8", "u16", "u32", "u64",
+                "s8", "s16", "s32", "s64", "size_t", "ssize_t", "dma_addr_t", "gfp_t",
+                "pgoff_t", "loff_t", "unsigned int", "unsigned long", "unsigned char",
+                "unsigned short", "long long", "unsigned long long")
+POINTER_TYPES = ("void *", "char *", "u8 *", "unsigned char *", "unsigned long *",
+                 "struct page *", "struct folio *")
+TYPES = SCALAR_TYPES + POINTER_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,14 +232,78 @@ class While:
 
 @dataclass(frozen=True, slots=True)
 class For:
-    init: VarDecl | Assign | IncDec | None
+    init: VarDecl | DeclList | Assign | IncDec | None
     cond: Expr | None
     update: Assign | IncDec | None
     body: Block
     span: Span
 
 
-Stmt = VarDecl | Assign | IncDec | ExprStmt | Block | If | While | For
+@dataclass(frozen=True, slots=True)
+class DoWhile:
+    body: Block
+    cond: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """``case VALUE:`` directly in a switch body."""
+
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """``default:`` directly in a switch body."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """``switch (cond) { ... }``: its body's statements with the case and
+    default labels among them, in source order (C's fallthrough)."""
+
+    cond: Expr
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    value: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    label: str
+    span: Span
+    label_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """``NAME:``: a goto target, before the statement it labels."""
+
+    name: str
+    span: Span
+
+
+Stmt = (VarDecl | DeclList | Assign | IncDec | ExprStmt | Block | If | While | For | DoWhile
+        | Switch | Case | Default | Return | Goto | Break | Continue | Label)
 
 
 # ------------------------------------------------------------------ top level
@@ -270,6 +389,33 @@ class TaskDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class Param:
+    """``[const] CTYPE NAME`` in a function's parameter list."""
+
+    ctype: str
+    name: str
+    span: Span
+    name_span: Span
+    const: bool = False
+    user: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FuncDef:
+    """``[static] TYPE NAME(PARAMS) { ... }``. ``ret`` is a TYPES entry or
+    "void"; ``params`` is None for an empty ``()`` (no prototype)."""
+
+    name: str
+    ret: str
+    params: tuple[Param, ...] | None
+    body: Block
+    static: bool
+    span: Span
+    name_span: Span
+    ret_user: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleItem:
     """``NAME``, ``NAME:N``, ``NAME@cpuC`` or ``NAME@cpuC:N``."""
 
@@ -292,7 +438,7 @@ class Expect:
     span: Span
 
 
-Decl = PageDecl | IntDecl | LockDecl | TaskDecl
+Decl = PageDecl | IntDecl | LockDecl | TaskDecl | FuncDef
 
 
 @dataclass(frozen=True, slots=True)

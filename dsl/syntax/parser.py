@@ -43,10 +43,10 @@ MAX_STMT_DEPTH = 64
 # Expression nodes of the parse tree that nest (paren counts: the AST drops
 # it, but the nesting is still what the user wrote).
 _EXPR_NESTING = frozenset({"binary", "unary", "deref", "addr_of", "index", "call", "member",
-                           "paren"})
+                           "paren", "ternary", "cast", "sizeof_expr"})
 # Statement nodes that nest; an `else if` nests its If in the AST too, which
 # check_depth counts separately.
-_STMT_NESTING = frozenset({"block", "braceless"})
+_STMT_NESTING = frozenset({"block", "braceless", "switch_stmt"})
 
 # Comments and strings the way grammar/kmap.lark lexes them; an unterminated
 # one is what remains when the complete forms do not match.
@@ -260,9 +260,10 @@ def _too_deep(what: str, depth: int, node: Tree[Token]) -> Diagnostic:
 # ------------------------------------------------------------------ order
 
 _PHASES = {nodes.Scenario: 0, nodes.Config: 1, nodes.PageDecl: 2, nodes.IntDecl: 2,
-           nodes.LockDecl: 2, nodes.TaskDecl: 2, nodes.Schedule: 3, nodes.Expect: 3}
-_ORDER = ("an optional scenario, an optional config, then declarations, tasks and irqs in any "
-          "order, then schedule and expect lines in any order")
+           nodes.LockDecl: 2, nodes.TaskDecl: 2, nodes.FuncDef: 2, nodes.Schedule: 3,
+           nodes.Expect: 3}
+_ORDER = ("an optional scenario, an optional config, then declarations, functions, tasks and "
+          "irqs in any order, then schedule and expect lines in any order")
 
 
 def describe_item(item: Item) -> str:
@@ -275,6 +276,8 @@ def describe_item(item: Item) -> str:
         return f"{'percpu int' if item.percpu else 'int'} `{item.name}`"
     if isinstance(item, nodes.LockDecl):
         return f"{'mutex' if item.kind == 'mutex' else 'spinlock'} `{item.name}`"
+    if isinstance(item, nodes.FuncDef):
+        return f"function `{item.name}()`"
     word = {nodes.Scenario: "scenario", nodes.Config: "config", nodes.Schedule: "schedule",
             nodes.Expect: "expect"}[type(item)]
     return f"the `{word}` {'line' if word in ('scenario', 'schedule', 'expect') else 'block'}"
@@ -321,7 +324,8 @@ def _misplaced(item: Item, latest: Item) -> Diagnostic:
     elif isinstance(item, nodes.Config):
         rule = "`config` comes before everything but the `scenario` line"
     else:
-        rule = "declarations, tasks and irqs come before the `schedule` and `expect` lines"
+        rule = ("declarations, functions, tasks and irqs come before the `schedule` and "
+                "`expect` lines")
     return Diagnostic("E106", f"{describe_item(item)} comes after {describe_item(latest)} at line "
                       f"{latest.span.line}: {rule}", _head(item.span), f"the order is {_ORDER}")
 

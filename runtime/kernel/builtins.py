@@ -7,15 +7,16 @@ indices) and returns the call's value (None for void). A multi-step built-in
 context's ``pending`` tuple and returns NOT_DONE until it completes; its
 arguments are only evaluated on its first step (``argv`` is None after).
 Pending tags: 1 spinning on a lock, 2 asleep in kmap_high, 3 a DMA
-maintenance loop, 4 a user page fault being served.
+maintenance loop, 4 a user page fault being served, 7 a kmap_local call
+between its stages (runtime/kernel/kmap_window.py).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from kmap_scenarios.runtime.kernel import (dma, highmem, irqflags, kmap_local, mutex, pkmap,
-                                           preempt, rcu, sched, slab, softirq, spinlock)
+from kmap_scenarios.runtime.kernel import (dma, highmem, irqflags, kmap_local, kmap_window, mutex,
+                                           pkmap, preempt, rcu, sched, slab, softirq, spinlock)
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
 from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP,
                                                   PENDING_SPIN, Handler, Result)
@@ -372,11 +373,23 @@ def _check(kind: str) -> Handler:
             return 0
         if kind == "BUG_ON":
             tx.bug(R.SCENARIO_BUG_ON)
-        site = 1000 + tx.ci * 100000 + tx.pc
+        site = _once_site(tx)
         if kind == "WARN_ON" or tx.first_time(site):
             tx.report(R.SCENARIO_WARN, int(kind == "WARN_ON_ONCE"))
         return 1
     return handler
+
+
+def _once_site(tx: Tx) -> int:
+    """The WARN_ON_ONCE site of the statement at pc: its own in a task or
+    irq body; in a function, the statement's place in the source, shared by
+    every context that calls it, as the kernel's one `__warned` flag per
+    site is."""
+    info = tx.program.contexts[tx.ci] if tx.ci < len(tx.program.contexts) else None
+    if info is None or info.function_at(tx.pc) < 0:
+        return 1000 + tx.ci * 100000 + tx.pc
+    at = info.code[tx.pc].loc
+    return -(1 + at.line * 10000 + at.col)
 
 
 def _void(fn: Callable[[Tx], None]) -> Handler:
@@ -385,6 +398,28 @@ def _void(fn: Callable[[Tx], None]) -> Handler:
         return None
     handler.__doc__ = fn.__doc__
     return handler
+
+
+def _staged(op: int) -> Handler:
+    """kmap_atomic, kmap_local_page(_prot), kunmap_local, kunmap_atomic as
+    a statement: one step per stage where an irq of the CPU may come
+    between them (runtime/kernel/kmap_window.py), else one step."""
+    def handler(tx: Tx, argv: list[int] | None) -> Result:
+        if op in (kmap_window.MAP_LOCAL, kmap_window.MAP_ATOMIC):
+            return kmap_window.map_call(tx, argv, op, page_arg)
+        return kmap_window.unmap_call(tx, argv, op)
+    return handler
+
+
+# Inside an expression a built-in is one step (call_value): these keep
+# their single-step form there.
+IN_EXPRESSION: dict[str, Handler] = {
+    "kmap_atomic": lambda tx, a: kmap_local.kmap_atomic(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kunmap_atomic": lambda tx, a: kmap_local.kunmap_atomic(tx, a[0]),  # type: ignore[index]
+    "kmap_local_page": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kmap_local_page_prot": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kunmap_local": lambda tx, a: kmap_local.kunmap_local(tx, a[0]),  # type: ignore[index]
+}
 
 
 def _preempt_point(tx: Tx) -> None:
@@ -396,12 +431,12 @@ def _preempt_point(tx: Tx) -> None:
 HANDLERS: dict[str, Handler] = {
     "kmap": _kmap,
     "kunmap": _kunmap,
-    "kmap_atomic": lambda tx, a: kmap_local.kmap_atomic(tx, page_arg(tx, a[0])),  # type: ignore[index]
-    "kunmap_atomic": lambda tx, a: kmap_local.kunmap_atomic(tx, a[0]),  # type: ignore[index]
-    "kmap_local_page": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
-    "kmap_local_page_prot": lambda tx, a: kmap_local.kmap_local_page_prot(tx, page_arg(tx, a[0])),  # type: ignore[index]
+    "kmap_atomic": _staged(kmap_window.MAP_ATOMIC),
+    "kunmap_atomic": _staged(kmap_window.UNMAP_ATOMIC),
+    "kmap_local_page": _staged(kmap_window.MAP_LOCAL),
+    "kmap_local_page_prot": _staged(kmap_window.MAP_LOCAL),
     "kmap_local_pfn": _kmap_local_pfn,
-    "kunmap_local": lambda tx, a: kmap_local.kunmap_local(tx, a[0]),  # type: ignore[index]
+    "kunmap_local": _staged(kmap_window.UNMAP_LOCAL),
     "kmap_high_get": _kmap_high_get,
     "kunmap_high": _kunmap_high,
     "kmap_flush_unused": _void(pkmap.kmap_flush_unused),
@@ -461,6 +496,25 @@ HANDLERS: dict[str, Handler] = {
     "BUG_ON": _check("BUG_ON"),
     "WARN_ON": _check("WARN_ON"),
     "WARN_ON_ONCE": _check("WARN_ON_ONCE"),
+    # The ordering vocabulary. The model is sequentially consistent (every
+    # load sees the newest store, docs/model.md), so READ_ONCE is a load,
+    # and the barriers and cpu_relax() do nothing but take their step
+    # (include/asm-generic/rwonce.h, barrier.h; cpu_relax is `rep; nop` on
+    # x86 and a plain barrier() on arm, no scheduling point either).
+    "READ_ONCE": lambda tx, a: a[0],  # type: ignore[index]
+    "likely": lambda tx, a: int(bool(a[0])),  # type: ignore[index]
+    "unlikely": lambda tx, a: int(bool(a[0])),  # type: ignore[index]
+    "barrier": lambda tx, a: None,
+    "cpu_relax": lambda tx, a: None,
+    "smp_mb": lambda tx, a: None,
+    "smp_rmb": lambda tx, a: None,
+    "smp_wmb": lambda tx, a: None,
+    # include/linux/minmax.h; min_t/max_t's type is a cast around the call
+    # and its arguments (dsl/syntax/build.py)
+    "min": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
+    "min_t": lambda tx, a: min(a[0], a[1]),  # type: ignore[index]
+    "max_t": lambda tx, a: max(a[0], a[1]),  # type: ignore[index]
 }
 
 
@@ -489,7 +543,7 @@ def call_value(tx: Tx, name: str, args: tuple[Expr, ...]) -> int:
     """A built-in inside an expression: single-step, its value (0 for void)."""
     if name in MULTI_STEP:
         raise TypeError(f"{name} may block; it cannot be nested in an expression")
-    r = HANDLERS[name](tx, [eval_expr(tx, a) for a in args])
+    r = IN_EXPRESSION.get(name, HANDLERS[name])(tx, [eval_expr(tx, a) for a in args])
     return 0 if r is None or r is NOT_DONE else int(r)  # type: ignore[arg-type]
 
 

@@ -23,7 +23,8 @@ from typing import Union
 PRECEDENCE = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
               "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8,
               "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
-PREFIX = 11    # - ! ~ * & bind tighter than every binary operator
+CONDITIONAL = 0  # ?: binds looser than every binary operator (as loose as the root)
+PREFIX = 11    # - ! ~ * & (and casts) bind tighter than every binary operator
 POSTFIX = 12   # a[i] and f(x) tighter still
 
 
@@ -59,7 +60,17 @@ class Call:
     args: tuple[object, ...]
 
 
-Shape = Union[Leaf, Infix, Prefix, Subscript, Call]
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """``cond ? then : orelse``: looser than every binary operator, and
+    right-associative (`a ? b : c ? d : e`)."""
+
+    cond: object
+    then: object
+    orelse: object
+
+
+Shape = Union[Leaf, Infix, Prefix, Subscript, Call, Conditional]
 View = Callable[[object], Shape]
 
 
@@ -91,6 +102,10 @@ def c_text(root: object, view: View) -> str:
         elif isinstance(shape, Subscript):
             own = POSTFIX
             parts = [(shape.base, POSTFIX), "[", (shape.index, 0), "]"]
+        elif isinstance(shape, Conditional):
+            own = CONDITIONAL
+            parts = [(shape.cond, CONDITIONAL + 1), " ? ", (shape.then, 0), " : ",
+                     (shape.orelse, CONDITIONAL)]
         else:
             own = POSTFIX
             parts = [f"{shape.func}("]

@@ -35,6 +35,18 @@ def word(bits: int, value: int) -> int:
     return v - (1 << bits) if v >= 1 << (bits - 1) else v
 
 
+def convert(value: int, width: int, signed: bool) -> int:
+    """A value converted to a C type of ``width`` bits, as a store or a cast
+    does: truncated, then sign-extended if signed; width 1 is bool (C's
+    _Bool: any non-zero value is 1)."""
+    if width == 1:
+        return int(value != 0)
+    v = value & ((1 << width) - 1)
+    if signed and v >= 1 << (width - 1):
+        v -= 1 << width
+    return v
+
+
 def c_div(a: int, b: int) -> int:
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
@@ -108,6 +120,10 @@ def eval_expr(tx: Tx, e: ir.Expr) -> int:
         return e.index  # type: ignore[union-attr, return-value]
     if t is ir.LockArg:
         return e.index  # type: ignore[union-attr, return-value]
+    if isinstance(e, ir.Cond):
+        return eval_expr(tx, e.then if eval_expr(tx, e.cond) else e.orelse)
+    if isinstance(e, ir.Conv):
+        return convert(eval_expr(tx, e.operand), e.width, e.signed)
     raise TypeError(f"cannot evaluate {t.__name__} in a task")
 
 

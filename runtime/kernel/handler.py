@@ -32,3 +32,4 @@ PENDING_DMA = 3         # (3, ...): a DMA maintenance loop
 PENDING_FAULT = 4       # (4, kaddr, uaddr, len): a user page fault served
 PENDING_MUTEX = 5       # (5, lock): asleep in mutex_lock() / woken to retry
 PENDING_BH = 6          # (6, irqs_were_off): local_bh_enable() waits for do_softirq()
+PENDING_KMAP_LOCAL = 7  # (7, op, stage, arg, vaddr): between the stages of a kmap_local call (kmap_window.py)

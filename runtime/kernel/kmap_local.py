@@ -5,9 +5,11 @@ Modelled version: mainline after v5.11 with the 2021-2022 fixes
 pteval[]), per-CPU fixmap slots growing downwards, KM_INCR 2 and guard slots
 with CONFIG_DEBUG_KMAP_LOCAL, the linear (x86) or non-linear (ARM,
 KMAP_LOCAL_NON_LINEAR_PTE_ARRAY) PTE lookup at unmap, and ARM's
-arch_kmap_local_high_get(). Each function runs inside one step: the kernel
-holds preempt_disable() across them, so no other context on this CPU can
-observe a half-done push or pop.
+arch_kmap_local_high_get(). Each function here runs inside one step: the
+kernel holds preempt_disable() across the push and the pop, so no other
+task on this CPU can observe them half done. A hardirq can (interrupts
+stay on): runtime/kernel/kmap_window.py splits a call into its stages
+where an irq of the CPU may still come.
 """
 
 from __future__ import annotations
@@ -46,12 +48,20 @@ def kmap_local_page_prot(tx: Tx, page: int) -> int:
 
 def kmap_local_pfn_prot(tx: Tx, pfn: int) -> int:
     """__kmap_local_pfn_prot(): migrate_disable, push a slot, set its PTE."""
-    cfg = tx.cfg
-    cur = tx.current()
     if tx.program.pfn_to_page.get(pfn) is None:
         tx.bug(R.BAD_PFN, pfn)
     preempt.migrate_disable(tx)
-    # kmap_local_idx_push(): in_hardirq() is hardirq_count(), 0 in a softirq
+    return push_slot(tx, pfn)
+
+
+def push_slot(tx: Tx, pfn: int) -> int:
+    """__kmap_local_pfn_prot() under its preempt_disable():
+    kmap_local_idx_push(), then the PTE of the new top slot."""
+    cfg = tx.cfg
+    cur = tx.current()
+    # kmap_local_idx_push(): in_hardirq() is the preempt count's hardirq
+    # bits, not "a handler": a softirq (also an is_irq context here) with
+    # interrupts on maps without a warning, as NET_RX's frag copies do.
     if preempt.in_hardirq(tx) and not tx.irqs_disabled():
         tx.warn_once(R.KMAP_LOCAL_HARDIRQ)
     idx = tx.ctxs[cur].kmap_idx + cfg.km_incr
@@ -100,6 +110,15 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
     if fixmap_slot(cfg, addr) is None:
         _unmap_outside_window(tx, addr)
         return
+    pop_slot(tx, vaddr)
+    preempt.migrate_enable(tx)
+
+
+def pop_slot(tx: Tx, vaddr: int) -> None:
+    """kunmap_local_indexed() under its preempt_disable(), for an address
+    in the fixmap window: the order check, the PTE cleared, the pop."""
+    cfg = tx.cfg
+    addr = vaddr & ~(cfg.PAGE_SIZE - 1) & cfg.word_mask
     cur = tx.current()
     ctx = tx.ctxs[cur]
     top = ctx.kmap_idx - 1
@@ -134,7 +153,6 @@ def kunmap_local_indexed(tx: Tx, vaddr: int) -> None:
                  + _cleared_text(tx.cpu, cpu, slot, cleared, top < 0))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
-    preempt.migrate_enable(tx)
 
 
 def _cleared_text(here: int, cpu: int, slot: int, cleared: int, below: bool) -> str:

@@ -20,10 +20,9 @@ When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import builtins, cache, program as ir, sched, softirq
+from kmap_scenarios.runtime.kernel import builtins, cache, frames, program as ir, sched, softirq
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
-from kmap_scenarios.runtime.kernel.evaluate import eval_expr, word
-from kmap_scenarios.runtime.kernel.memory import store_byte
+from kmap_scenarios.runtime.kernel.evaluate import eval_expr
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of
 from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status
@@ -123,12 +122,16 @@ def _actions(program: Program, state: State, i: int, switchable: list[bool | Non
 
 
 def step(program: Program, state: State, action: Action,
-         trace: bool = False, reads: list[Loc] | None = None) -> tuple[State, tuple[str, ...]]:
+         trace: bool = False, reads: list[Loc] | None = None,
+         ran: list[int] | None = None) -> tuple[State, tuple[str, ...]]:
     """Execute one step; never mutates ``state``; returns the new state and,
     when tracing, what the modelled kernel did. With ``reads``, the parts of
-    the state the step touched are noted there (runtime/search/memo.py)."""
+    the state the step touched are noted there (runtime/search/memo.py);
+    with ``ran``, the pc of every instruction it executed
+    (runtime/search/vacuity.py: a step may run a call's first statement)."""
     ci, cpu = action
     tx = Tx(program, state, ci, cpu, trace, reads)
+    tx.ran = ran
     info = program.contexts[ci]
     ctx = state.ctxs[ci]
     try:
@@ -141,7 +144,7 @@ def step(program: Program, state: State, action: Action,
             sched.switch_to(tx, ci, cpu)
         if tx.me.resched:
             tx.set_me(resched=False)
-        _execute(tx, info.code)
+        _execute(tx, info.code, info.free_at)
     except Killed:
         _kill(tx)
     return tx.commit(), tuple(tx.events or ())
@@ -167,56 +170,59 @@ def switch_step(program: Program, state: State, action: Action,
     return tx.commit()
 
 
-def _execute(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
+def _execute(tx: Tx, code: tuple[ir.Instr, ...], free: tuple[bool, ...]) -> None:
+    """Execute the instruction at pc, then go on in the same step through
+    what is free (program.py): a call's entry, a return without a value,
+    and instructions fused to the one before."""
     ins = code[tx.pc]
-    if isinstance(ins, ir.Set):
-        _store(tx, ins.dest, eval_expr(tx, ins.value))
-        _advance(tx, code, tx.pc + 1)
-    elif isinstance(ins, ir.Call):
-        r = builtins.call(tx, ins.name, ins.args)
-        if r is builtins.NOT_DONE:
+    while True:
+        if tx.ran is not None:
+            tx.ran.append(tx.pc)
+        t = type(ins)
+        if t is ir.Set:
+            frames.store(tx, ins.dest, eval_expr(tx, ins.value))  # type: ignore[union-attr, arg-type]
+            nxt = tx.pc + 1
+        elif t is ir.Call:
+            r = builtins.call(tx, ins.name, ins.args)  # type: ignore[union-attr]
+            if r is builtins.NOT_DONE:
+                return
+            if ins.dest is not None:  # type: ignore[union-attr]
+                frames.store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[union-attr, arg-type]
+            nxt = tx.pc + 1
+        elif t is ir.Branch:
+            taken = bool(eval_expr(tx, ins.cond))  # type: ignore[union-attr]
+            nxt = tx.pc + 1 if taken else ins.target  # type: ignore[union-attr]
+        elif t is ir.Check:
+            builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])  # type: ignore[union-attr]
+            nxt = tx.pc + 1
+        elif t is ir.Jump:
+            nxt = ins.target  # type: ignore[union-attr]
+        elif t is ir.CallFn:
+            nxt = frames.call(tx, ins)  # type: ignore[arg-type]
+        elif t is ir.Ret:
+            nxt = frames.ret(tx, ins, code)  # type: ignore[arg-type]
+        else:
+            _finish(tx)
             return
-        if ins.dest is not None:
-            _store(tx, ins.dest, 0 if r is None else int(r))  # type: ignore[arg-type]
-        _advance(tx, code, tx.pc + 1)
-    elif isinstance(ins, ir.Branch):
-        taken = bool(eval_expr(tx, ins.cond))
-        _advance(tx, code, tx.pc + 1 if taken else ins.target)
-    elif isinstance(ins, ir.Check):
-        builtins.HANDLERS[ins.kind](tx, [eval_expr(tx, ins.cond)])
-        _advance(tx, code, tx.pc + 1)
-    elif isinstance(ins, ir.Jump):
-        _advance(tx, code, ins.target)
-    else:
-        _finish(tx)
+        if not _advance(tx, code, nxt):
+            return
+        if not (t is ir.CallFn or free[tx.pc]) or tx.me.status != Status.READY:
+            return
+        if t is ir.CallFn:
+            frames.entered(tx, code)
+        ins = code[tx.pc]
 
 
-def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> None:
-    """Move to pc, take jumps for free, and finish on reaching End."""
+def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> bool:
+    """Move to pc, take jumps for free, and finish on reaching End; False
+    when the context finished there."""
     pc = ir.follow_jumps(code, pc)
     tx.set_me(pc=pc)
+    tx.pc = pc
     if isinstance(code[pc], ir.End) and tx.me.status == Status.READY:
-        tx.pc = pc
         _finish(tx)
-
-
-def _narrow(value: int, dest: ir.ToLocal) -> int:
-    v = value & ((1 << dest.width) - 1)
-    if dest.signed and v >= 1 << (dest.width - 1):
-        v -= 1 << dest.width
-    return v
-
-
-def _store(tx: Tx, dest: ir.Dest, value: int) -> None:
-    t = type(dest)
-    if t is ir.ToLocal:
-        locs = tx.me.locals
-        s = dest.slot  # type: ignore[union-attr]
-        tx.set_me(locals=locs[:s] + (_narrow(value, dest),) + locs[s + 1:])  # type: ignore[arg-type]
-    elif t is ir.ToGlobal:
-        tx.globals[dest.index] = word(tx.cfg.preset.bits, value)  # type: ignore[union-attr]
-    else:
-        store_byte(tx, eval_expr(tx, dest.addr), value)  # type: ignore[union-attr]
+        return False
+    return True
 
 
 def _finish(tx: Tx) -> None:

@@ -8,6 +8,21 @@ its program counter an index into it.
 Expression IR is a small tree of frozen dataclasses evaluated by
 runtime/kernel/evaluate.py. Names are resolved: locals are slots, globals,
 pages, locks and percpu variables are indices.
+
+Functions of the scenario are linked into the code of each context that
+calls them (directly or through another function): after the body's End,
+each function's instructions once, so that a pc still names one
+instruction of one context, and a call is a jump with a frame
+(``CallFn``, ``Ret``; the frames live in the context's state).
+
+A step executes one instruction and then goes on, in the same step,
+through what is free: jumps, a call's entry (``CallFn``: a call is not a
+scheduling point), a return without a value (the closing brace of a void
+function), and the instructions marked ``fused``: the rest of a statement
+whose built-in or function call the lowering moved ahead of it
+(``if (copy_from_user(...))`` is the call into a hidden local, then the
+branch on it, fused, so that the statement takes the steps the call
+takes and no more).
 """
 
 from __future__ import annotations
@@ -110,6 +125,24 @@ class CallExpr:
 
 
 @dataclass(frozen=True, slots=True)
+class Cond:
+    """``cond ? then : orelse``; only the chosen operand is evaluated."""
+
+    cond: Expr
+    then: Expr
+    orelse: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    """A cast: the operand converted to a C type of ``width`` bits (1: bool)."""
+
+    operand: Expr
+    width: int
+    signed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ReportTest:
     """A report kind used as a boolean in an expectation, e.g. BUG("...")."""
 
@@ -119,7 +152,7 @@ class ReportTest:
 
 Expr = (Const | Local | Global | PageRef | PageElem | LoadByte | PageMem
         | TaskLocal | PercpuVar | LockArg | Unary | Binary | CallExpr
-        | ReportTest)
+        | ReportTest | Cond | Conv)
 
 # ------------------------------------------------------------- destinations
 
@@ -127,7 +160,7 @@ Expr = (Const | Local | Global | PageRef | PageElem | LoadByte | PageMem
 @dataclass(frozen=True, slots=True)
 class ToLocal:
     slot: int
-    width: int  # bits kept: 8, 16, 32 or 64; signed if `signed`
+    width: int  # bits kept: 8, 16, 32 or 64, signed if `signed`; 1: bool
     signed: bool
 
 
@@ -163,6 +196,7 @@ class Set:
     dest: Dest
     value: Expr
     loc: Loc
+    fused: bool = False   # the rest of the statement before it: no step of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +210,7 @@ class Call:
     args: tuple[Expr, ...]
     dest: Dest | None
     loc: Loc
+    fused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +220,7 @@ class Branch:
     cond: Expr
     target: int
     loc: Loc
+    fused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +239,7 @@ class Check:
     cond: Expr
     text: str  # the condition's source text, for the report
     loc: Loc
+    fused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +249,53 @@ class End:
     loc: Loc
 
 
-Instr = Set | Call | Branch | Jump | Check | End
+@dataclass(frozen=True, slots=True)
+class CallFn:
+    """A call of a function of the scenario: the arguments, converted to
+    the parameters' types, become the callee's first locals, the caller's
+    pc and locals are pushed as a frame, and the step goes on at
+    ``entry`` (a call is not a scheduling point). ``dest`` receives the
+    value when the callee returns."""
+
+    func: int               # index in Program.functions
+    entry: int              # the callee's first pc in this context's code
+    args: tuple[Expr, ...]
+    dest: Dest | None
+    loc: Loc
+    fused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ret:
+    """``return [value];`` or a function's closing brace: the value
+    converted to the return type, the frame popped, the value stored to the
+    call's ``dest`` in the caller, which goes on after its call. Without a
+    value it is free, as a jump is; with one it is a step (a statement)."""
+
+    value: Expr | None
+    width: int              # the return type's conversion (ToLocal's rules)
+    signed: bool
+    loc: Loc
+    fused: bool = False
+
+
+Instr = Set | Call | Branch | Jump | Check | End | CallFn | Ret
+
+def is_free(ins: Instr) -> bool:
+    """Whether ins runs in the step that reaches it (after the instruction
+    before it completes): fused to it, or a return without a value."""
+    if isinstance(ins, Ret):
+        return ins.value is None or ins.fused
+    return isinstance(ins, (Set, Call, Branch, Check, CallFn)) and ins.fused
+
+
+# How deeply calls may nest in one context. A kernel stack is THREAD_SIZE:
+# 8 KiB on x86-32 and arm, 16 KiB on x86_64 (arch/*/include/asm/
+# thread_info.h, page_*_types.h); a frame of real kernel code takes
+# 50 to 200 bytes, so about 64 frames fit in the smallest. One more call
+# overflows the stack: the kernel's guard page oopses (handle_stack_overflow,
+# arch/x86/kernel/traps.c; arm's handle_bad_stack, "kernel stack overflow").
+MAX_CALL_DEPTH = 64
 
 
 def chain(e: Binary) -> tuple[Expr, list[Binary]]:
@@ -233,6 +316,8 @@ def chain(e: Binary) -> tuple[Expr, list[Binary]]:
 def follow_jumps(code: tuple[Instr, ...], pc: int) -> int:
     """The first real step at or after pc: jumps are free (a loop of
     jumps stops where it closes)."""
+    if pc >= len(code) or type(code[pc]) is not Jump:
+        return pc
     seen = set()
     while pc < len(code) and isinstance(code[pc], Jump) and pc not in seen:
         seen.add(pc)
@@ -259,6 +344,19 @@ class PageInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionInfo:
+    """A function of the scenario; its code is linked into each context
+    that calls it (ContextInfo.func_at says where)."""
+
+    name: str
+    params: tuple[str, ...]
+    conv: tuple[tuple[int, bool], ...]   # each parameter's (width, signed)
+    local_names: tuple[str, ...]          # slot -> name, the parameters first
+    line: int                             # where it is defined
+    code: tuple[Instr, ...] = ()          # as lowered, targets from 0 (unlinked)
+
+
+@dataclass(frozen=True, slots=True)
 class ContextInfo:
     """A task or irq: its code and the names of its locals."""
 
@@ -269,15 +367,35 @@ class ContextInfo:
     local_names: tuple[str, ...]  # slot -> name (for traces)
     outer_locals: tuple[tuple[str, int], ...]  # names visible as task.var
     pid: int                   # tasks 1..; irqs print the interrupted pid
+    # pc -> the function (Program.functions index) whose linked code holds
+    # it, -1 for the body; empty when the context calls no function
+    func_at: tuple[int, ...] = ()
     # A softirq (`softirq NAME on cpuN`) is a handler too (is_irq), with its
     # vector number among the scenario's softirqs; raised_at_boot when no
     # raise_softirq() in the file raises it (runtime/kernel/softirq.py).
     softirq_nr: int = -1
     raised_at_boot: bool = False
+    # pc -> is_free(code[pc]), for the step loop (made here, from code)
+    free_at: tuple[bool, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "free_at", tuple(is_free(i) for i in self.code))
 
     @property
     def is_softirq(self) -> bool:
         return self.softirq_nr >= 0
+
+    def function_at(self, pc: int) -> int:
+        """The function whose code holds pc, or -1 for the body."""
+        return self.func_at[pc] if 0 <= pc < len(self.func_at) else -1
+
+    @property
+    def body_len(self) -> int:
+        """How many instructions the body has, its End included (the
+        functions' code follows)."""
+        if not self.func_at:
+            return len(self.code)
+        return next(pc for pc, f in enumerate(self.func_at) if f >= 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +430,7 @@ class Program:
     expectations: tuple[Expectation, ...]
     schedule: tuple[ScheduleStep, ...] | None
     schedule_line: int = 0
+    functions: tuple[FunctionInfo, ...] = ()
     mutexes: frozenset[int] = frozenset()  # indices in ``locks`` that are struct mutex
     slab_pages: tuple[int, ...] = ()       # pages of the kmalloc arena (runtime/kernel/slab.py)
     # derived lookups

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.program import MAX_CALL_DEPTH, Program
 from kmap_scenarios.runtime.kernel.state import Report, State
 
 
@@ -104,6 +104,7 @@ class R(IntEnum):
     SLAB_LIMIT = 63
     ZERO_USER_BUG = 64
     KFREE_BAD = 65
+    STACK_OVERFLOW = 66
 
 
 HM = "mm/highmem.c"
@@ -211,6 +212,7 @@ CATALOGUE: dict[R, Entry] = {
     R.KFREE_BAD: Entry(Kind.ASSERT, "", "kfree",
                        "{0:#x} is no object kmalloc() returned, or was freed already: the model "
                        "does not follow SLUB further"),
+    R.STACK_OVERFLOW: Entry(Kind.OOPS, "", "", "{overflow}"),
 }
 
 # Functions used with the {f} placeholder, passed as args[-1] index here.
@@ -291,7 +293,23 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
         extra["which"] = ("WARN_ON", "WARN_ON_ONCE")[args[0]]
     if code in (R.SCENARIO_BUG_ON, R.SCENARIO_WARN, R.ASSERT):
         extra["text"] = check_text(program, rep)
+    if code == R.STACK_OVERFLOW:
+        extra["overflow"] = STACK_OVERFLOW[program.config.ARCH]
     return template.format(*args, **extra)
+
+
+# What each arch does when a call overflows the kernel stack (THREAD_SIZE;
+# CONFIG_VMAP_STACK puts a guard page below it where the arch has one).
+STACK_OVERFLOW = {
+    "x86_64": "the guard page below the 16 KiB stack is hit: handle_stack_overflow() "
+              "(arch/x86/kernel/traps.c) prints \"BUG: task stack guard page was hit\" "
+              "and dies",
+    "arm": "the guard page below the 8 KiB stack is hit: handle_bad_stack() "
+           "(arch/arm/kernel/traps.c) prints \"Insufficient stack space to handle "
+           "exception!\" and dies (\"kernel stack overflow\")",
+    "x86": "x86-32 has no VMAP_STACK: the 8 KiB stack overflows into whatever lies below "
+           "it, and the kernel goes on with memory corrupted",
+}
 
 
 def _who(program: Program, ctx: int, comm_: str, pid: int) -> str:
@@ -421,7 +439,10 @@ def headline(program: Program, state: State, rep: Report) -> str:
     if code == R.SCENARIO_BUG_ON:
         return f"kernel BUG at {where}!"
     if code == R.SCENARIO_WARN:
-        return f"WARNING: CPU: {rep.cpu} PID: {pid} at {where} {program.contexts[rep.ctx].name}"
+        return f"WARNING: CPU: {rep.cpu} PID: {pid} at {where} {function_name(program, rep)}"
+    if code == R.STACK_OVERFLOW:
+        return (f"kernel stack overflow: {program.functions[rep.args[0]].name}() called "
+                f"{rep.args[1]} calls deep (the model's bound is {MAX_CALL_DEPTH})")
     if code == R.ASSERT:
         return f"ASSERT: {where}: assert({check_text(program, rep)}) failed"
     if code == R.DEVICE_RANGE:
@@ -500,12 +521,43 @@ def label(program: Program, state: State, rep: Report) -> str:
     return head if head.startswith(kind + ":") else f"{kind}: {head}"
 
 
+def function_name(program: Program, rep: Report) -> str:
+    """The function a report was raised in: the scenario function, or the
+    task or irq when it is in its body."""
+    if rep.ctx < len(program.contexts):
+        info = program.contexts[rep.ctx]
+        f = info.function_at(rep.pc)
+        return program.functions[f].name if f >= 0 else info.name
+    return f"swapper/{rep.ctx - len(program.contexts)}"
+
+
+# A report inside a deep recursion lists the innermost and outermost calls.
+CHAIN_SHOWN = 8
+
+
 def where(program: Program, state: State, rep: Report) -> str:
-    """'in dma on cpu0 at file:12: <source line>'."""
+    """'in dma on cpu0 at file:12: <source line>'; inside a function, one
+    line per call from the innermost out, as a kernel splat's call trace:
+    'in my_copy_chunk() at file:12: ...' then 'called from dma on cpu0
+    at file:30: ...'."""
     n = len(program.contexts)
     who = program.contexts[rep.ctx].name if rep.ctx < n else f"swapper/{rep.ctx - n}"
-    line = _line(program, rep)
-    src = source_line(program, line)
-    at = f" at {program.path}:{line}: {src}" if line else ""
-    return f"  in {who} on cpu{rep.cpu}{at}"
+    pcs = list(reversed((*rep.chain, rep.pc)))   # innermost first
+    lines = []
+    for depth, pc in enumerate(pcs):
+        if len(pcs) > 2 * CHAIN_SHOWN and depth == CHAIN_SHOWN:
+            lines.append(f"  ... {len(pcs) - 2 * CHAIN_SHOWN} more calls ...")
+        if len(pcs) > 2 * CHAIN_SHOWN and CHAIN_SHOWN <= depth < len(pcs) - CHAIN_SHOWN:
+            continue
+        line = _line(program, rep._replace(pc=pc))
+        src = source_line(program, line)
+        at = f" at {program.path}:{line}: {src}" if line else ""
+        word = "in" if depth == 0 else "called from"
+        if depth < len(pcs) - 1:
+            f = program.contexts[rep.ctx].function_at(pc) if rep.ctx < n else -1
+            name = program.functions[f].name if f >= 0 else who
+            lines.append(f"  {word} {name}(){at}")
+        else:
+            lines.append(f"  {word} {who} on cpu{rep.cpu}{at}")
+    return "\n".join(lines)
 

@@ -185,10 +185,21 @@ def kthread_leaves_cpu(tx: Tx, kt: int, cpu: int, name: str) -> None:
 
 
 # -------------------------------------------------------------------- irqs
+# The idle task runs with preemption disabled: init_idle() sets its count
+# to PREEMPT_DISABLED (kernel/sched/core.c, init_idle_preempt_count() in
+# arch/x86/include/asm/preempt.h) and do_idle() never enables it ("idle
+# tasks ... must not ever be preempted", above schedule_idle()). The
+# model keeps the idle task's count relative to that (0 stands for
+# PREEMPT_DISABLED, as _idle_schedule_debug says), so an irq that
+# interrupts it adds this one.
+IDLE_PREEMPT_COUNT = 1
+
+
 def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
     """Hardirq entry on cpu: nested on `current` (the running task, or the
-    idle task), preempt_count += HARDIRQ_OFFSET, interrupts off, PKRS reset
-    to PKS_INIT_VALUE (the pgmap key denied)."""
+    idle task, whose count includes its PREEMPT_DISABLED), preempt_count +=
+    HARDIRQ_OFFSET, interrupts off, PKRS reset to PKS_INIT_VALUE (the
+    pgmap key denied)."""
     c = tx.cpus[cpu]
     if c.irqs:
         owner = tx.ctxs[c.irqs[-1]].owner
@@ -196,6 +207,8 @@ def irq_enter(tx: Tx, irq: int, cpu: int) -> None:
     else:
         owner = c.curr if c.curr >= 0 else idle_ctx(tx.program, cpu)
         base = tx.ctxs[owner].preempt_count
+        if c.curr < 0:
+            base += IDLE_PREEMPT_COUNT
     tx.set(irq, status=int(Status.READY), owner=owner, cpu=cpu,
            preempt_count=base + HARDIRQ_OFFSET, pkrs_rw=False)
     tx.set_cpu(cpu, irqs=c.irqs + (irq,), irqs_off=True)
@@ -222,6 +235,8 @@ def irq_return_count(tx: Tx, irq: int, cpu: int) -> None:
     irqs = tx.cpus[cpu].irqs
     at = irqs.index(irq)
     under = irqs[at - 1] if at else tx.ctxs[irq].owner
+    if not at and under >= len(tx.program.contexts):
+        count = max(count - IDLE_PREEMPT_COUNT, 0)   # back to the idle task's own
     if tx.ctxs[under].preempt_count != count:
         tx.set(under, preempt_count=count)
         if tx.events is not None:

@@ -143,14 +143,15 @@ def raise_softirq(tx: Tx, si: int) -> None:
 # -------------------------------------------------------------- handling
 def _enter(tx: Tx, cpu: int, si: int, owner: int, count: int) -> None:
     """Run handler si next (h->action()): from its first statement, fresh
-    locals, interrupts on (handle_softirqs' local_irq_enable()). PKRS: the
+    locals and no calls (a run that stopped at a failed assert in a
+    function leaves its frames), interrupts on (handle_softirqs' local_irq_enable()). PKRS: the
     interrupted task's in do_softirq(), else the exception entry's reset."""
     info = tx.program.contexts[si]
     c = tx.cpus[cpu]
     op = tx.ctxs[owner].pending
     in_task = op is not None and op[0] == PENDING_BH
     tx.set(si, status=int(Status.READY), pc=follow_jumps(info.code, 0),
-           locals=(0,) * len(info.local_names), pending=None, owner=owner, cpu=cpu,
+           locals=(0,) * len(info.local_names), frames=(), pending=None, owner=owner, cpu=cpu,
            preempt_count=count, pkrs_rw=tx.ctxs[owner].pkrs_rw if in_task else False)
     tx.set_cpu(cpu, irqs=c.irqs + (si,), irqs_off=False,
                softirq_batch=c.softirq_batch & ~(1 << info.softirq_nr))

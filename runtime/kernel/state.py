@@ -83,6 +83,10 @@ class Ctx(NamedTuple):
     owner: int                        # irq: the interrupted task (current); else -1
     irq_flags: tuple[int, ...]        # spin_lock_irqsave flags saved without a variable
     rcu_nesting: int                  # current->rcu_read_lock_nesting (lockdep's count too)
+    # The callers of the function running, outermost first: (the pc of the
+    # call, the caller's locals). ``pc`` and ``locals`` are the innermost
+    # frame's; the body's locals are frames[0][1] while a call is active.
+    frames: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
 class Cpu(NamedTuple):
@@ -113,7 +117,8 @@ class Report(NamedTuple):
 
     ``cur`` is `current` when it was raised: the context itself for a task,
     the interrupted task (or the CPU's idle task) for an irq; the kernel
-    prints its comm and PID."""
+    prints its comm and PID. ``chain``: the pcs of the calls the context
+    was in, outermost first (a kernel splat's call trace)."""
 
     code: int
     ctx: int
@@ -121,6 +126,7 @@ class Report(NamedTuple):
     pc: int
     args: tuple[int, ...]
     cur: int
+    chain: tuple[int, ...] = ()
 
 
 class State(NamedTuple):
@@ -144,6 +150,11 @@ class State(NamedTuple):
     mutex_wait: tuple[tuple[int, ...], ...]  # per lock: () for a spinlock; a mutex's
                                       # (flags, waiter, ...): MUTEX_FLAG_HANDOFF, wait_list
     slab: int                         # kmalloc objects allocated (a bit each)
+
+
+def body_locals(ctx: Ctx) -> tuple[int, ...]:
+    """The locals of a context's body (task.var), whatever function it is in."""
+    return ctx.frames[0][1] if ctx.frames else ctx.locals
 
 
 def idle_ctx(program: Program, cpu: int) -> int:

@@ -156,6 +156,7 @@ class Tx:
         self.panicked = state.panicked
         self._slab = state.slab
         self.events: list[str] | None = [] if trace else None
+        self.ran: list[int] | None = None   # pcs executed (machine.step's ``ran``)
 
     def _lazy(self, name: str) -> list[Any]:
         got = self._copies.get(name)
@@ -311,7 +312,10 @@ class Tx:
         """Report code at this step; ``cur``: the `current` the kernel
         prints, when it is not this context's (the idle task's schedule)."""
         who = self.current() if cur is None else cur
-        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), who))
+        me = self.ctxs[self.ci] if self.ci < len(self.ctxs) else None
+        chain = tuple(pc for pc, _ in me.frames) if me is not None and me.frames else ()
+        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), who,
+                                   chain))
         if self.events is not None:
             from kmap_scenarios.runtime.kernel.reports import label
             self.events.append(f"report {label(self.program, self.base, self.reports[-1])}")
@@ -383,8 +387,8 @@ def _freeze(items: list[Any]) -> tuple[Any, ...]:
     return tuple(list.__iter__(items)) if type(items) is _Reads else tuple(items)
 
 
-def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int]:
-    return (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur)
+def _report_key(r: Report) -> tuple[int, int, int, int, tuple[int, ...], int, tuple[int, ...]]:
+    return (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur, r.chain)
 
 
 

@@ -107,7 +107,10 @@ def stuck_reports(program: Program, states: Sequence[State],
         if info.is_softirq and any(softirq.finished(program, s, i) for s in states):
             continue
         pc = min(c.pc for c in mine)
-        out.append(_stuck(program, states, i, mine, pc, i in stepping, hung_seen))
+        rep = _stuck(program, states, i, mine, pc, i in stepping, hung_seen)
+        # the calls it is in there (the lowest, as pc: not the order of the states)
+        chain = min(tuple(f[0] for f in c.frames) for c in mine if c.pc == pc)
+        out.append(rep._replace(chain=chain) if chain else rep)
     return tuple(out)
 
 

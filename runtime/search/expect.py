@@ -10,11 +10,11 @@ over executions: over one under ``kmap run``, over all under ``kmap check``.
 from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import program as ir
-from kmap_scenarios.runtime.kernel.evaluate import binary, unary
+from kmap_scenarios.runtime.kernel.evaluate import binary, convert, unary
 from kmap_scenarios.runtime.kernel.memory import page_address, page_of_pointer, page_pointer
 from kmap_scenarios.runtime.kernel.program import PageKind, Program
 from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of, render
-from kmap_scenarios.runtime.kernel.state import State
+from kmap_scenarios.runtime.kernel.state import State, body_locals
 
 
 class ExpectError(Exception):
@@ -29,7 +29,7 @@ def evaluate(program: Program, state: State, e: ir.Expr) -> int:
     if t is ir.Global:
         return state.globals[e.index]  # type: ignore[union-attr, index]
     if t is ir.TaskLocal:
-        return state.ctxs[e.ctx].locals[e.slot]  # type: ignore[union-attr]
+        return body_locals(state.ctxs[e.ctx])[e.slot]  # type: ignore[union-attr]
     if t is ir.PageRef:
         return page_pointer(program, e.page)  # type: ignore[union-attr, arg-type]
     if t is ir.PageElem:
@@ -53,6 +53,10 @@ def evaluate(program: Program, state: State, e: ir.Expr) -> int:
         return _call(program, state, e)  # type: ignore[arg-type]
     if t is ir.PercpuVar:
         return e.index  # type: ignore[union-attr, return-value]
+    if isinstance(e, ir.Cond):
+        return evaluate(program, state, e.then if evaluate(program, state, e.cond) else e.orelse)
+    if isinstance(e, ir.Conv):
+        return convert(evaluate(program, state, e.operand), e.width, e.signed)
     raise ExpectError(f"{t.__name__} cannot be used in an expectation")
 
 
@@ -166,6 +170,12 @@ def _partial(program: Program, state: State, e: ir.Expr) -> int | None:
         for node in ops:
             a = _partial_binary(node.op, a, _partial(program, state, node.right))
         return a
+    if isinstance(e, ir.Cond):
+        c = _partial(program, state, e.cond)
+        return None if c is None else _partial(program, state, e.then if c else e.orelse)
+    if isinstance(e, ir.Conv):
+        v = _partial(program, state, e.operand)
+        return None if v is None else convert(v, e.width, e.signed)
     return None
 
 

@@ -156,8 +156,11 @@ class StepMemo:
         codec = self.codec
         s = codec.decode(flat)
         reads: list[Loc] = []
-        t = step(self.p, s, a, reads=reads)[0]
-        self.ran.add((a[0], s.ctxs[a[0]].pc))
+        ran: list[int] = []
+        t = step(self.p, s, a, reads=reads, ran=ran)[0]
+        ci = a[0]
+        self.ran.add((ci, s.ctxs[ci].pc))
+        self.ran.update((ci, pc) for pc in ran)
         new, delta = _encode_changes(codec, flat, s, t)
         positions = codec.positions(reads)
         self._check_noted(a, delta, positions)

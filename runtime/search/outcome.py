@@ -226,6 +226,10 @@ def _atoms(program: Program, e: ir.Expr, out: dict[str, ir.Expr]) -> None:
             stack.append(node.operand)  # type: ignore[union-attr]
         elif t is ir.Binary:
             stack += (node.right, node.left)  # type: ignore[union-attr]
+        elif isinstance(node, ir.Cond):
+            stack += (node.orelse, node.then, node.cond)
+        elif isinstance(node, ir.Conv):
+            stack.append(node.operand)
 
 
 def describe(program: Program, e: ir.Expr) -> str:
@@ -258,6 +262,10 @@ def _shape(program: Program, e: object) -> ctext.Shape:
         return ctext.Prefix(e.op, e.operand)
     if isinstance(e, ir.Binary):
         return ctext.Infix(e.op, e.left, e.right)
+    if isinstance(e, ir.Cond):
+        return ctext.Conditional(e.cond, e.then, e.orelse)
+    if isinstance(e, ir.Conv):
+        return _shape(program, e.operand)
     if isinstance(e, ctext.Leaf):
         return e
     return ctext.Leaf("?")

@@ -14,8 +14,9 @@ Two facts make it cheap:
   Each context's code is numbered so that a step never goes to a smaller
   rank (``loop_ranks``: every instruction of a loop, back edges merged,
   has the rank of the loop's first instruction; the others their own
-  index). Only a context's own step moves its pc, so the sum of the ranks
-  of all contexts never decreases; a step that raises its context's rank
+  index; in a call, a context has the rank of the body's call, so calls,
+  returns and recursion stay at one rank). Only a context's own step
+  moves its pc, so the sum of the ranks of all contexts never decreases; a step that raises its context's rank
   raises the sum, and no state before it can come back. The states kept
   are those since the last such step: none, in straight-line code.
 - States since then differ, in the contexts, only where a context
@@ -30,7 +31,7 @@ from __future__ import annotations
 from kmap_scenarios.runtime.kernel import program as ir
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.program import Program
-from kmap_scenarios.runtime.kernel.state import State
+from kmap_scenarios.runtime.kernel.state import Ctx, State
 
 
 def loop_ranks(code: tuple[ir.Instr, ...]) -> tuple[int, ...]:
@@ -50,6 +51,14 @@ def loop_ranks(code: tuple[ir.Instr, ...]) -> tuple[int, ...]:
     for v, u in merged:
         ranks[v:u + 1] = [v] * (u + 1 - v)
     return tuple(ranks)
+
+
+def _rank(ranks: tuple[int, ...], ctx: Ctx) -> int:
+    """A context's rank: its pc's, or in a call, the rank of the body's call
+    (its outermost frame). Calls and returns stay at that rank until the
+    body goes on past the call, so a function's code, however it loops or
+    recurses, counts as one loop of the body: its states are kept."""
+    return ranks[ctx.frames[0][0]] if ctx.frames else ranks[ctx.pc]
 
 
 class Visits:
@@ -84,7 +93,7 @@ class Visits:
         count this visit."""
         ci = action[0]
         ranks = self.ranks[ci]
-        old, new = ranks[before.ctxs[ci].pc], ranks[after.ctxs[ci].pc]
+        old, new = _rank(ranks, before.ctxs[ci]), _rank(ranks, after.ctxs[ci])
         if new > old:
             self.table.clear()
             self.actors.clear()

@@ -122,6 +122,10 @@ def report_tests(e: ir.Expr) -> list[ir.Expr]:
             stack.append(node.operand)
         elif isinstance(node, ir.Binary):
             stack += (node.right, node.left)
+        elif isinstance(node, ir.Cond):
+            stack += (node.orelse, node.then, node.cond)
+        elif isinstance(node, ir.Conv):
+            stack.append(node.operand)
     return out
 
 

@@ -58,8 +58,11 @@ class Stepper:
         if self.memo is not None:
             return self.memo.step(flat, a)
         s = self.codec.decode(flat)
+        ran: list[int] = []
         self._cover.executed.add((a[0], s.ctxs[a[0]].pc))
-        return self.codec.encode(step(self.p, s, a)[0])
+        t = step(self.p, s, a, ran=ran)[0]
+        self._cover.executed.update((a[0], pc) for pc in ran)
+        return self.codec.encode(t)
 
     def coverage(self) -> vacuity.Coverage:
         """What the steps taken so far executed and the states met did

@@ -146,39 +146,55 @@ def warnings(program: Program, cover: Coverage | None, bounded: Sequence[str],
 
 def unreached(program: Program, executed: set[tuple[int, int]],
               bounded: Sequence[str]) -> list[CheckWarning]:
-    """One warning per run of statements of a context that no explored
-    step executes, consecutive in source order (no reached statement of
-    that context between them)."""
+    """One warning per run of statements of a context (its body) or of a
+    function (in whichever context calls it) that no explored step
+    executes, consecutive in source order (no reached statement of that
+    body between them)."""
     out = []
+    in_function: list[set[tuple[int, int]]] = [set() for _ in program.functions]
     for ci, info in enumerate(program.contexts):
-        sites = statement_sites(info.code)
-        reached = {(ins.loc.line, ins.loc.col) for pc, ins in enumerate(info.code)
-                   if (ci, pc) in executed}
-        run: list[tuple[int, int]] = []
-        for site in sites + [(-1, -1)]:
-            if site != (-1, -1) and site not in reached:
-                run.append(site)
-                continue
-            if run:
-                out.append(_unreached(program, info, run, bounded))
-                run = []
+        body = [ins for pc, ins in enumerate(info.code) if info.function_at(pc) < 0]
+        reached: set[tuple[int, int]] = set()
+        for pc, ins in enumerate(info.code):
+            if (ci, pc) in executed:
+                f = info.function_at(pc)
+                (reached if f < 0 else in_function[f]).add((ins.loc.line, ins.loc.col))
+        who = f"{'irq' if info.is_irq else 'task'} {info.name}"
+        out += _runs(program, who, statement_sites(tuple(body)), reached, bounded)
+    for f, func in enumerate(program.functions):
+        out += _runs(program, f"function {func.name}()", statement_sites(func.code),
+                     in_function[f], bounded)
+    return out
+
+
+def _runs(program: Program, who: str, sites: list[tuple[int, int]],
+          reached: set[tuple[int, int]], bounded: Sequence[str]) -> list[CheckWarning]:
+    out = []
+    run: list[tuple[int, int]] = []
+    for site in sites + [(-1, -1)]:
+        if site != (-1, -1) and site not in reached:
+            run.append(site)
+            continue
+        if run:
+            out.append(_unreached(program, who, run, bounded))
+            run = []
     return out
 
 
 def statement_sites(code: tuple[ir.Instr, ...]) -> list[tuple[int, int]]:
     """The (line, col) of each statement a step can execute, in source
     order: every instruction but End (the closing brace, part of the last
-    step) and Jump (free)."""
+    step), Jump (free) and a return without a value (a jump out)."""
     return sorted({(ins.loc.line, ins.loc.col) for ins in code
-                   if not isinstance(ins, (ir.End, ir.Jump))})
+                   if not isinstance(ins, (ir.End, ir.Jump))
+                   and not (isinstance(ins, ir.Ret) and ins.value is None)})
 
 
-def _unreached(program: Program, info: ir.ContextInfo, run: list[tuple[int, int]],
+def _unreached(program: Program, who: str, run: list[tuple[int, int]],
                bounded: Sequence[str]) -> CheckWarning:
     texts = [f"`{statement_text(program.source_lines, line, col)}`" for line, col in run]
     shown = texts[0] if len(texts) == 1 else f"{texts[0]} {texts[1]}" if len(texts) == 2 \
         else f"{texts[0]} ... {texts[-1]} ({len(texts)} statements)"
-    who = f"{'irq' if info.is_irq else 'task'} {info.name}"
     if bounded:
         msg = (f"{who}: no execution explored reaches {shown} (not reached yet: the search "
                f"was bounded by {', '.join(bounded)})")

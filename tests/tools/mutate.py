@@ -88,20 +88,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "runtime/kernel/pkmap.py:174:8:return->None": (
         "return 0",
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
-    "runtime/kernel/kmap_local.py:37:7:And->Or": (
+    "runtime/kernel/kmap_local.py:39:7:And->Or": (
         "if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):",
         "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has "
         "no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 "
         "at once"),
-    "runtime/kernel/kmap_local.py:125:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:144:7:Lt->LtE#1": (
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
         "whose window holds KM_MAX_IDX * NR_CPUS slots"),
-    "runtime/kernel/kmap_local.py:128:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:147:7:Lt->LtE#1": (
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
         "the task or panicking in an irq), so top < len(pteval) whenever top >= 0"),
-    "runtime/kernel/kmap_local.py:163:52:const+1": (
+    "runtime/kernel/kmap_local.py:181:52:const+1": (
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
@@ -134,12 +134,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "tx.set(task, cpu=cpu, resched=False)",
         "both callers of switch_to (machine.step, machine.switch_step) clear the incoming "
         "task's resched flag right after it, and nothing in between reads it or can raise"),
-    "runtime/kernel/sched.py:256:48:Lt->LtE": (
+    "runtime/kernel/sched.py:271:48:Lt->LtE": (
         'holder = tx.program.contexts[owner].name if owner < len(tx.program.contexts) else "?"',
         "a spinlock's owner is the tx.ci that took it, a task, irq or softirq of the program "
         "(the checker keeps mutexes, which may be owned by `current`, out of spin_lock): "
         "idle and ksoftirqd contexts run no code, so owner == len(contexts) never occurs"),
-    "runtime/kernel/sched.py:259:4:return->None": (
+    "runtime/kernel/sched.py:274:4:return->None": (
         "return False",
         "the only caller (spinlock.py's lock side) tests the result's truth"),
     "runtime/kernel/cache.py:39:15:Add->Sub": (

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmap_runtime.h: the fixed part of a module made by `kmap kmod`, included
+ * before the scenario's code. It holds the scenario's state (pages,
+ * globals, locks, each context's locals) and the helpers the translated
+ * statements call: byte loads and stores through kernel virtual addresses,
+ * C's division and shifts on the model's mathematical integers, the
+ * scenario's built-ins that need more than one kernel call, and the
+ * random delays between statements (klitmus7's way of widening windows).
+ *
+ * The generated file defines, before including this one: KM_NR_CPUS,
+ * KM_NR_PAGES, KM_NR_CTX, KM_NR_SLOTS, KM_NR_GLOBALS, KM_NR_LOCKS,
+ * KM_LAST_PKMAP, KM_ITERATIONS, KM_SCENARIO and KM_FILE.
+ *
+ * This file is GPL-2.0 (it is compiled into a kernel module and uses
+ * GPL-only symbols); the generator that copies it is MIT.
+ */
+#include <linux/module.h>
+#include <linux/kthread.h>
+#include <linux/highmem.h>
+#include <linux/delay.h>
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/smp.h>
+#include <linux/kmsg_dump.h>
+#include <linux/prandom.h>
+#include <linux/completion.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/uaccess.h>
+#include <linux/math64.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <asm/fixmap.h>
+
+/* The kernel this module runs on must be the one the scenario describes. */
+#ifndef CONFIG_HIGHMEM
+#error "the scenario needs CONFIG_HIGHMEM=y"
+#endif
+#ifndef CONFIG_PREEMPTION
+#error "the scenario has CONFIG_PREEMPTION = y"
+#endif
+#ifdef CONFIG_PREEMPT_RT
+#error "the scenario has CONFIG_PREEMPT_RT = n"
+#endif
+#ifndef CONFIG_DEBUG_KMAP_LOCAL
+#error "the scenario has CONFIG_DEBUG_KMAP_LOCAL = y"
+#endif
+#ifdef CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP
+#error "the scenario has CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP = n"
+#endif
+#if LAST_PKMAP != KM_LAST_PKMAP
+#error "the scenario's LAST_PKMAP differs from this kernel's (bench/crosscheck.py builds a patched kernel)"
+#endif
+
+/* mm/highmem.c: a mapping takes KM_INCR slots (a guard slot with DEBUG). */
+#define KM_INCR 2
+
+/* ---------------------------------------------------------------- state */
+
+struct km_run;
+
+struct km_page_spec {
+	const char *name;
+	gfp_t gfp;
+};
+
+struct km_ctx_spec {
+	const char *name;
+	int cpu;		/* -1: a task free to migrate over the scenario's CPUs */
+	bool irq;
+	int (*body)(struct km_run *r);
+};
+
+enum km_end { KM_RUNNING, KM_RETURNED, KM_STOPPED };
+
+/* One task or irq in one iteration. Locals live here, not on a stack, so
+ * that the controller can read a task's locals after an oops killed it. */
+struct km_run {
+	int ctx;
+	s64 L[KM_NR_SLOTS];
+	struct rnd_state rnd;
+	unsigned long fl[8];	/* spin_lock_irqsave's flags without a local */
+	int nfl;
+	struct task_struct *task;
+	pid_t pid;
+	struct completion done;
+	int end;		/* enum km_end */
+	call_single_data_t csd;	/* an irq: the IPI that raises it */
+	int again, tries;	/* an IPI that came at a moment the model has not */
+	int fired;		/* the irq's handler has run its body */
+	int in_body;		/* a task past its first statement, not yet returned */
+	int started;
+	/* what a task left behind (expectations' introspection) */
+	long end_preempt, end_irqs, end_pagefault, end_kmap_idx;
+};
+
+static struct km_run km_run[KM_NR_CTX];
+
+/* an outcome as text, built by km_atoms() and the controller */
+#define KM_KEY_LEN 4096
+struct km_key {
+	char buf[KM_KEY_LEN];
+	int len;
+};
+static void km_value(struct km_key *k, const char *atom, s64 v, bool pfn);
+
+/* The largest value any task left behind (the model's expectations'
+ * preempt_count(), irqs_disabled(), ...). */
+#define KM_LEFT(field) ({					\
+	long __m = 0; int __i;					\
+	for (__i = 0; __i < KM_NR_CTX; __i++)			\
+		if (!km_ctx_spec[__i].irq && km_run[__i].field > __m)	\
+			__m = km_run[__i].field;		\
+	(s64)__m; })
+
+static s64 km_page_byte(s64 page, s64 off);
+static struct page *km_page[KM_NR_PAGES];
+static atomic_t km_net[KM_NR_PAGES];	/* kmap() - kunmap() by the scenario */
+static volatile long km_g[KM_NR_GLOBALS];
+static spinlock_t km_lock[KM_NR_LOCKS];
+static char km_assert_at[KM_NR_CTX][96];
+
+static unsigned int delay_ns = 2000;
+module_param(delay_ns, uint, 0444);
+MODULE_PARM_DESC(delay_ns, "largest random delay between two statements (0: none)");
+static unsigned int yield_one_in = 8;
+module_param(yield_one_in, uint, 0444);
+MODULE_PARM_DESC(yield_one_in, "yield() at one preemptible statement boundary in N (0: never)");
+
+/* ------------------------------------------------------------- helpers */
+
+#define KM_PG(v) ((struct page *)(unsigned long)(v))
+#define KM_VA(v) ((void *)(unsigned long)(v))
+
+static inline s64 km_ld(s64 addr)
+{
+	return *(volatile u8 *)(unsigned long)addr;
+}
+
+static inline void km_st(s64 addr, s64 v)
+{
+	*(volatile u8 *)(unsigned long)addr = (u8)v;
+}
+
+static noinline __maybe_unused s64 km_div(s64 a, s64 b)
+{
+	/* a division by zero is the CPU's own divide error, as in the model */
+	if (b == 0) {
+		volatile int zero = 0;
+		return (int)a / zero;
+	}
+	return div64_s64(a, b);
+}
+
+static noinline __maybe_unused s64 km_mod(s64 a, s64 b)
+{
+	if (b == 0) {
+		volatile int zero = 0;
+		return (int)a % zero;
+	}
+	return a - div64_s64(a, b) * b;
+}
+
+static inline s64 km_shl(s64 a, s64 b)
+{
+	return (s64)((u64)a << (b & 63));	/* the count modulo 64, as the model */
+}
+
+static inline s64 km_shr(s64 a, s64 b)
+{
+	return a >> (b & 63);			/* arithmetic for negative values */
+}
+
+static inline s64 km_pelem(int first, int count, s64 i)
+{
+	if (i < 0 || i >= count)
+		return 0;	/* no page: the built-in given it oopses */
+	return (s64)(unsigned long)km_page[first + i];
+}
+
+static inline s64 km_kmap(struct page *p)
+{
+	void *v = kmap(p);
+	int i;
+
+	for (i = 0; PageHighMem(p) && i < KM_NR_PAGES; i++)
+		if (km_page[i] == p)
+			atomic_inc(&km_net[i]);
+	return (s64)(unsigned long)v;
+}
+
+static inline void km_count_unmap(struct page *p)
+{
+	int i;
+
+	for (i = 0; i < KM_NR_PAGES; i++)
+		if (km_page[i] == p)
+			atomic_dec(&km_net[i]);
+}
+
+static inline void km_kunmap(struct page *p)
+{
+	/* counted first: kunmap_high() may BUG() and never return */
+	if (PageHighMem(p))
+		km_count_unmap(p);
+	kunmap(p);
+}
+
+static inline void km_kunmap_high(struct page *p)
+{
+	km_count_unmap(p);
+	kunmap_high(p);
+}
+
+/* pkmap_count[] is static in mm/highmem.c: derived from the scenario's own
+ * kmap()/kunmap() calls on its fresh pages, which nothing else maps. */
+static inline s64 km_pkmap_count(struct page *p)
+{
+	int i;
+
+	if (!PageHighMem(p) || !page_address(p))
+		return 0;
+	for (i = 0; i < KM_NR_PAGES; i++)
+		if (km_page[i] == p)
+			return 1 + atomic_read(&km_net[i]);
+	return 1;
+}
+
+static inline s64 km_kmap_local_idx(void)
+{
+	return current->kmap_ctrl.idx / KM_INCR;
+}
+
+static inline s64 km_irqsave(struct km_run *r, spinlock_t *l)
+{
+	unsigned long fl;
+
+	spin_lock_irqsave(l, fl);
+	if (r->nfl < ARRAY_SIZE(r->fl))
+		r->fl[r->nfl++] = fl;
+	return (s64)fl;
+}
+
+static inline void km_irqrestore(struct km_run *r, spinlock_t *l, bool given, s64 flags)
+{
+	unsigned long fl = r->nfl ? r->fl[r->nfl - 1] : X86_EFLAGS_IF;
+
+	if (r->nfl)
+		r->nfl--;
+	spin_unlock_irqrestore(l, given ? (unsigned long)flags : fl);
+}
+
+static inline s64 km_per_cpu(long __percpu *v, s64 cpu)
+{
+	if (cpu < 0 || cpu >= KM_NR_CPUS) {
+		volatile long *bad = NULL;
+		return *bad;	/* the model's per_cpu() of no CPU oopses */
+	}
+	return *per_cpu_ptr(v, cpu);
+}
+
+static noinline __maybe_unused void km_assert_failed(struct km_run *r, const char *at)
+{
+	strscpy(km_assert_at[r->ctx], at, sizeof(km_assert_at[0]));
+}
+
+/*
+ * Before each statement: a random delay, and sometimes a yield() where the
+ * model lets another task take the CPU (preemptible()). An irq may land in
+ * the delay, as the model's comes between two statements, but not in the
+ * yield() (the harness's, not the scenario's), nor before the first
+ * statement has run (the model's task has not started: its CPU is idle).
+ */
+/* Before a statement after which the task may return: the model returns
+ * to user space in that same step, so no irq comes after it. */
+#define KM_LAST(r) WRITE_ONCE((r)->in_body, 0)
+
+static inline void km_step(struct km_run *r)
+{
+	u32 x;
+
+	WRITE_ONCE(r->in_body, r->started);
+	r->started = 1;
+	if (!delay_ns && !yield_one_in)
+		return;
+	x = prandom_u32_state(&r->rnd);
+	if (delay_ns)
+		ndelay(x % delay_ns);
+	if (yield_one_in && preemptible() && (x >> 16) % yield_one_in == 0) {
+		WRITE_ONCE(r->in_body, 0);
+		yield();
+		WRITE_ONCE(r->in_body, 1);
+	}
+}

@@ -1,0 +1,338 @@
+"""`kmap kmod`: the generated module of every scenario is stable, or its
+refusal is; the module compiles against the cross-check's kernel tree
+when one is built; the outcomes of the model and of the kernel compare
+in one vocabulary (dsl/kmod/compare.py).
+
+Goldens: NAME.kmod.out beside every example and every cross-check
+scenario (bench/crosscheck/): the generated kmap_scenario.c, or the
+refusal, then `exit status N`. `pytest --update-goldens` rewrites them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kmap_scenarios.dsl.cli.main import main
+from kmap_scenarios.dsl.kmod import cexpr, compare
+from kmap_scenarios.dsl.kmod.generate import MODULE, generate, load_scenario, write
+from kmap_scenarios.dsl.kmod.refuse import Refused
+from kmap_scenarios.dsl.syntax import names
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = sorted((ROOT / "bench" / "crosscheck").glob("*.kmap"))
+EVERY = ROOT / "tests" / "kmod" / "every_builtin.kmap"
+KNOWN = sorted((ROOT / "bench" / "crosscheck" / "known").glob("*.kmap"))
+SCENARIOS = sorted((ROOT / "examples").rglob("*.kmap")) + REAL + KNOWN + [EVERY]
+# Compiling one module costs most of a second (the kernel headers): the
+# default run compiles the scenario that uses every built-in and a few
+# cross-check scenarios; KMAP_KMOD_COMPILE_ALL=1 compiles them all.
+COMPILED = [EVERY] + (REAL if os.environ.get("KMAP_KMOD_COMPILE_ALL") else REAL[::9])
+
+HEAD = """\
+config { CONFIG_PREEMPTION = y; CONFIG_DEBUG_KMAP_LOCAL = y; }
+page P = alloc_page(GFP_HIGHUSER);
+"""
+
+
+def kmap(*argv: str) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return out.getvalue(), err.getvalue(), code
+
+
+def _id(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=_id)
+def test_golden(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                update_goldens: bool) -> None:
+    monkeypatch.chdir(ROOT)
+    out, err, code = kmap("kmod", _id(path), "-o", str(tmp_path / "m"))
+    if code == 0:
+        assert err == ""
+        text = (tmp_path / "m" / f"{MODULE}.c").read_text()
+    else:
+        assert out == "" and code == 65, (out, err)
+        text = err
+    text += f"exit status {code}\n"
+    golden = path.with_suffix(".kmod.out")
+    if update_goldens:
+        golden.write_text(text)
+    assert golden.exists(), f"no golden {golden.name}: run pytest --update-goldens"
+    assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("path", REAL, ids=_id)
+def test_every_cross_check_scenario_becomes_a_module(path: Path) -> None:
+    checked, program = load_scenario(path.read_bytes(), str(path))
+    files = generate(checked, program)
+    assert set(files) == {"Kbuild", f"{MODULE}.c", "kmap_runtime.h", "kmap_controller.h"}
+    assert files["Kbuild"] == f"obj-m := {MODULE}.o\n"
+
+
+def _refusal(text: str) -> list[str]:
+    checked, program = load_scenario(text, "t.kmap")
+    with pytest.raises(Refused) as e:
+        generate(checked, program)
+    return e.value.reasons
+
+
+def test_a_tiny_page_is_refused_with_the_kernel_reason() -> None:
+    reasons = _refusal("config { PAGE_SIZE = 64; CONFIG_PREEMPTION = y; CONFIG_DEBUG_KMAP_LOCAL = y; }\n"
+                       "page P = alloc_page(GFP_HIGHUSER);\ntask t on cpu0 { void *v = kmap(P); kunmap(P); }\n")
+    assert reasons == ["PAGE_SIZE = 64: an i386 kernel's pages are 4096 bytes "
+                       "(arch/x86/include/asm/page_types.h: PAGE_SHIFT 12); set PAGE_SIZE = 4096 "
+                       "or leave it out"]
+
+
+def test_every_reason_at_once() -> None:
+    reasons = _refusal("page P = alloc_page(GFP_HIGHUSER);\ntask t on cpu0 { kmap_flush_unused(); }\n")
+    assert [r.split(":")[0] for r in reasons] == ["CONFIG_PREEMPTION = n", "CONFIG_DEBUG_KMAP_LOCAL = n"]
+    reasons = _refusal(HEAD + "task t on cpu0 { kmap_flush_unused(); }\n")
+    assert reasons == ["t, line 3: `kmap_flush_unused()` is not exported to modules "
+                       "(__kmap_flush_unused has no EXPORT_SYMBOL in mm/highmem.c)"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("config { ARCH = arm; CONFIG_PREEMPTION = y; }\npage P = alloc_page(GFP_HIGHUSER);\n"
+     "task t on cpu0 { void *v = kmap(P); }\n", "VIVT cache"),
+    ("config { ARCH = x86_64; CONFIG_DEVMAP_ACCESS_PROTECTION = y; CONFIG_PREEMPTION = y; }\n"
+     "page D = alloc_devmap_page();\ntask t on cpu0 { void *v = kmap_local_page(D); kunmap_local(v); }\n",
+     "PKS was never merged"),
+    (HEAD + "task t on cpu0 { dma_map_page(P, DMA_TO_DEVICE); }\n", "needs a device"),
+    (HEAD + "page U = alloc_user_page(present);\ntask t on cpu0 { void *a = kmap(P); int n = copy_from_user(a, U, 4); }\n",
+     "user address space"),
+    ("config { CONFIG_PREEMPTION = y; CONFIG_DEBUG_KMAP_LOCAL = y; NR_CPUS = 8; }\n"
+     "task t on cpu0 { preempt_disable(); preempt_enable(); }\n", "controller needs one"),
+    (HEAD + "softirq s on cpu0 { int x = 1; }\ntask t on cpu0 { preempt_disable(); preempt_enable(); }\n",
+     "softirqs are not translated yet"),
+    (HEAD + "DEFINE_MUTEX(m);\ntask t on cpu0 { mutex_lock(&m); mutex_unlock(&m); }\n",
+     "mutexes are not translated yet"),
+])
+def test_what_a_real_kernel_cannot_give(text: str, words: str) -> None:
+    assert any(words in r for r in _refusal(text))
+
+
+def test_a_construct_not_translated_yet_is_refused_not_guessed() -> None:
+    c = cexpr.CExpr(cexpr.Names(()))
+    with pytest.raises(cexpr.Untranslated, match="`mutex_lock` has no kernel translation yet"):
+        c.call("mutex_lock", ())
+    with pytest.raises(cexpr.Untranslated, match="has no C translation yet"):
+        c.expr(object())  # type: ignore[arg-type]
+
+
+def test_the_translation_tables_name_only_built_ins() -> None:
+    assert set(cexpr.BUILTIN_C) <= set(names.BUILTINS)
+    assert set(cexpr.REFUSED_BUILTINS) <= set(names.BUILTINS)
+    assert not set(cexpr.BUILTIN_C) & set(cexpr.REFUSED_BUILTINS)
+
+
+def test_the_cli_refuses_and_writes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "t.kmap"
+    src.write_text("task t on cpu0 { preempt_disable(); preempt_enable(); }\n")
+    out, err, code = kmap("kmod", str(src), "-o", str(tmp_path / "m"))
+    assert code == 65 and out == ""
+    assert err.startswith(f"kmap kmod: {src}: cannot run on a real kernel:\n  - CONFIG_PREEMPTION = n")
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_cli_needs_an_output_directory(tmp_path: Path) -> None:
+    assert kmap("kmod", str(ROOT / "bench/crosscheck/pkmap_first_slot.kmap"))[2] == 2
+    assert kmap("kmod", str(tmp_path / "missing.kmap"), "-o", str(tmp_path))[2] == 2
+    assert kmap("kmod", str(ROOT / "bench/crosscheck/pkmap_first_slot.kmap"), "-o",
+                str(tmp_path), "--iterations", "0")[2] == 2
+
+
+def test_the_cli_writes_the_module(tmp_path: Path) -> None:
+    out, err, code = kmap("kmod", str(ROOT / "bench/crosscheck/pkmap_first_slot.kmap"),
+                          "-o", str(tmp_path / "m"), "--iterations", "7")
+    assert code == 0 and err == ""
+    assert sorted(os.listdir(tmp_path / "m")) == sorted(
+        ["Kbuild", f"{MODULE}.c", "kmap_runtime.h", "kmap_controller.h"])
+    assert "#define KM_ITERATIONS 7\n" in (tmp_path / "m" / f"{MODULE}.c").read_text()
+    assert "1 contexts, 7 iterations" in out
+
+
+def test_statements_keep_the_scenario_lines() -> None:
+    """#line before each statement: the kernel's BUG_ON/WARN_ON/might_sleep
+    reports name FILE.kmap:LINE, as the model's do."""
+    text = HEAD + "task t on cpu0 {\n    preempt_disable();\n    WARN_ON(1);\n    preempt_enable();\n}\n"
+    checked, program = load_scenario(text, "dir/w.kmap")
+    c = generate(checked, program)[f"{MODULE}.c"]
+    assert '#line 5 "w.kmap"\n\tkm_step(r); WARN_ON(1);\t/* WARN_ON(1); */' in c
+
+
+# ------------------------------------------------------------ compiling
+
+
+def _kernel_tree() -> Path | None:
+    """A built i386 tree: $KMAP_KERNEL_TREE, or the cross-check's cache."""
+    env = os.environ.get("KMAP_KERNEL_TREE")
+    cands = [env] if env else sorted(glob.glob(os.path.expanduser(
+        "~/.cache/kmap-crosscheck/linux-*-pkmap1024")))
+    for c in cands:
+        if c and (Path(c) / ".kmap-built").exists():
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="module")
+def cflags(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The compiler command kbuild uses for a module, read once from a
+    real build of one scenario (then each file is only parsed)."""
+    tree = _kernel_tree()
+    if tree is None or shutil.which("make") is None:
+        pytest.skip("no built i386 kernel tree (bench/crosscheck.py --build-only builds one)")
+    d = tmp_path_factory.mktemp("probe")
+    checked, program = load_scenario((ROOT / "bench/crosscheck/pkmap_first_slot.kmap").read_bytes(),
+                                     "pkmap_first_slot.kmap")
+    write(generate(checked, program), d)
+    r = subprocess.run(["make", "-C", str(tree), "ARCH=i386", f"M={d}", "modules"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cmd = (d / f".{MODULE}.o.cmd").read_text().splitlines()[0].split(":=", 1)[1].strip()
+    words = cmd.split()
+    out = words.index("-o")
+    flags = words[:out] + words[out + 2:-1]      # without `-o FILE` and the source
+    return ["sh", "-c", f"cd {tree} && {' '.join(flags)} -fsyntax-only \"$0\""]
+
+
+def test_one_scenario_uses_every_translated_built_in() -> None:
+    text = EVERY.read_text()
+    assert [n for n in cexpr.BUILTIN_C if f"{n}(" not in text] == []
+
+
+@pytest.mark.parametrize("path", COMPILED, ids=_id)
+def test_the_module_compiles(path: Path, tmp_path: Path, cflags: list[str]) -> None:
+    checked, program = load_scenario(path.read_bytes(), str(path))
+    files = generate(checked, program)
+    # the stock tree's pool: a patched kernel's LAST_PKMAP changes only the #if
+    files[f"{MODULE}.c"] = files[f"{MODULE}.c"].replace(
+        f"#define KM_LAST_PKMAP {program.config.LAST_PKMAP}\n", "#define KM_LAST_PKMAP 1024\n")
+    write(files, tmp_path)
+    r = subprocess.run(cflags + [str(tmp_path / f"{MODULE}.c")], capture_output=True, text=True)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------ comparing
+
+
+def _program(text: str):  # type: ignore[no-untyped-def]
+    return load_scenario(text, "dir/s.kmap")[1]
+
+
+REAL_LAYOUT = ("layout page_offset=0xc0000000 pkmap_base=0xff800000 last_pkmap=1024 "
+               "fix_kmap_begin=0xfffbb000 km_max_idx=33 km_incr=2 page_size=4096 nr_cpus=8")
+
+
+def test_values_are_named_by_what_they_are_in_both_layouts() -> None:
+    p = _program(HEAD + "page L = alloc_page(GFP_KERNEL);\ntask t on cpu0 { void *v = kmap(P); }\n")
+    m = compare.model_layout(p)
+    cfg = p.config
+    assert m.show(cfg.pkmap_addr(1)) == "pkmap(1)"
+    assert m.show(cfg.pkmap_addr(1) + 0x10) == "pkmap(1)+0x10"
+    assert m.show(cfg.kmap_local_vaddr(0, 1)) == "kmap_local(cpu0,1)"
+    assert m.show(cfg.pkmap_addr(3) - (1 << 32)) == "pkmap(3)"   # an address in an int
+    assert m.show(0x55) == "85" and m.show(-1) == "-1"
+    pfn = p.pages[1].pfn
+    assert m.show(pfn) == str(pfn) and m.show(pfn, pfn=True) == "pfn(L)"
+    from kmap_scenarios.runtime.kernel.memory import direct_map, page_pointer
+    assert m.show(page_pointer(p, 0)) == "page(P)"
+    assert m.show(direct_map(cfg, pfn) + 4) == "lowmem(L)+0x4"
+    r = compare.real_layout(REAL_LAYOUT)
+    assert r.show(0xff801000) == "pkmap(1)" and r.show(0xfffba000) == "kmap_local(cpu0,1)"
+    assert r.show(0xfffba000 - 33 * 4096) == "kmap_local(cpu1,1)"
+
+
+def test_reports_compare_by_the_kernel_wording() -> None:
+    p = _program(HEAD + "task before on cpu0 { void *a = kmap_atomic(P); msleep(1); kunmap_atomic(a); }\n")
+    m, r = compare.model_layout(p), compare.real_layout(REAL_LAYOUT)
+    n = compare.Namer(p)
+    pairs = [
+        ("BUG: scheduling while atomic: before/1/0x00000002",
+         "BUG: scheduling while atomic: before/@/0x00000002"),
+        ("BUG: sleeping function called from invalid context at include/linux/highmem-internal.h (kmap)",
+         "BUG: sleeping function called from invalid context at include/linux/highmem-internal.h:44"),
+        ("WARN: WARNING: CPU: 0 PID: 1 at kunmap_local_indexed (mm/highmem.c)",
+         "WARNING: CPU: 0 PID: @before at mm/highmem.c:610 kunmap_local_indexed+0x8b/0xb0"),
+        ("BUG: kernel BUG at mm/highmem.c:kunmap_high!", "kernel BUG at mm/highmem.c:332!"),
+        ("BUG: kernel BUG at dir/s.kmap:7!", "kernel BUG at s.kmap:7!"),
+        (f"OOPS: BUG: unable to handle page fault for address: {p.config.kmap_local_vaddr(0, 3):08x}",
+         "BUG: unable to handle page fault for address: fffb8000"),
+        ("WARN: WARNING: CPU: 0 PID: 0 at dir/s.kmap:9 h", "WARNING: CPU: 0 PID: 0 at s.kmap:9 km_body_1+0x1/0x2"),
+        ("BUG: using smp_processor_id() in preemptible [00000000] code: before/1",
+         "BUG: using smp_processor_id() in preemptible [00000000] code: before/@"),
+        ("ASSERT: dir/s.kmap:4: assert(x == 1) failed", "ASSERT: s.kmap:4"),
+        ("DEADLOCK: INFO: task before:1 blocked for more than 120 seconds.", "DEADLOCK: before"),
+    ]
+    for model, real in pairs:
+        assert compare.canon_model(model, p, m, n) == compare.canon_real(real, r, n), (model, real)
+    assert compare.canon_model("STALE_READ: a load returned a stale value", p, m, n) is None
+    assert compare.canon_model("WARN: WARNING: lock held when returning to user space!", p, m, n) is None
+
+
+def _seen(values: dict[str, str], *reports: str) -> compare.Seen:
+    return compare.Seen(tuple(sorted((k, frozenset({v})) for k, v in values.items())), frozenset(reports))
+
+
+MS = "BUG: sleeping function called from invalid context at include/linux/highmem-internal.h"
+WARN = "WARN: WARNING: CPU: 0 PID: t at mm/highmem.c"
+
+
+def test_the_rule_every_kernel_outcome_among_the_model_s() -> None:
+    model = [_seen({"t.v": "pkmap(1)"}, MS), _seen({"t.v": "pkmap(2)"})]
+    assert compare.allowed(_seen({"t.v": "pkmap(1)"}, MS), model, set()) == model[0]
+    assert compare.allowed(_seen({"t.v": "pkmap(2)"}), model, set()) == model[1]
+    assert compare.allowed(_seen({"t.v": "pkmap(3)"}), model, set()) is None        # a value
+    assert compare.allowed(_seen({"t.v": "pkmap(2)"}, WARN), model, set()) is None  # a report
+    # might_sleep() is rate-limited: missing only when the boot printed it before
+    assert compare.allowed(_seen({"t.v": "pkmap(1)"}), model, set()) is None
+    assert compare.allowed(_seen({"t.v": "pkmap(1)"}), model, {MS}) == model[0]
+    # a never-ending outcome shows every value its component takes
+    endless = [compare.Seen((("x", frozenset({"0", "1"})),), frozenset({"DEADLOCK: t"}))]
+    assert compare.allowed(_seen({"x": "1"}, "DEADLOCK: t"), endless, set()) == endless[0]
+
+
+def test_a_scenario_s_own_warn_on_is_never_suppressed() -> None:
+    once = frozenset({"s.kmap:5"})
+    assert compare.suppressible("WARN: WARNING: CPU: 0 PID: t at s.kmap:5", once)
+    assert not compare.suppressible("WARN: WARNING: CPU: 0 PID: t at s.kmap:6", once)
+    assert compare.suppressible(WARN, once)
+    assert not compare.suppressible("BUG: scheduling while atomic: t/0x00000002", once)
+    p = _program(HEAD + "task t on cpu0 {\n WARN_ON_ONCE(1);\n WARN_ON(1);\n}\n")
+    assert compare.once_lines(p) == frozenset({"s.kmap:4"})
+
+
+CONSOLE = f"""\
+[    1.0] random noise
+kmap: begin s iterations=3 cpus=1
+kmap: {REAL_LAYOUT}
+kmap: outcome 2
+kmap: | v t.v=pkmap(1)
+kmap: outcome 1
+kmap: | v t.v=pkmap(1)
+kmap: | r BUG: sleeping function called from invalid context at include/linux/highmem-internal.h:44
+kmap: end iterations=3 time_ms=12 lost=0
+"""
+
+
+def test_the_console_is_read_back() -> None:
+    p = _program(HEAD + "task t on cpu0 { void *v = kmap(P); }\n")
+    run = compare.parse_console(CONSOLE, p)
+    assert run.finished and run.iterations == 3 and run.time_ms == 12
+    assert run.outcomes == [(_seen({"t.v": "pkmap(1)"}), 2), (_seen({"t.v": "pkmap(1)"}, MS), 1)]
+    model = compare.model_outcomes(p, {"outcomes": [
+        {"values": {"t.v": f"{p.config.pkmap_addr(1):#x}"},
+         "reports": ["BUG: sleeping function called from invalid context at "
+                     "include/linux/highmem-internal.h (kmap)"], "executions": 1}]})
+    assert model == [(_seen({"t.v": "pkmap(1)"}, MS), 1)]
