@@ -470,6 +470,18 @@ softirq s on cpu0 { void *m = kmap_local_page(P); m[1] = 2; ran = 1; }""", "CONF
         "t returns to user space"]
 
 
+def test_kmap_local_pfn_of_no_page_of_the_scenario_oopses_before_the_push():
+    """__kmap_local_pfn_prot() maps whatever pfn it is given (mm/highmem.c);
+    the model has no memory behind a pfn of no page of the scenario, so it
+    stops there (docs/language.md, kmap_local_pfn), before any slot is
+    pushed: the task dies with its kmap_ctrl untouched."""
+    p, s = final(x86("task t on cpu0 { void *a = kmap_local_pfn(0x1234); int after = 1; }"))
+    assert texts(p, s) == ["OOPS: __kmap_local_pfn_prot\npfn 0x1234 is not a page of this "
+                           "scenario\n  in t on cpu0 at t.kmap:6: task t on cpu0 { void *a = "
+                           "kmap_local_pfn(0x1234); int after = 1; }"]
+    assert local(p, s, "t", "after") == 0 and s.ctxs[0].kmap_idx == 0
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """

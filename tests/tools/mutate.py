@@ -90,9 +90,13 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
     "runtime/kernel/kmap_local.py:39:7:And->Or": (
         "if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):",
-        "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has "
-        "no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 "
-        "at once"),
+        "past the lowmem return above it the page is highmem unless FORCE_MAP, which only x86 "
+        "allows, and x86 has no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the "
+        "stub, which returns 0 at once"),
+    "runtime/kernel/kmap_local.py:143:14:const+1": (
+        "cleared = 0",
+        "the initial value is read only when cpu is not a CPU, and then only cpu < 0 occurs, "
+        "where _cleared_text does not use it"),
     "runtime/kernel/kmap_local.py:144:7:Lt->LtE#1": (
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
@@ -121,6 +125,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "return True",
         "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
         "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/kmap_local.py:239:37:const+1": (
+        "_set_pte(tx, cpu, i, 0, -1)",
+        "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
+        "is given"),
     "runtime/kernel/sched.py:92:8:return->None": (
         "return True",
         "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
