@@ -482,6 +482,32 @@ def test_kmap_local_pfn_of_no_page_of_the_scenario_oopses_before_the_push():
     assert local(p, s, "t", "after") == 0 and s.ctxs[0].kmap_idx == 0
 
 
+def test_kunmap_local_takes_any_address_inside_the_page():
+    """kunmap_local_indexed() masks the address with PAGE_MASK
+    (mm/highmem.c): a pointer into the middle of the mapping, odd or even,
+    unmaps its slot with no warning."""
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P); void *b = kmap_local_page(Q);
+        kunmap_local(b + 5); kunmap_local(a + 62);
+    }"""))
+    assert not s.reports and s.ctxs[0].kmap_idx == 0
+    assert s.cpus[0].fixmap[:2] == (0, 0)
+
+
+def test_only_a_vivt_cache_is_flushed_at_kunmap_local():
+    """arch_kmap_local_pre_unmap() flushes the page only if cache_is_vivt()
+    (arch/arm/include/asm/highmem.h); a physically tagged cache (VIPT
+    non-aliasing) and x86 have nothing to do there."""
+    body = "task t on cpu0 { void *a = kmap_local_page(P); a[0] = 1; kunmap_local(a); }"
+    _, e = run(arm(body))
+    assert [ev for ev in events(e) if "__cpuc_flush_dcache_area" in ev] == [
+        "kunmap_local_indexed: VIVT __cpuc_flush_dcache_area(0xffefff80): 1 line cleaned and "
+        "invalidated"]
+    for src in (arm(body, "CACHE = vipt;"), x86(body)):
+        _, e = run(src)
+        assert not [ev for ev in events(e) if "__cpuc_flush_dcache_area" in ev]
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """

@@ -101,6 +101,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
         "whose window holds KM_MAX_IDX * NR_CPUS slots"),
+    "runtime/kernel/kmap_local.py:146:36:const+1": (
+        "_set_pte(tx, cpu, slot, 0, -1)",
+        "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
+        "is given"),
     "runtime/kernel/kmap_local.py:147:7:Lt->LtE#1": (
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
