@@ -362,9 +362,11 @@ def test_kmap_to_page_of_a_direct_map_address_is_virt_to_page():
         int inside = kmap_to_page(l + 5) == L;
     }"""
     for src in (x86(body), arm(body)):
-        p, s = final(src)
+        p, e = run(src)
+        s = e.final
         assert (local(p, s, "t", "same"), local(p, s, "t", "inside")) == (1, 1)
         assert not s.reports
+        assert not [ev for ev in events(e) if "__kmap_to_page" in ev]
 
 
 def test_kmap_local_of_a_page_in_the_pkmap_pool_on_arm_pins_it():
@@ -425,6 +427,87 @@ task t on cpu0 {{ void *a = kmap_local_page(Q); kunmap_local(a); int x = a[0]; }
         assert f"read of {a:#x} (Q) after its mapping was released" in texts(p, s)[1]
 
 
+def test_kmap_to_page_warns_down_to_fix_kmap_end():
+    """__kmap_to_page() (mm/highmem.c) WARNs for base >=
+    __fix_to_virt(FIX_KMAP_END), FIX_KMAP_END = FIX_KMAP_BEGIN + KM_MAX_IDX *
+    NR_CPUS - 1 (arch/x86/include/asm/fixmap.h): the last slot of the last
+    CPU is inside the kmap_local range, the page below it is not."""
+    body = """task t on cpu0 {
+        void *a = kmap_local_page(P);
+        void *last = a - %d * 64;
+        kunmap_local(a);
+        int r = kmap_to_page(last);
+    }"""
+    p, s = final(smp(body % 31))          # KM_MAX_IDX 16 * NR_CPUS 2 - 1 below slot 0 of cpu0
+    assert heads(p, s) == ["WARNING: CPU: 0 PID: 1 at __kmap_to_page (mm/highmem.c)"]
+    p, s = final(smp(body % 32))
+    assert not s.reports
+
+
+def test_a_softirq_maps_with_kmap_local_without_the_hardirq_warning():
+    """kmap_local_idx_push() warns on in_hardirq() && !irqs_disabled()
+    (mm/highmem.c); in_hardirq() is hardirq_count() (include/linux/preempt.h),
+    0 in a softirq handler, which handle_softirqs() runs with interrupts on
+    (kernel/softirq.c): no warning, whichever path runs it. Run by
+    ksoftirqd/0, a leaked mapping is on ksoftirqd's kmap_ctrl, and
+    __kmap_local_sched_out() clears its slot when ksoftirqd sleeps: the
+    next task maps slot 0 afresh."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); int a = 1; void *b = kmap_local_page(P); b[0] = 1; kunmap_local(b); }
+softirq s on cpu0 { void *m = kmap_local_page(P); m[1] = 2; ran = 1; }""", "CONFIG_PREEMPTION = y;"),
+               "t:1, s, t")
+    assert not e.final.reports
+    ev = events(e)
+    assert ev[ev.index("ksoftirqd/0: handle_softirqs on cpu0 runs s"):] == [
+        "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "kmap_local: idx 0 -> 1, slot 0 of cpu0 at 0xffffff80 maps pfn 0x38000",
+        "softirq s returns",
+        "__kmap_local_sched_out: cleared ksoftirqd/0's slot 0 on cpu0",
+        "ksoftirqd/0 sleeps",
+        "cpu0 runs t",
+        "kmap_local: idx 0 -> 1, slot 0 of cpu0 at 0xffffff80 maps pfn 0x38000",
+        "kunmap_local: idx 1 -> 0, cleared slot 0 of cpu0 (pfn 0x38000)",
+        "t returns to user space"]
+
+
+def test_kmap_local_pfn_of_no_page_of_the_scenario_oopses_before_the_push():
+    """__kmap_local_pfn_prot() maps whatever pfn it is given (mm/highmem.c);
+    the model has no memory behind a pfn of no page of the scenario, so it
+    stops there (docs/language.md, kmap_local_pfn), before any slot is
+    pushed: the task dies with its kmap_ctrl untouched."""
+    p, s = final(x86("task t on cpu0 { void *a = kmap_local_pfn(0x1234); int after = 1; }"))
+    assert texts(p, s) == ["OOPS: __kmap_local_pfn_prot\npfn 0x1234 is not a page of this "
+                           "scenario\n  in t on cpu0 at t.kmap:6: task t on cpu0 { void *a = "
+                           "kmap_local_pfn(0x1234); int after = 1; }"]
+    assert local(p, s, "t", "after") == 0 and s.ctxs[0].kmap_idx == 0
+
+
+def test_kunmap_local_takes_any_address_inside_the_page():
+    """kunmap_local_indexed() masks the address with PAGE_MASK
+    (mm/highmem.c): a pointer into the middle of the mapping, odd or even,
+    unmaps its slot with no warning."""
+    p, s = final(x86("""task t on cpu0 {
+        void *a = kmap_local_page(P); void *b = kmap_local_page(Q);
+        kunmap_local(b + 5); kunmap_local(a + 62);
+    }"""))
+    assert not s.reports and s.ctxs[0].kmap_idx == 0
+    assert s.cpus[0].fixmap[:2] == (0, 0)
+
+
+def test_only_a_vivt_cache_is_flushed_at_kunmap_local():
+    """arch_kmap_local_pre_unmap() flushes the page only if cache_is_vivt()
+    (arch/arm/include/asm/highmem.h); a physically tagged cache (VIPT
+    non-aliasing) and x86 have nothing to do there."""
+    body = "task t on cpu0 { void *a = kmap_local_page(P); a[0] = 1; kunmap_local(a); }"
+    _, e = run(arm(body))
+    assert [ev for ev in events(e) if "__cpuc_flush_dcache_area" in ev] == [
+        "kunmap_local_indexed: VIVT __cpuc_flush_dcache_area(0xffefff80): 1 line cleaned and "
+        "invalidated"]
+    for src in (arm(body, "CACHE = vipt;"), x86(body)):
+        _, e = run(src)
+        assert not [ev for ev in events(e) if "__cpuc_flush_dcache_area" in ev]
+
+
 # ------------------------------------------------------- scheduler, locks
 
 SMP = """
@@ -473,6 +556,70 @@ task t { g = 1; g = 2; }"""
     assert events(moved) == ["cpu0 runs t", "t migrates cpu0 -> cpu1", "t returns to user space"]
     assert moved.final == there.final
     assert [c.curr for c in moved.final.cpus] == [-1, -1]
+
+
+def test_ksoftirqd_takes_the_cpu_from_a_task_and_from_the_idle_task():
+    """ksoftirqd/N is a kthread: __schedule() switches to it like to any
+    task (kernel/sched/core.c, prepare_task_switch), from the running task
+    or from the idle task, whose schedule_debug() first reports a count an
+    irq leaked on it ("scheduling while atomic" for swapper/0, the count
+    + 1); run_ksoftirqd() (kernel/softirq.c) runs the pending softirqs and
+    the thread sleeps again."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); int a = 1; }
+softirq s on cpu0 { ran = 1; }""", "CONFIG_PREEMPTION = y;"), "t:1, s, t")
+    ev = events(e)
+    assert ev[ev.index("wakeup_softirqd: ksoftirqd/0 is woken"):] == [
+        "wakeup_softirqd: ksoftirqd/0 is woken", "context switch on cpu0: t -> ksoftirqd/0",
+        "ksoftirqd/0: handle_softirqs on cpu0 runs s", "softirq s returns", "ksoftirqd/0 sleeps",
+        "cpu0 runs t", "t returns to user space"]
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); }
+irq timer on cpu0 { preempt_disable(); }
+softirq s on cpu0 { ran = 1; }"""), "t, timer, s")
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+    assert e.final.cpus[0].curr == -1          # the idle task again, as before ksoftirqd ran
+    ev = events(e)
+    assert ev[ev.index("irq timer returns"):] == [
+        "irq timer returns", "report BUG: scheduling while atomic: swapper/0/0/0x00000002",
+        "cpu0 runs ksoftirqd/0", "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "softirq s returns", "ksoftirqd/0 sleeps"]
+
+
+def test_ksoftirqd_switches_the_idle_tasks_kmap_local_slots_out_and_back_in():
+    """An irq on an idle CPU that leaks a kmap_local mapping leaves it on
+    the idle task's kmap_ctrl (mm/highmem.c: `current` is the idle task).
+    __schedule() to ksoftirqd/0 and back runs __kmap_local_sched_out() and
+    __kmap_local_sched_in() for the idle task as for any (kernel/sched/core.c
+    prepare_task_switch, finish_task_switch): the slot is cleared while
+    ksoftirqd runs and its PTE is back once it sleeps."""
+    p, e = run(smp("""int ran = 0;
+task t on cpu0 { raise_softirq(s); }
+irq i on cpu0 { void *m = kmap_local_page(P); m[0] = 5; }
+softirq s on cpu0 { ran = 1; }"""), "t, i, s")
+    ev = events(e)
+    assert ev[ev.index("irq i returns"):] == [
+        "irq i returns", "__kmap_local_sched_out: cleared idle's slot 0 on cpu0",
+        "cpu0 runs ksoftirqd/0", "ksoftirqd/0: handle_softirqs on cpu0 runs s",
+        "softirq s returns", "__kmap_local_sched_in: restored idle's slot 0 on cpu0",
+        "ksoftirqd/0 sleeps"]
+    assert e.final.cpus[0].fixmap[0] == p.pages[0].pfn + 1
+    assert not e.final.reports
+
+
+def test_an_irq_leaves_its_unbalanced_count_to_the_task_and_keeps_its_own():
+    """__irq_exit_rcu() subtracts HARDIRQ_OFFSET from the one count
+    (kernel/softirq.c): a preempt_disable() the handler left stays with the
+    task it interrupted, 0x1. The handler's own record in the model keeps
+    the count it returned with, 0x10001 (runtime/kernel/sched.py
+    irq_return_count)."""
+    p, e = run(smp("""task t on cpu0 { int a = 1; int b = preempt_count(); preempt_enable(); }
+irq i on cpu0 { preempt_disable(); }""", "CONFIG_PREEMPTION = y;"), "t:1, i, t")
+    s = e.final
+    assert local(p, s, "t", "b") == 1
+    assert s.ctxs[p.context_index("i")].preempt_count == 0x10001
+    assert "__irq_exit_rcu: preempt_count 0x00000001 is left to t" in events(e)
+    assert not s.reports
 
 
 def test_spinlock_contention_on_two_cpus_is_no_bug():

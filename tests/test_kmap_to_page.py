@@ -57,3 +57,18 @@ def test_without_highmem_it_is_virt_to_page() -> None:
 page L = alloc_page(GFP_KERNEL);
 task t on cpu0 { void *a = kmap_local_page(L); struct page *pg = kmap_to_page(a + 3); int same = pg == L; }""")
     assert local(p, s, "t", "same") == 1 and not s.reports
+
+
+def test_a_free_pkmap_slot_gives_the_struct_page_of_pfn_0() -> None:
+    """__kmap_to_page() of a pkmap address: WARN_ON_ONCE, then
+    pte_page(pkmap_page_table[PKMAP_NR(addr)]) (mm/highmem.c). A free
+    slot's PTE is 0, and pte_page() of it is pfn_to_page(0), on x86's
+    FLATMEM mem_map itself (include/asm-generic/memory_model.h,
+    __pfn_to_page, with ARCH_PFN_OFFSET 0)."""
+    p, s = final(BASE + """task t on cpu0 {
+        void *a = kmap(H);
+        struct page *pg = kmap_to_page(a + 64);
+        kunmap(H);
+    }""")
+    assert local(p, s, "t", "pg") == p.config.preset.mem_map_base
+    assert heads(p, s) == [LOCAL_WARN.format(cpu=0)]

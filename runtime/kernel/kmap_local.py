@@ -241,11 +241,20 @@ def _switch_slots(tx: Tx, task: int, cpu: int, out: bool) -> None:
             _set_pte(tx, cpu, i, pte, task)
         moved.append(str(i))
     if moved:
-        name = tx.program.contexts[task].name if task < len(tx.program.contexts) else "idle"
+        name = _trace_name(tx, task)
         verb = "cleared" if out else "restored"
         if tx.events is not None:
             tx.event(f"{'__kmap_local_sched_out' if out else '__kmap_local_sched_in'}: {verb} "
                  f"{name}'s slot{'s' if len(moved) > 1 else ''} {', '.join(moved)} on cpu{cpu}")
+
+
+def _trace_name(tx: Tx, ctx: int) -> str:
+    """A context as the trace names it: a scenario's task or handler, "idle"
+    for an idle task, ksoftirqd/N for that kthread (state.ksoftirqd_ctx)."""
+    n, ncpu = len(tx.program.contexts), tx.cfg.NR_CPUS
+    if ctx < n:
+        return tx.program.contexts[ctx].name
+    return "idle" if ctx < n + ncpu else f"ksoftirqd/{ctx - n - ncpu}"
 
 
 def kmap_atomic(tx: Tx, page: int) -> int:

@@ -43,7 +43,11 @@ from overlay import PACKAGE, overlay  # noqa: E402  (tests/tools/overlay.py)
 # The tests that judge each module's mutants: fast files, the most direct
 # first (pytest -x stops at the first failure).
 KERNEL_TESTS = ("tests/test_kernel_rules.py", "tests/test_pkmap.py", "tests/test_kmap_local.py",
-                "tests/test_context.py", "tests/test_cache_dma.py", "tests/test_examples.py")
+                "tests/test_context.py", "tests/test_cache_dma.py", "tests/test_examples.py",
+                # issue 13's kernel: softirqs, RCU, interrupt state, mutexes, the highmem helpers
+                "tests/test_kmap_to_page.py", "tests/test_softirq.py", "tests/test_rcu.py",
+                "tests/test_irqflags.py", "tests/test_debug_preempt.py", "tests/test_mutex.py",
+                "tests/test_mapping_calls.py", "tests/test_slab.py")
 MODULES: dict[str, tuple[str, ...]] = {
     "runtime/kernel/pkmap.py": KERNEL_TESTS,
     "runtime/kernel/kmap_local.py": KERNEL_TESTS,
@@ -86,13 +90,21 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
     "runtime/kernel/kmap_local.py:39:7:And->Or": (
         "if cfg.ARCH_NEEDS_KMAP_HIGH_GET and is_highmem(tx.program, page):",
-        "past line 36 the page is highmem unless FORCE_MAP, which only x86 allows and x86 has "
-        "no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the stub, which returns 0 "
-        "at once"),
+        "past the lowmem return above it the page is highmem unless FORCE_MAP, which only x86 "
+        "allows, and x86 has no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the "
+        "stub, which returns 0 at once"),
+    "runtime/kernel/kmap_local.py:143:14:const+1": (
+        "cleared = 0",
+        "the initial value is read only when cpu is not a CPU, and then only cpu < 0 occurs, "
+        "where _cleared_text does not use it"),
     "runtime/kernel/kmap_local.py:144:7:Lt->LtE#1": (
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
         "whose window holds KM_MAX_IDX * NR_CPUS slots"),
+    "runtime/kernel/kmap_local.py:146:36:const+1": (
+        "_set_pte(tx, cpu, slot, 0, -1)",
+        "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
+        "is given"),
     "runtime/kernel/kmap_local.py:147:7:Lt->LtE#1": (
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
@@ -101,10 +113,35 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
+    "runtime/kernel/preempt.py:53:15:False->True": (
+        "return False",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:55:11:True->False": (
+        "return True",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:53:8:return->None": (
+        "return False",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/preempt.py:55:4:return->None": (
+        "return True",
+        "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
+        "__local_bh_enable_ip, sched.irq_return_count)"),
+    "runtime/kernel/kmap_local.py:239:37:const+1": (
+        "_set_pte(tx, cpu, i, 0, -1)",
+        "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
+        "is given"),
     "runtime/kernel/sched.py:92:8:return->None": (
         "return True",
         "unreachable: a task stops being READY only through leave_cpu (pkmap or mutex sleep, "
         "exit, kill), so no CPU's curr is a task that is not READY"),
+    "runtime/kernel/sched.py:112:7:And->Or": (
+        "if old_cpu >= 0 and old_cpu != cpu and tx.cpus[old_cpu].curr == task:",
+        "leave_cpu acts only when the task is curr on old_cpu, and a task is curr only on its "
+        "ctx.cpu (switch_to sets both): never with old_cpu -1, nor on cpu, where switch_to is "
+        "called only when it is not curr"),
     "runtime/kernel/sched.py:134:34:False->True": (
         "tx.set(task, cpu=cpu, resched=False)",
         "both callers of switch_to (machine.step, machine.switch_step) clear the incoming "
