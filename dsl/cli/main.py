@@ -1,4 +1,4 @@
-"""The `kmap` command: run | check | lint | test | repl | examples | kmod.
+"""The `kmap` command: run | check | lint | test | fmt | repl | examples | kmod.
 
 Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="check .kmap files against their // Result: blocks")
     kmaptest.add_arguments(test)
     machine_out.add_arguments(test)
+    fmt = sub.add_parser("fmt", help="rewrite .kmap files in the canonical layout, comments kept")
+    from kmap_scenarios.dsl.cli import fmt as fmt_cli
+    fmt_cli.add_arguments(fmt)
     repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
     repl.add_argument("file", nargs="?")
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
@@ -92,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Usage as e:
         print(f"kmap: {e}{_option_hint(parser, str(e), argv)}\n"
               "usage: kmap run|check|lint FILE... [options], kmap test [PATH...], kmap repl [FILE], "
-              "kmap kmod FILE -o DIR, kmap examples; see kmap --help",
+              "kmap fmt [--check] FILE..., kmap kmod FILE -o DIR, kmap examples; see kmap --help",
               file=sys.stderr)
         return EX_USAGE
     except SystemExit as e:  # --help
@@ -182,6 +185,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "test":
         from kmap_scenarios.dsl.cli import kmaptest
         return kmaptest.test(args)
+    if args.command == "fmt":
+        from kmap_scenarios.dsl.cli import fmt as fmt_cli
+        return fmt_cli.run(args)
     if args.command == "examples":
         from kmap_scenarios.dsl.cli import examples
         return examples.run(args.copy)

@@ -81,6 +81,15 @@ def parser() -> Lark:
                 maybe_placeholders=True, postlex=_MaximalMunch())
 
 
+@functools.lru_cache(maxsize=1)
+def concrete_parser() -> Lark:
+    """The same parser keeping every token in the tree (`;`, braces,
+    parentheses, keywords): the concrete syntax that `kmap fmt`
+    (dsl/fmt/) prints again. Only for text that ``parse`` accepted."""
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=True, keep_all_tokens=True, postlex=_MaximalMunch())
+
+
 def read_source(text: str | bytes, path: str) -> Source:
     """The Source the front end parses: UTF-8 decoded (InputError E108
     otherwise), byte-order mark dropped, CRLF and CR line ends made LF.
