@@ -6,12 +6,12 @@ place, atomically (a temporary file beside it, then a rename), and a
 file already in it is not touched at all. `--check` and `--diff` write
 nothing: `--check` lists the files that would change, `--diff` prints
 the change as a unified diff. `-` reads standard input and writes the
-formatted text (or the list or diff) to standard output. A file that is
-not a valid scenario is never touched: its diagnostics go to standard
-error, as `kmap lint` prints them.
+formatted text (or the list or diff) to standard output. A file with a
+syntax error is never touched: its diagnostics go to standard error, as
+`kmap lint` prints them (only the syntax is checked, not the names).
 
 Exit status: 0 nothing to change (or every change written), 1 with
-`--check` a file would change, 65 a file is not a valid scenario, 2 a
+`--check` a file would change, 65 a file has a syntax error, 2 a
 path that cannot be read; the worst of the files' (dsl/cli/multi.py).
 """
 
