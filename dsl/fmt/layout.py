@@ -60,8 +60,23 @@ def gap(p: Tok, t: Tok, flat: bool = False) -> tuple[Gap, bool]:
     return _inline(p, t)
 
 
+# Character pairs that would lex as one token (C's maximal munch) or
+# open a comment if nothing stood between them: `- -x` is not `--x`.
+_MERGING = frozenset({"++", "--", "&&", "||", "<<", ">>", "==", "!=", "<=", ">=", "+=", "-=",
+                      "*=", "/=", "%=", "&=", "|=", "^=", "//", "/*", "*/"})
+
+
 def _inline(p: Tok, t: Tok) -> tuple[Gap, bool]:
-    """Space or nothing between two tokens of one line."""
+    """Space or nothing between two tokens of one line; nothing only where
+    the two cannot run together."""
+    gap, soft = _inline_gap(p, t)
+    if gap is Gap.NONE and (p.text[-1] + t.text[0] in _MERGING
+                            or (_word(p) and (_word(t) or t.text[0].isdigit()))):
+        return Gap.SPACE, soft
+    return gap, soft
+
+
+def _inline_gap(p: Tok, t: Tok) -> tuple[Gap, bool]:
     soft = (p.text == "," or (p.rule in OPERATOR_RULES and not _word(p) and p.text not in "()")
             or (t.rule in OPERATOR_RULES and not _word(t) and t.text not in "(),;"))
     if t.text in CLOSERS or p.text in OPENERS:

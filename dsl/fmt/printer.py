@@ -41,6 +41,11 @@ class Line:
     trailing: str | None = None   # a trailing comment
     col: int = 0                  # its source column
     cont: bool = False            # a continuation comment line (trailing only)
+    end: int = -1                 # where the code of its section's first line ends
+
+    def __post_init__(self) -> None:
+        if self.end < 0:
+            self.end = len(self.code.rstrip())
 
 
 def comments_in(text: str, lo: int, hi: int) -> tuple[list[Comment], int]:
@@ -87,6 +92,8 @@ class Printer:
             comments, nl = comments_in(self.text, prev.end if prev else 0, t.start)
             kind, soft = (gap(prev, t, k in self.flat) if prev is not None
                           else (Gap.BLANK, False))
+            if comments and t.text == "}" and kind is Gap.SPACE:
+                kind = Gap.BREAK    # `{ }` holding a comment is no longer empty
             self._comments(comments, kind, t, prev)
             self._token(t, kind, soft, nl)
             prev = t
@@ -120,7 +127,7 @@ class Printer:
 
     def _continued(self, t: Tok) -> str:
         """The indentation of a line that continues a statement."""
-        if t.text in ("else", "while", "{"):
+        if t.text in ("else", "while", "{", "}"):
             return INDENT * t.level
         if self.parens:
             return " " * (self.parens[-1] + 1)   # aligned after the open parenthesis
@@ -140,12 +147,16 @@ class Printer:
             if c.before >= 2 and kind in (Gap.BLANK, Gap.BREAK) \
                     and not (self.lines and self.lines[-1].code.endswith("{")):
                 self._blank()
+            indent = self._comment_indent(kind, t)
             last = self.lines[-1] if self.lines else None
             if (not c.block and c.before == 1 and last is not None and last.trailing is not None
-                    and "\n" not in last.trailing and c.col >= last.col):
-                self.lines.append(Line("", text, last.col, cont=True))
+                    and "\n" not in last.trailing + last.code and c.col >= last.col
+                    and c.col > len(indent) and last.end >= len(indent)):
+                # a continuation; the last two conditions keep it one when
+                # read again: its column (past the code above) stays right
+                # of where an own-line comment would go
+                self.lines.append(Line("", text, last.col, cont=True, end=last.end))
                 continue
-            indent = self._comment_indent(kind, t)
             if c.block:
                 text = _shift(text, len(indent) - c.col)
             if c.block and not c.ends_line:
