@@ -399,3 +399,17 @@ def test_tokens_never_run_together() -> None:
     src = "task t { while (- -0) { } x = - -y; p = & &q; z = a - - b; w = !!x; }"
     assert format_text(src, "x") == ("task t {\n    while (- -0) { }\n    x = - -y;\n"
                                      "    p = & &q;\n    z = a - -b;\n    w = !!x;\n}\n")
+
+
+def test_a_formatter_bug_leaves_the_file_alone(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the formatter's own check: output that would parse to another AST
+    # is never written (exit 70, a bug of ours)
+    from kmap_scenarios.dsl.fmt import format as fmt
+    ugly = tmp_path / "ugly.kmap"
+    ugly.write_text(UGLY)
+    real = fmt.Printer.run
+    monkeypatch.setattr(fmt.Printer, "run", lambda self: real(self).replace("1", "2"))
+    out, err, code = kmap("fmt", str(ugly))
+    assert code == 70 and "parses to another AST" in err and "left as it was" in err
+    assert ugly.read_text() == UGLY
