@@ -38,7 +38,7 @@ def gap(p: Tok, t: Tok, flat: bool = False) -> tuple[Gap, bool]:
     """The gap between ``p`` and ``t``, and whether it is soft; ``flat``:
     both are in a config block kept on one line."""
     if flat:
-        return _inline(p, t)
+        return inline(p, t)
     if t.item:
         return Gap.BLANK, False
     if t.text == "{" and t.rule == "block" and t.grand is not None and str(t.grand.data) in (
@@ -57,7 +57,7 @@ def gap(p: Tok, t: Tok, flat: bool = False) -> tuple[Gap, bool]:
         # ends its line
         closes_body = p.text == "}" and p.grand is t.parent
         return (Gap.SPACE if closes_body else Gap.BREAK), False
-    return _inline(p, t)
+    return inline(p, t)
 
 
 # Character pairs that would lex as one token (C's maximal munch) or
@@ -66,14 +66,14 @@ _MERGING = frozenset({"++", "--", "&&", "||", "<<", ">>", "==", "!=", "<=", ">="
                       "*=", "/=", "%=", "&=", "|=", "^=", "//", "/*", "*/"})
 
 
-def _inline(p: Tok, t: Tok) -> tuple[Gap, bool]:
+def inline(p: Tok, t: Tok) -> tuple[Gap, bool]:
     """Space or nothing between two tokens of one line; nothing only where
     the two cannot run together."""
-    gap, soft = _inline_gap(p, t)
-    if gap is Gap.NONE and (p.text[-1] + t.text[0] in _MERGING
+    kind, soft = _inline_gap(p, t)
+    if kind is Gap.NONE and (p.text[-1] + t.text[0] in _MERGING
                             or (_word(p) and (_word(t) or t.text[0].isdigit()))):
         return Gap.SPACE, soft
-    return gap, soft
+    return kind, soft
 
 
 def _inline_gap(p: Tok, t: Tok) -> tuple[Gap, bool]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kmap_scenarios.dsl.fmt.layout import CONTINUATION, INDENT, Gap, gap, _inline
+from kmap_scenarios.dsl.fmt.layout import CONTINUATION, INDENT, Gap, gap, inline
 from kmap_scenarios.dsl.fmt.tokens import Tok
 
 MAX_ONE_LINE = 100    # the kernel's line length (checkpatch.pl since v5.7)
@@ -42,6 +42,7 @@ class Line:
     col: int = 0                  # its source column
     cont: bool = False            # a continuation comment line (trailing only)
     end: int = -1                 # where the code of its section's first line ends
+    verbatim: bool = False        # a `// Result:` line, trailing spaces and all
 
     def __post_init__(self) -> None:
         if self.end < 0:
@@ -94,11 +95,11 @@ class Printer:
                           else (Gap.BLANK, False))
             if comments and t.text == "}" and kind is Gap.SPACE:
                 kind = Gap.BREAK    # `{ }` holding a comment is no longer empty
-            self._comments(comments, kind, t, prev)
+            self._comments(comments, kind, t)
             self._token(t, kind, soft, nl)
             prev = t
         comments, _ = comments_in(self.text, prev.end if prev else 0, len(self.text))
-        self._comments(comments, Gap.BLANK, None, prev)
+        self._comments(comments, Gap.BLANK, None)
         self._end_line()
         return _render(self.lines)
 
@@ -133,10 +134,12 @@ class Printer:
             return " " * (self.parens[-1] + 1)   # aligned after the open parenthesis
         return INDENT * (t.level + CONTINUATION)
 
-    def _comments(self, comments: list[Comment], kind: Gap, t: Tok | None,
-                  prev: Tok | None) -> None:
+    def _comments(self, comments: list[Comment], kind: Gap, t: Tok | None) -> None:
         for c in comments:
-            text = c.text if c.text.startswith(RESULT) else _strip(c.text)
+            # the `// Result:` block that ends a file (docs/testing.md)
+            # is kept byte for byte
+            verbatim = t is None and c.text.startswith(RESULT)
+            text = c.text if verbatim else _strip(c.text)
             if c.before == 0 and self.cur is not None:
                 if c.block and not c.ends_line:
                     self._inline_comment(text, c.col)
@@ -163,7 +166,7 @@ class Printer:
                 self.cur = indent + text
                 self.comment_only = True
             else:
-                self.lines.append(Line(indent + text))
+                self.lines.append(Line(indent + text, verbatim=verbatim))
 
     def _comment_indent(self, kind: Gap, t: Tok | None) -> str:
         if t is None:
@@ -238,7 +241,7 @@ def _flat_configs(text: str, toks: list[Tok]) -> set[int]:
             continue
         line = toks[i].text
         for k in range(i + 1, j + 1):
-            line += (" " if _inline(toks[k - 1], toks[k])[0] is Gap.SPACE else "") + toks[k].text
+            line += (" " if inline(toks[k - 1], toks[k])[0] is Gap.SPACE else "") + toks[k].text
         if len(line) <= MAX_ONE_LINE:
             flat.update(range(i + 2, j + 1))   # the gaps after `{` to before `}`
     return flat
@@ -263,7 +266,7 @@ def _render(lines: list[Line]) -> str:
     while k < len(lines):
         line = lines[k]
         if line.trailing is None or "\n" in line.trailing + line.code:
-            code = line.code if line.code.startswith(RESULT) else line.code.rstrip()
+            code = line.code if line.verbatim else line.code.rstrip()
             out.append(code + (" " + line.trailing if line.trailing else ""))
             k += 1
             continue
