@@ -20,6 +20,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from kmap_scenarios.dsl.editors.reference import LANGUAGE_DOC, LSP_REFERENCE, reference_module
 from kmap_scenarios.dsl.editors.vocab import (BODY_KEYWORDS, CALL_KEYWORDS, CONFIG_CLASSES,
                        CPU_LABEL_PATTERN, IDENTIFIER_PATTERN, OPERATOR_PATTERN,
                        ROOT_CLASSES, WORDS, WordClass)
@@ -299,6 +300,8 @@ def generate(root: Path) -> dict[str, str]:
         VIM_SYNTAX: vim_syntax(),
         VIM_FTDETECT: vim_ftdetect(),
         VIM_FTPLUGIN: vim_ftplugin(),
+        LSP_REFERENCE: reference_module((root / LANGUAGE_DOC).read_text(encoding="utf-8"),
+                                        GENERATED),
     }
 
 
