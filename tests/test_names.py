@@ -124,6 +124,19 @@ def test_check_reports_a_stale_file(tmp_path: Path) -> None:
     assert editors.main(["--check", "--root", str(tmp_path)]) == 0
 
 
+def test_number_patterns_are_the_grammars() -> None:
+    from kmap_scenarios.dsl.editors import vocab
+    lark = (ROOT / "grammar/kmap.lark").read_text(encoding="utf-8")
+    number = re.search(r"^NUMBER: /(.*)/$", lark, re.M)
+    assert number is not None
+    hex_digits, decimal = vocab.HEX_PATTERN, vocab.DECIMAL_PATTERN
+    suffix = vocab.INT_SUFFIX_PATTERN
+    assert number.group(1) == f"(?:{hex_digits.removesuffix(suffix)}|" \
+        f"{decimal.removesuffix(suffix)}){suffix}"
+    for literal in ("1UL", "0x10ul", "2ULL", "7u", "3lu", "42"):
+        assert re.fullmatch(decimal, literal) or re.fullmatch(hex_digits, literal), literal
+
+
 def test_the_lsp_reference_has_every_builtin_key_and_report_row() -> None:
     from kmap_scenarios.dsl.lsp import reference
     assert set(reference.BUILTINS) == set(names.BUILTINS)
