@@ -95,17 +95,30 @@ def project_version(root: Path) -> str:
 # ------------------------------------------------------------------ VS Code
 
 
+# The npm packages the extension needs: the client library at run time,
+# the grammar's test runner for `npm test` (editors/vscode/test/).
+LANGUAGECLIENT_VERSION = "^9.0.1"
+TMGRAMMAR_TEST_VERSION = "0.1.3"
+
+
 def vscode_package(version: str) -> str:
-    """editors/vscode/package.json: the extension manifest."""
+    """editors/vscode/package.json: the extension manifest.
+
+    The extension is the grammar, the language configuration and a client
+    (extension.js) that starts the language server, `kmap lsp`, whose
+    command and tracing are settings."""
     return _json({
         "name": "kmap-scenarios",
         "displayName": "kmap scenarios",
-        "description": "Syntax highlighting for .kmap Linux kernel kmap scenarios",
+        "description": "Linux kernel kmap scenarios (.kmap): highlighting, and diagnostics, "
+                       "hover, completion, go to definition and quick fixes from `kmap lsp`",
         "version": version,
         "publisher": "kmap-scenarios",
         "license": "MIT",
-        "engines": {"vscode": "^1.74.0"},
-        "categories": ["Programming Languages"],
+        "engines": {"vscode": "^1.82.0"},
+        "categories": ["Programming Languages", "Linters"],
+        "main": "./extension.js",
+        "activationEvents": ["onLanguage:kmap"],
         "contributes": {
             "languages": [{
                 "id": "kmap",
@@ -118,7 +131,36 @@ def vscode_package(version: str) -> str:
                 "scopeName": "source.kmap",
                 "path": "./syntaxes/kmap.tmLanguage.json",
             }],
+            "configuration": {
+                "title": "kmap scenarios",
+                "properties": {
+                    "kmap.server.enable": {
+                        "type": "boolean",
+                        "default": True,
+                        "description": "Start the kmap language server for .kmap files.",
+                    },
+                    "kmap.server.command": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "default": ["kmap", "lsp"],
+                        "description": "The command that starts the language server, and its "
+                                       "arguments (pip install 'kmap-scenarios[lsp]' installs "
+                                       "`kmap`; a virtual environment's full path works too).",
+                    },
+                    "kmap.trace.server": {
+                        "type": "string",
+                        "enum": ["off", "messages", "verbose"],
+                        "default": "off",
+                        "description": "Log the messages between VS Code and the language server.",
+                    },
+                },
+            },
         },
+        "scripts": {
+            "test": "vscode-tmgrammar-test 'test/*.kmap'",
+        },
+        "dependencies": {"vscode-languageclient": LANGUAGECLIENT_VERSION},
+        "devDependencies": {"vscode-tmgrammar-test": TMGRAMMAR_TEST_VERSION},
     })
 
 
