@@ -200,6 +200,17 @@ def test_vim_syntax_words_are_the_vocab() -> None:
     assert found == {editors.VIM_GROUP_OF[cls][0]: set(WORDS[cls]) for cls in WordClass}
 
 
+def test_emacs_mode_words_are_the_vocab() -> None:
+    from kmap_scenarios.dsl.editors.emacs import EMACS_MODE, EMACS_OF
+    text = _disk(EMACS_MODE)
+    for cls, (name, _) in EMACS_OF.items():
+        m = re.search(rf"^\(defconst {name}\n  '\(([^)]*)\)", text, re.M)
+        assert m is not None, name
+        assert re.findall(r'"([^"]+)"', m.group(1)) == list(WORDS[cls]), name
+    calls = re.search(r"^\(defconst kmap-call-keywords '\(([^)]*)\)", text, re.M)
+    assert calls is not None and re.findall(r'"([^"]+)"', calls.group(1)) == list(CALL_KEYWORDS)
+
+
 def test_every_keyword_and_builtin_is_in_the_editor_files() -> None:
     grammar = _disk(editors.TEXTMATE_GRAMMAR)
     vim = _disk(editors.VIM_SYNTAX)

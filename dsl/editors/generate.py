@@ -5,8 +5,10 @@ Run from the repository root::
     python -m kmap_scenarios.dsl.editors          # (re)write editors/
     python -m kmap_scenarios.dsl.editors --check  # exit 1 if a committed file differs
 
-It writes a VS Code extension skeleton (a TextMate grammar and a language
-configuration) and a Vim syntax, filetype-detection and filetype plugin.
+It writes the VS Code extension's manifest, TextMate grammar and language
+configuration, a Vim syntax, filetype-detection and filetype plugin, the
+Emacs major mode (dsl/editors/emacs.py), and the language server's copy of
+the reference manual's rows (dsl/editors/reference.py).
 tests/test_names.py regenerates them in memory, compares them with the files
 on disk, and proves their word lists are those of dsl/editors/vocab.py.
 """
@@ -20,6 +22,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from kmap_scenarios.dsl.editors.emacs import EMACS_MODE, emacs_mode
 from kmap_scenarios.dsl.editors.reference import LANGUAGE_DOC, LSP_REFERENCE, reference_module
 from kmap_scenarios.dsl.editors.vocab import (BODY_KEYWORDS, CALL_KEYWORDS, CONFIG_CLASSES,
                        CPU_LABEL_PATTERN, DECIMAL_PATTERN, HEX_PATTERN,
@@ -351,6 +354,7 @@ def generate(root: Path) -> dict[str, str]:
         VIM_SYNTAX: vim_syntax(),
         VIM_FTDETECT: vim_ftdetect(),
         VIM_FTPLUGIN: vim_ftplugin(),
+        EMACS_MODE: emacs_mode(project_version(root), GENERATED),
         LSP_REFERENCE: reference_module((root / LANGUAGE_DOC).read_text(encoding="utf-8"),
                                         GENERATED),
     }
