@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from kmap_scenarios.dsl.check.checker import check
-from kmap_scenarios.dsl.syntax import nodes
+from kmap_scenarios.dsl.syntax import names, nodes
 from kmap_scenarios.dsl.syntax.parser import parse, read_source
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source
 
@@ -129,9 +129,16 @@ def _fix(d: Diagnostic, rng: Range, lines: tuple[str, ...]) -> Fix | None:
     if m is None or rng.start.line >= len(lines):
         return None
     # the span's own column is one of the normalised line (no byte-order mark)
-    word = _WORD.match(lines[rng.start.line], max(0, d.span.col - 1))
-    if word is None or word.group() == m.group(1):
+    line = lines[rng.start.line]
+    word = _WORD.match(line, max(0, d.span.col - 1))
+    new = m.group(1)
+    if word is None or word.group() == new:
         return None
+    # `unsinged long x`: the suggestion `unsigned int` is a whole type, and
+    # the word is only its first; the next word says the rest
+    after = _WORD.match(line[word.end():].lstrip())
+    if " " in new and after is not None and after.group() in names.TYPE_WORDS:
+        new = new.split()[0]
     start = Pos(rng.start.line, rng.start.col)
     end = Pos(rng.start.line, rng.start.col + len(word.group()))
-    return Fix(Range(start, end), word.group(), m.group(1))
+    return Fix(Range(start, end), word.group(), new)
