@@ -116,3 +116,11 @@ def test_completion_after_a_config_key_offers_its_values() -> None:
     assert [i.label for i in complete(lines, Pos(0, 26), None)] == ["y", "n"]
     lines = lines_of("config { CACHE = v")
     assert [i.label for i in complete(lines, Pos(0, 18), None)] == list(config.CACHES)
+
+
+def test_completion_in_a_schedule_offers_the_tasks_only() -> None:
+    text = "page P = alloc_page(GFP_KERNEL);\ntask a { }\nirq b on cpu0 { }\nschedule a, b;\n"
+    tree = analyse(text, "t.kmap").file
+    assert tree is not None
+    items = complete(lines_of(text), Pos(3, 12), index(tree))
+    assert [(i.label, i.kind) for i in items] == [("a", "module"), ("b", "module")]

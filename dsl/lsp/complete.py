@@ -60,6 +60,8 @@ def complete(lines: list[str], pos: Pos, idx: Index | None) -> list[Item]:
                 continue
             if s.kind in _TASK_KINDS and not (expect or schedule or s.kind == "softirq"):
                 continue
+            if schedule and s.kind not in _TASK_KINDS:
+                continue   # a schedule names tasks, irqs and softirqs only
             seen.add(s.name)
             kind = "function" if s.kind == "function" else \
                 "module" if s.kind in _TASK_KINDS else "variable"
