@@ -318,3 +318,14 @@ def test_an_address_in_an_int_prints_as_the_same_word_in_run_and_check(tmp_path:
     assert code == 0 and re.search(r"\ba=0xc0[0-9a-f]{6}\b", out), out
     out, _, code = kmap("check", f)
     assert code == 0 and re.search(r"\bt\.a=0xc0[0-9a-f]{6};", out), out
+
+
+def test_lsp_without_pygls_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # as if the `lsp` extra were not installed (tests/test_lsp.py drives the server)
+    monkeypatch.delitem(sys.modules, "kmap_scenarios.dsl.lsp.server", raising=False)
+    for name in ("pygls", "pygls.lsp", "pygls.lsp.server", "pygls.workspace"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert main(["lsp"]) == 2
+    assert capsys.readouterr().err == \
+        "kmap: the language server needs pygls: pip install 'kmap-scenarios[lsp]'\n"

@@ -29,11 +29,13 @@ ALLOWED: dict[str, set[str]] = {
     "dsl.formats": {"dsl.syntax", "dsl.lower", "runtime.kernel", "runtime.search"},
     "dsl.editors": {"dsl.syntax", "runtime.kernel"},
     "dsl.fmt": {"dsl.syntax"},
+    "dsl.lsp": {"dsl.syntax", "dsl.check", "runtime.kernel"},
     "dsl.repl": {"dsl.syntax", "dsl.lower", "dsl.formats", "dsl.editors",
                  "runtime.kernel", "runtime.search"},
     "dsl.kmod": {"dsl.syntax", "dsl.check", "dsl.lower", "runtime.kernel", "runtime.search"},
     "dsl.cli": {"dsl.syntax", "dsl.check", "dsl.lower", "dsl.formats", "dsl.editors",
-                "dsl.repl", "dsl.kmod", "dsl.fmt", "runtime.kernel", "runtime.search", "examples",
+                "dsl.repl", "dsl.kmod", "dsl.fmt", "dsl.lsp", "runtime.kernel", "runtime.search",
+                "examples",
                 ""},   # "": kmap_scenarios itself, for __version__
     # the pytest plugin: `kmap test`'s runner, nothing below it directly
     "dsl.testing": {"dsl.cli"},

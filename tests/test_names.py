@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pygments.token import Name, Token, _TokenType
 
 from kmap_scenarios.dsl.editors import generate as editors
+from kmap_scenarios.dsl.editors.reference import reference_module
 from kmap_scenarios.dsl.syntax import names
 from kmap_scenarios.dsl.editors.lexer import TOKEN_OF, KmapLexer
 from kmap_scenarios.dsl.editors.vocab import (BODY_KEYWORDS, BOOL_VALUES, CALL_KEYWORDS, CONFIG_CLASSES,
@@ -116,9 +117,42 @@ def test_editor_files_are_up_to_date() -> None:
 
 def test_check_reports_a_stale_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nversion = "9.9"\n')
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/language.md").write_text(_disk("docs/language.md"), encoding="utf-8")
     assert editors.main(["--check", "--root", str(tmp_path)]) == 1
     assert editors.main(["--root", str(tmp_path)]) == 0
     assert editors.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_number_patterns_are_the_grammars() -> None:
+    from kmap_scenarios.dsl.editors import vocab
+    lark = (ROOT / "grammar/kmap.lark").read_text(encoding="utf-8")
+    number = re.search(r"^NUMBER: /(.*)/$", lark, re.M)
+    assert number is not None
+    hex_digits, decimal = vocab.HEX_PATTERN, vocab.DECIMAL_PATTERN
+    suffix = vocab.INT_SUFFIX_PATTERN
+    assert number.group(1) == f"(?:{hex_digits.removesuffix(suffix)}|" \
+        f"{decimal.removesuffix(suffix)}){suffix}"
+    for literal in ("1UL", "0x10ul", "2ULL", "7u", "3lu", "42"):
+        assert re.fullmatch(decimal, literal) or re.fullmatch(hex_digits, literal), literal
+
+
+def test_the_lsp_reference_has_every_builtin_key_and_report_row() -> None:
+    from kmap_scenarios.dsl.lsp import reference
+    assert set(reference.BUILTINS) == set(names.BUILTINS)
+    assert list(reference.CONFIG_KEYS) == list(config.KEYS)
+    assert list(reference.REPORTS) == list(names.REPORT_KINDS)
+    assert reference.BUILTINS["kunmap"] == (
+        "kunmap(page)", "void", "any", "`might_sleep()`; highmem: `kunmap_high()`")
+    # an escaped pipe of the Markdown table is a pipe again
+    assert "end1 > page_size(page) || end2" in reference.BUILTINS["zero_user_segments"][3]
+
+
+def test_a_builtin_without_a_row_in_the_manual_stops_the_generator() -> None:
+    doc = _disk("docs/language.md")
+    row = next(line for line in doc.splitlines() if line.startswith("| `kunmap(page)` |"))
+    with pytest.raises(ValueError, match=r"0 table rows for `kunmap`"):
+        reference_module(doc.replace(row + "\n", ""), "generated")
 
 
 def _disk(rel: str) -> str:
@@ -164,6 +198,17 @@ def test_vim_syntax_words_are_the_vocab() -> None:
     found = _vim_word_sets(_disk(editors.VIM_SYNTAX))
     found.pop("kmapTodo")
     assert found == {editors.VIM_GROUP_OF[cls][0]: set(WORDS[cls]) for cls in WordClass}
+
+
+def test_emacs_mode_words_are_the_vocab() -> None:
+    from kmap_scenarios.dsl.editors.emacs import EMACS_MODE, EMACS_OF
+    text = _disk(EMACS_MODE)
+    for cls, (name, _) in EMACS_OF.items():
+        m = re.search(rf"^\(defconst {name}\n  '\(([^)]*)\)", text, re.M)
+        assert m is not None, name
+        assert re.findall(r'"([^"]+)"', m.group(1)) == list(WORDS[cls]), name
+    calls = re.search(r"^\(defconst kmap-call-keywords '\(([^)]*)\)", text, re.M)
+    assert calls is not None and re.findall(r'"([^"]+)"', calls.group(1)) == list(CALL_KEYWORDS)
 
 
 def test_every_keyword_and_builtin_is_in_the_editor_files() -> None:

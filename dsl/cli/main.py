@@ -1,4 +1,4 @@
-"""The `kmap` command: run | check | lint | test | fmt | repl | examples | kmod.
+"""The `kmap` command: run | check | lint | test | fmt | repl | examples | kmod | lsp.
 
 Exit status (docs/language.md, BSD sysexits): 0 every expectation holds, 1 an
 expectation fails, 2 usage error, 3 none fails but one is unproven (a
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     kmod = sub.add_parser("kmod", help="the scenario as a kernel module, to run on a real kernel")
     from kmap_scenarios.dsl.cli import kmod as kmod_cli
     kmod_cli.add_arguments(kmod)
+    sub.add_parser("lsp", help="the language server, on stdio (the `lsp` extra: pygls)")
     return p
 
 
@@ -194,8 +195,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "kmod":
         from kmap_scenarios.dsl.cli import kmod as kmod_cli
         return kmod_cli.run(args)
+    if args.command == "lsp":
+        return lsp()
     from kmap_scenarios.dsl.repl import shell as repl
     return repl.main(args.file)
+
+
+def lsp() -> int:
+    """`kmap lsp` (and the `kmap-lsp` command): serve until the client exits."""
+    try:
+        from kmap_scenarios.dsl.lsp.server import main as serve
+    except ImportError as e:
+        if e.name is None or e.name.split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print("kmap: the language server needs pygls: pip install 'kmap-scenarios[lsp]'",
+              file=sys.stderr)
+        return EX_USAGE
+    return serve()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from pygments.token import (Comment, Keyword, Name, Number, Operator,
                             Punctuation, String, Whitespace, _TokenType)
 
 from kmap_scenarios.dsl.editors.vocab import (BODY_KEYWORDS, CALL_KEYWORDS, CONFIG_CLASSES,
-                       CPU_LABEL_PATTERN, IDENTIFIER_PATTERN, OPERATOR_PATTERN,
-                       ROOT_CLASSES, WORDS, WordClass)
+                       CPU_LABEL_PATTERN, DECIMAL_PATTERN, HEX_PATTERN,
+                       IDENTIFIER_PATTERN, OPERATOR_PATTERN, ROOT_CLASSES, WORDS, WordClass)
 
 # The token type of each word class.
 TOKEN_OF: dict[WordClass, _TokenType] = {
@@ -91,8 +91,8 @@ class KmapLexer(RegexLexer):
             (r"//.*?$", Comment.Single),
             (r"/\*[\s\S]*?(?:\*/|\Z)", Comment.Multiline),
             (r'"', String.Double, "string"),
-            (r"0[xX][0-9a-fA-F]+", Number.Hex),
-            (r"[0-9]+", Number.Integer),
+            (HEX_PATTERN, Number.Hex),
+            (DECIMAL_PATTERN, Number.Integer),
             _body_name_rule(),
             _call_keyword_rule(),
             *_word_rules(ROOT_CLASSES),

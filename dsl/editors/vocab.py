@@ -69,6 +69,11 @@ BODY_KEYWORDS = ("irq", "task")
 # "Lexical rules"): plain regular expressions that Python and Oniguruma
 # (VS Code) read alike; dsl/editors/generate.py rewrites the few Vim needs.
 IDENTIFIER_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+# Integer literals with the suffixes of kernel code (`1UL << n`): grammar/kmap.lark's
+# NUMBER, one pattern for hex and one for decimal (tests/test_names.py compares them).
+INT_SUFFIX_PATTERN = r"(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?)?"
+HEX_PATTERN = r"0[xX][0-9a-fA-F]+" + INT_SUFFIX_PATTERN
+DECIMAL_PATTERN = r"[0-9]+" + INT_SUFFIX_PATTERN
 CPU_LABEL_PATTERN = r"cpu[0-9]+"  # ``cpuN`` in ``task NAME on cpuN``
 # Longest first, so that '<<' is one token and not two '<'.
 OPERATOR_PATTERN = (r"\+\+|--|\+=|-=|<<|>>|<=|>=|==|!=|&&|\|\|"

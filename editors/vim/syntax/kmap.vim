@@ -18,8 +18,8 @@ syn match kmapKeyword /\<schedule\>/
 syn match kmapBuiltin /\<schedule\>\ze\s*(/
 syn match kmapTaskName /\%(\<\%(irq\|task\)\s\+\)\@<=[A-Za-z_][A-Za-z0-9_]*/
 syn match kmapLabel /\<cpu[0-9]\+\>/
-syn match kmapNumber /\<[0-9]\+\>/
-syn match kmapNumber /\<0[xX][0-9a-fA-F]\+\>/
+syn match kmapNumber /\<[0-9]\+\%([uU]\%(ll\|LL\|l\|L\)\?\|\%(ll\|LL\|l\|L\)[uU]\?\)\?\>/
+syn match kmapNumber /\<0[xX][0-9a-fA-F]\+\%([uU]\%(ll\|LL\|l\|L\)\?\|\%(ll\|LL\|l\|L\)[uU]\?\)\?\>/
 
 syn match kmapEscape /\\[\\"]/ contained
 syn region kmapString start=/"/ skip=/\\[\\"]/ end=/"\|$/ contains=kmapEscape
