@@ -97,7 +97,7 @@ def _local_instr(ins: ir.Instr) -> bool:
     return False
 
 
-def local_pcs(code: Sequence[ir.Instr], free: Sequence[bool]) -> bytearray:
+def local_pcs(code: tuple[ir.Instr, ...], free: Sequence[bool]) -> bytearray:
     """1 at each pc whose step (the instruction and whatever the same step
     goes on into) is local; instructions a step goes on into are the ones
     ``free`` marks, after following jumps (machine._advance). A step that
