@@ -23,9 +23,11 @@ here (anything else: the state is expanded fully):
   lead to (they never write a running task's context: wake-ups only
   touch waiting tasks, a switch or an irq only the CPU's own current);
 - it is the only enabled action of the task and of its CPU, and no other
-  task can be switched in there before it: the CPU is not preemptible
-  (preempt_count, interrupts off, or no CONFIG_PREEMPTION without an
-  explicit point), or no other live task may ever run there;
+  task can be switched in there before it, nor the task be migrated
+  elsewhere: the CPU is not preemptible (preempt_count, interrupts off,
+  or no CONFIG_PREEMPTION without an explicit point), or the task is
+  pinned (or migration is disabled) and no other live task may ever run
+  there;
 - no irq handler is still to run or running (a fatal error in one panics
   the machine: every action disabled), and the scenario has no softirqs.
 
@@ -199,6 +201,10 @@ class Reducer:
             if b != a and (b[0] == ci or b[1] == cpu):
                 return False
         switchable = not me.preempt_count and not here.irqs_off and self.preemption
+        if switchable and self.pinned[ci] is None and not (me.migration_disabled or me.kmap_idx):
+            # another CPU freed by its own steps could take this task
+            # (migration): an action of the same task that others enable
+            return False
         if switchable:
             for d in self.tasks:
                 if d == ci:
