@@ -248,3 +248,33 @@ def test_spin_rows_reduce(row: tuple[tuple[int, int, bool], int, int]) -> None:
     red = ex.explore(p, ex.Options(por=True))
     assert (full.states, red.states) == (whole, reduced)
     _same_ends(p, full, red)
+
+
+def test_a_cut_before_the_proviso_invents_no_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit (time, Ctrl-C, memory) that stops phase 1 before the
+    reduced states on a cycle are expanded again: those states get their
+    other actions back as cut edges, so a loop of a's local steps is not
+    taken for a loop no execution leaves. Whatever the cut, every outcome
+    found is one of the whole search's."""
+    from kmap_scenarios.runtime.search import explore as explore_mod
+    from kmap_scenarios.runtime.search.limits import Cut, Limits
+    p = load_src(ENDLESS)
+    whole = set(ex.explore(p, ex.Options(por=False)).outcomes)
+    monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+    seen_cut = 0
+    for k in range(1, 40):
+        calls = [0]
+
+        def check(self: Limits, k: int = k) -> None:
+            calls[0] += 1
+            if calls[0] == k:
+                raise Cut("time")
+
+        monkeypatch.setattr(Limits, "check", check)
+        r = ex.explore(p, ex.Options(por=True))
+        monkeypatch.undo()
+        monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+        if r.bounded:
+            seen_cut += 1
+            assert set(r.outcomes) <= whole, (k, r.outcomes)
+    assert seen_cut >= 5

@@ -403,11 +403,15 @@ class Explorer:
                     break
         except Cut as c:
             self._cut(c.bound)
+            redo = self._redo(stack)
             self._stopped(stack, sid, s, depth, first)
+            self._unreduce(redo, first)
         except MemoryError:
             ids.clear()   # the visited set first: the rest needs little
             self._cut("memory")
+            redo = self._redo(stack)
             self._stopped(stack, sid, s, depth, first)
+            self._unreduce(redo, first)
         self.cyclic = cyclic
         if reducer is not None:
             self.local = bytearray(len(acts_of))
@@ -419,6 +423,36 @@ class Explorer:
                 if k < len(self.local):
                     self.local[k] = 1
             self._reduced_flat = {}
+
+    def _redo(self, stack: list[tuple[int, Flat, int, int]]) -> list[tuple[int, Flat]]:
+        """Where a limit stopped phase 1: the reduced states still reduced,
+        and those the proviso had put back on the stack to expand fully
+        (their reduced expansion is still in the graph)."""
+        redo = list(self._reduced_flat.items())
+        redo += [(k, f) for k, f, _, _ in stack if k in self._full and self.off[k] >= 0]
+        self._reduced_flat = {}
+        return redo
+
+    def _unreduce(self, redo: list[tuple[int, Flat]], first: array[int]) -> None:
+        """Phase 1 was cut before the proviso was met: each reduced state
+        gets its enabled actions back, those not taken cut (-1) and the
+        state noted in the frontier, so that a loop through reduced states
+        is not taken for a loop no execution leaves (a cut edge leaves)."""
+        if self.stepper is None:
+            return
+        st, acts_of, off, dst = self.stepper, self.acts, self.off, self.dst
+        n = len(acts_of)
+        for k, flat in redo:
+            if k >= n or off[k] < 0 or len(acts_of[k]) != 1:
+                continue
+            whole = st.enabled(flat)
+            if len(whole) == 1:
+                continue
+            a, child = acts_of[k][0], dst[off[k]]
+            acts_of[k] = whole
+            off[k] = len(dst)
+            dst.extend([child if b == a and child < n else -1 for b in whole])
+            self._frontier(st.codec.reports(flat), first[k], k, -1)
 
     def _reducer(self, st: Stepper) -> Any:
         """The persistent sets of runtime/search/por.py, or None: only with
