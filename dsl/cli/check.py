@@ -44,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reduction (a task's local step taken alone where that loses nothing; "
                         "see docs/performance.md)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="search in N worker processes (identical results; 1.0x "
-                        "to 1.4x on two cores, see docs/performance.md)")
+                   help="search in N worker processes (the same outcomes and verdicts; "
+                        "the whole state graph, as --no-por; 1.0x to 1.4x on two cores, see "
+                        "docs/performance.md)")
     p.add_argument("--no-memo", action="store_true",
                    help="run every step through the handlers instead of reusing "
                         "recorded steps (identical results; slower)")
