@@ -160,6 +160,8 @@ SPIN_ROWS = [
     ("fixed, no POR", (1, 1, True), "-DPIN", "-DNOREDUCE", ""),
     ("fixed, 2 kmap tasks x 2 iterations", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "", ""),
     ("same, no POR", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "-DNOREDUCE", ""),
+    # kmap's sleep sets over the whole graph (--no-por), beside SPIN's POR
+    ("same, sleep sets only", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "", ""),
 ]
 
 
@@ -216,7 +218,7 @@ from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
 t0 = time.perf_counter()
-r = ex.explore(p, ex.Options(reduce={reduce!r}, timeout={timeout!r}, jobs={jobs!r}))
+r = ex.explore(p, ex.Options(reduce={reduce!r}, por={por!r}, timeout={timeout!r}, jobs={jobs!r}))
 wall = time.perf_counter() - t0
 print(json.dumps(dict(states=r.states, transitions=r.transitions, executions=r.executions,
                       bounded=r.bounded, wall=wall, violated=any(o.conds[0] for o in r.outcomes))))
@@ -235,11 +237,12 @@ class Run:
 
 
 def check(src: str, reduce: bool, timeout: float, repeat: int = 1,
-          jobs: int = 1) -> tuple[Run, float]:
+          jobs: int = 1, por: bool = True) -> tuple[Run, float]:
     """One search, each run in a fresh interpreter (a heap left over from
     the rung before changes timings by a third); the best wall time of
-    `repeat` runs for short ones (a shared machine adds noise, never speed)."""
-    code = ONE_PROBE.format(root=str(ROOT), reduce=reduce, timeout=timeout, jobs=jobs)
+    `repeat` runs for short ones (a shared machine adds noise, never speed).
+    ``por``: the state-level reduction (runtime/search/por.py) with ``reduce``."""
+    code = ONE_PROBE.format(root=str(ROOT), reduce=reduce, por=por, timeout=timeout, jobs=jobs)
     best = None
     r = None
     for _ in range(repeat):
@@ -271,7 +274,8 @@ def jobs_row(label: str, reduce: bool, runs: int, timeout: float) -> str:
     states = {}
     for _ in range(runs):
         for jobs in (1, 2):
-            r, wall = check(src, reduce, timeout, jobs=jobs)
+            # --jobs reduces no states: one process builds the whole graph too
+            r, wall = check(src, reduce, timeout, jobs=jobs, por=False)
             walls[jobs].append(wall)
             states[jobs] = r.states
     assert states[1] == states[2], states
@@ -466,6 +470,10 @@ def main() -> int:
             r, wall = check(src, reduce, args.timeout, repeat=3)
             runs[reduce] = r
             print(row(f"{label}, {'POR' if reduce else 'no POR'}", r, wall), flush=True)
+            if reduce and label.startswith("smp"):
+                # the sleep sets alone, over the whole graph (--no-por)
+                r, wall = check(src, True, args.timeout, repeat=3, por=False)
+                print(row(f"{label}, sleep sets only", r, wall), flush=True)
         traces = mazurkiewicz_traces(load_text(src, "bench.kmap"), 2_000)
         quality.append((label, runs[True].executions, runs[False].executions, traces))
     print("\n# reduction: executions explored vs Mazurkiewicz traces\n")
@@ -492,7 +500,8 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, (nk, iters, pin), dflags, cflags, pflags in SPIN_ROWS[: 4 if args.quick else None]:
         src = spin_equivalent(nk, iters, pin)
-        r, wall = check(src, "NOREDUCE" not in cflags, args.timeout, repeat=3)
+        r, wall = check(src, "NOREDUCE" not in cflags, args.timeout, repeat=3,
+                        por="sleep sets only" not in label)
         verdict = "violation" if r.violated else "no violation"
         s = spin(dflags, cflags, pflags)
         if s is None:

@@ -341,7 +341,7 @@ def test_check_agrees_with_no_reduce_no_memo_and_jobs_on_functions() -> None:
     assert first.states > 50 and not first.bounded
     for r in results[1:]:
         assert set(r.outcomes) == set(first.outcomes)
-        assert r.states == first.states
+        assert r.states >= first.states   # the default reduces states, the others do not
         assert [v.holds for v in verdicts_of(p, r)] == [v.holds for v in verdicts_of(p, first)]
     assert [v.holds for v in verdicts_of(p, first)] == [True, True, True]
 

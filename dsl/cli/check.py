@@ -39,9 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "bounded by memory; default: 80%% of the machine's memory (or of "
                         "its cgroup's limit), and under 90%% of ulimit -v when one is set")
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
+    p.add_argument("--no-por", action="store_true",
+                   help="keep the sleep sets but build the whole state graph: no state-level "
+                        "reduction (a task's local step taken alone where that loses nothing; "
+                        "see docs/performance.md)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="search in N worker processes (identical results; 1.0x "
-                        "to 1.4x on two cores, see docs/performance.md)")
+                   help="search in N worker processes (the same outcomes and verdicts; "
+                        "the whole state graph, as --no-por; 1.0x to 1.4x on two cores, see "
+                        "docs/performance.md)")
     p.add_argument("--no-memo", action="store_true",
                    help="run every step through the handlers instead of reusing "
                         "recorded steps (identical results; slower)")
@@ -71,7 +76,8 @@ MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is g
 # options of the exhaustive search that --random (whole random runs) has no use for
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
                 ("preemption_bound", "--preemption-bound"),
-                ("no_reduce", "--no-reduce"), ("no_memo", "--no-memo"), ("stats", "--stats"),
+                ("no_reduce", "--no-reduce"), ("no_por", "--no-por"), ("no_memo", "--no-memo"),
+                ("stats", "--stats"),
                 ("max_memory", "--max-memory"))
 
 
@@ -96,7 +102,7 @@ def check(args: argparse.Namespace) -> int:
     memory = args.max_memory
     if memory is None:
         memory = int(machine_memory() * DEFAULT_MEMORY)
-    opts = ex.Options(reduce=not args.no_reduce, max_states=args.max_states,
+    opts = ex.Options(reduce=not args.no_reduce, por=not args.no_por, max_states=args.max_states,
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
                       timeout=args.timeout, max_memory=memory, progress=sys.stderr.isatty(),
                       jobs=args.jobs, memo=not args.no_memo, interruptible=True, start=start)

@@ -201,7 +201,8 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         steps = r.memo_hits + r.memo_misses
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
-        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
+        por = f", {r.reduced:,} states expanded by a local step alone" if r.reduced else ""
+        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{por}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
 

@@ -80,6 +80,10 @@ __all__ = ["MIXED", "Options", "Outcome", "Result", "Explorer", "explore", "coll
 @dataclass
 class Options:
     reduce: bool = True
+    # state-level reduction (runtime/search/por.py; off with `check
+    # --no-por`): persistent sets in phase 1, with several CPUs,
+    # ``reduce`` on, one job and no depth or preemption bound
+    por: bool = True
     max_states: int | None = None
     max_depth: int | None = None
     preemption_bound: int | None = None
@@ -108,6 +112,11 @@ class Result:
     observed: dict[tuple[Outcome, int, bool], list[Action]] = field(default_factory=dict)
     states: int = 0
     transitions: int = 0
+    # states phase 1 expanded by a persistent set smaller than the enabled
+    # set (runtime/search/por.py), and those re-expanded fully since they
+    # lay on a cycle of the reduced graph
+    reduced: int = 0
+    reexpanded: int = 0
     executions: int = 0
     max_depth: int = 0
     bounded: list[str] = field(default_factory=list)              # which bounds cut
@@ -173,6 +182,13 @@ class Explorer:
         self._start = self.limits.start
         self._last_progress = time.monotonic()
         self.shared_stop: Any = None   # --jobs: the flag that tells the workers to stop
+        # state-level reduction (runtime/search/por.py): the flat form of
+        # each state expanded by a smaller persistent set, the states
+        # expanded fully since they lay on a cycle, and after phase 1 a
+        # byte per state, 1 where its one action is a local step
+        self._reduced_flat: dict[int, Flat] = {}
+        self._full: set[int] = set()
+        self.local = bytearray()
 
     def run(self) -> Result:
         # The search makes millions of tuples and no reference cycles: the
@@ -301,79 +317,172 @@ class Explorer:
         # a state takes the tight loop with at most `tight` successors
         tight = FANOUT if bound is None and max_states is None else -1
         sid, s, depth = -1, flat0, 0
+        reducer = self._reducer(st)
+        # reduced states: their flat form, to expand them fully if they
+        # turn out to lie on a cycle of the reduced graph (_proviso)
+        pending, full, pool = self._reduced_flat, self._full, self._pool
+        singles: list[int] = []
         try:
-            while stack:
-                if work >= every:
-                    work = 0
-                    check()
-                sid, s, depth, pre = stack.pop()
-                acts = enabled_of(s)
-                acts_of[sid] = acts
-                n = len(acts)
-                work += n
-                if not n:
-                    self.terminal[sid] = self.outcome(final_state(p, st.codec.decode(s)))
-                    continue
-                off[sid] = len(dst)
-                if max_depth is not None and depth >= max_depth:
-                    self._cut("depth")
-                    self._frontier(st.codec.reports(s), depth, sid, -1)
-                    dst.extend([-1] * n)
-                    continue
-                if n <= tight:
-                    # the common case, kept tight: this loop is most of a search
-                    for a in acts:
+            while True:
+                while stack:
+                    if work >= every:
+                        work = 0
+                        check()
+                    sid, s, depth, pre = stack.pop()
+                    acts = enabled_of(s)
+                    if reducer is not None and acts and sid not in full:
+                        a = reducer.persistent(s, acts)
+                        if a is None:
+                            pass
+                        elif len(acts) > 1:
+                            acts = pool.setdefault((a,), (a,))
+                            pending[sid] = s
+                        else:
+                            # the only action anyway, but a local step: the
+                            # sleep sets look through it (_after_local)
+                            singles.append(sid)
+                    acts_of[sid] = acts
+                    n = len(acts)
+                    work += n
+                    if not n:
+                        self.terminal[sid] = self.outcome(final_state(p, st.codec.decode(s)))
+                        continue
+                    off[sid] = len(dst)
+                    if max_depth is not None and depth >= max_depth:
+                        self._cut("depth")
+                        self._frontier(st.codec.reports(s), depth, sid, -1)
+                        dst.extend([-1] * n)
+                        continue
+                    if n <= tight:
+                        # the common case, kept tight: this loop is most of a search
+                        for a in acts:
+                            child = succ(s, a)
+                            key: object = hash(child)
+                            cid = ids.get(key)
+                            if cid is None:
+                                cid = ids[key] = len(acts_of)
+                                acts_of.append(())
+                                off.append(-1)
+                                first.append(depth + 1)
+                                stack.append((cid, child, depth + 1, 0))
+                            elif first[cid] <= depth:
+                                cyclic = True
+                            dst.append(cid)
+                        continue
+                    for i, a in enumerate(acts):
+                        if i % CHECK_FANOUT == CHECK_FANOUT - 1:
+                            check()   # one state's expansion can take seconds
                         child = succ(s, a)
-                        key: object = hash(child)
+                        if bound is None:
+                            cpre = 0
+                            key = hash(child)
+                        else:
+                            cpre = pre + self._preempts(st.codec.cpu(s, a[1]).curr, acts, a)
+                            if cpre > bound:
+                                self._cut("preemptions")
+                                self._frontier(st.codec.reports(child), depth + 1, sid, i)
+                                dst.append(-1)
+                                continue
+                            key = (hash(child), cpre)
                         cid = ids.get(key)
                         if cid is None:
+                            if max_states is not None and len(acts_of) >= max_states:
+                                self._cut("states")
+                                self._frontier(st.codec.reports(child), depth + 1, sid, i)
+                                dst.append(-1)
+                                continue
                             cid = ids[key] = len(acts_of)
                             acts_of.append(())
                             off.append(-1)
                             first.append(depth + 1)
-                            stack.append((cid, child, depth + 1, 0))
+                            stack.append((cid, child, depth + 1, cpre))
                         elif first[cid] <= depth:
                             cyclic = True
                         dst.append(cid)
-                    continue
-                for i, a in enumerate(acts):
-                    if i % CHECK_FANOUT == CHECK_FANOUT - 1:
-                        check()   # one state's expansion can take seconds
-                    child = succ(s, a)
-                    if bound is None:
-                        cpre = 0
-                        key = hash(child)
-                    else:
-                        cpre = pre + self._preempts(st.codec.cpu(s, a[1]).curr, acts, a)
-                        if cpre > bound:
-                            self._cut("preemptions")
-                            self._frontier(st.codec.reports(child), depth + 1, sid, i)
-                            dst.append(-1)
-                            continue
-                        key = (hash(child), cpre)
-                    cid = ids.get(key)
-                    if cid is None:
-                        if max_states is not None and len(acts_of) >= max_states:
-                            self._cut("states")
-                            self._frontier(st.codec.reports(child), depth + 1, sid, i)
-                            dst.append(-1)
-                            continue
-                        cid = ids[key] = len(acts_of)
-                        acts_of.append(())
-                        off.append(-1)
-                        first.append(depth + 1)
-                        stack.append((cid, child, depth + 1, cpre))
-                    elif first[cid] <= depth:
-                        cyclic = True
-                    dst.append(cid)
+                if reducer is None or not cyclic or not self._proviso(stack, first):
+                    break
         except Cut as c:
             self._cut(c.bound)
+            redo = self._redo(stack)
             self._stopped(stack, sid, s, depth, first)
+            self._unreduce(redo, first)
         except MemoryError:
             ids.clear()   # the visited set first: the rest needs little
             self._cut("memory")
+            redo = self._redo(stack)
             self._stopped(stack, sid, s, depth, first)
+            self._unreduce(redo, first)
         self.cyclic = cyclic
+        if reducer is not None:
+            self.local = bytearray(len(acts_of))
+            for k in self._reduced_flat:
+                if k < len(self.local):
+                    self.local[k] = 1
+            self.result.reduced = self.local.count(1)
+            for k in singles:
+                if k < len(self.local):
+                    self.local[k] = 1
+            self._reduced_flat = {}
+
+    def _redo(self, stack: list[tuple[int, Flat, int, int]]) -> list[tuple[int, Flat]]:
+        """Where a limit stopped phase 1: the reduced states still reduced,
+        and those the proviso had put back on the stack to expand fully
+        (their reduced expansion is still in the graph)."""
+        redo = list(self._reduced_flat.items())
+        redo += [(k, f) for k, f, _, _ in stack if k in self._full and self.off[k] >= 0]
+        self._reduced_flat = {}
+        return redo
+
+    def _unreduce(self, redo: list[tuple[int, Flat]], first: array[int]) -> None:
+        """Phase 1 was cut before the proviso was met: each reduced state
+        gets its enabled actions back, those not taken cut (-1) and the
+        state noted in the frontier, so that a loop through reduced states
+        is not taken for a loop no execution leaves (a cut edge leaves)."""
+        if self.stepper is None:
+            return
+        st, acts_of, off, dst = self.stepper, self.acts, self.off, self.dst
+        n = len(acts_of)
+        for k, flat in redo:
+            if k >= n or off[k] < 0 or len(acts_of[k]) != 1:
+                continue
+            whole = st.enabled(flat)
+            if len(whole) == 1:
+                continue
+            a, child = acts_of[k][0], dst[off[k]]
+            acts_of[k] = whole
+            off[k] = len(dst)
+            dst.extend([child if b == a and child < n else -1 for b in whole])
+            self._frontier(st.codec.reports(flat), first[k], k, -1)
+
+    def _reducer(self, st: Stepper) -> Any:
+        """The persistent sets of runtime/search/por.py, or None: only with
+        several CPUs (on one, every task competes for the CPU), reduction
+        on, one job (--jobs searches the whole graph: the same outcomes
+        and verdicts, more states) and no depth or preemption bound (a
+        bound counts steps, and a reduced path can be longer)."""
+        o = self.o
+        if not (o.reduce and o.por) or self.p.config.NR_CPUS == 1 or o.jobs > 1 or \
+                o.max_depth is not None or o.preemption_bound is not None:
+            return None
+        from kmap_scenarios.runtime.search.por import Reducer
+        return Reducer(self.p, st.codec, st.step)
+
+    def _proviso(self, stack: list[tuple[int, Flat, int, int]], first: array[int]) -> bool:
+        """The cycle proviso: every reduced state on a cycle of the graph
+        built so far is put back on the stack to be expanded fully (the
+        other CPUs are not postponed forever, and a loop that never ends
+        keeps all its states). False when there is none: phase 1 is done."""
+        from kmap_scenarios.runtime.search.por import on_cycles
+        n = len(self.acts)
+        wanted = bytearray(n)
+        for k in self._reduced_flat:
+            wanted[k] = 1
+        again = on_cycles(n, self.acts, self.off, self.dst, wanted)
+        for k in again:
+            self._full.add(k)
+            stack.append((k, self._reduced_flat.pop(k), first[k], 0))
+        self.result.reexpanded += len(again)
+        return bool(again)
 
     def _stopped(self, stack: list[tuple[int, Flat, int, int]], sid: int, s: Flat, depth: int,
                  first: array[int]) -> None:
@@ -452,6 +561,8 @@ class Explorer:
         reached again with fewer sleeping actions explores the ones that
         slept before (Godefroid's condition for state caching)."""
         acts_of, off, dst, kept = self.acts, self.off, self.dst, self.kept
+        local = self.local if len(self.local) == n else bytearray(n)
+        rep = _after_local(local, off, dst)
         ncpu = self.p.config.NR_CPUS
         slept = [-1] * n          # the sleep mask a state was explored with; -1 never
         on_stack = bytearray(n)
@@ -493,14 +604,22 @@ class Explorer:
             if cid < 0:
                 continue
             child_sleep = 0
-            if sleep:
+            if sleep and local[sid]:
+                # a local step (runtime/search/por.py): independent of every
+                # other action, it leaves each asleep and enabled
+                child_sleep = sleep
+            elif sleep:
                 # b stays asleep after a when a and b are independent here:
                 # different contexts on different CPUs, and the diamond
                 # s -a-> sa -b-> t, s -b-> sb -a-> t is in the graph
+                # (with state-level reduction, through the local steps
+                # that follow: rep[x] is the first state after x's chain of
+                # them, where the same actions are enabled again)
                 work += sleep.bit_count()   # a turn of the loop below each
                 here = wh[sid]
-                after_a = wh[cid]
-                ca_off = off[cid]
+                ra = rep[cid]
+                after_a = wh[ra]
+                ca_off = off[ra]
                 rest = sleep
                 while rest:
                     low = rest & -rest
@@ -512,12 +631,14 @@ class Explorer:
                     sb = dst[base + j] if j >= 0 else -1
                     if sb < 0:
                         continue
+                    sb = rep[sb]
                     jb = after_a.get(k, -1)
                     ta = dst[ca_off + jb] if jb >= 0 else -1
                     if ta < 0:
                         continue
                     ja = wh[sb].get(ca * ncpu + pa, -1)
-                    if ja >= 0 and dst[off[sb] + ja] == ta:
+                    tb = dst[off[sb] + ja] if ja >= 0 else -1
+                    if tb >= 0 and rep[tb] == rep[ta]:
                         child_sleep |= low
             f[3] = sleep | abit
             transitions += 1
@@ -534,7 +655,12 @@ class Explorer:
                 continue
             slept[cid] = old & child_sleep
             cacts = acts_of[cid]
-            todo2 = [j for j, b in enumerate(cacts) if missing >> (b[0] * ncpu + b[1]) & 1]
+            if local[cid]:
+                # a local step passes its sleep set on: the states after it
+                # take what is no longer asleep
+                todo2 = [0]
+            else:
+                todo2 = [j for j, b in enumerate(cacts) if missing >> (b[0] * ncpu + b[1]) & 1]
             if on_stack[cid]:
                 # reached again around a cycle with fewer actions asleep:
                 # its frame, still open, takes them too (they were asleep
@@ -888,6 +1014,35 @@ class Explorer:
             old = unfinished[out]
             if old is None or (len(path), path) < (len(old), old):
                 unfinished[out] = path
+
+
+def _after_local(local: bytearray, off: array[int], dst: array[int]) -> Any:
+    """rep[x]: x, or for a state expanded by a local step alone
+    (runtime/search/por.py) the first state after its chain of them. A
+    chain with a cycle (the proviso expands fully every reduced state on
+    one, so there the local step is the only one enabled) is left as it
+    is. A range where nothing was reduced."""
+    n = len(local)
+    if not local.count(1):
+        return range(n)
+    rep = array("q", range(n))
+    done = bytearray(n)
+    for x in range(n):
+        if not local[x] or done[x]:
+            continue
+        chain = []
+        y = x
+        while local[y] and not done[y] and dst[off[y]] >= 0:
+            done[y] = 2          # on this chain
+            chain.append(y)
+            y = dst[off[y]]
+        # a chain that comes back to itself (a loop of one task's local
+        # steps, nothing else enabled): its states are their own
+        end = y if done[y] == 2 else rep[y]
+        for c in chain:
+            rep[c] = c if end == y and done[y] == 2 else end
+            done[c] = 1
+    return rep
 
 
 def explore(program: Program, opts: Options | None = None) -> Result:
