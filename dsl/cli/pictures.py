@@ -19,18 +19,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kmap_scenarios.dsl.cli.usage import Usage
 from kmap_scenarios.dsl.formats import chrome_trace, dot
 from kmap_scenarios.dsl.formats import check_text as cc
-from kmap_scenarios.runtime.kernel.machine import Action
+from kmap_scenarios.runtime.kernel.machine import Action, final_state, step
 from kmap_scenarios.runtime.kernel.program import Program
-from kmap_scenarios.runtime.kernel.state import State
+from kmap_scenarios.runtime.kernel.state import State, initial_state
+from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search.closure import WITNESS_CLOSURE_LIMIT, closure
 from kmap_scenarios.runtime.search.outcome import Observer
-from kmap_scenarios.runtime.search.schedule import replay
 
 ENDS = {"never": "from here the execution never ends: it stays among states it cannot leave",
         "decided": "the reports here already decide it, whatever the execution does next",
@@ -150,23 +151,37 @@ def witnesses(program: Program, r: ex.Result, verdicts: list[cc.Verdict]) -> lis
     return out
 
 
+def final_of(program: Program, w: Shown) -> State:
+    """The state a witness's execution ends in, as `kmap run` reports it:
+    into a loop it never leaves, with the reports of the contexts stuck
+    there (DEADLOCK: as the outcome has them)."""
+    state = initial_state(program)
+    for a in w.path:
+        state = step(program, state, a)[0]
+    stuck = None
+    if w.end == "never":
+        found = closure(program, state, WITNESS_CLOSURE_LIMIT)
+        if found is not None:
+            stuck = stuck_reports(program, *found)
+    return final_state(program, state, stuck)
+
+
 def after_check(args: argparse.Namespace, program: Program, r: ex.Result,
                 verdicts: list[cc.Verdict], graph: ex.StateGraph | None) -> None:
     """`check --witness-trace` and `--dot`: written before the report is
     printed, so that a picture refused is refused before it."""
     shown = witnesses(program, r, verdicts) if _flags(args) else []
-    finals = []
-    for w in shown:
-        final = replay(program, w.path).final
-        assert final is not None
-        finals.append(final)
+    finals = [final_of(program, w) for w in shown]
     if getattr(args, "dot", None) is not None:
         title = f"{program.name} ({program.path})"
         try:
             if args.dot_witness:
                 observer = Observer(program)
-                drawn = [(w.label, w.path, observer.outcome(f) if w.end == "final" else None,
-                          w.fails) for w, f in zip(shown, finals)]
+                # the outcome at the end of a path that reaches one (not
+                # one a bound cut, nor one its reports alone decide)
+                drawn = [(w.label, w.path, replace(observer.outcome(f), ends=w.end)
+                          if w.end in ("final", "never") else None, w.fails)
+                         for w, f in zip(shown, finals)]
                 text = dot.witness_dot(program, drawn, title if shown else
                                        f"{title}\nno witness or counterexample to draw")
             else:

@@ -72,8 +72,11 @@ def state_words(program: Program, state: State) -> str:
 
 
 def failing(program: Program, out: Outcome) -> bool:
-    """Whether an expectation fails at this end (`sometimes` never fails
-    at one end: it needs them all)."""
+    """Whether this end has a report (its contexts stuck there included)
+    or an expectation fails at it (`sometimes` never fails at one end: it
+    needs them all)."""
+    if out.reports:
+        return True
     quants = [e.quant for e in program.expectations] or ["never"]
     for k, q in enumerate(quants):
         if out.conds[k] is None:
