@@ -216,7 +216,7 @@ def witness_dot(program: Program, paths: Sequence[tuple[str, list[Action], Outco
     for sid, state in enumerate(nodes):
         out, bad = ends.get(sid, (None, False))
         w.node(sid, state, out, False, bad)
-    for (a, b, action), ks in edges.items():
-        w.edge(a, b, action, _added(nodes[a], nodes[b]), nodes[b],
+    for (src, to, action), ks in edges.items():
+        w.edge(src, to, action, _added(nodes[src], nodes[to]), nodes[to],
                f", taillabel={quote(','.join(map(str, ks)))}" if len(paths) > 1 else "")
     return w.text()
