@@ -147,6 +147,10 @@ def test_run_trace_out_of_the_irq_nesting_example(tmp_path: Path,
     assert c["swapper/0 kmap_ctrl.idx"] == [(0, 0), (15500, 1), (17500, 0)]
     assert c["t preempt_count"][:3] == [(0, 0), (1500, 1), (3500, 0)]
     assert c["timer preempt_count"] == [(0, 0), (15500, 0x10001)]
+    # the CPU's view: the task's count, then the irq's (HARDIRQ_OFFSET and its
+    # kmap_local_page()), then the idle task's when the irq returns
+    assert c["cpu0 preempt_count"][-3:] == [(14500, 0), (15500, 0x10001), (17500, 0)]
+    assert c["cpu0 kmap_ctrl.idx"] == c["t kmap_ctrl.idx"] + [(15500, 1), (17500, 0)]
     assert of(doc, "i", "report") == [] and of(doc, "i", "end") == []
 
 
@@ -228,6 +232,10 @@ def test_every_example_trace_is_valid_and_whole(path: str) -> None:
             series = c.get(f"{names.counter[ci]} {what}", [(0, 0)])
             assert series[-1][1] == value, (names.counter[ci], what)
             assert series == sorted(series)
+    for cpu in range(ncpu):
+        values = chrome_trace.cpu_counters(program, ex.final, cpu)
+        assert c.get(f"cpu{cpu} preempt_count", [(0, 0)])[-1][1] == values[0]
+        assert c.get(f"cpu{cpu} kmap_ctrl.idx", [(0, 0)])[-1][1] == values[1]
 
 
 # ---------------------------------------------------------- kmap check

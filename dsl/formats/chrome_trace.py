@@ -19,8 +19,10 @@ process (named after the scenario) with one thread per CPU (``cpu0``,
   argument), each kmap_local fixmap PTE installed or cleared, and each
   change of a pkmap slot (its PTE or pkmap_count);
 - counter ("C") events ``CTX preempt_count`` and ``CTX kmap_ctrl.idx``
-  for every context whose value changes (from 0 at time 0), and ``pkmap
-  slots in use`` with CONFIG_HIGHMEM.
+  for every context whose value changes (from 0 at time 0), the same
+  per CPU (``cpuN preempt_count``: that of the context occupying it, as
+  preempt_count() reads there; ``cpuN kmap_ctrl.idx``: that of its
+  `current`), and ``pkmap slots in use`` with CONFIG_HIGHMEM.
 
 Time: one step is STEP_US microseconds (a millisecond): step n runs from
 n ms to n + 1 ms; what it changed (instants, counters) is stamped in its
@@ -273,6 +275,7 @@ def _counters(program: Program, steps: list[tuple[TraceStep, State, State]], pid
             series.setdefault(key, [(0, old)]).append((ts, new))
 
     highmem = program.config.CONFIG_HIGHMEM
+    ncpu = program.config.NR_CPUS
     for t, before, after in steps:
         ts = t.number * STEP_US + HALF
         for ci, (b, a) in enumerate(zip(before.ctxs, after.ctxs)):
@@ -280,12 +283,26 @@ def _counters(program: Program, steps: list[tuple[TraceStep, State, State]], pid
                 continue
             moved(f"{names.counter[ci]} preempt_count", b.preempt_count, a.preempt_count, ts)
             moved(f"{names.counter[ci]} kmap_ctrl.idx", b.kmap_idx, a.kmap_idx, ts)
+        for c in range(ncpu):
+            old, new = cpu_counters(program, before, c), cpu_counters(program, after, c)
+            moved(f"cpu{c} preempt_count", old[0], new[0], ts)
+            moved(f"cpu{c} kmap_ctrl.idx", old[1], new[1], ts)
         if highmem and after.pkmap_pte is not before.pkmap_pte:
             moved("pkmap slots in use", sum(1 for p in before.pkmap_pte if p),
                   sum(1 for p in after.pkmap_pte if p), ts)
     return [{"name": key, "cat": "counter", "ph": "C", "ts": ts, "pid": pid, "tid": 0,
              "args": {"value": v}}
             for key in sorted(series) for ts, v in series[key]]
+
+
+def cpu_counters(program: Program, state: State, cpu: int) -> tuple[int, int]:
+    """A CPU's view: preempt_count() there (the count of the context
+    occupying it: an irq's includes HARDIRQ_OFFSET), and the kmap_ctrl.idx
+    of its `current` (the task an irq interrupted, or the idle task)."""
+    c = state.cpus[cpu]
+    current = c.curr if c.curr >= 0 else len(program.contexts) + cpu
+    return (state.ctxs[on_cpu(program, state, cpu)].preempt_count,
+            state.ctxs[current].kmap_idx)
 
 
 def run_trace(program: Program, actions: list[Action], final: State,
