@@ -71,7 +71,7 @@ def state_words(program: Program, state: State) -> str:
     return " ".join(words)
 
 
-def failing(program: Program, out: Outcome) -> bool:
+def violating_end(program: Program, out: Outcome) -> bool:
     """Whether this end has a report (its contexts stuck there included)
     or an expectation fails at it (`sometimes` never fails at one end: it
     needs them all)."""
@@ -111,11 +111,13 @@ class _Writer:
             n = len(state.reports)
             label.append(f"{n} report{'s' if n != 1 else ''}")
         attrs = []
-        violating = bool(state.reports) or bad_end or (end is not None and failing(self.p, end))
+        violating = bool(state.reports) or bad_end or \
+            (end is not None and violating_end(self.p, end))
         if end is not None:
             k = self.outcomes.setdefault(end, len(self.outcomes))
             label.append(("end: " if end.ends != "never" else "never ends: ") + end.text())
-            attrs += ["peripheries=2", "style=filled", f"fillcolor={quote(PALETTE[k % len(PALETTE)])}"]
+            fill = PALETTE[k % len(PALETTE)]
+            attrs += ["peripheries=2", "style=filled", f"fillcolor={quote(fill)}"]
         elif violating:
             attrs += ["style=filled", f"fillcolor={quote(RED_FILL)}"]
         if cut:
