@@ -238,6 +238,28 @@ def test_every_example_trace_is_valid_and_whole(path: str) -> None:
         assert c.get(f"cpu{cpu} kmap_ctrl.idx", [(0, 0)])[-1][1] == values[1]
 
 
+WARN_LOOP = """scenario "warn-loop"; config { NR_CPUS = 1; }
+int stop;
+task t on cpu0 { while (!stop) { WARN_ON(1); preempt_point(); } }
+task u on cpu0 { stop = 1; }
+schedule t:6, u, t;
+"""
+
+
+def test_a_warn_in_a_loop_is_an_instant_each_pass(tmp_path: Path) -> None:
+    """The state keeps a report once; the kernel prints it on every pass,
+    and so does the trace (as `kmap run`'s text does)."""
+    s = tmp_path / "warn.kmap"
+    s.write_text(WARN_LOOP)
+    f = tmp_path / "w.json"
+    out, _, code = kmap("run", str(s), "--trace-out", str(f))
+    assert code == 1 and out.count("report WARN: WARNING") == 2
+    warns = of(valid(f), "i", "report")
+    assert [e["ts"] for e in warns] == [2500, 5500]
+    assert warns[0]["args"] == warns[1]["args"] and warns[0]["args"]["kind"] == "WARN"
+    assert warns[0]["args"]["text"].startswith("------------[ cut here ]------------\n")
+
+
 # ---------------------------------------------------------- kmap check
 
 def test_witness_trace_of_a_witness(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ process (named after the scenario) with one thread per CPU (``cpu0``,
   of one CPU never overlap;
 - inside it, a slice (category ``step``) for each step the context took,
   named by its source statement, with the kernel's lines as arguments;
-- instant ("i") events for each report (its kernel-style text as an
-  argument), each kmap_local fixmap PTE installed or cleared, and each
+- instant ("i") events for each report as the kernel prints it (its
+  kernel-style text as an argument; a WARN_ON in a loop on every pass), each kmap_local fixmap PTE installed or cleared, and each
   change of a pkmap slot (its PTE or pkmap_count);
 - counter ("C") events ``CTX preempt_count`` and ``CTX kmap_ctrl.idx``
   for every context whose value changes (from 0 at time 0), the same
@@ -223,8 +223,19 @@ def _instants(program: Program, steps: list[tuple[TraceStep, State, State]], fin
         ts = t.number * STEP_US + HALF
         cpu = t.action[1]
         kernel = list(t.events)
-        if after.reports != before.reports:
-            reports(list((Counter(after.reports) - Counter(before.reports)).elements()), ts, cpu)
+        printed = [e[len("report "):] for e in t.events if e.startswith("report ")]
+        if printed:
+            # each print of the step (a WARN_ON in a loop prints on every
+            # pass; the state keeps the report once), with its report
+            fresh = [r for r in after.reports if r not in before.reports]
+            kept = {rr.label(program, before, r): r for r in (*after.reports, *fresh)}
+            for label in printed:
+                rep = kept.get(label)
+                if rep is not None:
+                    reports([rep], ts, cpu)
+                else:   # not kept (never so far): the line as printed
+                    instant(label, "report", ts, cpu, {"text": label,
+                                                       "kind": label.split(":", 1)[0]})
         idx_moved = any(a.kmap_idx != b.kmap_idx for a, b in zip(after.ctxs, before.ctxs))
         for c in range(ncpu):
             old, new = before.cpus[c].fixmap, after.cpus[c].fixmap
