@@ -96,6 +96,7 @@ def test_the_wheel_has_one_import_name(wheel: Path) -> None:
                    "kmap_scenarios/examples/pkmap/first_slot.kmap",
                    "kmap_scenarios/dsl/cli/main.py",
                    "kmap_scenarios/dsl/formats/schemas/kmap-report.schema.json",
+                   "kmap_scenarios/dsl/formats/schemas/chrome-trace.schema.json",
                    "kmap_scenarios/dsl/testing/plugin.py"):
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from kmap_scenarios.dsl.cli import machine_out
+from kmap_scenarios.dsl.cli import machine_out, pictures
 from kmap_scenarios.dsl.cli.random_runs import random_check as run_random
 from kmap_scenarios.dsl.formats.check_text import exit_status, text, to_json, verdicts_of
 from kmap_scenarios.dsl.cli.usage import Usage
@@ -102,17 +102,21 @@ def check(args: argparse.Namespace) -> int:
     memory = args.max_memory
     if memory is None:
         memory = int(machine_memory() * DEFAULT_MEMORY)
-    opts = ex.Options(reduce=not args.no_reduce, por=not args.no_por, max_states=args.max_states,
+    opts = ex.Options(reduce=not args.no_reduce, por=not args.no_por,
+                      max_states=pictures.search_bound(args, args.max_states),
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
                       timeout=args.timeout, max_memory=memory, progress=sys.stderr.isatty(),
                       jobs=args.jobs, memo=not args.no_memo, interruptible=True, start=start)
     explorer = ex.Explorer(program, opts)
     result = explorer.run()
     limits = explorer.limits
+    graph = explorer.graph() if args.dot is not None and not args.dot_witness else None
     del explorer   # its graph: the report needs only the result (and room, after a MemoryError)
     if opts.progress:
         sys.stderr.write("\r\033[K")
     verdicts = verdicts_of(program, result)
+    pictures.after_check(args, program, result, verdicts, graph)
+    del graph
     if machine_out.wanted(args):
         machine_out.collect(args, to_json(program, result, verdicts))
     if args.format == "text":

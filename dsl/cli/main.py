@@ -41,10 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
     run.add_argument("--max-steps", type=int, default=100_000, metavar="N")
     run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
+    from kmap_scenarios.dsl.cli import pictures
+    pictures.add_run_arguments(run)
     chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
     chk.add_argument("file", nargs="+")
     from kmap_scenarios.dsl.cli import check as check_cli
     check_cli.add_arguments(chk)
+    pictures.add_check_arguments(chk)
     machine_out.add_arguments(chk)
     lint = sub.add_parser("lint", help="parse and check a file without running it")
     lint.add_argument("file", nargs="+")
@@ -174,7 +177,9 @@ def _internal(args: argparse.Namespace, detail: str) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from kmap_scenarios.dsl.cli import multi
+    from kmap_scenarios.dsl.cli import multi, pictures
+    if args.command in ("run", "check"):
+        pictures.check_options(args)
     if args.command == "run":
         from kmap_scenarios.dsl.cli import run as run_cli
         return multi.each(args, run_cli.run)

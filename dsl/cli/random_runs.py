@@ -21,7 +21,7 @@ import random
 import sys
 import time
 
-from kmap_scenarios.dsl.cli import machine_out
+from kmap_scenarios.dsl.cli import machine_out, pictures
 from kmap_scenarios.dsl.formats import check_text as cc
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.kernel.machine import Action
@@ -53,6 +53,7 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
         if v.holds is False and v.witness is not None:
             shrink_verdict(program, k, v, observer, max_steps, deadline)
     result.seconds = time.monotonic() - start
+    pictures.after_check(args, program, result, verdicts, None)
     if machine_out.wanted(args):
         machine_out.collect(args, cc.to_json(program, result, verdicts))
     if args.format == "text":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kmap_scenarios.dsl.cli import machine_out
+from kmap_scenarios.dsl.cli import machine_out, pictures
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.dsl.formats.machine import run_json
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_USAGE, Usage
@@ -36,12 +36,27 @@ def run(args: argparse.Namespace) -> int:
     shown = f"{label} -> {text}" if label and label != text else text
     status = 1 if any(h is False for _, h, _ in verdicts) else \
         3 if any(h is None for _, h, _ in verdicts) else 0
+    if args.trace_out is not None:
+        pictures.after_run(args, program, ex.actions, ex.final, shown, _notes(ex))
     if machine_out.wanted(args):
         machine_out.collect(args, run_json(program, ex, shown, source_label, verdicts, status))
     if args.format == "text":
         sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
                                          show_trace=not args.no_trace))
     return status
+
+
+def _notes(ex: sch.Execution) -> list[str]:
+    """How the execution ended, when it did not just finish (as the text
+    report says it)."""
+    if ex.truncated:
+        return [f"stopped after {len(ex.actions)} steps (--max-steps): the execution did "
+                "not finish"]
+    if ex.endless is not None:
+        n = len(ex.endless)
+        return [f"the execution never ends: after step {len(ex.actions)} it stays among {n} "
+                f"state{'s' if n != 1 else ''} it cannot leave"]
+    return []
 
 
 def _items(program: Program, args: argparse.Namespace) -> tuple[

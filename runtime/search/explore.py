@@ -73,8 +73,8 @@ from kmap_scenarios.runtime.kernel.state import Report, State, initial_state
 from kmap_scenarios.runtime.search.stepper import (CHECK_FANOUT, CHECK_LOOP, CHECK_STEPS, CHECK_WORK, CHUNK, FANOUT, FAR,
                              Stepper, show_progress)
 
-__all__ = ["MIXED", "Options", "Outcome", "Result", "Explorer", "explore", "collect_atoms",
-           "describe"]
+__all__ = ["MIXED", "Options", "Outcome", "Result", "Explorer", "StateGraph", "explore",
+           "collect_atoms", "describe"]
 
 
 @dataclass
@@ -135,6 +135,20 @@ class Result:
     memo_misses: int = 0           # steps it recorded
     # what the explored steps executed and states did (runtime/search/vacuity.py)
     coverage: vacuity.Coverage | None = None
+
+
+@dataclass
+class StateGraph:
+    """The explored graph as phase 1 left it (`kmap check --dot`): state
+    ``sid``'s enabled actions ``acts[sid]``, its successors from
+    ``dst[off[sid]]`` on (-1: cut by a bound; ``off[sid]`` -1: never
+    expanded), state 0 the initial one; ``ends``: the terminal states and
+    the states of bottom components, with their outcomes."""
+
+    acts: list[tuple[Action, ...]]
+    off: array[int]
+    dst: array[int]
+    ends: dict[int, Outcome]
 
 
 class Explorer:
@@ -288,6 +302,13 @@ class Explorer:
         r.executions = r.transitions = r.max_depth = 0
         self.kept = bytearray()
         self._near = None
+
+    def graph(self) -> StateGraph | None:
+        """The explored graph, after ``run``; None when the search ran in
+        workers that kept it (--jobs: runtime/search/parallel.py)."""
+        if len(self.acts) != self.result.states or len(self.off) != len(self.acts):
+            return None
+        return StateGraph(self.acts, self.off, self.dst, dict(self.ends))
 
     def outcome(self, final: State) -> Outcome:
         """The outcome of an execution that ended in ``final``."""
