@@ -131,12 +131,8 @@ def result_lines(program: Program, mode: str, timeout: float | None = None,
     memory = int(machine_memory() * DEFAULT_MEMORY / max(1, jobs))
     r = ex.Explorer(program, ex.Options(timeout=timeout, max_memory=memory)).run()
     verdicts = check_text.verdicts_of(program, r)
-    out = [f"Outcomes {len(r.outcomes)}"]
-    for o in sorted(r.outcomes, key=lambda o: o.text()):
-        n = check_text.count_text(r.outcomes[o]) if r.counted else "?"
-        never = check_text.NEVER_ENDS if o.ends == "never" else ""
-        out.append(f"  {n:>6}  {o.text()}{never}")
-    out += [f"     cut  {o.text()}" for o in r.unfinished]
+    rows, cut = check_text.outcome_rows(program, r)
+    out = [f"Outcomes {len(r.outcomes)}", *rows, *cut]
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" ({v.note})" if v.note and v.holds is not None else ""

@@ -35,6 +35,7 @@ from __future__ import annotations
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search import vacuity
+from kmap_scenarios.runtime.kernel import ctext
 from kmap_scenarios.runtime.search.limits import Limits
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.search.schedule import encode, replay
@@ -142,12 +143,11 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     why = ", ".join(r.report_cut or r.bounded)   # the limits that cut the report
     out = [f"Test {program.name} ({program.path})",
            f"Outcomes {len(r.outcomes)}" + ("" if r.counted else f" (not counted: cut by {why})")]
-    for o in sorted(r.outcomes, key=lambda o: o.text()):
-        n = count_text(r.outcomes[o]) if r.counted else "?"
-        out.append(f"  {n:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
-    if r.unfinished:
+    rows, cut = outcome_rows(program, r)
+    out += rows
+    if cut:
         out.append("Unfinished (cut by a bound: the reports reached so far)")
-        out += [f"     cut  {o.text()}" for o in r.unfinished]
+        out += cut
     out.append("Expectations")
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
@@ -225,6 +225,41 @@ def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> lis
     return out
 
 
+def outcome_rows(program: Program, r: ex.Result) -> tuple[list[str], list[str]]:
+    """The Outcomes section's rows, '  COUNT  OUTCOME' sorted by outcome
+    text, and the unfinished ones' '    cut  REPORTS' (also the rows of
+    kmap test's records): the counts right-aligned in one column as wide
+    as the widest (count_text keeps it within 12 characters)."""
+    shown = sorted(((outcome_text(program, o), o) for o in r.outcomes), key=lambda t: t[0])
+    counts = [count_text(r.outcomes[o]) if r.counted else "?" for _, o in shown]
+    width = max([COUNT_WIDTH, *map(len, counts)])
+    rows = [f"  {n:>{width}}  {text}{NEVER_ENDS if o.ends == 'never' else ''}"
+            for n, (text, o) in zip(counts, shown)]
+    cut = [f"  {'cut':>{width}}  {outcome_text(program, o)}" for o in r.unfinished]
+    return rows, cut
+
+
+COUNT_WIDTH = 6   # the count column's least width
+
+
+def outcome_text(program: Program, o: ex.Outcome) -> str:
+    """An outcome as the text shows it: each value as `kmap run` prints
+    one (runtime/kernel/ctext.py), page bytes as 0x55; the JSON keeps the
+    outcome's own strings (docs/check-json.md)."""
+    bits = program.config.preset.bits
+    vals = "; ".join(f"{k}={_value_text(k, v, bits)}" for k, v in o.values)
+    reps = "; ".join(o.reports) if o.reports else "no reports"
+    return f"{vals}; {reps}" if vals else reps
+
+
+def _value_text(name: str, text: str, bits: int) -> str:
+    """An outcome's value text ('0x10', '0|1', '?') printed anew."""
+    if name.endswith("]"):
+        return text   # a page byte: 0x55, as run's page lines
+    return "|".join(part if part == "?" else ctext.value_text(int(part, 0), bits)
+                    for part in text.split("|"))
+
+
 def _known(n: int | None) -> str:
     """A count, or ? when a limit left it unknown."""
     return "?" if n is None else count_text(n)
@@ -234,10 +269,12 @@ NEVER_ENDS = "  [never ends]"
 
 
 def count_text(n: int) -> str:
-    """An execution count as text: exact up to 15 digits, then in
-    scientific notation (counts of interleavings grow past a hundred
-    digits; JSON keeps them exact)."""
-    return str(n) if n < 10 ** 15 else f"~{n:.3e}"
+    """An execution count as text: exact up to 12 digits, from 10^12 on
+    in scientific notation, ~1.235e+15 (counts of interleavings grow past
+    a hundred digits; JSON keeps them exact), so a column of counts stays
+    within 12 characters."""
+    return str(n) if n < 10 ** 12 else f"~{n:.3e}"
+
 RUN_MAX_STEPS = 100_000   # kmap run's default --max-steps
 
 

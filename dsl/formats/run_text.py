@@ -21,7 +21,7 @@ Everything is deterministic: no clocks, ids or hash() in the output.
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import reports as rr
+from kmap_scenarios.runtime.kernel import ctext, reports as rr
 from kmap_scenarios.runtime.search.expect import ExpectError, evaluate, partial
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.search.outcome import rank
@@ -163,7 +163,7 @@ def variable_lines(program: Program, state: State) -> list[str]:
     out = [f"  {name} = {value_text(state.globals[i], bits)}"
            for i, (name, _) in enumerate(program.globals)]
     for i, (name, _) in enumerate(program.percpus):
-        vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
+        vals = ", ".join(f"cpu{c}: {value_text(v, bits)}" for c, v in enumerate(state.percpu[i]))
         out.append(f"  percpu {name} = {{{vals}}}")
     return out
 
@@ -181,12 +181,10 @@ def lock_lines(program: Program, state: State) -> list[str]:
 
 
 def value_text(v: int, bits: int = 64) -> str:
-    """A value as shown in states: small ones in decimal; from 4096 up in
-    hexadecimal, and a large negative word (an address stored in a signed
-    global) as the unsigned address it holds."""
-    if abs(v) < 4096:
-        return str(v)
-    return f"{v & ((1 << bits) - 1):#x}" if v <= -0x10000 else f"{v:#x}"
+    """A value as shown in states (runtime/kernel/ctext.py's rule, the same
+    for check's outcomes and the trace): decimal for counts, sizes and
+    errnos, hexadecimal for addresses."""
+    return ctext.value_text(v, bits)
 
 
 def pfn_name(program: Program, pfn: int) -> str:
