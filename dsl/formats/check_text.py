@@ -38,6 +38,7 @@ from kmap_scenarios.runtime.search import vacuity
 from kmap_scenarios.runtime.kernel import ctext
 from kmap_scenarios.runtime.search.limits import Limits
 from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.dsl.formats.witness_text import Shown, witness_lines
 from kmap_scenarios.runtime.search.schedule import encode, replay
 
 JSON_VERSION = 2   # 2: counts may be null (a limit cut the counting)
@@ -149,38 +150,17 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         out.append("Unfinished (cut by a bound: the reports reached so far)")
         out += cut
     out.append("Expectations")
+    shown: Shown = {}
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
         out.append(f"  {v.label}: {word}{note}")
         out.append(f"    Positive: {_known(v.positive)} Negative: {_known(v.negative)}")
-        kind = "witness" if v.holds else "counterexample"
         if v.unwitnessed:
+            kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: not found (its search was cut by {why})")
-        if v.witness is not None:
-            out.append(f"    {kind}: {encode(program, v.witness)}")
-            if len(v.witness) >= RUN_MAX_STEPS:
-                out.append(f"    ({len(v.witness)} steps: replay it with kmap run --max-steps "
-                           f"{len(v.witness) + 1})")
-            if v.shrunk:
-                out.append(f"    {v.shrunk}")
-            if traces and limits is not None and (limits.left() or 0.0) < 0:
-                out.append("    (trace left out: the time was up)")
-            elif traces:
-                run = replay(program, v.witness, trace=True)
-                out += ["    " + line for t in report.trace_lines(program, run.trace)
-                        for line in t.split("\n")]
-            end = v.ends or _end_of(r, v.witness)
-            if end == "never":
-                out.append("    from here the execution never ends: it stays among states it "
-                           "cannot leave")
-            elif end == "decided":
-                out.append("    the reports here already decide it, whatever the execution "
-                           "does next")
-            elif end == "cut":
-                out.append("    the reports here already decide it; the execution goes on "
-                           "where a bound cut the search")
+        out += witness_lines(program, r, v, traces, limits, shown)
     out += warning_lines(program, warnings_of(program, r, verdicts))
     if r.bounded:
         out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
@@ -274,19 +254,6 @@ def count_text(n: int) -> str:
     a hundred digits; JSON keeps them exact), so a column of counts stays
     within 12 characters."""
     return str(n) if n < 10 ** 12 else f"~{n:.3e}"
-
-RUN_MAX_STEPS = 100_000   # kmap run's default --max-steps
-
-
-def _end_of(r: ex.Result, path: list[tuple[int, int]]) -> str:
-    """How the execution a witness leads to ends: "final", "never" (it
-    enters a bottom component) or "cut" (a bound stopped the search)."""
-    for o, p in r.witnesses.items():
-        if p == path:
-            return o.ends
-    if any(p == path for p in r.observed.values()):
-        return "never"
-    return "cut" if any(p == path for p in r.unfinished.values()) else "final"
 
 
 def result_line(verdicts: list[Verdict]) -> str:

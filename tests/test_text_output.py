@@ -1,0 +1,183 @@
+"""The text of run and check as a reviewer reads it (issue 15): numbers
+printed alike, counts that keep their column, witnesses as detailed as a
+run, a shared counterexample printed once."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from kmap_scenarios.dsl.cli.main import main
+from kmap_scenarios.dsl.formats import check_text
+from kmap_scenarios.dsl.lower.load import load
+from kmap_scenarios.runtime.kernel.ctext import value_text
+from kmap_scenarios.runtime.search import explore as ex
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
+
+
+def kmap(*argv: str) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return out.getvalue(), err.getvalue(), code
+
+
+def write(tmp_path: Path, text: str, name: str = "s.kmap") -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+# ------------------------------------------------------------------ numbers
+
+def test_counts_sizes_and_errnos_are_decimal_addresses_hexadecimal() -> None:
+    assert [value_text(v, 32) for v in (0, 16, -14, 4096, 0xFFFF, -0xFFFF)] == \
+        ["0", "16", "-14", "4096", "65535", "-65535"]
+    # arm's first user page, 0x10000, is the lowest address of the model
+    assert value_text(0x10000, 32) == "0x10000"
+    assert value_text(0xFFFFFF80, 32) == "0xffffff80"
+    # an address kept in a signed int: the unsigned word it holds
+    assert value_text(-0x80, 32) == "-128" and value_text(-0x80000000, 32) == "0x80000000"
+    assert value_text(-0x10000, 64) == "0xffffffffffff0000"
+
+
+ERRNO = """scenario "errno";
+page P = alloc_page(GFP_HIGHUSER);
+task t on cpu0 { void *a = kmap_local_page(P); int ret = -EFAULT; int len = 16; kunmap_local(a); }
+expect always t.ret == -EFAULT && t.len == 16;
+expect always t.a != NULL;
+"""
+
+
+def test_run_and_check_print_a_value_alike(tmp_path: Path) -> None:
+    f = write(tmp_path, ERRNO)
+    run, _, _ = kmap("run", f)
+    check, _, _ = kmap("check", f)
+    assert "  t: done, a=0xffffe000 ret=-14 len=16\n" in run
+    assert "       1  t.a=0xffffe000; t.len=16; t.ret=-14; no reports\n" in check
+
+
+def test_counts_keep_their_column_and_go_scientific_from_10_to_the_12(tmp_path: Path) -> None:
+    f = write(tmp_path, "int x = 0;\ntask a on cpu0 { x = 1; }\nexpect sometimes x == 1;\n"
+                        "expect sometimes x == 0;\n")
+    program = load(f)
+    r = ex.explore(program)
+    [o] = r.outcomes
+    assert check_text.outcome_rows(program, r) == (["       1  x=1; no reports"], [])
+    for n, row in ((999_999_999_999, "  999999999999  x=1; no reports"),
+                   (10 ** 12, "  ~1.000e+12  x=1; no reports"),
+                   (12345 * 10 ** 112, "  ~1.234e+116  x=1; no reports")):
+        r.outcomes[o] = n
+        assert check_text.outcome_rows(program, r) == ([row], [])
+
+
+def test_counts_of_several_outcomes_share_one_column(tmp_path: Path) -> None:
+    f = write(tmp_path, "config { NR_CPUS = 2; }\nint x = 0;\ntask a on cpu0 { x = 1; }\n"
+                        "task b on cpu1 { x = 2; }\nexpect sometimes x == 1;\n")
+    program = load(f)
+    r = ex.explore(program)
+    first, second = sorted(r.outcomes, key=lambda o: o.text())
+    r.outcomes[first], r.outcomes[second] = 12_345_678, 7
+    assert check_text.outcome_rows(program, r)[0] == ["  12345678  x=1; no reports",
+                                                     "         7  x=2; no reports"]
+
+
+# ---------------------------------------------------------------- witnesses
+
+def _witness_blocks(check: str) -> list[tuple[str, list[str]]]:
+    """(schedule, lines below it, dedented) of every printed witness."""
+    out: list[tuple[str, list[str]]] = []
+    inside = False
+    for line in check.splitlines():
+        m = re.match(r"    (?:witness|counterexample): (.*)$", line)
+        if m and not m.group(1).startswith("the same execution"):
+            out.append((m.group(1), []))
+            inside = True
+        elif inside and line.startswith("    "):
+            out[-1][1].append(line[4:])
+        else:
+            inside = False
+    return out
+
+
+def _run_sections(run: str) -> list[str]:
+    """A run's trace, reports and final state, as a witness prints them."""
+    lines = run.splitlines()
+    body = lines[lines.index("trace:") + 1:lines.index("expectations:")]
+    return [line for line in body if line and not line.startswith("the execution never ends")]
+
+
+WITNESSED = [p for p in EXAMPLES
+             if re.search(r"^    (witness|counterexample): ", p.with_suffix(".check.out").read_text(),
+                          re.M)]
+
+
+@pytest.mark.parametrize("path", WITNESSED, ids=lambda p: p.stem)
+def test_a_witness_says_what_kmap_run_of_its_schedule_says(path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace, the reports with all their lines and the final state."""
+    monkeypatch.chdir(ROOT)
+    rel = str(path.relative_to(ROOT))
+    blocks = _witness_blocks(kmap("check", rel)[0])
+    assert blocks
+    for schedule, lines in blocks:
+        shown = [x for x in lines if not x.startswith("from here the execution never ends")]
+        assert shown == _run_sections(kmap("run", rel, "--schedule", schedule)[0])
+
+
+def test_a_deadlock_witness_ends_with_the_deadlock_lines_and_final_state(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = kmap("check", "examples/spin/handshake.kmap")[0]
+    assert """\
+         6  cpu0  waiter       26  while (ack == 0)
+    from here the execution never ends: it stays among states it cannot leave
+    reports: 1
+      DEADLOCK: waiter:1 never returns to user space
+      waiter:1 runs on in a loop no execution leaves
+        in waiter on cpu0 at examples/spin/handshake.kmap:26: while (ack == 0)
+    final state:
+      pkmap: last_pkmap_nr 0; no slot in use
+      waiter: ready, buf=0xffffff80
+      responder: done
+      request = 1
+      ack = 0
+      P: [0]=0x55
+  expect never BUG || WARN: holds
+""" in out
+
+
+FLICKER = """scenario "flicker";
+config { NR_CPUS = 2; }
+int x = 0;
+int stop = 0;
+task p on cpu0 { while (stop == 0) { x = 1; x = 0; } }
+task q on cpu1 { int seen = x; }
+expect always x == 0;
+expect sometimes x == 1;
+expect never q.seen == 1;
+"""
+
+
+def test_a_counterexample_shared_by_expectations_is_printed_once(tmp_path: Path) -> None:
+    out, _, code = kmap("check", write(tmp_path, FLICKER))
+    assert code == 1
+    assert out.count("    counterexample: p:2, q\n") == 1
+    assert out.count("reports: 1\n") == 1
+    assert """\
+  expect sometimes x == 1: holds
+    Positive: 3 Negative: 3
+    witness: the same execution as the counterexample of always x == 0, above
+  expect never q.seen == 1: FAILS
+    Positive: 1 Negative: 2
+    counterexample: the same execution as the counterexample of always x == 0, above
+States""" in out
+    # without traces too: the schedule is printed once
+    out = kmap("check", write(tmp_path, FLICKER), "--no-trace")[0]
+    assert out.count("p:2, q") == 1 and "reports:" not in out
