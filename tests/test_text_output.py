@@ -136,7 +136,7 @@ def test_a_deadlock_witness_ends_with_the_deadlock_lines_and_final_state(
     monkeypatch.chdir(ROOT)
     out = kmap("check", "examples/spin/handshake.kmap")[0]
     assert """\
-         6  cpu0  waiter       26  while (ack == 0)
+         6  waiter                  26  while (ack == 0)
     from here the execution never ends: it stays among states it cannot leave
     reports: 1
       DEADLOCK: waiter:1 never returns to user space
@@ -181,3 +181,49 @@ States""" in out
     # without traces too: the schedule is printed once
     out = kmap("check", write(tmp_path, FLICKER), "--no-trace")[0]
     assert out.count("p:2, q") == 1 and "reports:" not in out
+
+
+# ----------------------------------------------------------- per-CPU columns
+
+SMP = """scenario "smp";
+config { NR_CPUS = 4; }
+int x = 0;
+task writer on cpu0 { x = 1; }
+task reader_task on cpu2 { int seen = x; }
+expect sometimes reader_task.seen == 1;
+"""
+
+
+def test_an_smp_trace_has_a_column_per_cpu_it_steps_on(tmp_path: Path) -> None:
+    out = kmap("run", write(tmp_path, SMP), "--schedule", "reader_task, writer")[0]
+    trace = out[out.index("trace:\n"):out.index("\nreports:")]
+    assert trace == """\
+trace:
+  step  cpu0         cpu2         line  statement
+     1               reader_task     5  task reader_task on cpu2 { int seen = x; }
+                                        cpu2 runs reader_task
+                                        reader_task returns to user space
+     2  writer                       4  task writer on cpu0 { x = 1; }
+                                        cpu0 runs writer
+                                        writer returns to user space
+"""
+
+
+def test_an_smp_witness_has_the_columns_of_its_run(tmp_path: Path) -> None:
+    f = write(tmp_path, SMP)
+    out = kmap("check", f)[0]
+    assert """\
+    witness: writer, reader_task
+      step  cpu0         cpu2         line  statement
+         1  writer                       4  task writer on cpu0 { x = 1; }
+                                            cpu0 runs writer
+                                            writer returns to user space
+         2               reader_task     5  task reader_task on cpu2 { int seen = x; }
+""" in out
+
+
+def test_a_one_cpu_trace_keeps_its_cpu_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = kmap("run", "examples/conversion/pagefault.kmap")[0]
+    assert "trace:\n     1  cpu0  atomic_copy   12  void *a = kmap_atomic(P);\n" in out
+    assert "step" not in out

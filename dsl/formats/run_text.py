@@ -56,25 +56,83 @@ TRACE_HEAD, TRACE_TAIL = 1000, 200
 
 
 def trace_lines(program: Program, trace: list[TraceStep]) -> list[str]:
-    """The trace, with the middle of a very long one (a loop) left out."""
+    """The trace, with the middle of a very long one (a loop) left out; on
+    more than one CPU, in per-CPU columns (``lanes``)."""
+    cpus = lanes(program, trace)
+    if cpus is None:
+        def line(t: TraceStep) -> str:
+            return trace_line(program, t)
+        head = []
+    else:
+        def line(t: TraceStep) -> str:
+            return lane_line(program, t, cpus)
+        head = [lane_header(cpus)]
     if len(trace) <= TRACE_HEAD + TRACE_TAIL:
-        return [trace_line(program, t) for t in trace]
+        return head + [line(t) for t in trace]
     cut = len(trace) - TRACE_HEAD - TRACE_TAIL
-    return ([trace_line(program, t) for t in trace[:TRACE_HEAD]]
+    return (head + [line(t) for t in trace[:TRACE_HEAD]]
             + [f"  ... {cut} steps left out ..."]
-            + [trace_line(program, t) for t in trace[-TRACE_TAIL:]])
+            + [line(t) for t in trace[-TRACE_TAIL:]])
 
 
 def trace_line(program: Program, t: TraceStep) -> str:
     """'  STEP  cpuN  CONTEXT  LINE  statement' then what the kernel did."""
     ci, cpu = t.action
     info = program.contexts[ci]
-    code = info.code
-    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
-    src = in_function(program, ci, t.pc) + source_text(program, line)
+    line, src = _statement(program, t)
     head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
     pad = " " * 30
     return "\n".join([head] + [f"{pad}{e}" for e in t.events])
+
+
+class Lanes:
+    """The columns of an SMP trace: the CPUs its steps ran on, each as
+    wide as the longest context name that steps in it (or "cpuN")."""
+
+    def __init__(self, cpus: list[int], width: int) -> None:
+        self.cpus = cpus
+        self.width = width
+
+
+def lanes(program: Program, trace: list[TraceStep]) -> Lanes | None:
+    """The columns of a trace on more than one CPU (NR_CPUS > 1), None for
+    one CPU (one column would say nothing: the trace keeps its cpuN
+    field). Only the CPUs the trace steps on get a column, so a witness on
+    two of eight CPUs stays narrow; the same trace is laid out alike in
+    run and in check's witnesses."""
+    if program.config.NR_CPUS == 1 or not trace:
+        return None
+    cpus = sorted({t.action[1] for t in trace})
+    names = {program.contexts[t.action[0]].name for t in trace}
+    width = max(len(n) for n in names | {f"cpu{c}" for c in cpus}) + 2
+    return Lanes(cpus, width)
+
+
+def lane_header(lanes: Lanes) -> str:
+    """'  step  cpu0      cpu1      line  statement'"""
+    cols = "".join(f"cpu{c}".ljust(lanes.width) for c in lanes.cpus)
+    return f"  step  {cols}line  statement"
+
+
+def lane_line(program: Program, t: TraceStep, lanes: Lanes) -> str:
+    """A step in its CPU's column: '  STEP  [lanes]CONTEXT  LINE  statement',
+    then what the kernel did, under the statement."""
+    ci, cpu = t.action
+    line, src = _statement(program, t)
+    cols = "".join((program.contexts[ci].name if c == cpu else "").ljust(lanes.width)
+                   for c in lanes.cpus)
+    pad = " " * (8 + len(cols) + 6)
+    return "\n".join([f"  {t.number:4d}  {cols}{line:4d}  {src}"]
+                     + [f"{pad}{e}" for e in t.events])
+
+
+def _statement(program: Program, t: TraceStep) -> tuple[int, str]:
+    """The line of a step's statement and its text, 'in f(): ' first
+    inside a function."""
+    ci = t.action[0]
+    code = program.contexts[ci].code
+    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
+    return line, in_function(program, ci, t.pc) + source_text(program, line)
 
 
 def in_function(program: Program, ci: int, pc: int) -> str:
