@@ -227,3 +227,192 @@ def test_a_one_cpu_trace_keeps_its_cpu_field(monkeypatch: pytest.MonkeyPatch) ->
     out = kmap("run", "examples/conversion/pagefault.kmap")[0]
     assert "trace:\n     1  cpu0  atomic_copy   12  void *a = kmap_atomic(P);\n" in out
     assert "step" not in out
+
+
+# ------------------------------------------------------------------- colour
+
+SGR = re.compile(r"\033\[[0-9;]*m")
+
+
+class Tty(io.StringIO):
+    """A standard output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def kmap_on(stream: type[io.StringIO], *argv: str) -> tuple[str, str, int]:
+    out, err = stream(), stream()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return out.getvalue(), err.getvalue(), code
+
+
+@pytest.mark.parametrize("mode", ["run", "check"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
+def test_colour_adds_nothing_but_escapes(path: Path, mode: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out, _, code = kmap(mode, str(path.relative_to(ROOT)), "--color", "always")
+    assert SGR.search(out)
+    assert SGR.sub("", out) + f"exit status {code}\n" == \
+        path.with_suffix(f".{mode}.out").read_text()
+
+
+def test_run_colours_verdicts_reports_and_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = kmap("run", "examples/kmap_local/irq_leaks_atomic.kmap", "--color", "always")[0]
+    assert "\n                              \033[31mreport BUG: scheduling while atomic: " \
+           "t/1/0x00000002\033[0m\n" in out
+    assert "\n                              \033[33mreport WARN: WARNING: CPU: 0 PID: 1 at " in out
+    assert """
+reports: 2
+  \033[31mBUG: scheduling while atomic: t/1/0x00000002\033[0m
+  schedule_debug(): in_atomic_preempt_off()
+""" in out
+    assert """
+  \033[33m------------[ cut here ]------------\033[0m
+  \033[33mWARNING: CPU: 0 PID: 1 at kmap_assert_nomap (include/linux/highmem-internal.h)\033[0m
+  DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx)
+""" in out
+    assert "  expect never OOPS: \033[32mholds\033[0m\n" in out
+    assert out.endswith("\n\033[32mresult: all 3 expectations hold\033[0m\n")
+
+
+def test_check_colours_failures_red(tmp_path: Path) -> None:
+    out = kmap("check", write(tmp_path, FLICKER), "--color", "always", "--no-trace")[0]
+    assert out == """\
+Test flicker (%s)
+Outcomes 2
+       2  q.seen=0; x=0|1; \033[31mDEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [p:1]\033[0m  [never ends]
+       1  q.seen=1; x=0|1; \033[31mDEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [p:1]\033[0m  [never ends]
+Expectations
+  expect always x == 0: \033[31mFAILS\033[0m
+    Positive: 3 Negative: 3
+    counterexample: p:2, q
+    from here the execution never ends: it stays among states it cannot leave
+  expect sometimes x == 1: \033[32mholds\033[0m
+    Positive: 3 Negative: 3
+    witness: the same execution as the counterexample of always x == 0, above
+  expect never q.seen == 1: \033[31mFAILS\033[0m
+    Positive: 1 Negative: 2
+    counterexample: the same execution as the counterexample of always x == 0, above
+States 11, transitions 14, executions 3, max depth 4
+\033[1;31mResult: of 3 expectations, 2 fail\033[0m
+""" % (tmp_path / "s.kmap")
+
+
+def test_unproven_and_bounds_are_yellow(tmp_path: Path) -> None:
+    out = kmap("check", write(tmp_path, FLICKER), "--color", "always", "--max-states", "3")[0]
+    assert "  expect never q.seen == 1: \033[33munproven\033[0m (search bounded by" in out
+    assert "\n\033[33mBounded by: states (always/never cannot be proven)\033[0m\n" in out
+
+
+@pytest.mark.parametrize("env, argv, coloured", [
+    ({}, (), True),                                   # a terminal: on
+    ({"NO_COLOR": "1"}, (), False),                   # no-color.org: any value
+    ({"NO_COLOR": "anything"}, (), False),
+    ({"NO_COLOR": ""}, (), True),                     # ... but the empty string
+    ({"TERM": "dumb"}, (), False),
+    ({}, ("--color", "never"), False),
+    ({"NO_COLOR": "1"}, ("--color", "always"), True),  # the option overrides NO_COLOR
+])
+def test_colour_on_a_terminal_unless_told_not_to(env: dict[str, str], argv: tuple[str, ...],
+                                                  coloured: bool,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for mode in ("run", "check"):
+        out = kmap_on(Tty, mode, "examples/pkmap/first_slot.kmap", *argv)[0]
+        assert bool(SGR.search(out)) is coloured, (mode, out)
+
+
+def test_no_colour_into_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    for mode in ("run", "check", "lint"):
+        out, err, _ = kmap(mode, "examples/pkmap/first_slot.kmap")
+        assert "\033" not in out + err
+
+
+def test_json_and_sarif_are_never_coloured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    for mode in ("run", "check"):
+        for fmt in ("json", "sarif"):
+            plain = kmap(mode, "examples/dma/slot_reuse.kmap", "--format", fmt)[0]
+            assert kmap_on(Tty, mode, "examples/dma/slot_reuse.kmap", "--format", fmt,
+                           "--color", "always")[0] == plain
+            assert "\033" not in plain
+
+
+def test_lint_colours_ok_and_the_diagnostics(tmp_path: Path) -> None:
+    good = write(tmp_path, "task t on cpu0 { }\n", "good.kmap")
+    bad = write(tmp_path, "page P = alloc_page(GFP_KERNEL);\ntask t on cpu0 {\n"
+                          "    void *p = kmap_local(P);\n}\n", "bad.kmap")
+    out, err, code = kmap("lint", good, bad, "--color", "always")
+    assert code == 65
+    assert out == f"{good}: \033[32mok\033[0m\n"
+    assert err == f"""\
+{bad}:3:15: \033[1;31merror[E202]\033[0m: unknown function `kmap_local`
+  |
+3 |     void *p = kmap_local(P);
+  |               \033[1;31m^^^^^^^^^^\033[0m
+  = \033[36mhelp\033[0m: did you mean `kmap_local_page`?
+
+1 error in {bad}
+"""
+    plain = kmap("lint", good, bad)
+    assert (SGR.sub("", out), SGR.sub("", err)) == plain[:2]
+
+
+def test_kmap_test_colours_its_status_words_and_diff(tmp_path: Path) -> None:
+    f = write(tmp_path, "int x = 0;\ntask a on cpu0 { x = 1; }\nexpect sometimes x == 1;\n\n"
+                        "// Result: check\n// Result: Outcomes 1\n"
+                        "// Result:        2  x=1; no reports\n")
+    write(tmp_path, "task t on cpu0 { }\n", "z.kmap")
+    out, _, code = kmap("test", str(tmp_path), "--jobs", "1", "--color", "always")
+    assert code == 1
+    assert out.startswith("\033[31mFAIL\033[0m    s.kmap\n    --- recorded\n    +++ now\n"
+                          "    \033[36m@@ -1,2 +1,5 @@\033[0m\n     Outcomes 1\n")
+    assert "\n    \033[31m-       2  x=1; no reports\033[0m\n" in out
+    assert "\n    \033[32m+       1  x=1; no reports\033[0m\n" in out
+    assert "\n\033[31mMISSING\033[0m z.kmap\n" in out
+    assert out.endswith("\n\033[1;31m0 passed, 2 failed (1 without a record)\033[0m\n")
+    assert SGR.sub("", out) == kmap("test", str(tmp_path), "--jobs", "1")[0]
+
+
+def test_colour_in_a_real_terminal(tmp_path: Path) -> None:
+    """The installed command, its standard output a pseudo-terminal."""
+    pty = pytest.importorskip("pty")
+    import os
+    import subprocess
+    import sys
+    f = write(tmp_path, FLICKER)
+
+    def on_a_terminal(env: dict[str, str]) -> str:
+        leader, follower = pty.openpty()
+        try:
+            subprocess.run([sys.executable, "-m", "kmap_scenarios", "check", f, "--no-trace"],
+                           stdout=follower, stderr=subprocess.DEVNULL, env=env, timeout=120,
+                           check=False)
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:   # EIO: the terminal's other side is closed
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks).decode()
+        finally:
+            os.close(leader)
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm"
+    assert "\033[31mFAILS\033[0m" in on_a_terminal(env)
+    assert "\033" not in on_a_terminal({**env, "NO_COLOR": "1"})

@@ -32,6 +32,7 @@ The command itself (options, limits, --random) is dsl/cli/check.py.
 
 from __future__ import annotations
 
+from kmap_scenarios.dsl.formats import colour as paint
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search import vacuity
@@ -138,13 +139,14 @@ def _shortest(r: ex.Result, pool: list[ex.Outcome], k: int = -1,
 
 
 def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool,
-         limits: Limits | None = None) -> str:
+         limits: Limits | None = None, colour: bool = False) -> str:
     """The text report. With ``limits``, a witness's trace (a replay) is
-    printed only while the command's time lasts."""
+    printed only while the command's time lasts; ``colour``: with
+    dsl/formats/colour.py's colours."""
     why = ", ".join(r.report_cut or r.bounded)   # the limits that cut the report
     out = [f"Test {program.name} ({program.path})",
            f"Outcomes {len(r.outcomes)}" + ("" if r.counted else f" (not counted: cut by {why})")]
-    rows, cut = outcome_rows(program, r)
+    rows, cut = outcome_rows(program, r, colour)
     out += rows
     if cut:
         out.append("Unfinished (cut by a bound: the reports reached so far)")
@@ -152,24 +154,24 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
     out.append("Expectations")
     shown: Shown = {}
     for v in verdicts:
-        word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
-        out.append(f"  {v.label}: {word}{note}")
+        out.append(f"  {v.label}: {paint.verdict(v.holds, colour)}{note}")
         out.append(f"    Positive: {_known(v.positive)} Negative: {_known(v.negative)}")
         if v.unwitnessed:
             kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: not found (its search was cut by {why})")
-        out += witness_lines(program, r, v, traces, limits, shown)
-    out += warning_lines(program, warnings_of(program, r, verdicts))
+        out += witness_lines(program, r, v, traces, limits, shown, colour)
+    out += warning_lines(program, warnings_of(program, r, verdicts), colour)
     if r.bounded:
-        out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
+        out.append(paint.warning(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be "
+                                 "proven)", colour))
     if r.report_cut:
         missing = [what for what, ok in (("counts", r.counted), ("witnesses", r.witnessed))
                    if not ok] or ["paths"]
         whole = "" if r.bounded else "; the search was whole: the verdicts stand"
-        out.append(f"Report cut by: {', '.join(r.report_cut)} ({' and '.join(missing)} "
-                   f"left out{whole})")
+        out.append(paint.warning(f"Report cut by: {', '.join(r.report_cut)} "
+                                 f"({' and '.join(missing)} left out{whole})", colour))
     executions, depth = _known(r.executions if r.counted else None), \
         _known(r.max_depth if r.counted else None)
     if r.states or not r.bounded:
@@ -182,7 +184,7 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         steps = r.memo_hits + r.memo_misses
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
-    out.append(result_line(verdicts))
+    out.append(result_line(verdicts, colour))
     return "\n".join(out) + "\n"
 
 
@@ -194,41 +196,43 @@ def warnings_of(program: Program, r: ex.Result, verdicts: list[Verdict]) -> list
     return vacuity.warnings(program, r.coverage, r.bounded, unmet)
 
 
-def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> list[str]:
+def warning_lines(program: Program, warnings: list[vacuity.CheckWarning],
+                  colour: bool = False) -> list[str]:
     """The text report's Warnings section (nothing when there are none)."""
     if not warnings:
         return []
-    out = ["Warnings"]
+    out = [paint.warning("Warnings", colour)]
     for w in warnings:
         lines = str(w.line) if w.end_line == w.line else f"{w.line}-{w.end_line}"
         out.append(f"  {program.path}:{lines}: {w.message}")
     return out
 
 
-def outcome_rows(program: Program, r: ex.Result) -> tuple[list[str], list[str]]:
+def outcome_rows(program: Program, r: ex.Result,
+                 colour: bool = False) -> tuple[list[str], list[str]]:
     """The Outcomes section's rows, '  COUNT  OUTCOME' sorted by outcome
     text, and the unfinished ones' '    cut  REPORTS' (also the rows of
     kmap test's records): the counts right-aligned in one column as wide
     as the widest (count_text keeps it within 12 characters)."""
-    shown = sorted(((outcome_text(program, o), o) for o in r.outcomes), key=lambda t: t[0])
-    counts = [count_text(r.outcomes[o]) if r.counted else "?" for _, o in shown]
+    shown = sorted(r.outcomes, key=lambda o: outcome_text(program, o))
+    counts = [count_text(r.outcomes[o]) if r.counted else "?" for o in shown]
     width = max([COUNT_WIDTH, *map(len, counts)])
-    rows = [f"  {n:>{width}}  {text}{NEVER_ENDS if o.ends == 'never' else ''}"
-            for n, (text, o) in zip(counts, shown)]
-    cut = [f"  {'cut':>{width}}  {outcome_text(program, o)}" for o in r.unfinished]
+    rows = [f"  {n:>{width}}  {outcome_text(program, o, colour)}"
+            f"{NEVER_ENDS if o.ends == 'never' else ''}" for n, o in zip(counts, shown)]
+    cut = [f"  {'cut':>{width}}  {outcome_text(program, o, colour)}" for o in r.unfinished]
     return rows, cut
 
 
 COUNT_WIDTH = 6   # the count column's least width
 
 
-def outcome_text(program: Program, o: ex.Outcome) -> str:
+def outcome_text(program: Program, o: ex.Outcome, colour: bool = False) -> str:
     """An outcome as the text shows it: each value as `kmap run` prints
     one (runtime/kernel/ctext.py), page bytes as 0x55; the JSON keeps the
     outcome's own strings (docs/check-json.md)."""
     bits = program.config.preset.bits
     vals = "; ".join(f"{k}={_value_text(k, v, bits)}" for k, v in o.values)
-    reps = "; ".join(o.reports) if o.reports else "no reports"
+    reps = "; ".join(paint.report(x, colour) for x in o.reports) if o.reports else "no reports"
     return f"{vals}; {reps}" if vals else reps
 
 
@@ -256,9 +260,10 @@ def count_text(n: int) -> str:
     return str(n) if n < 10 ** 12 else f"~{n:.3e}"
 
 
-def result_line(verdicts: list[Verdict]) -> str:
+def result_line(verdicts: list[Verdict], colour: bool = False) -> str:
     """'Result: ...': every expectation holds, or how many fail / are unproven."""
-    return report.summary([v.holds for v in verdicts], "Result")
+    holds = [v.holds for v in verdicts]
+    return paint.closing(report.summary(holds, "Result"), holds, colour)
 
 
 def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:

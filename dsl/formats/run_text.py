@@ -21,6 +21,7 @@ Everything is deterministic: no clocks, ids or hash() in the output.
 
 from __future__ import annotations
 
+from kmap_scenarios.dsl.formats import colour as paint
 from kmap_scenarios.runtime.kernel import ctext, reports as rr
 from kmap_scenarios.runtime.search.expect import ExpectError, evaluate, partial
 from kmap_scenarios.runtime.kernel.machine import Action
@@ -31,14 +32,16 @@ from kmap_scenarios.runtime.kernel.state import State, Status, body_locals
 
 
 def run_text(program: Program, ex: Execution, schedule: str, source: str,
-             verdicts: list[tuple[str, bool | None, str]], show_trace: bool = True) -> str:
+             verdicts: list[tuple[str, bool | None, str]], show_trace: bool = True,
+             colour: bool = False) -> str:
+    """The report; ``colour``: with dsl/formats/colour.py's colours."""
     out = [f"scenario {program.name} ({program.path})",
            f"config: {program.config.describe()}",
            f"schedule: {schedule} ({source})"]
     if show_trace:
-        out += ["", "trace:"] + trace_lines(program, ex.trace)
+        out += ["", "trace:"] + trace_lines(program, ex.trace, colour)
     assert ex.final is not None
-    out += ["", *reports_text(program, ex.final)]
+    out += ["", *reports_text(program, ex.final, colour)]
     out += ["", "final state:", *final_text(program, ex.final)]
     if ex.truncated:
         out += ["", f"stopped after {len(ex.actions)} steps (--max-steps): "
@@ -48,24 +51,25 @@ def run_text(program: Program, ex: Execution, schedule: str, source: str,
         out += ["", f"the execution never ends: after step {len(ex.actions)} it stays among "
                     f"{n} state{'s' if n != 1 else ''} it cannot leave (each expectation is "
                     "judged at every one)"]
-    out += ["", "expectations:", *verdict_lines(verdicts), "", result_line(verdicts)]
+    out += ["", "expectations:", *verdict_lines(verdicts, colour), "",
+            result_line(verdicts, colour)]
     return "\n".join(out) + "\n"
 
 
 TRACE_HEAD, TRACE_TAIL = 1000, 200
 
 
-def trace_lines(program: Program, trace: list[TraceStep]) -> list[str]:
+def trace_lines(program: Program, trace: list[TraceStep], colour: bool = False) -> list[str]:
     """The trace, with the middle of a very long one (a loop) left out; on
     more than one CPU, in per-CPU columns (``lanes``)."""
     cpus = lanes(program, trace)
     if cpus is None:
         def line(t: TraceStep) -> str:
-            return trace_line(program, t)
+            return trace_line(program, t, colour)
         head = []
     else:
         def line(t: TraceStep) -> str:
-            return lane_line(program, t, cpus)
+            return lane_line(program, t, cpus, colour)
         head = [lane_header(cpus)]
     if len(trace) <= TRACE_HEAD + TRACE_TAIL:
         return head + [line(t) for t in trace]
@@ -75,14 +79,14 @@ def trace_lines(program: Program, trace: list[TraceStep]) -> list[str]:
             + [line(t) for t in trace[-TRACE_TAIL:]])
 
 
-def trace_line(program: Program, t: TraceStep) -> str:
+def trace_line(program: Program, t: TraceStep, colour: bool = False) -> str:
     """'  STEP  cpuN  CONTEXT  LINE  statement' then what the kernel did."""
     ci, cpu = t.action
     info = program.contexts[ci]
     line, src = _statement(program, t)
     head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
     pad = " " * 30
-    return "\n".join([head] + [f"{pad}{e}" for e in t.events])
+    return "\n".join([head] + [f"{pad}{paint.event(e, colour)}" for e in t.events])
 
 
 class Lanes:
@@ -114,7 +118,7 @@ def lane_header(lanes: Lanes) -> str:
     return f"  step  {cols}line  statement"
 
 
-def lane_line(program: Program, t: TraceStep, lanes: Lanes) -> str:
+def lane_line(program: Program, t: TraceStep, lanes: Lanes, colour: bool = False) -> str:
     """A step in its CPU's column: '  STEP  [lanes]CONTEXT  LINE  statement',
     then what the kernel did, under the statement."""
     ci, cpu = t.action
@@ -123,7 +127,7 @@ def lane_line(program: Program, t: TraceStep, lanes: Lanes) -> str:
                    for c in lanes.cpus)
     pad = " " * (8 + len(cols) + 6)
     return "\n".join([f"  {t.number:4d}  {cols}{line:4d}  {src}"]
-                     + [f"{pad}{e}" for e in t.events])
+                     + [f"{pad}{paint.event(e, colour)}" for e in t.events])
 
 
 def _statement(program: Program, t: TraceStep) -> tuple[int, str]:
@@ -149,13 +153,19 @@ def source_text(program: Program, line: int) -> str:
 _trace_line = trace_line  # the name other modules first used
 
 
-def reports_text(program: Program, state: State) -> list[str]:
+def reports_text(program: Program, state: State, colour: bool = False) -> list[str]:
+    """'reports: N' and each report as the kernel prints it (``colour``:
+    its headline, a WARN's with its cut-here line, coloured)."""
     if not state.reports:
         return ["reports: none"]
     out = [f"reports: {len(state.reports)}"]
     # what the kernel printed first, then the contexts stuck because of it
     for rep in sorted(state.reports, key=lambda r: rank(r.code)):
-        out += ["  " + line for line in rr.render(program, state, rep).split("\n")]
+        lines = rr.render(program, state, rep).split("\n")
+        warn = rr.kind_of(rep.code) == rr.Kind.WARN
+        head = 2 if lines[0].startswith("------------[ cut here ]") else 1
+        lines[:head] = [paint.report(line, colour, warn) for line in lines[:head]]
+        out += ["  " + line for line in lines]
     return out
 
 
@@ -320,17 +330,18 @@ def verdicts_unfinished(program: Program, last: State, steps: int
     return out
 
 
-def verdict_lines(verdicts: list[tuple[str, bool | None, str]]) -> list[str]:
+def verdict_lines(verdicts: list[tuple[str, bool | None, str]],
+                  colour: bool = False) -> list[str]:
     out = []
     for label, holds, note in verdicts:
-        word = "unproven" if holds is None else ("holds" if holds else "FAILS")
-        out.append(f"  {label}: {word}" + (f" ({note})" if note else ""))
+        out.append(f"  {label}: {paint.verdict(holds, colour)}" + (f" ({note})" if note else ""))
     return out
 
 
-def result_line(verdicts: list[tuple[str, bool | None, str]]) -> str:
+def result_line(verdicts: list[tuple[str, bool | None, str]], colour: bool = False) -> str:
     """'result: ...' with how many expectations fail or are unproven."""
-    return summary([h for _, h, _ in verdicts], "result")
+    holds = [h for _, h, _ in verdicts]
+    return paint.closing(summary(holds, "result"), holds, colour)
 
 
 def summary(holds: list[bool | None], word: str) -> str:

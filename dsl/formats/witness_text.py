@@ -55,7 +55,7 @@ Shown = dict[tuple[Action, ...], tuple[str, str]]   # path -> (kind, label) that
 
 
 def witness_lines(program: Program, r: ex.Result, v: Verdict, traces: bool,
-                  limits: Limits | None, shown: Shown) -> list[str]:
+                  limits: Limits | None, shown: Shown, colour: bool = False) -> list[str]:
     """The lines of ``v``'s witness or counterexample (none without one);
     ``shown``: the paths printed so far, added to."""
     if v.witness is None:
@@ -78,13 +78,13 @@ def witness_lines(program: Program, r: ex.Result, v: Verdict, traces: bool,
         out.append("    (trace left out: the time was up)")
     elif traces:
         run = replay(program, v.witness, trace=True, endless=end == "never")
-        out += ["    " + line for t in report.trace_lines(program, run.trace)
+        out += ["    " + line for t in report.trace_lines(program, run.trace, colour)
                 for line in t.split("\n")]
         if end in ENDS:
             out.append(f"    {ENDS[end]}")
         assert run.final is not None
         state = "final state:" if end in ("final", "never") else "state here:"
-        out += ["    " + line for line in report.reports_text(program, run.final)]
+        out += ["    " + line for line in report.reports_text(program, run.final, colour)]
         out += [f"    {state}", *("    " + line for line in report.final_text(program, run.final))]
         return out
     if end in ENDS:
