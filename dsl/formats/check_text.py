@@ -4,11 +4,11 @@ Text layout (golden format; deterministic without --stats):
 
     Test NAME (PATH)
     Outcomes N
-      COUNT  OUTCOME            (sorted by outcome text)
+      COUNT  OUTCOME            (sorted by outcome text; outcome_rows)
     Expectations
       expect QUANT COND: holds | FAILS | unproven (BOUND)
         witness: SCHEDULE       (failing ones, and sometimes that hold)
-        trace lines of the witness
+        its trace, reports and final state (dsl/formats/witness_text.py)
     Warnings                    (only when there are: runtime/search/vacuity.py)
       FILE:LINE[-LINE]: task T: no execution reaches `STATEMENT`
       FILE:LINE: expect sometimes C: no execution interleaves two tasks or irqs ...: WHY

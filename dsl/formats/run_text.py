@@ -8,6 +8,9 @@ Layout of a run (each section separated by a blank line):
     trace:
       STEP  CPU   CONTEXT  LINE  source statement
                                  what the modelled kernel did
+    (on NR_CPUS > 1: a header, and a column per CPU the trace steps on)
+      step  cpu0      cpu1      line  statement
+      STEP  CONTEXT             LINE  source statement
     reports: N
       the kernel-style text of each report
     final state:
@@ -17,6 +20,9 @@ Layout of a run (each section separated by a blank line):
     result: ...
 
 Everything is deterministic: no clocks, ids or hash() in the output.
+Values are printed by runtime/kernel/ctext.py ``value_text``, as check
+prints them; ``colour`` adds dsl/formats/colour.py's escapes and nothing
+else.
 """
 
 from __future__ import annotations
