@@ -130,8 +130,10 @@ def _emit(out: list[str], text: str) -> None:
 
 
 # Every address of the model is at least this (arm's first user page,
-# 0x10000; kernel addresses, struct pages and pfns are higher), and the
-# counts, sizes, indices and errnos of a scenario stay below it.
+# 0x10000; kernel addresses and struct pages are higher), and the counts,
+# sizes, indices and errnos of a scenario stay below it. (A pfn is a
+# number, not an address: a lowmem one, from 0x100 on x86, prints in
+# decimal; the trace names pfns in hexadecimal itself.)
 ADDRESS_FLOOR = 0x10000
 
 
