@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from kmap_scenarios.dsl.cli import machine_out, pictures
+from kmap_scenarios.dsl.cli import colour, machine_out, pictures
 from kmap_scenarios.dsl.cli.random_runs import random_check as run_random
 from kmap_scenarios.dsl.formats.check_text import exit_status, text, to_json, verdicts_of
 from kmap_scenarios.dsl.cli.usage import Usage
@@ -122,7 +122,7 @@ def check(args: argparse.Namespace) -> int:
     if args.format == "text":
         # the traces are replays: printed while the time lasts
         sys.stdout.write(text(program, result, verdicts, args.stats, not args.no_trace,
-                              limits))
+                              limits, colour.wanted(args, sys.stdout)))
     return exit_status(verdicts)
 
 

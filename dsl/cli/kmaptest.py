@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from kmap_scenarios.dsl.cli import record
+from kmap_scenarios.dsl.cli import colour, record
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_FAIL, EX_OK, EX_USAGE, Usage
 from kmap_scenarios.dsl.formats import check_text, machine
+from kmap_scenarios.dsl.formats import colour as paint
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.dsl.lower.load import FileError, load_text, read_scenario
 from kmap_scenarios.dsl.syntax.source import InputError, Source
@@ -131,12 +132,8 @@ def result_lines(program: Program, mode: str, timeout: float | None = None,
     memory = int(machine_memory() * DEFAULT_MEMORY / max(1, jobs))
     r = ex.Explorer(program, ex.Options(timeout=timeout, max_memory=memory)).run()
     verdicts = check_text.verdicts_of(program, r)
-    out = [f"Outcomes {len(r.outcomes)}"]
-    for o in sorted(r.outcomes, key=lambda o: o.text()):
-        n = check_text.count_text(r.outcomes[o]) if r.counted else "?"
-        never = check_text.NEVER_ENDS if o.ends == "never" else ""
-        out.append(f"  {n:>6}  {o.text()}{never}")
-    out += [f"     cut  {o.text()}" for o in r.unfinished]
+    rows, cut = check_text.outcome_rows(program, r)
+    out = [f"Outcomes {len(r.outcomes)}", *rows, *cut]
     for v in verdicts:
         word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" ({v.note})" if v.note and v.holds is not None else ""
@@ -223,17 +220,30 @@ def summary(results: list[FileResult]) -> str:
     return f"{count[PASS] + count[UPDATED]} passed, {failed} failed{tail}"
 
 
-def line_of(r: FileResult) -> list[str]:
+STATUS_COLOURS = {PASS: paint.GREEN, FAIL: paint.RED, MISSING: paint.RED, ERROR: paint.RED,
+                  UPDATED: paint.CYAN}
+
+
+def line_of(r: FileResult, colour: bool = False) -> list[str]:
     """A file's line, then what differs (a diff of the records) or the error."""
-    out = [f"{r.status:<8}{r.file}" + (f" ({r.mode})" if r.mode != "check" else "")]
+    word = paint.paint(r.status, STATUS_COLOURS[r.status], colour) + " " * (8 - len(r.status))
+    out = [f"{word}{r.file}" + (f" ({r.mode})" if r.mode != "check" else "")]
     if r.status == FAIL:
         diff = difflib.unified_diff(r.expected, r.actual, "recorded", "now", lineterm="", n=1)
-        out += [f"    {d}" for d in diff]
+        out += [f"    {_diff_line(d, colour)}" for d in diff]
     elif r.status == MISSING:
         out.append("    no // Result: block at the end of the file: kmap test --update records one")
     elif r.status == ERROR:
-        out += [f"    {e}" for e in r.error.split("\n")]
+        out += [f"    {e}" for e in paint.diagnostics(r.error, colour).split("\n")]
     return out
+
+
+def _diff_line(line: str, colour: bool) -> str:
+    """A line of a record's diff: removed red, added green."""
+    if line.startswith(("---", "+++")):
+        return line
+    sgr = {"-": paint.RED, "+": paint.GREEN, "@": paint.CYAN}.get(line[:1])
+    return paint.paint(line, sgr, colour) if sgr else line
 
 
 def test(args: argparse.Namespace) -> int:
@@ -247,14 +257,15 @@ def test(args: argparse.Namespace) -> int:
     if not files:
         raise Usage(f"no .kmap file under {', '.join(args.paths)}")
     results = []
+    on = colour.wanted(args, sys.stdout)
     for r in run_all(files, args.update, args.timeout, jobs):
         results.append(r)
         if args.format == "text":
-            sys.stdout.write("\n".join(line_of(r)) + "\n")
+            sys.stdout.write("\n".join(line_of(r, on)) + "\n")
             sys.stdout.flush()
     status = status_of(results)
     if args.format == "text":
-        sys.stdout.write(summary(results) + "\n")
+        sys.stdout.write(paint.closing(summary(results), [status == EX_OK], on) + "\n")
     doc = test_json(results, status)
     from kmap_scenarios.dsl.cli import machine_out
     machine_out.emit([doc], args, status)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kmap_scenarios import __version__
+from kmap_scenarios.dsl.cli import colour
 from kmap_scenarios.dsl.formats import junit, machine, sarif
 
 
@@ -22,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="json: docs/check-json.md; sarif: SARIF 2.1.0")
     p.add_argument("--junit-xml", metavar="FILE", default=None,
                    help="also write a JUnit XML report to FILE (for CI)")
+    colour.add_argument(p)   # of the text, which these commands share too
 
 
 def wanted(args: argparse.Namespace) -> bool:

@@ -14,7 +14,8 @@ import argparse
 import sys
 from typing import Callable
 
-from kmap_scenarios.dsl.cli import machine_out
+from kmap_scenarios.dsl.cli import colour, machine_out
+from kmap_scenarios.dsl.formats import colour as paint
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, EX_USAGE
 from kmap_scenarios.dsl.formats import machine
 from kmap_scenarios.dsl.lower.load import FileError, load
@@ -47,7 +48,7 @@ def each(args: argparse.Namespace, command: Callable[[argparse.Namespace], int])
             print(f"kmap: {e}", file=sys.stderr)
             statuses.append(EX_USAGE)
         except InputError as e:
-            print(e.render(), file=sys.stderr)
+            print(paint.diagnostics(e.render(), colour.wanted(args, sys.stderr)), file=sys.stderr)
             statuses.append(EX_DATAERR)
     status = worst(statuses)
     machine_out.emit(args.docs, args, status)
@@ -64,7 +65,7 @@ def lint(args: argparse.Namespace) -> int:
             results.append((f, None))
             statuses.append(EX_OK)
             if args.format == "text":
-                print(f"{f}: ok")
+                print(f"{f}: {paint.paint('ok', paint.GREEN, colour.wanted(args, sys.stdout))}")
         except FileError as e:
             print(f"kmap: {e}", file=sys.stderr)
             statuses.append(EX_USAGE)
@@ -72,7 +73,8 @@ def lint(args: argparse.Namespace) -> int:
             results.append((f, e))
             statuses.append(EX_DATAERR)
             if args.format == "text":
-                print(e.render(), file=sys.stderr)
+                print(paint.diagnostics(e.render(), colour.wanted(args, sys.stderr)),
+                      file=sys.stderr)
     status = worst(statuses)
     doc = machine.lint_json(results)
     doc["exit_status"] = status

@@ -21,7 +21,7 @@ import random
 import sys
 import time
 
-from kmap_scenarios.dsl.cli import machine_out, pictures
+from kmap_scenarios.dsl.cli import colour, machine_out, pictures
 from kmap_scenarios.dsl.formats import check_text as cc
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.kernel.machine import Action
@@ -57,7 +57,8 @@ def random_check(program: Program, args: argparse.Namespace) -> int:
     if machine_out.wanted(args):
         machine_out.collect(args, cc.to_json(program, result, verdicts))
     if args.format == "text":
-        sys.stdout.write(cc.text(program, result, verdicts, False, not args.no_trace))
+        sys.stdout.write(cc.text(program, result, verdicts, False, not args.no_trace,
+                                 colour=colour.wanted(args, sys.stdout)))
     return cc.exit_status(verdicts)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kmap_scenarios.dsl.cli import machine_out, pictures
+from kmap_scenarios.dsl.cli import colour, machine_out, pictures
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.dsl.formats.machine import run_json
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_USAGE, Usage
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         machine_out.collect(args, run_json(program, ex, shown, source_label, verdicts, status))
     if args.format == "text":
         sys.stdout.write(report.run_text(program, ex, shown, source_label, verdicts,
-                                         show_trace=not args.no_trace))
+                                         show_trace=not args.no_trace,
+                                         colour=colour.wanted(args, sys.stdout)))
     return status
 
 

@@ -4,11 +4,11 @@ Text layout (golden format; deterministic without --stats):
 
     Test NAME (PATH)
     Outcomes N
-      COUNT  OUTCOME            (sorted by outcome text)
+      COUNT  OUTCOME            (sorted by outcome text; outcome_rows)
     Expectations
       expect QUANT COND: holds | FAILS | unproven (BOUND)
         witness: SCHEDULE       (failing ones, and sometimes that hold)
-        trace lines of the witness
+        its trace, reports and final state (dsl/formats/witness_text.py)
     Warnings                    (only when there are: runtime/search/vacuity.py)
       FILE:LINE[-LINE]: task T: no execution reaches `STATEMENT`
       FILE:LINE: expect sometimes C: no execution interleaves two tasks or irqs ...: WHY
@@ -32,11 +32,14 @@ The command itself (options, limits, --random) is dsl/cli/check.py.
 
 from __future__ import annotations
 
+from kmap_scenarios.dsl.formats import colour as paint
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search import vacuity
+from kmap_scenarios.runtime.kernel import ctext
 from kmap_scenarios.runtime.search.limits import Limits
 from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.dsl.formats.witness_text import Shown, witness_lines
 from kmap_scenarios.runtime.search.schedule import encode, replay
 
 JSON_VERSION = 2   # 2: counts may be null (a limit cut the counting)
@@ -136,60 +139,39 @@ def _shortest(r: ex.Result, pool: list[ex.Outcome], k: int = -1,
 
 
 def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, traces: bool,
-         limits: Limits | None = None) -> str:
+         limits: Limits | None = None, colour: bool = False) -> str:
     """The text report. With ``limits``, a witness's trace (a replay) is
-    printed only while the command's time lasts."""
+    printed only while the command's time lasts; ``colour``: with
+    dsl/formats/colour.py's colours."""
     why = ", ".join(r.report_cut or r.bounded)   # the limits that cut the report
     out = [f"Test {program.name} ({program.path})",
            f"Outcomes {len(r.outcomes)}" + ("" if r.counted else f" (not counted: cut by {why})")]
-    for o in sorted(r.outcomes, key=lambda o: o.text()):
-        n = count_text(r.outcomes[o]) if r.counted else "?"
-        out.append(f"  {n:>6}  {o.text()}{NEVER_ENDS if o.ends == 'never' else ''}")
-    if r.unfinished:
+    rows, cut = outcome_rows(program, r, colour)
+    out += rows
+    if cut:
         out.append("Unfinished (cut by a bound: the reports reached so far)")
-        out += [f"     cut  {o.text()}" for o in r.unfinished]
+        out += cut
     out.append("Expectations")
+    shown: Shown = {}
     for v in verdicts:
-        word = "unproven" if v.holds is None else ("holds" if v.holds else "FAILS")
         note = f" (search bounded by {', '.join(r.bounded)})" if v.holds is None else \
             f" ({v.note})" if v.note else ""
-        out.append(f"  {v.label}: {word}{note}")
+        out.append(f"  {v.label}: {paint.verdict(v.holds, colour)}{note}")
         out.append(f"    Positive: {_known(v.positive)} Negative: {_known(v.negative)}")
-        kind = "witness" if v.holds else "counterexample"
         if v.unwitnessed:
+            kind = "witness" if v.holds else "counterexample"
             out.append(f"    {kind}: not found (its search was cut by {why})")
-        if v.witness is not None:
-            out.append(f"    {kind}: {encode(program, v.witness)}")
-            if len(v.witness) >= RUN_MAX_STEPS:
-                out.append(f"    ({len(v.witness)} steps: replay it with kmap run --max-steps "
-                           f"{len(v.witness) + 1})")
-            if v.shrunk:
-                out.append(f"    {v.shrunk}")
-            if traces and limits is not None and (limits.left() or 0.0) < 0:
-                out.append("    (trace left out: the time was up)")
-            elif traces:
-                run = replay(program, v.witness, trace=True)
-                out += ["    " + line for t in report.trace_lines(program, run.trace)
-                        for line in t.split("\n")]
-            end = v.ends or _end_of(r, v.witness)
-            if end == "never":
-                out.append("    from here the execution never ends: it stays among states it "
-                           "cannot leave")
-            elif end == "decided":
-                out.append("    the reports here already decide it, whatever the execution "
-                           "does next")
-            elif end == "cut":
-                out.append("    the reports here already decide it; the execution goes on "
-                           "where a bound cut the search")
-    out += warning_lines(program, warnings_of(program, r, verdicts))
+        out += witness_lines(program, r, v, traces, limits, shown, colour)
+    out += warning_lines(program, warnings_of(program, r, verdicts), colour)
     if r.bounded:
-        out.append(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be proven)")
+        out.append(paint.warning(f"Bounded by: {', '.join(r.bounded)} (always/never cannot be "
+                                 "proven)", colour))
     if r.report_cut:
         missing = [what for what, ok in (("counts", r.counted), ("witnesses", r.witnessed))
                    if not ok] or ["paths"]
         whole = "" if r.bounded else "; the search was whole: the verdicts stand"
-        out.append(f"Report cut by: {', '.join(r.report_cut)} ({' and '.join(missing)} "
-                   f"left out{whole})")
+        out.append(paint.warning(f"Report cut by: {', '.join(r.report_cut)} "
+                                 f"({' and '.join(missing)} left out{whole})", colour))
     executions, depth = _known(r.executions if r.counted else None), \
         _known(r.max_depth if r.counted else None)
     if r.states or not r.bounded:
@@ -203,7 +185,7 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
         por = f", {r.reduced:,} states expanded by a local step alone" if r.reduced else ""
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{por}")
-    out.append(result_line(verdicts))
+    out.append(result_line(verdicts, colour))
     return "\n".join(out) + "\n"
 
 
@@ -215,15 +197,52 @@ def warnings_of(program: Program, r: ex.Result, verdicts: list[Verdict]) -> list
     return vacuity.warnings(program, r.coverage, r.bounded, unmet)
 
 
-def warning_lines(program: Program, warnings: list[vacuity.CheckWarning]) -> list[str]:
+def warning_lines(program: Program, warnings: list[vacuity.CheckWarning],
+                  colour: bool = False) -> list[str]:
     """The text report's Warnings section (nothing when there are none)."""
     if not warnings:
         return []
-    out = ["Warnings"]
+    out = [paint.warning("Warnings", colour)]
     for w in warnings:
         lines = str(w.line) if w.end_line == w.line else f"{w.line}-{w.end_line}"
         out.append(f"  {program.path}:{lines}: {w.message}")
     return out
+
+
+def outcome_rows(program: Program, r: ex.Result,
+                 colour: bool = False) -> tuple[list[str], list[str]]:
+    """The Outcomes section's rows, '  COUNT  OUTCOME' sorted by outcome
+    text, and the unfinished ones' '    cut  REPORTS' (also the rows of
+    kmap test's records): the counts right-aligned in one column as wide
+    as the widest (count_text keeps it within 12 characters)."""
+    shown = sorted(r.outcomes, key=lambda o: outcome_text(program, o))
+    counts = [count_text(r.outcomes[o]) if r.counted else "?" for o in shown]
+    width = max([COUNT_WIDTH, *map(len, counts)])
+    rows = [f"  {n:>{width}}  {outcome_text(program, o, colour)}"
+            f"{NEVER_ENDS if o.ends == 'never' else ''}" for n, o in zip(counts, shown)]
+    cut = [f"  {'cut':>{width}}  {outcome_text(program, o, colour)}" for o in r.unfinished]
+    return rows, cut
+
+
+COUNT_WIDTH = 6   # the count column's least width
+
+
+def outcome_text(program: Program, o: ex.Outcome, colour: bool = False) -> str:
+    """An outcome as the text shows it: each value as `kmap run` prints
+    one (runtime/kernel/ctext.py), page bytes as 0x55; the JSON keeps the
+    outcome's own strings (docs/check-json.md)."""
+    bits = program.config.preset.bits
+    vals = "; ".join(f"{k}={_value_text(k, v, bits)}" for k, v in o.values)
+    reps = "; ".join(paint.report(x, colour) for x in o.reports) if o.reports else "no reports"
+    return f"{vals}; {reps}" if vals else reps
+
+
+def _value_text(name: str, text: str, bits: int) -> str:
+    """An outcome's value text ('0x10', '0|1', '?') printed anew."""
+    if name.endswith("]"):
+        return text   # a page byte: 0x55, as run's page lines
+    return "|".join(part if part == "?" else ctext.value_text(int(part, 0), bits)
+                    for part in text.split("|"))
 
 
 def _known(n: int | None) -> str:
@@ -235,27 +254,17 @@ NEVER_ENDS = "  [never ends]"
 
 
 def count_text(n: int) -> str:
-    """An execution count as text: exact up to 15 digits, then in
-    scientific notation (counts of interleavings grow past a hundred
-    digits; JSON keeps them exact)."""
-    return str(n) if n < 10 ** 15 else f"~{n:.3e}"
-RUN_MAX_STEPS = 100_000   # kmap run's default --max-steps
+    """An execution count as text: exact up to 12 digits, from 10^12 on
+    in scientific notation, ~1.235e+15 (counts of interleavings grow past
+    a hundred digits; JSON keeps them exact), so a column of counts stays
+    within 12 characters."""
+    return str(n) if n < 10 ** 12 else f"~{n:.3e}"
 
 
-def _end_of(r: ex.Result, path: list[tuple[int, int]]) -> str:
-    """How the execution a witness leads to ends: "final", "never" (it
-    enters a bottom component) or "cut" (a bound stopped the search)."""
-    for o, p in r.witnesses.items():
-        if p == path:
-            return o.ends
-    if any(p == path for p in r.observed.values()):
-        return "never"
-    return "cut" if any(p == path for p in r.unfinished.values()) else "final"
-
-
-def result_line(verdicts: list[Verdict]) -> str:
+def result_line(verdicts: list[Verdict], colour: bool = False) -> str:
     """'Result: ...': every expectation holds, or how many fail / are unproven."""
-    return report.summary([v.holds for v in verdicts], "Result")
+    holds = [v.holds for v in verdicts]
+    return paint.closing(report.summary(holds, "Result"), holds, colour)
 
 
 def to_json(program: Program, r: ex.Result, verdicts: list[Verdict]) -> dict[str, object]:

@@ -8,6 +8,9 @@ Layout of a run (each section separated by a blank line):
     trace:
       STEP  CPU   CONTEXT  LINE  source statement
                                  what the modelled kernel did
+    (on NR_CPUS > 1: a header, and a column per CPU the trace steps on)
+      step  cpu0      cpu1      line  statement
+      STEP  CONTEXT             LINE  source statement
     reports: N
       the kernel-style text of each report
     final state:
@@ -17,11 +20,15 @@ Layout of a run (each section separated by a blank line):
     result: ...
 
 Everything is deterministic: no clocks, ids or hash() in the output.
+Values are printed by runtime/kernel/ctext.py ``value_text``, as check
+prints them; ``colour`` adds dsl/formats/colour.py's escapes and nothing
+else.
 """
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import reports as rr
+from kmap_scenarios.dsl.formats import colour as paint
+from kmap_scenarios.runtime.kernel import ctext, reports as rr
 from kmap_scenarios.runtime.search.expect import ExpectError, evaluate, partial
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.search.outcome import rank
@@ -31,14 +38,16 @@ from kmap_scenarios.runtime.kernel.state import State, Status, body_locals
 
 
 def run_text(program: Program, ex: Execution, schedule: str, source: str,
-             verdicts: list[tuple[str, bool | None, str]], show_trace: bool = True) -> str:
+             verdicts: list[tuple[str, bool | None, str]], show_trace: bool = True,
+             colour: bool = False) -> str:
+    """The report; ``colour``: with dsl/formats/colour.py's colours."""
     out = [f"scenario {program.name} ({program.path})",
            f"config: {program.config.describe()}",
            f"schedule: {schedule} ({source})"]
     if show_trace:
-        out += ["", "trace:"] + trace_lines(program, ex.trace)
+        out += ["", "trace:"] + trace_lines(program, ex.trace, colour)
     assert ex.final is not None
-    out += ["", *reports_text(program, ex.final)]
+    out += ["", *reports_text(program, ex.final, colour)]
     out += ["", "final state:", *final_text(program, ex.final)]
     if ex.truncated:
         out += ["", f"stopped after {len(ex.actions)} steps (--max-steps): "
@@ -48,33 +57,92 @@ def run_text(program: Program, ex: Execution, schedule: str, source: str,
         out += ["", f"the execution never ends: after step {len(ex.actions)} it stays among "
                     f"{n} state{'s' if n != 1 else ''} it cannot leave (each expectation is "
                     "judged at every one)"]
-    out += ["", "expectations:", *verdict_lines(verdicts), "", result_line(verdicts)]
+    out += ["", "expectations:", *verdict_lines(verdicts, colour), "",
+            result_line(verdicts, colour)]
     return "\n".join(out) + "\n"
 
 
 TRACE_HEAD, TRACE_TAIL = 1000, 200
 
 
-def trace_lines(program: Program, trace: list[TraceStep]) -> list[str]:
-    """The trace, with the middle of a very long one (a loop) left out."""
+def trace_lines(program: Program, trace: list[TraceStep], colour: bool = False) -> list[str]:
+    """The trace, with the middle of a very long one (a loop) left out; on
+    more than one CPU, in per-CPU columns (``lanes``)."""
+    cpus = lanes(program, trace)
+    if cpus is None:
+        def line(t: TraceStep) -> str:
+            return trace_line(program, t, colour)
+        head = []
+    else:
+        def line(t: TraceStep) -> str:
+            return lane_line(program, t, cpus, colour)
+        head = [lane_header(cpus)]
     if len(trace) <= TRACE_HEAD + TRACE_TAIL:
-        return [trace_line(program, t) for t in trace]
+        return head + [line(t) for t in trace]
     cut = len(trace) - TRACE_HEAD - TRACE_TAIL
-    return ([trace_line(program, t) for t in trace[:TRACE_HEAD]]
+    return (head + [line(t) for t in trace[:TRACE_HEAD]]
             + [f"  ... {cut} steps left out ..."]
-            + [trace_line(program, t) for t in trace[-TRACE_TAIL:]])
+            + [line(t) for t in trace[-TRACE_TAIL:]])
 
 
-def trace_line(program: Program, t: TraceStep) -> str:
+def trace_line(program: Program, t: TraceStep, colour: bool = False) -> str:
     """'  STEP  cpuN  CONTEXT  LINE  statement' then what the kernel did."""
     ci, cpu = t.action
     info = program.contexts[ci]
-    code = info.code
-    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
-    src = in_function(program, ci, t.pc) + source_text(program, line)
+    line, src = _statement(program, t)
     head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
     pad = " " * 30
-    return "\n".join([head] + [f"{pad}{e}" for e in t.events])
+    return "\n".join([head] + [f"{pad}{paint.event(e, colour)}" for e in t.events])
+
+
+class Lanes:
+    """The columns of an SMP trace: the CPUs its steps ran on, each as
+    wide as the longest context name that steps in it (or "cpuN")."""
+
+    def __init__(self, cpus: list[int], width: int) -> None:
+        self.cpus = cpus
+        self.width = width
+
+
+def lanes(program: Program, trace: list[TraceStep]) -> Lanes | None:
+    """The columns of a trace on more than one CPU (NR_CPUS > 1), None for
+    one CPU (one column would say nothing: the trace keeps its cpuN
+    field). Only the CPUs the trace steps on get a column, so a witness on
+    two of eight CPUs stays narrow; the same trace is laid out alike in
+    run and in check's witnesses."""
+    if program.config.NR_CPUS == 1 or not trace:
+        return None
+    cpus = sorted({t.action[1] for t in trace})
+    names = {program.contexts[t.action[0]].name for t in trace}
+    width = max(len(n) for n in names | {f"cpu{c}" for c in cpus}) + 2
+    return Lanes(cpus, width)
+
+
+def lane_header(lanes: Lanes) -> str:
+    """'  step  cpu0      cpu1      line  statement'"""
+    cols = "".join(f"cpu{c}".ljust(lanes.width) for c in lanes.cpus)
+    return f"  step  {cols}line  statement"
+
+
+def lane_line(program: Program, t: TraceStep, lanes: Lanes, colour: bool = False) -> str:
+    """A step in its CPU's column: '  STEP  [lanes]CONTEXT  LINE  statement',
+    then what the kernel did, under the statement."""
+    ci, cpu = t.action
+    line, src = _statement(program, t)
+    cols = "".join((program.contexts[ci].name if c == cpu else "").ljust(lanes.width)
+                   for c in lanes.cpus)
+    pad = " " * (8 + len(cols) + 6)
+    return "\n".join([f"  {t.number:4d}  {cols}{line:4d}  {src}"]
+                     + [f"{pad}{paint.event(e, colour)}" for e in t.events])
+
+
+def _statement(program: Program, t: TraceStep) -> tuple[int, str]:
+    """The line of a step's statement and its text, 'in f(): ' first
+    inside a function."""
+    ci = t.action[0]
+    code = program.contexts[ci].code
+    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
+    return line, in_function(program, ci, t.pc) + source_text(program, line)
 
 
 def in_function(program: Program, ci: int, pc: int) -> str:
@@ -91,13 +159,19 @@ def source_text(program: Program, line: int) -> str:
 _trace_line = trace_line  # the name other modules first used
 
 
-def reports_text(program: Program, state: State) -> list[str]:
+def reports_text(program: Program, state: State, colour: bool = False) -> list[str]:
+    """'reports: N' and each report as the kernel prints it (``colour``:
+    its headline, a WARN's with its cut-here line, coloured)."""
     if not state.reports:
         return ["reports: none"]
     out = [f"reports: {len(state.reports)}"]
     # what the kernel printed first, then the contexts stuck because of it
     for rep in sorted(state.reports, key=lambda r: rank(r.code)):
-        out += ["  " + line for line in rr.render(program, state, rep).split("\n")]
+        lines = rr.render(program, state, rep).split("\n")
+        warn = rr.kind_of(rep.code) == rr.Kind.WARN
+        head = 2 if lines[0].startswith("------------[ cut here ]") else 1
+        lines[:head] = [paint.report(line, colour, warn) for line in lines[:head]]
+        out += ["  " + line for line in lines]
     return out
 
 
@@ -163,7 +237,7 @@ def variable_lines(program: Program, state: State) -> list[str]:
     out = [f"  {name} = {value_text(state.globals[i], bits)}"
            for i, (name, _) in enumerate(program.globals)]
     for i, (name, _) in enumerate(program.percpus):
-        vals = ", ".join(f"cpu{c}: {v}" for c, v in enumerate(state.percpu[i]))
+        vals = ", ".join(f"cpu{c}: {value_text(v, bits)}" for c, v in enumerate(state.percpu[i]))
         out.append(f"  percpu {name} = {{{vals}}}")
     return out
 
@@ -181,12 +255,10 @@ def lock_lines(program: Program, state: State) -> list[str]:
 
 
 def value_text(v: int, bits: int = 64) -> str:
-    """A value as shown in states: small ones in decimal; from 4096 up in
-    hexadecimal, and a large negative word (an address stored in a signed
-    global) as the unsigned address it holds."""
-    if abs(v) < 4096:
-        return str(v)
-    return f"{v & ((1 << bits) - 1):#x}" if v <= -0x10000 else f"{v:#x}"
+    """A value as shown in states (runtime/kernel/ctext.py's rule, the same
+    for check's outcomes and the trace): decimal for counts, sizes and
+    errnos, hexadecimal for addresses."""
+    return ctext.value_text(v, bits)
 
 
 def pfn_name(program: Program, pfn: int) -> str:
@@ -264,17 +336,18 @@ def verdicts_unfinished(program: Program, last: State, steps: int
     return out
 
 
-def verdict_lines(verdicts: list[tuple[str, bool | None, str]]) -> list[str]:
+def verdict_lines(verdicts: list[tuple[str, bool | None, str]],
+                  colour: bool = False) -> list[str]:
     out = []
     for label, holds, note in verdicts:
-        word = "unproven" if holds is None else ("holds" if holds else "FAILS")
-        out.append(f"  {label}: {word}" + (f" ({note})" if note else ""))
+        out.append(f"  {label}: {paint.verdict(holds, colour)}" + (f" ({note})" if note else ""))
     return out
 
 
-def result_line(verdicts: list[tuple[str, bool | None, str]]) -> str:
+def result_line(verdicts: list[tuple[str, bool | None, str]], colour: bool = False) -> str:
     """'result: ...' with how many expectations fail or are unproven."""
-    return summary([h for _, h, _ in verdicts], "result")
+    holds = [h for _, h, _ in verdicts]
+    return paint.closing(summary(holds, "result"), holds, colour)
 
 
 def summary(holds: list[bool | None], word: str) -> str:

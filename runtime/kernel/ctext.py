@@ -10,6 +10,9 @@ the parentheses C's precedence and left associativity need, and no others:
 
 It works with an explicit stack, so a chain of 10,000 operands (which the
 front end accepts: a chain is not nesting) prints without recursion.
+
+``value_text`` is the one printer of a value (a trace's return value, the
+final state of `kmap run`, the outcomes of `kmap check`).
 """
 
 from __future__ import annotations
@@ -124,3 +127,21 @@ def _emit(out: list[str], text: str) -> None:
     if out and out[-1] == "-" and text.startswith("-"):
         out.append(" ")
     out.append(text)
+
+
+# Every address of the model is at least this (arm's first user page,
+# 0x10000; kernel addresses and struct pages are higher), and the counts,
+# sizes, indices and errnos of a scenario stay below it. (A pfn is a
+# number, not an address: a lowmem one, from 0x100 on x86, prints in
+# decimal; the trace names pfns in hexadecimal itself.)
+ADDRESS_FLOOR = 0x10000
+
+
+def value_text(v: int, bits: int = 64) -> str:
+    """A value as every text output shows it: decimal below 0x10000 (a
+    count, a size, ``-14`` for -EFAULT as the kernel's %d prints it);
+    from there on hexadecimal, an address, with a large negative word
+    (an address kept in a signed int) as the unsigned word it is."""
+    if -ADDRESS_FLOOR < v < ADDRESS_FLOOR:
+        return str(v)
+    return f"{v & ((1 << bits) - 1):#x}"

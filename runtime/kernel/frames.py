@@ -13,6 +13,7 @@ stack, which the kernel reports and dies of (an oops).
 from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import program as ir
+from kmap_scenarios.runtime.kernel.ctext import value_text
 from kmap_scenarios.runtime.kernel.evaluate import convert, eval_expr, word
 from kmap_scenarios.runtime.kernel.memory import store_byte
 from kmap_scenarios.runtime.kernel.reports import R, source_line
@@ -87,8 +88,5 @@ def entered(tx: Tx, code: tuple[ir.Instr, ...]) -> None:
 
 
 def _value(tx: Tx, v: int) -> str:
-    """A value in a trace: small ones in decimal, others in hexadecimal as
-    the unsigned word they are."""
-    if abs(v) < 4096:
-        return str(v)
-    return f"{v & tx.cfg.word_mask:#x}"
+    """A value in a trace, as every output prints one (ctext.value_text)."""
+    return value_text(v, tx.cfg.preset.bits)

@@ -355,12 +355,17 @@ def execute(program: Program, items: tuple[ScheduleStep, ...] | None = None,
     return ex
 
 
-def replay(program: Program, actions: list[Action], trace: bool = False) -> Execution:
-    """Re-run an exact action path (used to print witnesses)."""
+def replay(program: Program, actions: list[Action], trace: bool = False,
+           endless: bool = False) -> Execution:
+    """Re-run an exact action path (used to print witnesses). ``endless``:
+    the path leads into a loop the execution never leaves; ``final`` is
+    then its first state with the stuck contexts reported (the DEADLOCK
+    lines), as `kmap run` finds it."""
     r = _Runner(program, trace, len(actions) + 1)
     for a in actions:
         r.do(a)
-    r.ex.final = final_state(program, r.state)
+    if not (endless and enabled(program, r.state) and r._entered(WITNESS_CLOSURE_LIMIT)):
+        r.ex.final = final_state(program, r.state)
     return r.ex
 
 
