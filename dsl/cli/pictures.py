@@ -25,6 +25,7 @@ from pathlib import Path
 from kmap_scenarios.dsl.cli.usage import Usage
 from kmap_scenarios.dsl.formats import chrome_trace, dot
 from kmap_scenarios.dsl.formats import check_text as cc
+from kmap_scenarios.dsl.formats.witness_text import end_of
 from kmap_scenarios.runtime.kernel.machine import Action, final_state, step
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.state import State, initial_state
@@ -146,7 +147,7 @@ def witnesses(program: Program, r: ex.Result, verdicts: list[cc.Verdict]) -> lis
             same.label += f"; {label}"
             same.fails = same.fails or not v.holds
             continue
-        out.append(Shown(label, list(v.witness), v.ends or cc._end_of(r, v.witness),
+        out.append(Shown(label, list(v.witness), v.ends or end_of(r, v.witness),
                          not v.holds))
     return out
 
