@@ -318,3 +318,27 @@ def test_an_address_in_an_int_prints_as_the_same_word_in_run_and_check(tmp_path:
     assert code == 0 and re.search(r"\ba=0xc0[0-9a-f]{6}\b", out), out
     out, _, code = kmap("check", f)
     assert code == 0 and re.search(r"\bt\.a=0xc0[0-9a-f]{6};", out), out
+
+
+def test_kmod_iterations_default_is_the_generators() -> None:
+    # the options are defined apart from the commands (dsl/cli/arguments.py),
+    # so that parsing the command line imports none of them
+    from kmap_scenarios.dsl.cli.arguments import KMOD_ITERATIONS
+    from kmap_scenarios.dsl.kmod.generate import DEFAULT_ITERATIONS
+    assert KMOD_ITERATIONS == DEFAULT_ITERATIONS
+
+
+def test_check_imports_no_other_command() -> None:
+    # `kmap check` loads what it needs, not the kernel-module generator,
+    # `kmap test`'s runner, the REPL or the SARIF and JUnit writers
+    example = Path(__file__).resolve().parent.parent / "examples" / "pkmap" / "first_slot.kmap"
+    code = ("import sys; from kmap_scenarios.dsl.cli.main import main; "
+            f"main(['check', {str(example)!r}]); print(sorted(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1]
+    loaded = set(eval(out))
+    for name in ("kmap_scenarios.dsl.kmod.generate", "kmap_scenarios.dsl.cli.kmaptest",
+                 "kmap_scenarios.dsl.repl", "kmap_scenarios.dsl.formats.sarif",
+                 "kmap_scenarios.dsl.formats.junit", "importlib.metadata"):
+        assert name not in loaded, name
+    assert "kmap_scenarios.runtime.search.explore" in loaded

@@ -13,15 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kmap_scenarios import __version__
-from kmap_scenarios.dsl.formats import junit, machine, sarif
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
-                   help="json: docs/check-json.md; sarif: SARIF 2.1.0")
-    p.add_argument("--junit-xml", metavar="FILE", default=None,
-                   help="also write a JUnit XML report to FILE (for CI)")
+from kmap_scenarios.dsl.formats import machine
 
 
 def wanted(args: argparse.Namespace) -> bool:
@@ -38,9 +30,13 @@ def collect(args: argparse.Namespace, doc: dict[str, Any]) -> None:
 
 def emit(docs: list[dict[str, Any]], args: argparse.Namespace, status: int) -> None:
     """Print the JSON or SARIF of ``docs``; write the JUnit file."""
+    # the SARIF and JUnit writers (and the version) only when asked for
     if args.format == "json" and docs:
         sys.stdout.write(machine.dumps(docs[0] if len(docs) == 1 else docs))
     elif args.format == "sarif":
+        from kmap_scenarios import __version__
+        from kmap_scenarios.dsl.formats import sarif
         sys.stdout.write(machine.dumps(sarif.to_sarif(docs, __version__)))
     if getattr(args, "junit_xml", None):
+        from kmap_scenarios.dsl.formats import junit
         Path(args.junit_xml).write_text(junit.to_junit(docs), encoding="utf-8")

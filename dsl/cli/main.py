@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Sequence
 
-from kmap_scenarios import __version__
+from kmap_scenarios.dsl.cli import arguments
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_SOFTWARE, EX_USAGE, Usage
 from kmap_scenarios.dsl.lower.load import FileError
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
@@ -28,14 +28,30 @@ class _Parser(argparse.ArgumentParser):
         raise Usage(message)
 
 
+class _Version(argparse.Action):
+    """--version: the version is read (importlib.metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from kmap_scenarios import __version__
+        parser._print_message(f"kmap {__version__}\n", sys.stdout)
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Every command's options (dsl/cli/arguments.py), without importing
+    any command: _dispatch imports the one given."""
     p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
-    p.add_argument("--version", action="version", version=f"kmap {__version__}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    from kmap_scenarios.dsl.cli import kmaptest, machine_out
     run = sub.add_parser("run", help="one execution, with its trace")
     run.add_argument("file", nargs="+")
-    machine_out.add_arguments(run)
+    arguments.machine_out(run)
     g = run.add_mutually_exclusive_group()
     g.add_argument("--schedule", metavar="ITEMS", help='e.g. "dma:2, writer, dma"')
     g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
@@ -43,22 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
     chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
     chk.add_argument("file", nargs="+")
-    from kmap_scenarios.dsl.cli import check as check_cli
-    check_cli.add_arguments(chk)
-    machine_out.add_arguments(chk)
+    arguments.check(chk)
+    arguments.machine_out(chk)
     lint = sub.add_parser("lint", help="parse and check a file without running it")
     lint.add_argument("file", nargs="+")
-    machine_out.add_arguments(lint)
+    arguments.machine_out(lint)
     test = sub.add_parser("test", help="check .kmap files against their // Result: blocks")
-    kmaptest.add_arguments(test)
-    machine_out.add_arguments(test)
+    arguments.test(test)
+    arguments.machine_out(test)
     repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
     repl.add_argument("file", nargs="?")
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
     examples.add_argument("--copy", metavar="DIR", help="copy the .kmap files under DIR")
     kmod = sub.add_parser("kmod", help="the scenario as a kernel module, to run on a real kernel")
-    from kmap_scenarios.dsl.cli import kmod as kmod_cli
-    kmod_cli.add_arguments(kmod)
+    arguments.kmod(kmod)
     return p
 
 
