@@ -321,8 +321,8 @@ def test_an_address_in_an_int_prints_as_the_same_word_in_run_and_check(tmp_path:
 
 
 def test_kmod_iterations_default_is_the_generators() -> None:
-    # the options are defined apart from the commands (dsl/cli/arguments.py),
-    # so that parsing the command line imports none of them
+    # kmap test's and kmap kmod's options are defined apart from their code
+    # (dsl/cli/arguments.py), so that parsing the command line imports neither
     from kmap_scenarios.dsl.cli.arguments import KMOD_ITERATIONS
     from kmap_scenarios.dsl.kmod.generate import DEFAULT_ITERATIONS
     assert KMOD_ITERATIONS == DEFAULT_ITERATIONS

@@ -19,6 +19,54 @@ from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search.limits import DEFAULT_MEMORY, machine_memory
 from kmap_scenarios.runtime.kernel.program import Program
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="stop after N distinct states")
+    p.add_argument("--max-depth", type=int, default=None, metavar="N",
+                   help="stop expanding a state first reached N steps from the start "
+                        "(as SPIN's -m; an execution through states reached sooner can "
+                        "be longer, so the max depth printed may exceed N)")
+    p.add_argument("--preemption-bound", type=int, default=None, metavar="K",
+                   help="only executions with at most K preemptions (a task taking a "
+                        "CPU from one that could have gone on), as CHESS does")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="end within SECONDS, counting and witnesses included: what was "
+                        "not explored, counted or witnessed by then is left out and the "
+                        "result says so (bounded by time)")
+    p.add_argument("--max-memory", type=_size, default=None, metavar="SIZE",
+                   help="stop exploring when the search uses SIZE of memory (e.g. 500M, "
+                        "2G; K, M, G, T are powers of 1024), reporting what it found as "
+                        "bounded by memory; default: 80%% of the machine's memory (or of "
+                        "its cgroup's limit), and under 90%% of ulimit -v when one is set")
+    p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="search in N worker processes (identical results; 1.0x "
+                        "to 1.4x on two cores, see docs/performance.md)")
+    p.add_argument("--no-memo", action="store_true",
+                   help="run every step through the handlers instead of reusing "
+                        "recorded steps (identical results; slower)")
+    p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
+    p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
+    p.add_argument("--random", type=int, default=None, metavar="N",
+                   help="instead of every execution, N random ones (never proves always/never; "
+                        "none starts after --timeout); a counterexample is shrunk before it "
+                        "is printed")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of --random (default 0)")
+    p.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="with --random: cut an execution after N steps (default 100000); "
+                        "a cut execution is unfinished, never a counterexample unless its "
+                        "reports already decide it")
+
+
+def _size(text: str) -> int:
+    """--max-memory's argument: bytes from 500M, 2G, ... (argparse turns
+    the ValueError into a usage error)."""
+    from kmap_scenarios.runtime.search.limits import parse_size
+    return parse_size(text)
+
+
+_size.__name__ = "size"   # argparse's message: "invalid size value: 'x'"
+
 MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is gained
 # options of the exhaustive search that --random (whole random runs) has no use for
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),

@@ -16,6 +16,13 @@ from typing import Any
 from kmap_scenarios.dsl.formats import machine
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="json: docs/check-json.md; sarif: SARIF 2.1.0")
+    p.add_argument("--junit-xml", metavar="FILE", default=None,
+                   help="also write a JUnit XML report to FILE (for CI)")
+
+
 def wanted(args: argparse.Namespace) -> bool:
     """Whether the command must make its JSON documents."""
     return args.format != "text" or bool(getattr(args, "junit_xml", None))

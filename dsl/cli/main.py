@@ -17,7 +17,6 @@ import sys
 import traceback
 from typing import Sequence
 
-from kmap_scenarios.dsl.cli import arguments
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_SOFTWARE, EX_USAGE, Usage
 from kmap_scenarios.dsl.lower.load import FileError
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
@@ -44,14 +43,13 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every command's options (dsl/cli/arguments.py), without importing
-    any command: _dispatch imports the one given."""
     p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
     p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    from kmap_scenarios.dsl.cli import arguments, machine_out
     run = sub.add_parser("run", help="one execution, with its trace")
     run.add_argument("file", nargs="+")
-    arguments.machine_out(run)
+    machine_out.add_arguments(run)
     g = run.add_mutually_exclusive_group()
     g.add_argument("--schedule", metavar="ITEMS", help='e.g. "dma:2, writer, dma"')
     g.add_argument("--random", metavar="SEED", type=int, help="random schedule from this seed")
@@ -59,14 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-trace", action="store_true", help="omit the step-by-step trace")
     chk = sub.add_parser("check", help="every execution: outcomes, verdicts, witnesses")
     chk.add_argument("file", nargs="+")
-    arguments.check(chk)
-    arguments.machine_out(chk)
+    from kmap_scenarios.dsl.cli import check as check_cli
+    check_cli.add_arguments(chk)
+    machine_out.add_arguments(chk)
     lint = sub.add_parser("lint", help="parse and check a file without running it")
     lint.add_argument("file", nargs="+")
-    arguments.machine_out(lint)
+    machine_out.add_arguments(lint)
     test = sub.add_parser("test", help="check .kmap files against their // Result: blocks")
     arguments.test(test)
-    arguments.machine_out(test)
+    machine_out.add_arguments(test)
     repl = sub.add_parser("repl", help="interactive: type statements, step tasks, undo")
     repl.add_argument("file", nargs="?")
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
