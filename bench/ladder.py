@@ -2,12 +2,22 @@
 
 Prints, for each rung: states, transitions, executions, wall time and
 states per second, with and without partial-order reduction. Then the rows
-of the SPIN comparison: the same race as a .kmap scenario and as
-SPIN's kmap_dma.pml (spin -a, gcc -O2, ./pan; compile time included), with
-the ratio of wall times. Needs Debian's `spin` and gcc for the SPIN side
-(skipped with a note when missing).
+of the SPIN comparison (../shared/bench/README.md): the same race as a
+.kmap scenario and as SPIN's kmap_dma.pml, `kmap check` under each column
+of COLUMNS beside SPIN's whole pipeline (spin -a, gcc -O2, ./pan; compile
+time included), with the ratio of wall times. Needs Debian's `spin` and
+gcc for the SPIN side (`apt-get install -y spin gcc`; skipped with a note
+when missing).
+
+`--side-by-side` runs every rung as a user does, `kmap check --format
+json` in a fresh process timed whole (the time to a verdict), under each
+column of COLUMNS: the default search, without symmetry, without the
+state-level reduction, without either, without any reduction. Options the
+installed kmap does not know yet make their column "n/a".
+`--ten-million` adds the 10 M-state rung (rate and peak memory).
 
     python bench/ladder.py [--quick] [--no-spin] [--timeout S] [--memory N]
+    python bench/ladder.py --side-by-side [--quick] [--no-spin] [--ten-million]
     python bench/ladder.py --jobs-only [--instructions]
 
 Short searches are timed as the best of three runs.
@@ -160,8 +170,6 @@ SPIN_ROWS = [
     ("fixed, no POR", (1, 1, True), "-DPIN", "-DNOREDUCE", ""),
     ("fixed, 2 kmap tasks x 2 iterations", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "", ""),
     ("same, no POR", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "-DNOREDUCE", ""),
-    # kmap's sleep sets over the whole graph (--no-por), beside SPIN's POR
-    ("same, sleep sets only", (2, 2, True), "-DPIN -DITER=2 -DNK=2", "", ""),
 ]
 
 
@@ -255,6 +263,182 @@ def check(src: str, reduce: bool, timeout: float, repeat: int = 1,
             break
     assert r is not None and best is not None
     return r, best
+
+
+# ------------------------------------------ side by side: option sets
+# The columns of the side-by-side tables: a name and the `kmap check`
+# options that make it. An option may have alternative spellings ("a|b":
+# the first one the installed `kmap check --help` lists is used), so the
+# list works before and after the state-level reduction and symmetry
+# options land; a column with an option the installed kmap does not know
+# is printed as "n/a" with a note, the others run as usual. Edit this list
+# to compare other searches.
+COLUMNS: list[tuple[str, tuple[str, ...]]] = [
+    ("default", ()),
+    ("no symmetry", ("--no-symmetry",)),
+    ("no state POR", ("--no-por|--no-state-por|--no-persistent",)),
+    ("neither", ("--no-por|--no-state-por|--no-persistent", "--no-symmetry")),
+    ("no reduction", ("--no-reduce", "--no-por|--no-state-por|--no-persistent?",
+                      "--no-symmetry?")),
+]
+# (a trailing "?": used when known, left out otherwise)
+
+TEN_MILLION = 10_000_000
+TEN_MILLION_COLUMNS = ("default", "neither")   # minutes each
+
+
+def known_options() -> set[str]:
+    """The options the installed `kmap check` takes (read off its --help)."""
+    out = subprocess.run([sys.executable, "-m", "kmap_scenarios", "check", "--help"],
+                         capture_output=True, text=True).stdout
+    return set(re.findall(r"--[a-z][a-z-]*", out))
+
+
+def resolve(options: tuple[str, ...], known: set[str]) -> list[str] | None:
+    """The flags of a column, or None when one is not known to this kmap."""
+    flags = []
+    for option in options:
+        optional = option.endswith("?")
+        spelled = [o for o in option.rstrip("?").split("|") if o in known]
+        if spelled:
+            flags.append(spelled[0])
+        elif not optional:
+            return None
+    return flags
+
+
+class CliRun:
+    """One `kmap check --format json` run as a user runs it: the whole
+    process timed (start-up, search, verdicts and witnesses: the time to a
+    verdict), its peak resident memory, and what its JSON says."""
+
+    def __init__(self, doc: dict[str, object], wall: float, peak: int, status: int) -> None:
+        stats = doc.get("statistics") or {}
+        assert isinstance(stats, dict)
+        self.states = int(stats.get("states", 0))
+        self.transitions = int(stats.get("transitions", 0))
+        self.executions = int(stats.get("executions", 0))
+        self.bounded = list(doc.get("bounded_by") or [])  # type: ignore[call-overload]
+        exps = doc.get("expectations") or []
+        assert isinstance(exps, list)
+        self.violated = any(e.get("verdict") == "fails" for e in exps)
+        self.verdict = "violation" if self.violated else \
+            ("no violation" if status == 0 else f"unproven (exit {status})")
+        self.wall = wall
+        self.peak = peak   # bytes
+
+
+# as an installed package runs: with its bytecode cached (pip writes it at
+# install; PYTHONDONTWRITEBYTECODE would make every run compile every module)
+INSTALLED_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def cli_check(src: str, flags: list[str], timeout: float, repeat: int = 1) -> CliRun:
+    """`kmap check FILE --format json FLAGS` in a fresh process, the best
+    wall time of `repeat` runs (a run over 2 s is not repeated)."""
+    best: CliRun | None = None
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "bench.kmap"
+        path.write_text(src, encoding="utf-8")
+        for _ in range(repeat):
+            with open(Path(work) / "out.json", "w+") as out:
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "kmap_scenarios", "check", str(path), "--format",
+                     "json", "--timeout", str(timeout), *flags],
+                    stdout=out, stderr=subprocess.DEVNULL, env=INSTALLED_ENV)
+                _, status, usage = os.wait4(proc.pid, 0)
+                wall = time.perf_counter() - t0
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                out.seek(0)
+                text = out.read()
+            if proc.returncode not in (0, 1, 3):
+                raise RuntimeError(f"kmap check {' '.join(flags)}: exit {proc.returncode}")
+            run = CliRun(json.loads(text), wall, usage.ru_maxrss * 1024, proc.returncode)
+            if best is None or run.wall < best.wall:
+                best = run
+            if wall > 2.0:
+                break
+    assert best is not None
+    return best
+
+
+def side_by_side(rows: list[tuple[str, str, list[str]]], timeout: float,
+                 spin_rows: dict[str, tuple[str, str, str]] | None = None) -> None:
+    """One table: each row's states and whole-process wall time under each
+    column of COLUMNS, then (spin_rows) SPIN's states, verdict and whole
+    pipeline time beside the default column, with the ratio."""
+    known = known_options()
+    cols = [(name, resolve(options, known)) for name, options in COLUMNS]
+    missing = [name for name, flags in cols if flags is None]
+    head = "| row | " + " | ".join(f"{name}: states | {name}: s" for name, _ in cols)
+    sep = "| --- | " + " | ".join("--- | ---" for _ in cols)
+    if spin_rows is not None:
+        head += " | kmap verdict | SPIN states | SPIN verdict | SPIN s (spin -a, gcc -O2, ./pan) " \
+                "| SPIN s / kmap s"
+        sep += " | --- | --- | --- | --- | ---"
+    print(head + " |")
+    print(sep + " |", flush=True)
+    for label, src, extra in rows:
+        cells = []
+        default: CliRun | None = None
+        for name, flags in cols:
+            if flags is None:
+                cells.append("n/a | n/a")
+                continue
+            r = cli_check(src, flags + extra, timeout, repeat=3)
+            if default is None:
+                default = r
+            cut = " (cut)" if r.bounded else ""
+            cells.append(f"{r.states:,}{cut} | {r.wall:.2f}")
+        line = f"| {label} | " + " | ".join(cells)
+        if spin_rows is not None:
+            assert default is not None
+            s = spin(*spin_rows[label])
+            if s is None:
+                line += f" | {default.verdict} | (spin or gcc missing) | | |"
+            else:
+                stored, sverdict, swall = s
+                line += (f" | {default.verdict} | {stored} | {sverdict} | {swall:.2f} | "
+                         f"{swall / default.wall:.2f}")
+        print(line + " |", flush=True)
+    if missing:
+        print(f"\n(n/a: this kmap has no option for {', '.join(missing)}; "
+              f"`kmap check --help` lists {len(known)} options)")
+
+
+def ten_million(timeout: float) -> None:
+    """The 10 M-state rung (1 cpu: pkmap 5 tasks, pool 4, cut by
+    --max-states) under each column: rate and peak memory of the whole
+    `kmap check` process."""
+    known = known_options()
+    src = pkmap_rung(5, 4)
+    print("| search | states | wall s | states/s | peak GiB |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, options in COLUMNS:
+        if name not in TEN_MILLION_COLUMNS:
+            continue
+        flags = resolve(options, known)
+        if flags is None:
+            print(f"| {name} | n/a | | | |")
+            continue
+        r = cli_check(src, flags + ["--max-states", str(TEN_MILLION)], timeout)
+        print(f"| {name} | {r.states:,} | {r.wall:.0f} | {r.states / r.wall:,.0f} | "
+              f"{r.peak / 2**30:.2f} |", flush=True)
+
+
+def spin_section(quick: bool, timeout: float) -> None:
+    print("\n# beside SPIN (bench/spin/kmap_dma.pml; `kmap check` and SPIN's whole pipeline "
+          "timed as processes; SPIN's \"no POR\" rows beside kmap's columns alike)\n")
+    if not shutil.which("spin"):
+        print("(spin not found: `apt-get install -y spin` for the SPIN columns; "
+              "kmap's columns are measured anyway)\n")
+    rows = []
+    spin_rows = {}
+    for label, (nk, iters, pin), dflags, cflags, pflags in SPIN_ROWS[: 4 if quick else None]:
+        rows.append((label, spin_equivalent(nk, iters, pin), []))
+        spin_rows[label] = (dflags, cflags, pflags)
+    side_by_side(rows, timeout, spin_rows)
 
 
 # --jobs: the largest one-CPU rung (the workers count), and an SMP rung
@@ -451,6 +635,10 @@ def main() -> int:
                     help="also measure peak memory of an N-state search")
     ap.add_argument("--jobs-only", action="store_true",
                     help="only the --jobs rows and the machine's two-process ceiling")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="only the option-set columns (COLUMNS) on every rung and beside SPIN")
+    ap.add_argument("--ten-million", action="store_true",
+                    help="also the 10 M-state rung under each column (minutes each)")
     ap.add_argument("--instructions", action="store_true",
                     help="also the --jobs split in instructions (valgrind; about 5 minutes)")
     args = ap.parse_args()
@@ -460,6 +648,16 @@ def main() -> int:
             instructions_section()
         return 0
     print(f"# kmap check ladder ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
+    if args.side_by_side:
+        print("# each rung under each column (whole `kmap check` processes, time to verdict)\n")
+        side_by_side([(label, make(), []) for label, make in (QUICK if args.quick else LADDER)],
+                     args.timeout)
+        if not args.no_spin:
+            spin_section(args.quick, args.timeout)
+        if args.ten_million:
+            print("\n# the 10 M-state rung (whole `kmap check` processes)\n")
+            ten_million(max(args.timeout, 1800.0))
+        return 0
     print("| scenario | states | transitions | executions | wall s | states/s |")
     print("| --- | --- | --- | --- | --- | --- |")
     quality = []
@@ -492,25 +690,11 @@ def main() -> int:
         print("| states | transitions | wall s | states/s | peak GiB | bytes/state | 10M states, GiB |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         print(memory(args.memory), flush=True)
-    if args.no_spin:
-        return 0
-    print("\n# beside SPIN 6.5.2 (same race: bench/spin/kmap_dma.pml)\n")
-    print("| row | kmap states | kmap executions | kmap verdict | kmap wall s "
-          "| SPIN states | SPIN verdict | SPIN wall s (with compile) | SPIN/kmap |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for label, (nk, iters, pin), dflags, cflags, pflags in SPIN_ROWS[: 4 if args.quick else None]:
-        src = spin_equivalent(nk, iters, pin)
-        r, wall = check(src, "NOREDUCE" not in cflags, args.timeout, repeat=3,
-                        por="sleep sets only" not in label)
-        verdict = "violation" if r.violated else "no violation"
-        s = spin(dflags, cflags, pflags)
-        if s is None:
-            print(f"| {label} | {r.states:,} | {r.executions:,} | {verdict} | {wall:.2f} | "
-                  "(spin or gcc missing) | | | |")
-            continue
-        stored, sverdict, swall = s
-        print(f"| {label} | {r.states:,} | {r.executions:,} | {verdict} | {wall:.2f} | {stored} | "
-              f"{sverdict} | {swall:.2f} | {swall / wall:.2f} |", flush=True)
+    if not args.no_spin:
+        spin_section(args.quick, args.timeout)
+    if args.ten_million:
+        print("\n# the 10 M-state rung (whole `kmap check` processes)\n")
+        ten_million(max(args.timeout, 1800.0))
     return 0
 
 

@@ -329,3 +329,27 @@ def test_lsp_without_pygls_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
     assert main(["lsp"]) == 2
     assert capsys.readouterr().err == \
         "kmap: the language server needs pygls: pip install 'kmap-scenarios[lsp]'\n"
+
+
+def test_kmod_iterations_default_is_the_generators() -> None:
+    # kmap test's and kmap kmod's options are defined apart from their code
+    # (dsl/cli/arguments.py), so that parsing the command line imports neither
+    from kmap_scenarios.dsl.cli.arguments import KMOD_ITERATIONS
+    from kmap_scenarios.dsl.kmod.generate import DEFAULT_ITERATIONS
+    assert KMOD_ITERATIONS == DEFAULT_ITERATIONS
+
+
+def test_check_imports_no_other_command() -> None:
+    # `kmap check` loads what it needs, not the kernel-module generator,
+    # `kmap test`'s runner, the REPL or the SARIF and JUnit writers
+    example = Path(__file__).resolve().parent.parent / "examples" / "pkmap" / "first_slot.kmap"
+    code = ("import sys; from kmap_scenarios.dsl.cli.main import main; "
+            f"main(['check', {str(example)!r}]); print(sorted(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1]
+    loaded = set(eval(out))
+    for name in ("kmap_scenarios.dsl.kmod.generate", "kmap_scenarios.dsl.cli.kmaptest",
+                 "kmap_scenarios.dsl.repl", "kmap_scenarios.dsl.formats.sarif",
+                 "kmap_scenarios.dsl.formats.junit", "importlib.metadata"):
+        assert name not in loaded, name
+    assert "kmap_scenarios.runtime.search.explore" in loaded

@@ -19,7 +19,7 @@ from array import array
 import pytest
 
 from kmaptest import check, program, run
-from kmap_scenarios.runtime.search.graph import bottom_components
+from kmap_scenarios.runtime.search.graph import acyclic, bottom_components
 
 
 def _graph(edges: dict[int, list[int]], n: int) -> tuple[list[tuple[int, ...]], array[int], array[int]]:
@@ -61,6 +61,43 @@ def test_bottom_components_of_a_long_chain_need_no_recursion() -> None:
     edges = {s: [s + 1] for s in range(n - 1)}
     edges[n - 1] = [n - 2]
     assert bottom_components(*_graph(edges, n)) == [[n - 2, n - 1]]
+
+
+@pytest.mark.parametrize("edges, n, want", [
+    ({0: [1], 1: [2]}, 3, True),                         # a path to a dead end
+    ({0: [1, 2], 1: [3], 2: [3]}, 4, True),              # a diamond
+    ({0: [1, 2], 1: [3], 2: [1]}, 4, True),              # a cross edge to a shallower state
+    ({0: [1], 1: [1]}, 2, False),                        # a self-loop
+    ({0: [1], 1: [2, 3], 2: [1]}, 4, False),             # a loop with a way out
+    ({0: [1], 1: [2], 2: [1, -1]}, 3, False),            # a loop cut by a bound elsewhere
+    ({0: [1, -1], 1: [-1]}, 2, True),                    # cut edges are no edges
+    ({0: [2], 1: [0], 2: []}, 3, True),                  # a state no path reaches
+    ({0: [2], 1: [1], 2: []}, 3, False),                 # and its own loop
+])
+def test_acyclic(edges: dict[int, list[int]], n: int, want: bool) -> None:
+    assert acyclic(*_graph(edges, n)) is want
+
+
+def test_acyclic_agrees_with_components_and_self_loops_on_random_graphs() -> None:
+    # a graph has a cycle iff some strongly connected component has two
+    # states or a self-loop; checked by brute force (reachability)
+    import random
+    rng = random.Random(16)
+    for _ in range(400):
+        n = rng.randint(1, 9)
+        edges = {s: [rng.randrange(-1, n) for _ in range(rng.randint(0, 3))]
+                 for s in range(n) if rng.random() < 0.85}
+        reach = [{t for t in edges.get(s, []) if t >= 0} for s in range(n)]
+        for _ in range(n):
+            reach = [r.union(*(reach[t] for t in r)) for r in reach]
+        cyclic = any(s in reach[s] for s in range(n))
+        assert acyclic(*_graph(edges, n)) is (not cyclic), edges
+
+
+def test_acyclic_long_chain_needs_no_recursion() -> None:
+    n = 200_000
+    assert acyclic(*_graph({s: [s + 1] for s in range(n - 1)}, n)) is True
+    assert acyclic(*_graph({**{s: [s + 1] for s in range(n - 1)}, n - 1: [0]}, n)) is False
 
 
 def _reports(src: str) -> list[tuple[str, ...]]:
@@ -224,7 +261,7 @@ task t { while (f == 0) cond_resched(); }
 expect sometimes DEADLOCK("on cpu1");""")
     e = ex.Explorer(p, ex.Options())
     e._build()
-    from kmap_scenarios.runtime.search.graph import bottom_components
+    from kmap_scenarios.runtime.search.graph import acyclic, bottom_components
     comps = bottom_components(e.acts, e.off, e.dst)
     for comp, sts in e._states_of(comps):
         steps = [enabled(p, s) for s in sts]

@@ -14,7 +14,7 @@ from lark.lexer import PatternStr
 from kmap_scenarios.dsl.syntax import nodes as n
 from kmap_scenarios.dsl.syntax.names import KEYWORDS, TYPE_WORDS
 from kmap_scenarios.dsl.syntax.source import InputError
-from kmap_scenarios.dsl.syntax.parser import parse_text, parser
+from kmap_scenarios.dsl.syntax.parser import build_parser, parse_text, parser
 from test_parser import EXAMPLE
 
 FAST = settings(max_examples=150, deadline=None,
@@ -105,7 +105,7 @@ def _terminal_strategies(start: str = "start") -> dict[str, st.SearchStrategy[st
     out["LINE_COMMENT"] = st.just(" // c\n")
     out["BLOCK_COMMENT"] = st.just(" /* c */ ")
     out["WS"] = st.sampled_from([" ", "\n", "\t"])
-    _, rules, ignored = parser().grammar.compile([start], ())
+    _, rules, ignored = build_parser().grammar.compile([start], ())
     used = {s.name for r in rules for s in r.expansion if s.is_term} | set(ignored)
     return {name: strategy for name, strategy in out.items() if name in used}
 
@@ -113,7 +113,7 @@ def _terminal_strategies(start: str = "start") -> dict[str, st.SearchStrategy[st
 # Generation is slow: most draws of the 11-level expression grammar exceed
 # hypothesis's depth limit and are discarded, so these run fewer examples.
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(from_lark(parser(), explicit=_terminal_strategies()))
+@given(from_lark(build_parser(), explicit=_terminal_strategies()))
 def test_generated_programs_parse(text: str) -> None:
     # Whatever the grammar generates is syntactically valid: only the
     # checks after parsing (nesting, something to run, item order) may
@@ -125,7 +125,7 @@ def test_generated_programs_parse(text: str) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(from_lark(parser(), start="block", explicit=_terminal_strategies("block")))
+@given(from_lark(build_parser(), start="block", explicit=_terminal_strategies("block")))
 def test_generated_task_bodies_parse(block: str) -> None:
     # Statements are where the grammar is richest: any generated body makes
     # a valid task unless it nests too deeply.

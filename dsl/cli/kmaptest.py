@@ -64,18 +64,6 @@ class FileResult:
                 "diagnostics": self.diagnostics}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="*", metavar="PATH", default=["."],
-                   help=".kmap files, or directories searched for them (default: .)")
-    p.add_argument("--update", action="store_true",
-                   help="rewrite each file's // Result: block with what it gives now")
-    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="files checked at once (default: the number of cores)")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="bound each file's search (a bounded search is unproven: "
-                        "it will differ from a whole one's record)")
-
-
 def collect(paths: list[str]) -> list[tuple[str, str]]:
     """(path-free name, path) of every .kmap file under ``paths``, sorted
     by name, each file once."""

@@ -13,18 +13,9 @@ import os
 import sys
 
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_OK, Usage
-from kmap_scenarios.dsl.kmod.generate import DEFAULT_ITERATIONS, MODULE, Options, generate, load_scenario, write
+from kmap_scenarios.dsl.kmod.generate import MODULE, Options, generate, load_scenario, write
 from kmap_scenarios.dsl.kmod.refuse import Refused
 from kmap_scenarios.dsl.lower.load import read_scenario
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file")
-    p.add_argument("-o", "--output", metavar="DIR", required=True,
-                   help="the directory to write the module's source into")
-    p.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS, metavar="N",
-                   help=f"how many times the module runs the scenario (default {DEFAULT_ITERATIONS}; "
-                   "also a module parameter)")
 
 
 def run(args: argparse.Namespace) -> int:

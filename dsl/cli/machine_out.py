@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kmap_scenarios import __version__
 from kmap_scenarios.dsl.cli import colour
-from kmap_scenarios.dsl.formats import junit, machine, sarif
+from kmap_scenarios.dsl.formats import machine
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,9 +39,13 @@ def collect(args: argparse.Namespace, doc: dict[str, Any]) -> None:
 
 def emit(docs: list[dict[str, Any]], args: argparse.Namespace, status: int) -> None:
     """Print the JSON or SARIF of ``docs``; write the JUnit file."""
+    # the SARIF and JUnit writers (and the version) only when asked for
     if args.format == "json" and docs:
         sys.stdout.write(machine.dumps(docs[0] if len(docs) == 1 else docs))
     elif args.format == "sarif":
+        from kmap_scenarios import __version__
+        from kmap_scenarios.dsl.formats import sarif
         sys.stdout.write(machine.dumps(sarif.to_sarif(docs, __version__)))
     if getattr(args, "junit_xml", None):
+        from kmap_scenarios.dsl.formats import junit
         Path(args.junit_xml).write_text(junit.to_junit(docs), encoding="utf-8")

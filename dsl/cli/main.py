@@ -17,7 +17,6 @@ import sys
 import traceback
 from typing import Sequence
 
-from kmap_scenarios import __version__
 from kmap_scenarios.dsl.cli.usage import EX_DATAERR, EX_SOFTWARE, EX_USAGE, Usage
 from kmap_scenarios.dsl.lower.load import FileError
 from kmap_scenarios.dsl.syntax.source import InputError, did_you_mean
@@ -28,11 +27,26 @@ class _Parser(argparse.ArgumentParser):
         raise Usage(message)
 
 
+class _Version(argparse.Action):
+    """--version: the version is read (importlib.metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from kmap_scenarios import __version__
+        parser._print_message(f"kmap {__version__}\n", sys.stdout)
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kmap", description="Run and model-check Linux kmap scenarios (.kmap files).")
-    p.add_argument("--version", action="version", version=f"kmap {__version__}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    from kmap_scenarios.dsl.cli import kmaptest, machine_out
+    from kmap_scenarios.dsl.cli import arguments, machine_out
     run = sub.add_parser("run", help="one execution, with its trace")
     run.add_argument("file", nargs="+")
     machine_out.add_arguments(run)
@@ -53,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("file", nargs="+")
     machine_out.add_arguments(lint)
     test = sub.add_parser("test", help="check .kmap files against their // Result: blocks")
-    kmaptest.add_arguments(test)
+    arguments.test(test)
     machine_out.add_arguments(test)
     fmt = sub.add_parser("fmt", help="rewrite .kmap files in the canonical layout, comments kept")
     from kmap_scenarios.dsl.cli import fmt as fmt_cli
@@ -63,8 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     examples = sub.add_parser("examples", help="list the example scenarios, or copy them to start from")
     examples.add_argument("--copy", metavar="DIR", help="copy the .kmap files under DIR")
     kmod = sub.add_parser("kmod", help="the scenario as a kernel module, to run on a real kernel")
-    from kmap_scenarios.dsl.cli import kmod as kmod_cli
-    kmod_cli.add_arguments(kmod)
+    arguments.kmod(kmod)
     sub.add_parser("lsp", help="the language server, on stdio (the `lsp` extra: pygls)")
     return p
 

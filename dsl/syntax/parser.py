@@ -24,11 +24,12 @@ import gc
 import importlib.resources
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.lark import PostLex
 
-from kmap_scenarios.dsl.syntax import nodes
+from kmap_scenarios.dsl.syntax import grammar_cache, nodes
 from kmap_scenarios.dsl.syntax.build import Item, build_items, make_file, tree_span
 from kmap_scenarios.dsl.syntax.nodes import Span
 from kmap_scenarios.dsl.syntax.source import Diagnostic, InputError, Source
@@ -74,11 +75,23 @@ def grammar_text() -> str:
     return importlib.resources.files("kmap_scenarios.grammar").joinpath("kmap.lark").read_text(encoding="utf-8")
 
 
+# Lark's options for the .kmap grammar (the cache's key includes them).
+def _options() -> dict[str, Any]:
+    return dict(parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=True, postlex=_MaximalMunch())
+
+
+def build_parser() -> Lark:
+    """The LALR parser built from the grammar, its tables computed (with
+    the grammar itself kept, ``.grammar``, which a loaded one lacks)."""
+    return Lark(grammar_text(), **_options())
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser for .kmap files, built once per process."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, postlex=_MaximalMunch())
+    """The LALR parser for .kmap files, once per process: its tables from
+    the cache of earlier runs (dsl/syntax/grammar_cache.py) or built."""
+    return grammar_cache.cached(grammar_text(), _options(), build_parser)
 
 
 @functools.lru_cache(maxsize=1)

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmap_scenarios.runtime.search import vacuity
-from kmap_scenarios.runtime.search.graph import bfs_parents, bottom_components, path_to
+from kmap_scenarios.runtime.search.graph import acyclic, bfs_parents, bottom_components, path_to
 from kmap_scenarios.runtime.search.limits import BUILD_MEMORY, COUNT_SHARE, Cut, Limits, build_share
 from kmap_scenarios.runtime.kernel.machine import Action, final_state, step
 from kmap_scenarios.runtime.search.flat import Flat
@@ -726,6 +726,12 @@ class Explorer:
         if not self.cyclic:
             return
         check = self._check
+        if acyclic(self.acts, self.off, self.dst, check):
+            # phase 1's flag was a "maybe" (interleavings of different
+            # lengths meeting): no component to look for (9% of a search
+            # of 10 M states, docs/performance.md)
+            self.cyclic = False
+            return
         comps = bottom_components(self.acts, self.off, self.dst, check)
         for comp, states in self._states_of(comps):
             out, conds = self.observer.component_at(states, [self.acts[s] for s in comp], check)
@@ -835,13 +841,19 @@ class Explorer:
                         child = dst[pos]
                         if state[child] == 2:
                             acc += counts[child]
-                            if longest[child] > far:
-                                far = longest[child]
-                            if near[child] < d:
-                                d = near[child]
+                            x = longest[child]
+                            if x > far:
+                                far = x
+                            x = near[child]
+                            if x < d:
+                                d = x
                         else:
                             self._near = None   # a cycle closes here
-                        used(child)
+                        # used(child), inlined: a call per edge was a tenth of the pass
+                        x = waiting[child] - 1
+                        waiting[child] = x
+                        if not x and child:
+                            counts[child] = None
             longest[sid] = far + 1
             near[sid] = d if ends or d == FAR else d + 1
             return acc

@@ -103,6 +103,50 @@ def bottom_components(acts: Sequence[tuple[object, ...]], off: Sequence[int],
     return out
 
 
+def acyclic(acts: Sequence[tuple[object, ...]], off: Sequence[int], dst: Sequence[int],
+            check: Callable[[], None] | None = None) -> bool:
+    """Whether the graph has no cycle (a self-loop is one): depth-first
+    with three colours, iterative, stopping at the first edge back to a
+    state on the stack. Cheaper than bottom_components (no low links, no
+    component stack), which a graph without a cycle does not need: phase
+    1's test (an edge to a state first met no deeper) also flags the
+    graphs where interleavings of different lengths meet, and is only
+    a "maybe". ``check`` is called every CHECK_EVERY states met."""
+    n = len(acts)
+    colour = bytearray(n)   # 0 not met, 1 on the stack, 2 done
+    met = 0
+    for root in range(n):
+        if colour[root]:
+            continue
+        colour[root] = 1
+        o = off[root]
+        work = [[root, o, o + len(acts[root]) if o >= 0 else o]]
+        while work:
+            f = work[-1]
+            v, pos, end = f
+            while pos < end:
+                w = dst[pos]
+                pos += 1
+                if w < 0:
+                    continue       # cut by a bound
+                c = colour[w]
+                if c == 1:
+                    return False   # back to the stack: a cycle
+                if not c:
+                    f[1] = pos
+                    colour[w] = 1
+                    met += 1
+                    if not met % CHECK_EVERY and check is not None:
+                        check()
+                    ow = off[w]
+                    work.append([w, ow, ow + len(acts[w]) if ow >= 0 else ow])
+                    break
+            else:
+                colour[v] = 2
+                work.pop()
+    return True
+
+
 def bfs_parents(acts: Sequence[tuple[object, ...]], off: Sequence[int], dst: Sequence[int],
                 wanted: set[int] | None = None, check: Callable[[], None] | None = None
                 ) -> tuple[array[int], array[int], bytearray]:

@@ -8,9 +8,20 @@ kernel and the search), ``grammar`` (the LALR grammar), and ``examples``
 (the example scenarios, as data: `kmap examples`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("kmap-scenarios")
-except PackageNotFoundError:   # run from a tree that is not installed
-    __version__ = "unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, read from the installed package's metadata when
+    first asked for: importlib.metadata costs about a tenth of a small
+    `kmap check` (docs/performance.md, "Startup"), which most commands
+    never need."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        found = version("kmap-scenarios")
+    except PackageNotFoundError:   # run from a tree that is not installed
+        found = "unknown"
+    globals()["__version__"] = found
+    return found
