@@ -99,7 +99,6 @@ class _Module:
         self.opt = options
         self.lines: list[str] = []
         self.untranslated: list[str] = []
-        self.last: frozenset[int] = frozenset()
         self.file = os.path.basename(program.path)
         percpu = tuple(f"km_pcpu_{name}" for name, _ in program.percpus)
         softirqs = tuple((i, c.softirq_nr, c.cpu or 0) for i, c in enumerate(program.contexts)
@@ -240,16 +239,12 @@ class _Module:
             kind = f"task {ctx.name} (pid {ctx.pid} in the model)"
         code = ctx.code
         sites = [pc for pc, ins in enumerate(code) if isinstance(ins, ir.CallFn)]
-        if sites:
-            self.site_table(index, ctx)
         self.emit(f"/* {kind} {where} */")
         self.emit(f"static int km_body_{index}(struct km_run *r)")
         self.emit("{")
         targets = {ins.target for ins in code if isinstance(ins, (ir.Branch, ir.Jump))}
         targets |= {pc + 1 for pc in sites}
         entries = {ins.entry for ins in code if isinstance(ins, ir.CallFn)}
-        self.last = self.last_statements(code)
-        self.maybe_last = self.maybe_last_statements(code)
         c = CExpr(self.names)
         last_line = 0
         for pc, ins in enumerate(code):
@@ -266,12 +261,6 @@ class _Module:
             pre = ""
             if step:
                 pre = "km_step(r); "
-                if not ctx.is_irq and pc in self.last:
-                    pre += "KM_LAST(r); "
-                elif not ctx.is_irq and (pc in self.maybe_last or isinstance(ins, ir.Ret)):
-                    pre += f"if (km_returns_to_end(r, km_sites_{index}, -1)) KM_LAST(r); "
-                elif not ctx.is_irq and isinstance(ins, ir.CallFn) and self.returns_at_once(code, ins):
-                    pre += f"if (km_returns_to_end(r, km_sites_{index}, {pc})) KM_LAST(r); "
             if pc in entries:
                 pre += f"pc{pc}_in: "
             src = self.source_line(ins.loc.line)
@@ -280,62 +269,6 @@ class _Module:
         self.resync()
         self.emit("}")
         self.emit()
-
-    def site_table(self, index: int, ctx: ir.ContextInfo) -> None:
-        """Where each call site's return goes on: 1 when the task then
-        returns to user space (End), 2 when to a return without a value
-        (look at the frame outside), 0 otherwise; read by
-        km_returns_to_end() to keep irqs out of a task's last step."""
-        code = ctx.code
-        vals = []
-        for pc, ins in enumerate(code):
-            v = 0
-            if isinstance(ins, ir.CallFn):
-                nxt = code[ir.follow_jumps(code, pc + 1)]
-                v = 1 if isinstance(nxt, ir.End) else 2 if (isinstance(nxt, ir.Ret)
-                                                            and nxt.value is None) else 0
-            vals.append(str(v))
-        self.emit(f"static const u8 km_sites_{index}[{len(code)}] = {{ {', '.join(vals)} }};")
-        self.emit()
-
-    @staticmethod
-    def last_statements(code: tuple[ir.Instr, ...]) -> frozenset[int]:
-        """The statements after which the task may return: the model
-        returns to user space in the same step, so no irq may come after
-        them (kmap_controller.h's km_irq_may_fire()); the module keeps
-        irqs out of them altogether (``in_body`` cleared before)."""
-        def ends(pc: int) -> bool:
-            return isinstance(code[ir.follow_jumps(code, pc)], ir.End)
-        out = set()
-        for pc, ins in enumerate(code):
-            if isinstance(ins, (ir.Set, ir.Call, ir.Check)) and ends(pc + 1):
-                out.add(pc)
-            elif isinstance(ins, ir.Branch) and (ends(pc + 1) or ends(ins.target)):
-                out.add(pc)
-        return frozenset(out)
-
-    @staticmethod
-    def maybe_last_statements(code: tuple[ir.Instr, ...]) -> frozenset[int]:
-        """Statements of a function followed by its closing brace (a
-        return without a value, run in the same step): the last step of
-        the task when the calls it returns through end the body, which
-        only the frames say (km_returns_to_end())."""
-        def free_ret(pc: int) -> bool:
-            nxt = code[ir.follow_jumps(code, pc)]
-            return isinstance(nxt, ir.Ret) and nxt.value is None
-        out = set()
-        for pc, ins in enumerate(code):
-            if isinstance(ins, (ir.Set, ir.Call, ir.Check)) and free_ret(pc + 1):
-                out.add(pc)
-            elif isinstance(ins, ir.Branch) and (free_ret(pc + 1) or free_ret(ins.target)):
-                out.add(pc)
-        return frozenset(out)
-
-    @staticmethod
-    def returns_at_once(code: tuple[ir.Instr, ...], ins: ir.CallFn) -> bool:
-        """A call whose callee's first statement is a return: the call's
-        step is also the return's (machine.py runs the entry in it)."""
-        return isinstance(code[ir.follow_jumps(code, ins.entry)], ir.Ret)
 
     def source_line(self, line: int) -> str:
         lines = self.p.source_lines

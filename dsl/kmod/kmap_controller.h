@@ -423,9 +423,12 @@ static int km_thread(void *arg)
 
 /*
  * The model's irq interrupts a scenario task between its statements (or
- * inside a kmap_local call), or the idle task at rest. The kernel's CPU
+ * inside a kmap_local call, or after its last statement on its way back
+ * to user space: syscall_exit_to_user_mode() has interrupts on until
+ * exit_to_user_mode_prepare()), or the idle task at rest. The kernel's CPU
  * also runs other threads (rcu_preempt, kworkers), the kthreads' own code
- * before the first statement and after the last, the harness's yield(),
+ * before the first statement and from km_return_to_user() on (the return
+ * itself: interrupts off in the kernel's), the harness's yield(),
  * the idle loop's own preempt-disabled sections, and softirqs on the way
  * out of an interrupt, which the model does not have: an IPI that lands in
  * one of them does nothing and asks the controller to raise it again.

@@ -317,28 +317,6 @@ static inline __maybe_unused int km_ret(struct km_run *r)
 	return r->site[r->depth];
 }
 
-/* Whether returning to call site `site` (-1: the innermost frame's) ends
- * the task's body, through returns without a value: then this step is the
- * task's last (KM_LAST). sites[pc]: 1 the call is followed by the body's
- * end, 2 by a return without a value, 0 by anything else. */
-static inline __maybe_unused bool km_returns_to_end(struct km_run *r, const u8 *sites, int site)
-{
-	int d = r->depth - 1;
-
-	if (site < 0) {
-		if (d < 0)
-			return false;
-		site = r->site[d--];
-	}
-	for (;;) {
-		if (sites[site] != 2)
-			return sites[site] == 1;
-		if (d < 0)
-			return false;
-		site = r->site[d--];
-	}
-}
-
 /* ------------------------------------------------------------- mutexes */
 
 static struct mutex km_mutex[KM_NR_LOCKS];
@@ -512,10 +490,6 @@ static inline __maybe_unused s64 km_save_flags(void)
  * yield() (the harness's, not the scenario's), nor before the first
  * statement has run (the model's task has not started: its CPU is idle).
  */
-/* Before a statement after which the task may return: the model returns
- * to user space in that same step, so no irq comes after it. */
-#define KM_LAST(r) WRITE_ONCE((r)->in_body, 0)
-
 static inline void km_step(struct km_run *r)
 {
 	u32 x;
