@@ -13,8 +13,12 @@ The files written (docs/kmod.md):
 
     Kbuild              obj-m := kmap_scenario.o
     kmap_scenario.c     the scenario: pages, globals, per-CPU ints, bodies, atoms
-    kmap_runtime.h      the fixed helpers (GPL-2.0, copied from this package)
-    kmap_controller.h   the fixed controller (GPL-2.0, copied from this package)
+    kmap_runtime.h      the fixed helpers (GPL-2.0 OR MIT, copied from this package)
+    kmap_controller.h   the fixed controller (GPL-2.0 OR MIT, copied from this package)
+
+The generated kmap_scenario.c is GPL-2.0: the module it makes uses
+GPL-only kernel symbols and declares MODULE_LICENSE("GPL") (docs/kmod.md,
+"Licence").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * kmap_controller.h: the fixed end of a module made by `kmap kmod`,
  * included after the scenario's code (km_page_spec, km_ctx_spec,
@@ -29,6 +29,8 @@
  *   kmap: | v ATOM=VALUE           (one line per value the expectations name)
  *   kmap: | r REPORT               (one line per kernel report headline)
  *   kmap: end iterations=N time_ms=T lost=L
+ *
+ * Licence: GPL-2.0 OR MIT, as kmap_runtime.h (docs/kmod.md, "Licence").
  */
 
 #include <linux/sort.h>

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * kmap_runtime.h: the fixed part of a module made by `kmap kmod`, included
  * before the scenario's code. It holds the scenario's state (pages,
@@ -12,8 +12,12 @@
  * KM_NR_PAGES, KM_NR_CTX, KM_NR_SLOTS, KM_NR_GLOBALS, KM_NR_LOCKS,
  * KM_LAST_PKMAP, KM_ITERATIONS, KM_SCENARIO and KM_FILE.
  *
- * This file is GPL-2.0 (it is compiled into a kernel module and uses
- * GPL-only symbols); the generator that copies it is MIT.
+ * Licence: GPL-2.0 OR MIT, at your choice (docs/kmod.md, "Licence"). This
+ * is kmap-scenarios' own code, not kernel source: it calls the kernel's
+ * API and names the kernel functions whose behaviour it relies on. It is
+ * compiled into the generated module, which is GPL-2.0: that module uses
+ * GPL-only symbols (kthread_use_mm(), kmsg_dump_get_line(), ...) and
+ * declares MODULE_LICENSE("GPL").
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
