@@ -34,7 +34,6 @@ class Names:
     softirqs: tuple[tuple[int, int, int], ...] = ()
     # the model's user addresses [lo, hi]: constants there are user pages'
     user: tuple[int, int] | None = None
-    mutexes: frozenset[int] = frozenset()   # lock indices that are struct mutex
 
 
 def c_int(v: int) -> str:
@@ -64,8 +63,7 @@ SIMPLE_OPS = frozenset({"*", "+", "-", "&", "^", "|", "<", "<=", ">", ">=", "=="
 class CExpr:
     """Translate IR expressions of one body (or of the expectations)."""
 
-    def __init__(self, names: Names, task_local: Callable[[int, int], str] | None = None,
-                 mutexes: frozenset[int] = frozenset()) -> None:
+    def __init__(self, names: Names, task_local: Callable[[int, int], str] | None = None) -> None:
         self.names = names
         self.task_local = task_local
 

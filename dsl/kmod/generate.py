@@ -110,7 +110,7 @@ class _Module:
         users = [info for info in program.pages if info.kind == PageKind.USER]
         base = program.config.preset.user_base
         user = (base, base + len(users) * program.config.PAGE_SIZE) if users else None
-        self.names = Names(percpu, softirqs=softirqs, user=user, mutexes=program.mutexes)
+        self.names = Names(percpu, softirqs=softirqs, user=user)
         # the kmalloc arena's pages are the model's (runtime/kernel/slab.py):
         # the module has the kernel's own kmalloc; they come last
         self.nr_pages = len(program.pages) - len(program.slab_pages)
