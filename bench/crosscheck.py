@@ -139,7 +139,14 @@ def boot(tree: Path, initrd: Path, cpus: int, timeout: float, verbose: bool) -> 
     QEMU is stopped a few seconds after the module's `kmap: end` line if
     it has not powered off by then (a task killed holding kmap_lock can
     hang the power-off), and after `timeout` in any case."""
-    append = f"console=ttyS0 panic=-1 loglevel={8 if verbose else 1} log_buf_len=4M"
+    # clocksource=acpi_pm: from 0.4 s on, and never switched again. Left to
+    # itself the kernel moves from tsc-early to the refined tsc a few
+    # seconds after boot (tsc_refine_calibration_work(), arch/x86/kernel/
+    # tsc.c); on a host loaded far beyond its cores that switch made
+    # jiffies leap past the module's iteration deadline (a false DEADLOCK
+    # 2 to 4 s into the run, in 5 of 33 scenarios of one run).
+    append = (f"console=ttyS0 panic=-1 loglevel={8 if verbose else 1} log_buf_len=4M "
+              "clocksource=acpi_pm")
     cmd = [QEMU, "-m", str(MEMORY_MB), "-smp", str(cpus), "-nographic", "-no-reboot",
            "-kernel", str(tree / "arch/x86/boot/bzImage"), "-initrd", str(initrd),
            "-append", append]
@@ -220,7 +227,8 @@ def crosscheck(path: Path, args: argparse.Namespace, say=print) -> Result:
     real: dict[compare.Seen, int] = {}
     runs = []
     for b in range(args.boots):
-        params = f"iterations={args.iterations} seed={args.seed + b} delay_ns={args.delay_ns}"
+        params = (f"iterations={args.iterations} seed={args.seed + b} delay_ns={args.delay_ns} "
+                  f"timeout_ms={args.timeout_ms}")
         initrd = work / "initramfs.cpio.gz"
         initrd.write_bytes(initramfs(init, ko, params))
         for attempt in range(3):
@@ -288,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boots", type=int, default=1, help="boots per scenario (seeds differ)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delay-ns", type=int, default=2000)
+    ap.add_argument("--timeout-ms", type=int, default=10000,
+                    help="how long an iteration may take before a context counts as stuck "
+                         "(DEADLOCK); a host loaded far beyond its cores starves QEMU's "
+                         "vCPU threads for seconds, which 3 s did not survive")
     ap.add_argument("--cache", type=Path, default=kernel_build.default_cache())
     ap.add_argument("--keep", type=Path, default=None, help="keep each scenario's module and logs here")
     ap.add_argument("--jobs", type=int, default=2, help="make -j for the kernel build")

@@ -453,3 +453,31 @@ irq timer on cpu0 { preempt_disable(); int pc = preempt_count(); }
 task t on cpu0 { int pc = preempt_count(); msleep(1); }"""), "timer, t")
     assert local(p, e.final, "timer", "pc") == 0x10002
     assert heads(p, e.final) == ["BUG: scheduling while atomic: swapper/0/0/0x00000002"]
+
+
+def test_an_irq_can_come_between_a_task_s_last_statement_and_its_return_to_user():
+    """The return to user space is not part of the last statement: a
+    syscall returns through syscall_exit_to_user_mode() (kernel/entry/
+    common.c), whose syscall_exit_to_user_mode_prepare() runs with
+    interrupts on and only then local_irq_disable_exit_to_user() and
+    exit_to_user_mode_prepare() (kmap_assert_nomap()). A handler that comes
+    in between interrupts the task itself, with the counts its last
+    statement left: HARDIRQ_OFFSET + 0 here, where the idle task's CPU
+    gives HARDIRQ_OFFSET + 1. Found by bench/crosscheck.py on v6.1
+    (bench/crosscheck/kmap_atomic_irq.kmap: 0x10001 after the last
+    kunmap_atomic(), 4 times in 1000)."""
+    body = """
+task t on cpu0 { int a = 1; }
+irq i on cpu0 { int pc = preempt_count(); }"""
+    p, e = run(src(body), "t:1, i, t")
+    assert local(p, e.final, "i", "pc") == 0x10000
+    # the task that is returning is `current` for the handler
+    p, e = run(src("""
+task t on cpu0 { int a = 1; }
+irq i on cpu0 { msleep(1); }"""), "t:1, i, t")
+    assert heads(p, e.final) == ["BUG: scheduling while atomic: t/1/0x00010001"]
+    # without an irq to come the return is still the last statement's step
+    p, e = run(src("task t on cpu0 { int a = 1; }"), "t:1")
+    assert any(ev.startswith("t returns") for ev in e.trace[0].events)
+    p, e = run(src(body), "t:1")
+    assert not any(ev.startswith("t returns") for ev in e.trace[0].events)

@@ -224,7 +224,7 @@ def test_preemption_disabled_across_every_task() -> None:
                               "runs while another waits to run")
 
 
-def test_interrupts_off_across_the_task_keep_the_irq_out() -> None:
+def test_an_irq_after_local_irq_enable_interleaves_on_the_way_back_to_user() -> None:
     src = """\
 config { NR_CPUS = 2; }
 int x = 0; int seen = 0;
@@ -232,11 +232,12 @@ task t on cpu0 { local_irq_disable(); x = 1; x = 0; local_irq_enable(); }
 irq h on cpu0 { seen = x; }
 expect sometimes seen == 1;
 """
-    (w,) = warned(src)
-    assert w.kind == "no-interleaving" and w.line == 5
-    assert w.message.endswith("no execution interleaves two tasks or irqs: every task and irq "
-                              "is bound to cpu0; interrupts are off whenever a task runs while "
-                              "an irq has not fired yet")
+    # The irq can still come after local_irq_enable(), on the task's way
+    # back to user space (syscall_exit_to_user_mode() runs with interrupts
+    # on before exit_to_user_mode_prepare(); runtime/kernel/machine.py's
+    # _return_window): the irq and the task interleave there, so there is
+    # nothing to warn about, though `seen == 1` stays out of reach.
+    assert warned(src) == []
     assert warned(src.replace("local_irq_disable(); ", "").replace(" local_irq_enable();", "")) \
         == []
 

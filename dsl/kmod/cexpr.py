@@ -30,6 +30,10 @@ class Names:
 
     percpu: tuple[str, ...]      # percpu index -> C name of its DEFINE_PER_CPU
     locals_of: str = "r->L"      # a body's locals; expectations use km_run[i].L
+    # softirq context index -> (its vector among the scenario's, its CPU)
+    softirqs: tuple[tuple[int, int, int], ...] = ()
+    # the model's user addresses [lo, hi]: constants there are user pages'
+    user: tuple[int, int] | None = None
 
 
 def c_int(v: int) -> str:
@@ -43,7 +47,10 @@ def narrow(width: int, signed: bool) -> str:
     """The C cast that keeps a local's type, as the model's store does."""
     c = {(1, False): "bool", (1, True): "bool", (8, False): "u8", (8, True): "s8",
          (16, False): "u16", (16, True): "s16", (32, False): "u32", (32, True): "s32",
-         (64, False): "u64", (64, True): "s64"}.get((width, signed))
+         (64, False): "u64", (64, True): "s64",
+         # the lowering's hidden locals (a call's value moved ahead of its
+         # statement) keep any value: the module's values are s64 already
+         (128, True): "s64"}.get((width, signed))
     if c is None:
         raise Untranslated(f"a {width}-bit {'signed' if signed else 'unsigned'} type has no C translation yet")
     return c
@@ -62,6 +69,11 @@ class CExpr:
 
     def expr(self, e: ir.Expr) -> str:
         if isinstance(e, ir.Const):
+            user = self.names.user
+            if user is not None and user[0] <= e.value <= user[1]:
+                # a user page's model address (dsl/lower writes its name in a
+                # __user position as one): the module's mapping instead
+                return f"km_uaddr({c_int(e.value - user[0])})"
             return c_int(e.value)
         if isinstance(e, ir.Local):
             return f"{self.names.locals_of}[{e.slot}]"
@@ -112,6 +124,17 @@ class CExpr:
         assert isinstance(e, ir.LockArg)
         return f"&km_lock[{e.index}]"
 
+    def mutex(self, e: ir.Expr) -> str:
+        assert isinstance(e, ir.LockArg)
+        return f"&km_mutex[{e.index}]"
+
+    def raise_softirq(self, e: ir.Expr) -> str:
+        assert isinstance(e, ir.Const)
+        for ctx, vec, cpu in self.names.softirqs:
+            if ctx == e.value:
+                return f"km_raise({ctx}, {vec}, {cpu})"
+        raise Untranslated(f"no softirq of context {e.value}")
+
     def call(self, name: str, args: tuple[ir.Expr, ...]) -> str:
         """A built-in call as a C expression (void ones as a statement's
         expression); Untranslated for a built-in with no kernel call."""
@@ -155,6 +178,21 @@ BUILTIN_C: dict[str, B] = {
                                   f"(size_t){_v(c, a[2])})"),
     "memcpy_page": lambda c, a: (f"memcpy_page({c.page(a[0])}, (size_t){_v(c, a[1])}, "
                                  f"{c.page(a[2])}, (size_t){_v(c, a[3])}, (size_t){_v(c, a[4])})"),
+    "kmap_atomic_pfn": lambda c, a: _addr(f"kmap_atomic_pfn((unsigned long){_v(c, a[0])})"),
+    "kmap_atomic_prot": lambda c, a: _addr(f"kmap_atomic_prot({c.page(a[0])}, PAGE_KERNEL)"),
+    # folios: a scenario's pages are order 0, each its own folio
+    "page_folio": lambda c, a: _addr(f"page_folio({c.page(a[0])})"),
+    "folio_page": lambda c, a: _addr(f"folio_page(KM_FOLIO({_v(c, a[0])}), (unsigned long){_v(c, a[1])})"),
+    "kmap_local_folio": lambda c, a: _addr(f"kmap_local_folio(KM_FOLIO({_v(c, a[0])}), "
+                                           f"(size_t){_v(c, a[1])})"),
+    "clear_highpage": lambda c, a: f"clear_highpage({c.page(a[0])})",
+    "zero_user_segments": lambda c, a: (f"zero_user_segments({c.page(a[0])}, (unsigned int){_v(c, a[1])}, "
+                                        f"(unsigned int){_v(c, a[2])}, (unsigned int){_v(c, a[3])}, "
+                                        f"(unsigned int){_v(c, a[4])})"),
+    "zero_user_segment": lambda c, a: (f"zero_user_segment({c.page(a[0])}, (unsigned int){_v(c, a[1])}, "
+                                       f"(unsigned int){_v(c, a[2])})"),
+    "zero_user": lambda c, a: (f"zero_user({c.page(a[0])}, (unsigned int){_v(c, a[1])}, "
+                               f"(unsigned int){_v(c, a[2])})"),
     # context
     "preempt_disable": lambda c, a: "preempt_disable()",
     "preempt_enable": lambda c, a: "preempt_enable()",
@@ -170,6 +208,46 @@ BUILTIN_C: dict[str, B] = {
     "spin_unlock_irqrestore": lambda c, a: (
         f"km_irqrestore(r, {c.lock(a[0])}, {'true' if len(a) > 1 else 'false'}, "
         f"{_v(c, a[1]) if len(a) > 1 else '0'})"),
+    "spin_lock_irq": lambda c, a: f"spin_lock_irq({c.lock(a[0])})",
+    "spin_unlock_irq": lambda c, a: f"spin_unlock_irq({c.lock(a[0])})",
+    "spin_lock_bh": lambda c, a: f"spin_lock_bh({c.lock(a[0])})",
+    "spin_unlock_bh": lambda c, a: f"spin_unlock_bh({c.lock(a[0])})",
+    # the flags local is the Call's dest (dsl/lower SAVES_FLAGS)
+    "local_irq_save": lambda c, a: "km_irq_save()",
+    "local_irq_restore": lambda c, a: f"local_irq_restore((unsigned long){_v(c, a[0])})",
+    "local_save_flags": lambda c, a: "km_save_flags()",
+    "local_bh_disable": lambda c, a: "local_bh_disable()",
+    "local_bh_enable": lambda c, a: "local_bh_enable()",
+    "raise_softirq": lambda c, a: c.raise_softirq(a[0]),
+    "raise_softirq_irqoff": lambda c, a: c.raise_softirq(a[0]),
+    "rcu_read_lock": lambda c, a: "rcu_read_lock()",
+    "rcu_read_unlock": lambda c, a: "rcu_read_unlock()",
+    "rcu_preempt_depth": lambda c, a: "(s64)rcu_preempt_depth()",
+    "mutex_lock": lambda c, a: f"mutex_lock({c.mutex(a[0])})",
+    "mutex_unlock": lambda c, a: f"mutex_unlock({c.mutex(a[0])})",
+    "mutex_trylock": lambda c, a: f"(s64)mutex_trylock({c.mutex(a[0])})",
+    "mutex_is_locked": lambda c, a: f"(s64)mutex_is_locked({c.mutex(a[0])})",
+    # allocation: include/linux/slab.h, sched/mm.h
+    "might_alloc": lambda c, a: f"might_alloc((__force gfp_t)(unsigned int){_v(c, a[0])})",
+    "kmalloc": lambda c, a: f"km_kmalloc({_v(c, a[0])}, {_v(c, a[1])}, false)",
+    "kzalloc": lambda c, a: f"km_kmalloc({_v(c, a[0])}, {_v(c, a[1])}, true)",
+    "kfree": lambda c, a: f"km_kfree({_v(c, a[0])})",
+    # user space: the loader's address space (kmap_runtime.h, user pages)
+    "copy_from_user": lambda c, a: (f"(s64)copy_from_user(KM_VA({_v(c, a[0])}), "
+                                    f"(const void __user *)KM_VA({_v(c, a[1])}), "
+                                    f"(unsigned long){_v(c, a[2])})"),
+    "copy_to_user": lambda c, a: (f"(s64)copy_to_user((void __user *)KM_VA({_v(c, a[0])}), "
+                                  f"KM_VA({_v(c, a[1])}), (unsigned long){_v(c, a[2])})"),
+    "__copy_from_user_inatomic": lambda c, a: (
+        f"(s64)__copy_from_user_inatomic(KM_VA({_v(c, a[0])}), "
+        f"(const void __user *)KM_VA({_v(c, a[1])}), (unsigned long){_v(c, a[2])})"),
+    "__copy_to_user_inatomic": lambda c, a: (
+        f"(s64)__copy_to_user_inatomic((void __user *)KM_VA({_v(c, a[0])}), "
+        f"KM_VA({_v(c, a[1])}), (unsigned long){_v(c, a[2])})"),
+    # the device's own accesses to RAM (x86: coherent; kmap_runtime.h)
+    "device_write": lambda c, a: (f"km_device_write(r, {c.page(a[0])}, {_v(c, a[1])}, "
+                                  f"{_v(c, a[2])}, {_v(c, a[3])})"),
+    "device_read": lambda c, a: f"km_device_read(r, {c.page(a[0])}, {_v(c, a[1])})",
     "might_sleep": lambda c, a: "might_sleep()",
     "schedule": lambda c, a: "schedule()",
     "cond_resched": lambda c, a: "cond_resched()",
@@ -229,10 +307,4 @@ REFUSED_BUILTINS = {
     "dma_unmap_page": f"`dma_unmap_page()` {DEVICE}",
     "dma_sync_single_for_cpu": f"`dma_sync_single_for_cpu()` {DEVICE}",
     "dma_sync_single_for_device": f"`dma_sync_single_for_device()` {DEVICE}",
-    "device_read": "`device_read()` models the device itself, which the test machine does not have",
-    "device_write": "`device_write()` models the device itself, which the test machine does not have",
-    "copy_from_user": ("`copy_from_user()` needs a user address space, which a kthread "
-                       "does not have (user pages are not translated yet)"),
-    "copy_to_user": ("`copy_to_user()` needs a user address space, which a kthread "
-                     "does not have (user pages are not translated yet)"),
 }

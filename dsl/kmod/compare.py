@@ -206,6 +206,9 @@ def canon_headline(head: str, layout: Layout, namer: Namer, kind: str) -> str:
     m = re.match(r"BUG: unable to handle page fault for address: ([0-9a-f]+)", head)
     if m:
         return f"OOPS: unable to handle page fault at {layout.show(int(m.group(1), 16))}"
+    m = re.match(r"(?:OOPS: )?kernel stack overflow: (\S+\(\))", head)
+    if m:   # the model's bound, kept by the module's own frames (kmap_runtime.h km_call)
+        return f"OOPS: kernel stack overflow: {m.group(1)}"
     if head.startswith("divide error"):
         return "OOPS: divide error"
     if head.startswith("Kernel panic - not syncing:"):

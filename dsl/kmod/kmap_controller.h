@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * kmap_controller.h: the fixed end of a module made by `kmap kmod`,
  * included after the scenario's code (km_page_spec, km_ctx_spec,
@@ -29,6 +29,8 @@
  *   kmap: | v ATOM=VALUE           (one line per value the expectations name)
  *   kmap: | r REPORT               (one line per kernel report headline)
  *   kmap: end iterations=N time_ms=T lost=L
+ *
+ * Licence: GPL-2.0 OR MIT, as kmap_runtime.h (docs/kmod.md, "Licence").
  */
 
 #include <linux/sort.h>
@@ -265,6 +267,8 @@ static void km_reports(struct kmsg_dump_iter *it, struct km_key *k, const bool *
 		km_add_rep(km_line);
 	}
 	for (i = 0; i < KM_NR_CTX; i++) {
+		if (km_oops_at[i][0])
+			km_add_rep(km_oops_at[i]);
 		if (km_assert_at[i][0]) {
 			scnprintf(km_line, sizeof(km_line), "ASSERT: %s", km_assert_at[i]);
 			km_add_rep(km_line);
@@ -393,6 +397,10 @@ static int km_thread(void *arg)
 	struct km_run *r = arg;
 	int ret;
 
+	if (KM_NR_USER) {	/* the scenario's user pages: the loader's address space */
+		mmget(km_mm);
+		kthread_use_mm(km_mm);
+	}
 	atomic_inc(&km_ready);
 	while (!READ_ONCE(km_go)) {
 		cpu_relax();
@@ -407,15 +415,22 @@ static int km_thread(void *arg)
 		km_stopped(r);
 		r->end = KM_STOPPED;
 	}
+	if (KM_NR_USER) {
+		kthread_unuse_mm(km_mm);
+		mmput(km_mm);
+	}
 	complete(&r->done);
 	return 0;
 }
 
 /*
  * The model's irq interrupts a scenario task between its statements (or
- * inside a kmap_local call), or the idle task at rest. The kernel's CPU
+ * inside a kmap_local call, or after its last statement on its way back
+ * to user space: syscall_exit_to_user_mode() has interrupts on until
+ * exit_to_user_mode_prepare()), or the idle task at rest. The kernel's CPU
  * also runs other threads (rcu_preempt, kworkers), the kthreads' own code
- * before the first statement and after the last, the harness's yield(),
+ * before the first statement and from km_return_to_user() on (the return
+ * itself: interrupts off in the kernel's), the harness's yield(),
  * the idle loop's own preempt-disabled sections, and softirqs on the way
  * out of an interrupt, which the model does not have: an IPI that lands in
  * one of them does nothing and asks the controller to raise it again.
@@ -437,13 +452,125 @@ static bool km_irq_may_fire(void)
 static void km_irq(void *arg)
 {
 	struct km_run *r = arg;
+	const struct km_ctx_spec *c = &km_ctx_spec[r->ctx];
 
 	if (r->tries < 100000 && !km_irq_may_fire()) {
 		WRITE_ONCE(r->again, 1);
 		return;
 	}
-	r->end = km_ctx_spec[r->ctx].body(r) == 0 ? KM_RETURNED : KM_STOPPED;
+	if (c->sirq >= 0)	/* a softirq pending from the start: raised here */
+		km_raise(r->ctx, c->sirq, c->cpu);
+	else
+		r->end = c->body(r) == 0 ? KM_RETURNED : KM_STOPPED;
 	WRITE_ONCE(r->fired, 1);
+}
+
+/*
+ * The model's softirq runs where a pending one can run while a scenario
+ * task or the idle task has the CPU (an irq's exit, local_bh_enable(),
+ * ksoftirqd). At any other moment (the irq exit of an IPI that landed in
+ * another thread or in the harness's yield()) the tasklet is scheduled
+ * again and the vectors stay pending.
+ */
+static bool km_sirq_may_run(void)
+{
+	int i;
+
+	if (is_idle_task(current))	/* at rest in its loop: PREEMPT_DISABLED */
+		return preempt_count() == SOFTIRQ_OFFSET + PREEMPT_DISABLE_OFFSET;
+	if (!strncmp(current->comm, "ksoftirqd/", 10))
+		return true;
+	for (i = 0; i < KM_NR_CTX; i++)
+		if (km_run[i].task == current)
+			return READ_ONCE(km_run[i].in_body);
+	return false;
+}
+
+/* The tasklet of a CPU: handle_softirqs()'s pass over the scenario's
+ * vectors raised there, lowest first; a vector raised meanwhile schedules
+ * the tasklet again (the kernel's restart). */
+static void __maybe_unused km_softirqs(unsigned long cpu)
+{
+	unsigned long pending;
+
+	if (!km_sirq_may_run()) {
+		tasklet_schedule(&km_tasklet[cpu]);
+		return;
+	}
+	pending = xchg(&km_sirq_pending[cpu], 0);
+	while (pending) {
+		int vec = __ffs(pending);
+		struct km_run *r = &km_run[km_sirq_ctx[vec]];
+
+		pending &= ~BIT(vec);
+		memset(r->L, 0, sizeof(r->L));
+		r->depth = 0;
+		r->nfl = 0;
+		r->end = km_ctx_spec[r->ctx].body(r) == 0 ? KM_RETURNED : KM_STOPPED;
+		WRITE_ONCE(r->runs, r->runs + 1);
+	}
+}
+
+/* Whether softirqs of the scenario are still to run on some CPU. */
+static bool km_sirq_busy(void)
+{
+	int cpu;
+
+	if (!KM_NR_SIRQ)
+		return false;
+	for (cpu = 0; cpu < KM_NR_CPUS; cpu++)
+		if (READ_ONCE(km_sirq_pending[cpu]) ||
+		    test_bit(TASKLET_STATE_SCHED, &km_tasklet[cpu].state) ||
+		    test_bit(TASKLET_STATE_RUN, &km_tasklet[cpu].state))
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------- user pages and the device */
+
+static int km_user_map(void)
+{
+	unsigned long len = (KM_NR_USER + 1) * PAGE_SIZE;
+	int i, k = 0;
+
+	if (!KM_NR_USER)
+		return 0;
+	km_user_base = vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(km_user_base))
+		return -ENOMEM;
+	vm_munmap(km_user_base + KM_NR_USER * PAGE_SIZE, PAGE_SIZE);
+	for (i = 0; i < KM_NR_PAGES; i++) {
+		if (!km_page_spec[i].user)
+			continue;
+		if (km_page_spec[i].present &&
+		    clear_user((void __user *)(km_user_base + k * PAGE_SIZE), PAGE_SIZE))
+			return -EFAULT;
+		k++;
+	}
+	return 0;
+}
+
+static void km_user_unmap(void)
+{
+	if (KM_NR_USER)
+		vm_munmap(km_user_base, KM_NR_USER * PAGE_SIZE);
+}
+
+static void km_aliases(bool make)
+{
+#ifdef KM_USES_DEVICE
+	int i;
+
+	for (i = 0; i < KM_NR_PAGES; i++) {
+		if (make && km_page[i])
+			km_alias[i] = vmap(&km_page[i], 1, VM_MAP, PAGE_KERNEL);
+		else if (!make && km_alias[i]) {
+			vunmap(km_alias[i]);
+			km_alias[i] = NULL;
+		}
+	}
+#endif
 }
 
 /* ------------------------------------------------------------ one iteration */
@@ -515,8 +642,17 @@ static int km_iteration(int it)
 	}
 	for (i = 0; i < KM_NR_GLOBALS; i++)
 		km_g[i] = 0;
-	for (i = 0; i < KM_NR_LOCKS; i++)
+	for (i = 0; i < KM_NR_LOCKS; i++) {
 		spin_lock_init(&km_lock[i]);
+		mutex_init(&km_mutex[i]);
+	}
+	for (i = 0; i < KM_NR_CPUS; i++)
+		km_sirq_pending[i] = 0;
+	if (km_user_map()) {
+		pr_emerg("kmap: error the user pages could not be mapped\n");
+		return 1;
+	}
+	km_aliases(true);
 	km_init_scenario();
 	atomic_set(&km_ready, 0);
 	WRITE_ONCE(km_go, 0);
@@ -530,6 +666,7 @@ static int km_iteration(int it)
 		memset(r, 0, sizeof(*r));
 		r->ctx = i;
 		km_assert_at[i][0] = 0;
+		km_oops_at[i][0] = 0;
 		stuck[i] = false;
 		prandom_seed_state(&r->rnd, ((u64)seed << 32) ^ ((u64)it << 8) ^ i);
 		init_completion(&r->done);
@@ -568,7 +705,7 @@ static int km_iteration(int it)
 	for (i = 0; i < KM_NR_CTX; i++) {
 		struct km_run *r = &km_run[i];
 
-		if (!km_ctx_spec[i].irq)
+		if (!km_ctx_spec[i].irq || (km_ctx_spec[i].sirq >= 0 && !km_ctx_spec[i].boot))
 			continue;
 		if (irq_window_ns)
 			ndelay(prandom_u32_state(&r->rnd) % irq_window_ns);
@@ -578,6 +715,8 @@ static int km_iteration(int it)
 	for (i = 0; i < KM_NR_CTX; i++) {
 		struct km_run *r = &km_run[i];
 
+		if (km_ctx_spec[i].sirq >= 0 && !km_ctx_spec[i].boot)
+			continue;	/* raised by the scenario: waited for below */
 		if (km_ctx_spec[i].irq) {
 			/* raised again at once while it comes where the model has
 			 * no irq: the controller spins on its own CPU */
@@ -613,6 +752,21 @@ static int km_iteration(int it)
 		if (r->end == KM_STOPPED)
 			last = 1;
 	}
+	/* the softirqs raised by the scenario run to the end too */
+	while (!last && km_sirq_busy()) {
+		if (time_after(jiffies, deadline)) {
+			for (i = 0; i < KM_NR_CTX; i++)
+				if (km_ctx_spec[i].sirq >= 0 &&
+				    test_bit(km_ctx_spec[i].sirq, &km_sirq_pending[km_ctx_spec[i].cpu]))
+					stuck[i] = true;
+			last = 1;
+			break;
+		}
+		msleep(1);
+	}
+	for (i = 0; i < KM_NR_CTX; i++)
+		if (km_oops_at[i][0])
+			last = 1;
 	memset(&km_key, 0, sizeof(km_key));
 	km_atoms(&km_key);
 	km_reports(&log, &km_key, stuck);
@@ -625,8 +779,12 @@ static int km_iteration(int it)
 		if (stuck[i])
 			pr_emerg("kmap: stuck %s\n", km_ctx_spec[i].name);
 	}
-	if (!last)
+	if (!last) {
+		km_slab_free_all();
+		km_aliases(false);
+		km_user_unmap();
 		km_free_pages();
+	}
 	return last;
 }
 
@@ -641,6 +799,16 @@ static int __init km_init(void)
 		return -EINVAL;
 	}
 	set_cpus_allowed_ptr(current, cpumask_of(KM_NR_CPUS));
+	km_mm = current->mm;
+	if (KM_NR_USER && !km_mm) {
+		pr_emerg("kmap: error the loader has no address space for the user pages\n");
+		return -EINVAL;
+	}
+	for (i = 0; i < KM_NR_CTX; i++)
+		if (km_ctx_spec[i].sirq >= 0)
+			km_sirq_ctx[km_ctx_spec[i].sirq] = i;
+	for (i = 0; KM_NR_SIRQ && i < KM_NR_CPUS; i++)
+		tasklet_init(&km_tasklet[i], km_softirqs, i);
 	if (KM_USES_PKMAP && km_dummies()) {
 		pr_emerg("kmap: error out of highmem for the dummy pages\n");
 		return -ENOMEM;

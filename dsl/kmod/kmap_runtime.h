@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * kmap_runtime.h: the fixed part of a module made by `kmap kmod`, included
  * before the scenario's code. It holds the scenario's state (pages,
@@ -12,8 +12,12 @@
  * KM_NR_PAGES, KM_NR_CTX, KM_NR_SLOTS, KM_NR_GLOBALS, KM_NR_LOCKS,
  * KM_LAST_PKMAP, KM_ITERATIONS, KM_SCENARIO and KM_FILE.
  *
- * This file is GPL-2.0 (it is compiled into a kernel module and uses
- * GPL-only symbols); the generator that copies it is MIT.
+ * Licence: GPL-2.0 OR MIT, at your choice (docs/kmod.md, "Licence"). This
+ * is kmap-scenarios' own code, not kernel source: it calls the kernel's
+ * API and names the kernel functions whose behaviour it relies on. It is
+ * compiled into the generated module, which is GPL-2.0: that module uses
+ * GPL-only symbols (kthread_use_mm(), kmsg_dump_get_line(), ...) and
+ * declares MODULE_LICENSE("GPL").
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
@@ -31,6 +35,14 @@
 #include <linux/math64.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/mutex.h>
+#include <linux/interrupt.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/kthread.h>
+#include <linux/mman.h>
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
 #include <asm/fixmap.h>
 
 /* The kernel this module runs on must be the one the scenario describes. */
@@ -56,6 +68,12 @@
 /* mm/highmem.c: a mapping takes KM_INCR slots (a guard slot with DEBUG). */
 #define KM_INCR 2
 
+/* How deeply the scenario's functions may call each other: the model's
+ * bound (runtime/kernel/program.py MAX_CALL_DEPTH). The frames are the
+ * module's own (struct km_run), not the kernel stack's, so one call more
+ * is the model's "kernel stack overflow", reported as the model words it. */
+#define KM_MAX_DEPTH 64
+
 /* ---------------------------------------------------------------- state */
 
 struct km_run;
@@ -63,13 +81,17 @@ struct km_run;
 struct km_page_spec {
 	const char *name;
 	gfp_t gfp;
+	bool user;		/* a user page: the loader's address space (below) */
+	bool present;		/* a user page faulted in before the iteration */
 };
 
 struct km_ctx_spec {
 	const char *name;
 	int cpu;		/* -1: a task free to migrate over the scenario's CPUs */
-	bool irq;
+	bool irq;		/* an irq or a softirq (a handler, not a task) */
 	int (*body)(struct km_run *r);
+	int sirq;		/* a softirq: its vector among the scenario's; else -1 */
+	bool boot;		/* a softirq pending from the start (no raise_softirq of it) */
 };
 
 enum km_end { KM_RUNNING, KM_RETURNED, KM_STOPPED };
@@ -91,6 +113,10 @@ struct km_run {
 	int fired;		/* the irq's handler has run its body */
 	int in_body;		/* a task past its first statement, not yet returned */
 	int started;
+	int runs;		/* a softirq: how many times its handler ran */
+	int depth;		/* calls of the scenario's functions: the frames */
+	int site[KM_MAX_DEPTH];
+	s64 fr[KM_MAX_DEPTH][KM_NR_SLOTS];
 	/* what a task left behind (expectations' introspection) */
 	long end_preempt, end_irqs, end_pagefault, end_kmap_idx;
 };
@@ -120,6 +146,7 @@ static atomic_t km_net[KM_NR_PAGES];	/* kmap() - kunmap() by the scenario */
 static volatile long km_g[KM_NR_GLOBALS];
 static spinlock_t km_lock[KM_NR_LOCKS];
 static char km_assert_at[KM_NR_CTX][96];
+static char km_oops_at[KM_NR_CTX][96];
 
 static unsigned int delay_ns = 2000;
 module_param(delay_ns, uint, 0444);
@@ -132,6 +159,7 @@ MODULE_PARM_DESC(yield_one_in, "yield() at one preemptible statement boundary in
 
 #define KM_PG(v) ((struct page *)(unsigned long)(v))
 #define KM_VA(v) ((void *)(unsigned long)(v))
+#define KM_FOLIO(v) ((struct folio *)(unsigned long)(v))
 
 static inline s64 km_ld(s64 addr)
 {
@@ -265,6 +293,200 @@ static noinline __maybe_unused void km_assert_failed(struct km_run *r, const cha
 	strscpy(km_assert_at[r->ctx], at, sizeof(km_assert_at[0]));
 }
 
+/* ------------------------------------------------- the scenario's functions */
+
+/* A call: the caller's locals and call site pushed, the callee's locals
+ * zero (its parameters are set by the caller's statement). 1 when the
+ * frames are full: the model's stack overflow, and the context stops. */
+static noinline __maybe_unused int km_call(struct km_run *r, int site, const char *func)
+{
+	if (r->depth >= KM_MAX_DEPTH) {
+		scnprintf(km_oops_at[r->ctx], sizeof(km_oops_at[0]),
+			  "OOPS: kernel stack overflow: %s()", func);
+		return 1;
+	}
+	memcpy(r->fr[r->depth], r->L, sizeof(r->L));
+	r->site[r->depth++] = site;
+	memset(r->L, 0, sizeof(r->L));
+	return 0;
+}
+
+/* A return: the caller's locals back; the call site to go on after. */
+static inline __maybe_unused int km_ret(struct km_run *r)
+{
+	if (r->depth <= 0)
+		return -1;
+	r->depth--;
+	memcpy(r->L, r->fr[r->depth], sizeof(r->L));
+	return r->site[r->depth];
+}
+
+/* ------------------------------------------------------------- mutexes */
+
+static struct mutex km_mutex[KM_NR_LOCKS];
+
+/* ------------------------------------------------------------- kmalloc */
+
+/* The objects the scenario allocated and has not freed, freed after the
+ * iteration (the model's arena starts empty each execution). Lock-free:
+ * tasks, irqs and softirqs allocate at once. */
+#define KM_MAX_SLAB 64
+static void *km_slab[KM_MAX_SLAB];
+
+static inline __maybe_unused s64 km_kmalloc(s64 size, s64 gfp, bool zero)
+{
+	gfp_t g = (__force gfp_t)(unsigned int)gfp;
+	void *p = zero ? kzalloc((size_t)size, g) : kmalloc((size_t)size, g);
+	int i;
+
+	if (!ZERO_OR_NULL_PTR(p))
+		for (i = 0; i < KM_MAX_SLAB; i++)
+			if (!cmpxchg(&km_slab[i], NULL, p))
+				break;
+	return (s64)(unsigned long)p;
+}
+
+static inline __maybe_unused void km_kfree(s64 v)
+{
+	void *p = KM_VA(v);
+	int i;
+
+	if (!ZERO_OR_NULL_PTR(p))
+		for (i = 0; i < KM_MAX_SLAB; i++)
+			if (cmpxchg(&km_slab[i], p, NULL) == p)
+				break;
+	kfree(p);
+}
+
+static void km_slab_free_all(void)
+{
+	int i;
+
+	for (i = 0; i < KM_MAX_SLAB; i++)
+		kfree(xchg(&km_slab[i], NULL));
+}
+
+/* ------------------------------------------------------------ softirqs */
+
+/*
+ * A module cannot add a softirq vector (open_softirq() is not exported):
+ * the scenario's softirqs of CPU N run from one tasklet of that CPU, which
+ * is a softirq (TASKLET_SOFTIRQ: in_serving_softirq(), SOFTIRQ_OFFSET, run
+ * at irq exit, at local_bh_enable() or by ksoftirqd, as the kernel's
+ * handle_softirqs() runs every vector). raise_softirq(S) sets S's bit in
+ * the CPU's mask and schedules the tasklet (tasklet_schedule() raises
+ * TASKLET_SOFTIRQ with raise_softirq_irqoff(), which wakes ksoftirqd
+ * outside interrupt context, as the model's raise does); the tasklet runs
+ * the raised vectors in order, lowest first, as handle_softirqs() does.
+ */
+#ifndef KM_NR_SIRQ
+#define KM_NR_SIRQ 0
+#endif
+static struct tasklet_struct km_tasklet[KM_NR_CPUS];
+static unsigned long km_sirq_pending[KM_NR_CPUS];
+static int km_sirq_ctx[KM_NR_SIRQ + 1];	/* vector -> context */
+
+static inline __maybe_unused void km_raise(int ctx, int vec, int cpu)
+{
+	unsigned long fl;
+
+	local_irq_save(fl);
+	if (raw_smp_processor_id() == cpu) {
+		set_bit(vec, &km_sirq_pending[cpu]);
+		tasklet_schedule(&km_tasklet[cpu]);
+	} else {
+		scnprintf(km_oops_at[ctx], sizeof(km_oops_at[0]),
+			  "raise_softirq() of a softirq of another CPU");
+	}
+	local_irq_restore(fl);
+}
+
+/* ----------------------------------------------------------- user pages */
+
+/*
+ * The scenario's user pages are an anonymous mapping in the address space
+ * of the process that loaded the module (the controller's), made afresh
+ * each iteration, one page more unmapped after them (the model's next
+ * user address faults); present pages are faulted in (zeroed), the others
+ * are left to the first access. The tasks use that address space
+ * (kthread_use_mm()). The lowering wrote the model's user addresses
+ * (ArchPreset.user_base) as constants: km_uaddr() moves them here.
+ */
+#ifndef KM_NR_USER
+#define KM_NR_USER 0
+#endif
+static unsigned long km_user_base;
+static struct mm_struct *km_mm;
+
+static inline __maybe_unused s64 km_uaddr(s64 off)
+{
+	return (s64)(km_user_base + (unsigned long)off);
+}
+
+/* ------------------------------------------------------------- the device */
+
+/*
+ * device_write() and device_read() are the device's own accesses to RAM.
+ * On x86 the caches are physically tagged and DMA is coherent, so a
+ * device's write is seen by the CPUs as any other agent's write to that
+ * RAM: the module makes it through a second mapping of the page made
+ * before the iteration (vmap()), which leaves the scenario's own mappings
+ * (pkmap, kmap_local) untouched. The DMA API (dma_map_page()...) needs a
+ * struct device and stays refused.
+ */
+static void *km_alias[KM_NR_PAGES];
+
+static inline __maybe_unused u8 *km_alias_of(struct page *p, s64 off, s64 len)
+{
+	int i;
+
+	if (off < 0 || len < 0 || off + len > PAGE_SIZE)
+		return NULL;
+	for (i = 0; i < KM_NR_PAGES; i++)
+		if (km_page[i] == p && km_alias[i])
+			return (u8 *)km_alias[i] + off;
+	return NULL;
+}
+
+static inline __maybe_unused void km_device_write(struct km_run *r, struct page *p, s64 off,
+						  s64 v, s64 len)
+{
+	u8 *a = km_alias_of(p, off, len);
+
+	if (!a) {
+		scnprintf(km_oops_at[r->ctx], sizeof(km_oops_at[0]), "device_write() out of its page");
+		return;
+	}
+	memset(a, (int)v, (size_t)len);
+}
+
+static inline __maybe_unused s64 km_device_read(struct km_run *r, struct page *p, s64 off)
+{
+	u8 *a = km_alias_of(p, off, 1);
+
+	if (!a) {
+		scnprintf(km_oops_at[r->ctx], sizeof(km_oops_at[0]), "device_read() out of its page");
+		return 0;
+	}
+	return READ_ONCE(*a);
+}
+
+static inline __maybe_unused s64 km_irq_save(void)
+{
+	unsigned long fl;
+
+	local_irq_save(fl);
+	return (s64)fl;
+}
+
+static inline __maybe_unused s64 km_save_flags(void)
+{
+	unsigned long fl;
+
+	local_save_flags(fl);
+	return (s64)fl;
+}
+
 /*
  * Before each statement: a random delay, and sometimes a yield() where the
  * model lets another task take the CPU (preemptible()). An irq may land in
@@ -272,10 +494,6 @@ static noinline __maybe_unused void km_assert_failed(struct km_run *r, const cha
  * yield() (the harness's, not the scenario's), nor before the first
  * statement has run (the model's task has not started: its CPU is idle).
  */
-/* Before a statement after which the task may return: the model returns
- * to user space in that same step, so no irq comes after it. */
-#define KM_LAST(r) WRITE_ONCE((r)->in_body, 0)
-
 static inline void km_step(struct km_run *r)
 {
 	u32 x;

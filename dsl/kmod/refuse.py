@@ -19,7 +19,7 @@ from kmap_scenarios.runtime.kernel.program import PageKind, Program
 KERNEL_PAGE_SIZE = 4096
 KERNEL_KM_MAX_IDX = 33          # include/asm-generic/kmap_size.h with DEBUG_KMAP_LOCAL
 KERNEL_NR_CPUS = 8              # CONFIG_NR_CPUS of the i386 build: one is the controller's
-KNOWN_INSTRS = (ir.Set, ir.Call, ir.Branch, ir.Jump, ir.Check, ir.End)
+KNOWN_INSTRS = (ir.Set, ir.Call, ir.Branch, ir.Jump, ir.Check, ir.End, ir.CallFn, ir.Ret)
 
 
 class Refused(Exception):
@@ -78,25 +78,7 @@ def page_reasons(p: Program) -> list[str]:
     if PageKind.DEVMAP in kinds:
         out.append("alloc_devmap_page(): a ZONE_DEVICE page needs a device, and its PKS "
                    "protection was never merged")
-    if PageKind.USER in kinds:
-        out.append("alloc_user_page(): user pages need a user address space, which a "
-                   "kthread does not have (not translated yet)")
     return out
-
-
-def context_reasons(p: Program) -> list[str]:
-    """Kinds of context and lock the generator does not translate yet."""
-    out = [f"softirq {c.name}: softirqs are not translated yet (the module raises "
-           "hardirqs only)" for c in p.contexts if c.softirq_nr >= 0]
-    if p.mutexes:
-        names = ", ".join(p.locks[i] for i in sorted(p.mutexes))
-        out.append(f"struct mutex {names}: mutexes are not translated yet")
-    if p.slab_pages:
-        out.append("kmalloc(): the slab arena is not translated yet")
-    return out
-
-
-WHAT = {"CallFn": "calls of the scenario's functions", "Ret": "calls of the scenario's functions"}
 
 
 def instr_reasons(p: Program) -> list[str]:
@@ -107,7 +89,7 @@ def instr_reasons(p: Program) -> list[str]:
         lines: dict[str, list[int]] = {}
         for ins in ctx.code:
             if not isinstance(ins, KNOWN_INSTRS):
-                what = WHAT.get(type(ins).__name__, f"{type(ins).__name__} statements")
+                what = f"{type(ins).__name__} statements"
                 lines.setdefault(what, []).append(getattr(getattr(ins, "loc", None), "line", 0))
         for what, at in lines.items():
             where = ", ".join(str(n) for n in sorted(set(at)))

@@ -20,7 +20,8 @@ When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import builtins, cache, frames, preempt, program as ir, sched, softirq
+from kmap_scenarios.runtime.kernel import (builtins, cache, frames, kmap_window, preempt,
+                                          program as ir, sched, softirq)
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr
 from kmap_scenarios.runtime.kernel.program import Program
@@ -220,8 +221,28 @@ def _advance(tx: Tx, code: tuple[ir.Instr, ...], pc: int) -> bool:
     tx.set_me(pc=pc)
     tx.pc = pc
     if isinstance(code[pc], ir.End) and tx.me.status == Status.READY:
+        if _return_window(tx):
+            return False
         _finish(tx)
         return False
+    return True
+
+
+def _return_window(tx: Tx) -> bool:
+    """A task's return to user space is a step of its own while an irq of
+    its CPU could still come: syscall_exit_to_user_mode() (kernel/entry/
+    common.c) runs syscall_exit_to_user_mode_prepare() with interrupts on,
+    and only then local_irq_disable_exit_to_user() and
+    exit_to_user_mode_prepare(), so a handler may interrupt the task
+    itself, with the counts its last statement left. Otherwise no other
+    context can tell the two apart, and the return stays in the last
+    statement's step (every scenario without a pending irq is unchanged).
+    Found by bench/crosscheck.py (docs/fidelity.md, bug 4)."""
+    if tx.program.contexts[tx.ci].is_irq or not kmap_window.irq_may_come(tx):
+        return False
+    if tx.events is not None:
+        tx.event(f"{tx.program.contexts[tx.ci].name} is on its way back to user space "
+                 "(interrupts on); an irq may come")
     return True
 
 
