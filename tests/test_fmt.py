@@ -24,7 +24,7 @@ from kmap_scenarios.dsl.cli.main import main
 from kmap_scenarios.dsl.fmt import same
 from kmap_scenarios.dsl.fmt.format import comments, format_text
 from kmap_scenarios.dsl.fmt.tokens import flatten
-from kmap_scenarios.dsl.syntax.parser import concrete_parser, parse_text, parser
+from kmap_scenarios.dsl.syntax.parser import build_parser, concrete_parser, parse_text
 from kmap_scenarios.dsl.syntax.source import InputError
 from scenario_gen import scenario
 from test_parser_fuzz import _terminal_strategies
@@ -95,7 +95,8 @@ def test_generated_scenarios(text: str) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(from_lark(parser(), start="block", explicit=_terminal_strategies("block")))
+# build_parser(): a parser loaded from the grammar cache has no .grammar to draw from
+@given(from_lark(build_parser(), start="block", explicit=_terminal_strategies("block")))
 def test_generated_task_bodies(block: str) -> None:
     text = f"task t {block}\n"
     if _valid(text):

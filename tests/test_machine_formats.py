@@ -142,3 +142,18 @@ def test_kmap_test_over_the_examples_validates() -> None:
     valid(doc)
     assert code == 0 and {f["status"] for f in doc["files"]} == {"ok"}
     assert len(doc["files"]) == len(EXAMPLES)
+
+
+def test_junit_xml_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    """Refused before anything runs, as the pictures' FILEs are (it was an
+    internal error with a traceback after the search)."""
+    f = tmp_path / "a.kmap"
+    f.write_text("task t on cpu0 { int x = 1; }\n")
+    target = tmp_path / "no" / "out.xml"
+    for command in ("check", "run", "lint"):
+        out, err, code = kmap(command, str(f), "--junit-xml", str(target))
+        assert (code, out) == (2, ""), err
+        assert f"--junit-xml {target}: no such directory: {target.parent}" in err
+        assert "Traceback" not in err
+    out, err, code = kmap("test", str(tmp_path), "--junit-xml", str(target))
+    assert code == 2 and "no such directory" in err and "Traceback" not in err

@@ -122,35 +122,36 @@ def test_run_trace_out_of_the_irq_nesting_example(tmp_path: Path,
     doc = valid(f)
     assert doc["displayTimeUnit"] == "ms"
     assert doc["otherData"] == {"scenario": "kmap-local-irq-nesting", "path": nesting,
-                                "schedule": "t, timer", "steps": 17,
+                                "schedule": "t, timer", "steps": 18,
                                 "microseconds_per_step": 1000}
     meta = [(e["name"], e["tid"], e["args"]) for e in of(doc, "M")]
     assert meta == [("process_name", 0, {"name": "kmap-local-irq-nesting"}),
                     ("process_sort_index", 0, {"sort_index": 1}),
                     ("thread_name", 1, {"name": "cpu0"}),
                     ("thread_sort_index", 1, {"sort_index": 0})]
-    # t runs steps 1-14, then the irq fires on the idle CPU for 15-17
-    assert stretches(doc) == {1: [("t", 1000, 15000), ("timer", 15000, 18000)]}
+    # t runs steps 1-15 (the 15th its return to user space, a step of its
+    # own while an irq may come), then the irq fires on the idle CPU for 16-18
+    assert stretches(doc) == {1: [("t", 1000, 16000), ("timer", 16000, 19000)]}
     assert [e["cat"] for e in of(doc, "X") if e["cat"] in STRETCH] == ["task", "irq"]
     steps = of(doc, "X", "step")
-    assert [e["args"]["step"] for e in steps] == list(range(1, 18))
+    assert [e["args"]["step"] for e in steps] == list(range(1, 19))
     assert steps[1]["name"] == "void *a = kmap_local_page(P1);"
     assert steps[1]["args"] == {"step": 2, "context": "t", "line": 11, "kernel": [
         "kmap_local: idx 0 -> 1, slot 0 of cpu0 at 0xffffff80 maps pfn 0x38000"]}
     assert [(e["name"], e["ts"]) for e in of(doc, "i", "kmap_local")] == [
         ("kmap_local P1 (cpu0 slot 0)", 2500), ("kmap_local P2 (cpu0 slot 1)", 5500),
         ("kunmap_local P2 (cpu0 slot 1)", 10500), ("kunmap_local P1 (cpu0 slot 0)", 13500),
-        ("kmap_local I (cpu0 slot 0)", 15500), ("kunmap_local I (cpu0 slot 0)", 17500)]
+        ("kmap_local I (cpu0 slot 0)", 16500), ("kunmap_local I (cpu0 slot 0)", 18500)]
     c = counters(doc)
     assert c["t kmap_ctrl.idx"] == [(0, 0), (2500, 1), (5500, 2), (10500, 1), (13500, 0)]
     # the irq interrupts the idle task: its kmap_local pushes on swapper/0's kmap_ctrl
-    assert c["swapper/0 kmap_ctrl.idx"] == [(0, 0), (15500, 1), (17500, 0)]
+    assert c["swapper/0 kmap_ctrl.idx"] == [(0, 0), (16500, 1), (18500, 0)]
     assert c["t preempt_count"][:3] == [(0, 0), (1500, 1), (3500, 0)]
-    assert c["timer preempt_count"] == [(0, 0), (15500, 0x10001)]
+    assert c["timer preempt_count"] == [(0, 0), (16500, 0x10001)]
     # the CPU's view: the task's count, then the irq's (HARDIRQ_OFFSET and its
     # kmap_local_page()), then the idle task's when the irq returns
-    assert c["cpu0 preempt_count"][-3:] == [(14500, 0), (15500, 0x10001), (17500, 0)]
-    assert c["cpu0 kmap_ctrl.idx"] == c["t kmap_ctrl.idx"] + [(15500, 1), (17500, 0)]
+    assert c["cpu0 preempt_count"][-3:] == [(14500, 0), (16500, 0x10001), (18500, 0)]
+    assert c["cpu0 kmap_ctrl.idx"] == c["t kmap_ctrl.idx"] + [(16500, 1), (18500, 0)]
     assert of(doc, "i", "report") == [] and of(doc, "i", "end") == []
 
 

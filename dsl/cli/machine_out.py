@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kmap_scenarios.dsl.cli import colour
+from kmap_scenarios.dsl.cli.usage import Usage
 from kmap_scenarios.dsl.formats import machine
 
 
@@ -48,4 +49,7 @@ def emit(docs: list[dict[str, Any]], args: argparse.Namespace, status: int) -> N
         sys.stdout.write(machine.dumps(sarif.to_sarif(docs, __version__)))
     if getattr(args, "junit_xml", None):
         from kmap_scenarios.dsl.formats import junit
-        Path(args.junit_xml).write_text(junit.to_junit(docs), encoding="utf-8")
+        try:
+            Path(args.junit_xml).write_text(junit.to_junit(docs), encoding="utf-8")
+        except OSError as e:   # checked before the run; gone since
+            raise Usage(f"--junit-xml {args.junit_xml}: cannot write: {e.strerror or e}") from None

@@ -193,6 +193,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     from kmap_scenarios.dsl.cli import multi, pictures
     if args.command in ("run", "check"):
         pictures.check_options(args)
+    if getattr(args, "junit_xml", None):   # before anything runs, as the pictures' FILEs
+        files = getattr(args, "file", None) or getattr(args, "paths", None) or [""]
+        pictures.writable("--junit-xml", args.junit_xml, str(files[0]))
     if args.command == "run":
         from kmap_scenarios.dsl.cli import run as run_cli
         return multi.each(args, run_cli.run)

@@ -88,10 +88,10 @@ def check_options(args: argparse.Namespace) -> None:
         if key in seen:
             raise Usage(f"{seen[key]} and {flag} name the same file: {path}")
         seen[key] = flag
-        _writable(flag, path, files[0])
+        writable(flag, path, files[0])
 
 
-def _writable(flag: str, path: str, scenario: str) -> None:
+def writable(flag: str, path: str, scenario: str) -> None:
     """A usage error when FILE cannot be written (before anything runs)."""
     p = Path(path)
     if p.is_dir():
