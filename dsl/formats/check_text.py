@@ -201,7 +201,9 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         steps = r.memo_hits + r.memo_misses
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
-        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}")
+        sym = (f", {r.symmetric_states:,} states stepped (symmetry)"
+               if r.symmetric_states else "")
+        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{sym}")
     out.append(result_line(verdicts))
     return "\n".join(out) + "\n"
 
