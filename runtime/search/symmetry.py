@@ -110,6 +110,10 @@ class Group:
     def __init__(self, program: Program, codec: Codec) -> None:
         self.codec = codec
         self.perms = group(program, codec.nctx)
+        self.classes = classes(program) if len(self.perms) > 1 else []
+        self._members = [m for c in self.classes for m in c]
+        # the task parts of every class -> the permutations that sort them
+        self._sorted: dict[tuple[int, ...], list[int]] = {}
         self.index = {g: k for k, g in enumerate(self.perms)}
         n = len(self.perms)
         # compose[a][b]: the index of a∘b (b first); inverse[a]
@@ -164,12 +168,59 @@ class Group:
     def canonical(self, flat: Flat) -> tuple[Flat, int, tuple[int, ...]]:
         """(c, t, stab): the canonical form c of ``flat``, the index t of
         the permutation that maps c back to it (flat = perms[t](c)), and
-        the indices of c's stabiliser (the permutations that fix c)."""
-        images = [self.image(k, flat) for k in range(len(self.perms))]
+        the indices of c's stabiliser (the permutations that fix c).
+
+        c is the least image among those whose interchangeable tasks'
+        parts are in increasing order within each class: a property of
+        the image alone (a task's record names no context: renaming
+        keeps its number), so the same set of images for every state of
+        an orbit, never empty. Only the permutations that sort them are
+        made: one when the tasks differ, more among equal ones."""
+        key = tuple([flat[m] for m in self._members])
+        cands = self._sorted.get(key)
+        if cands is None:
+            cands = self._sorted[key] = self._sorting(flat)
+        if len(cands) == 1:
+            k = cands[0]
+            return self.image(k, flat), self.inverse[k], (0,)
+        images = [self.image(k, flat) for k in cands]
         c = min(images)
-        hits = [k for k, im in enumerate(images) if im == c]
+        hits = [k for k, im in zip(cands, images) if im == c]
         h0 = self.inverse[hits[0]]
         return c, h0, tuple(sorted(self.compose[h][h0] for h in hits))
+
+    def _sorting(self, flat: Flat) -> list[int]:
+        """The permutations whose image has each class's task parts in
+        increasing order (ties: every order of the equal ones)."""
+        choices: list[list[list[tuple[int, int]]]] = []   # per class: assignments
+        for members in self.classes:
+            ranked = sorted(members, key=flat.__getitem__)
+            # blocks of equal parts: any order within a block
+            blocks: list[list[int]] = []
+            for m in ranked:
+                if blocks and flat[blocks[-1][0]] == flat[m]:
+                    blocks[-1].append(m)
+                else:
+                    blocks.append([m])
+            options: list[list[tuple[int, int]]] = [[]]
+            at = 0
+            for b in blocks:
+                slots = members[at:at + len(b)]
+                at += len(b)
+                if len(b) == 1:
+                    options = [o + [(b[0], slots[0])] for o in options]
+                else:
+                    options = [o + list(zip(b, order)) for o in options
+                               for order in permutations(slots)]
+            choices.append(options)
+        out = []
+        for combo in product(*choices):
+            g = list(range(self.codec.nctx))
+            for assignment in combo:
+                for src, to in assignment:
+                    g[src] = to
+            out.append(self.index[tuple(g)])
+        return out
 
     def rename_reports(self, k: int, reports: tuple[Report, ...]) -> tuple[Report, ...]:
         return _reports(self.perms[k], reports) if k else reports
