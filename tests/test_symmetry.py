@@ -336,3 +336,38 @@ def test_a_fault_names_the_same_page_whichever_twin_released_it() -> None:
         _released_somewhere(tx, base + 3, False)
         got.append([(r.code, r.args) for r in tx.reports])
     assert got[0] == got[1] == [(int(R.USE_AFTER_UNMAP), (base + 3, 0, 0))]
+
+
+@pytest.mark.parametrize("after", [1, 3, 10])
+def test_a_limit_while_unfolding_leaves_a_bounded_true_report(
+        after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit that cuts the unfolding (runtime/search/symmetry.py) leaves
+    a search bounded by it: the outcomes it found are outcomes of the
+    whole search, the states it did not expand are unfinished with their
+    real reports, and every witness replays."""
+    from kmap_scenarios.runtime.search.limits import Cut
+    p = _program("use_after_unmap")
+    whole = ex.explore(p, ex.Options(symmetry=False))
+    calls = [0]
+    real_unfold = symmetry.unfold
+
+    def cut_soon() -> None:
+        calls[0] += 1
+        if calls[0] >= after:
+            raise Cut("time")
+
+    def unfold(st, acts, off, dst, terminal, check):  # type: ignore[no-untyped-def]
+        return real_unfold(st, acts, off, dst, terminal, cut_soon)
+
+    monkeypatch.setattr(symmetry, "unfold", unfold)
+    monkeypatch.setattr(symmetry, "CHECK_EVERY", 1)
+    r = ex.explore(p)
+    assert calls[0] == after
+    assert r.bounded == ["time"]
+    assert set(r.outcomes) <= set(whole.outcomes)
+    assert r.states < whole.states
+    uaf = [o for o in whole.outcomes if o.reports]
+    for o, path in r.unfinished.items():
+        assert o.ends == "cut" and path is not None
+        assert not o.reports or any(set(o.reports) <= set(w.reports) for w in uaf)
+    replays(p, r)

@@ -53,6 +53,9 @@ MAX_GROUP = 120
 
 _NOWHERE = Loc(0, 0)
 
+# The unfolding looks at the limits each time it has made this many edges.
+CHECK_EVERY = 4096
+
 # Report arguments that name a context (reports.py formats them as names).
 _CTX_ARGS = {int(R.FOREIGN_KMAP_LOCAL): (2,), int(R.SOFTIRQ_COUNT): (3,)}
 
@@ -414,7 +417,7 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
                 got = orders[key2] = (order, pool.setdefault(ra, ra))
             order, ra = got
             work += len(ra)
-            if work >= 4096:
+            if work >= CHECK_EVERY:
                 work = 0
                 check()
             u.acts[sid] = ra
