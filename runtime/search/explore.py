@@ -293,7 +293,7 @@ class Explorer:
         st = self.stepper = Stepper(p, o.memo, self._pool)
         if symmetry.applies(p, o):
             grp = symmetry.Group(p, st.codec)
-            if len(grp) > 1:
+            if len(grp) > 1 and grp.fixes(st.codec.encode(initial_state(p))):
                 st = self.stepper = symmetry.Canonical(st, grp)
         bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
         ids, acts_of, off, dst = self.ids, self.acts, self.off, self.dst
