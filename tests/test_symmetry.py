@@ -356,8 +356,8 @@ def test_a_limit_while_unfolding_leaves_a_bounded_true_report(
         if calls[0] >= after:
             raise Cut("time")
 
-    def unfold(st, acts, off, dst, terminal, check):  # type: ignore[no-untyped-def]
-        return real_unfold(st, acts, off, dst, terminal, cut_soon)
+    def unfold(st, acts, off, dst, check):  # type: ignore[no-untyped-def]
+        return real_unfold(st, acts, off, dst, cut_soon)
 
     monkeypatch.setattr(symmetry, "unfold", unfold)
     monkeypatch.setattr(symmetry, "CHECK_EVERY", 1)

@@ -396,18 +396,18 @@ class Explorer:
         flat_of = {self.ids[hash(f)]: f for f in st.terminals}
         self.ids = {}
         qterm = self.terminal
-        u = symmetry.unfold(st, self.acts, self.off, self.dst, qterm, self._check)
+        u = symmetry.unfold(st, self.acts, self.off, self.dst, self._check)
         if u.stopped is not None:
             self._cut(u.stopped)
         self.acts, self.off, self.dst, self.cyclic = u.acts, u.off, u.dst, u.cyclic
         grp, codec = st.group, st.codec
         self.terminal, self.frontier = {}, {}
-        for sid in range(len(u.acts)):
-            q, g = u.quotient[sid], u.perm[sid]
-            if q in qterm and sid not in u.unexpanded:
+        for sid, q in enumerate(u.quotient):
+            if q in qterm:
+                g = u.perm[sid]
                 self.terminal[sid] = qterm[q] if not g else \
                     self.outcome(final_state(self.p, codec.decode(grp.image(g, flat_of[q]))))
-        for sid, reports in u.unexpanded.items():
+        for sid, reports in u.unexpanded(grp, qterm):
             self._frontier(reports, u.depth[sid], sid, -1)
 
     def _stopped(self, stack: list[tuple[int, Flat, int, int]], sid: int, s: Flat, depth: int,

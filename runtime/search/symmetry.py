@@ -364,14 +364,26 @@ class Unfolded:
         self.quotient = array("q")   # each real state's canonical state
         self.perm = array("b")       # and the permutation mapping it to the real one
         self.depth = array("l")
+        self.rep = array("q")        # the reports' part number of its canonical state
         self.cyclic = False
         self.stopped: str | None = None   # the limit that cut the unfolding
-        # the real states the unfolding left unexpanded (a limit) -> reports
-        self.unexpanded: dict[int, tuple[Report, ...]] = {}
+        self.partial: list[int] = []      # expanded states with successors cut by a limit
+
+    def unexpanded(self, grp: Group, terminal: Any) -> list[tuple[int, tuple[Report, ...]]]:
+        """The real states a limit left unexpanded (in phase 1 or here)
+        or cut successors of, with their reports (``terminal``: the
+        canonical states with no action)."""
+        values = grp.codec.values[grp.codec.kind[grp.codec.field_at[FIELD["reports"]]]]
+        out = []
+        for sid in range(len(self.acts)):
+            if (self.off[sid] < 0 and self.quotient[sid] not in terminal) or \
+                    sid in self.partial:
+                out.append((sid, grp.rename_reports(self.perm[sid], values[self.rep[sid]])))
+        return out
 
 
 def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: array[int],
-           terminal: Any, check: Callable[[], None]) -> Unfolded:
+           check: Callable[[], None]) -> Unfolded:
     """The real state graph of the quotient phase 1 built (acts, off,
     dst, and ``st``'s records of each edge), depth-first from the initial
     state as phase 1 goes. A real state is a pair (canonical state q,
@@ -382,38 +394,40 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
     stabiliser: the least index of the coset names it. ``check`` (the
     limits) may raise Cut; the unfolding then stops, the states it did
     not expand left unexpanded (off -1), the one being expanded with its
-    missing successors cut (-1). ``unexpanded`` then has the reports of
-    every real state a limit left unexpanded or cut successors of, in
-    phase 1 (``terminal``: the canonical states with no action) or here."""
+    missing successors cut (-1): ``Unfolded.unexpanded`` lists them."""
     from kmap_scenarios.runtime.search.limits import Cut
     grp = st.group
     n = len(grp)
     compose, perms, pool = grp.compose, grp.perms, st.pool
     eperm, estab, erep, stabs = st.perm, st.stab, st.reports, st.stabs
-    report_values = grp.codec.values[grp.codec.kind[st._rpos]]
+    trivial = [len(x) == 1 for x in stabs]
     u = Unfolded()
     ids: dict[int, int] = {0: 0}
     coset: dict[tuple[int, int], int] = {}
     orders: dict[tuple[int, int], tuple[tuple[int, ...], tuple[Action, ...]]] = {}
-
-    u.acts.append(())
-    u.off.append(-1)
-    u.quotient.append(0)
-    u.perm.append(0)
-    u.depth.append(0)
-    u.unexpanded[0] = ()
+    uacts, uoff, udst, uq, uperm, udepth, urep = \
+        u.acts, u.off, u.dst, u.quotient, u.perm, u.depth, u.rep
+    new_state = uacts.append
+    add_edge = udst.append
+    uacts.append(())
+    uoff.append(-1)
+    uq.append(0)
+    uperm.append(0)
+    udepth.append(0)
+    urep.append(grp.codec.number(st._rpos, ()))
     stack = [0]
+    push = stack.append
     work = 0
     sid = -1
+    cyclic = False
     try:
         while stack:
             sid = stack.pop()
-            q, g, d = u.quotient[sid], u.perm[sid], u.depth[sid]
+            q = uq[sid]
             base = off[q]
             if base < 0:   # terminal, or left unexpanded by phase 1
-                if q in terminal:
-                    del u.unexpanded[sid]
                 continue
+            g, d = uperm[sid], udepth[sid]
             qa = acts[q]
             key2 = (g, id(qa))
             got = orders.get(key2)
@@ -427,20 +441,21 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
             if work >= CHECK_EVERY:
                 work = 0
                 check()
-            u.acts[sid] = ra
-            u.off[sid] = len(u.dst)
+            uacts[sid] = ra
+            uoff[sid] = len(udst)
             cg = compose[g]
-            whole = True
+            d1 = d + 1
             for i in order:
                 pos = base + i
                 qc = dst[pos]
                 if qc < 0:   # cut by a limit in phase 1
-                    u.dst.append(-1)
-                    whole = False
+                    add_edge(-1)
+                    if not u.partial or u.partial[-1] != sid:
+                        u.partial.append(sid)
                     continue
                 gc = cg[eperm[pos]]
                 s = estab[pos]
-                if len(stabs[s]) > 1:   # the least index of the coset gc∘stabiliser
+                if not trivial[s]:   # the least index of the coset gc∘stabiliser
                     ck = (s, gc)
                     k = coset.get(ck)
                     if k is None:
@@ -449,31 +464,30 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
                 key = qc * n + gc
                 cid = ids.get(key)
                 if cid is None:
-                    cid = ids[key] = len(u.acts)
-                    u.acts.append(())
-                    u.off.append(-1)
-                    u.quotient.append(qc)
-                    u.perm.append(gc)
-                    u.depth.append(d + 1)
-                    u.unexpanded[cid] = grp.rename_reports(gc, report_values[erep[pos]])
-                    stack.append(cid)
-                elif u.depth[cid] <= d:
-                    u.cyclic = True
-                u.dst.append(cid)
-            if whole:
-                del u.unexpanded[sid]
+                    cid = ids[key] = len(uacts)
+                    new_state(())
+                    uoff.append(-1)
+                    uq.append(qc)
+                    uperm.append(gc)
+                    udepth.append(d1)
+                    urep.append(erep[pos])
+                    push(cid)
+                elif udepth[cid] <= d:
+                    cyclic = True
+                add_edge(cid)
     except (Cut, MemoryError) as e:
         u.stopped = e.bound if isinstance(e, Cut) else "memory"
-        m = min(len(u.acts), len(u.off), len(u.quotient), len(u.perm), len(u.depth))
-        for a in (u.acts, u.off, u.quotient, u.perm, u.depth):
+        m = min(len(uacts), len(uoff), len(uq), len(uperm), len(udepth), len(urep))
+        for a in (uacts, uoff, uq, uperm, udepth, urep):
             del a[m:]
-        for k in [k for k in u.unexpanded if k >= m]:
-            del u.unexpanded[k]
-        for pos in range(len(u.dst)):
-            if u.dst[pos] >= m:
-                u.dst[pos] = -1
-        if 0 <= sid < m and u.off[sid] >= 0 and sid in u.unexpanded:
+        for pos in range(len(udst)):
+            if udst[pos] >= m:
+                udst[pos] = -1
+        if 0 <= sid < m and uoff[sid] >= 0:
             # cut while expanding sid: its successors not made are cut
-            made = len(u.dst) - u.off[sid]
-            u.dst.extend([-1] * (len(u.acts[sid]) - made))
+            made = len(udst) - uoff[sid]
+            if made < len(uacts[sid]):
+                udst.extend([-1] * (len(uacts[sid]) - made))
+                u.partial.append(sid)
+    u.cyclic = cyclic
     return u
