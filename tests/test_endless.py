@@ -338,3 +338,31 @@ def test_huge_counts_are_printed_short() -> None:
     from kmap_scenarios.dsl.formats.check_text import count_text
     assert count_text(123) == "123" and count_text(10 ** 15 - 1) == "999999999999999"
     assert count_text(12345 * 10 ** 112) == "~1.234e+116"
+
+
+WARN_LOOP = """config { NR_CPUS = 1; }
+int stop;
+task t on cpu0 {
+    while (!stop) {
+        WARN_ON(1);
+        preempt_point();
+    }
+}
+task u on cpu0 {
+    stop = 1;
+}
+"""
+
+
+def test_a_warn_in_a_loop_prints_each_pass_and_is_kept_once() -> None:
+    """WARN_ON() (include/asm-generic/bug.h) prints on every pass; the
+    state keeps the report once, so the loop's states repeat and the search
+    ends without a bound (it grew a report a pass before, and never ended)."""
+    from kmaptest import events
+    p, e = run(WARN_LOOP, "t:6, u, t")
+    printed = [ev for ev in events(e) if ev.startswith("report WARN")]
+    assert len(printed) == 2
+    assert len(e.final.reports) == 1
+    p, r = check(WARN_LOOP)
+    assert not r.bounded
+    assert r.states == 9 and len(r.outcomes) == 2

@@ -105,3 +105,39 @@ task t on cpu0 {
 """)
     assert not s.reports
     assert (local(p, s, "t", "flags"), local(p, s, "t", "off"), local(p, s, "t", "off2")) == (0, 0, 0)
+
+
+IRQ_ENABLES = """config { NR_CPUS = 1; }
+int seen;
+task t on cpu0 {
+    preempt_point();
+}
+irq h on cpu0 {
+    local_irq_enable();
+    seen = irqs_disabled();
+}
+irq h2 on cpu0 {
+    local_irq_enable();
+}
+"""
+ENABLED = "WARNING: CPU: 0 PID: 0 at __handle_irq_event_percpu (kernel/irq/handle.c)"
+
+
+def test_a_handler_that_returns_with_interrupts_on_warns_once() -> None:
+    """__handle_irq_event_percpu() (kernel/irq/handle.c) checks after each
+    handler: WARN_ONCE(!irqs_disabled(), "irq %u handler %pS enabled
+    interrupts"), then local_irq_disable(). Once per boot: the second
+    handler that does it is silent. The handler itself ran with them on.
+    Both fire before t starts: `current` is cpu0's idle task, PID 0."""
+    p, s = final(IRQ_ENABLES, "h, h2, t")
+    assert heads(p, s) == [ENABLED]
+    text = texts(p, s)[0]
+    assert 'WARN_ONCE(!irqs_disabled(), "irq %u handler %pS enabled interrupts"): handler h' in text
+    assert s.globals[0] == 0          # seen: irqs_disabled() inside h, after its enable
+    assert not s.cpus[0].irqs_off
+
+
+def test_a_handler_that_disables_again_is_silent() -> None:
+    src = IRQ_ENABLES.replace("seen = irqs_disabled();", "local_irq_disable();")
+    p, s = final(src.replace("    local_irq_enable();\n}", "    local_irq_enable();\n    local_irq_disable();\n}"))
+    assert heads(p, s) == []

@@ -271,6 +271,14 @@ def test_kunmap_local_of_a_user_address_warns():
     assert "WARN_ON_ONCE(addr < PAGE_OFFSET): addr 0x1000" in texts(p, s)[0]
 
 
+def test_kunmap_local_of_a_user_pointer_warns_with_its_page():
+    """kunmap_local_indexed() masks the pointer first (addr = vaddr &
+    PAGE_MASK, mm/highmem.c): an odd user pointer is checked, and printed,
+    as the address of its page."""
+    p, s = final(x86("task t on cpu0 { kunmap_local(0x1001); }"))
+    assert "WARN_ON_ONCE(addr < PAGE_OFFSET): addr 0x1000" in texts(p, s)[0]
+
+
 def test_kunmap_local_of_a_pkmap_address():
     """kmap_high_unmap_local() (mm/highmem.c) calls kunmap_high() for a
     pkmap address only with ARCH_NEEDS_KMAP_HIGH_GET. On x86 the address is

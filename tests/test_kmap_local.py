@@ -254,8 +254,11 @@ irq i on cpu0 {
     void *c = kmap_local_page(PAGES[0]);
     kunmap_local(c);
 }"""), "i, t")
-    # the irq interrupted the idle task: current is swapper/0, PID 0
-    assert heads(p, e.final) == ["WARNING: CPU: 0 PID: 0 at kmap_local_idx_push (mm/highmem.c)"]
+    # the irq interrupted the idle task: current is swapper/0, PID 0; the
+    # handler returns with interrupts on: __handle_irq_event_percpu's WARN_ONCE
+    assert heads(p, e.final) == ["WARNING: CPU: 0 PID: 0 at kmap_local_idx_push (mm/highmem.c)",
+                                 "WARNING: CPU: 0 PID: 0 at __handle_irq_event_percpu "
+                                 "(kernel/irq/handle.c)"]
 
 
 def test_idle_task_slots_are_switched_out_and_back_in():

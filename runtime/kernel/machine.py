@@ -20,7 +20,7 @@ When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import builtins, cache, frames, program as ir, sched, softirq
+from kmap_scenarios.runtime.kernel import builtins, cache, frames, preempt, program as ir, sched, softirq
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr
 from kmap_scenarios.runtime.kernel.program import Program
@@ -234,6 +234,12 @@ def _finish(tx: Tx) -> None:
         softirq.finish(tx)
         return
     if tx.in_irq():
+        # __handle_irq_event_percpu() (kernel/irq/handle.c): a handler must
+        # return with interrupts off; one that enabled them gets a WARN_ONCE
+        # and they go off again before the exit path
+        if not tx.cpus[tx.cpu].irqs_off:
+            tx.warn_once(R.IRQ_HANDLER_ENABLED_IRQS)
+            preempt.local_irq_disable(tx)
         tx.set_me(status=int(Status.DONE), pending=None)
         sched.irq_return_count(tx, ci, tx.cpu)
         sched.irq_exit(tx, ci, tx.cpu)

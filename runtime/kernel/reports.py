@@ -105,6 +105,7 @@ class R(IntEnum):
     ZERO_USER_BUG = 64
     KFREE_BAD = 65
     STACK_OVERFLOW = 66
+    IRQ_HANDLER_ENABLED_IRQS = 67
 
 
 HM = "mm/highmem.c"
@@ -213,6 +214,9 @@ CATALOGUE: dict[R, Entry] = {
                        "{0:#x} is no object kmalloc() returned, or was freed already: the model "
                        "does not follow SLUB further"),
     R.STACK_OVERFLOW: Entry(Kind.OOPS, "", "", "{overflow}"),
+    R.IRQ_HANDLER_ENABLED_IRQS: Entry(Kind.WARN, "kernel/irq/handle.c", "__handle_irq_event_percpu",
+                                      "WARN_ONCE(!irqs_disabled(), \"irq %u handler %pS enabled "
+                                      "interrupts\"): handler {handler}"),
 }
 
 # Functions used with the {f} placeholder, passed as args[-1] index here.
@@ -293,6 +297,8 @@ def _fmt(program: Program, state: State, rep: Report, template: str) -> str:
         extra["which"] = ("WARN_ON", "WARN_ON_ONCE")[args[0]]
     if code in (R.SCENARIO_BUG_ON, R.SCENARIO_WARN, R.ASSERT):
         extra["text"] = check_text(program, rep)
+    if code == R.IRQ_HANDLER_ENABLED_IRQS:
+        extra["handler"] = program.contexts[rep.ctx].name
     if code == R.STACK_OVERFLOW:
         extra["overflow"] = STACK_OVERFLOW[program.config.ARCH]
     return template.format(*args, **extra)

@@ -314,11 +314,16 @@ class Tx:
         who = self.current() if cur is None else cur
         me = self.ctxs[self.ci] if self.ci < len(self.ctxs) else None
         chain = tuple(pc for pc, _ in me.frames) if me is not None and me.frames else ()
-        self.reports.append(Report(int(code), self.ci, self.cpu, self.pc, tuple(args), who,
-                                   chain))
+        rep = Report(int(code), self.ci, self.cpu, self.pc, tuple(args), who, chain)
+        # The state keeps each distinct report once: a WARN_ON in a loop
+        # prints on every pass (the trace shows each), but a state that
+        # counted them would never repeat, and the loop could not be seen
+        # to go on for ever (nothing reads how often a report came).
+        if rep not in self.reports:
+            self.reports.append(rep)
         if self.events is not None:
             from kmap_scenarios.runtime.kernel.reports import label
-            self.events.append(f"report {label(self.program, self.base, self.reports[-1])}")
+            self.events.append(f"report {label(self.program, self.base, rep)}")
 
     def first_time(self, site: int) -> bool:
         """WARN_ON_ONCE bookkeeping: True the first time a site fires."""
