@@ -371,3 +371,21 @@ def test_a_limit_while_unfolding_leaves_a_bounded_true_report(
         assert o.ends == "cut" and path is not None
         assert not o.reports or any(set(o.reports) <= set(w.reports) for w in uaf)
     replays(p, r)
+
+
+def test_twins_too_deep_to_compare_are_not_merged() -> None:
+    """Two tasks with a 10,000-term chain under a recursion limit far
+    below its length (docs/language.md allows it): comparing their code
+    would recurse through the chain; they are searched without symmetry."""
+    import sys
+    chain = " + ".join(["1"] * 10_000)
+    src = "\n".join(f"task t{k} on cpu0 {{ int x = {chain}; }}" for k in range(2))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)
+    try:
+        p = load_text(src + "\nexpect always t0.x == 10000;\n", "long.kmap")
+        assert symmetry.classes(p) == []
+        r = ex.explore(p)
+    finally:
+        sys.setrecursionlimit(old)
+    assert r.symmetric_states == 0 and [c for c in r.outcomes.values()] == [2]

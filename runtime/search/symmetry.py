@@ -11,9 +11,11 @@ on every transition of every example and of the symmetric scenarios).
 
 Phase 1 (runtime/search/explore.py) then steps only one state of each
 orbit, its canonical form: the least flat tuple (runtime/search/flat.py)
-among its images, with every reference to a context inside the other
-parts renamed (a CPU's current task, installed kmap_local PTEs' owners,
-lock owners, mutex wait lists, pkmap waiters, the reports' contexts).
+among its images whose twins' records are in increasing order, every
+reference to a context inside the other parts renamed (a CPU's current
+task and irqs, installed kmap_local PTEs' owners, an irq's interrupted
+task, lock owners, mutex wait lists, pkmap waiters, the reports'
+contexts, the WARN_ON_ONCE sites of task bodies).
 ``Canonical`` wraps phase 1's stepper; each edge keeps the permutation
 that maps the canonical successor back to the real one.
 
@@ -42,7 +44,7 @@ from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.program import Loc, Program
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import Cpu, Ctx, Report
-from kmap_scenarios.runtime.kernel.tx import CPUS, CTXS, FIELD
+from kmap_scenarios.runtime.kernel.tx import FIELD
 from kmap_scenarios.runtime.search import vacuity
 from kmap_scenarios.runtime.search.flat import Codec, Flat
 from kmap_scenarios.runtime.search.stepper import Stepper
@@ -65,18 +67,39 @@ def classes(program: Program) -> list[tuple[int, ...]]:
     irqs or softirqs, equal in everything but their name and pid (code,
     locals, functions, pinned CPU). Their initial states are equal
     (initial_state gives every task zero locals at its first pc)."""
-    groups: dict[Any, list[int]] = {}
+    groups: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
     for i, c in enumerate(program.contexts):
         if c.is_irq or c.is_softirq:
+            continue
+        key = (c.cpu, len(c.code), c.local_names, c.outer_locals, c.func_at)
+        groups.setdefault(key, []).append((i, ()))
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
             continue
         # the code without its source places: twins are written on
         # different lines (a place names a statement in traces and
         # reports, read off the real state's context; only a function's
         # WARN_ON_ONCE site is a place, and functions are shared code)
-        code = tuple(replace(ins, loc=_NOWHERE) for ins in c.code)
-        key = (c.cpu, code, c.local_names, c.outer_locals, c.func_at)
-        groups.setdefault(key, []).append(i)
-    return [tuple(g) for g in groups.values() if len(g) > 1]
+        codes = [(i, tuple(replace(ins, loc=_NOWHERE) for ins in program.contexts[i].code))
+                 for i, _ in members]
+        while codes:
+            (first, code), rest = codes[0], codes[1:]
+            same = [first] + [i for i, other in rest if _equal(code, other)]
+            if len(same) > 1:
+                out.append(tuple(same))
+            codes = [(i, other) for i, other in rest if i not in same]
+    return sorted(out)
+
+
+def _equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Two codes are equal; False when an expression is too deep to
+    compare (a chain of thousands of operators: docs/language.md lets
+    its length exceed the recursion limit): those tasks are not merged."""
+    try:
+        return a == b
+    except RecursionError:
+        return False
 
 
 def group(program: Program, nctx: int) -> list[tuple[int, ...]]:
