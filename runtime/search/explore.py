@@ -409,6 +409,7 @@ class Explorer:
                     self.outcome(final_state(self.p, codec.decode(grp.image(g, flat_of[q]))))
         for sid, reports in u.unexpanded(grp, qterm):
             self._frontier(reports, u.depth[sid], sid, -1)
+        st.release()   # the quotient's records: the later phases need the real graph only
 
     def _stopped(self, stack: list[tuple[int, Flat, int, int]], sid: int, s: Flat, depth: int,
                  first: array[int]) -> None:

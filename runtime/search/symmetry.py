@@ -366,6 +366,11 @@ class Canonical(Stepper):
         self.reports.append(c[self._rpos])
         return c
 
+    def release(self) -> None:
+        """Drop the records of the quotient's edges (unfolded)."""
+        self.perm, self.stab, self.reports = array("b"), array("l"), array("q")
+        self.terminals = []
+
     def coverage(self) -> vacuity.Coverage:
         """The inner coverage, closed under the group: a statement one
         task executes in a state, its twin executes in the image state
