@@ -140,6 +140,40 @@ expect never BUG;
 """
 
 
+def twins_rung(tasks: int, cpus: int, local: bool = False) -> str:
+    """Interchangeable tasks (runtime/search/symmetry.py): the same body on
+    one page, unpinned (on cpu0 with one CPU); pkmap with a lock, or two
+    nested kmap_local mappings."""
+    if local:
+        body = ("void *m0 = kmap_local_page(P); m0[0] = 1;\n"
+                "    void *m1 = kmap_local_page(Q); m1[0] = 2;\n"
+                "    kunmap_local(m1);\n    kunmap_local(m0);")
+    else:
+        body = ("void *a = kmap(P);\n    spin_lock(&L);\n    a[0] = a[0] + 1;\n"
+                "    spin_unlock(&L);\n    kunmap(P);")
+    where = " on cpu0" if cpus == 1 else ""
+    tasks_text = "\n".join(f"task t{t}{where} {{\n    {body}\n}}" for t in range(tasks))
+    return f"""config {{ ARCH = x86; LAST_PKMAP = 4; PAGE_SIZE = 64; NR_CPUS = {cpus}; CONFIG_PREEMPTION = y; }}
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+spinlock_t L;
+{tasks_text}
+expect never BUG || WARN || OOPS;
+"""
+
+
+# Rungs with interchangeable tasks: with and without symmetry reduction.
+SYMMETRIC_LADDER = [
+    ("1 cpu: pkmap 3 twins", lambda: twins_rung(3, 1)),
+    ("1 cpu: pkmap 4 twins", lambda: twins_rung(4, 1)),
+    ("1 cpu: kmap_local 4 twins x 2 maps", lambda: twins_rung(4, 1, local=True)),
+    ("smp: pkmap 3 twins, 2 cpus", lambda: twins_rung(3, 2)),
+    ("smp: pkmap 4 twins, 2 cpus", lambda: twins_rung(4, 2)),
+    ("smp: kmap_local 4 twins x 2 maps, 2 cpus", lambda: twins_rung(4, 2, local=True)),
+    ("smp: kmap_local 5 twins x 2 maps, 2 cpus", lambda: twins_rung(5, 2, local=True)),
+]
+
+
 # One CPU: every pair of actions competes for the CPU, so reduction has
 # nothing to prune; these rungs measure raw speed. Several CPUs: the
 # largest rung is last, and is where reduction is measured.
@@ -226,10 +260,13 @@ from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.runtime.search import explore as ex
 p = load_text(sys.stdin.read(), 'bench.kmap')
 t0 = time.perf_counter()
-r = ex.explore(p, ex.Options(reduce={reduce!r}, por={por!r}, timeout={timeout!r}, jobs={jobs!r}))
+r = ex.explore(p, ex.Options(reduce={reduce!r}, por={por!r}, timeout={timeout!r}, jobs={jobs!r},
+                             symmetry={symmetry!r}))
 wall = time.perf_counter() - t0
 print(json.dumps(dict(states=r.states, transitions=r.transitions, executions=r.executions,
-                      bounded=r.bounded, wall=wall, violated=any(o.conds[0] for o in r.outcomes))))
+                      bounded=r.bounded, wall=wall, violated=any(o.conds[0] for o in r.outcomes),
+                      stepped=r.symmetric_states or r.states,
+                      outcomes=sorted([o.text(), c] for o, c in r.outcomes.items()))))
 """
 
 
@@ -242,15 +279,18 @@ class Run:
         self.executions = int(d["executions"])  # type: ignore[call-overload]
         self.bounded = list(d["bounded"])  # type: ignore[call-overload]
         self.violated = bool(d["violated"])
+        self.stepped = int(d.get("stepped", self.states))  # type: ignore[call-overload]
+        self.outcomes = d.get("outcomes")
 
 
 def check(src: str, reduce: bool, timeout: float, repeat: int = 1,
-          jobs: int = 1, por: bool = True) -> tuple[Run, float]:
+          jobs: int = 1, por: bool = True, symmetry: bool = True) -> tuple[Run, float]:
     """One search, each run in a fresh interpreter (a heap left over from
     the rung before changes timings by a third); the best wall time of
     `repeat` runs for short ones (a shared machine adds noise, never speed).
     ``por``: the state-level reduction (runtime/search/por.py) with ``reduce``."""
-    code = ONE_PROBE.format(root=str(ROOT), reduce=reduce, por=por, timeout=timeout, jobs=jobs)
+    code = ONE_PROBE.format(root=str(ROOT), reduce=reduce, por=por, timeout=timeout, jobs=jobs,
+                            symmetry=symmetry)
     best = None
     r = None
     for _ in range(repeat):
@@ -626,6 +666,25 @@ def instructions_section() -> None:
           f"{total / 1e9:.2f} | {path / 1e9:.2f} | {seq / path:.2f}x |", flush=True)
 
 
+def symmetry_section(timeout: float, quick: bool = False) -> None:
+    """States stepped and wall time with and without symmetry reduction on
+    rungs of interchangeable tasks (sleep sets on); the outcomes with their
+    counts must be the same."""
+    print("\n# symmetry: interchangeable tasks (runtime/search/symmetry.py)\n")
+    print("| scenario | states | stepped with symmetry | fewer | wall s with | wall s without "
+          "| speed-up | same outcomes and counts |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, make in SYMMETRIC_LADDER[:3 if quick else None]:
+        src = make()
+        on, won = check(src, True, timeout, repeat=3)
+        off, woff = check(src, True, timeout, repeat=3, symmetry=False)
+        same = on.outcomes == off.outcomes and on.states == off.states and \
+            on.executions == off.executions and not on.bounded and not off.bounded
+        print(f"| {label} | {on.states:,} | {on.stepped:,} | {on.states / on.stepped:.1f}x | "
+              f"{won:.2f} | {woff:.2f} | {woff / won:.2f}x | {'yes' if same else 'NO'} |",
+              flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short ladder (CI smoke run)")
@@ -633,6 +692,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="per search, seconds")
     ap.add_argument("--memory", type=int, default=0, metavar="N",
                     help="also measure peak memory of an N-state search")
+    ap.add_argument("--symmetry-only", action="store_true",
+                    help="only the rungs of interchangeable tasks, with and without symmetry")
     ap.add_argument("--jobs-only", action="store_true",
                     help="only the --jobs rows and the machine's two-process ceiling")
     ap.add_argument("--side-by-side", action="store_true",
@@ -642,6 +703,9 @@ def main() -> int:
     ap.add_argument("--instructions", action="store_true",
                     help="also the --jobs split in instructions (valgrind; about 5 minutes)")
     args = ap.parse_args()
+    if args.symmetry_only:
+        symmetry_section(args.timeout, args.quick)
+        return 0
     if args.jobs_only:
         jobs_section(args.timeout)
         if args.instructions:
@@ -681,6 +745,7 @@ def main() -> int:
         ratio = f"{red / traces:.2f}" if traces else "(too many to enumerate)"
         print(f"| {label} | {traces if traces is not None else '-'} | {red:,} | {ratio} | "
               f"{full:,} | {full / max(red, 1):,.0f}x |")
+    symmetry_section(args.timeout, args.quick)
     if not args.quick:
         jobs_section(args.timeout)
     if args.instructions:

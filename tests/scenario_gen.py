@@ -190,9 +190,11 @@ EXPECTS = ("never BUG", "never DEADLOCK", "sometimes DEADLOCK", "always f == 1",
 
 @st.composite
 def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
-             cpus: int = 3) -> str:
+             cpus: int = 3, copies: int = 1) -> str:
     """A whole .kmap file: up to ``tasks`` tasks of up to ``fragments``
-    fragments, up to ``irqs`` irqs and a softirq, on 1 to ``cpus`` CPUs."""
+    fragments, up to ``irqs`` irqs and a softirq, on 1 to ``cpus`` CPUs.
+    ``copies`` > 1: the first task has 1 to ``copies - 1`` twins (the same
+    body and placement: interchangeable, runtime/search/symmetry.py)."""
     ncpu = draw(st.integers(1, cpus))
     arch = draw(st.sampled_from(("x86", "arm")))
     preemption = draw(st.sampled_from("yn"))
@@ -214,6 +216,10 @@ def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
         where = "" if on is None else f" on cpu{on}"
         lines.append(f"task t{t}{where} {{ {' '.join(body)} }}")
         reads += [f"t{t}.r{k}" for k in range(1, fresh.n + 1) if f"int r{k} =" in " ".join(body)]
+        if t == 0 and copies > 1:
+            twin = lines[-1]
+            for c in range(draw(st.integers(1, copies - 1))):
+                lines.append(twin.replace("task t0", f"task t0c{c}", 1))
     for i in range(draw(st.integers(0, irqs))):
         on = draw(st.integers(0, ncpu - 1))
         fresh = Names(softirq and on == 0)

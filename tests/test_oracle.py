@@ -253,3 +253,29 @@ def test_generated_scenarios_match_the_oracle_with_jobs() -> None:
 
     one()
     assert seen["compared"] >= JOB_SCENARIOS, seen
+
+
+TWIN_SCENARIOS = 120   # generated scenarios with interchangeable tasks
+
+
+def test_generated_twins_match_the_oracle() -> None:
+    """Scenarios whose first task has one or two twins (the same body and
+    placement): the search steps one state per orbit of them
+    (runtime/search/symmetry.py, on by default) and must still find the
+    oracle's outcomes, verdicts, states and shortest witnesses, with and
+    without sleep sets and the memo."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=TWIN_SCENARIOS, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(scenario(copies=3))
+    def one(src: str) -> None:
+        p, j = _judged(src, seen)
+        for opts in VARIANTS.values():
+            assert opts.symmetry
+            compare(p, j, opts, src)
+        seen["reduced"] += ex.explore(p).symmetric_states < len(j.graph.states)
+
+    one()
+    assert seen["compared"] >= TWIN_SCENARIOS, seen
+    assert seen["reduced"] >= 0.9 * seen["compared"], seen

@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-memo", action="store_true",
                    help="run every step through the handlers instead of reusing "
                         "recorded steps (identical results; slower)")
+    p.add_argument("--no-symmetry", action="store_true",
+                   help="step every state, not one per orbit of interchangeable tasks "
+                        "(identical results; slower)")
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
@@ -77,7 +80,7 @@ MAX_JOBS = 256   # each worker holds two pipes; past a few per core nothing is g
 _SEARCH_ONLY = (("max_states", "--max-states"), ("max_depth", "--max-depth"),
                 ("preemption_bound", "--preemption-bound"),
                 ("no_reduce", "--no-reduce"), ("no_por", "--no-por"), ("no_memo", "--no-memo"),
-                ("stats", "--stats"),
+                ("no_symmetry", "--no-symmetry"), ("stats", "--stats"),
                 ("max_memory", "--max-memory"))
 
 
@@ -106,7 +109,8 @@ def check(args: argparse.Namespace) -> int:
                       max_states=pictures.search_bound(args, args.max_states),
                       max_depth=args.max_depth, preemption_bound=args.preemption_bound,
                       timeout=args.timeout, max_memory=memory, progress=sys.stderr.isatty(),
-                      jobs=args.jobs, memo=not args.no_memo, interruptible=True, start=start)
+                      jobs=args.jobs, memo=not args.no_memo, symmetry=not args.no_symmetry,
+                      interruptible=True, start=start)
     explorer = ex.Explorer(program, opts)
     result = explorer.run()
     limits = explorer.limits

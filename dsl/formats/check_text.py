@@ -184,7 +184,9 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         steps = r.memo_hits + r.memo_misses
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
         por = f", {r.reduced:,} states expanded by a local step alone" if r.reduced else ""
-        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{por}")
+        sym = (f", {r.symmetric_states:,} states stepped (symmetry)"
+               if r.symmetric_states else "")
+        out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{por}{sym}")
     out.append(result_line(verdicts, colour))
     return "\n".join(out) + "\n"
 

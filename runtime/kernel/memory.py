@@ -139,14 +139,17 @@ def _uaf_check(tx: Tx, vaddr: int, w: Where, write: bool) -> None:
 
 def _released_somewhere(tx: Tx, vaddr: int, write: bool) -> None:
     """A fault through an address some context mapped and released is also a
-    use after unmap: the kernel only oopses, the model names the cause."""
+    use after unmap: the kernel only oopses, the model names the cause.
+    Several contexts may have released pages at that address (a flush of
+    the pool between): the lowest page is named, whichever context released
+    it, so that the report does not depend on the contexts' order (renaming
+    interchangeable tasks must map a step onto a step:
+    runtime/search/symmetry.py)."""
     base = vaddr & ~(tx.cfg.PAGE_SIZE - 1)
-    for ctx in tx.ctxs:
-        for v, pfn in ctx.released:
-            if v == base:
-                page = tx.program.pfn_to_page.get(pfn, -1)
-                tx.report(R.USE_AFTER_UNMAP, vaddr, int(write), page)
-                return
+    pages = [tx.program.pfn_to_page.get(pfn, -1)
+             for ctx in tx.ctxs for v, pfn in ctx.released if v == base]
+    if pages:
+        tx.report(R.USE_AFTER_UNMAP, vaddr, int(write), min(pages, key=lambda p: (p < 0, p)))
 
 
 def _pks_check(tx: Tx, vaddr: int, page: int, write: bool) -> None:

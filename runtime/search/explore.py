@@ -62,7 +62,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmap_scenarios.runtime.search import vacuity
+from kmap_scenarios.runtime.search import symmetry, vacuity
 from kmap_scenarios.runtime.search.graph import acyclic, bfs_parents, bottom_components, path_to
 from kmap_scenarios.runtime.search.limits import BUILD_MEMORY, COUNT_SHARE, Cut, Limits, build_share
 from kmap_scenarios.runtime.kernel.machine import Action, final_state, step
@@ -92,6 +92,7 @@ class Options:
     progress: bool = False
     jobs: int = 1                 # worker processes (runtime/search/parallel.py)
     memo: bool = True             # memoized steps (runtime/search/memo.py)
+    symmetry: bool = True         # interchangeable tasks (runtime/search/symmetry.py)
     interruptible: bool = False   # a first Ctrl-C cuts the search (bound "interrupt")
     start: float | None = None    # when the command began (time.monotonic), for timeout
 
@@ -133,6 +134,10 @@ class Result:
     seconds: float = 0.0
     memo_hits: int = 0             # steps the memo answered (this process's memo)
     memo_misses: int = 0           # steps it recorded
+    # states phase 1 stepped when symmetry reduced the search (one per
+    # orbit: runtime/search/symmetry.py); 0 without symmetry. ``states``
+    # is still every state, as the later phases ran on the real graph
+    symmetric_states: int = 0
     # what the explored steps executed and states did (runtime/search/vacuity.py)
     coverage: vacuity.Coverage | None = None
 
@@ -254,6 +259,8 @@ class Explorer:
                 return self.result   # counted and witnessed by the workers
         else:
             self._build()
+            if isinstance(self.stepper, symmetry.Canonical):
+                self._unfold(self.stepper)
         if self.stepper is not None:
             self.result.coverage = self.stepper.coverage()
         self.ids = {}   # the visited set is no longer needed
@@ -321,6 +328,10 @@ class Explorer:
         states left on the stack stay unexpanded, cut (_stopped)."""
         p, o = self.p, self.o
         st = self.stepper = Stepper(p, o.memo, self._pool)
+        if symmetry.applies(p, o):
+            grp = symmetry.Group(p, st.codec)
+            if len(grp) > 1 and grp.fixes(st.codec.encode(initial_state(p))):
+                st = self.stepper = symmetry.Canonical(st, grp)
         bound, max_depth, max_states = o.preemption_bound, o.max_depth, o.max_states
         ids, acts_of, off, dst = self.ids, self.acts, self.off, self.dst
         succ, enabled_of, check = st.step, st.enabled, self._check
@@ -476,14 +487,19 @@ class Explorer:
             self._frontier(st.codec.reports(flat), first[k], k, -1)
 
     def _reducer(self, st: Stepper) -> Any:
-        """The persistent sets of runtime/search/por.py, or None: only with
-        several CPUs (on one, every task competes for the CPU), reduction
-        on, one job (--jobs searches the whole graph: the same outcomes
+        """The persistent sets of runtime/search/por.py, or None: not with
+        symmetry (below), only with several CPUs (on one, every task
+        competes for the CPU), reduction on, one job (--jobs searches the whole graph: the same outcomes
         and verdicts, more states) and no depth or preemption bound (a
         bound counts steps, and a reduced path can be longer)."""
         o = self.o
         if not (o.reduce and o.por) or self.p.config.NR_CPUS == 1 or o.jobs > 1 or \
                 o.max_depth is not None or o.preemption_bound is not None:
+            return None
+        if isinstance(st, symmetry.Canonical):
+            # not both: symmetry's phase 1 builds a quotient graph that it
+            # unfolds into the real one, renumbering the states the
+            # reduction marks (self.local) and whose cycles its proviso reads
             return None
         from kmap_scenarios.runtime.search.por import Reducer
         return Reducer(self.p, st.codec, st.step)
@@ -504,6 +520,31 @@ class Explorer:
             stack.append((k, self._reduced_flat.pop(k), first[k], 0))
         self.result.reexpanded += len(again)
         return bool(again)
+
+    def _unfold(self, st: symmetry.Canonical) -> None:
+        """Phase 1 built the quotient graph (one state per orbit of
+        interchangeable tasks): the real graph from it, with the outcome
+        of each real terminal state and the reports of each real state a
+        limit left unexpanded (runtime/search/symmetry.py). The later
+        phases then run as without symmetry."""
+        self.result.symmetric_states = len(self.acts)
+        flat_of = {self.ids[hash(f)]: f for f in st.terminals}
+        self.ids = {}
+        qterm = self.terminal
+        u = symmetry.unfold(st, self.acts, self.off, self.dst, self._check)
+        if u.stopped is not None:
+            self._cut(u.stopped)
+        self.acts, self.off, self.dst, self.cyclic = u.acts, u.off, u.dst, u.cyclic
+        grp, codec = st.group, st.codec
+        self.terminal, self.frontier = {}, {}
+        for sid, q in enumerate(u.quotient):
+            if q in qterm:
+                g = u.perm[sid]
+                self.terminal[sid] = qterm[q] if not g else \
+                    self.outcome(final_state(self.p, codec.decode(grp.image(g, flat_of[q]))))
+        for sid, reports in u.unexpanded(grp, qterm):
+            self._frontier(reports, u.depth[sid], sid, -1)
+        st.release()   # the quotient's records: the later phases need the real graph only
 
     def _stopped(self, stack: list[tuple[int, Flat, int, int]], sid: int, s: Flat, depth: int,
                  first: array[int]) -> None:

@@ -10,6 +10,13 @@ recordings (runtime/search/memo.py) travel too, so a step is mostly learnt once
 for all workers. Workers are forked: they share the parent's program and
 its string-hash secret.
 
+Symmetry reduction (runtime/search/symmetry.py) is not used here: every
+worker steps every state it owns. Canonical forms would make the owner
+of a state the owner of its orbit's representative (its hash), moving
+most transitions between workers, and the unfolding that gives the exact
+counts is a sequential walk of the whole graph; the results are those of
+`--jobs 1` with or without symmetry, which gives the same ones.
+
 The owner of a state is a hash of the parts of the first half of the
 tasks, not of the whole state: a step of any other task keeps its
 successor with the same worker, so only about a quarter of the

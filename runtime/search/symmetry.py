@@ -1,0 +1,521 @@
+"""Symmetry reduction: interchangeable tasks explored once per orbit.
+
+Tasks with the same code, the same placement (pinned CPU or none) and the
+same initial locals start in the same state and run the same steps: the
+model treats a context index only as a name (the same handlers run for
+each, a wait queue keeps order by position, pkmap wakes every waiter).
+Renaming them by a permutation g of such a class maps the reachable state
+graph onto itself: ``step(g s, g a) == g step(s, a)`` and ``enabled(g s)``
+is ``g enabled(s)`` in context order (tests/test_symmetry.py checks it
+on every transition of every example and of the symmetric scenarios).
+
+Phase 1 (runtime/search/explore.py) then steps only one state of each
+orbit, its canonical form: the least flat tuple (runtime/search/flat.py)
+among its images whose twins' records are in increasing order, every
+reference to a context inside the other parts renamed (a CPU's current
+task and irqs, installed kmap_local PTEs' owners, an irq's interrupted
+task, lock owners, mutex wait lists, pkmap waiters, the reports'
+contexts, the WARN_ON_ONCE sites of task bodies).
+``Canonical`` wraps phase 1's stepper; each edge keeps the permutation
+that maps the canonical successor back to the real one.
+
+``unfold`` rebuilds from that quotient graph the real state graph, state
+by state and action by action in the model's own order: a real state is
+(canonical state, permutation). Every later phase (sleep sets, bottom
+components, counts, witnesses, outcomes of real states) runs on it as
+without symmetry, so outcomes, verdicts, execution counts, depths and
+witnesses (real actions, they replay with ``kmap run --schedule``) are
+the same by construction; what symmetry saves is the stepping, hashing
+and memo work of phase 1 on all but one state per orbit.
+
+Used only where the result is identical: one process (not ``--jobs``:
+its workers own states by hash), and no --max-states, --max-depth or
+--preemption-bound (their cuts depend on the order of the search).
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import replace
+from itertools import permutations, product
+from typing import Any, Callable
+
+from kmap_scenarios.runtime.kernel.machine import Action
+from kmap_scenarios.runtime.kernel.program import Loc, Program
+from kmap_scenarios.runtime.kernel.reports import R
+from kmap_scenarios.runtime.kernel.state import Cpu, Ctx, Report
+from kmap_scenarios.runtime.kernel.tx import FIELD
+from kmap_scenarios.runtime.search import vacuity
+from kmap_scenarios.runtime.search.flat import Codec, Flat
+from kmap_scenarios.runtime.search.stepper import Stepper
+
+# The largest group used: the product of the classes' factorials. A state
+# is canonicalised by making each image (a 5-task class is 120).
+MAX_GROUP = 120
+
+_NOWHERE = Loc(0, 0)
+
+# The unfolding looks at the limits each time it has made this many edges.
+CHECK_EVERY = 4096
+
+# Report arguments that name a context (reports.py formats them as names).
+_CTX_ARGS = {int(R.FOREIGN_KMAP_LOCAL): (2,), int(R.SOFTIRQ_COUNT): (3,)}
+
+
+def classes(program: Program) -> list[tuple[int, ...]]:
+    """The sets of interchangeable tasks (two or more each): tasks, not
+    irqs or softirqs, equal in everything but their name and pid (code,
+    locals, functions, pinned CPU). Their initial states are equal
+    (initial_state gives every task zero locals at its first pc)."""
+    groups: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
+    for i, c in enumerate(program.contexts):
+        if c.is_irq or c.is_softirq:
+            continue
+        key = (c.cpu, len(c.code), c.local_names, c.outer_locals, c.func_at)
+        groups.setdefault(key, []).append((i, ()))
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        # the code without its source places: twins are written on
+        # different lines (a place names a statement in traces and
+        # reports, read off the real state's context; only a function's
+        # WARN_ON_ONCE site is a place, and functions are shared code)
+        codes = [(i, tuple(replace(ins, loc=_NOWHERE) for ins in program.contexts[i].code))
+                 for i, _ in members]
+        while codes:
+            (first, code), rest = codes[0], codes[1:]
+            same = [first] + [i for i, other in rest if _equal(code, other)]
+            if len(same) > 1:
+                out.append(tuple(same))
+            codes = [(i, other) for i, other in rest if i not in same]
+    return sorted(out)
+
+
+def _equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Two codes are equal; False when an expression is too deep to
+    compare (a chain of thousands of operators: docs/language.md lets
+    its length exceed the recursion limit): those tasks are not merged."""
+    try:
+        return a == b
+    except RecursionError:
+        return False
+
+
+def group(program: Program, nctx: int) -> list[tuple[int, ...]]:
+    """Every permutation of the contexts (g[i]: where context i goes)
+    that permutes each class within itself, the identity first; only the
+    identity when there is no class or the group is too large."""
+    cls = classes(program)
+    size = 1
+    for c in cls:
+        for k in range(2, len(c) + 1):
+            size *= k
+    if not cls or size > MAX_GROUP:
+        return [tuple(range(nctx))]
+    out = []
+    for choice in product(*(permutations(c) for c in cls)):
+        g = list(range(nctx))
+        for members, image in zip(cls, choice):
+            for a, b in zip(members, image):
+                g[a] = b
+        out.append(tuple(g))
+    return out
+
+
+def applies(program: Program, opts: Any) -> bool:
+    """Whether the search may use symmetry (see the module docstring)."""
+    return bool(opts.symmetry and opts.jobs == 1 and opts.max_states is None
+                and opts.max_depth is None and opts.preemption_bound is None
+                and classes(program))
+
+
+class Group:
+    """The permutations, their products and the renaming of flat states."""
+
+    def __init__(self, program: Program, codec: Codec) -> None:
+        self.codec = codec
+        self.perms = group(program, codec.nctx)
+        self.classes = classes(program) if len(self.perms) > 1 else []
+        self._members = [m for c in self.classes for m in c]
+        self._moved = self._members
+        self._named = [i for i in range(codec.nctx)
+                       if i >= len(program.contexts) or program.contexts[i].is_irq]
+        # the task parts of every class -> the permutations that sort them
+        self._sorted: dict[tuple[int, ...], list[int]] = {}
+        self.index = {g: k for k, g in enumerate(self.perms)}
+        n = len(self.perms)
+        # compose[a][b]: the index of a∘b (b first); inverse[a]
+        self.compose = [[self.index[tuple(ga[x] for x in gb)] for gb in self.perms]
+                        for ga in self.perms]
+        self.inverse = [next(b for b in range(n) if self.compose[a][b] == 0) for a in range(n)]
+        nc = codec.nctx
+        # positions whose parts name contexts, with the renaming of their values
+        renamed: list[tuple[int, Callable[[tuple[int, ...], Any], Any]]] = []
+        renamed += [(nc + c, _cpu) for c in range(codec.ncpu)]
+        for name, fn in (("locks", _owner), ("mutex_wait", _waiters),
+                         ("pkmap_waiters", _sorted_ids), ("reports", _reports),
+                         ("once", _once)):
+            renamed += [(pos, fn) for pos in codec.field_positions(name)]
+        self._renamed = renamed
+        # per permutation and position: part number -> renamed part number
+        self._cache: list[dict[int, dict[int, int]]] = [{} for _ in self.perms]
+        # a context's parts all share one kind: one table per permutation
+        self._ctx_cache: list[dict[int, int]] = [{} for _ in self.perms]
+
+    def __len__(self) -> int:
+        return len(self.perms)
+
+    def image(self, k: int, flat: Flat) -> Flat:
+        """The flat form of g(s) for g = perms[k] and s = flat."""
+        if not k:
+            return flat
+        g = self.perms[k]
+        codec = self.codec
+        out = list(flat)
+        for i in self._moved:      # a task's record names no context: moved as it is
+            out[g[i]] = flat[i]
+        cache = self._ctx_cache[k]
+        values = codec.ctx_values
+        for i in self._named:      # irqs (the task they interrupted), idle, ksoftirqd
+            n = flat[i]
+            m = cache.get(n)
+            if m is None:
+                m = cache[n] = codec.number(i, _ctx(g, values[n]))
+            out[i] = m
+        pcache = self._cache[k]
+        for pos, fn in self._renamed:
+            n = flat[pos]
+            table = pcache.get(pos)
+            if table is None:
+                table = pcache[pos] = {}
+            m = table.get(n)
+            if m is None:
+                value = codec.values[codec.kind[pos]][n]
+                m = table[n] = codec.number(pos, fn(g, value))
+            out[pos] = m
+        return tuple(out)
+
+    def canonical(self, flat: Flat) -> tuple[Flat, int, tuple[int, ...]]:
+        """(c, t, stab): the canonical form c of ``flat``, the index t of
+        the permutation that maps c back to it (flat = perms[t](c)), and
+        the indices of c's stabiliser (the permutations that fix c).
+
+        c is the least image among those whose interchangeable tasks'
+        parts are in increasing order within each class: a property of
+        the image alone (a task's record names no context: renaming
+        keeps its number), so the same set of images for every state of
+        an orbit, never empty. Only the permutations that sort them are
+        made: one when the tasks differ, more among equal ones."""
+        key = tuple([flat[m] for m in self._members])
+        cands = self._sorted.get(key)
+        if cands is None:
+            cands = self._sorted[key] = self._sorting(flat)
+        if len(cands) == 1:
+            k = cands[0]
+            return self.image(k, flat), self.inverse[k], (0,)
+        images = [self.image(k, flat) for k in cands]
+        c = min(images)
+        hits = [k for k, im in zip(cands, images) if im == c]
+        h0 = self.inverse[hits[0]]
+        return c, h0, tuple(sorted(self.compose[h][h0] for h in hits))
+
+    def _sorting(self, flat: Flat) -> list[int]:
+        """The permutations whose image has each class's task parts in
+        increasing order (ties: every order of the equal ones)."""
+        choices: list[list[list[tuple[int, int]]]] = []   # per class: assignments
+        for members in self.classes:
+            ranked = sorted(members, key=flat.__getitem__)
+            # blocks of equal parts: any order within a block
+            blocks: list[list[int]] = []
+            for m in ranked:
+                if blocks and flat[blocks[-1][0]] == flat[m]:
+                    blocks[-1].append(m)
+                else:
+                    blocks.append([m])
+            options: list[list[tuple[int, int]]] = [[]]
+            at = 0
+            for b in blocks:
+                slots = members[at:at + len(b)]
+                at += len(b)
+                if len(b) == 1:
+                    options = [o + [(b[0], slots[0])] for o in options]
+                else:
+                    options = [o + list(zip(b, order)) for o in options
+                               for order in permutations(slots)]
+            choices.append(options)
+        out = []
+        for combo in product(*choices):
+            g = list(range(self.codec.nctx))
+            for assignment in combo:
+                for src, to in assignment:
+                    g[src] = to
+            out.append(self.index[tuple(g)])
+        return out
+
+    def fixes(self, flat: Flat) -> bool:
+        """Every permutation maps ``flat`` (the initial state) to itself:
+        the twins start alike (the search uses symmetry only then)."""
+        return all(self.image(k, flat) == flat for k in range(len(self.perms)))
+
+    def rename_reports(self, k: int, reports: tuple[Report, ...]) -> tuple[Report, ...]:
+        return _reports(self.perms[k], reports) if k else reports
+
+    def action(self, k: int, a: Action) -> Action:
+        return (self.perms[k][a[0]], a[1])
+
+
+# ------------------------------------------------------- renaming values
+def _id(g: tuple[int, ...], i: int) -> int:
+    return g[i] if 0 <= i < len(g) else i
+
+
+def _ctx(g: tuple[int, ...], c: Ctx) -> Ctx:
+    """A context's record: only an irq's ``owner`` (the task it
+    interrupted) names another context (``pending`` holds locks, pages,
+    addresses; ``held``/``released`` pfns)."""
+    return c._replace(owner=_id(g, c.owner)) if c.owner >= 0 else c
+
+
+def _cpu(g: tuple[int, ...], cpu: Cpu) -> Cpu:
+    return cpu._replace(curr=_id(g, cpu.curr), irqs=tuple(_id(g, i) for i in cpu.irqs),
+                        fix_owner=tuple(_id(g, i) for i in cpu.fix_owner))
+
+
+def _owner(g: tuple[int, ...], owner: int) -> int:
+    return _id(g, owner)
+
+
+def _waiters(g: tuple[int, ...], w: tuple[int, ...]) -> tuple[int, ...]:
+    """A mutex's (flags, waiter, ...), FIFO: renamed in place; a
+    spinlock's ()."""
+    return (w[0], *(_id(g, i) for i in w[1:])) if w else w
+
+
+def _sorted_ids(g: tuple[int, ...], ids: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(_id(g, i) for i in ids))
+
+
+# runtime/kernel/builtins.py's _once_site: a WARN_ON_ONCE in a body is
+# the site 1000 + context * 100000 + pc (its own per context); the others
+# are report codes (below 1000) and places in functions (negative)
+_BODY_SITE, _PER_CTX = 1000, 100000
+
+
+def _once(g: tuple[int, ...], sites: tuple[int, ...]) -> tuple[int, ...]:
+    out = []
+    for s in sites:
+        if s >= _BODY_SITE:
+            ci, pc = divmod(s - _BODY_SITE, _PER_CTX)
+            s = _BODY_SITE + _id(g, ci) * _PER_CTX + pc
+        out.append(s)
+    return tuple(sorted(out))
+
+
+def _reports(g: tuple[int, ...], reports: tuple[Report, ...]) -> tuple[Report, ...]:
+    out = []
+    for r in reports:
+        args = r.args
+        which = _CTX_ARGS.get(r.code)
+        if which:
+            args = tuple(_id(g, v) if k in which else v for k, v in enumerate(args))
+        out.append(r._replace(ctx=_id(g, r.ctx), cur=_id(g, r.cur), args=args))
+    # the state keeps them sorted as Tx does (runtime/kernel/tx.py)
+    return tuple(sorted(out, key=lambda r: (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur, r.chain)))
+
+
+# ------------------------------------------------------------- phase 1
+class Canonical(Stepper):
+    """Phase 1's stepper with symmetry: every successor is returned in
+    its canonical form. Phase 1 makes successors in the order of its
+    ``dst``; for the k-th one made, ``perm[k]`` is the permutation that
+    maps it back to the real successor, ``stab[k]`` the number of its
+    stabiliser (in ``stabs``) and ``reports[k]`` its reports' part
+    number."""
+
+    def __init__(self, inner: Stepper, grp: Group) -> None:   # noqa: D107 (no super(): a view)
+        self.inner = inner
+        self.terminals: list[Flat] = []   # the canonical states with no action
+        self.p = inner.p
+        self.codec = inner.codec
+        self.memo = inner.memo
+        self.pool = inner.pool
+        self.group = grp
+        self.perm = array("b")
+        self.stab = array("l")
+        self.reports = array("q")
+        whole = tuple(range(len(grp)))
+        self.stabs: list[tuple[int, ...]] = [whole]
+        self._stab_ids: dict[tuple[int, ...], int] = {whole: 0}
+        self._rpos = self.codec.field_at[FIELD["reports"]]
+
+    def enabled(self, flat: Flat) -> tuple[Action, ...]:
+        acts = self.inner.enabled(flat)
+        if not acts:
+            self.terminals.append(flat)
+        return acts
+
+    def step(self, flat: Flat, a: Action) -> Flat:
+        c, t, st = self.group.canonical(self.inner.step(flat, a))
+        k = self._stab_ids.get(st)
+        if k is None:
+            k = self._stab_ids[st] = len(self.stabs)
+            self.stabs.append(st)
+        self.perm.append(t)
+        self.stab.append(k)
+        self.reports.append(c[self._rpos])
+        return c
+
+    def release(self) -> None:
+        """Drop the records of the quotient's edges (unfolded)."""
+        self.perm, self.stab, self.reports = array("b"), array("l"), array("q")
+        self.terminals = []
+
+    def coverage(self) -> vacuity.Coverage:
+        """The inner coverage, closed under the group: a statement one
+        task executes in a state, its twin executes in the image state
+        (the flags are about some context, whichever: the same)."""
+        cov = self.inner.coverage()
+        perms = self.group.perms
+        cov.executed = {(g[c], pc) for c, pc in cov.executed for g in perms}
+        return cov
+
+
+# ------------------------------------------------------------- unfolding
+class Unfolded:
+    """The real graph rebuilt from the quotient (``unfold``)."""
+
+    def __init__(self) -> None:
+        self.acts: list[tuple[Action, ...]] = []
+        self.off = array("q")
+        self.dst = array("q")
+        self.quotient = array("q")   # each real state's canonical state
+        self.perm = array("b")       # and the permutation mapping it to the real one
+        self.depth = array("l")
+        self.rep = array("q")        # the reports' part number of its canonical state
+        self.cyclic = False
+        self.stopped: str | None = None   # the limit that cut the unfolding
+        self.partial: list[int] = []      # expanded states with successors cut by a limit
+
+    def unexpanded(self, grp: Group, terminal: Any) -> list[tuple[int, tuple[Report, ...]]]:
+        """The real states a limit left unexpanded (in phase 1 or here)
+        or cut successors of, with their reports (``terminal``: the
+        canonical states with no action)."""
+        values = grp.codec.values[grp.codec.kind[grp.codec.field_at[FIELD["reports"]]]]
+        out = []
+        for sid in range(len(self.acts)):
+            if (self.off[sid] < 0 and self.quotient[sid] not in terminal) or \
+                    sid in self.partial:
+                out.append((sid, grp.rename_reports(self.perm[sid], values[self.rep[sid]])))
+        return out
+
+
+def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: array[int],
+           check: Callable[[], None]) -> Unfolded:
+    """The real state graph of the quotient phase 1 built (acts, off,
+    dst, and ``st``'s records of each edge), depth-first from the initial
+    state as phase 1 goes. A real state is a pair (canonical state q,
+    permutation g): g(q). Its actions are g of q's in the model's order
+    (by context; each context's in q's order, which is by CPU), its
+    successor by g(a) is g(t(q')) for q's edge by a to q' with
+    permutation t. (q, g) and (q, g∘h) are one state for h in q's
+    stabiliser: the least index of the coset names it. ``check`` (the
+    limits) may raise Cut; the unfolding then stops, the states it did
+    not expand left unexpanded (off -1), the one being expanded with its
+    missing successors cut (-1): ``Unfolded.unexpanded`` lists them."""
+    from kmap_scenarios.runtime.search.limits import Cut
+    grp = st.group
+    n = len(grp)
+    compose, perms, pool = grp.compose, grp.perms, st.pool
+    eperm, estab, erep, stabs = st.perm, st.stab, st.reports, st.stabs
+    trivial = [len(x) == 1 for x in stabs]
+    u = Unfolded()
+    ids: dict[int, int] = {0: 0}
+    coset: dict[tuple[int, int], int] = {}
+    orders: dict[tuple[int, int], tuple[tuple[int, ...], tuple[Action, ...]]] = {}
+    uacts, uoff, udst, uq, uperm, udepth, urep = \
+        u.acts, u.off, u.dst, u.quotient, u.perm, u.depth, u.rep
+    new_state = uacts.append
+    add_edge = udst.append
+    uacts.append(())
+    uoff.append(-1)
+    uq.append(0)
+    uperm.append(0)
+    udepth.append(0)
+    urep.append(grp.codec.number(st._rpos, ()))
+    stack = [0]
+    push = stack.append
+    work = 0
+    sid = -1
+    cyclic = False
+    try:
+        while stack:
+            sid = stack.pop()
+            q = uq[sid]
+            base = off[q]
+            if base < 0:   # terminal, or left unexpanded by phase 1
+                continue
+            g, d = uperm[sid], udepth[sid]
+            qa = acts[q]
+            key2 = (g, id(qa))
+            got = orders.get(key2)
+            if got is None:
+                p = perms[g]
+                order = tuple(sorted(range(len(qa)), key=lambda i: p[qa[i][0]]))
+                ra = tuple((p[qa[i][0]], qa[i][1]) for i in order)
+                got = orders[key2] = (order, pool.setdefault(ra, ra))
+            order, ra = got
+            work += len(ra)
+            if work >= CHECK_EVERY:
+                work = 0
+                check()
+            uacts[sid] = ra
+            uoff[sid] = len(udst)
+            cg = compose[g]
+            d1 = d + 1
+            for i in order:
+                pos = base + i
+                qc = dst[pos]
+                if qc < 0:   # cut by a limit in phase 1
+                    add_edge(-1)
+                    if not u.partial or u.partial[-1] != sid:
+                        u.partial.append(sid)
+                    continue
+                gc = cg[eperm[pos]]
+                s = estab[pos]
+                if not trivial[s]:   # the least index of the coset gc∘stabiliser
+                    ck = (s, gc)
+                    k = coset.get(ck)
+                    if k is None:
+                        k = coset[ck] = min(compose[gc][h] for h in stabs[s])
+                    gc = k
+                key = qc * n + gc
+                cid = ids.get(key)
+                if cid is None:
+                    cid = ids[key] = len(uacts)
+                    new_state(())
+                    uoff.append(-1)
+                    uq.append(qc)
+                    uperm.append(gc)
+                    udepth.append(d1)
+                    urep.append(erep[pos])
+                    push(cid)
+                elif udepth[cid] <= d:
+                    cyclic = True
+                add_edge(cid)
+    except (Cut, MemoryError) as e:
+        u.stopped = e.bound if isinstance(e, Cut) else "memory"
+        m = min(len(uacts), len(uoff), len(uq), len(uperm), len(udepth), len(urep))
+        for a in (uacts, uoff, uq, uperm, udepth, urep):
+            del a[m:]
+        for pos in range(len(udst)):
+            if udst[pos] >= m:
+                udst[pos] = -1
+        if 0 <= sid < m and uoff[sid] >= 0:
+            # cut while expanding sid: its successors not made are cut
+            made = len(udst) - uoff[sid]
+            if made < len(uacts[sid]):
+                udst.extend([-1] * (len(uacts[sid]) - made))
+                u.partial.append(sid)
+    u.cyclic = cyclic
+    return u

@@ -1,0 +1,391 @@
+"""Symmetry reduction (runtime/search/symmetry.py, issue 16).
+
+What makes it sound is one property of the model: renaming interchangeable
+tasks maps every transition onto a transition (``step(g s, g a) ==
+g step(s, a)``, ``enabled(g s) == g enabled(s)`` in the model's order).
+It is checked here on every transition of every state of every example
+and of the symmetric scenarios below, for every permutation of the
+group. Then the search with symmetry must give exactly what the search
+without it gives (outcomes with their counts, verdicts, witnesses, states,
+transitions, executions, depth, warnings) while stepping fewer states,
+and every witness must replay with `kmap run --schedule`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from kmap_scenarios.dsl.formats.check_text import verdicts_of
+from kmap_scenarios.dsl.lower.load import load, load_text
+from kmap_scenarios.runtime.kernel.machine import enabled, step
+from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.reports import R
+from kmap_scenarios.runtime.kernel.state import initial_state
+from kmap_scenarios.runtime.search import explore as ex
+from kmap_scenarios.runtime.search import symmetry
+from kmap_scenarios.runtime.search.flat import Codec
+from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
+
+import oracle
+from scenario_gen import scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
+
+_CFG = "config {{ ARCH = {arch}; NR_CPUS = {cpus}; LAST_PKMAP = {pk}; PAGE_SIZE = 64; " \
+       "CONFIG_PREEMPTION = y; }}\n"
+
+# Scenarios with interchangeable tasks: name -> (source, tasks per class)
+SYMMETRIC = {
+    # two unpinned tasks on two CPUs share the pkmap pool and a lock
+    "pkmap_lock_2cpu": (_CFG.format(arch="x86", cpus=2, pk=4) + """
+page A = alloc_page(GFP_HIGHUSER);
+int n = 0;
+spinlock_t L;
+task w1 { void *a = kmap(A); spin_lock(&L); n = n + 1; spin_unlock(&L); kunmap(A); }
+task w2 { void *a = kmap(A); spin_lock(&L); n = n + 1; spin_unlock(&L); kunmap(A); }
+expect always n == 2;
+""", [2]),
+    # three on one CPU: kmap_local slots (their owners), preemption points,
+    # a WARN_ON_ONCE in the body (a site per task), a report naming the task
+    "local_warn_once_1cpu": (_CFG.format(arch="x86", cpus=1, pk=4) + """
+page A = alloc_page(GFP_HIGHUSER);
+int n = 0;
+task a on cpu0 { u8 *p = kmap_local_page(A); p[0] = 1; preempt_point(); n = n + 1;
+                 WARN_ON_ONCE(n == 2); kunmap_local(p); }
+task b on cpu0 { u8 *p = kmap_local_page(A); p[0] = 1; preempt_point(); n = n + 1;
+                 WARN_ON_ONCE(n == 2); kunmap_local(p); }
+task c on cpu0 { u8 *p = kmap_local_page(A); p[0] = 1; preempt_point(); n = n + 1;
+                 WARN_ON_ONCE(n == 2); kunmap_local(p); }
+expect never WARN;
+expect always a.p != 0;
+""", [3]),
+    # four on one CPU, a tiny pool: sleepers on pkmap_map_wait, woken together
+    "pkmap_wait_4": (_CFG.format(arch="x86", cpus=1, pk=2) + """
+page A = alloc_page(GFP_HIGHUSER);
+page B = alloc_page(GFP_HIGHUSER);
+page C = alloc_page(GFP_HIGHUSER);
+task holder on cpu0 { void *b = kmap(B); void *c = kmap(C); kunmap(B); kunmap(C); }
+task t1 { void *a = kmap(A); kunmap(A); }
+task t2 { void *a = kmap(A); kunmap(A); }
+task t3 { void *a = kmap(A); kunmap(A); }
+task t4 { void *a = kmap(A); kunmap(A); }
+expect never DEADLOCK;
+""", [4]),
+    # a mutex's FIFO wait list and handoff, and an irq interrupting the tasks
+    "mutex_irq": (_CFG.format(arch="x86", cpus=2, pk=4) + """
+DEFINE_MUTEX(M);
+int n = 0;
+task m1 { mutex_lock(&M); int seen = n; n = n + 1; msleep(1); mutex_unlock(&M); }
+task m2 { mutex_lock(&M); int seen = n; n = n + 1; msleep(1); mutex_unlock(&M); }
+task m3 { mutex_lock(&M); int seen = n; n = n + 1; msleep(1); mutex_unlock(&M); }
+irq i on cpu1 { n = n + 10; }
+expect always n == 13;
+expect sometimes m2.seen == 0;
+""", [3]),
+    # two classes (pinned to cpu0, pinned to cpu1), an expectation that
+    # names one task, a spin-wait that never ends when a flag is missed
+    "two_classes_endless": (_CFG.format(arch="arm", cpus=2, pk=4) + """
+int f = 0; int g = 0;
+task p0 on cpu0 { int r = f; g = g + 1; }
+task p1 on cpu0 { int r = f; g = g + 1; }
+task q0 on cpu1 { f = 1; while (g < 2) cond_resched(); }
+task q1 on cpu1 { f = 1; while (g < 2) cond_resched(); }
+expect always p0.r == 1;
+expect never DEADLOCK;
+""", [2, 2]),
+    # a use after kunmap by one twin of a page the other mapped
+    "use_after_unmap": (_CFG.format(arch="x86", cpus=2, pk=4) + """
+page A = alloc_page(GFP_HIGHUSER);
+int v = 0;
+task u1 { u8 *p = kmap(A); kunmap(A); v = p[0]; }
+task u2 { u8 *p = kmap(A); kunmap(A); v = p[0]; }
+expect never USE_AFTER_UNMAP;
+""", [2]),
+}
+
+# Twins that must not merge: a different CPU, a different first value, an irq
+ASYMMETRIC = {
+    "other_cpu": _CFG.format(arch="x86", cpus=2, pk=4) + """
+int n = 0;
+task a on cpu0 { n = n + 1; preempt_point(); n = n + 1; }
+task b on cpu1 { n = n + 1; preempt_point(); n = n + 1; }
+expect always n == 4;
+""",
+    "other_local": _CFG.format(arch="x86", cpus=2, pk=4) + """
+int n = 0;
+task a { int k = 1; n = n + k; preempt_point(); n = n + 1; }
+task b { int k = 2; n = n + k; preempt_point(); n = n + 1; }
+expect always n == 5;
+""",
+    "task_and_irq": _CFG.format(arch="x86", cpus=1, pk=4) + """
+int n = 0;
+task a on cpu0 { n = n + 1; }
+irq b on cpu0 { n = n + 1; }
+expect always n == 2;
+""",
+}
+
+
+def _program(name: str) -> Program:
+    return load_text(SYMMETRIC[name][0], f"{name}.kmap")
+
+
+def test_report_codes_are_below_the_body_warn_once_sites() -> None:
+    """symmetry._once renames the WARN_ON_ONCE sites of task bodies, which
+    builtins._once_site numbers from 1000 up; the other sites are report
+    codes (one shared site each)."""
+    assert max(R) < symmetry._BODY_SITE
+
+
+@pytest.mark.parametrize("name", sorted(SYMMETRIC))
+def test_classes_of_the_symmetric_scenarios(name: str) -> None:
+    src, sizes = SYMMETRIC[name]
+    assert sorted(len(c) for c in symmetry.classes(_program(name))) == sizes
+
+
+@pytest.mark.parametrize("name", sorted(ASYMMETRIC))
+def test_asymmetric_twins_are_not_merged(name: str) -> None:
+    p = load_text(ASYMMETRIC[name], f"{name}.kmap")
+    assert symmetry.classes(p) == []
+    r = ex.explore(p)
+    assert r.symmetric_states == 0
+    same(p, r, ex.explore(p, ex.Options(symmetry=False)))
+
+
+def equivariant(p: Program, cap: int = 20_000) -> int:
+    """Every reachable state s, action a and permutation g of the group:
+    enabled(g s) is g enabled(s) in context order, step(g s, g a) is
+    g step(s, a). The number of states checked."""
+    s0 = initial_state(p)
+    codec = Codec(s0)
+    grp = symmetry.Group(p, codec)
+    seen = {s0}
+    todo = deque([s0])
+    while todo:
+        s = todo.popleft()
+        acts = enabled(p, s)
+        flat = codec.encode(s)
+        for k in range(1, len(grp)):
+            gs = codec.decode(grp.image(k, flat))
+            mapped = sorted((grp.action(k, a) for a in acts), key=lambda a: a[0])
+            assert enabled(p, gs) == mapped
+            for a in acts:
+                t = step(p, s, a)[0]
+                gt = step(p, gs, grp.action(k, a))[0]
+                assert codec.encode(gt) == grp.image(k, codec.encode(t)), (k, a)
+        for a in acts:
+            t = step(p, s, a)[0]
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+        assert len(seen) <= cap
+    return len(seen)
+
+
+@pytest.mark.parametrize("name", sorted(SYMMETRIC))
+def test_renaming_twins_maps_transitions_to_transitions(name: str) -> None:
+    p = _program(name)
+    assert len(symmetry.Group(p, Codec(initial_state(p)))) > 1
+    assert equivariant(p) > 10
+
+
+def same(p: Program, a: ex.Result, b: ex.Result) -> None:
+    """Two results of one program report the same thing."""
+    assert a.outcomes == b.outcomes                      # with their counts
+    assert list(a.outcomes) == list(b.outcomes)
+    assert a.witnesses == b.witnesses
+    assert a.unfinished == b.unfinished and a.observed == b.observed
+    assert (a.states, a.transitions, a.executions, a.max_depth) == \
+        (b.states, b.transitions, b.executions, b.max_depth)
+    assert a.bounded == b.bounded and a.counted == b.counted
+    assert [v.holds for v in verdicts_of(p, a)] == [v.holds for v in verdicts_of(p, b)]
+    assert a.coverage is not None and b.coverage is not None
+    assert a.coverage.executed == b.coverage.executed and a.coverage.flags == b.coverage.flags
+
+
+def replays(p: Program, r: ex.Result) -> None:
+    """Every witness, as `kmap check` prints its schedule, replays to its
+    outcome through `kmap run --schedule`'s path."""
+    observer = ex.Explorer(p, ex.Options()).observer
+    for outcome, path in r.witnesses.items():
+        e = execute(p, parse_items(p, encode(p, path)), trace=False)
+        assert e.actions == path
+        if outcome.ends == "never":
+            assert e.endless is not None and observer.endless(e.endless) == outcome
+        else:
+            assert e.final is not None and observer.outcome(e.final) == outcome
+
+
+@pytest.mark.parametrize("name", sorted(SYMMETRIC))
+def test_symmetry_drops_states_and_changes_nothing(name: str) -> None:
+    p = _program(name)
+    on = ex.explore(p)
+    off = ex.explore(p, ex.Options(symmetry=False))
+    assert off.symmetric_states == 0
+    assert 0 < on.symmetric_states < on.states
+    same(p, on, off)
+    replays(p, on)
+    for opts in (ex.Options(reduce=False), ex.Options(memo=False)):
+        r = ex.explore(p, opts)
+        assert r.symmetric_states == on.symmetric_states
+        same(p, r, ex.explore(p, ex.Options(reduce=opts.reduce, memo=opts.memo,
+                                            symmetry=False)))
+
+
+@pytest.mark.parametrize("name", sorted(SYMMETRIC))
+def test_symmetric_scenarios_match_the_oracle(name: str) -> None:
+    p = _program(name)
+    j = oracle.judge(p)
+    r = ex.explore(p)
+    assert set(r.outcomes) == j.outcomes and r.states == len(j.graph.states)
+    assert [v.holds for v in verdicts_of(p, r)] == j.verdicts
+    for o, path in r.witnesses.items():
+        oracle.check_witness(p, j, o, path)
+
+
+def test_the_orbits_of_the_largest_group() -> None:
+    """Four interchangeable tasks: 24 permutations; the states stepped are
+    far fewer than the states."""
+    p = _program("pkmap_wait_4")
+    assert len(symmetry.Group(p, Codec(initial_state(p)))) == 24
+    r = ex.explore(p)
+    assert r.states >= 6 * r.symmetric_states
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
+def test_examples_with_and_without_symmetry(path: Path) -> None:
+    p = load(str(path))
+    on, off = ex.explore(p), ex.explore(p, ex.Options(symmetry=False))
+    same(p, on, off)
+    replays(p, on)
+    equivariant(p)
+
+
+def test_bounds_and_jobs_search_without_symmetry() -> None:
+    """A bound's cut depends on the order of the search, --jobs' workers
+    own states by hash: they step every state (identical results)."""
+    p = _program("pkmap_lock_2cpu")
+    for opts in (ex.Options(max_states=10_000), ex.Options(max_depth=1000),
+                 ex.Options(preemption_bound=50)):
+        assert not symmetry.applies(p, opts)
+    assert symmetry.applies(p, ex.Options())
+    assert not symmetry.applies(p, ex.Options(symmetry=False))
+    r = ex.explore(p, ex.Options(jobs=2))
+    assert r.symmetric_states == 0
+    same(p, r, ex.explore(p))
+
+
+def test_cli_no_symmetry(tmp_path: Path) -> None:
+    from kmap_scenarios.dsl.cli.main import main
+    import contextlib
+    import io
+    f = tmp_path / "t.kmap"
+    f.write_text(SYMMETRIC["pkmap_lock_2cpu"][0])
+    outs = []
+    for extra in ([], ["--no-symmetry"]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            status = main(["check", str(f), *extra])
+        assert status == 0
+        outs.append(buf.getvalue())
+    assert outs[0] == outs[1]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(["check", str(f), "--stats", "--no-trace"])
+    assert "states stepped (symmetry)" in buf.getvalue()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(scenario(copies=3))
+def test_generated_twins_are_equivariant_and_change_nothing(src: str) -> None:
+    p = load_text(src, "gen.kmap")
+    try:
+        oracle.judge(p, 3_000)
+    except oracle.TooBig:
+        return
+    assert symmetry.classes(p)
+    equivariant(p)
+    on = ex.explore(p)
+    same(p, on, ex.explore(p, ex.Options(symmetry=False)))
+    replays(p, on)
+
+
+def test_a_fault_names_the_same_page_whichever_twin_released_it() -> None:
+    """Two tasks released different pages at one pkmap address (a flush
+    between): a fault there names the lowest page, not the page of the
+    first context in order (which renaming the twins would change)."""
+    from kmap_scenarios.runtime.kernel.memory import _released_somewhere
+    from kmap_scenarios.runtime.kernel.tx import Tx
+    p = _program("use_after_unmap")
+    s0 = initial_state(p)
+    cfg = p.config
+    base = cfg.pkmap_addr(1)
+    pfn = p.pages[0].pfn
+    got = []
+    for first, second in ((pfn, pfn + 99), (pfn + 99, pfn)):
+        ctxs = list(s0.ctxs)
+        ctxs[0] = ctxs[0]._replace(released=((base, first),))
+        ctxs[1] = ctxs[1]._replace(released=((base, second),))
+        tx = Tx(p, s0._replace(ctxs=tuple(ctxs)), 0, 0, False)
+        _released_somewhere(tx, base + 3, False)
+        got.append([(r.code, r.args) for r in tx.reports])
+    assert got[0] == got[1] == [(int(R.USE_AFTER_UNMAP), (base + 3, 0, 0))]
+
+
+@pytest.mark.parametrize("after", [1, 3, 10])
+def test_a_limit_while_unfolding_leaves_a_bounded_true_report(
+        after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit that cuts the unfolding (runtime/search/symmetry.py) leaves
+    a search bounded by it: the outcomes it found are outcomes of the
+    whole search, the states it did not expand are unfinished with their
+    real reports, and every witness replays."""
+    from kmap_scenarios.runtime.search.limits import Cut
+    p = _program("use_after_unmap")
+    whole = ex.explore(p, ex.Options(symmetry=False))
+    calls = [0]
+    real_unfold = symmetry.unfold
+
+    def cut_soon() -> None:
+        calls[0] += 1
+        if calls[0] >= after:
+            raise Cut("time")
+
+    def unfold(st, acts, off, dst, check):  # type: ignore[no-untyped-def]
+        return real_unfold(st, acts, off, dst, cut_soon)
+
+    monkeypatch.setattr(symmetry, "unfold", unfold)
+    monkeypatch.setattr(symmetry, "CHECK_EVERY", 1)
+    r = ex.explore(p)
+    assert calls[0] == after
+    assert r.bounded == ["time"]
+    assert set(r.outcomes) <= set(whole.outcomes)
+    assert r.states < whole.states
+    uaf = [o for o in whole.outcomes if o.reports]
+    for o, path in r.unfinished.items():
+        assert o.ends == "cut" and path is not None
+        assert not o.reports or any(set(o.reports) <= set(w.reports) for w in uaf)
+    replays(p, r)
+
+
+def test_twins_too_deep_to_compare_are_not_merged() -> None:
+    """Two tasks with a 10,000-term chain under a recursion limit far
+    below its length (docs/language.md allows it): comparing their code
+    would recurse through the chain; they are searched without symmetry."""
+    import sys
+    chain = " + ".join(["1"] * 10_000)
+    src = "\n".join(f"task t{k} on cpu0 {{ int x = {chain}; }}" for k in range(2))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)
+    try:
+        p = load_text(src + "\nexpect always t0.x == 10000;\n", "long.kmap")
+        assert symmetry.classes(p) == []
+        r = ex.explore(p)
+    finally:
+        sys.setrecursionlimit(old)
+    assert r.symmetric_states == 0 and [c for c in r.outcomes.values()] == [2]
