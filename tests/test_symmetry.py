@@ -157,7 +157,7 @@ def test_asymmetric_twins_are_not_merged(name: str) -> None:
     same(p, r, ex.explore(p, ex.Options(symmetry=False)))
 
 
-def equivariant(p: Program, cap: int = 20_000) -> int:
+def equivariant(p: Program, cap: int = 40_000) -> int:
     """Every reachable state s, action a and permutation g of the group:
     enabled(g s) is g enabled(s) in context order, step(g s, g a) is
     g step(s, a). The number of states checked."""
