@@ -7,7 +7,7 @@ from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import Kind, headline, kind_of, render
-from kmap_scenarios.runtime.search.schedule import Execution, execute, parse_items
+from kmap_scenarios.runtime.search.schedule import Execution, encode, execute, parse_items
 from kmap_scenarios.runtime.kernel.state import State, body_locals
 
 
@@ -96,3 +96,19 @@ def diags(src: str, path: str = "t.kmap") -> list:  # type: ignore[type-arg]
     with pytest.raises(InputError) as info:
         program(src, path)
     return list(info.value.diagnostics)
+
+
+def replays(p: Program, r: ex.Result) -> None:
+    """Every witness, as `kmap check` prints its schedule, replays through
+    `kmap run --schedule`'s path to its outcome: a final state's, or the
+    loop it never leaves."""
+    observer = ex.Explorer(p, ex.Options()).observer
+    for outcome, path in r.witnesses.items():
+        text = encode(p, path)
+        e = execute(p, parse_items(p, text), trace=False)
+        assert e.actions == path, text
+        assert e.final is not None, text
+        if outcome.ends == "never":
+            assert e.endless is not None and observer.endless(e.endless) == outcome, text
+        else:
+            assert e.endless is None and observer.outcome(e.final) == outcome, text

@@ -18,7 +18,7 @@ from array import array
 
 import pytest
 
-from kmaptest import check, program, run
+from kmaptest import check, program, replays, run
 from kmap_scenarios.runtime.search.graph import acyclic, bottom_components
 
 
@@ -228,22 +228,13 @@ task q on cpu1 { if (a == 1) ack = 1; }""")
 
 def test_every_never_ending_witness_replays_exactly() -> None:
     from kmap_scenarios.runtime.search import explore as ex
-    from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
     p = program("""config { NR_CPUS = 2; LAST_PKMAP = 4; }
 page P = alloc_page(GFP_HIGHUSER);
 int flag = 0;
 task p on cpu0 { while (flag == 0) cond_resched(); }
 task q on cpu1 { kunmap(P); flag = 1; }
 task r on cpu1 { if (flag == 0) flag = 2; }""")
-    res = ex.explore(p)
-    observer = ex.Explorer(p, ex.Options()).observer
-    for outcome, path in res.witnesses.items():
-        e = execute(p, parse_items(p, encode(p, path)), trace=False)
-        assert e.actions == path
-        if outcome.ends == "never":
-            assert e.endless is not None and observer.endless(e.endless) == outcome
-        else:
-            assert e.final is not None and observer.outcome(e.final) == outcome
+    replays(p, ex.explore(p))
 
 
 def test_a_stuck_report_does_not_depend_on_the_order_of_the_component() -> None:

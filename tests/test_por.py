@@ -16,8 +16,7 @@ from kmap_scenarios.dsl.lower.load import load
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search.por import Reducer, local_pcs
-from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
-from kmaptest import program as load_src
+from kmaptest import program as load_src, replays
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
@@ -26,18 +25,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def _id(p: Path) -> str:
     return str(p.relative_to(ROOT / "examples"))
-
-
-def _replays(p: Program, r: ex.Result) -> None:
-    """Every witness replays to its outcome (`kmap run --schedule`)."""
-    explorer = ex.Explorer(p, ex.Options())
-    for outcome, path in r.witnesses.items():
-        text = encode(p, path)
-        run = execute(p, parse_items(p, text), trace=False)
-        assert run.actions == path, text
-        assert run.final is not None
-        got = explorer.observer.endless(run.endless) if run.endless else explorer.outcome(run.final)
-        assert got == outcome, text
 
 
 def _same_ends(p: Program, full: ex.Result, red: ex.Result) -> None:
@@ -55,7 +42,7 @@ def _same_ends(p: Program, full: ex.Result, red: ex.Result) -> None:
             assert len(red.witnesses[o]) == len(w), o.text()
         else:
             assert len(red.witnesses[o]) >= len(w), o.text()
-    _replays(p, red)
+    replays(p, red)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=_id)

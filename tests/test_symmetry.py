@@ -28,9 +28,9 @@ from kmap_scenarios.runtime.kernel.state import initial_state
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search import symmetry
 from kmap_scenarios.runtime.search.flat import Codec
-from kmap_scenarios.runtime.search.schedule import encode, execute, parse_items
 
 import oracle
+from kmaptest import replays
 from scenario_gen import scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,19 +206,6 @@ def same(p: Program, a: ex.Result, b: ex.Result) -> None:
     assert [v.holds for v in verdicts_of(p, a)] == [v.holds for v in verdicts_of(p, b)]
     assert a.coverage is not None and b.coverage is not None
     assert a.coverage.executed == b.coverage.executed and a.coverage.flags == b.coverage.flags
-
-
-def replays(p: Program, r: ex.Result) -> None:
-    """Every witness, as `kmap check` prints its schedule, replays to its
-    outcome through `kmap run --schedule`'s path."""
-    observer = ex.Explorer(p, ex.Options()).observer
-    for outcome, path in r.witnesses.items():
-        e = execute(p, parse_items(p, encode(p, path)), trace=False)
-        assert e.actions == path
-        if outcome.ends == "never":
-            assert e.endless is not None and observer.endless(e.endless) == outcome
-        else:
-            assert e.final is not None and observer.outcome(e.final) == outcome
 
 
 @pytest.mark.parametrize("name", sorted(SYMMETRIC))
