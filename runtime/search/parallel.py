@@ -407,14 +407,27 @@ def _worker(me: int) -> None:
             elif order[0] == "ship":
                 reply(_dumps((me, "part", w.part())))
     except MemoConflict as e:
-        reply(_dumps((me, "error", ("memo", str(e)))))
+        last_words(reply, _dumps((me, "error", ("memo", str(e)))))
     except Exception as e:
         if out_of_memory(e):
             job.pop("worker", None)   # its graph: room to say so
             w = None
-            reply(_dumps((me, "error", ("memory", "a --jobs worker ran out of memory"))))
+            last_words(reply, _dumps((me, "error", ("memory", "a --jobs worker ran out of memory"))))
         else:   # a bug: report it to the parent, which raises it
-            reply(_dumps((me, "error", ("bug", traceback.format_exc()))))
+            last_words(reply, _dumps((me, "error", ("bug", traceback.format_exc()))))
+
+
+def last_words(reply: Any, message: bytes) -> None:
+    """A failing worker's reply. Sending it can itself run out of memory
+    (the queue's feeder thread cannot start under `ulimit -v`): the worker
+    then ends quietly, exit status 0, which the parent reads as out of
+    memory (_reply), instead of multiprocessing printing the traceback."""
+    try:
+        reply(message)
+    except Exception as e:
+        if not out_of_memory(e):
+            raise
+        os._exit(0)
 
 
 class _Worker:
