@@ -235,3 +235,81 @@ def scenario(draw: st.DrawFn, tasks: int = 3, fragments: int = 3, irqs: int = 1,
     for e in draw(st.lists(st.sampled_from(pool), min_size=0, max_size=3, unique=True)):
         lines.append(f"expect {e};")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------ CPUs that share nothing
+# Scenarios for the CPU sets of runtime/search/por.py: every task and irq
+# pinned, each CPU k with its own pages (Pk0, Pk1), flag fk, counter gk,
+# lock Lk and a per-CPU variable, so that often one CPU's actions are a
+# persistent set; and, drawn in, what must stop that: a shared page S or
+# global g, a wait on another CPU's flag, the pkmap pool, a mutex whose
+# sleeper another CPU wakes, a kunmap_local that pops once too many (on
+# x86 it clears the last slot of the CPU below), a leaked mapping (the
+# end's DEBUG_LOCKS_WARN_ON turns debug_locks off for every CPU), an
+# access after the unmap (a fault reads every context's releases), WARNs
+# and BUGs on several CPUs.
+OWN = ("void *{v} = kmap_local_page(P{k}0); {v}[1] = 2; kunmap_local({v});",
+       "void *{v} = kmap_local_page(P{k}0); void *{w} = kmap_local_page(P{k}1); "
+       "{v}[0] = {w}[0] + 1; kunmap_local({w}); kunmap_local({v});",
+       "void *{v} = kmap_local_page(P{k}0); void *{w} = kmap_local_page(P{k}1); "
+       "kunmap_local({v}); kunmap_local({w});",                 # out of order: WARN
+       "void *{v} = kmap_atomic(P{k}1); {v}[3] = 1; kunmap_atomic({v});",
+       "f{k} = 1;", "g{k} = g{k} + 1;", "if (f{k} == 1) g{k} = 2;",
+       "for (int {v} = 0; {v} < 2; {v}++) {{ g{k} = g{k} + {v}; }}",
+       "WARN_ON(f{k} == 1);", "WARN_ON_ONCE(g{k} == 2);", "BUG_ON(f{k} == 0 && g{k} == 2);",
+       "preempt_point();", "cond_resched();", "this_cpu_inc(cnt);",
+       "preempt_disable(); g{k} = 1; preempt_enable();",
+       "spin_lock(&L{k}); g{k} = g{k} + 1; spin_unlock(&L{k});",
+       "int {v} = f{k};")
+CROSS = ("void *{v} = kmap_local_page(P{k}0); kunmap_local({v}); kunmap_local({v});",  # pops too many
+         "void *{v} = kmap_local_page(P{k}1);",                   # leaked at the end
+         "void *{v} = kmap_local_page(P{k}0); kunmap_local({v}); {v}[0] = 1;",  # after the unmap
+         "void *{v} = kmap_local_page(S); {v}[0] = {v}[0] + 1; kunmap_local({v});",
+         "g = g + 1;", "while (f{o} == 0) cond_resched();", "f{o} = 1;",
+         "void *{v} = kmap(S); {v}[0] = 1; kunmap(S);",
+         "mutex_lock(&M); g{k} = 1; mutex_unlock(&M);",
+         "WARN_ON(1);", "WARN_ON_ONCE(1);")
+PART_EXPECTS = ("never WARN", "never BUG", "sometimes g0 == 2", "always g1 == 0", "never OOPS",
+                "sometimes P00[1] == 0x02", "never USE_AFTER_UNMAP || OOPS", "never DEADLOCK",
+                "always S[0] <= 1", "sometimes g == 2", "always g0 + g1 < 3")
+
+
+@st.composite
+def partitioned(draw: st.DrawFn, cross: bool = True) -> str:
+    """Two or three CPUs with pinned tasks (and maybe an irq) that mostly
+    touch only their own CPU's things; with ``cross``, sometimes a
+    fragment that another CPU can see (CROSS)."""
+    ncpu = draw(st.integers(2, 3))
+    arch = draw(st.sampled_from(("x86", "x86", "arm")))
+    preemption = draw(st.sampled_from("yn"))
+    lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = {preemption}; "
+             "LAST_PKMAP = 4; PAGE_SIZE = 64; }",
+             "int g = 0;", "percpu int cnt = 0;", "DEFINE_MUTEX(M);",
+             "page S = alloc_page(GFP_HIGHUSER);"]
+    for k in range(ncpu):
+        lines += [f"int f{k} = 0; int g{k} = 0;", f"spinlock_t L{k};",
+                  f"page P{k}0 = alloc_page(GFP_HIGHUSER);",
+                  f"page P{k}1 = alloc_page(GFP_HIGHUSER);"]
+    n = 0
+
+    def frag(k: int, irq: bool) -> str:
+        nonlocal n
+        n += 1
+        pool = OWN if not irq else tuple(f for f in OWN if "preempt_point" not in f
+                                         and "cond_resched" not in f)
+        if cross and draw(st.integers(0, 5)) == 0:
+            pool = CROSS if not irq else tuple(f for f in CROSS if "mutex" not in f
+                                               and "cond_resched" not in f and "kmap(" not in f)
+        text = draw(st.sampled_from(pool))
+        return text.format(k=k, o=(k + 1) % ncpu, v=f"v{n}", w=f"w{n}")
+
+    for k in range(ncpu):
+        for t in range(draw(st.integers(1, 2))):
+            body = [frag(k, False) for _ in range(draw(st.integers(1, 2)))]
+            lines.append(f"task t{k}{t} on cpu{k} {{ {' '.join(body)} }}")
+    if draw(st.integers(0, 3)) == 0:
+        k = draw(st.integers(0, ncpu - 1))
+        lines.append(f"irq i{k} on cpu{k} {{ {frag(k, True)} }}")
+    for e in draw(st.lists(st.sampled_from(PART_EXPECTS), min_size=0, max_size=3, unique=True)):
+        lines.append(f"expect {e};")
+    return "\n".join(lines) + "\n"

@@ -116,22 +116,26 @@ def test_local_loops_take_fewer_states() -> None:
     p = load_src(LOOPS)
     full = ex.explore(p, ex.Options(por=False))
     red = ex.explore(p, ex.Options(por=True))
-    assert (full.states, red.states) == (154, 66)
-    assert red.reduced == 38 and red.reexpanded == 0
+    # each task's loop is local; with CPU sets (one CPU's actions while the
+    # other's may touch nothing they touch) a runs to `g = g + s`, then b
+    # to `g = g + t`, and only those two steps interleave
+    assert (full.states, red.states) == (154, 25)
+    assert red.reduced == 21 and red.reexpanded == 0
     # on by default, off with --no-reduce
-    assert ex.explore(p).states == 66
+    assert ex.explore(p).states == 25
     assert ex.explore(p, ex.Options(reduce=False)).states == 154
 
 
 def test_a_local_loop_on_a_cycle_is_expanded_fully() -> None:
     """a's loop spins on g: its local steps inside the loop lie on a
-    cycle of the first reduced graph and are expanded fully; here that
-    gives back every state."""
+    cycle of the first reduced graph and are expanded fully (b's local
+    steps before `g = y` are then taken alone: 10 states of 17)."""
     p = load_src(SPIN_LOCALLY)
     red = ex.explore(p, ex.Options(por=True))
-    assert red.reexpanded == 4
+    assert red.reexpanded == 2
     full = ex.explore(p, ex.Options(por=False))
-    assert red.states == full.states == 17
+    assert (red.states, full.states) == (10, 17)
+    _same_ends(p, full, red)
 
 
 def test_no_reduction_while_an_irq_may_fire() -> None:
@@ -265,3 +269,205 @@ def test_a_cut_before_the_proviso_invents_no_loop(monkeypatch: pytest.MonkeyPatc
             seen_cut += 1
             assert set(r.outcomes) <= whole, (k, r.outcomes)
     assert seen_cut >= 5
+
+
+# ------------------------------------------------------------- CPU sets
+# One CPU's enabled actions as the persistent set (por.Reducer.cpu_set):
+# where the other CPUs' contexts may touch nothing those actions touch.
+def _cpu_set_at(src: str, path: list[tuple[int, int]]) -> object:
+    """The CPU set the reducer finds after the actions of ``path``."""
+    from kmap_scenarios.runtime.kernel.machine import step
+    from kmap_scenarios.runtime.kernel.state import initial_state
+    from kmap_scenarios.runtime.search.stepper import Stepper
+    p = load_src(src)
+    s = initial_state(p)
+    for a in path:
+        s = step(p, s, a)[0]
+    st = Stepper(p, True, {})
+    flat = st.codec.encode(s)
+    assert st.memo is not None
+    return Reducer(p, st.codec, st.step, st.memo.footprint).cpu_set(flat, st.enabled(flat))
+
+
+def _both(src: str) -> tuple[Program, ex.Result, ex.Result]:
+    p = load_src(src)
+    full = ex.explore(p, ex.Options(por=False))
+    red = ex.explore(p, ex.Options(por=True))
+    _same_ends(p, full, red)
+    for memo in (False,):
+        other = ex.explore(p, ex.Options(por=True, memo=memo))
+        assert set(other.outcomes) == set(full.outcomes) and other.states == red.states
+    return p, full, red
+
+
+OWN_PAGES = """config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; }
+page P0 = alloc_page(GFP_HIGHUSER);
+page P1 = alloc_page(GFP_HIGHUSER);
+page Q0 = alloc_page(GFP_HIGHUSER);
+page Q1 = alloc_page(GFP_HIGHUSER);
+int f0 = 0;
+int f1 = 0;
+task a on cpu0 { void *m = kmap_local_page(P0); m[0] = 1; f0 = m[0]; kunmap_local(m); }
+task b on cpu0 { void *n = kmap_local_page(P1); n[1] = 2; kunmap_local(n); WARN_ON(f0 == 1); }
+task c on cpu1 { void *m = kmap_local_page(Q0); m[0] = 3; kunmap_local(m); f1 = 1; }
+task d on cpu1 { void *n = kmap_local_page(Q1); n[2] = 4; preempt_point(); kunmap_local(n); }
+expect sometimes WARN;
+expect always P0[0] == 1 && Q1[2] == 4;
+expect never OOPS;
+"""
+
+
+def test_cpus_that_share_nothing_take_one_cpu_at_a_time() -> None:
+    """Two tasks a CPU, each with its own pages and flag (a WARN on one
+    CPU only): a CPU's actions are persistent, the states fall to a
+    sum of the CPUs' interleavings instead of their product."""
+    p, full, red = _both(OWN_PAGES)
+    assert (full.states, red.states) == (1640, 197)
+    assert red.reduced > 0 and red.reexpanded == 0
+    # the first state: cpu0's two switch-ins, not cpu1's
+    assert _cpu_set_at(OWN_PAGES, []) == ((0, 0), (1, 0))
+
+
+def test_the_ladder_rungs_of_kmap_local_on_two_cpus() -> None:
+    import ladder
+    for tasks, depth, full_states, red_states in ((2, 3, 100, 19), (4, 2, 7056, 167)):
+        p = load_src(ladder.kmap_local_rung(tasks, depth, 2))
+        full = ex.explore(p, ex.Options(por=False))
+        red = ex.explore(p, ex.Options(por=True))
+        _same_ends(p, full, red)
+        assert (full.states, red.states) == (full_states, red_states)
+
+
+TWO = """config {{ ARCH = {arch}; NR_CPUS = 2; PAGE_SIZE = 64; }}
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+page S = alloc_page(GFP_HIGHUSER);
+int g = 0;
+int h = 0;
+DEFINE_MUTEX(M);
+task a on cpu0 {{ {a} }}
+task b on cpu1 {{ {b} }}
+expect never BUG;
+"""
+MAP_P = "void *m = kmap_local_page(P); m[0] = 1; kunmap_local(m);"
+MAP_Q = "void *n = kmap_local_page(Q); n[0] = 2; kunmap_local(n);"
+
+NOT_PERSISTENT = {
+    # both write page S
+    "shared page": (MAP_P.replace("(P)", "(S)"), MAP_Q.replace("(Q)", "(S)")),
+    # both add to g
+    "shared global": ("g = g + 1; " + MAP_P, "g = g + 2; " + MAP_Q),
+    # WARNs on both CPUs: reports are one position (and WARN_ON_ONCE
+    # sites, debug_locks are truly shared)
+    "warns on both": ("WARN_ON(1); " + MAP_P, "WARN_ON(1); " + MAP_Q),
+    # a fault reads every context's releases, and kills the task
+    "an oops": ("void *m = kmap_local_page(P); kunmap_local(m); m[0] = 1;",
+                "void *n = kmap_local_page(Q); kunmap_local(n); n[0] = 1;"),
+    # the end of a task that leaked a mapping turns debug_locks off for all
+    "leaks on both": ("void *m = kmap_local_page(P);", "void *n = kmap_local_page(Q);"),
+    # a sleeper on the mutex that the other CPU's task wakes
+    "a mutex": ("mutex_lock(&M); g = 1; mutex_unlock(&M);",
+                "mutex_lock(&M); h = 1; mutex_unlock(&M);"),
+    # a wait on the other CPU's store
+    "a wait": ("while (g == 0) { } " + MAP_P, "g = 1; " + MAP_Q),
+    # an index that is not a constant: any address
+    "a computed index": ("int i = 1; void *m = kmap_local_page(P); m[i] = 1; kunmap_local(m);",
+                         "int j = 1; void *n = kmap_local_page(Q); n[j] = 1; kunmap_local(n);"),
+}
+
+
+# where the two meet: each task's map and unmap first (a map alone is
+# independent of the other CPU)
+AT = {"an oops": [(0, 0), (0, 0), (1, 1), (1, 1)], "leaks on both": [(0, 0), (1, 1)],
+      "shared page": [(0, 0), (1, 1)]}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_PERSISTENT))
+def test_no_cpu_set_where_the_other_cpu_may_touch_it(name: str) -> None:
+    """Neither CPU's next action is taken alone, and the searches agree."""
+    a, b = NOT_PERSISTENT[name]
+    for arch in ("x86", "arm"):
+        src = TWO.format(arch=arch, a=a, b=b)
+        assert _cpu_set_at(src, AT.get(name, [])) is None, (name, arch)
+        _both(src)
+
+
+def test_a_pop_too_many_on_cpu1_clears_cpu0s_slot() -> None:
+    """x86: b's second kunmap_local pops once too many, and
+    kmap_local_calc_idx(-1) on cpu1 is cpu0's last slot: cpu0's actions
+    are never persistent while b may still do it, cpu1's are until that
+    pop (a's pops balance), and a may fault on its page."""
+    src = TWO.format(arch="x86", a="void *m = kmap_local_page(P); m[0] = 1; kunmap_local(m);",
+                     b="void *n = kmap_local_page(Q); kunmap_local(n); kunmap_local(n);")
+    assert _cpu_set_at(src, []) == ((1, 1),)
+    # b has popped its one map: its next pop is one too many, and writes
+    # cpu0's record (which a reads): neither CPU alone
+    assert _cpu_set_at(src, [(1, 1), (1, 1)]) is None
+    p, full, red = _both(src)
+    assert red.states < full.states
+    # without the second kunmap_local cpu0 goes first
+    balanced = src.replace("kunmap_local(n); kunmap_local(n);", "kunmap_local(n);")
+    assert _cpu_set_at(balanced, []) == ((0, 0),)
+
+
+def test_a_cpu_with_an_irq_still_to_fire_elsewhere() -> None:
+    """An irq may panic the machine (a fatal error in a handler): while
+    one may still fire on cpu1, cpu0's actions are not persistent; cpu1's
+    are (the irq's and b's), when they touch nothing of cpu0."""
+    src = """config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+page Q = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { void *m = kmap_local_page(P); m[0] = 1; kunmap_local(m); }
+task b on cpu1 { int x = 1; x = x + 1; }
+irq i on cpu1 { void *q = kmap_local_page(Q); q[0] = 2; kunmap_local(q); }
+expect never OOPS;
+"""
+    got = _cpu_set_at(src, [])
+    assert got is not None and all(c == 1 for _, c in got)   # type: ignore[attr-defined]
+    _both(src)
+
+
+def _static_holds(p: Program) -> int:
+    """Check every transition (up to 3,000 states) against the static
+    footprint of its context; how many were checked."""
+    from kmap_scenarios.runtime.kernel.state import initial_state
+    from kmap_scenarios.runtime.search.stepper import Stepper
+    st = Stepper(p, True, {})
+    assert st.memo is not None
+    r = Reducer(p, st.codec, st.step, st.memo.footprint)
+    if r.fp is None or not r.fp.supported:
+        return 0
+    checked = 0
+    seen = {st.codec.encode(initial_state(p))}
+    todo = list(seen)
+    while todo and len(seen) < 3000:
+        flat = todo.pop()
+        for a in st.enabled(flat):
+            child, positions, delta = st.memo.footprint(flat, a)
+            me = st.codec.ctx_values[flat[a[0]]]
+            rb = r._read_bits(positions) | r.fp.ctx_bits(a[0]) | r.fp.cpu_bit[a[1]]
+            r.check_static(a, me, rb, r._write_bits(flat, delta))
+            checked += 1
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return checked
+
+
+def test_the_static_footprint_holds_for_every_step() -> None:
+    """The safety net (por.Reducer.check_static): every transition of every
+    example on several CPUs and of the scenarios above, stepped with its
+    footprint recorded, lies within the static footprint the other CPUs
+    are judged by."""
+    import ladder
+    checked = 0
+    for path in EXAMPLES:
+        p = load(str(path))
+        if p.config.NR_CPUS > 1:
+            checked += _static_holds(p)
+    srcs = [OWN_PAGES, ladder.kmap_local_rung(3, 2, 2)]
+    srcs += [TWO.format(arch=arch, a=a, b=b) for a, b in NOT_PERSISTENT.values()
+             for arch in ("x86", "arm")]
+    for src in srcs:
+        checked += _static_holds(load_src(src))
+    assert checked > 5000, checked

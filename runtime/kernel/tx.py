@@ -338,7 +338,10 @@ class Tx:
 
     def debug_locks_warn(self, code: R, *args: int) -> None:
         """DEBUG_LOCKS_WARN_ON(): warns only while lock debugging is on, and
-        switches it off (debug_locks_off()), as lib/debug_locks.c does."""
+        switches it off (debug_locks_off()), as lib/debug_locks.c does.
+        The flag is noted as read (runtime/search/por.py: a step that never
+        looks at it does the same whatever its value)."""
+        self._note("debug_locks")
         if self.debug_locks:
             self.debug_locks = False
             self.report(code, *args)

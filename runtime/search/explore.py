@@ -206,6 +206,7 @@ class Explorer:
         # expanded fully since they lay on a cycle, and after phase 1 a
         # byte per state, 1 where its one action is a local step
         self._reduced_flat: dict[int, Flat] = {}
+        self._local_ids: set[int] = set()
         self._full: set[int] = set()
         self.local = bytearray()
 
@@ -354,6 +355,9 @@ class Explorer:
         # turn out to lie on a cycle of the reduced graph (_proviso)
         pending, full, pool = self._reduced_flat, self._full, self._pool
         singles: list[int] = []
+        # reduced states whose one action is a local step (the others have
+        # a CPU's actions: runtime/search/por.py)
+        local_ids = self._local_ids
         try:
             while True:
                 while stack:
@@ -363,13 +367,15 @@ class Explorer:
                     sid, s, depth, pre = stack.pop()
                     acts = enabled_of(s)
                     if reducer is not None and acts and sid not in full:
-                        a = reducer.persistent(s, acts)
-                        if a is None:
+                        got = reducer.persistent_set(s, acts)
+                        if got is None:
                             pass
-                        elif len(acts) > 1:
-                            acts = pool.setdefault((a,), (a,))
+                        elif len(got[0]) < len(acts):
+                            acts = pool.setdefault(got[0], got[0])
                             pending[sid] = s
-                        else:
+                            if got[1]:
+                                local_ids.add(sid)
+                        elif got[1]:
                             # the only action anyway, but a local step: the
                             # sleep sets look through it (_after_local)
                             singles.append(sid)
@@ -447,10 +453,10 @@ class Explorer:
         self.cyclic = cyclic
         if reducer is not None:
             self.local = bytearray(len(acts_of))
+            self.result.reduced = sum(1 for k in self._reduced_flat if k < len(acts_of))
             for k in self._reduced_flat:
-                if k < len(self.local):
+                if k < len(self.local) and k in local_ids:
                     self.local[k] = 1
-            self.result.reduced = self.local.count(1)
             for k in singles:
                 if k < len(self.local):
                     self.local[k] = 1
@@ -475,15 +481,15 @@ class Explorer:
         st, acts_of, off, dst = self.stepper, self.acts, self.off, self.dst
         n = len(acts_of)
         for k, flat in redo:
-            if k >= n or off[k] < 0 or len(acts_of[k]) != 1:
+            if k >= n or off[k] < 0:
                 continue
             whole = st.enabled(flat)
-            if len(whole) == 1:
+            if len(whole) == len(acts_of[k]):
                 continue
-            a, child = acts_of[k][0], dst[off[k]]
+            took = {b: dst[off[k] + j] for j, b in enumerate(acts_of[k])}
             acts_of[k] = whole
             off[k] = len(dst)
-            dst.extend([child if b == a and child < n else -1 for b in whole])
+            dst.extend([c if 0 <= c < n else -1 for c in (took.get(b, -1) for b in whole)])
             self._frontier(st.codec.reports(flat), first[k], k, -1)
 
     def _reducer(self, st: Stepper) -> Any:
@@ -502,7 +508,8 @@ class Explorer:
             # reduction marks (self.local) and whose cycles its proviso reads
             return None
         from kmap_scenarios.runtime.search.por import Reducer
-        return Reducer(self.p, st.codec, st.step)
+        return Reducer(self.p, st.codec, st.step,
+                       st.memo.footprint if st.memo is not None else None)
 
     def _proviso(self, stack: list[tuple[int, Flat, int, int]], first: array[int]) -> bool:
         """The cycle proviso: every reduced state on a cycle of the graph
@@ -517,6 +524,7 @@ class Explorer:
         again = on_cycles(n, self.acts, self.off, self.dst, wanted)
         for k in again:
             self._full.add(k)
+            self._local_ids.discard(k)
             stack.append((k, self._reduced_flat.pop(k), first[k], 0))
         self.result.reexpanded += len(again)
         return bool(again)

@@ -150,6 +150,23 @@ class StepMemo:
                 return got
         return self._record(flat, a, key)[0]
 
+    def footprint(self, flat: Flat, a: Action) -> tuple[Flat, tuple[int, ...], Delta]:
+        """The successor of ``flat`` by ``a``, the positions the step read
+        besides its context and CPU (the flags only where it consulted
+        them: a recording notes debug_locks when DEBUG_LOCKS_WARN_ON looks
+        at it), and its changes (runtime/search/por.py). A state that agrees
+        with a recording on its key and positions reads the same positions
+        in the same order, so these are the step's own here."""
+        ci, cpu = a
+        key = (ci, cpu, flat[ci], flat[self.codec.nctx + cpu], flat[self._dl], flat[self._pan])
+        got = _found(self.root.get(key, []), flat)
+        if got is None:
+            self.step(flat, a)
+            got = _found(self.root.get(key, []), flat)
+            assert got is not None, "a step the memo did not keep"
+        spec, d = got
+        return _apply(flat, d), spec.positions, d
+
     def _record(self, flat: Flat, a: Action, key: Any) -> tuple[Flat, tuple[int, ...], Delta]:
         """Run the step with its reads noted and keep it: the successor, the
         positions read and the changes."""
@@ -204,12 +221,13 @@ class StepMemo:
             flat2, read2 = _apply(flat1, d2), spec.positions
         else:
             flat2, read2, d2 = self._record(flat1, a, key2)
-        # what the two read, less the key: the task, its CPU and the flags
+        # what the two read, less the task and its CPU, which the key holds
         # (a part the switch wrote and the step read is keyed on as it was
-        # before the switch: more than needed, never less)
+        # before the switch: more than needed, never less); debug_locks
+        # stays where one of them consulted it (footprint())
         positions = self._union.get((read1, read2))
         if positions is None:
-            keyed = {ci, nc + cpu, self._dl, self._pan}
+            keyed = {ci, nc + cpu}
             both = dict.fromkeys(read1 + read2)
             positions = self._union[(read1, read2)] = tuple(p for p in both if p not in keyed)
         # the changes of both, less what the step put back as it was; each
@@ -325,6 +343,17 @@ class StepMemo:
             # (a composed recording lists its changes by position)
             raise MemoConflict(f"step {key[:2]} gave two results for the same reads")
         spec.table[values] = delta
+
+
+def record_step(program: Program, codec: Codec, flat: Flat,
+                a: Action) -> tuple[Flat, tuple[int, ...], Delta]:
+    """Without the memo: the successor, the positions the step read besides
+    its context and CPU, and its changes (StepMemo.footprint's answer)."""
+    s = codec.decode(flat)
+    reads: list[Loc] = []
+    t = step(program, s, a, reads=reads)[0]
+    new, delta = _encode_changes(codec, flat, s, t)
+    return new, codec.positions(reads), delta
 
 
 def _apply(flat: Flat, delta: Delta) -> Flat:

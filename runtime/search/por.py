@@ -57,8 +57,12 @@ from collections.abc import Callable, Sequence
 from kmap_scenarios.runtime.kernel import program as ir
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.program import Program
+from kmap_scenarios.runtime.kernel.builtins import spinning_on
+from kmap_scenarios.runtime.kernel.memory import fixmap_slot
 from kmap_scenarios.runtime.kernel.state import Ctx, Status
+from kmap_scenarios.runtime.kernel.tx import FIELD
 from kmap_scenarios.runtime.search.flat import Codec, Flat
+from kmap_scenarios.runtime.search.footprint import RELEASED as _RELEASED, Footprints, bits
 
 _PURE = (ir.Const, ir.Local, ir.PageRef, ir.PercpuVar, ir.LockArg)
 _LIVE_NOT = (int(Status.DONE), int(Status.DEAD))
@@ -147,14 +151,30 @@ def local_pcs(code: tuple[ir.Instr, ...], free: Sequence[bool]) -> bytearray:
     return out
 
 
+class FootprintError(AssertionError):
+    """A step touched what the static footprint of its context says it
+    never may (runtime/search/footprint.py): the table is wrong, and no
+    reduction that relied on it can be trusted (an internal error)."""
+
+
+StepFootprint = Callable[[Flat, Action], tuple[Flat, tuple[int, ...], tuple[tuple[int, int], ...]]]
+
+
 class Reducer:
     """Persistent sets for one program's flat states (runtime/search/flat.py)."""
 
     def __init__(self, program: Program, codec: Codec,
-                 step: Callable[[Flat, Action], Flat]) -> None:
+                 step: Callable[[Flat, Action], Flat],
+                 footprint: StepFootprint | None = None) -> None:
         self.p = program
         self.codec = codec
         self.step = step
+        # the CPU sets (``cpu_set``): the static may-footprints of the
+        # other CPUs' contexts, and each step's own, recorded footprint
+        self.fp = Footprints(program, codec) if program.config.NR_CPUS > 1 else None
+        self.footprint: StepFootprint = footprint or self._recorded
+        self._pos_bits: dict[tuple[int, ...], int] = {}
+        self.cpu_sets = 0   # states given a CPU's actions as their persistent set
         cfg = program.config
         self.preemption = bool(cfg.CONFIG_PREEMPTION)
         self.nctx = len(program.contexts)
@@ -172,6 +192,23 @@ class Reducer:
         self.asked = 0      # states asked about
         self.reduced = 0    # states given a persistent set smaller than the enabled one
 
+    def persistent_set(self, flat: Flat,
+                       acts: tuple[Action, ...]) -> tuple[tuple[Action, ...], bool] | None:
+        """A persistent set to expand instead of ``acts``, and whether it
+        is a single local step (the sleep sets look through those:
+        runtime/search/explore.py), or None (expand fully). A local step
+        first (one action), else the smallest CPU set that holds."""
+        a = self.persistent(flat, acts)
+        if a is not None:
+            return (a,), True
+        if len(acts) < 2:
+            return None
+        got = self.cpu_set(flat, acts)
+        if got is None:
+            return None
+        self.cpu_sets += 1
+        return got, False
+
     def persistent(self, flat: Flat, acts: tuple[Action, ...]) -> Action | None:
         """The one action of a persistent set {a} smaller than ``acts``, or
         None (expand fully)."""
@@ -185,6 +222,143 @@ class Reducer:
                 self.reduced += len(acts) > 1
                 return a
         return None
+
+    # ------------------------------------------------------------ CPU sets
+    def cpu_set(self, flat: Flat, acts: tuple[Action, ...]) -> tuple[Action, ...] | None:
+        """Every enabled action of one CPU c, when that set is persistent
+        (the module's docstring gives the conditions), the smallest such;
+        None otherwise."""
+        fp = self.fp
+        if fp is None or not fp.supported:
+            return None
+        values = self.codec.ctx_values
+        ctxs = [values[flat[i]] for i in range(self.nctx)]
+        live = [c.status not in _LIVE_NOT for c in ctxs]
+        if any(live[i] and fp.bound[i] is None for i in range(self.nctx)):
+            return None   # a task that may migrate: not bound to any CPU
+        by_cpu: dict[int, list[Action]] = {}
+        for a in acts:
+            by_cpu.setdefault(a[1], []).append(a)
+        if len(by_cpu) < 2:
+            return None
+        ncpu = self.p.config.NR_CPUS
+        # what each CPU's live contexts may still read and write
+        may: list[tuple[int, int] | None] = []
+        for c in range(ncpu):
+            r = w = 0
+            for i in range(self.nctx):
+                if fp.bound[i] != c or not live[i]:
+                    continue
+                f = fp.remaining(i, ctxs[i].pc)
+                if f is None:
+                    r = -1
+                    break
+                br, bw = fp.base(i)
+                r |= f[0] | br
+                w |= f[1] | bw | fp.underflow(i, ctxs[i].pc, ctxs[i].kmap_idx)
+            may.append(None if r < 0 else (r, w))
+        for c in sorted(by_cpu):
+            mine = by_cpu[c]
+            other_r = other_w = 0
+            for k in range(ncpu):
+                if k == c:
+                    continue
+                m = may[k]
+                if m is None:
+                    break
+                other_r |= m[0]
+                other_w |= m[1]
+            else:
+                if self._holds(flat, c, mine, ctxs, other_r, other_w):
+                    return tuple(mine)
+        return None
+
+    def _holds(self, flat: Flat, c: int, mine: list[Action], ctxs: list[Ctx],
+               other_r: int, other_w: int) -> bool:
+        """CPU c's enabled actions ``mine`` against what the other CPUs'
+        contexts may still read (other_r) and write (other_w)."""
+        fp = self.fp
+        assert fp is not None
+        # what decides which actions CPU c has: its contexts, its idle
+        # task, its record, panicked, the locks its contexts spin on
+        en = fp.local[c] | fp.pan
+        for i in range(self.nctx):
+            if fp.bound[i] == c:
+                lock = spinning_on(ctxs[i].pending)
+                if lock >= 0:
+                    en |= bits(self.codec._where(FIELD["locks"], lock))
+        if en & other_w:
+            return False
+        for a in mine:
+            child, positions, delta = self.footprint(flat, a)
+            r = self._read_bits(positions) | fp.ctx_bits(a[0]) | fp.cpu_bit[c] | fp.pan
+            w = self._write_bits(flat, delta)
+            self.check_static(a, ctxs[a[0]], r, w)
+            if r & other_w or w & (other_r | other_w):
+                return False
+        return True
+
+    def _read_bits(self, positions: tuple[int, ...]) -> int:
+        got = self._pos_bits.get(positions)
+        if got is None:
+            fp = self.fp
+            assert fp is not None
+            got = 0
+            for p in positions:
+                got |= fp.ctx_bits(p) if p < self.codec.nctx else 1 << p
+            self._pos_bits[positions] = got
+        return got
+
+    def _write_bits(self, flat: Flat, delta: tuple[tuple[int, int], ...]) -> int:
+        """The bits a step's changes write: a context's ``released`` apart
+        from the rest of it."""
+        fp = self.fp
+        assert fp is not None
+        nctx, values = self.codec.nctx, self.codec.ctx_values
+        w = 0
+        for p, v in delta:
+            if p >= nctx:
+                w |= 1 << p
+                continue
+            old, new = values[flat[p]], values[v]
+            if old.released != new.released:
+                for vaddr, _ in set(old.released) ^ set(new.released):
+                    where = fixmap_slot(self.p.config, vaddr)
+                    w |= fp.rel_bit(p, fp.windows - 1 if where is None else where[0])
+            if old[:_RELEASED] != new[:_RELEASED] or old[_RELEASED + 1:] != new[_RELEASED + 1:]:
+                w |= 1 << p
+        return w
+
+    def check_static(self, a: Action, me: Ctx, r: int, w: int) -> None:
+        """The safety net: a step's recorded reads and writes lie within
+        the static may-footprint of its context at its pc (what the other
+        CPUs are judged by); FootprintError if not."""
+        fp = self.fp
+        assert fp is not None
+        ci = a[0]
+        f = fp.remaining(ci, me.pc)
+        if f is None or fp.bound[ci] is None:
+            return
+        br, bw = fp.base(ci)
+        mr = f[0] | br
+        mw = f[1] | bw | fp.underflow(ci, me.pc, me.kmap_idx)
+        # a recording notes a context as a whole (a fault reads every
+        # context's ``released``: all of them): a read of one is covered
+        # by any of its bits
+        for i in range(self.codec.nctx):
+            m = fp.ctx_bits(i)
+            if r & m and (mr | mw) & m:
+                r &= ~m
+        if r & ~(mr | mw) or w & ~mw:
+            raise FootprintError(
+                f"step {a} at pc {me.pc} read bits {r & ~(mr | mw):#x}, wrote "
+                f"{w & ~mw:#x} outside its static footprint")
+
+    def _recorded(self, flat: Flat, a: Action) -> tuple[Flat, tuple[int, ...],
+                                                        tuple[tuple[int, int], ...]]:
+        """A step's footprint without the memo: run it with its reads noted."""
+        from kmap_scenarios.runtime.search.memo import record_step
+        return record_step(self.p, self.codec, flat, a)
 
     def _check(self, flat: Flat, acts: tuple[Action, ...], a: Action, values: list[Ctx]) -> bool:
         ci, cpu = a
