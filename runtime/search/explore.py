@@ -508,8 +508,11 @@ class Explorer:
             # reduction marks (self.local) and whose cycles its proviso reads
             return None
         from kmap_scenarios.runtime.search.por import Reducer
-        return Reducer(self.p, st.codec, st.step,
-                       st.memo.footprint if st.memo is not None else None)
+        r = Reducer(self.p, st.codec, st.step,
+                    st.memo.footprint if st.memo is not None else None)
+        if st.memo is not None:
+            st.memo.on_record = r.recorded   # the static footprints' safety net
+        return r
 
     def _proviso(self, stack: list[tuple[int, Flat, int, int]], first: array[int]) -> bool:
         """The cycle proviso: every reduced state on a cycle of the graph

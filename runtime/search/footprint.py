@@ -57,6 +57,8 @@ forgets something is an internal error, not a wrong verdict.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kmap_scenarios.runtime.kernel import program as ir
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.state import Ctx, State
@@ -88,9 +90,10 @@ _KNOWN = frozenset({"ctxs", "cpus", "pkmap_count", "pkmap_pte", "last_pkmap_nr",
 RELEASED = Ctx._fields.index("released")
 
 
-def bits(positions: object) -> int:
+def bits(positions: Iterable[int]) -> int:
+    """The bit mask of some flat positions."""
     out = 0
-    for p in positions:  # type: ignore[attr-defined]
+    for p in positions:
         out |= 1 << p
     return out
 
@@ -222,21 +225,19 @@ class Footprints:
 
     # ------------------------------------------------------------- analysis
     def _succ(self, ci: int, pc: int) -> list[int]:
-        info = self.p.contexts[ci]
-        code = info.code
+        code = self.p.contexts[ci].code
         ins = code[pc]
-        t = type(ins)
-        if t is ir.End:
+        if isinstance(ins, ir.End):
             return []
-        if t is ir.Jump:
-            return [ins.target]  # type: ignore[union-attr]
+        if isinstance(ins, ir.Jump):
+            return [ins.target]
         out = [pc + 1]
-        if t is ir.Branch:
-            out.append(ins.target)  # type: ignore[union-attr]
-        elif t is ir.CallFn:
-            out.append(ins.entry)  # type: ignore[union-attr]
-        elif t is ir.Ret:
-            out = [q + 1 for q, x in enumerate(code) if type(x) is ir.CallFn]
+        if isinstance(ins, ir.Branch):
+            out.append(ins.target)
+        elif isinstance(ins, ir.CallFn):
+            out.append(ins.entry)
+        elif isinstance(ins, ir.Ret):
+            out = [q + 1 for q, x in enumerate(code) if isinstance(x, ir.CallFn)]
         return [q for q in out if 0 <= q < len(code)]
 
     def _reach(self, ci: int, pc: int) -> set[int]:
@@ -266,7 +267,7 @@ class Footprints:
             for pc in reversed(range(n)):
                 after = max((need[q] for q in self._succ(ci, pc)), default=0)
                 ins = code[pc]
-                name = ins.name if type(ins) is ir.Call else ""  # type: ignore[union-attr]
+                name = ins.name if isinstance(ins, ir.Call) else ""
                 if name in _UNMAPS:
                     v = after + 1
                 elif name in _MAPS:
@@ -297,10 +298,8 @@ class Footprints:
             return {}
         out = {}
         for slot, ds in self._body_defs(ci).items():
-            out[slot] = all(type(d) is ir.Call and d.name in _MAPS  # type: ignore[union-attr]
-                            and len(d.args) == 1  # type: ignore[union-attr]
-                            and isinstance(d.args[0], ir.PageRef)  # type: ignore[union-attr]
-                            for d in ds)
+            out[slot] = all(isinstance(d, ir.Call) and d.name in _MAPS and len(d.args) == 1
+                            and isinstance(d.args[0], ir.PageRef) for d in ds)
         return out
 
     def _pages_of(self, cpu: int) -> int:
@@ -330,10 +329,10 @@ class Footprints:
                         return allp
         return self._page_bits(got)
 
-    def _page_bits(self, pages: object) -> int:
+    def _page_bits(self, pages: Iterable[int]) -> int:
         c = self.codec
         m = 0
-        for p in pages:  # type: ignore[attr-defined]
+        for p in pages:
             m |= 1 << (c.ram_at + p) | 1 << (c.newest_at + p)
         return m
 
@@ -345,24 +344,21 @@ class Footprints:
         return self._instr[key]
 
     def _instr_fp(self, ci: int, ins: ir.Instr) -> Fp:
-        t = type(ins)
         acc = [0, 0]
         ok = True
-        if t is ir.Set:
-            ok = self._dest(ci, ins.dest, acc) and self._expr(ci, ins.value, acc)  # type: ignore[union-attr]
-        elif t is ir.Branch or t is ir.Check:
-            ok = self._expr(ci, ins.cond, acc)  # type: ignore[union-attr]
-        elif t is ir.Call:
+        if isinstance(ins, ir.Set):
+            ok = self._dest(ci, ins.dest, acc) and self._expr(ci, ins.value, acc)
+        elif isinstance(ins, (ir.Branch, ir.Check)):
+            ok = self._expr(ci, ins.cond, acc)
+        elif isinstance(ins, ir.Call):
             ok = self._builtin(ci, ins.name, ins.args, acc) and \
-                (ins.dest is None or self._dest(ci, ins.dest, acc))  # type: ignore[union-attr]
-        elif t is ir.CallFn:
+                (ins.dest is None or self._dest(ci, ins.dest, acc))
+        elif isinstance(ins, ir.CallFn):
             ok = all(self._expr(ci, a, acc) for a in ins.args) and \
-                (ins.dest is None or self._dest(ci, ins.dest, acc))  # type: ignore[union-attr]
-        elif t is ir.Ret:
-            ok = ins.value is None or self._expr(ci, ins.value, acc)  # type: ignore[union-attr]
-        elif t is ir.Jump or t is ir.End:
-            pass
-        else:
+                (ins.dest is None or self._dest(ci, ins.dest, acc))
+        elif isinstance(ins, ir.Ret):
+            ok = ins.value is None or self._expr(ci, ins.value, acc)
+        elif not isinstance(ins, (ir.Jump, ir.End)):
             ok = False
         return (acc[0], acc[1]) if ok else None
 
@@ -379,27 +375,26 @@ class Footprints:
         return False
 
     def _expr(self, ci: int, e: ir.Expr, acc: list[int]) -> bool:
-        todo = [e]
+        todo: list[ir.Expr] = [e]
         while todo:
             x = todo.pop()
-            t = type(x)
-            if t in (ir.Const, ir.Local, ir.PageRef, ir.PercpuVar, ir.LockArg):
+            if isinstance(x, (ir.Const, ir.Local, ir.PageRef, ir.PercpuVar, ir.LockArg)):
                 continue
-            if t is ir.Global:
-                acc[0] |= bits(self.codec._where(FIELD["globals"], x.index))  # type: ignore[union-attr]
-            elif t is ir.Binary:
-                todo += (x.left, x.right)  # type: ignore[union-attr]
-            elif t is ir.Unary or t is ir.Conv:
-                todo.append(x.operand)  # type: ignore[union-attr]
-            elif t is ir.Cond:
-                todo += (x.cond, x.then, x.orelse)  # type: ignore[union-attr]
-            elif t is ir.PageElem:
-                todo.append(x.index)  # type: ignore[union-attr]
-            elif t is ir.LoadByte:
-                if not self._mem(ci, x.addr, acc, write=False):  # type: ignore[union-attr]
+            if isinstance(x, ir.Global):
+                acc[0] |= bits(self.codec._where(FIELD["globals"], x.index))
+            elif isinstance(x, ir.Binary):
+                todo += (x.left, x.right)
+            elif isinstance(x, (ir.Unary, ir.Conv)):
+                todo.append(x.operand)
+            elif isinstance(x, ir.Cond):
+                todo += (x.cond, x.then, x.orelse)
+            elif isinstance(x, ir.PageElem):
+                todo.append(x.index)
+            elif isinstance(x, ir.LoadByte):
+                if not self._mem(ci, x.addr, acc, write=False):
                     return False
-            elif t is ir.CallExpr:
-                if not self._builtin(ci, x.name, x.args, acc):  # type: ignore[union-attr]
+            elif isinstance(x, ir.CallExpr):
+                if not self._builtin(ci, x.name, x.args, acc):
                     return False
             else:
                 return False
@@ -471,16 +466,18 @@ def _has_call(ins: ir.Instr) -> bool:
 def _calls(ins: ir.Instr) -> list[tuple[str, tuple[ir.Expr, ...]]]:
     """Every built-in an instruction calls (itself, or in an expression)."""
     out: list[tuple[str, tuple[ir.Expr, ...]]] = []
-    todo: list[object] = []
-    if type(ins) is ir.Call:
+    todo: list[ir.Expr] = []
+    if isinstance(ins, ir.Call):
         out.append((ins.name, ins.args))
         todo += ins.args
-    for f in ("value", "cond", "args"):
-        v = getattr(ins, f, None)
-        if isinstance(v, tuple):
-            todo += v
-        elif v is not None and type(ins) is not ir.Call:
-            todo.append(v)
+    elif isinstance(ins, ir.CallFn):
+        todo += ins.args
+    elif isinstance(ins, ir.Set):
+        todo.append(ins.value)
+    elif isinstance(ins, (ir.Branch, ir.Check)):
+        todo.append(ins.cond)
+    elif isinstance(ins, ir.Ret) and ins.value is not None:
+        todo.append(ins.value)
     dest = getattr(ins, "dest", None)
     if isinstance(dest, ir.ToByte):
         todo.append(dest.addr)
@@ -495,7 +492,7 @@ def _calls(ins: ir.Instr) -> list[tuple[str, tuple[ir.Expr, ...]]]:
             todo.append(x.operand)
         elif isinstance(x, ir.Cond):
             todo += (x.cond, x.then, x.orelse)
-        elif isinstance(x, (ir.PageElem,)):
+        elif isinstance(x, ir.PageElem):
             todo.append(x.index)
         elif isinstance(x, ir.LoadByte):
             todo.append(x.addr)

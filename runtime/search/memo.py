@@ -110,6 +110,9 @@ class StepMemo:
         # repeats one of them (runtime/search/vacuity.py)
         self.ran: set[tuple[int, int]] = set()
         self.share = codec.shared   # keep new recordings for other workers
+        # told of every new recording (flat, action, positions, changes):
+        # runtime/search/por.py checks each against its static footprint
+        self.on_record: Callable[[Flat, Action, tuple[int, ...], Delta], None] | None = None
         self.fresh: list[tuple[Any, tuple[int, ...], Any, Delta]] = []
         c = codec
         (self._dl,), (self._pan,) = c.field_positions("debug_locks"), c.field_positions("panicked")
@@ -182,6 +185,8 @@ class StepMemo:
         positions = codec.positions(reads)
         self._check_noted(a, delta, positions)
         self._keep(key, positions, _getter(positions)(flat), delta)
+        if self.on_record is not None:
+            self.on_record(flat, a, positions, delta)
         return new, positions, delta
 
     def _check_noted(self, a: Action, delta: Delta, positions: tuple[int, ...]) -> None:
@@ -236,6 +241,8 @@ class StepMemo:
         changed.update(d2)
         delta = tuple([(p, v) for p, v in sorted(changed.items()) if flat[p] != v])
         self._keep(key, positions, _getter(positions)(flat), delta)
+        if self.on_record is not None:
+            self.on_record(flat, a, positions, delta)
         self.composed += 1
         return flat2
 

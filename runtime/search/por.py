@@ -1,7 +1,12 @@
-"""State-level partial-order reduction: persistent sets of local steps.
+"""State-level partial-order reduction: persistent sets of local steps,
+and of one CPU's actions.
 
 Phase 1 (runtime/search/explore.py) expands, in a state where this module
-finds one, a single action instead of every enabled one: a task's step
+finds one, a persistent set instead of every enabled action: a single
+local step (below), or else every enabled action of one CPU (``CPU
+sets``, further below).
+
+Local steps. A single action instead of every enabled one: a task's step
 that reads and writes nothing but its own locals and pc (``x = x + 1``,
 ``if (i < n)``, a loop's increment). Such a set {a} is persistent
 (Godefroid 1996, definition 4.1): no sequence of other actions from the
@@ -38,6 +43,74 @@ On one CPU the set is never smaller than the enabled set (every other
 task is enabled whenever the CPU is preemptible), so the explorer asks
 only with several CPUs.
 
+CPU sets. T, every enabled action on CPU c, is persistent in state s
+(Godefroid 1996, definition 4.1: along any sequence of actions outside T
+from s, each is independent of every action of T where it is taken) when
+each of the following is checked here, and otherwise the state is
+expanded fully (or another CPU tried, lowest number first, so that one
+CPU tends to run to its end before the next begins):
+
+1. No live task may migrate (every live task is pinned: an unpinned one
+   could take CPU c, or leave it), the scenario has no softirqs, and
+   every live context of the other CPUs has a static footprint
+   (runtime/search/footprint.py: ``remaining`` from its pc, its
+   ``base``, and ``underflow`` from its kmap_local depth), OR-ed into
+   MR (may read) and MW (may write), bits over the flat positions with a
+   context's ``released`` records split per window of addresses. The
+   actions outside T from s are exactly the actions of those contexts:
+   the contexts bound to c act only on c, and (2) keeps the set of
+   actions on c equal to T.
+2. What decides CPU c's enabled actions (``enabled``: its contexts and
+   idle task, its CPU record, ``panicked``, the locks its contexts spin
+   on) is not in MW: no action outside T enables or disables an action
+   on c, so T stays enabled and no other action on c appears. An irq
+   still to run elsewhere may panic (MW has ``panicked``): no CPU set
+   then but its own CPU's.
+3. For each a in T, R_a, what a reads (its recording: StepMemo.footprint,
+   the same positions in the same order in every state that agrees there,
+   plus its context, its CPU and ``panicked``; debug_locks only where
+   DEBUG_LOCKS_WARN_ON looked at it), is disjoint from MW: a does the same
+   in every state a sequence outside T leads to (it reads the same
+   values, and a step is a function of what it reads, runtime/search/
+   memo.py), so it stays enabled (2) and makes the same changes.
+4. For each a in T, W_a, what a writes (its changes; a context's
+   ``released`` per window of the addresses added or removed), is
+   disjoint from MR and MW: every action b outside T reads the same
+   values after a as before it, so it does the same (and stays enabled:
+   what decides it is in MR), and no position is written by both, so
+   s.a.b = s.b.a. With (3) that is independence of a and b wherever b
+   is taken, which is persistence.
+
+What the footprints make of the cross-CPU effects of the kernel model:
+a kunmap_local that pops once too often clears the last slot of the CPU
+below on x86 (``underflow``: the other CPU's record is in MW unless the
+context's depth covers every pop still to come; a's own pop is in W_a);
+ARM's non-linear array and the address's own CPU come from the pointer's
+provenance (a local only ever set from kmap_local of a page: a slot of
+its own CPU, or the page's direct map), anything else is "anything"; the
+end of a task may turn debug_locks off, which the other CPUs' steps may
+read (MR has it, so a T step that writes it is not independent) and a
+step of T that reads it (W of others has it) is not either; an oops
+reads pkmap_waiters and reports (in every context's footprint); a fault
+reads every context's releases at the faulting address (its CPU's
+window); the pkmap pool, the VIVT cache (with the pages it can write
+back) and ``percpu`` are whole positions. ``reports`` is one position:
+two steps that report are dependent here, although the state keeps
+reports as a sorted multiset, so that two reports of different contexts
+would commute: a WARN_ON_ONCE site in a function is shared by every
+context (``once``), and DEBUG_LOCKS_WARN_ON prints only for the first,
+so some of them truly do not, and none is told apart. Nothing reads
+"which CPU runs what" of another CPU: a CPU record is read only by its
+own steps (switches, irq entry, fixmap slots) and by a fault or
+use-after-unmap check through a pointer of that CPU's slots, which (1)
+puts in the footprint of the context that holds the pointer.
+
+A safety net: every step this module records for T is checked against
+the static footprint of its own context (``check_static``: the other
+CPUs are judged by the same table); a step outside it raises
+FootprintError, an internal error, instead of a verdict that might be
+wrong.
+
 The ignoring problem, and the never-ending executions: a reduced state
 on a cycle of the reduced graph could postpone the other CPUs forever
 and lose the states of a bottom component. The explorer therefore
@@ -46,7 +119,13 @@ and goes on until none does. With every state of every reduced cycle
 fully expanded, the reduced graph has exactly the full graph's terminal
 states and bottom components, each with all its states and transitions
 (docs/performance.md, "State-level reduction", gives the argument), so
-outcomes, their conditions over a loop, and verdicts are the same.
+outcomes, their conditions over a loop, and verdicts are the same. The
+argument needs of a reduced state only that its set is persistent and
+not empty: from it, an execution to a terminal state or into a bottom
+component has an equivalent one that begins with an action of the set
+(the first one it takes, moved to the front; or, if it takes none, any
+action of the set, which stays enabled and commutes with the whole
+execution, into the same component).
 """
 
 from __future__ import annotations
@@ -328,6 +407,21 @@ class Reducer:
             if old[:_RELEASED] != new[:_RELEASED] or old[_RELEASED + 1:] != new[_RELEASED + 1:]:
                 w |= 1 << p
         return w
+
+    def recorded(self, flat: Flat, a: Action, positions: tuple[int, ...],
+                 delta: tuple[tuple[int, int], ...]) -> None:
+        """Every step the memo records (StepMemo.on_record), whatever
+        set it was taken in, checked against its context's static
+        footprint: the table the other CPUs are judged by holds for every
+        distinct step of the search, not only for the CPU sets'."""
+        fp = self.fp
+        if fp is None or not fp.supported:
+            return
+        ci = a[0]
+        if ci >= self.nctx:
+            return
+        r = self._read_bits(positions) | fp.ctx_bits(ci) | fp.cpu_bit[a[1]]
+        self.check_static(a, self.codec.ctx_values[flat[ci]], r, self._write_bits(flat, delta))
 
     def check_static(self, a: Action, me: Ctx, r: int, w: int) -> None:
         """The safety net: a step's recorded reads and writes lie within
