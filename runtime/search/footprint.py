@@ -18,7 +18,7 @@ fault reads of every context at the faulting address
 context that may still run it blocks every reduction. What is modelled:
 
 - every step of a context bound to CPU c' (``local``): its own context,
-  every context bound to c', c''s idle task (a switch reads its
+  every context bound to c' or to no CPU (the task an irq interrupts), c''s idle task (a switch reads its
   kmap_ctrl, schedule_debug may reset its count) and c''s CPU record (a
   switch, an irq's entry and exit, the fixmap slots, interrupts off),
   and the data cache where there is one, with the pages c''s slots can
@@ -150,7 +150,7 @@ class Footprints:
         for c in range(ncpu):
             m = self.cpu_bit[c] | self.ctx_bits(nctx + c)
             for i, b in enumerate(self.bound):
-                if b == c:
+                if b == c or b is None:   # a task that may migrate may run here
                     m |= self.ctx_bits(i)
             self.local.append(m)
         self._pages = [self._pages_of(c) for c in range(ncpu)]
