@@ -183,7 +183,8 @@ def text(program: Program, r: ex.Result, verdicts: list[Verdict], stats: bool, t
         rate = r.states / r.seconds if r.seconds > 0 else 0.0
         steps = r.memo_hits + r.memo_misses
         memo = f", {r.memo_hits / steps:.0%} of {steps:,} steps memoized" if steps else ""
-        por = f", {r.reduced:,} states expanded by a local step alone" if r.reduced else ""
+        # runtime/search/por.py: a local step alone, or one CPU's actions
+        por = f", {r.reduced:,} states expanded by a persistent set" if r.reduced else ""
         sym = (f", {r.symmetric_states:,} states stepped (symmetry)"
                if r.symmetric_states else "")
         out.append(f"Time {r.seconds:.3f} s, {rate:,.0f} states/s{memo}{por}{sym}")

@@ -155,6 +155,7 @@ class Footprints:
             self.local.append(m)
         self._pages = [self._pages_of(c) for c in range(ncpu)]
         self._prov = [self._provenance(i) for i in range(nctx)]
+        self._base: dict[int, tuple[int, int]] = {}
         self._instr: dict[tuple[int, int], Fp] = {}
         self._remaining: dict[tuple[int, int], Fp] = {}
         self._need = [self._unmap_need(i) for i in range(nctx)]
@@ -174,6 +175,12 @@ class Footprints:
     # ------------------------------------------------------------ per context
     def base(self, ci: int) -> tuple[int, int]:
         """What any step of context ci may touch (bound contexts only)."""
+        got = self._base.get(ci)
+        if got is None:
+            got = self._base[ci] = self._base_of(ci)
+        return got
+
+    def _base_of(self, ci: int) -> tuple[int, int]:
         c = self.bound[ci]
         assert c is not None
         # the switch hooks and a task's end flush a VIVT cache

@@ -253,6 +253,7 @@ class Reducer:
         self.fp = Footprints(program, codec) if program.config.NR_CPUS > 1 else None
         self.footprint: StepFootprint = footprint or self._recorded
         self._pos_bits: dict[tuple[int, ...], int] = {}
+        self._may: dict[Flat, list[tuple[int, int] | None]] = {}
         self.cpu_sets = 0   # states given a CPU's actions as their persistent set
         cfg = program.config
         self.preemption = bool(cfg.CONFIG_PREEMPTION)
@@ -310,32 +311,24 @@ class Reducer:
         fp = self.fp
         if fp is None or not fp.supported:
             return None
-        values = self.codec.ctx_values
-        ctxs = [values[flat[i]] for i in range(self.nctx)]
-        live = [c.status not in _LIVE_NOT for c in ctxs]
-        if any(live[i] and fp.bound[i] is None for i in range(self.nctx)):
-            return None   # a task that may migrate: not bound to any CPU
+        # what each CPU's live contexts may still read and write: a
+        # function of the contexts' parts alone (pc, status, kmap depth)
+        key = flat[:self.nctx]
+        may = self._may.get(key)
+        if may is None:
+            if len(self._may) >= 1 << 20:
+                self._may.clear()   # a bound on its memory; it is only a cache
+            may = self._may[key] = self._may_of(flat)
+        if not may:
+            return None
         by_cpu: dict[int, list[Action]] = {}
         for a in acts:
             by_cpu.setdefault(a[1], []).append(a)
         if len(by_cpu) < 2:
             return None
+        values = self.codec.ctx_values
+        ctxs = [values[flat[i]] for i in range(self.nctx)]
         ncpu = self.p.config.NR_CPUS
-        # what each CPU's live contexts may still read and write
-        may: list[tuple[int, int] | None] = []
-        for c in range(ncpu):
-            r = w = 0
-            for i in range(self.nctx):
-                if fp.bound[i] != c or not live[i]:
-                    continue
-                f = fp.remaining(i, ctxs[i].pc)
-                if f is None:
-                    r = -1
-                    break
-                br, bw = fp.base(i)
-                r |= f[0] | br
-                w |= f[1] | bw | fp.underflow(i, ctxs[i].pc, ctxs[i].kmap_idx)
-            may.append(None if r < 0 else (r, w))
         for c in sorted(by_cpu):
             mine = by_cpu[c]
             other_r = other_w = 0
@@ -351,6 +344,33 @@ class Reducer:
                 if self._holds(flat, c, mine, ctxs, other_r, other_w):
                     return tuple(mine)
         return None
+
+    def _may_of(self, flat: Flat) -> list[tuple[int, int] | None]:
+        """Per CPU, what its live contexts may still read and write (None:
+        anything); empty when no CPU set can hold: a live task that may
+        migrate, or two CPUs that may do anything."""
+        fp = self.fp
+        assert fp is not None
+        values = self.codec.ctx_values
+        ctxs = [values[flat[i]] for i in range(self.nctx)]
+        live = [c.status not in _LIVE_NOT for c in ctxs]
+        if any(live[i] and fp.bound[i] is None for i in range(self.nctx)):
+            return []   # a task that may migrate: not bound to any CPU
+        may: list[tuple[int, int] | None] = []
+        for c in range(self.p.config.NR_CPUS):
+            r = w = 0
+            for i in range(self.nctx):
+                if fp.bound[i] != c or not live[i]:
+                    continue
+                f = fp.remaining(i, ctxs[i].pc)
+                if f is None:
+                    r = -1
+                    break
+                br, bw = fp.base(i)
+                r |= f[0] | br
+                w |= f[1] | bw | fp.underflow(i, ctxs[i].pc, ctxs[i].kmap_idx)
+            may.append(None if r < 0 else (r, w))
+        return [] if may.count(None) > 1 else may
 
     def _holds(self, flat: Flat, c: int, mine: list[Action], ctxs: list[Ctx],
                other_r: int, other_w: int) -> bool:
