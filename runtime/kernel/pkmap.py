@@ -12,7 +12,7 @@ inside these atomic steps. Left out: the 2024 kmap_lock/TLB-IPI deadlock
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import cache
+from kmap_scenarios.runtime.kernel import cache, tlb
 from kmap_scenarios.runtime.kernel.memory import is_highmem, note_mapped, note_released, page_address, pkmap_slot_of
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import Status
@@ -51,6 +51,7 @@ def flush_all_zero_pkmaps(tx: Tx) -> None:
         ptes[i] = 0
         freed.append(str(i))
     if freed:
+        tlb.flush_pkmap_range(tx)
         if tx.events is not None:
             tx.event(f"flush_all_zero_pkmaps: freed slot{'s' if len(freed) > 1 else ''} "
                  f"{', '.join(freed)}; flush_tlb_kernel_range(PKMAP_ADDR(0), "
