@@ -165,6 +165,8 @@ class StepMemo:
         with a recording on its key and positions reads the same positions
         in the same order, so these are the step's own here."""
         ci, cpu = a
+        if ci < 0:   # a TLB eviction, never memoized: run it with its reads noted
+            return record_step(self.p, self.codec, flat, a)
         key = (ci, cpu, flat[ci], flat[self.codec.nctx + cpu], flat[self._dl], flat[self._pan])
         got = _found(self.root.get(key, []), flat)
         if got is None:
@@ -359,7 +361,8 @@ class StepMemo:
 def record_step(program: Program, codec: Codec, flat: Flat,
                 a: Action) -> tuple[Flat, tuple[int, ...], Delta]:
     """Without the memo: the successor, the positions the step read besides
-    its context and CPU, and its changes (StepMemo.footprint's answer)."""
+    its context and CPU (a TLB eviction's "context" is its CPU's idle
+    task, machine._evict), and its changes (StepMemo.footprint's answer)."""
     s = codec.decode(flat)
     reads: list[Loc] = []
     t = step(program, s, a, reads=reads)[0]

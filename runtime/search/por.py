@@ -63,7 +63,14 @@ CPU tends to run to its end before the next begins):
 2. What decides CPU c's enabled actions (``enabled``: its contexts and
    idle task, its CPU record, ``panicked``, the locks its contexts spin
    on) is not in MW: no action outside T enables or disables an action
-   on c, so T stays enabled and no other action on c appears. An irq
+   on c, so T stays enabled and no other action on c appears. That holds
+   for c's TLB evictions too (runtime/kernel/tlb.py: offered where an
+   enabled step would use c's entry): only c's own steps use c's entries,
+   since another CPU's context that could reach an address of c's slots
+   (a pointer of unknown provenance) has no footprint but "anything", and
+   the one step elsewhere that changes c's slots, x86's pop once too many
+   on the CPU above, puts c's record in MW (``underflow``). Every CPU's
+   record is in MR and MW, live contexts or not, for its evictions. An irq
    still to run elsewhere may panic (MW has ``panicked``): no CPU set
    then but its own CPU's.
 3. For each a in T, R_a, what a reads (its recording: StepMemo.footprint,
@@ -138,7 +145,7 @@ from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.builtins import spinning_on
 from kmap_scenarios.runtime.kernel.memory import fixmap_slot
-from kmap_scenarios.runtime.kernel.state import Ctx, Status
+from kmap_scenarios.runtime.kernel.state import Ctx, Status, idle_ctx
 from kmap_scenarios.runtime.kernel.tx import FIELD
 from kmap_scenarios.runtime.search.flat import Codec, Flat
 from kmap_scenarios.runtime.search.footprint import RELEASED as _RELEASED, Footprints, bits
@@ -358,7 +365,9 @@ class Reducer:
             return []   # a task that may migrate: not bound to any CPU
         may: list[tuple[int, int] | None] = []
         for c in range(self.p.config.NR_CPUS):
-            r = w = 0
+            # the CPU's own part even with no live context (a TLB eviction
+            # there touches its record: runtime/kernel/tlb.py)
+            r = w = fp.local[c]
             for i in range(self.nctx):
                 if fp.bound[i] != c or not live[i]:
                     continue
@@ -390,9 +399,13 @@ class Reducer:
             return False
         for a in mine:
             child, positions, delta = self.footprint(flat, a)
-            r = self._read_bits(positions) | fp.ctx_bits(a[0]) | fp.cpu_bit[c] | fp.pan
+            ci = a[0]
+            # a TLB eviction (runtime/kernel/tlb.py) runs as c's idle task
+            me = ci if ci >= 0 else idle_ctx(self.p, c)
+            r = self._read_bits(positions) | fp.ctx_bits(me) | fp.cpu_bit[c] | fp.pan
             w = self._write_bits(flat, delta)
-            self.check_static(a, ctxs[a[0]], r, w)
+            if ci >= 0:
+                self.check_static(a, ctxs[ci], r, w)
             if r & other_w or w & (other_r | other_w):
                 return False
         return True
@@ -438,7 +451,7 @@ class Reducer:
         if fp is None or not fp.supported:
             return
         ci = a[0]
-        if ci >= self.nctx:
+        if not 0 <= ci < self.nctx:
             return
         r = self._read_bits(positions) | fp.ctx_bits(ci) | fp.cpu_bit[a[1]]
         self.check_static(a, self.codec.ctx_values[flat[ci]], r, self._write_bits(flat, delta))
