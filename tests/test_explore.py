@@ -23,10 +23,12 @@ def _id(p: Path) -> str:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=_id)
 def test_reduction_never_loses_an_outcome(path: Path) -> None:
-    """Sleep sets prune transitions, never states or outcomes."""
+    """Sleep sets prune transitions, never states or outcomes (the
+    state-level reduction, which does prune states, is off here:
+    tests/test_por.py compares it)."""
     p = load(str(path))
     full = ex.explore(p, ex.Options(reduce=False))
-    red = ex.explore(p, ex.Options(reduce=True))
+    red = ex.explore(p, ex.Options(reduce=True, por=False))
     assert set(red.outcomes) == set(full.outcomes)
     assert red.states == full.states
     assert red.transitions <= full.transitions
@@ -60,7 +62,7 @@ PINNED = {
     "kmap_local/preempt_restore.kmap": (31, 35, 35),
     "kmap_local/irq_nesting.kmap": (93, 16, 16),   # the irq may come inside kmap_local calls, and on the task's way back to user space
     "conversion/percpu.kmap": (16, 5, 5),
-    "conversion/thread_local.kmap": (25, 3, 19),
+    "conversion/thread_local.kmap": (18, 4, 19),   # cpu0 first where cpu1 cannot touch it (CPU sets)
 }
 
 
