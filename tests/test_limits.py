@@ -418,7 +418,7 @@ def test_a_verdict_whose_witness_was_not_found_in_time_stands(
     vs = verdicts_of(p, r)
     assert [v.holds for v in vs] == [True, True]
     out = text(p, r, vs, False, True)
-    assert "  expect sometimes DEADLOCK: holds\n    Positive: 1 Negative: 2\n" \
+    assert "  expect sometimes DEADLOCK: holds\n    Positive: 2 Negative: 2\n" \
         "    witness: not found (its search was cut by interrupt)\n" in out
     assert "Report cut by: interrupt (witnesses left out; the search was whole" in out
     assert to_json(p, r, vs)["outcomes"][0]["witness"] is None  # type: ignore[index]
