@@ -8,15 +8,16 @@ context's ``pending`` tuple and returns NOT_DONE until it completes; its
 arguments are only evaluated on its first step (``argv`` is None after).
 Pending tags: 1 spinning on a lock, 2 asleep in kmap_high, 3 a DMA
 maintenance loop, 4 a user page fault being served, 7 a kmap_local call
-between its stages (runtime/kernel/kmap_window.py).
+between its stages (runtime/kernel/kmap_window.py), 8 a highmem helper
+between its stages (runtime/kernel/helper_window.py).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from kmap_scenarios.runtime.kernel import (dma, highmem, irqflags, kmap_local, kmap_window, mutex,
-                                           pkmap, preempt, rcu, sched, slab, softirq, spinlock)
+from kmap_scenarios.runtime.kernel import (dma, helper_window, highmem, irqflags, kmap_local, kmap_window,
+                                           mutex, pkmap, preempt, rcu, sched, slab, softirq, spinlock)
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
 from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP,
                                                   PENDING_SPIN, Handler, Result)
@@ -97,63 +98,6 @@ def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
     """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c)."""
     assert argv is not None
     return kmap_local.kmap_to_page(tx, argv[0])
-
-
-def _vm_bug_on(tx: Tx, offset: int, length: int, func: str) -> None:
-    """VM_BUG_ON(offset + len > PAGE_SIZE) of include/linux/highmem.h."""
-    if offset < 0 or length < 0 or offset + length > tx.cfg.PAGE_SIZE:
-        tx.bug(R.HIGHMEM_VM_BUG, tx.func(func))
-
-
-def _memcpy_to_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memcpy_to_page(): kmap_local_page, memcpy, flush_dcache_page,
-    kunmap_local (include/linux/highmem.h); one step here."""
-    assert argv is not None
-    page, offset, src, length = page_arg(tx, argv[0]), argv[1], argv[2], argv[3]
-    _vm_bug_on(tx, offset, length, "memcpy_to_page")
-    to = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, to + offset, length, access(tx, src, length, None))
-    highmem.flush_dcache_page(tx, page)
-    kmap_local.kunmap_local(tx, to)
-    return None
-
-
-def _memcpy_from_page(tx: Tx, argv: list[int] | None) -> Result:
-    assert argv is not None
-    dst, page, offset, length = argv[0], page_arg(tx, argv[1]), argv[2], argv[3]
-    _vm_bug_on(tx, offset, length, "memcpy_from_page")
-    frm = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, dst, length, access(tx, frm + offset, length, None))
-    kmap_local.kunmap_local(tx, frm)
-    return None
-
-
-def _memzero_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memzero_page() -> zero_user(): kmap_local, memset, kunmap_local,
-    flush_dcache_page."""
-    assert argv is not None
-    page, offset, length = page_arg(tx, argv[0]), argv[1], argv[2]
-    _vm_bug_on(tx, offset, length, "memzero_page")
-    kaddr = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, kaddr + offset, length, bytes(length))
-    kmap_local.kunmap_local(tx, kaddr)
-    highmem.flush_dcache_page(tx, page)
-    return None
-
-
-def _memcpy_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memcpy_page(): map dst then src, copy, unmap src then dst."""
-    assert argv is not None
-    dpage, doff, spage, soff, length = (page_arg(tx, argv[0]), argv[1],
-                                        page_arg(tx, argv[2]), argv[3], argv[4])
-    dst = kmap_local.kmap_local_page_prot(tx, dpage)
-    src = kmap_local.kmap_local_page_prot(tx, spage)
-    _vm_bug_on(tx, doff, length, "memcpy_page")
-    _vm_bug_on(tx, soff, length, "memcpy_page")
-    access(tx, dst + doff, length, access(tx, src + soff, length, None))
-    kmap_local.kunmap_local(tx, src)
-    kmap_local.kunmap_local(tx, dst)
-    return None
 
 
 # ------------------------------------------------------------------ context
@@ -444,10 +388,6 @@ HANDLERS: dict[str, Handler] = {
     "kmap_to_page": _kmap_to_page,
     "page_to_pfn": lambda tx, a: tx.program.pages[page_arg(tx, a[0])].pfn,  # type: ignore[index]
     "PageHighMem": lambda tx, a: int(is_highmem(tx.program, page_arg(tx, a[0]))),  # type: ignore[index]
-    "memcpy_to_page": _memcpy_to_page,
-    "memcpy_from_page": _memcpy_from_page,
-    "memzero_page": _memzero_page,
-    "memcpy_page": _memcpy_page,
     "preempt_disable": _void(preempt.preempt_disable),
     "preempt_enable": _void(preempt.preempt_enable),
     "migrate_disable": _void(preempt.migrate_disable),
@@ -523,7 +463,7 @@ def _flush_all(tx: Tx) -> None:
     cache.flush_all(tx)
 
 
-for _module in (spinlock, irqflags, softirq, rcu, mutex, highmem, slab):
+for _module in (spinlock, irqflags, softirq, rcu, mutex, highmem, helper_window, slab):
     HANDLERS.update(_module.HANDLERS)
 
 MULTI_STEP = frozenset({"kmap", "spin_lock", "spin_lock_irqsave", "spin_lock_irq",
