@@ -163,6 +163,23 @@ def test_a_fused_instruction_takes_no_step_of_its_own() -> None:
     assert "\tif (!r->L[1]) goto pc" in c and "km_step(r); if (!r->L[1])" not in c
 
 
+def test_the_ordering_vocabulary_is_the_kernel_s_own() -> None:
+    """cpu_relax(), barrier() and the smp_*mb() barriers are the kernel's
+    calls (a spin-wait on a flag is how scenarios hand over between CPUs;
+    the globals are volatile, so the loop reloads); likely()/unlikely()
+    give 0 or 1 as the model's do; min/max compare the values as s64, as
+    the model's mathematical integers (a min_t's type is the cast around
+    it). READ_ONCE and WRITE_ONCE are a load and a store already."""
+    c = _module(HEAD + "int go = 0;\ntask t on cpu0 {\n    while (!READ_ONCE(go))\n        cpu_relax();\n"
+                "    barrier();\n    smp_mb();\n    smp_rmb();\n    smp_wmb();\n"
+                "    int x = min(go, 3) + max_t(int, go, 1);\n    if (likely(x > 1))\n        x++;\n}\n")
+    for call in ("cpu_relax();", "barrier();", "smp_mb();", "smp_rmb();", "smp_wmb();"):
+        assert f"km_step(r); {call}" in c, call
+    assert "min_t(s64, (s64)km_g[0], 3)" in c
+    assert "(s32)(max_t(s64, (s64)(s32)((s64)km_g[0]), (s64)(s32)(1)))" in c   # max_t(int, ...)
+    assert "(s64)!!likely((r->L[0] > 1))" in c
+
+
 def test_a_construct_not_translated_yet_is_refused_not_guessed() -> None:
     c = cexpr.CExpr(cexpr.Names(()))
     with pytest.raises(cexpr.Untranslated, match="`dma_map_page\\(\\)` needs a device"):
