@@ -95,9 +95,11 @@ def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
 
 
 def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
-    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c)."""
+    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c). Its
+    argument is a `void *`: a negative value (an address kept in a signed
+    int) is that address, the machine word."""
     assert argv is not None
-    return kmap_local.kmap_to_page(tx, argv[0])
+    return kmap_local.kmap_to_page(tx, argv[0] & tx.cfg.word_mask)
 
 
 # ------------------------------------------------------------------ context
