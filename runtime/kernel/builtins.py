@@ -19,8 +19,8 @@ from typing import Callable
 from kmap_scenarios.runtime.kernel import (dma, helper_window, highmem, irqflags, kmap_local, kmap_window,
                                            mutex, pkmap, preempt, rcu, sched, slab, softirq, spinlock)
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
-from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP,
-                                                  PENDING_SPIN, Handler, Result)
+from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP, PENDING_KMAP_IPI,
+                                                  PENDING_KMAP_LOCK, PENDING_SPIN, Handler, Result)
 from kmap_scenarios.runtime.kernel.memory import access, is_highmem, page_address
 from kmap_scenarios.runtime.kernel.program import Expr, PageKind
 from kmap_scenarios.runtime.kernel.reports import R
@@ -32,8 +32,11 @@ INT_MAX = 0x7FFFFFFF
 # ------------------------------------------------------------------ mapping
 def _kmap(tx: Tx, argv: list[int] | None) -> Result:
     """kmap(): might_sleep(); lowmem -> page_address(); else kmap_high(),
-    which may sleep on pkmap_map_wait (highmem-internal.h, mm/highmem.c)."""
+    which may sleep on pkmap_map_wait (highmem-internal.h, mm/highmem.c),
+    spin on kmap_lock while another CPU's flush waits for its IPI, or wait
+    for its own flush's IPI (pkmap.py)."""
     p = tx.me.pending
+    after_flush = False
     if p is None:
         assert argv is not None
         sched.might_sleep(tx, "kmap")
@@ -41,9 +44,30 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
         if not tx.cfg.CONFIG_HIGHMEM or not is_highmem(tx.program, page):
             return page_address(tx.program, tx.pkmap_pte, page)
         woken = False
+        if _spin_on_kmap_lock(tx, page):
+            return NOT_DONE
+    elif p[0] == PENDING_KMAP_LOCK:
+        page, woken = p[1], False
+        if _spin_on_kmap_lock(tx, page):
+            return NOT_DONE
+    elif p[0] == PENDING_KMAP_IPI:
+        page, woken = p[1], False
+        acked = pkmap.ipi_acks(tx, p[2])
+        if acked != pkmap.ipi_cpus(tx):
+            if acked != p[2]:
+                tx.set_me(pending=(PENDING_KMAP_IPI, page, acked))
+            return NOT_DONE
+        if tx.events is not None:
+            tx.event("flush_tlb_kernel_range: every CPU took the IPI")
+        preempt.preempt_enable(tx)      # its spin_lock(&kmap_lock), taken with the step below
+        after_flush = True
     else:
         page, woken = p[1], True
-    vaddr = pkmap.kmap_high_start(tx, page, woken)
+    vaddr = pkmap.kmap_high_start(tx, page, woken, after_flush)
+    if vaddr == pkmap.WAIT_IPI:
+        preempt.preempt_disable(tx)     # lock_kmap(): kmap_lock stays held
+        tx.set_me(pending=(PENDING_KMAP_IPI, page, pkmap.ipi_acks(tx, 0)))
+        return NOT_DONE
     if vaddr:
         tx.set_me(pending=None)
         return vaddr
@@ -55,15 +79,41 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
     return NOT_DONE
 
 
+def _spin_on_kmap_lock(tx: Tx, page: int) -> bool:
+    """lock_kmap() (spin_lock(&kmap_lock) on x86) while another context
+    holds it, waiting for its flush's IPI: spin, the count raised by the
+    lock's preempt_disable(). False once the lock is free (the raise undone:
+    the pkmap step that follows is atomic as before)."""
+    spinning = tx.me.pending is not None and tx.me.pending[0] == PENDING_KMAP_LOCK
+    if pkmap.kmap_lock_waiter(tx) >= 0:
+        if not spinning:
+            preempt.preempt_disable(tx)
+            tx.set_me(pending=(PENDING_KMAP_LOCK, page))
+            if tx.events is not None:
+                tx.event("lock_kmap: kmap_lock held while a flush waits for its IPI; spinning")
+        return True
+    if spinning:
+        preempt.preempt_enable(tx)
+        tx.set_me(pending=None)
+    return False
+
+
 def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
-    """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()."""
-    assert argv is not None
-    page = page_arg(tx, argv[0])
-    if not tx.cfg.CONFIG_HIGHMEM:
-        return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
-    sched.might_sleep(tx, "kunmap")
-    if is_highmem(tx.program, page):
-        pkmap.kunmap_high(tx, page)
+    """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()
+    (spinning on kmap_lock while a flush waits for its IPI)."""
+    if tx.me.pending is not None:
+        page = tx.me.pending[1]
+    else:
+        assert argv is not None
+        page = page_arg(tx, argv[0])
+        if not tx.cfg.CONFIG_HIGHMEM:
+            return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
+        sched.might_sleep(tx, "kunmap")
+        if not is_highmem(tx.program, page):
+            return None
+    if _spin_on_kmap_lock(tx, page):
+        return NOT_DONE
+    pkmap.kunmap_high(tx, page)
     return None
 
 
@@ -87,10 +137,16 @@ def _kmap_high_get(tx: Tx, argv: list[int] | None) -> Result:
 
 def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
     """kunmap_high(); with CONFIG_HIGHMEM=n the empty inline."""
-    assert argv is not None
-    page = page_arg(tx, argv[0])
-    if tx.cfg.CONFIG_HIGHMEM:
-        pkmap.kunmap_high(tx, page)
+    if tx.me.pending is not None:
+        page = tx.me.pending[1]
+    else:
+        assert argv is not None
+        page = page_arg(tx, argv[0])
+        if not tx.cfg.CONFIG_HIGHMEM:
+            return None
+    if _spin_on_kmap_lock(tx, page):
+        return NOT_DONE
+    pkmap.kunmap_high(tx, page)
     return None
 
 
