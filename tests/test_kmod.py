@@ -397,3 +397,20 @@ def test_the_console_is_read_back() -> None:
          "reports": ["BUG: sleeping function called from invalid context at "
                      "include/linux/highmem-internal.h (kmap)"], "executions": 1}]})
     assert model == [(_seen({"t.v": "pkmap(1)"}, MS), 1)]
+
+
+def test_a_hard_lockup_is_the_deadlock_of_the_context_stuck_there() -> None:
+    """The model's hard-lockup headline names a CPU, not a task: the
+    outcome's report details name the context, which is what the module
+    prints (`DEADLOCK: NAME`). Found running
+    bench/crosscheck/pkmap_flush_ipi_lockup.kmap: the kernel's `DEADLOCK:
+    b` did not match the model's `NMI watchdog: ... on cpu 1`."""
+    p = _program(HEAD.replace("}", "NR_CPUS = 2; }", 1)
+                 + "task a on cpu0 { }\ntask b on cpu1 { local_irq_disable(); }\n")
+    hard = "DEADLOCK: NMI watchdog: Watchdog detected hard LOCKUP on cpu 1"
+    soft = "DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]"
+    model = compare.model_outcomes(p, {"outcomes": [
+        {"values": {}, "reports": [hard, soft], "executions": 2,
+         "report_details": [{"context": "b", "kind": "DEADLOCK", "message": hard},
+                            {"context": "a", "kind": "DEADLOCK", "message": soft}]}]})
+    assert model == [(compare.Seen((), frozenset({"DEADLOCK: a", "DEADLOCK: b"})), 2)]
