@@ -539,3 +539,24 @@ def test_the_helpers_map_before_their_vm_bug_on():
     # zero_user_segments()'s BUG_ON comes first (mm/highmem.c): no slot
     p, s = final(x86("task t on cpu0 { zero_user_segments(P1, 0, 4, 60, 65); }"))
     assert kinds(p, s) == ["BUG"] and s.ctxs[0].kmap_idx == 0
+
+
+def test_a_pagefault_enable_too_many_leaves_faults_disabled():
+    """include/linux/uaccess.h: pagefault_enable() only decrements
+    current->pagefault_disabled, and pagefault_disabled() is `!= 0`: after
+    a kunmap_atomic() of a kmap() address (kunmap_local_indexed() ignores
+    it, then pagefault_enable() and preempt_enable() run), the count is -1
+    and faults stay disabled: a copy from a not-present user page fails at
+    once. Found by bench/crosscheck.py (kunmap_atomic_of_kmap.kmap): v6.1
+    copied nothing where the model faulted the page in."""
+    p, s = final(x86("""
+page U = alloc_user_page(not_present);
+task t on cpu0 {
+    char *v = kmap(P1);
+    kunmap_atomic(v);
+    int pf = pagefault_disabled();
+    int n = copy_from_user(page_address(L), U, 8);
+    kunmap(P1);
+}"""))
+    assert local(p, s, "t", "pf") == 1 and local(p, s, "t", "n") == 8
+    assert s.ctxs[0].pagefault_disabled == -1

@@ -485,7 +485,7 @@ HANDLERS: dict[str, Handler] = {
     "preempt_count": lambda tx, a: tx.me.preempt_count,
     "in_atomic": lambda tx, a: int(tx.me.preempt_count != 0),
     "irqs_disabled": lambda tx, a: int(tx.irqs_disabled()),
-    "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled > 0),
+    "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled != 0),
     "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
         tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
         tx.program.pages[page_arg(tx, a[0])].pfn),  # type: ignore[index]
