@@ -414,3 +414,23 @@ def test_a_hard_lockup_is_the_deadlock_of_the_context_stuck_there() -> None:
          "report_details": [{"context": "b", "kind": "DEADLOCK", "message": hard},
                             {"context": "a", "kind": "DEADLOCK", "message": soft}]}]})
     assert model == [(compare.Seen((), frozenset({"DEADLOCK: a", "DEADLOCK: b"})), 2)]
+
+
+def test_a_read_modify_write_statement_is_one_atomic_step_as_in_the_model() -> None:
+    """A statement is one step of the model (LANGUAGE.md), so `g = g + 1`
+    on two CPUs never loses an update there; C's load, add and store
+    can. A statement that stores to a global, or to a byte, it also
+    loads (and calls nothing) is a cmpxchg loop, atomic as the model's
+    step. Found by the cross-check: kmap_to_page_foreign.kmap's `done =
+    done + 1` on two CPUs lost an update on v6.1 and its waiter hung."""
+    c = _module(HEAD + "int g = 0;\ntask t on cpu0 {\n    g = g + 1;\n    g++;\n    int x = g + 1;\n"
+                "    char *p = kmap_local_page(P);\n    p[1] = p[1] * 2 + g;\n    p[2] = p[1];\n"
+                "    g = g + kmap_local_idx();\n    kunmap_local(p);\n}\n")
+    assert ("km_step(r); { long km_o, km_n; do { km_o = km_g[0]; km_n = (long)(((s64)km_o + 1)); } "
+            "while (cmpxchg((long *)&km_g[0], km_o, km_n) != km_o); }") in c
+    assert ("km_step(r); { u8 *km_p = (u8 *)(unsigned long)((r->L[1] + 1)); u8 km_o, km_n; do { "
+            "km_o = READ_ONCE(*km_p); km_n = (u8)((((s64)km_o * 2) + (s64)km_g[0])); } "
+            "while (cmpxchg(km_p, km_o, km_n) != km_o); }") in c
+    assert "km_st((r->L[1] + 2), km_ld((r->L[1] + 1)));" in c          # no read of p[2]: a plain store
+    assert "r->L[0] = (s32)(((s64)km_g[0] + 1));" in c                 # a local: nobody else writes it
+    assert "km_g[0] = (long)(((s64)km_g[0] + km_kmap_local_idx()));" in c   # a call: not repeated
