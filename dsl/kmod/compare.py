@@ -242,7 +242,7 @@ def model_outcomes(program: Program, check: dict[str, object]) -> list[tuple[See
         values = tuple(sorted((k, model_value(layout, k, v)) for k, v in o["values"].items()))
         # a DEADLOCK headline that names a CPU (the hard-lockup detector's)
         # is the context the outcome's details say is stuck there
-        stuck = {d["message"]: d["context"] for d in o.get("report_details", ())  # type: ignore[attr-defined]
+        stuck = {d["message"]: d["context"] for d in o.get("report_details", ())
                  if d.get("kind") == "DEADLOCK" and d.get("context")}
         reps = {f"DEADLOCK: {_comm(stuck[r])}" if r in stuck and _stuck_name(r.partition(": ")[2])
                 == r.partition(": ")[2] else canon_model(r, program, layout, namer) for r in o["reports"]}
