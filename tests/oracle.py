@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from kmap_scenarios.runtime.kernel import machine, program as ir
+from kmap_scenarios.runtime.kernel import machine, program as ir, tlb
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.search.expect import ExpectError, evaluate
 from kmap_scenarios.runtime.kernel.machine import Action
@@ -54,8 +54,22 @@ class Graph:
     depth: list[int]
 
 
-def reachable(program: Program, cap: int | None = None) -> Graph:
-    """Every reachable state, breadth-first, every transition taken."""
+def naive_enabled(program: Program, s: State) -> list[Action]:
+    """The contexts' actions of ``machine.enabled``, and an eviction of
+    every TLB entry of every CPU whenever a context can step: the textbook
+    rule that the hardware may evict at any moment (runtime/kernel/tlb.py),
+    without machine._evictions' argument that only the moment before a
+    step that uses the entry matters."""
+    acts = [a for a in machine.enabled(program, s) if a[0] >= 0]
+    if acts:
+        acts += [(tlb.evict_action(slot), c)
+                 for c, cpu in enumerate(s.cpus) for slot, _ in cpu.tlb]
+    return acts
+
+
+def reachable(program: Program, cap: int | None = None, anywhere: bool = False) -> Graph:
+    """Every reachable state, breadth-first, every transition taken;
+    ``anywhere``: with TLB evictions at every moment (``naive_enabled``)."""
     first = initial_state(program)
     number: dict[State, int] = {first: 0}
     g = Graph([first], [], [], [0])
@@ -63,7 +77,7 @@ def reachable(program: Program, cap: int | None = None) -> Graph:
     while queue:
         k = queue.popleft()
         s = g.states[k]
-        acts = machine.enabled(program, s)
+        acts = naive_enabled(program, s) if anywhere else machine.enabled(program, s)
         targets = []
         for a in acts:
             t, _ = machine.step(program, s, a)
@@ -279,9 +293,10 @@ class Judgement:
     verdicts: list[bool]
 
 
-def judge(program: Program, cap: int | None = None) -> Judgement:
-    """Explore naively and judge every expectation."""
-    g = reachable(program, cap)
+def judge(program: Program, cap: int | None = None, anywhere: bool = False) -> Judgement:
+    """Explore naively and judge every expectation (``anywhere``: see
+    ``reachable``)."""
+    g = reachable(program, cap, anywhere)
     terminal = [k for k, acts in enumerate(g.actions) if not acts]
     bottoms = bottom_components(g)
     end_outcome: dict[int, Outcome] = {}

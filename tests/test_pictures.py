@@ -219,6 +219,9 @@ def test_every_example_trace_is_valid_and_whole(path: str) -> None:
     for e, t in zip(sorted(steps, key=lambda e: e["ts"]), ex.trace):
         assert e["args"]["kernel"] == list(t.events)
         assert e["tid"] == t.action[1] + 1
+        if t.action[0] < 0:   # a TLB eviction: inside whatever runs on that CPU
+            assert e["args"]["context"] == f"tlb{-1 - t.action[0]}" and e["name"] == "TLB eviction"
+            continue
         assert any(name == program.contexts[t.action[0]].name and s <= e["ts"]
                    and e["ts"] + e["dur"] <= end for name, s, end in tiles[e["tid"]])
     # every report of the final state is an instant with its text

@@ -336,7 +336,7 @@ def naive(p: Program) -> tuple[set[tuple[int, int]], int]:
                 c.status == Status.WAIT_PKMAP
             if started:
                 flags |= IN_FLIGHT
-                if any(a[0] != i for a in acts):
+                if any(a[0] != i and a[0] >= 0 for a in acts):   # a TLB eviction is no context
                     flags |= INTERLEAVED
             if not info.is_irq and (c.resched or c.status == Status.WAIT_PKMAP):
                 flags |= GAVE_UP
@@ -344,7 +344,8 @@ def naive(p: Program) -> tuple[set[tuple[int, int]], int]:
             # the step's first instruction, and those it runs after it in
             # the same step (a call and its callee's first statement)
             ran: list[int] = []
-            executed.add((a[0], s.ctxs[a[0]].pc))
+            if a[0] >= 0:   # a TLB eviction runs no code
+                executed.add((a[0], s.ctxs[a[0]].pc))
             t = step(p, s, a, ran=ran)[0]
             executed.update((a[0], pc) for pc in ran)
             if t not in seen:

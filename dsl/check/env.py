@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "E501": "more than one schedule line",
     "E502": "schedule step count below 1",
     "E503": "schedule puts a pinned task or irq on another CPU",
+    "E504": "a TLB eviction (`tlbS@cpuN`) in the schedule without its CPU, or of more than one step",
 }
 
 

@@ -42,7 +42,7 @@ from kmap_scenarios.runtime.kernel import reports as rr
 from kmap_scenarios.runtime.kernel.machine import Action, step
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.state import State, initial_state
-from kmap_scenarios.runtime.search.schedule import TraceStep
+from kmap_scenarios.runtime.search.schedule import TraceStep, context_name
 
 STEP_US = 1000   # one step, in microseconds (the trace's unit)
 HALF = STEP_US // 2
@@ -84,7 +84,7 @@ def replay_steps(program: Program, actions: list[Action]
     out = []
     state = initial_state(program)
     for n, a in enumerate(actions, 1):
-        pc = state.ctxs[a[0]].pc
+        pc = state.ctxs[a[0]].pc if a[0] >= 0 else -1   # -1: a TLB eviction
         after, events = step(program, state, a, True)
         out.append((TraceStep(n, a, pc, tuple(events)), state, after))
         state = after
@@ -160,7 +160,7 @@ def _slices(program: Program, steps: list[tuple[TraceStep, State, State]], pid: 
     out: list[Event] = []
     ncpu = program.config.NR_CPUS
     for c in range(ncpu):
-        who = [t.action[0] if t.action[1] == c else on_cpu(program, before, c)
+        who = [t.action[0] if t.action[1] == c and t.action[0] >= 0 else on_cpu(program, before, c)
                for t, before, _ in steps]
         k = 0
         while k < len(who):
@@ -182,11 +182,14 @@ def _slices(program: Program, steps: list[tuple[TraceStep, State, State]], pid: 
 def _step_slice(program: Program, t: TraceStep, pid: int) -> Event:
     """One step: named by its statement, the kernel's lines as arguments."""
     ci, cpu = t.action
-    code = program.contexts[ci].code
-    line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
-    f = program.contexts[ci].function_at(t.pc)
-    src = rr.source_line(program, line)
-    args: dict[str, Any] = {"step": t.number, "context": program.contexts[ci].name,
+    if ci < 0:   # a TLB eviction (runtime/kernel/tlb.py): no code runs
+        src, line, f = "TLB eviction", 0, -1
+    else:
+        code = program.contexts[ci].code
+        line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
+        f = program.contexts[ci].function_at(t.pc)
+        src = rr.source_line(program, line)
+    args: dict[str, Any] = {"step": t.number, "context": context_name(program, ci),
                             "line": line}
     if f >= 0:
         args["function"] = program.functions[f].name

@@ -32,6 +32,7 @@ from kmap_scenarios.runtime.kernel.machine import Action, step
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.state import Report, State, Status, initial_state
 from kmap_scenarios.runtime.search.explore import Outcome, StateGraph
+from kmap_scenarios.runtime.search.schedule import context_name
 
 MAX_STATES = 5000   # more is no picture a person reads (and dot takes minutes)
 
@@ -135,7 +136,7 @@ class _Writer:
     def edge(self, a: int, b: int, action: Action, added: list[Report], after: State,
              extra: str = "") -> None:
         ci, cpu = action
-        label = f"{self.p.contexts[ci].name}@cpu{cpu}"
+        label = f"{context_name(self.p, ci)}@cpu{cpu}"
         attrs = []
         if added:
             label += "\n" + "\n".join(rr.label(self.p, after, r) for r in added)

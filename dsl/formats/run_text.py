@@ -33,7 +33,7 @@ from kmap_scenarios.runtime.search.expect import ExpectError, evaluate, partial
 from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.search.outcome import rank
 from kmap_scenarios.runtime.kernel.program import Program
-from kmap_scenarios.runtime.search.schedule import Execution, TraceStep
+from kmap_scenarios.runtime.search.schedule import Execution, TraceStep, context_name
 from kmap_scenarios.runtime.kernel.state import State, Status, body_locals
 
 
@@ -88,9 +88,8 @@ def trace_lines(program: Program, trace: list[TraceStep], colour: bool = False) 
 def trace_line(program: Program, t: TraceStep, colour: bool = False) -> str:
     """'  STEP  cpuN  CONTEXT  LINE  statement' then what the kernel did."""
     ci, cpu = t.action
-    info = program.contexts[ci]
     line, src = _statement(program, t)
-    head = f"  {t.number:4d}  cpu{cpu}  {info.name:<10} {line:4d}  {src}"
+    head = f"  {t.number:4d}  cpu{cpu}  {context_name(program, ci):<10} {_line(line)}  {src}"
     pad = " " * 30
     return "\n".join([head] + [f"{pad}{paint.event(e, colour)}" for e in t.events])
 
@@ -113,7 +112,7 @@ def lanes(program: Program, trace: list[TraceStep]) -> Lanes | None:
     if program.config.NR_CPUS == 1 or not trace:
         return None
     cpus = sorted({t.action[1] for t in trace})
-    names = {program.contexts[t.action[0]].name for t in trace}
+    names = {context_name(program, t.action[0]) for t in trace}
     width = max(len(n) for n in names | {f"cpu{c}" for c in cpus}) + 2
     return Lanes(cpus, width)
 
@@ -129,10 +128,10 @@ def lane_line(program: Program, t: TraceStep, lanes: Lanes, colour: bool = False
     then what the kernel did, under the statement."""
     ci, cpu = t.action
     line, src = _statement(program, t)
-    cols = "".join((program.contexts[ci].name if c == cpu else "").ljust(lanes.width)
+    cols = "".join((context_name(program, ci) if c == cpu else "").ljust(lanes.width)
                    for c in lanes.cpus)
     pad = " " * (8 + len(cols) + 6)
-    return "\n".join([f"  {t.number:4d}  {cols}{line:4d}  {src}"]
+    return "\n".join([f"  {t.number:4d}  {cols}{_line(line)}  {src}"]
                      + [f"{pad}{paint.event(e, colour)}" for e in t.events])
 
 
@@ -140,9 +139,16 @@ def _statement(program: Program, t: TraceStep) -> tuple[int, str]:
     """The line of a step's statement and its text, 'in f(): ' first
     inside a function."""
     ci = t.action[0]
+    if ci < 0:
+        return 0, "(a TLB eviction: no code runs)"
     code = program.contexts[ci].code
     line = code[t.pc].loc.line if 0 <= t.pc < len(code) else 0
     return line, in_function(program, ci, t.pc) + source_text(program, line)
+
+
+def _line(line: int) -> str:
+    """A step's line number column; blank for a step of no statement."""
+    return f"{line:4d}" if line else "    "
 
 
 def in_function(program: Program, ci: int, pc: int) -> str:

@@ -24,7 +24,7 @@ from kmap_scenarios.dsl.syntax.names import Arg, Where
 from kmap_scenarios.dsl.check.symbols import (CHECK_KINDS, PAGE_TYPES, FuncSym, PageSym, Scope,
                                               Word, chain, ctype_width, sizeof, text_of,
                                               try_fold, walk)
-from kmap_scenarios.runtime.kernel import program as ir
+from kmap_scenarios.runtime.kernel import program as ir, tlb
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -66,7 +66,9 @@ def lower(checked: Checked) -> ir.Program:
         contexts=tuple(contexts),
         expectations=expectations,
         schedule=None if schedule is None else tuple(
-            ir.ScheduleStep(sym.contexts[i.name].index, i.steps, i.cpu) for i in schedule.items),
+            ir.ScheduleStep(sym.contexts[i.name].index if i.name in sym.contexts
+                            else tlb.evict_action(int(i.name[3:])), i.steps, i.cpu)
+            for i in schedule.items),
         schedule_line=0 if schedule is None else schedule.span.line,
         functions=functions,
         mutexes=frozenset(sym.locks[m] for m in sym.mutexes),

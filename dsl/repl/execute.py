@@ -33,7 +33,7 @@ from kmap_scenarios.dsl.syntax.source import InputError, KmapError
 from kmap_scenarios.runtime.kernel import builtins
 from kmap_scenarios.runtime.kernel.machine import Action, actions_of, enabled, step
 from kmap_scenarios.runtime.kernel.program import Program, follow_jumps
-from kmap_scenarios.runtime.search.schedule import TraceStep, preferred
+from kmap_scenarios.runtime.search.schedule import TraceStep, context_name, preferred
 from kmap_scenarios.runtime.kernel.state import State, Status, initial_state
 
 # A typed statement that runs longer than this is left running (a loop that
@@ -172,11 +172,11 @@ def user_actions(frame: Frame, state: State | None = None) -> list[Action]:
 
 def advance(frame: Frame, action: Action, what: str) -> tuple[Frame, TraceStep]:
     """One step of the machine: the new frame and its trace line."""
-    pc = frame.state.ctxs[action[0]].pc
+    pc = frame.state.ctxs[action[0]].pc if action[0] >= 0 else -1   # -1: a TLB eviction
     state, events = step(frame.program, frame.state, action, trace=True)
     n = frame.steps + 1
     new = replace(frame, state=state, trail=Trail(action, frame.trail), steps=n,
-                  last=action[0], what=what)
+                  last=action[0] if action[0] >= 0 else frame.last, what=what)
     return new, TraceStep(n, action, pc, events)
 
 
@@ -270,7 +270,7 @@ def replay_path(program: Program, actions: list[Action]) -> State:
     for k, a in enumerate(actions):
         if a not in enabled(program, state):
             raise ReplError(f"the session's path cannot be replayed on the changed scenario: "
-                            f"step {k + 1} ({program.contexts[a[0]].name}@cpu{a[1]}) is no "
+                            f"step {k + 1} ({context_name(program, a[0])}@cpu{a[1]}) is no "
                             "longer possible; nothing was changed")
         state, _ = step(program, state, a)
     return state

@@ -13,6 +13,7 @@ from __future__ import annotations
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.dsl.repl.execute import Frame, ReplError, advance, blocked_on, user_actions, waiting
 from kmap_scenarios.dsl.repl.view import ended_text
+from kmap_scenarios.runtime.kernel import tlb
 from kmap_scenarios.runtime.kernel.machine import Action, enabled, step
 from kmap_scenarios.runtime.kernel.program import ScheduleStep
 from kmap_scenarios.runtime.search.schedule import TraceStep, default_choice, preferred
@@ -43,7 +44,7 @@ class Run:
             f = self.frame
             acts = user_actions(f)
             if item is not None:
-                acts = acts_of(acts, item)
+                acts = acts_of(acts, item, f)
                 if not acts:
                     return cannot(f, item, len(self.frames))
                 self.take(preferred(f.program, f.state, acts), "step")
@@ -58,7 +59,7 @@ class Run:
         if it cannot be followed."""
         n = 0
         while item.steps is None or n < item.steps:
-            acts = acts_of(user_actions(self.frame), item)
+            acts = acts_of(user_actions(self.frame), item, self.frame)
             if not acts:
                 if item.steps is None and n > 0:
                     break
@@ -78,13 +79,21 @@ class Run:
         return False
 
 
-def acts_of(acts: list[Action], item: ScheduleStep) -> list[Action]:
-    """The actions of a schedule item's context (on its CPU, if given)."""
+def acts_of(acts: list[Action], item: ScheduleStep, frame: Frame | None = None) -> list[Action]:
+    """The actions of a schedule item's context (on its CPU, if given). A
+    TLB eviction (``tlbS@cpuN``) is possible wherever that TLB holds the
+    entry, as `kmap run --schedule` takes it (runtime/search/schedule.py)."""
+    if item.ctx < 0 and frame is not None and item.cpu is not None:
+        held = any(e[0] == tlb.evicted_slot(item.ctx) for e in frame.state.cpus[item.cpu].tlb)
+        return [(item.ctx, item.cpu)] if held and acts else []
     return [a for a in acts if a[0] == item.ctx and (item.cpu is None or a[1] == item.cpu)]
 
 
 def cannot(frame: Frame, item: ScheduleStep, done: int) -> str:
     """Why ``item`` cannot step (after ``done`` steps)."""
+    if item.ctx < 0:
+        return (f"cpu{item.cpu}'s TLB holds no stale entry for kmap_local index "
+                f"{tlb.evicted_slot(item.ctx)}, or nothing can run")
     name = frame.program.contexts[item.ctx].name
     after = f" after {done} step{'s' if done != 1 else ''}" if done else ""
     if item.ctx == frame.repl and waiting(frame):

@@ -16,6 +16,7 @@ from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.kernel.memory import page_address
 from kmap_scenarios.runtime.kernel.program import PageKind
 from kmap_scenarios.runtime.kernel.state import Status
+from kmap_scenarios.runtime.search.schedule import context_name
 
 SUBJECTS = ("pkmap", "tasks", "cpus", "pages", "globals", "reports", "all")
 
@@ -154,7 +155,7 @@ VIEWS = {"pkmap": pkmap_view, "tasks": tasks_view, "cpus": cpus_view, "pages": p
 
 def action_text(frame: Frame, a: Action) -> str:
     """``NAME@cpuN`` as the schedule notation writes a placed step."""
-    return f"{frame.program.contexts[a[0]].name}@cpu{a[1]}"
+    return f"{context_name(frame.program, a[0])}@cpu{a[1]}"
 
 
 def enabled_view(frame: Frame, default: Action | None) -> list[str]:

@@ -4,7 +4,12 @@ An action is ``(ctx, cpu)``: context ``ctx`` executes its next step on
 ``cpu``. If it is not running there yet, the step begins with what makes it
 run: an irq's entry, or a context switch (kmap_local_sched_out of the
 previous task, sched_in of this one), possibly a migration. The order of
-``enabled`` is fixed: contexts in source order, then CPUs in order.
+``enabled`` is fixed: contexts in source order, then CPUs in order, then
+the TLB evictions. An eviction is ``(tlb.evict_action(slot), cpu)``, a
+negative ``ctx`` that names no context: ``cpu``'s TLB drops the entry it
+may still hold for its kmap_local ``slot`` (runtime/kernel/tlb.py), which
+only an x86 kunmap_local out of order (or a pop too many) leaves behind.
+It is offered only where an enabled step would use the entry (``_evictions``).
 
 When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 - an irq fires at any moment its CPU has interrupts enabled, then runs to
@@ -21,12 +26,12 @@ When ``ctx`` may step on ``cpu`` (docs/kernel-semantics.md §3, §7):
 from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import (builtins, cache, frames, kmap_window, preempt,
-                                          program as ir, sched, softirq)
+                                          program as ir, sched, softirq, tlb)
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of
-from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status
+from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status, idle_ctx
 from kmap_scenarios.runtime.kernel.tx import Killed, Loc, Tx
 
 Action = tuple[int, int]
@@ -52,7 +57,28 @@ def enabled(program: Program, state: State) -> list[Action]:
     switchable: list[bool | None] = [None] * len(state.cpus)
     for i in range(len(program.contexts)):
         _actions(program, state, i, switchable, out)
+    if out and any(c.tlb for c in state.cpus):
+        out += _evictions(program, state, out)
     return out
+
+
+def _evictions(program: Program, state: State, acts: list[Action]) -> list[Action]:
+    """The TLB evictions worth taking here: of each entry that one of the
+    enabled steps ``acts`` would use (a hit on it, or a new stale PTE of
+    its slot that the entry hides: runtime/kernel/tlb.py ``used``).
+
+    An eviction at any other moment gives nothing new. Until a step uses
+    the entry, the eviction commutes with every step: one that flushes the
+    entry leaves the same state with or without it, and none reads it.
+    So every execution that evicts earlier is equivalent to one that
+    evicts just before the step that uses the entry, and offering the
+    eviction only there keeps every outcome while no execution differs
+    only by where an unused entry was dropped. No eviction enables a
+    context, so a state where no context can step stays an end."""
+    used: set[tuple[int, int]] = set()
+    for a in acts:
+        _run(program, state, a, False, None, None, used)
+    return [(tlb.evict_action(slot), c) for c, slot in sorted(used)]
 
 
 def actions_of(program: Program, state: State, ci: int,
@@ -131,8 +157,20 @@ def step(program: Program, state: State, action: Action,
     with ``ran``, the pc of every instruction it executed
     (runtime/search/vacuity.py: a step may run a call's first statement)."""
     ci, cpu = action
+    if tlb.is_evict(ci):
+        return _evict(program, state, action, trace, reads)
+    return _run(program, state, action, trace, reads, ran, None)
+
+
+def _run(program: Program, state: State, action: Action, trace: bool,
+         reads: list[Loc] | None, ran: list[int] | None,
+         used: set[tuple[int, int]] | None) -> tuple[State, tuple[str, ...]]:
+    """step() of a context's action; ``used``: collects the (cpu, slot) of
+    each TLB entry the step used (``_evictions``)."""
+    ci, cpu = action
     tx = Tx(program, state, ci, cpu, trace, reads)
     tx.ran = ran
+    tx.tlb_used = used
     info = program.contexts[ci]
     ctx = state.ctxs[ci]
     try:
@@ -148,6 +186,17 @@ def step(program: Program, state: State, action: Action,
         _execute(tx, info.code, info.free_at)
     except Killed:
         _kill(tx)
+    return tx.commit(), tuple(tx.events or ())
+
+
+def _evict(program: Program, state: State, action: Action, trace: bool,
+           reads: list[Loc] | None) -> tuple[State, tuple[str, ...]]:
+    """A TLB eviction (runtime/kernel/tlb.py): it reads and writes only its
+    CPU's record, which a memo keys on (the Tx is the CPU's idle task's,
+    whose context it never touches)."""
+    ci, cpu = action
+    tx = Tx(program, state, idle_ctx(program, cpu), cpu, trace, reads)
+    tlb.evict(tx, cpu, tlb.evicted_slot(ci))
     return tx.commit(), tuple(tx.events or ())
 
 

@@ -5,9 +5,10 @@ the modelled page tables (docs/kernel-semantics.md §1.3):
 the kmap_local fixmap slots of each CPU (``__fix_to_virt``, a larger index
 is a lower address), the pkmap window (``PKMAP_ADDR``), and the direct map
 of lowmem and devmap pages. A failed translation is the kernel's page-fault
-oops. TLBs are not modelled: a translation always sees the current PTE, so
-where the kernel may hit a stale TLB entry *or* oops (an out-of-order
-kunmap_local on x86, §6.5), the model takes the oops.
+oops. TLBs are modelled only where the kernel's flushes leave a kmap_local
+translation behind (an out-of-order kunmap_local on x86, §6.5): such an
+entry is used until the search chooses to evict it (runtime/kernel/tlb.py),
+so both of the kernel's outcomes, the stale hit and the walk, are explored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kmap_scenarios.runtime.kernel.config import FIX_KMAP_BEGIN, STRUCT_PAGE_SIZ
 from kmap_scenarios.runtime.kernel.program import PageKind, Program
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import State
+from kmap_scenarios.runtime.kernel import tlb
 from kmap_scenarios.runtime.kernel.tx import Tx
 
 # arch/arm/include/asm/memory.h: PHYS_OFFSET of the modelled board.
@@ -95,12 +97,27 @@ def in_pkmap(cfg: Config, vaddr: int) -> bool:
 
 
 def translate(tx: Tx, vaddr: int) -> Where | None:
-    """Walk the modelled kernel page tables for vaddr."""
+    """Walk the modelled kernel page tables for vaddr, after this CPU's TLB
+    entry for a kmap_local slot that outlived its PTE (runtime/kernel/tlb.py:
+    a hit until the search evicts it). A walk through another CPU's slot
+    leaves its translation in this CPU's TLB."""
     cfg = tx.cfg
     fs = fixmap_slot(cfg, vaddr)
     if fs is not None:
         cpu, slot = fs
-        pte = tx.cpus[cpu].fixmap[slot]
+        idx = tlb.index_of(tx, cpu, slot)
+        pte = tlb.cached(tx, tx.cpu, idx)
+        walked = tx.cpus[cpu].fixmap[slot]
+        if pte and pte != walked:
+            tlb.used(tx, tx.cpu, idx)
+            if tx.events is not None:
+                now = f"maps pfn {walked - 1:#x}" if walked else "is clear"
+                tx.event(f"{vaddr:#x}: cpu{tx.cpu}'s stale TLB entry for {tlb.describe(tx, idx)} "
+                         f"gives pfn {pte - 1:#x} (the PTE {now})")
+        else:
+            pte = walked
+            if cpu != tx.cpu:
+                tlb.note_loaded(tx, tx.cpu, idx, walked)
         if not pte:
             return None
         page = tx.program.pfn_to_page.get(pte - 1)

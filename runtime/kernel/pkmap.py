@@ -33,7 +33,7 @@ cycle the search can leave is no execution, docs/language.md).
 
 from __future__ import annotations
 
-from kmap_scenarios.runtime.kernel import cache
+from kmap_scenarios.runtime.kernel import cache, tlb
 from kmap_scenarios.runtime.kernel.handler import PENDING_KMAP_IPI
 from kmap_scenarios.runtime.kernel.memory import is_highmem, note_mapped, note_released, page_address, pkmap_slot_of
 from kmap_scenarios.runtime.kernel.reports import R
@@ -76,6 +76,7 @@ def flush_all_zero_pkmaps(tx: Tx) -> bool:
         ptes[i] = 0
         freed.append(str(i))
     if freed:
+        tlb.flush_pkmap_range(tx)
         if tx.events is not None:
             tx.event(f"flush_all_zero_pkmaps: freed slot{'s' if len(freed) > 1 else ''} "
                  f"{', '.join(freed)}; flush_tlb_kernel_range(PKMAP_ADDR(0), "

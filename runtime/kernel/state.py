@@ -99,6 +99,10 @@ class Cpu(NamedTuple):
     softirq_batch: int = 0      # handle_softirqs(): the vectors of this pass still to run
     softirq_restart: int = 0    # handle_softirqs(): restarts so far (MAX_SOFTIRQ_RESTART)
     ksoftirqd: bool = False     # ksoftirqd/N is TASK_RUNNING (woken or running)
+    # Translations of this CPU's own kmap_local slots its TLB may still hold
+    # after their PTE was cleared or replaced without a flush here: sorted
+    # (slot, pfn + 1) pairs (runtime/kernel/tlb.py).
+    tlb: tuple[tuple[int, int], ...] = ()
 
 
 class Line(NamedTuple):  # noqa: D101

@@ -157,6 +157,8 @@ class Tx:
         self._slab = state.slab
         self.events: list[str] | None = [] if trace else None
         self.ran: list[int] | None = None   # pcs executed (machine.step's ``ran``)
+        # (cpu, slot) of the TLB entries the step used (runtime/kernel/tlb.py)
+        self.tlb_used: set[tuple[int, int]] | None = None
 
     def _lazy(self, name: str) -> list[Any]:
         got = self._copies.get(name)

@@ -595,7 +595,7 @@ class Explorer:
         """1 when a takes a CPU from a task (cur, that CPU's current) that
         could have continued."""
         ci, cpu = a
-        if cur < 0 or cur == ci or self.p.contexts[ci].is_irq:
+        if cur < 0 or ci < 0 or cur == ci or self.p.contexts[ci].is_irq:
             return 0
         return 1 if (cur, cpu) in acts else 0
 
@@ -632,8 +632,11 @@ class Explorer:
         slept[0] = 0
         # action number -> position, per state (one dict per distinct tuple)
         wh = [self._where(acts) for acts in acts_of]
-        nbits = (len(self.p.contexts) + ncpu) * ncpu
-        ctx_of = [k // ncpu for k in range(nbits)]
+        evict0 = self._evict0()
+        nbits = evict0 + self.p.config.KM_MAX_IDX * ncpu
+        # a TLB eviction's number is past the contexts': its "context" is
+        # its own negative one (runtime/kernel/tlb.py), no real context's
+        ctx_of = [k // ncpu if k < evict0 else -1 - (k - evict0) // ncpu for k in range(nbits)]
         cpu_of = [k % ncpu for k in range(nbits)]
         # frames: [sid, todo (positions), next, sleep mask, via action]
         stack: list[list[Any]] = [[0, range(len(acts_of[0])), 0, 0, None]]
@@ -657,7 +660,8 @@ class Explorer:
             acts = acts_of[sid]
             a = acts[i]
             ca, pa = a
-            abit = 1 << (ca * ncpu + pa)
+            anum = ca * ncpu + pa if ca >= 0 else evict0 + (-1 - ca) * ncpu + pa
+            abit = 1 << anum
             sleep = f[3]
             if sleep & abit:
                 continue
@@ -698,7 +702,7 @@ class Explorer:
                     ta = dst[ca_off + jb] if jb >= 0 else -1
                     if ta < 0:
                         continue
-                    ja = wh[sb].get(ca * ncpu + pa, -1)
+                    ja = wh[sb].get(anum, -1)
                     tb = dst[off[sb] + ja] if ja >= 0 else -1
                     if tb >= 0 and rep[tb] == rep[ta]:
                         child_sleep |= low
@@ -722,7 +726,7 @@ class Explorer:
                 # take what is no longer asleep
                 todo2 = [0]
             else:
-                todo2 = [j for j, b in enumerate(cacts) if missing >> (b[0] * ncpu + b[1]) & 1]
+                todo2 = [j for j, b in enumerate(cacts) if missing >> self._number(b) & 1]
             if on_stack[cid]:
                 # reached again around a cycle with fewer actions asleep:
                 # its frame, still open, takes them too (they were asleep
@@ -740,9 +744,20 @@ class Explorer:
         """Action number -> position in an (interned) tuple of enabled actions."""
         index = self._index.get(id(acts))
         if index is None:
-            ncpu = self.p.config.NR_CPUS
-            index = self._index[id(acts)] = {c * ncpu + p: i for i, (c, p) in enumerate(acts)}
+            index = self._index[id(acts)] = {self._number(a): i for i, a in enumerate(acts)}
         return index
+
+    def _evict0(self) -> int:
+        """The first action number of the TLB evictions (runtime/kernel/tlb.py)."""
+        ncpu = self.p.config.NR_CPUS
+        return (len(self.p.contexts) + ncpu) * ncpu
+
+    def _number(self, a: Action) -> int:
+        """An action's number in the sleep sets' masks: ctx * NR_CPUS + cpu
+        for a context's, after all of those for a TLB eviction's."""
+        c, p = a
+        ncpu = self.p.config.NR_CPUS
+        return c * ncpu + p if c >= 0 else self._evict0() + (-1 - c) * ncpu + p
 
     def _cut(self, what: str) -> None:
         if what not in self.result.bounded:

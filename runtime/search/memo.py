@@ -128,6 +128,10 @@ class StepMemo:
     def step(self, flat: Flat, a: Action) -> Flat:
         """The successor of ``flat`` by ``a``, as step() computes it."""
         ci, cpu = a
+        if ci < 0:   # a TLB eviction: rare, and its key would be no context's
+            self.misses += 1
+            s = self.codec.decode(flat)
+            return _encode_changes(self.codec, flat, s, step(self.p, s, a)[0])[0]
         key = (ci, cpu, flat[ci], flat[self.codec.nctx + cpu], flat[self._dl], flat[self._pan])
         specs = self.root.get(key)
         if specs is not None:
@@ -411,8 +415,15 @@ class EnabledMemo:
             key = tuple(map(view, flat[:nc])) + self._rest(flat)
         got = self.table.get(key)
         if got is None:
-            acts = tuple(enabled(self.p, self.codec.decode(flat)))
-            got = self.table[key] = self.pool.setdefault(acts, acts)
+            s = self.codec.decode(flat)
+            acts = tuple(enabled(self.p, s))
+            got = self.pool.setdefault(acts, acts)
+            if any(c.tlb for c in s.cpus):
+                # the evictions offered depend on what the steps would do
+                # (machine._evictions): on the whole state, not the views
+                self.table[key + (flat,)] = got
+            else:
+                self.table[key] = got
         return got
 
     def _views_of(self, numbers: Flat) -> None:

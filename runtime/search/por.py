@@ -188,6 +188,8 @@ class Reducer:
 
     def _check(self, flat: Flat, acts: tuple[Action, ...], a: Action, values: list[Ctx]) -> bool:
         ci, cpu = a
+        if ci < 0:
+            return False   # a TLB eviction (runtime/kernel/tlb.py) is no local step
         local = self.local[ci]
         if local is None:
             return False

@@ -92,6 +92,10 @@ class Visits:
         ``action``: forget everything if the step made progress, else
         count this visit."""
         ci = action[0]
+        if ci < 0:   # a TLB eviction: it never comes back by itself (progress)
+            self.table.clear()
+            self.actors.clear()
+            return
         ranks = self.ranks[ci]
         old, new = _rank(ranks, before.ctxs[ci]), _rank(ranks, after.ctxs[ci])
         if new > old:

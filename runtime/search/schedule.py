@@ -6,7 +6,10 @@ to a state it was in during the item (it loops), ``NAME:N`` runs N
 steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
 migration). Without ``@`` a context steps where it is running, else where
 it last ran, else on the first CPU it may use. After the last item the
-default policy finishes the execution.
+default policy finishes the execution. ``tlbI@cpuC`` is no context: CPU
+C's TLB evicts the entry it may still hold for kmap_local index I (slot +
+KM_MAX_IDX * cpu: runtime/kernel/tlb.py), one step (a context named so is
+the context).
 
 Default policy: keep running the context that stepped last while it can;
 otherwise take the first enabled action in the fixed order of
@@ -28,11 +31,13 @@ state of it, as `kmap check` judges such an execution. A run is cut
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kmap_scenarios.runtime.search.closure import CLOSURE_LIMIT, WITNESS_CLOSURE_LIMIT, closure_cost
+from kmap_scenarios.runtime.kernel import tlb
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.machine import Action, actions_of, enabled, final_state, step
 from kmap_scenarios.runtime.kernel.program import Program, ScheduleStep
@@ -55,6 +60,20 @@ _PAST_THE_END = ("a count must not exceed the steps the context has left; withou
                  "an item runs the context until it stops")
 _NOT_PREEMPTIBLE = "a context can take a CPU only where the running task can be preempted"
 _IRQS_OFF = "an irq fires only while its CPU has interrupts on"
+_NO_ENTRY = ("a TLB keeps a kmap_local slot's entry only after x86's kunmap_local() cleared "
+             "that slot's PTE without flushing its address (an unmap out of order), or after "
+             "its CPU used another CPU's kmap_local address")
+
+
+def evict_name(ci: int) -> str:
+    """The schedule name of TLB eviction action ``ci`` (runtime/kernel/tlb.py):
+    ``tlbI``, I the kmap_local index of the entry."""
+    return f"tlb{tlb.evicted_slot(ci)}"
+
+
+def context_name(program: Program, ci: int) -> str:
+    """A context's name, or a TLB eviction's (``tlbI``)."""
+    return evict_name(ci) if ci < 0 else program.contexts[ci].name
 
 
 @dataclass
@@ -95,6 +114,8 @@ class Chooser(Protocol):
 def preferred(program: Program, state: State, acts: list[Action]) -> Action:
     """Among actions of one context: where it runs, else where it ran."""
     ci = acts[0][0]
+    if ci < 0:   # TLB evictions (runtime/kernel/tlb.py): of no context
+        return acts[0]
     cpu = state.ctxs[ci].cpu
     for a in acts:
         if a[1] == cpu:
@@ -148,7 +169,8 @@ class _Runner:
         self.limit = search.limit
 
     def do(self, action: Action) -> None:
-        pc = self.state.ctxs[action[0]].pc
+        evict = action[0] < 0    # a TLB eviction: no context, no code
+        pc = -1 if evict else self.state.ctxs[action[0]].pc
         old = self.state
         before = self.state.reports
         self.state, events = step(self.program, self.state, action, self.trace)
@@ -159,7 +181,8 @@ class _Runner:
             self.ex.reported.append((len(self.ex.actions), self.state.reports))
         if self.trace:
             self.ex.trace.append(TraceStep(len(self.ex.actions), action, pc, events))
-        self.last = action[0]
+        if not evict:
+            self.last = action[0]
 
     def follow(self, items: tuple[ScheduleStep, ...]) -> None:
         for k, item in enumerate(items):
@@ -169,6 +192,11 @@ class _Runner:
             # a NAME item also ends where the context comes back to a state
             # it was in during the item: it loops, and would never stop
             seen = Visits(self.program) if item.steps is None else None
+            if item.ctx < 0:
+                self._evict(k, item)
+                if self._cut():
+                    return
+                continue
             while item.steps is None or n < item.steps:
                 if seen is not None and seen.count(self.state):
                     break
@@ -186,6 +214,20 @@ class _Runner:
                 n += 1
                 if self._cut():
                     return
+
+    def _evict(self, k: int, item: ScheduleStep) -> None:
+        """A ``tlbI@cpuC`` item: that eviction, wherever the TLB holds the
+        entry (a search offers it only just before a step that uses the
+        entry, machine._evictions; a schedule may evict it at any moment,
+        as the hardware may)."""
+        cpu = item.cpu if item.cpu is not None else 0
+        slot = tlb.evicted_slot(item.ctx)
+        if self.state.panicked or not any(e[0] == slot for e in self.state.cpus[cpu].tlb):
+            why = ("the kernel has panicked" if self.state.panicked else
+                   f"cpu{cpu}'s TLB holds no stale entry for kmap_local index {slot}")
+            raise ScheduleError(k, f"`{evict_name(item.ctx)}@cpu{cpu}` cannot evict: {why}",
+                                _NO_ENTRY)
+        self.do((item.ctx, cpu))
 
     def finish(self, choose: Chooser, check_here: bool = False) -> Execution:
         """Go on with ``choose`` until nothing can step, the step cap, or
@@ -377,7 +419,7 @@ def in_progress_schedule() -> str | None:
     try:
         return encode(program, list(actions)) or None
     except Exception:  # the replay itself hit the bug: give the raw path
-        return ", ".join(f"{program.contexts[c].name}@cpu{u}:1" for c, u in actions)
+        return ", ".join(f"{context_name(program, c)}@cpu{u}:1" for c, u in actions)
 
 
 @dataclass
@@ -392,7 +434,7 @@ class Run:
     def text(self, program: Program, count: bool | None = None) -> str:
         """``NAME[@cpuC][:N]``; the count is left out where ``NAME`` alone
         replays the same (``count``: None for that, else whether to print it)."""
-        name = program.contexts[self.ctx].name + ("" if self.cpu is None else f"@cpu{self.cpu}")
+        name = context_name(program, self.ctx) + ("" if self.cpu is None else f"@cpu{self.cpu}")
         return f"{name}:{self.steps}" if (self.more if count is None else count) else name
 
 
@@ -426,7 +468,7 @@ class Items:
         """The step ``a`` from ``before`` to ``after``."""
         program = self.program
         ci, cpu = a
-        natural = preferred(program, before, actions_of(program, before, ci)) == a
+        natural = ci >= 0 and preferred(program, before, actions_of(program, before, ci)) == a
         last = self.items[-1] if self.items else None
         if last is not None and last.ctx == ci and (last.cpu == cpu if last.cpu is not None else natural):
             last.steps += 1
@@ -446,8 +488,8 @@ class Items:
         """Whether item's context could step on from ``after``, the state
         its last step left (told as the items go: keeping every item's
         state would keep a state per item, thousands of contexts each)."""
-        item.more = any(item.cpu is None or x[1] == item.cpu
-                        for x in actions_of(self.program, after, item.ctx))
+        item.more = item.ctx >= 0 and any(item.cpu is None or x[1] == item.cpu
+                                          for x in actions_of(self.program, after, item.ctx))
 
 
 def encode(program: Program, actions: list[Action]) -> str:
@@ -463,11 +505,27 @@ def runs_text(program: Program, items: list[Run]) -> str:
 def items_text(program: Program, items: tuple[ScheduleStep, ...]) -> str:
     """Schedule items in the notation ``parse_items`` reads back:
     ``a, b@cpu1:2`` (a file's schedule line without its comments)."""
-    return ", ".join(program.contexts[i.ctx].name + ("" if i.cpu is None else f"@cpu{i.cpu}")
+    return ", ".join(context_name(program, i.ctx) + ("" if i.cpu is None else f"@cpu{i.cpu}")
                      + ("" if i.steps is None else f":{i.steps}") for i in items)
 
 
 MAX_DIGITS = 18   # a step count or CPU number, as typed (10**18 steps is "until done")
+_EVICT = re.compile(r"tlb[0-9]{1,4}")
+
+
+def _evict_item(program: Program, item: str, name: str, colon: str, count: str, cpu: str) -> int:
+    """The action context of a ``tlbI@cpuC`` item (its CPU is checked with
+    any item's); ValueError where it is not one."""
+    slot = int(name[3:])
+    cfg = program.config
+    if slot >= cfg.KM_MAX_IDX * cfg.NR_CPUS:
+        raise ValueError(f"`{item}`: kmap_local indexes are 0 to {cfg.KM_MAX_IDX * cfg.NR_CPUS - 1} "
+                         f"(slot + {cfg.KM_MAX_IDX} * cpu)")
+    if not cpu.strip():
+        raise ValueError(f"`{item}`: a TLB eviction names its CPU: `{name}@cpuN`")
+    if colon and count.strip() != "1":
+        raise ValueError(f"`{item}`: a TLB eviction is one step (`{name}@cpuN` or `:1`)")
+    return tlb.evict_action(slot)
 
 
 def decimal(text: str) -> int | None:
@@ -497,6 +555,8 @@ def parse_items(program: Program, text: str) -> tuple[ScheduleStep, ...]:
         if at and not cpu.strip():
             raise ValueError(f"`{item}`: expected @cpuN")
         ci = program.context_index(name)
+        if ci is None and _EVICT.fullmatch(name):
+            ci = _evict_item(program, item, name, colon, count, cpu)
         if ci is None:
             names = ", ".join(c.name for c in program.contexts)
             raise ValueError(f"no task or irq named `{name}` (there are: {names})")

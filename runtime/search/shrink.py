@@ -39,7 +39,7 @@ from kmap_scenarios.runtime.kernel.machine import Action
 from kmap_scenarios.runtime.search.outcome import MIXED, Observer, Outcome
 from kmap_scenarios.runtime.kernel.program import Program, ScheduleStep
 from kmap_scenarios.runtime.kernel.reports import kind_of
-from kmap_scenarios.runtime.search.schedule import (Execution, Run, ScheduleError, default_choice, execute, parse_items,
+from kmap_scenarios.runtime.search.schedule import (Execution, Run, ScheduleError, context_name, default_choice, execute, parse_items,
                               runs)
 from kmap_scenarios.runtime.kernel.state import State, initial_state
 
@@ -194,8 +194,9 @@ class _Shrinker:
         self.counts: list[int] = []       # the steps each item of self.items took
 
     def text(self, items: list[_Item]) -> str:
-        return ", ".join(self.p.contexts[c].name + ("" if u is None else f"@cpu{u}")
-                         + ("" if n is None else f":{n}") for c, u, n in items)
+        # a TLB eviction item is one step whatever its count (schedule.follow)
+        return ", ".join(context_name(self.p, c) + ("" if u is None else f"@cpu{u}")
+                         + ("" if n is None or c < 0 else f":{n}") for c, u, n in items)
 
     def replay(self, items: list[_Item], cap: int) -> tuple[Execution, Outcome] | None:
         """Replay a candidate as `kmap run --schedule` would, cut after

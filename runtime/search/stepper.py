@@ -59,7 +59,8 @@ class Stepper:
             return self.memo.step(flat, a)
         s = self.codec.decode(flat)
         ran: list[int] = []
-        self._cover.executed.add((a[0], s.ctxs[a[0]].pc))
+        if a[0] >= 0:   # not a TLB eviction (runtime/kernel/tlb.py): no code runs
+            self._cover.executed.add((a[0], s.ctxs[a[0]].pc))
         t = step(self.p, s, a, ran=ran)[0]
         self._cover.executed.update((a[0], pc) for pc in ran)
         return self.codec.encode(t)

@@ -262,7 +262,8 @@ class Group:
         return _reports(self.perms[k], reports) if k else reports
 
     def action(self, k: int, a: Action) -> Action:
-        return (self.perms[k][a[0]], a[1])
+        # a TLB eviction (a negative context) names no context
+        return (self.perms[k][a[0]], a[1]) if a[0] >= 0 else a
 
 
 # ------------------------------------------------------- renaming values

@@ -90,7 +90,9 @@ def _flags(program: Program, views: Sequence[tuple[int, int, int]],
             out |= IN_FLIGHT
             flying = i if flying == -1 else -2
     # with two in flight, any action is of a context other than one of them
-    if (flying == -2 and acts) or (flying >= 0 and any(a[0] != flying for a in acts)):
+    # (a TLB eviction, a negative context, is no context's: runtime/kernel/tlb.py)
+    if (flying == -2 and any(a[0] >= 0 for a in acts)) or \
+            (flying >= 0 and any(a[0] != flying and a[0] >= 0 for a in acts)):
         out |= INTERLEAVED
     return out
 

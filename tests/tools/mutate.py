@@ -73,12 +73,12 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "tx.bug(R.FLUSH_PTE_NONE, i)",
         "unreachable: a slot's count is above 0 only while its PTE is set (map_new_virtual sets "
         "both, flush clears both), so flush never meets count 1 with pte_none"),
-    "runtime/kernel/pkmap.py:230:8:return->None": (
+    "runtime/kernel/pkmap.py:231:8:return->None": (
         "return 0",
         "the stub is reached only from the kmap_high_get built-in, which stores 0 for None "
         "(machine._store, builtins.call_value); kmap_local and dma call it only with "
         "ARCH_NEEDS_KMAP_HIGH_GET"),
-    "runtime/kernel/pkmap.py:237:8:return->None": (
+    "runtime/kernel/pkmap.py:238:8:return->None": (
         "return 0",
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
     "runtime/kernel/kmap_local.py:39:7:And->Or": (
@@ -86,23 +86,23 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "past the lowmem return above it the page is highmem unless FORCE_MAP, which only x86 "
         "allows, and x86 has no ARCH_NEEDS_KMAP_HIGH_GET: the mutant only adds calls of the "
         "stub, which returns 0 at once"),
-    "runtime/kernel/kmap_local.py:143:14:const+1": (
+    "runtime/kernel/kmap_local.py:145:14:const+1": (
         "cleared = 0",
         "the initial value is read only when cpu is not a CPU, and then only cpu < 0 occurs, "
         "where _cleared_text does not use it"),
-    "runtime/kernel/kmap_local.py:144:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:146:7:Lt->LtE#1": (
         "if 0 <= cpu < cfg.NR_CPUS:",
         "cpu is never NR_CPUS: tx.cpu or tx.cpu - 1 on linear arrays, else from fixmap_slot, "
         "whose window holds KM_MAX_IDX * NR_CPUS slots"),
-    "runtime/kernel/kmap_local.py:146:36:const+1": (
+    "runtime/kernel/kmap_local.py:148:36:const+1": (
         "_set_pte(tx, cpu, slot, 0, -1)",
         "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
         "is given"),
-    "runtime/kernel/kmap_local.py:147:7:Lt->LtE#1": (
+    "runtime/kernel/kmap_local.py:149:7:Lt->LtE#1": (
         "if 0 <= top < len(ctx.pteval):",
         "a live context's kmap_idx stays below KM_MAX_IDX (the push BUGs at KM_MAX_IDX, killing "
         "the task or panicking in an irq), so top < len(pteval) whenever top >= 0"),
-    "runtime/kernel/kmap_local.py:181:52:const+1": (
+    "runtime/kernel/kmap_local.py:189:52:const+1": (
         "page = tx.program.pfn_to_page.get(pte - 1, -1) if pte else -1",
         "the default is never taken: a pkmap PTE is 0 or a scenario page's pfn + 1 (only "
         "map_new_virtual sets one), so pfn_to_page always has pte - 1"),
@@ -122,7 +122,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "return True",
         "no caller of preempt_count_sub uses its result (preempt_count_dec, softirq's "
         "__local_bh_enable_ip, sched.irq_return_count)"),
-    "runtime/kernel/kmap_local.py:239:37:const+1": (
+    "runtime/kernel/kmap_local.py:247:37:const+1": (
         "_set_pte(tx, cpu, i, 0, -1)",
         "_set_pte records an owner only with a PTE: with pte 0 it stores -1 whatever owner it "
         "is given"),
