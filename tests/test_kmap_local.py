@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmaptest import after, events, final, heads, kinds, local, page, pkmap_count, program, run, texts
+from kmaptest import after, events, final, heads, kinds, local, page, pkmap_count, program, run, texts, verdicts
 
 from kmap_scenarios.runtime.kernel.config import FIX_KMAP_BEGIN
 
@@ -565,3 +565,18 @@ task t on cpu0 {
 }"""))
     assert local(p, s, "t", "pf") == 1 and local(p, s, "t", "n") == 8
     assert s.ctxs[0].pagefault_disabled == -1
+
+
+def test_pagefault_disabled_in_an_expectation_is_not_zero_too():
+    """An expectation's pagefault_disabled() is the kernel's `!= 0` as well
+    (include/linux/uaccess.h): the -1 a kunmap_atomic() of a kmap() address
+    leaves on the task is faults disabled, at the end as in the body."""
+    p, s = final(x86("""
+task t on cpu0 {
+    char *v = kmap(P1);
+    kunmap_atomic(v);
+    kunmap(P1);
+}
+expect always pagefault_disabled() == 1;"""))
+    assert s.ctxs[0].pagefault_disabled == -1
+    assert verdicts(p, s) == [True]
