@@ -1021,3 +1021,29 @@ def test_dma_unmap_invalidates_on_v7_only_not_on_a_vivt_core():
     p, e = run(cached(racy, PHYS))
     assert local(p, e.final, "t", "after") == 0x5A and not e.final.reports
     assert "dma_unmap_page(B): invalidate by physical address" in events(e)
+
+
+def test_kmap_to_page_of_an_address_kept_in_an_int():
+    """kmap_to_page() takes a `void *`: an address kept in a signed int or
+    global (negative above 0x80000000 on x86) is the same address once
+    converted (docs/language.md: a signed int holding an address counts as
+    the address), so __kmap_to_page() (mm/highmem.c) finds the pkmap and
+    kmap_local pages with their WARN_ON_ONCEs. Found by the cross-check:
+    bench/crosscheck/kmap_to_page_foreign.kmap passed a kmap_local address
+    through a global `int`, and v6.1 found the page."""
+    p, s = final(x86("""
+int g = 0;
+task t on cpu0 {
+    void *v = kmap(P);
+    int iv = (int)v;
+    int pv = kmap_to_page(iv) == P;
+    void *a = kmap_local_page(Q);
+    void *b = kmap_local_page(P);
+    g = (int)b;
+    int pb = kmap_to_page(g + 5) == P;
+    kunmap_local(b);
+    kunmap_local(a);
+    kunmap(P);
+}"""))
+    assert local(p, s, "t", "iv") < 0 and local(p, s, "t", "pv") == 1 and local(p, s, "t", "pb") == 1
+    assert [h.split(" at ")[1] for h in heads(p, s)] == ["__kmap_to_page (mm/highmem.c)"] * 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmaptest import after, events, final, heads, kinds, local, page, pkmap_count, program, run, texts
+from kmaptest import after, events, final, heads, kinds, local, page, pkmap_count, program, run, texts, verdicts
 
 from kmap_scenarios.runtime.kernel.config import FIX_KMAP_BEGIN
 
@@ -478,3 +478,105 @@ def test_without_an_irq_to_come_a_kmap_local_call_is_one_step():
     s = after(x86(WINDOW.replace("void *a = kmap_local_page(P1);",
                                  "unsigned long a = kmap_local_page(P1) + 0;")), 1)
     assert s.ctxs[0].kmap_idx == 1 and s.ctxs[0].preempt_count == 0   # in an expression
+
+
+# ------------------------------------------------------------------------
+# An irq inside the highmem.h helpers (runtime/kernel/helper_window.py).
+# memcpy_page() and its kin (include/linux/highmem.h), clear_highpage() and
+# zero_user_segments() (mm/highmem.c) take their slots with
+# kmap_local_page() and give them back with kunmap_local(), interrupts on
+# all along. Found by bench/crosscheck.py on v6.1: the handler saw the
+# task one and two slots deep inside memcpy_page()
+# (bench/crosscheck/helper_irq_inside.kmap), which the model, running the
+# helper in one step, did not allow.
+
+HELPER_IRQ = """
+irq i on cpu0 { int pc = preempt_count(); int depth = kmap_local_idx(); void *c = kmap_local_page(PAGES[0]); kunmap_local(c); }
+"""
+
+
+def test_an_irq_inside_memcpy_page_sees_its_two_slots():
+    """memcpy_page(): map dst, map src, copy, unmap src, unmap dst; the
+    handler may come between any two of them and inside each push and pop
+    (count + 1), its own slot above the helper's."""
+    src = x86("task t on cpu0 { memcpy_page(P2, 0, P1, 0, 8); }" + HELPER_IRQ)
+    p = program(src)
+    s1, s2, s3 = (vaddr(p, 0, k) for k in (0, 1, 2))
+    views = _irq_views(src)
+    assert {(pc, d) for pc, d, _ in views} == {
+        (0x10000, 0), (0x10001, 0), (0x10001, 1), (0x10000, 1), (0x10001, 2), (0x10000, 2)}
+    assert {(d, c) for _, d, c in views} == {(0, s1), (1, s2), (2, s3)}
+
+
+def test_an_irq_inside_the_one_page_helpers_sees_their_slot():
+    """memcpy_to_page(), memcpy_from_page(), memzero_page(), clear_highpage()
+    and zero_user_segments(): one slot each, the handler at depth 1 between
+    the map and the unmap."""
+    for call in ("memcpy_to_page(P1, 0, page_address(L), 8)",
+                 "memcpy_from_page(page_address(L), P1, 0, 8)",
+                 "memzero_page(P1, 4, 8)", "clear_highpage(P1)",
+                 "zero_user_segments(P1, 0, 4, 8, 12)", "zero_user(P1, 4, 4)"):
+        views = _irq_views(x86(f"task t on cpu0 {{ {call}; }}" + HELPER_IRQ))
+        assert {(pc, d) for pc, d, _ in views} == {
+            (0x10000, 0), (0x10001, 0), (0x10001, 1), (0x10000, 1)}, call
+
+
+def test_a_helper_is_one_step_where_no_irq_can_come():
+    """Without an irq of the CPU to come, a helper stays one step (no other
+    context can tell); with one, its first step is the inner
+    preempt_disable() of the first map."""
+    s = after(x86("task t on cpu0 { memcpy_page(P2, 0, P1, 0, 8); int x = 1; }"), 1)
+    assert s.ctxs[0].pending is None and s.ctxs[0].kmap_idx == 0 and s.ctxs[0].preempt_count == 0
+    s = after(x86("task t on cpu0 { memcpy_page(P2, 0, P1, 0, 8); }" + HELPER_IRQ), 1)
+    assert s.ctxs[0].pending is not None and s.ctxs[0].kmap_idx == 0 and s.ctxs[0].preempt_count == 1
+    # a lowmem page has no slot and no window
+    s = after(x86("task t on cpu0 { memzero_page(L, 0, 8); }" + HELPER_IRQ), 1)
+    assert s.ctxs[0].pending is None
+
+
+def test_the_helpers_map_before_their_vm_bug_on():
+    """include/linux/highmem.h: memcpy_to_page() maps the page, then
+    VM_BUG_ON(offset + len > PAGE_SIZE): the task dies holding the slot."""
+    p, s = final(x86("task t on cpu0 { memcpy_to_page(P1, 60, page_address(L), 8); }"))
+    assert kinds(p, s) == ["BUG"] and s.ctxs[0].kmap_idx == 1
+    p, s = final(x86("task t on cpu0 { memcpy_page(P1, 0, P2, 60, 8); }"))
+    assert kinds(p, s) == ["BUG"] and s.ctxs[0].kmap_idx == 2
+    # zero_user_segments()'s BUG_ON comes first (mm/highmem.c): no slot
+    p, s = final(x86("task t on cpu0 { zero_user_segments(P1, 0, 4, 60, 65); }"))
+    assert kinds(p, s) == ["BUG"] and s.ctxs[0].kmap_idx == 0
+
+
+def test_a_pagefault_enable_too_many_leaves_faults_disabled():
+    """include/linux/uaccess.h: pagefault_enable() only decrements
+    current->pagefault_disabled, and pagefault_disabled() is `!= 0`: after
+    a kunmap_atomic() of a kmap() address (kunmap_local_indexed() ignores
+    it, then pagefault_enable() and preempt_enable() run), the count is -1
+    and faults stay disabled: a copy from a not-present user page fails at
+    once. Found by bench/crosscheck.py (kunmap_atomic_of_kmap.kmap): v6.1
+    copied nothing where the model faulted the page in."""
+    p, s = final(x86("""
+page U = alloc_user_page(not_present);
+task t on cpu0 {
+    char *v = kmap(P1);
+    kunmap_atomic(v);
+    int pf = pagefault_disabled();
+    int n = copy_from_user(page_address(L), U, 8);
+    kunmap(P1);
+}"""))
+    assert local(p, s, "t", "pf") == 1 and local(p, s, "t", "n") == 8
+    assert s.ctxs[0].pagefault_disabled == -1
+
+
+def test_pagefault_disabled_in_an_expectation_is_not_zero_too():
+    """An expectation's pagefault_disabled() is the kernel's `!= 0` as well
+    (include/linux/uaccess.h): the -1 a kunmap_atomic() of a kmap() address
+    leaves on the task is faults disabled, at the end as in the body."""
+    p, s = final(x86("""
+task t on cpu0 {
+    char *v = kmap(P1);
+    kunmap_atomic(v);
+    kunmap(P1);
+}
+expect always pagefault_disabled() == 1;"""))
+    assert s.ctxs[0].pagefault_disabled == -1
+    assert verdicts(p, s) == [True]

@@ -163,6 +163,23 @@ def test_a_fused_instruction_takes_no_step_of_its_own() -> None:
     assert "\tif (!r->L[1]) goto pc" in c and "km_step(r); if (!r->L[1])" not in c
 
 
+def test_the_ordering_vocabulary_is_the_kernel_s_own() -> None:
+    """cpu_relax(), barrier() and the smp_*mb() barriers are the kernel's
+    calls (a spin-wait on a flag is how scenarios hand over between CPUs;
+    the globals are volatile, so the loop reloads); likely()/unlikely()
+    give 0 or 1 as the model's do; min/max compare the values as s64, as
+    the model's mathematical integers (a min_t's type is the cast around
+    it). READ_ONCE and WRITE_ONCE are a load and a store already."""
+    c = _module(HEAD + "int go = 0;\ntask t on cpu0 {\n    while (!READ_ONCE(go))\n        cpu_relax();\n"
+                "    barrier();\n    smp_mb();\n    smp_rmb();\n    smp_wmb();\n"
+                "    int x = min(go, 3) + max_t(int, go, 1);\n    if (likely(x > 1))\n        x++;\n}\n")
+    for call in ("cpu_relax();", "barrier();", "smp_mb();", "smp_rmb();", "smp_wmb();"):
+        assert f"km_step(r); {call}" in c, call
+    assert "min_t(s64, (s64)km_g[0], 3)" in c
+    assert "(s32)(max_t(s64, (s64)(s32)((s64)km_g[0]), (s64)(s32)(1)))" in c   # max_t(int, ...)
+    assert "(s64)!!likely((r->L[0] > 1))" in c
+
+
 def test_a_construct_not_translated_yet_is_refused_not_guessed() -> None:
     c = cexpr.CExpr(cexpr.Names(()))
     with pytest.raises(cexpr.Untranslated, match="`dma_map_page\\(\\)` needs a device"):
@@ -380,3 +397,40 @@ def test_the_console_is_read_back() -> None:
          "reports": ["BUG: sleeping function called from invalid context at "
                      "include/linux/highmem-internal.h (kmap)"], "executions": 1}]})
     assert model == [(_seen({"t.v": "pkmap(1)"}, MS), 1)]
+
+
+def test_a_hard_lockup_is_the_deadlock_of_the_context_stuck_there() -> None:
+    """The model's hard-lockup headline names a CPU, not a task: the
+    outcome's report details name the context, which is what the module
+    prints (`DEADLOCK: NAME`). Found running
+    bench/crosscheck/pkmap_flush_ipi_lockup.kmap: the kernel's `DEADLOCK:
+    b` did not match the model's `NMI watchdog: ... on cpu 1`."""
+    p = _program(HEAD.replace("}", "NR_CPUS = 2; }", 1)
+                 + "task a on cpu0 { }\ntask b on cpu1 { local_irq_disable(); }\n")
+    hard = "DEADLOCK: NMI watchdog: Watchdog detected hard LOCKUP on cpu 1"
+    soft = "DEADLOCK: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]"
+    model = compare.model_outcomes(p, {"outcomes": [
+        {"values": {}, "reports": [hard, soft], "executions": 2,
+         "report_details": [{"context": "b", "kind": "DEADLOCK", "message": hard},
+                            {"context": "a", "kind": "DEADLOCK", "message": soft}]}]})
+    assert model == [(compare.Seen((), frozenset({"DEADLOCK: a", "DEADLOCK: b"})), 2)]
+
+
+def test_a_read_modify_write_statement_is_one_atomic_step_as_in_the_model() -> None:
+    """A statement is one step of the model (LANGUAGE.md), so `g = g + 1`
+    on two CPUs never loses an update there; C's load, add and store
+    can. A statement that stores to a global, or to a byte, it also
+    loads (and calls nothing) is a cmpxchg loop, atomic as the model's
+    step. Found by the cross-check: kmap_to_page_foreign.kmap's `done =
+    done + 1` on two CPUs lost an update on v6.1 and its waiter hung."""
+    c = _module(HEAD + "int g = 0;\ntask t on cpu0 {\n    g = g + 1;\n    g++;\n    int x = g + 1;\n"
+                "    char *p = kmap_local_page(P);\n    p[1] = p[1] * 2 + g;\n    p[2] = p[1];\n"
+                "    g = g + kmap_local_idx();\n    kunmap_local(p);\n}\n")
+    assert ("km_step(r); { long km_o, km_n; do { km_o = km_g[0]; km_n = (long)(((s64)km_o + 1)); } "
+            "while (cmpxchg((long *)&km_g[0], km_o, km_n) != km_o); }") in c
+    assert ("km_step(r); { u8 *km_p = (u8 *)(unsigned long)((r->L[1] + 1)); u8 km_o, km_n; do { "
+            "km_o = READ_ONCE(*km_p); km_n = (u8)((((s64)km_o * 2) + (s64)km_g[0])); } "
+            "while (cmpxchg(km_p, km_o, km_n) != km_o); }") in c
+    assert "km_st((r->L[1] + 2), km_ld((r->L[1] + 1)));" in c          # no read of p[2]: a plain store
+    assert "r->L[0] = (s32)(((s64)km_g[0] + 1));" in c                 # a local: nobody else writes it
+    assert "km_g[0] = (long)(((s64)km_g[0] + km_kmap_local_idx()));" in c   # a call: not repeated

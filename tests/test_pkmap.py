@@ -224,3 +224,109 @@ def test_page_address_and_kmap_to_page():
 def test_program_without_highmem_falls_back_to_lowmem():
     p = program("config { ARCH = x86; CONFIG_HIGHMEM = n; } page P = alloc_page(GFP_HIGHUSER); task t on cpu0 { }")
     assert p.pages[0].kind.name == "LOWMEM"
+
+
+# ------------------------------------------------------------------------
+# The TLB flush of a wrap waits for every other CPU (runtime/kernel/pkmap.py).
+# flush_all_zero_pkmaps() (mm/highmem.c) ends with flush_tlb_kernel_range(),
+# which on x86 is on_each_cpu(..., wait = 1) (arch/x86/mm/tlb.c): an IPI to
+# every other CPU, waited for with kmap_lock held. Found by bench/crosscheck.py:
+# bench/crosscheck/pkmap_flush_ipi_lockup.kmap locked up v6.1 (a CPU spinning
+# with interrupts off on a lock the kmap() caller held), where the model
+# finished.
+
+SMP = """
+config { ARCH = x86; NR_CPUS = 2; LAST_PKMAP = 4; PAGE_SIZE = 64; }
+page PG[4] = alloc_page(GFP_HIGHUSER);
+spinlock_t lock;
+int go = 0;
+int done = 0;
+task a on cpu0 {
+    for (int i = 0; i < 3; i++) {
+        void *v = kmap(PG[i]);
+        kunmap(PG[i]);
+    }
+    %s
+    WRITE_ONCE(go, 1);
+    void *w = kmap(PG[3]);          // wraps: frees slots 1-3, flushes
+    kunmap(PG[3]);
+    %s
+    WRITE_ONCE(done, 1);
+}
+"""
+
+
+def _ends(src: str) -> set[tuple[str, ...]]:
+    from kmaptest import check
+    p, r = check(src + "expect never DEADLOCK;")
+    return {tuple(o.reports) for o in r.outcomes}
+
+
+def test_the_wrap_s_flush_waits_for_a_cpu_with_interrupts_off():
+    """cpu1 spins with interrupts off on the lock the kmap() caller holds:
+    the IPI is never taken, a hard lockup (with kmap()'s might_sleep splat)."""
+    src = SMP % ("spin_lock(&lock);", "spin_unlock(&lock);") + """
+task b on cpu1 {
+    unsigned long flags;
+    while (!READ_ONCE(go))
+        cpu_relax();
+    spin_lock_irqsave(&lock, flags);
+    spin_unlock_irqrestore(&lock, flags);
+}
+"""
+    ends = _ends(src)
+    assert any(any(r.startswith("DEADLOCK") for r in e) for e in ends), ends
+    assert any(not any(r.startswith("DEADLOCK") for r in e) for e in ends), ends   # b first
+    # with interrupts on, cpu1 takes the IPI while it spins: no lockup
+    ends = _ends(src.replace("spin_lock_irqsave(&lock, flags);", "spin_lock(&lock);")
+                 .replace("spin_unlock_irqrestore(&lock, flags);", "spin_unlock(&lock);"))
+    assert not any(any(r.startswith("DEADLOCK") for r in e) for e in ends), ends
+
+
+def test_the_flush_completes_once_the_other_cpu_enables_interrupts():
+    """The IPI waits, with kmap_lock held (the waiting CPU's count raised),
+    until cpu1 turns interrupts back on; kunmap() there meanwhile spins on
+    kmap_lock (lock_kmap_any()), with interrupts on, and goes on after."""
+    src = SMP % ("", "") + """
+task b on cpu1 {
+    void *x = kmap(PG[0]);
+    local_irq_disable();
+    while (!READ_ONCE(go))
+        cpu_relax();
+    int w = 0;
+    for (int k = 0; k < 3; k++)
+        w = w + 1;
+    local_irq_enable();
+    kunmap(PG[0]);
+}
+expect always PG[0][0] == 0;
+"""
+    ends = _ends(src)
+    assert all(not any(r.startswith("DEADLOCK") for r in e) for e in ends), ends
+    from kmap_scenarios.runtime.kernel import machine
+    from kmap_scenarios.runtime.kernel.handler import PENDING_KMAP_IPI, PENDING_KMAP_LOCK
+    from kmap_scenarios.runtime.kernel.state import initial_state
+    p = program(src)
+    s = initial_state(p)
+
+    def step(name: str) -> None:
+        nonlocal s
+        ci = p.context_index(name)
+        act = next(a for a in machine.enabled(p, s) if a[0] == ci)
+        s, _ = machine.step(p, s, act)
+
+    while not s.cpus[1].irqs_off:          # b: kmap(PG[0]), local_irq_disable()
+        step("b")
+    while not (s.ctxs[0].pending and s.ctxs[0].pending[0] == PENDING_KMAP_IPI):
+        step("a")                          # a: up to its wrapping kmap(), which waits
+    assert s.ctxs[0].preempt_count == 1 and s.last_pkmap_nr == 0
+    step("a")
+    assert s.ctxs[0].pending[0] == PENDING_KMAP_IPI   # still waiting
+    while s.cpus[1].irqs_off:              # b turns interrupts back on
+        step("b")
+    step("b")                              # kunmap(PG[0]): kmap_lock is held
+    assert s.ctxs[1].pending == (PENDING_KMAP_LOCK, 0) and s.ctxs[1].preempt_count == 1
+    step("a")                              # the IPI is taken: the scan goes on
+    assert s.ctxs[0].pending is None and s.ctxs[0].preempt_count == 0
+    step("b")                              # the lock is free: kunmap_high()
+    assert s.ctxs[1].pending is None and s.ctxs[1].preempt_count == 0

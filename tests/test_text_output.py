@@ -416,3 +416,15 @@ def test_colour_in_a_real_terminal(tmp_path: Path) -> None:
     env["TERM"] = "xterm"
     assert "\033[31mFAILS\033[0m" in on_a_terminal(env)
     assert "\033" not in on_a_terminal({**env, "NO_COLOR": "1"})
+
+
+def test_a_failed_sometimes_names_no_missing_witness(tmp_path: Path) -> None:
+    """A `sometimes` that no execution satisfies fails with nothing to
+    show: it has no witness, and none was cut short (the text said
+    "counterexample: not found (its search was cut by )" with no limit)."""
+    src = tmp_path / "s.kmap"
+    src.write_text("task t on cpu0 { preempt_disable(); preempt_enable(); }\n"
+                   "expect sometimes DEADLOCK;\n")
+    out, err, code = kmap("check", str(src))
+    assert code == 1 and "  expect sometimes DEADLOCK: FAILS\n    Positive: 0 Negative: 1\n" in out
+    assert "not found" not in out

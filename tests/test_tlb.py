@@ -156,10 +156,10 @@ def test_the_schedule_notation_of_an_eviction() -> None:
     assert [(i.ctx, i.cpu, i.steps) for i in parse_items(p, "t:8, tlb1@cpu0, t")][1] == \
         (tlb.evict_action(1), 0, None)
     for text, message in [("tlb3", "names its CPU"), ("tlb3@cpu0:2", "one step"),
-                          ("tlb99@cpu0", "slots 0 to")]:
+                          ("tlb99@cpu0", "indexes are 0 to")]:
         with pytest.raises(ValueError, match=message):
             parse_items(p, text)
-    with pytest.raises(ScheduleError, match="holds no stale entry for kmap_local slot 1"):
+    with pytest.raises(ScheduleError, match="holds no stale entry for kmap_local index 1"):
         execute(p, parse_items(p, "t:2, tlb1@cpu0"))
 
 
@@ -173,32 +173,43 @@ def test_a_file_schedule_eviction_without_its_cpu_is_refused() -> None:
 @st.composite
 def stale(draw: st.DrawFn) -> str:
     """A scenario of out-of-order unmaps, loads and stores through the
-    pointers, a second task and maybe a preemption, on one or two CPUs."""
+    pointers, a pointer published to the other task (which may use it on
+    its CPU), maybe an irq that maps and loads, on one or two CPUs, x86 or
+    ARM."""
     cpus = draw(st.integers(1, 2))
     debug = draw(st.booleans())
-    lines = [f"config {{ ARCH = x86; NR_CPUS = {cpus}; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; "
+    arch = draw(st.sampled_from(["x86", "x86", "arm"]))
+    lines = [f"config {{ ARCH = {arch}; NR_CPUS = {cpus}; PAGE_SIZE = 64; CONFIG_PREEMPTION = y; "
              f"CONFIG_DEBUG_KMAP_LOCAL = {'y' if debug else 'n'}; }}",
              "page P1 = alloc_page(GFP_HIGHUSER);", "page P2 = alloc_page(GFP_HIGHUSER);",
-             "page P3 = alloc_page(GFP_HIGHUSER);"]
+             "page P3 = alloc_page(GFP_HIGHUSER);", "int pub0 = 0;", "int pub1 = 0;"]
     for t in range(2):
         body, mapped, n = [], [], 0
         for _ in range(draw(st.integers(4, 8))):
-            op = draw(st.sampled_from(["map", "map", "unmap", "unmap", "load", "store"]))
+            op = draw(st.sampled_from(["map", "map", "unmap", "unmap", "load", "store",
+                                       "publish", "foreign"]))
             if op == "map" and len(mapped) < 3:
                 v = f"v{n}"
                 n += 1
-                body.append(f"void *{v} = kmap_local_page(P{draw(st.integers(1, 3))});")
+                body.append(f"u8 *{v} = kmap_local_page(P{draw(st.integers(1, 3))});")
                 mapped.append(v)
             elif op == "unmap" and mapped:
                 # mostly the oldest mapping: out of order whenever two are held
                 k = 0 if draw(st.integers(0, 3)) else len(mapped) - 1
                 body.append(f"kunmap_local({mapped.pop(k)});")
-            elif op in ("load", "store") and n:
+            elif op in ("load", "store", "publish") and n:
                 v = f"v{draw(st.integers(0, n - 1))}"
-                body.append(f"g{t} = {v}[0];" if op == "load" else f"{v}[0] = {t + 1};")
+                body.append({"load": f"g{t} = {v}[0];", "store": f"{v}[0] = {t + 1};",
+                             "publish": f"pub{t} = (int){v};"}[op])
+            elif op == "foreign":
+                # the other task's pointer, if it published one (else NULL: skipped)
+                body.append(f"if (pub{1 - t} != 0) g{t} = ((u8 *)pub{1 - t})[0];")
         cpu = draw(st.integers(0, cpus - 1))
         lines.append(f"int g{t} = 0;")
         lines.append(f"task t{t} on cpu{cpu} {{ " + " ".join(body) + " }")
+    if draw(st.booleans()):
+        lines.append(f"irq i on cpu{draw(st.integers(0, cpus - 1))} {{ "
+                     "u8 *w = kmap_atomic(P3); g0 = w[0]; kunmap_atomic(w); }")
     lines.append("expect never OOPS;")
     lines.append("expect always g0 == 0;")
     return "\n".join(lines) + "\n"
@@ -211,7 +222,7 @@ def test_generated_stale_entries_match_the_oracle_s_evictions_at_any_moment() ->
     every variant of the search."""
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=400, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(stale())
     def one(src: str) -> None:
@@ -232,8 +243,8 @@ def test_generated_stale_entries_match_the_oracle_s_evictions_at_any_moment() ->
 
     one()
     print(f"stale: {dict(seen)}")   # pytest -s shows how many had an entry
-    assert seen["compared"] >= 250, seen
-    assert seen["stale"] >= 45, seen
+    assert seen["compared"] >= 350, seen
+    assert seen["stale"] >= 50, seen
 
 
 def test_the_repl_steps_an_eviction_by_its_schedule_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -242,7 +253,7 @@ def test_the_repl_steps_an_eviction_by_its_schedule_name(tmp_path) -> None:  # t
     path.write_text(REUSE)
     s = Session(str(path))
     reply = s.handle("step tlb1@cpu0")
-    assert not reply.ok and "holds no stale entry for kmap_local slot 1" in reply.text
+    assert not reply.ok and "holds no stale entry for kmap_local index 1" in reply.text
     assert s.handle("step t 7").ok
     reply = s.handle("step tlb1@cpu0")
     assert reply.ok, reply.text
@@ -250,3 +261,47 @@ def test_the_repl_steps_an_eviction_by_its_schedule_name(tmp_path) -> None:  # t
     assert s.actions[-1] == (tlb.evict_action(1), 0)
     assert s.handle("run").ok
     assert "seen=3" in s.handle("show tasks").text
+
+
+FOREIGN = """config { ARCH = x86; NR_CPUS = 2; PAGE_SIZE = 64; }
+page P1 = alloc_page(GFP_HIGHUSER);
+page P2 = alloc_page(GFP_HIGHUSER);
+int addr = 0; int stage = 0;
+task owner on cpu0 {
+    u8 *a = kmap_local_page(P1);
+    a[0] = 1;
+    addr = (int)a;
+    while (stage != 1) cond_resched();
+    kunmap_local(a);
+    u8 *b = kmap_local_page(P2);
+    b[0] = 2;
+    stage = 2;
+    while (stage != 3) cond_resched();
+    kunmap_local(b);
+}
+task user on cpu1 {
+    while (addr == 0) cond_resched();
+    u8 *p = (u8 *)addr;
+    int first = p[0];
+    stage = 1;
+    while (stage != 2) cond_resched();
+    int seen = p[0];
+    stage = 3;
+}
+expect sometimes user.seen == 1;
+"""
+
+
+def test_another_cpu_keeps_the_translation_of_a_slot_it_used() -> None:
+    """cpu0's kunmap_local() flushes only cpu0's TLB: cpu1, which used
+    cpu0's slot, may still read P1 after cpu0 mapped P2 there (Linux
+    6.1.176: 199 of 200 iterations of bench/crosscheck/kmap_local_foreign_tlb)."""
+    p, r = check(FOREIGN)
+    assert sorted(dict(o.values)["user.seen"] for o in r.outcomes) == ["1", "2"]
+    replays(p, r)
+    assert set(r.outcomes) == oracle.judge(p, anywhere=True).outcomes
+    # the entry is cpu1's, for cpu0's slot 0: kmap_local index 0
+    p, e = run(FOREIGN, "owner:3, user:4")
+    assert e.final is not None
+    s = _replayed(p, e.actions[:7])
+    assert s.cpus[1].tlb == ((0, _pte(p, "P1")),) and not s.cpus[0].tlb

@@ -330,8 +330,8 @@ def check_schedules(file: nodes.File, env: Env) -> None:
             check_schedule_item(env, item)
 
 
-# ``tlbS@cpuN``: CPU N's TLB evicts its entry of kmap_local slot S
-# (runtime/kernel/tlb.py), where no context has that name.
+# ``tlbI@cpuN``: CPU N's TLB evicts its entry of kmap_local index I (slot +
+# KM_MAX_IDX * cpu: runtime/kernel/tlb.py), where no context has that name.
 EVICT_NAME = re.compile(r"tlb[0-9]{1,4}")
 
 
@@ -340,8 +340,8 @@ def check_schedule_item(env: Env, item: nodes.ScheduleItem) -> None:
     if ctx is None and EVICT_NAME.fullmatch(item.name):
         if item.cpu is None or (item.steps is not None and item.steps != 1):
             env.error("E504", f"`{item.name}` is a TLB eviction: one step, on the CPU it names",
-                      item.span, f"write `{item.name}@cpu0` (the CPU whose TLB evicts kmap_local "
-                      f"slot {item.name[3:]})")
+                      item.span, f"write `{item.name}@cpu0` (the CPU whose TLB evicts its entry "
+                      f"of kmap_local index {item.name[3:]})")
         if item.cpu is not None:
             check_cpu(env, item.cpu, item.span)
         return

@@ -108,7 +108,8 @@ def verdicts_of(program: Program, r: ex.Result) -> list[Verdict]:
             proven = holds if quant == "sometimes" else not holds
             if not proven:
                 holds = None
-        needs = (quant == "sometimes" and bool(pool)) or holds is False
+        # a failed `sometimes` has nothing to show: no execution satisfies it
+        needs = bool(pool) and (quant == "sometimes" or holds is False)
         witness = _shortest(r, pool, k, wanted) if needs else None
         v = Verdict(label, holds, witness, wanted, "", pos, neg)
         v.unwitnessed = needs and witness is None

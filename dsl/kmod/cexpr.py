@@ -284,6 +284,21 @@ BUILTIN_C: dict[str, B] = {
     "kmap_local_idx": lambda c, a: "km_kmap_local_idx()",
     # checks used as values
     "WARN_ON": lambda c, a: f"(s64)WARN_ON({_v(c, a[0])})",
+    # The ordering vocabulary (include/asm-generic/barrier.h, rwonce.h,
+    # arch/x86/include/asm/vdso/processor.h): the kernel's own. READ_ONCE
+    # and WRITE_ONCE are lowered to a load and a store (the globals are
+    # volatile); min/max compare as s64, the model's integers.
+    "cpu_relax": lambda c, a: "cpu_relax()",
+    "barrier": lambda c, a: "barrier()",
+    "smp_mb": lambda c, a: "smp_mb()",
+    "smp_rmb": lambda c, a: "smp_rmb()",
+    "smp_wmb": lambda c, a: "smp_wmb()",
+    "likely": lambda c, a: f"(s64)!!likely({_v(c, a[0])})",
+    "unlikely": lambda c, a: f"(s64)!!unlikely({_v(c, a[0])})",
+    "min": lambda c, a: f"min_t(s64, {_v(c, a[0])}, {_v(c, a[1])})",
+    "max": lambda c, a: f"max_t(s64, {_v(c, a[0])}, {_v(c, a[1])})",
+    "min_t": lambda c, a: f"min_t(s64, {_v(c, a[0])}, {_v(c, a[1])})",
+    "max_t": lambda c, a: f"max_t(s64, {_v(c, a[0])}, {_v(c, a[1])})",
     "WARN_ON_ONCE": lambda c, a: f"(s64)WARN_ON_ONCE({_v(c, a[0])})",
 }
 

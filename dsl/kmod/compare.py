@@ -240,7 +240,12 @@ def model_outcomes(program: Program, check: dict[str, object]) -> list[tuple[See
     out: list[tuple[Seen, int | None]] = []
     for o in check["outcomes"]:  # type: ignore[attr-defined]
         values = tuple(sorted((k, model_value(layout, k, v)) for k, v in o["values"].items()))
-        reps = {canon_model(r, program, layout, namer) for r in o["reports"]}
+        # a DEADLOCK headline that names a CPU (the hard-lockup detector's)
+        # is the context the outcome's details say is stuck there
+        stuck = {d["message"]: d["context"] for d in o.get("report_details", ())
+                 if d.get("kind") == "DEADLOCK" and d.get("context")}
+        reps = {f"DEADLOCK: {_comm(stuck[r])}" if r in stuck and _stuck_name(r.partition(": ")[2])
+                == r.partition(": ")[2] else canon_model(r, program, layout, namer) for r in o["reports"]}
         out.append((Seen(values, frozenset(r for r in reps if r is not None)), o["executions"]))
     return out
 

@@ -280,7 +280,7 @@ class _Module:
 
     def instr(self, c: CExpr, ctx: ir.ContextInfo, pc: int, ins: ir.Instr) -> str:
         if isinstance(ins, ir.Set):
-            return self.store(c, ins.dest, c.expr(ins.value))
+            return self.atomic_rmw(c, ins) or self.store(c, ins.dest, c.expr(ins.value))
         if isinstance(ins, ir.Call):
             call = c.call(ins.name, ins.args)
             if ins.dest is None:
@@ -332,6 +332,35 @@ class _Module:
         return (f"{{ s64 km_v = {value}; (void)km_v; switch (km_ret(r)) {{ {' '.join(cases)} "
                 f"default: return 1; }} }}")
 
+    def atomic_rmw(self, c: CExpr, ins: ir.Set) -> str | None:
+        """A store to a global or a byte whose value loads that same place
+        (`g = g + 1`, `p[0] = p[0] + 1`), calling nothing: one step of the
+        model (LANGUAGE.md: a statement is atomic), so a cmpxchg loop
+        here, or another CPU's update between C's load and store would be
+        lost where the model cannot lose it. None for any other store."""
+        if _calls(ins.value):
+            return None
+        dest = ins.dest
+        if isinstance(dest, ir.ToGlobal):
+            load = f"(s64)km_g[{dest.index}]"
+            value = c.expr(ins.value)
+            if load not in value:
+                return None
+            value = value.replace(load, "(s64)km_o")
+            return (f"{{ long km_o, km_n; do {{ km_o = km_g[{dest.index}]; km_n = (long)({value}); }} "
+                    f"while (cmpxchg((long *)&km_g[{dest.index}], km_o, km_n) != km_o); }}")
+        if isinstance(dest, ir.ToByte):
+            addr = c.expr(dest.addr)
+            load = f"km_ld({addr})"
+            value = c.expr(ins.value)
+            if load not in value:
+                return None
+            value = value.replace(load, "(s64)km_o")
+            return (f"{{ u8 *km_p = (u8 *)(unsigned long)({addr}); u8 km_o, km_n; do {{ "
+                    f"km_o = READ_ONCE(*km_p); km_n = (u8)({value}); }} "
+                    f"while (cmpxchg(km_p, km_o, km_n) != km_o); }}")
+        return None
+
     def store(self, c: CExpr, dest: ir.Dest, value: str) -> str:
         if isinstance(dest, ir.ToLocal):
             return f"r->L[{dest.slot}] = ({narrow(dest.width, dest.signed)})({value});"
@@ -380,3 +409,20 @@ class _ExpectC(CExpr):
         if name in cexpr.LEFT_BEHIND_C:
             return cexpr.LEFT_BEHIND_C[name]
         return super().call(name, args)
+
+
+def _calls(e: object) -> bool:
+    """The expression calls a built-in (which a retried loop would repeat)."""
+    if isinstance(e, ir.CallExpr):
+        return True
+    fields = getattr(e, "__dataclass_fields__", None)
+    if not fields:
+        return False
+    for name in fields:
+        v = getattr(e, name)
+        if isinstance(v, tuple):
+            if any(_calls(x) for x in v):
+                return True
+        elif _calls(v):
+            return True
+    return False

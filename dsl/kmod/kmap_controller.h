@@ -372,8 +372,9 @@ static void km_return_to_user(struct km_run *r)
 	while (current->kmap_ctrl.idx > 0)
 		kunmap_local_indexed((void *)__fix_to_virt(FIX_KMAP_BEGIN +
 			current->kmap_ctrl.idx - 1 + KM_MAX_IDX * raw_smp_processor_id()));
-	while (pagefault_disabled())
-		pagefault_enable();
+	/* a pagefault_enable() too many leaves it negative (still
+	 * "disabled", pagefault_disabled() is != 0): reset, not count up */
+	current->pagefault_disabled = 0;
 	if (irqs_disabled())
 		local_irq_enable();
 	while (preempt_count())

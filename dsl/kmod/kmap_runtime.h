@@ -507,7 +507,17 @@ static inline void km_step(struct km_run *r)
 		ndelay(x % delay_ns);
 	if (yield_one_in && preemptible() && (x >> 16) % yield_one_in == 0) {
 		WRITE_ONCE(r->in_body, 0);
-		yield();
+		if (rcu_preempt_depth()) {
+			/* In an RCU read-side section yield() is a voluntary switch,
+			 * rcu_note_context_switch()'s WARN (kernel/rcu/tree_plugin.h);
+			 * the model's switch there is a preemption: make it one. */
+			preempt_disable();
+			set_tsk_need_resched(current);
+			set_preempt_need_resched();
+			preempt_enable();
+		} else {
+			yield();
+		}
 		WRITE_ONCE(r->in_body, 1);
 	}
 }

@@ -72,7 +72,7 @@ BUILTINS: dict[str, tuple[str, str, str, str]] = {
     'memcpy_page': ('memcpy_page(dst_page, dst_off, src_page, src_off, len)', 'void', 'any', 'map dst then src, copy, unmap src then dst'),
     'memcpy_to_page': ('memcpy_to_page(page, offset, from, len)', 'void', 'any', 'kmap_local_page, memcpy, flush_dcache_page, kunmap_local; `VM_BUG_ON(offset + len > PAGE_SIZE)`'),
     'memset': ('memset(addr, byte, len)', 'void', 'any', 'store `byte & 0xff` into `len` bytes through the address'),
-    'memzero_page': ('memzero_page(page, offset, len)', 'void', 'any', 'kmap_local_page, memset 0, kunmap_local, flush_dcache_page'),
+    'memzero_page': ('memzero_page(page, offset, len)', 'void', 'any', 'kmap_local_page, memset 0, flush_dcache_page, kunmap_local'),
     'might_alloc': ('might_alloc(gfp)', 'void', 'any', "include/linux/sched/mm.h: `might_sleep_if(gfpflags_allow_blocking(gfp))`: the allocators' check, a splat at include/linux/sched/mm.h in atomic context for a GFP with `__GFP_DIRECT_RECLAIM` (GFP_KERNEL, GFP_NOIO, GFP_NOFS), none for GFP_ATOMIC or GFP_NOWAIT"),
     'might_sleep': ('might_sleep()', 'void', 'any', '`__might_resched()`: "BUG: sleeping function called from invalid context" when atomic, irqs off or in an irq'),
     'migrate_disable': ('migrate_disable()', 'void', 'any', 'pin the task to its CPU (nests)'),

@@ -92,7 +92,7 @@ def acts_of(acts: list[Action], item: ScheduleStep, frame: Frame | None = None) 
 def cannot(frame: Frame, item: ScheduleStep, done: int) -> str:
     """Why ``item`` cannot step (after ``done`` steps)."""
     if item.ctx < 0:
-        return (f"cpu{item.cpu}'s TLB holds no stale entry for kmap_local slot "
+        return (f"cpu{item.cpu}'s TLB holds no stale entry for kmap_local index "
                 f"{tlb.evicted_slot(item.ctx)}, or nothing can run")
     name = frame.program.contexts[item.ctx].name
     after = f" after {done} step{'s' if done != 1 else ''}" if done else ""

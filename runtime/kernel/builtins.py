@@ -8,18 +8,19 @@ context's ``pending`` tuple and returns NOT_DONE until it completes; its
 arguments are only evaluated on its first step (``argv`` is None after).
 Pending tags: 1 spinning on a lock, 2 asleep in kmap_high, 3 a DMA
 maintenance loop, 4 a user page fault being served, 7 a kmap_local call
-between its stages (runtime/kernel/kmap_window.py).
+between its stages (runtime/kernel/kmap_window.py), 8 a highmem helper
+between its stages (runtime/kernel/helper_window.py).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from kmap_scenarios.runtime.kernel import (dma, highmem, irqflags, kmap_local, kmap_window, mutex,
-                                           pkmap, preempt, rcu, sched, slab, softirq, spinlock)
+from kmap_scenarios.runtime.kernel import (dma, helper_window, highmem, irqflags, kmap_local, kmap_window,
+                                           mutex, pkmap, preempt, rcu, sched, slab, softirq, spinlock)
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr, page_arg, use_builtins, word
-from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP,
-                                                  PENDING_SPIN, Handler, Result)
+from kmap_scenarios.runtime.kernel.handler import (NOT_DONE, PENDING_FAULT, PENDING_KMAP, PENDING_KMAP_IPI,
+                                                  PENDING_KMAP_LOCK, PENDING_SPIN, Handler, Result)
 from kmap_scenarios.runtime.kernel.memory import access, is_highmem, page_address
 from kmap_scenarios.runtime.kernel.program import Expr, PageKind
 from kmap_scenarios.runtime.kernel.reports import R
@@ -31,8 +32,11 @@ INT_MAX = 0x7FFFFFFF
 # ------------------------------------------------------------------ mapping
 def _kmap(tx: Tx, argv: list[int] | None) -> Result:
     """kmap(): might_sleep(); lowmem -> page_address(); else kmap_high(),
-    which may sleep on pkmap_map_wait (highmem-internal.h, mm/highmem.c)."""
+    which may sleep on pkmap_map_wait (highmem-internal.h, mm/highmem.c),
+    spin on kmap_lock while another CPU's flush waits for its IPI, or wait
+    for its own flush's IPI (pkmap.py)."""
     p = tx.me.pending
+    after_flush = False
     if p is None:
         assert argv is not None
         sched.might_sleep(tx, "kmap")
@@ -40,9 +44,30 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
         if not tx.cfg.CONFIG_HIGHMEM or not is_highmem(tx.program, page):
             return page_address(tx.program, tx.pkmap_pte, page)
         woken = False
+        if _spin_on_kmap_lock(tx, page):
+            return NOT_DONE
+    elif p[0] == PENDING_KMAP_LOCK:
+        page, woken = p[1], False
+        if _spin_on_kmap_lock(tx, page):
+            return NOT_DONE
+    elif p[0] == PENDING_KMAP_IPI:
+        page, woken = p[1], False
+        acked = pkmap.ipi_acks(tx, p[2])
+        if acked != pkmap.ipi_cpus(tx):
+            if acked != p[2]:
+                tx.set_me(pending=(PENDING_KMAP_IPI, page, acked))
+            return NOT_DONE
+        if tx.events is not None:
+            tx.event("flush_tlb_kernel_range: every CPU took the IPI")
+        preempt.preempt_enable(tx)      # its spin_lock(&kmap_lock), taken with the step below
+        after_flush = True
     else:
         page, woken = p[1], True
-    vaddr = pkmap.kmap_high_start(tx, page, woken)
+    vaddr = pkmap.kmap_high_start(tx, page, woken, after_flush)
+    if vaddr == pkmap.WAIT_IPI:
+        preempt.preempt_disable(tx)     # lock_kmap(): kmap_lock stays held
+        tx.set_me(pending=(PENDING_KMAP_IPI, page, pkmap.ipi_acks(tx, 0)))
+        return NOT_DONE
     if vaddr:
         tx.set_me(pending=None)
         return vaddr
@@ -54,15 +79,41 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
     return NOT_DONE
 
 
+def _spin_on_kmap_lock(tx: Tx, page: int) -> bool:
+    """lock_kmap() (spin_lock(&kmap_lock) on x86) while another context
+    holds it, waiting for its flush's IPI: spin, the count raised by the
+    lock's preempt_disable(). False once the lock is free (the raise undone:
+    the pkmap step that follows is atomic as before)."""
+    spinning = tx.me.pending is not None and tx.me.pending[0] == PENDING_KMAP_LOCK
+    if pkmap.kmap_lock_waiter(tx) >= 0:
+        if not spinning:
+            preempt.preempt_disable(tx)
+            tx.set_me(pending=(PENDING_KMAP_LOCK, page))
+            if tx.events is not None:
+                tx.event("lock_kmap: kmap_lock held while a flush waits for its IPI; spinning")
+        return True
+    if spinning:
+        preempt.preempt_enable(tx)
+        tx.set_me(pending=None)
+    return False
+
+
 def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
-    """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()."""
-    assert argv is not None
-    page = page_arg(tx, argv[0])
-    if not tx.cfg.CONFIG_HIGHMEM:
-        return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
-    sched.might_sleep(tx, "kunmap")
-    if is_highmem(tx.program, page):
-        pkmap.kunmap_high(tx, page)
+    """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()
+    (spinning on kmap_lock while a flush waits for its IPI)."""
+    if tx.me.pending is not None:
+        page = tx.me.pending[1]
+    else:
+        assert argv is not None
+        page = page_arg(tx, argv[0])
+        if not tx.cfg.CONFIG_HIGHMEM:
+            return None  # the !HIGHMEM inline: no might_sleep(), nothing to undo
+        sched.might_sleep(tx, "kunmap")
+        if not is_highmem(tx.program, page):
+            return None
+    if _spin_on_kmap_lock(tx, page):
+        return NOT_DONE
+    pkmap.kunmap_high(tx, page)
     return None
 
 
@@ -86,74 +137,25 @@ def _kmap_high_get(tx: Tx, argv: list[int] | None) -> Result:
 
 def _kunmap_high(tx: Tx, argv: list[int] | None) -> Result:
     """kunmap_high(); with CONFIG_HIGHMEM=n the empty inline."""
-    assert argv is not None
-    page = page_arg(tx, argv[0])
-    if tx.cfg.CONFIG_HIGHMEM:
-        pkmap.kunmap_high(tx, page)
+    if tx.me.pending is not None:
+        page = tx.me.pending[1]
+    else:
+        assert argv is not None
+        page = page_arg(tx, argv[0])
+        if not tx.cfg.CONFIG_HIGHMEM:
+            return None
+    if _spin_on_kmap_lock(tx, page):
+        return NOT_DONE
+    pkmap.kunmap_high(tx, page)
     return None
 
 
 def _kmap_to_page(tx: Tx, argv: list[int] | None) -> Result:
-    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c)."""
+    """kmap_to_page(): see kmap_local.kmap_to_page (mm/highmem.c). Its
+    argument is a `void *`: a negative value (an address kept in a signed
+    int) is that address, the machine word."""
     assert argv is not None
-    return kmap_local.kmap_to_page(tx, argv[0])
-
-
-def _vm_bug_on(tx: Tx, offset: int, length: int, func: str) -> None:
-    """VM_BUG_ON(offset + len > PAGE_SIZE) of include/linux/highmem.h."""
-    if offset < 0 or length < 0 or offset + length > tx.cfg.PAGE_SIZE:
-        tx.bug(R.HIGHMEM_VM_BUG, tx.func(func))
-
-
-def _memcpy_to_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memcpy_to_page(): kmap_local_page, memcpy, flush_dcache_page,
-    kunmap_local (include/linux/highmem.h); one step here."""
-    assert argv is not None
-    page, offset, src, length = page_arg(tx, argv[0]), argv[1], argv[2], argv[3]
-    _vm_bug_on(tx, offset, length, "memcpy_to_page")
-    to = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, to + offset, length, access(tx, src, length, None))
-    highmem.flush_dcache_page(tx, page)
-    kmap_local.kunmap_local(tx, to)
-    return None
-
-
-def _memcpy_from_page(tx: Tx, argv: list[int] | None) -> Result:
-    assert argv is not None
-    dst, page, offset, length = argv[0], page_arg(tx, argv[1]), argv[2], argv[3]
-    _vm_bug_on(tx, offset, length, "memcpy_from_page")
-    frm = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, dst, length, access(tx, frm + offset, length, None))
-    kmap_local.kunmap_local(tx, frm)
-    return None
-
-
-def _memzero_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memzero_page() -> zero_user(): kmap_local, memset, kunmap_local,
-    flush_dcache_page."""
-    assert argv is not None
-    page, offset, length = page_arg(tx, argv[0]), argv[1], argv[2]
-    _vm_bug_on(tx, offset, length, "memzero_page")
-    kaddr = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, kaddr + offset, length, bytes(length))
-    kmap_local.kunmap_local(tx, kaddr)
-    highmem.flush_dcache_page(tx, page)
-    return None
-
-
-def _memcpy_page(tx: Tx, argv: list[int] | None) -> Result:
-    """memcpy_page(): map dst then src, copy, unmap src then dst."""
-    assert argv is not None
-    dpage, doff, spage, soff, length = (page_arg(tx, argv[0]), argv[1],
-                                        page_arg(tx, argv[2]), argv[3], argv[4])
-    dst = kmap_local.kmap_local_page_prot(tx, dpage)
-    src = kmap_local.kmap_local_page_prot(tx, spage)
-    _vm_bug_on(tx, doff, length, "memcpy_page")
-    _vm_bug_on(tx, soff, length, "memcpy_page")
-    access(tx, dst + doff, length, access(tx, src + soff, length, None))
-    kmap_local.kunmap_local(tx, src)
-    kmap_local.kunmap_local(tx, dst)
-    return None
+    return kmap_local.kmap_to_page(tx, argv[0] & tx.cfg.word_mask)
 
 
 # ------------------------------------------------------------------ context
@@ -444,10 +446,6 @@ HANDLERS: dict[str, Handler] = {
     "kmap_to_page": _kmap_to_page,
     "page_to_pfn": lambda tx, a: tx.program.pages[page_arg(tx, a[0])].pfn,  # type: ignore[index]
     "PageHighMem": lambda tx, a: int(is_highmem(tx.program, page_arg(tx, a[0]))),  # type: ignore[index]
-    "memcpy_to_page": _memcpy_to_page,
-    "memcpy_from_page": _memcpy_from_page,
-    "memzero_page": _memzero_page,
-    "memcpy_page": _memcpy_page,
     "preempt_disable": _void(preempt.preempt_disable),
     "preempt_enable": _void(preempt.preempt_enable),
     "migrate_disable": _void(preempt.migrate_disable),
@@ -487,7 +485,7 @@ HANDLERS: dict[str, Handler] = {
     "preempt_count": lambda tx, a: tx.me.preempt_count,
     "in_atomic": lambda tx, a: int(tx.me.preempt_count != 0),
     "irqs_disabled": lambda tx, a: int(tx.irqs_disabled()),
-    "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled > 0),
+    "pagefault_disabled": lambda tx, a: int(tx.ctxs[tx.current()].pagefault_disabled != 0),
     "pkmap_count": lambda tx, a: pkmap.pkmap_count_of(
         tuple(tx.pkmap_pte), tuple(tx.pkmap_count),
         tx.program.pages[page_arg(tx, a[0])].pfn),  # type: ignore[index]
@@ -523,7 +521,7 @@ def _flush_all(tx: Tx) -> None:
     cache.flush_all(tx)
 
 
-for _module in (spinlock, irqflags, softirq, rcu, mutex, highmem, slab):
+for _module in (spinlock, irqflags, softirq, rcu, mutex, highmem, helper_window, slab):
     HANDLERS.update(_module.HANDLERS)
 
 MULTI_STEP = frozenset({"kmap", "spin_lock", "spin_lock_irqsave", "spin_lock_irq",

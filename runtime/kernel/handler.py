@@ -33,3 +33,6 @@ PENDING_FAULT = 4       # (4, kaddr, uaddr, len): a user page fault served
 PENDING_MUTEX = 5       # (5, lock): asleep in mutex_lock() / woken to retry
 PENDING_BH = 6          # (6, irqs_were_off): local_bh_enable() waits for do_softirq()
 PENDING_KMAP_LOCAL = 7  # (7, op, stage, arg, vaddr): between the stages of a kmap_local call (kmap_window.py)
+PENDING_HELPER = 8      # (8, helper, stage, staged, v0, v1, args...): inside memcpy_page() and kin (helper_window.py)
+PENDING_KMAP_IPI = 9     # (9, page, acked): kmap_high()'s wrap waits for its TLB-flush IPI (pkmap.py)
+PENDING_KMAP_LOCK = 10   # (10, page): kmap()/kunmap() spinning on kmap_lock held by such a wait

@@ -1,13 +1,13 @@
 """The helpers of include/linux/highmem.h and highmem-internal.h built on
-kmap_local (v6.1): folios, kmap_atomic_pfn/_prot, clear_highpage, the
-zero_user family, and flush_dcache_page.
+kmap_local (v6.1): folios, kmap_atomic_pfn/_prot and flush_dcache_page;
+clear_highpage, the zero_user family and the memcpy_*_page helpers are in
+runtime/kernel/helper_window.py.
 
 Folios: every page of a scenario is an order-0 folio, so `struct folio *`
 is the address of its (head and only) struct page: page_folio(page) is
 the page's own pointer, folio_page(folio, n) is nth_page(), plain pointer
 arithmetic on the model's linear mem_map (a struct page of another page of
-the scenario, or of none). Each helper runs in one step, as the
-memcpy_*_page helpers do (docs/model.md).
+the scenario, or of none). kmap_local_folio() runs in one step.
 """
 
 from __future__ import annotations
@@ -67,55 +67,6 @@ def kmap_atomic_pfn(tx: Tx, pfn: int) -> int:
     return kmap_local.kmap_local_pfn_prot(tx, pfn)
 
 
-def clear_highpage(tx: Tx, page: int) -> None:
-    """clear_highpage(): kmap_local_page, clear_page, kunmap_local (no
-    flush_dcache_page)."""
-    kaddr = kmap_local.kmap_local_page_prot(tx, page)
-    access(tx, kaddr, tx.cfg.PAGE_SIZE, bytes(tx.cfg.PAGE_SIZE))
-    kmap_local.kunmap_local(tx, kaddr)
-
-
-def zero_user_segments(tx: Tx, page: int, start1: int, end1: int, start2: int, end2: int,
-                       func: str) -> None:
-    """zero_user_segments(): BUG_ON(end1 > page_size(page) || end2 >
-    page_size(page)). HIGHMEM (mm/highmem.c): an empty segment is none,
-    and the page is mapped, zeroed, unmapped and flushed only if a segment
-    is left; without HIGHMEM (include/linux/highmem.h) it is always mapped
-    and flushed. The bounds are C unsigned ints."""
-    start1, end1, start2, end2 = (v & 0xFFFFFFFF for v in (start1, end1, start2, end2))
-    ps = tx.cfg.PAGE_SIZE
-    if end1 > ps or end2 > ps:
-        tx.bug(R.ZERO_USER_BUG, end1, end2)
-    if tx.cfg.CONFIG_HIGHMEM:
-        if start1 >= end1:
-            start1 = end1 = 0
-        if start2 >= end2:
-            start2 = end2 = 0
-        if not end1 and not end2:
-            return
-    kaddr = kmap_local.kmap_local_page_prot(tx, page)
-    for start, end in ((start1, end1), (start2, end2)):
-        if end > start:
-            access(tx, kaddr + start, end - start, bytes(end - start))
-    kmap_local.kunmap_local(tx, kaddr)
-    flush_dcache_page(tx, page)
-
-
-def _zero(func: str) -> Handler:
-    def handler(tx: Tx, a: list[int] | None) -> Result:
-        assert a is not None
-        page = page_arg(tx, a[0])
-        if func == "zero_user_segments":
-            zero_user_segments(tx, page, a[1], a[2], a[3], a[4], func)
-        elif func == "zero_user_segment":
-            zero_user_segments(tx, page, a[1], a[2], 0, 0, func)
-        else:   # zero_user(page, start, size)
-            zero_user_segments(tx, page, a[1], a[1] + a[2], 0, 0, func)
-        return None
-    handler.__doc__ = f"{func}(): see zero_user_segments"
-    return handler
-
-
 HANDLERS: dict[str, Handler] = {
     "kmap_local_folio": lambda tx, a: kmap_local_folio(tx, a[0], a[1]),  # type: ignore[index]
     "kmap_atomic_pfn": lambda tx, a: kmap_atomic_pfn(tx, a[0]),  # type: ignore[index]
@@ -123,9 +74,5 @@ HANDLERS: dict[str, Handler] = {
     "kmap_atomic_prot": lambda tx, a: kmap_local.kmap_atomic(tx, page_arg(tx, a[0])),  # type: ignore[index]
     "page_folio": lambda tx, a: page_pointer(tx.program, page_arg(tx, a[0])),  # type: ignore[index]
     "folio_page": lambda tx, a: folio_page(tx, a[0], a[1]),  # type: ignore[index]
-    "clear_highpage": lambda tx, a: clear_highpage(tx, page_arg(tx, a[0])),  # type: ignore[index]
-    "zero_user_segments": _zero("zero_user_segments"),
-    "zero_user_segment": _zero("zero_user_segment"),
-    "zero_user": _zero("zero_user"),
     "flush_dcache_page": lambda tx, a: flush_dcache_page(tx, page_arg(tx, a[0])),  # type: ignore[index]
 }

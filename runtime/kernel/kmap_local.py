@@ -75,7 +75,7 @@ def push_slot(tx: Tx, pfn: int) -> int:
         tx.bug(R.KMAP_LOCAL_PTE_BUSY, slot, tx.cpu, busy - 1)
     _set_pte(tx, tx.cpu, slot, pfn + 1, tx.ci)
     if not tlb.leaves_stale(tx):
-        tlb.flush_one(tx, tx.cpu, slot)   # ARM arch_kmap_local_post_map()
+        tlb.flush_one(tx, tx.cpu, tlb.index_of(tx, tx.cpu, slot))   # ARM arch_kmap_local_post_map()
     ctx = tx.ctxs[cur]
     tx.set(cur, pteval=ctx.pteval[:slot] + (pfn + 1,) + ctx.pteval[slot + 1:])
     note_mapped(tx, vaddr, pfn)
@@ -156,9 +156,9 @@ def pop_slot(tx: Tx, vaddr: int) -> None:
     if 0 <= cpu < cfg.NR_CPUS and (cpu, slot) != (given_cpu, given_slot):
         # the PTE cleared is not the address flushed below: the owner
         # CPU's TLB may keep it (runtime/kernel/tlb.py)
-        tlb.note_stale(tx, cpu, slot, cleared)
-    if given_cpu == tx.cpu:
-        tlb.flush_one(tx, tx.cpu, given_slot)   # arch_kmap_local_post_unmap(addr)
+        tlb.note_stale(tx, cpu, tlb.index_of(tx, cpu, slot), cleared)
+    if given_cpu < cfg.NR_CPUS:   # arch_kmap_local_post_unmap(addr): this CPU's TLB
+        tlb.flush_one(tx, tx.cpu, tlb.index_of(tx, given_cpu, given_slot))
     if idx < 0:
         tx.bug(R.KUNMAP_LOCAL_UNDERFLOW)
 
@@ -245,7 +245,7 @@ def _switch_slots(tx: Tx, task: int, cpu: int, out: bool) -> None:
         if out:
             _flush_vivt_page(tx, vaddr, "__kmap_local_sched_out")
             _set_pte(tx, cpu, i, 0, -1)
-            tlb.flush_one(tx, cpu, i)   # arch_kmap_local_post_unmap()
+            tlb.flush_one(tx, cpu, tlb.index_of(tx, cpu, i))   # arch_kmap_local_post_unmap()
         else:
             _set_pte(tx, cpu, i, pte, task)
         moved.append(str(i))

@@ -58,7 +58,7 @@ def irq_may_come(tx: Tx) -> bool:
                for i, c in enumerate(program.contexts))
 
 
-def _slot_path(tx: Tx, page: int) -> bool:
+def slot_path(tx: Tx, page: int) -> bool:
     """The call goes through __kmap_local_pfn_prot() with its window."""
     cfg = tx.cfg
     if not cfg.CONFIG_HIGHMEM or cfg.CONFIG_PREEMPT_RT or cfg.ARCH_NEEDS_KMAP_HIGH_GET:
@@ -81,7 +81,7 @@ def map_call(tx: Tx, argv: list[int] | None, op: int, page_arg: object) -> Resul
     if p is None:
         assert argv is not None
         page = page_arg(tx, argv[0])  # type: ignore[operator]
-        if not (irq_may_come(tx) and _slot_path(tx, page)):
+        if not (irq_may_come(tx) and slot_path(tx, page)):
             if op == MAP_ATOMIC:
                 return kmap_local.kmap_atomic(tx, page)
             return kmap_local.kmap_local_page_prot(tx, page)

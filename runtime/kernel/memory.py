@@ -98,21 +98,26 @@ def in_pkmap(cfg: Config, vaddr: int) -> bool:
 
 def translate(tx: Tx, vaddr: int) -> Where | None:
     """Walk the modelled kernel page tables for vaddr, after this CPU's TLB
-    entry for a kmap_local slot of its own that outlived its PTE
-    (runtime/kernel/tlb.py: a hit until the search evicts it)."""
+    entry for a kmap_local slot that outlived its PTE (runtime/kernel/tlb.py:
+    a hit until the search evicts it). A walk through another CPU's slot
+    leaves its translation in this CPU's TLB."""
     cfg = tx.cfg
     fs = fixmap_slot(cfg, vaddr)
     if fs is not None:
         cpu, slot = fs
-        pte = tlb.cached(tx, cpu, slot) if cpu == tx.cpu else 0
+        idx = tlb.index_of(tx, cpu, slot)
+        pte = tlb.cached(tx, tx.cpu, idx)
         walked = tx.cpus[cpu].fixmap[slot]
         if pte and pte != walked:
-            tlb.used(tx, cpu, slot)
-        if pte and pte != walked and tx.events is not None:
-            now = f"maps pfn {walked - 1:#x}" if walked else "is clear"
-            tx.event(f"{vaddr:#x}: cpu{cpu}'s stale TLB entry for slot {slot} gives pfn "
-                     f"{pte - 1:#x} (the PTE {now})")
-        pte = pte or walked
+            tlb.used(tx, tx.cpu, idx)
+            if tx.events is not None:
+                now = f"maps pfn {walked - 1:#x}" if walked else "is clear"
+                tx.event(f"{vaddr:#x}: cpu{tx.cpu}'s stale TLB entry for {tlb.describe(tx, idx)} "
+                         f"gives pfn {pte - 1:#x} (the PTE {now})")
+        else:
+            pte = walked
+            if cpu != tx.cpu:
+                tlb.note_loaded(tx, tx.cpu, idx, walked)
         if not pte:
             return None
         page = tx.program.pfn_to_page.get(pte - 1)

@@ -6,13 +6,35 @@ runs with kmap_lock held for its whole length, so each is one step; the only
 place the lock is dropped is the sleep in map_new_virtual(), which the model
 turns into a blocked task (status WAIT_PKMAP) resumed by kunmap_high()'s
 wake_up(). The kmap_lock itself is not a modelled lock: nothing else can run
-inside these atomic steps. Left out: the 2024 kmap_lock/TLB-IPI deadlock
-(§4.12), xtensa colouring (§4.11).
+inside these atomic steps, with one exception: the TLB flush of a wrap.
+
+flush_all_zero_pkmaps() ends with flush_tlb_kernel_range(), which on x86
+is on_each_cpu(..., wait = 1) (arch/x86/mm/tlb.c): an IPI to every other
+CPU, waited for with kmap_lock held. A CPU with interrupts off takes it
+only when it turns them back on. So where a wrap frees slots while another
+CPU has interrupts off, kmap_high() stops there (``WAIT_IPI``, pending
+PENDING_KMAP_IPI with the CPUs that took the IPI so far): each later step
+adds the CPUs whose interrupts are on, and the scan goes on once all have
+(``after_flush``). Meanwhile kmap_lock is held: the waiting context's
+count is raised by spin_lock()'s preempt_disable(), and a kmap() or
+kunmap() elsewhere spins on the lock (PENDING_KMAP_LOCK, interrupts as its
+caller has them: lock_kmap() is a plain spin_lock() on x86). A CPU that
+spins with interrupts off on something the waiting context holds never
+takes the IPI: the hard lockup bench/crosscheck.py found on v6.1
+(bench/crosscheck/pkmap_flush_ipi_lockup.kmap). ARM broadcasts its TLB
+maintenance in hardware (ARMv7 SMP): no IPI there. kmap_flush_unused()'s
+flush is still one step. Left out: xtensa colouring (§4.11).
+
+A CPU's interrupts are looked at only at the waiting context's steps; a
+CPU that turns them on and off again between two of those is seen at
+another interleaving, where the waiting context steps in between (a
+cycle the search can leave is no execution, docs/language.md).
 """
 
 from __future__ import annotations
 
 from kmap_scenarios.runtime.kernel import cache, tlb
+from kmap_scenarios.runtime.kernel.handler import PENDING_KMAP_IPI
 from kmap_scenarios.runtime.kernel.memory import is_highmem, note_mapped, note_released, page_address, pkmap_slot_of
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import Status
@@ -34,10 +56,13 @@ def _unhold(tx: Tx, vaddr: int, pfn: int) -> None:
         note_released(tx, vaddr, pfn)
 
 
-def flush_all_zero_pkmaps(tx: Tx) -> None:
+WAIT_IPI = -1   # map_new_virtual(): the wrap's TLB flush waits for other CPUs
+
+
+def flush_all_zero_pkmaps(tx: Tx) -> bool:
     """flush_all_zero_pkmaps(): flush_cache_kmaps(), then free every slot
     whose count is 1 (count 1 -> 0, pte_clear, set_page_address(NULL));
-    one global TLB flush if anything was freed."""
+    one global TLB flush if anything was freed (the result)."""
     if tx.cfg.CACHE == "vivt":
         cache.flush_all(tx)  # ARM flush_cache_kmaps(): flush_cache_all()
     freed = []
@@ -59,22 +84,58 @@ def flush_all_zero_pkmaps(tx: Tx) -> None:
     else:
         if tx.events is not None:
             tx.event("flush_all_zero_pkmaps: nothing to free, no TLB flush")
+    return bool(freed)
 
 
-def map_new_virtual(tx: Tx, page: int) -> int:
+def ipi_cpus(tx: Tx) -> int:
+    """The other CPUs flush_tlb_kernel_range()'s IPI must reach, as a mask:
+    every other CPU on x86 SMP; none on ARM (broadcast TLB maintenance) or
+    a single CPU."""
+    if tx.cfg.ARCH != "x86" or tx.cfg.NR_CPUS < 2:
+        return 0
+    return ((1 << tx.cfg.NR_CPUS) - 1) & ~(1 << tx.cpu)
+
+
+def ipi_acks(tx: Tx, acked: int) -> int:
+    """``acked`` plus the other CPUs whose interrupts are on now: each runs
+    the flush's IPI handler as soon as it can take an interrupt."""
+    for c in range(tx.cfg.NR_CPUS):
+        if ipi_cpus(tx) >> c & 1 and not tx.cpus[c].irqs_off:
+            acked |= 1 << c
+    return acked
+
+
+def kmap_lock_waiter(tx: Tx) -> int:
+    """The context that holds kmap_lock while its flush waits for the IPI,
+    or -1 (only such a wait spans steps)."""
+    for i, c in enumerate(tx.ctxs):
+        if i != tx.ci and c.pending is not None and c.pending[0] == PENDING_KMAP_IPI:
+            return i
+    return -1
+
+
+def map_new_virtual(tx: Tx, page: int, after_flush: bool = False) -> int:
     """map_new_virtual(): pre-incremented round-robin scan from last_pkmap_nr,
-    a flush at every wrap; 0 when every slot is busy (the caller sleeps)."""
+    a flush at every wrap; 0 when every slot is busy (the caller sleeps),
+    WAIT_IPI when the wrap's TLB flush must wait for a CPU with interrupts
+    off. ``after_flush``: that flush is done; the scan goes on at slot 0."""
     n = tx.cfg.LAST_PKMAP
     count = n
     counts = tx.pkmap_count
     while True:
-        before = tx.last_pkmap_nr
-        tx.last_pkmap_nr = (tx.last_pkmap_nr + 1) & (n - 1)
-        if tx.last_pkmap_nr == 0:
-            if tx.events is not None:
-                tx.event(f"map_new_virtual: last_pkmap_nr {before} -> 0 wraps")
-            flush_all_zero_pkmaps(tx)
-            count = n
+        if not after_flush:
+            before = tx.last_pkmap_nr
+            tx.last_pkmap_nr = (tx.last_pkmap_nr + 1) & (n - 1)
+            if tx.last_pkmap_nr == 0:
+                if tx.events is not None:
+                    tx.event(f"map_new_virtual: last_pkmap_nr {before} -> 0 wraps")
+                count = n
+                if flush_all_zero_pkmaps(tx) and ipi_acks(tx, 0) != ipi_cpus(tx):
+                    if tx.events is not None:
+                        tx.event("flush_tlb_kernel_range: on_each_cpu() waits for a CPU with "
+                                 "interrupts off, kmap_lock held")
+                    return WAIT_IPI
+        after_flush = False
         nr = tx.last_pkmap_nr
         if counts[nr] == 0:
             break
@@ -90,20 +151,22 @@ def map_new_virtual(tx: Tx, page: int) -> int:
     return vaddr
 
 
-def kmap_high_start(tx: Tx, page: int, woken: bool) -> int:
+def kmap_high_start(tx: Tx, page: int, woken: bool, after_flush: bool = False) -> int:
     """kmap_high(): page_address under the lock, else map_new_virtual; then
     pkmap_count++ and BUG_ON(count < 2). Returns 0 when the task must sleep
-    on pkmap_map_wait (the caller blocks it). ``woken``: resuming after the
-    sleep, where "somebody else might have mapped it while we slept"."""
-    vaddr = page_address(tx.program, tx.pkmap_pte, page)
+    on pkmap_map_wait (the caller blocks it), WAIT_IPI when the wrap's flush
+    waits (the caller spins, ``after_flush`` when it resumes). ``woken``:
+    resuming after the sleep, where "somebody else might have mapped it
+    while we slept"."""
+    vaddr = 0 if after_flush else page_address(tx.program, tx.pkmap_pte, page)
     if woken and vaddr:
         if tx.events is not None:
             tx.event(f"kmap_high: woken; somebody else mapped {tx.program.pages[page].name} "
                  "while we slept")
     if not vaddr:
-        vaddr = map_new_virtual(tx, page)
-        if not vaddr:
-            return 0
+        vaddr = map_new_virtual(tx, page, after_flush)
+        if vaddr <= 0:
+            return vaddr
     nr = (vaddr - tx.cfg.pkmap_addr(0)) // tx.cfg.PAGE_SIZE
     tx.pkmap_count[nr] += 1
     if tx.events is not None:

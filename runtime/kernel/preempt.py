@@ -112,8 +112,10 @@ def in_softirq(tx: Tx) -> int:
 
 
 def faults_disabled(tx: Tx) -> bool:
-    """faulthandler_disabled(): pagefault_disabled() || in_atomic()."""
-    return tx.ctxs[tx.current()].pagefault_disabled > 0 or in_atomic(tx)
+    """faulthandler_disabled(): pagefault_disabled() || in_atomic(); the
+    former is `current->pagefault_disabled != 0` (include/linux/uaccess.h):
+    a pagefault_enable() too many leaves it -1, still disabled."""
+    return tx.ctxs[tx.current()].pagefault_disabled != 0 or in_atomic(tx)
 
 
 def local_irq_disable(tx: Tx) -> None:

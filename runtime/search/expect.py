@@ -93,7 +93,9 @@ def _page(program: Program, ptr: int) -> int:
 LEFT_BEHIND = {
     "preempt_count": lambda p, s: max(_task_values(p, s, "preempt_count"), default=0),
     "in_atomic": lambda p, s: int(any(_task_values(p, s, "preempt_count"))),
-    "pagefault_disabled": lambda p, s: int(any(v > 0 for v in _task_values(p, s, "pagefault_disabled"))),
+    # include/linux/uaccess.h: current->pagefault_disabled != 0 (a
+    # pagefault_enable() too many leaves -1: faults still disabled)
+    "pagefault_disabled": lambda p, s: int(any(v != 0 for v in _task_values(p, s, "pagefault_disabled"))),
     "kmap_local_idx": lambda p, s: max(_task_values(p, s, "kmap_idx"), default=0) // p.config.km_incr,
     "irqs_disabled": lambda p, s: int(any(c.irqs_off for c in s.cpus)),
 }

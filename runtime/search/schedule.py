@@ -6,9 +6,10 @@ to a state it was in during the item (it loops), ``NAME:N`` runs N
 steps, ``NAME@cpuC`` / ``NAME@cpuC:N`` put it on CPU C (a start or a
 migration). Without ``@`` a context steps where it is running, else where
 it last ran, else on the first CPU it may use. After the last item the
-default policy finishes the execution. ``tlbS@cpuC`` is no context: CPU
-C's TLB evicts the entry it may still hold for its kmap_local slot S
-(runtime/kernel/tlb.py), one step (a context named so is the context).
+default policy finishes the execution. ``tlbI@cpuC`` is no context: CPU
+C's TLB evicts the entry it may still hold for kmap_local index I (slot +
+KM_MAX_IDX * cpu: runtime/kernel/tlb.py), one step (a context named so is
+the context).
 
 Default policy: keep running the context that stepped last while it can;
 otherwise take the first enabled action in the fixed order of
@@ -60,16 +61,18 @@ _PAST_THE_END = ("a count must not exceed the steps the context has left; withou
 _NOT_PREEMPTIBLE = "a context can take a CPU only where the running task can be preempted"
 _IRQS_OFF = "an irq fires only while its CPU has interrupts on"
 _NO_ENTRY = ("a TLB keeps a kmap_local slot's entry only after x86's kunmap_local() cleared "
-             "that slot's PTE without flushing its address (an unmap out of order)")
+             "that slot's PTE without flushing its address (an unmap out of order), or after "
+             "its CPU used another CPU's kmap_local address")
 
 
 def evict_name(ci: int) -> str:
-    """The schedule name of TLB eviction action ``ci`` (runtime/kernel/tlb.py)."""
+    """The schedule name of TLB eviction action ``ci`` (runtime/kernel/tlb.py):
+    ``tlbI``, I the kmap_local index of the entry."""
     return f"tlb{tlb.evicted_slot(ci)}"
 
 
 def context_name(program: Program, ci: int) -> str:
-    """A context's name, or a TLB eviction's (``tlbS``)."""
+    """A context's name, or a TLB eviction's (``tlbI``)."""
     return evict_name(ci) if ci < 0 else program.contexts[ci].name
 
 
@@ -213,7 +216,7 @@ class _Runner:
                     return
 
     def _evict(self, k: int, item: ScheduleStep) -> None:
-        """A ``tlbS@cpuC`` item: that eviction, wherever the TLB holds the
+        """A ``tlbI@cpuC`` item: that eviction, wherever the TLB holds the
         entry (a search offers it only just before a step that uses the
         entry, machine._evictions; a schedule may evict it at any moment,
         as the hardware may)."""
@@ -221,7 +224,7 @@ class _Runner:
         slot = tlb.evicted_slot(item.ctx)
         if self.state.panicked or not any(e[0] == slot for e in self.state.cpus[cpu].tlb):
             why = ("the kernel has panicked" if self.state.panicked else
-                   f"cpu{cpu}'s TLB holds no stale entry for kmap_local slot {slot}")
+                   f"cpu{cpu}'s TLB holds no stale entry for kmap_local index {slot}")
             raise ScheduleError(k, f"`{evict_name(item.ctx)}@cpu{cpu}` cannot evict: {why}",
                                 _NO_ENTRY)
         self.do((item.ctx, cpu))
@@ -511,11 +514,13 @@ _EVICT = re.compile(r"tlb[0-9]{1,4}")
 
 
 def _evict_item(program: Program, item: str, name: str, colon: str, count: str, cpu: str) -> int:
-    """The action context of a ``tlbS@cpuC`` item (its CPU is checked with
+    """The action context of a ``tlbI@cpuC`` item (its CPU is checked with
     any item's); ValueError where it is not one."""
     slot = int(name[3:])
-    if slot >= program.config.KM_MAX_IDX:
-        raise ValueError(f"`{item}`: kmap_local has slots 0 to {program.config.KM_MAX_IDX - 1}")
+    cfg = program.config
+    if slot >= cfg.KM_MAX_IDX * cfg.NR_CPUS:
+        raise ValueError(f"`{item}`: kmap_local indexes are 0 to {cfg.KM_MAX_IDX * cfg.NR_CPUS - 1} "
+                         f"(slot + {cfg.KM_MAX_IDX} * cpu)")
     if not cpu.strip():
         raise ValueError(f"`{item}`: a TLB eviction names its CPU: `{name}@cpuN`")
     if colon and count.strip() != "1":
