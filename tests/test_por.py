@@ -1,5 +1,6 @@
 """State-level partial-order reduction (runtime/search/por.py): a task's
-local step alone where that set is persistent. Outcomes, verdicts,
+local step alone, or one CPU's enabled actions, where that set is
+persistent. Outcomes, verdicts,
 unfinished ends and the states of loops that never end are those of the
 whole graph; witnesses replay; fewer states where tasks on several CPUs
 have local steps."""

@@ -41,8 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-reduce", action="store_true", help="explore without partial-order reduction")
     p.add_argument("--no-por", action="store_true",
                    help="keep the sleep sets but build the whole state graph: no state-level "
-                        "reduction (a task's local step taken alone where that loses nothing; "
-                        "see docs/performance.md)")
+                        "reduction (a task's local step, or one CPU's actions, taken alone "
+                        "where that loses nothing; see docs/performance.md)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="search in N worker processes (the same outcomes and verdicts; "
                         "the whole state graph, as --no-por; 1.0x to 1.4x on two cores, see "
