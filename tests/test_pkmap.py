@@ -330,3 +330,26 @@ expect always PG[0][0] == 0;
     assert s.ctxs[0].pending is None and s.ctxs[0].preempt_count == 0
     step("b")                              # the lock is free: kunmap_high()
     assert s.ctxs[1].pending is None and s.ctxs[1].preempt_count == 0
+
+
+def test_a_kmap_step_reads_the_ipi_waiter_not_every_context():
+    """Whether kmap_lock is held by a flush waiting for its IPI is one
+    position of the state (State.kmap_ipi), set and cleared by the waiting
+    context: a kmap() step reads it and not the other contexts, so the
+    memo serves it whatever they do (a scan of every context's pending made
+    the one-CPU pkmap rung of bench/ladder.py 5x slower)."""
+    from kmap_scenarios.runtime.kernel import machine
+    from kmap_scenarios.runtime.kernel.state import initial_state
+    from kmap_scenarios.runtime.kernel.tx import CTXS, FIELD
+    p = program("""config { ARCH = x86; NR_CPUS = 2; LAST_PKMAP = 4; PAGE_SIZE = 64; }
+page P = alloc_page(GFP_HIGHUSER);
+task a on cpu0 { void *v = kmap(P); kunmap(P); }
+task b on cpu1 { void *x = kmap(P); kunmap(P); }
+""")
+    s = initial_state(p)
+    for a, other in (((0, 0), 1), ((1, 1), 0)):
+        reads: list[tuple[int, int]] = []
+        machine.step(p, s, a, reads=reads)
+        assert (FIELD["kmap_ipi"], -1) in reads
+        # the idle task it switches from is read (its kmap_local slots), the other task not
+        assert (CTXS, other) not in reads and (CTXS, -1) not in reads, reads

@@ -59,6 +59,7 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
             return NOT_DONE
         if tx.events is not None:
             tx.event("flush_tlb_kernel_range: every CPU took the IPI")
+        tx.kmap_ipi = -1
         preempt.preempt_enable(tx)      # its spin_lock(&kmap_lock), taken with the step below
         after_flush = True
     else:
@@ -67,6 +68,7 @@ def _kmap(tx: Tx, argv: list[int] | None) -> Result:
     if vaddr == pkmap.WAIT_IPI:
         preempt.preempt_disable(tx)     # lock_kmap(): kmap_lock stays held
         tx.set_me(pending=(PENDING_KMAP_IPI, page, pkmap.ipi_acks(tx, 0)))
+        tx.kmap_ipi = tx.ci
         return NOT_DONE
     if vaddr:
         tx.set_me(pending=None)

@@ -29,6 +29,7 @@ from kmap_scenarios.runtime.kernel import (builtins, cache, frames, kmap_window,
                                           program as ir, sched, softirq, tlb)
 from kmap_scenarios.runtime.kernel.watchdog import stuck_reports
 from kmap_scenarios.runtime.kernel.evaluate import eval_expr
+from kmap_scenarios.runtime.kernel.handler import PENDING_KMAP_IPI
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.kernel.reports import Kind, R, kind_of
 from kmap_scenarios.runtime.kernel.state import Ctx, Report, State, Status, idle_ctx
@@ -343,6 +344,8 @@ def _kill(tx: Tx) -> None:
     if tx.program.contexts[ci].is_softirq and not fatal:
         softirq.finish(tx)    # a failed assert ends this run of the handler
         return
+    if tx.me.pending is not None and tx.me.pending[0] == PENDING_KMAP_IPI:
+        tx.kmap_ipi = -1    # its kmap_lock with it (pkmap.kmap_lock_waiter)
     tx.set_me(status=int(Status.DEAD), pending=None, preempt_count=0)
     if ci in tx.pkmap_waiters:
         tx.pkmap_waiters.remove(ci)

@@ -154,6 +154,10 @@ class State(NamedTuple):
     mutex_wait: tuple[tuple[int, ...], ...]  # per lock: () for a spinlock; a mutex's
                                       # (flags, waiter, ...): MUTEX_FLAG_HANDOFF, wait_list
     slab: int                         # kmalloc objects allocated (a bit each)
+    # the context whose pkmap wrap waits for its TLB flush's IPI with
+    # kmap_lock held (runtime/kernel/pkmap.py), or -1: one position every
+    # kmap()/kunmap() reads, instead of every context's pending
+    kmap_ipi: int = -1
 
 
 def body_locals(ctx: Ctx) -> tuple[int, ...]:

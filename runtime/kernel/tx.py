@@ -155,6 +155,7 @@ class Tx:
         self.debug_locks = state.debug_locks
         self.panicked = state.panicked
         self._slab = state.slab
+        self._kmap_ipi = state.kmap_ipi
         self.events: list[str] | None = [] if trace else None
         self.ran: list[int] | None = None   # pcs executed (machine.step's ``ran``)
         # (cpu, slot) of the TLB entries the step used (runtime/kernel/tlb.py)
@@ -193,6 +194,16 @@ class Tx:
     def last_pkmap_nr(self, nr: int) -> None:
         self._note("last_pkmap_nr")
         self._last_pkmap_nr = nr
+
+    @property
+    def kmap_ipi(self) -> int:
+        self._note("kmap_ipi")
+        return self._kmap_ipi
+
+    @kmap_ipi.setter
+    def kmap_ipi(self, ci: int) -> None:
+        self._note("kmap_ipi")
+        self._kmap_ipi = ci
 
     @property
     def slab(self) -> int:
@@ -389,7 +400,7 @@ class Tx:
             b.once if self._once is None else tuple(sorted(self._once)),
             self.debug_locks, self.panicked,
             b.mutex_wait if "mutex_wait" not in c else _freeze(c["mutex_wait"]),
-            self._slab))
+            self._slab, self._kmap_ipi))
 
 
 def _freeze(items: list[Any]) -> tuple[Any, ...]:

@@ -155,7 +155,7 @@ class Group:
         renamed += [(nc + c, _cpu) for c in range(codec.ncpu)]
         for name, fn in (("locks", _owner), ("mutex_wait", _waiters),
                          ("pkmap_waiters", _sorted_ids), ("reports", _reports),
-                         ("once", _once)):
+                         ("once", _once), ("kmap_ipi", _owner)):
             renamed += [(pos, fn) for pos in codec.field_positions(name)]
         self._renamed = renamed
         # per permutation and position: part number -> renamed part number

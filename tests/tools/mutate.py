@@ -69,16 +69,16 @@ THRESHOLD = 0.95
 # very line, so an edit that moves lines cannot hand a reason to another
 # mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {
-    "runtime/kernel/pkmap.py:75:12:stmt->pass": (
+    "runtime/kernel/pkmap.py:74:12:stmt->pass": (
         "tx.bug(R.FLUSH_PTE_NONE, i)",
         "unreachable: a slot's count is above 0 only while its PTE is set (map_new_virtual sets "
         "both, flush clears both), so flush never meets count 1 with pte_none"),
-    "runtime/kernel/pkmap.py:231:8:return->None": (
+    "runtime/kernel/pkmap.py:233:8:return->None": (
         "return 0",
         "the stub is reached only from the kmap_high_get built-in, which stores 0 for None "
         "(machine._store, builtins.call_value); kmap_local and dma call it only with "
         "ARCH_NEEDS_KMAP_HIGH_GET"),
-    "runtime/kernel/pkmap.py:238:8:return->None": (
+    "runtime/kernel/pkmap.py:240:8:return->None": (
         "return 0",
         "every caller of kmap_high_get tests its truth or stores `0 if r is None` (builtins)"),
     "runtime/kernel/kmap_local.py:39:7:And->Or": (
