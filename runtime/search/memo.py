@@ -126,7 +126,8 @@ class StepMemo:
         self._sview: dict[int, tuple[Any, ...]] = {}
         self._patch: dict[tuple[int, tuple[tuple[int, Any], ...]], int] = {}
         self._reported = set(c.field_positions("reports") + c.field_positions("once"))
-        self._union: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
+        # (context, cpu, read1, read2) -> what a composed step reads besides its key
+        self._union: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
 
     def step(self, flat: Flat, a: Action) -> Flat:
         """The successor of ``flat`` by ``a``, as step() computes it."""
@@ -236,11 +237,16 @@ class StepMemo:
         # (a part the switch wrote and the step read is keyed on as it was
         # before the switch: more than needed, never less); debug_locks
         # stays where one of them consulted it (footprint())
-        positions = self._union.get((read1, read2))
+        # keyed by the action too: the key's positions (the context and its
+        # CPU) are left out, and two actions can read the same positions (a
+        # step that reads every context): without ci and cpu a union made
+        # for one context left out another's position that this one changes
+        positions = self._union.get((ci, cpu, read1, read2))
         if positions is None:
             keyed = {ci, nc + cpu}
             both = dict.fromkeys(read1 + read2)
-            positions = self._union[(read1, read2)] = tuple(p for p in both if p not in keyed)
+            positions = self._union[(ci, cpu, read1, read2)] = \
+                tuple(p for p in both if p not in keyed)
         # the changes of both, less what the step put back as it was; each
         # was checked to change only what it read or keyed on
         changed = dict(d1)
