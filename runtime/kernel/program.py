@@ -154,6 +154,22 @@ Expr = (Const | Local | Global | PageRef | PageElem | LoadByte | PageMem
         | TaskLocal | PercpuVar | LockArg | Unary | Binary | CallExpr
         | ReportTest | Cond | Conv)
 
+# The operators: nodes that only combine the values of their operands.
+OPERATORS = (Unary, Binary, Cond, Conv, PageElem)
+
+
+def operands(e: Unary | Binary | Cond | Conv | PageElem) -> tuple[Expr, ...]:
+    """The sub-expressions an operator of OPERATORS evaluates (a page
+    element's index); the walkers of runtime/search treat the other nodes'
+    (a load's address, a call's arguments) each as it needs."""
+    if isinstance(e, Binary):
+        return (e.left, e.right)
+    if isinstance(e, Cond):
+        return (e.cond, e.then, e.orelse)
+    if isinstance(e, PageElem):
+        return (e.index,)
+    return (e.operand,)
+
 # ------------------------------------------------------------- destinations
 
 

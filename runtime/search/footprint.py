@@ -389,14 +389,8 @@ class Footprints:
                 continue
             if isinstance(x, ir.Global):
                 acc[0] |= bits(self.codec._where(FIELD["globals"], x.index))
-            elif isinstance(x, ir.Binary):
-                todo += (x.left, x.right)
-            elif isinstance(x, (ir.Unary, ir.Conv)):
-                todo.append(x.operand)
-            elif isinstance(x, ir.Cond):
-                todo += (x.cond, x.then, x.orelse)
-            elif isinstance(x, ir.PageElem):
-                todo.append(x.index)
+            elif isinstance(x, ir.OPERATORS):
+                todo += ir.operands(x)
             elif isinstance(x, ir.LoadByte):
                 if not self._mem(ci, x.addr, acc, write=False):
                     return False
@@ -493,14 +487,8 @@ def _calls(ins: ir.Instr) -> list[tuple[str, tuple[ir.Expr, ...]]]:
         if isinstance(x, ir.CallExpr):
             out.append((x.name, x.args))
             todo += x.args
-        elif isinstance(x, ir.Binary):
-            todo += (x.left, x.right)
-        elif isinstance(x, (ir.Unary, ir.Conv)):
-            todo.append(x.operand)
-        elif isinstance(x, ir.Cond):
-            todo += (x.cond, x.then, x.orelse)
-        elif isinstance(x, ir.PageElem):
-            todo.append(x.index)
+        elif isinstance(x, ir.OPERATORS):
+            todo += ir.operands(x)
         elif isinstance(x, ir.LoadByte):
             todo.append(x.addr)
     return out

@@ -166,16 +166,8 @@ def pure(e: ir.Expr) -> bool:
         x = todo.pop()
         if isinstance(x, _PURE):
             continue
-        if isinstance(x, ir.Binary):
-            todo += (x.left, x.right)
-        elif isinstance(x, ir.Unary):
-            todo.append(x.operand)
-        elif isinstance(x, ir.Conv):
-            todo.append(x.operand)
-        elif isinstance(x, ir.Cond):
-            todo += (x.cond, x.then, x.orelse)
-        elif isinstance(x, ir.PageElem):
-            todo.append(x.index)
+        if isinstance(x, ir.OPERATORS):
+            todo += ir.operands(x)
         else:
             return False
     return True
