@@ -315,3 +315,55 @@ def partitioned(draw: st.DrawFn, cross: bool = True) -> str:
     for e in draw(st.lists(st.sampled_from(PART_EXPECTS), min_size=0, max_size=3, unique=True)):
         lines.append(f"expect {e};")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------ twins with pages of their own
+# Scenarios for symmetry over pages and CPUs (runtime/search/twins.py):
+# twins each mapping a page of its own (Q0, Q1, ...), on one CPU or each
+# on a CPU of its own, beside a task on cpu0 that shares a page S with
+# them or runs DMA on it; drawn in: a use after kunmap (a fault at an
+# address several twins released names the lowest page: symmetry must
+# give up), a lock, a shared counter, WARN_ON, the flush of every cache.
+TWIN_FRAGMENTS = (
+    "u8 *v{n} = kmap({q}); v{n}[0] = 1; v{n}[32] = 2; kunmap({q});",
+    "u8 *v{n} = kmap({q}); int r{n} = v{n}[0]; kunmap({q});",
+    "u8 *v{n} = kmap({q}); kunmap({q}); v{n}[1] = 3;",
+    "void *s{n} = kmap(S); kunmap(S);",
+    "spin_lock(&L); g = g + 1; spin_unlock(&L);",
+    "preempt_point();",
+    "WARN_ON(g == 2);",
+    "flush_cache_all();",
+)
+OTHER_FRAGMENTS = (
+    "dma_map_page(S, DMA_FROM_DEVICE);",
+    "u8 *x{n} = kmap(S); x{n}[0] = 5; kunmap(S);",
+    "int y{n} = g;",
+    "preempt_point();",
+)
+
+
+@st.composite
+def page_twins(draw: st.DrawFn) -> str:
+    """Two or three twins with pages of their own, and a task on cpu0."""
+    ntw = draw(st.integers(2, 3))
+    own_cpu = draw(st.booleans())
+    arch = draw(st.sampled_from(("x86", "arm")))
+    cache = "" if arch == "x86" else f" CACHE = {draw(st.sampled_from(('vivt', 'vipt')))};"
+    ncpu = 1 + ntw if own_cpu else draw(st.integers(1, 2))
+    last = draw(st.sampled_from((2, 4)))
+    lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = y; "
+             f"LAST_PKMAP = {last}; PAGE_SIZE = 64; L1_CACHE_BYTES = 32;{cache} }}",
+             "int g = 0;", "spinlock_t L;", "page S = alloc_page(GFP_HIGHUSER);"]
+    body = draw(st.lists(st.sampled_from(TWIN_FRAGMENTS), min_size=1, max_size=3))
+    other = draw(st.lists(st.sampled_from(OTHER_FRAGMENTS), min_size=0, max_size=2))
+    text = " ".join(f.format(n=k, q="{q}") for k, f in enumerate(body))
+    for t in range(ntw):
+        lines.append(f"page Q{t} = alloc_page(GFP_HIGHUSER);")
+        on = f"cpu{t + 1}" if own_cpu else f"cpu{ncpu - 1}"
+        lines.append(f"task k{t} on {on} {{ {text.format(q=f'Q{t}')} }}")
+    if other:
+        lines.append(f"task d on cpu0 {{ {' '.join(f.format(n=k) for k, f in enumerate(other))} }}")
+    lines.append("expect never DATA_LOSS;")
+    if "r0 =" in text:
+        lines.append("expect always k0.r0 == 0;")
+    return "\n".join(lines) + "\n"

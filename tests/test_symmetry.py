@@ -31,7 +31,11 @@ from kmap_scenarios.runtime.search.flat import Codec
 
 import oracle
 from kmaptest import replays
-from scenario_gen import scenario
+from scenario_gen import page_twins, scenario
+
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import ladder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
@@ -106,16 +110,89 @@ task u1 { u8 *p = kmap(A); kunmap(A); v = p[0]; }
 task u2 { u8 *p = kmap(A); kunmap(A); v = p[0]; }
 expect never USE_AFTER_UNMAP;
 """, [2]),
+    # twins with pages of their own on one CPU, a pool of two slots that
+    # one of them may not find free (pkmap_map_wait), a shared lock
+    "own_pages_one_cpu": (_CFG.format(arch="x86", cpus=1, pk=2) + """
+page S = alloc_page(GFP_HIGHUSER);
+page Q1 = alloc_page(GFP_HIGHUSER);
+page Q2 = alloc_page(GFP_HIGHUSER);
+page Q3 = alloc_page(GFP_HIGHUSER);
+spinlock_t L;
+int n = 0;
+task d on cpu0 { u8 *s = kmap(S); s[0] = 1; preempt_point(); kunmap(S); }
+task k1 on cpu0 { u8 *v = kmap(Q1); v[0] = 1; spin_lock(&L); n = n + v[0]; spin_unlock(&L); kunmap(Q1); }
+task k2 on cpu0 { u8 *v = kmap(Q2); v[0] = 1; spin_lock(&L); n = n + v[0]; spin_unlock(&L); kunmap(Q2); }
+task k3 on cpu0 { u8 *v = kmap(Q3); v[0] = 1; spin_lock(&L); n = n + v[0]; spin_unlock(&L); kunmap(Q3); }
+expect always n == 3;
+expect sometimes k2.v == 0;
+""", [3]),
+    # each twin alone on its CPU with a page of its own, on x86: a pool
+    # wrap waits for the TLB flush's IPI (its pending holds a CPU mask)
+    "own_pages_own_cpus": (_CFG.format(arch="x86", cpus=3, pk=2) + """
+page Q1 = alloc_page(GFP_HIGHUSER);
+page Q2 = alloc_page(GFP_HIGHUSER);
+page S = alloc_page(GFP_HIGHUSER);
+task d on cpu0 { local_irq_disable(); u8 *s = kmap(S); kunmap(S); local_irq_enable(); }
+task k1 on cpu1 { u8 *v = kmap(Q1); v[3] = 7; kunmap(Q1); u8 *w = kmap(Q1); int r = w[3]; kunmap(Q1); }
+task k2 on cpu2 { u8 *v = kmap(Q2); v[3] = 7; kunmap(Q2); u8 *w = kmap(Q2); int r = w[3]; kunmap(Q2); }
+expect always k1.r == 7;
+expect never BUG;
+""", [2]),
+    # twins that only differ by their CPU, each alone on it
+    "own_cpus": (_CFG.format(arch="x86", cpus=2, pk=4) + """
+int n = 0;
+task a on cpu0 { n = n + 1; preempt_point(); n = n + 1; }
+task b on cpu1 { n = n + 1; preempt_point(); n = n + 1; }
+expect always n == 4;
+""", [2]),
+    # SPIN's rows (bench/ladder.py), small: the DMA task on cpu0 and two
+    # kmappers, each on its CPU with its page; racy (a DATA_LOSS naming a
+    # kmapper's page) and pinned
+    "spin_racy_small": (ladder.spin_equivalent(2, 1, False, 2, 2), [2]),
+    "spin_pinned_small": (ladder.spin_equivalent(2, 1, True, 2, 2), [2]),
 }
 
-# Twins that must not merge: a different CPU, a different first value, an irq
+# Twins that must not merge: a different CPU (another context on it), a
+# different first value, an irq; pages allocated differently, a page named
+# in an expectation, kmap_local (its address depends on the CPU), a page
+# whose pointer is stored, the CPU's number read
+_TWO = _CFG.format(arch="x86", cpus=3, pk=4).replace("{", "{{").replace("}", "}}") + """
+page Q1 = alloc_page(GFP_HIGHUSER);
+page Q2 = alloc_page({gfp});
+task k1 on cpu1 {{ {body1} }}
+task k2 on cpu2 {{ {body2} }}
+{extra}
+"""
+_KMAP = "u8 *v = kmap({q}); v[0] = 1; kunmap({q});"
 ASYMMETRIC = {
     "other_cpu": _CFG.format(arch="x86", cpus=2, pk=4) + """
 int n = 0;
 task a on cpu0 { n = n + 1; preempt_point(); n = n + 1; }
 task b on cpu1 { n = n + 1; preempt_point(); n = n + 1; }
+irq i on cpu1 { n = n + 0; }
 expect always n == 4;
 """,
+    "pages_allocated_differently": _TWO.format(
+        gfp="GFP_KERNEL", body1=_KMAP.format(q="Q1"), body2=_KMAP.format(q="Q2"),
+        extra="expect never BUG;"),
+    "page_named_in_expect": _TWO.format(
+        gfp="GFP_HIGHUSER", body1=_KMAP.format(q="Q1"), body2=_KMAP.format(q="Q2"),
+        extra="expect always Q1[0] == 1;"),
+    "kmap_local_own_cpus": _TWO.format(
+        gfp="GFP_HIGHUSER", body1="u8 *v = kmap_local_page(Q1); v[0] = 1; kunmap_local(v);",
+        body2="u8 *v = kmap_local_page(Q2); v[0] = 1; kunmap_local(v);",
+        extra="expect never BUG;"),
+    "page_pointer_stored": _TWO.format(
+        gfp="GFP_HIGHUSER", body1="struct page *pg = Q1; u8 *v = kmap(pg); kunmap(pg);",
+        body2="struct page *pg = Q2; u8 *v = kmap(pg); kunmap(pg);",
+        extra="expect never BUG;"),
+    "cpu_number_read": _TWO.format(
+        gfp="GFP_HIGHUSER", body1=_KMAP.format(q="Q1") + " int c = raw_smp_processor_id();",
+        body2=_KMAP.format(q="Q2") + " int c = raw_smp_processor_id();",
+        extra="expect always k1.c == 1;"),
+    "page_shared_with_another_task": _TWO.format(
+        gfp="GFP_HIGHUSER", body1=_KMAP.format(q="Q1"), body2=_KMAP.format(q="Q2"),
+        extra="task d on cpu0 { u8 *x = kmap(Q2); kunmap(Q2); }"),
     "other_local": _CFG.format(arch="x86", cpus=2, pk=4) + """
 int n = 0;
 task a { int k = 1; n = n + k; preempt_point(); n = n + 1; }

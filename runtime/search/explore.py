@@ -59,7 +59,7 @@ from array import array
 from collections import deque
 from itertools import compress
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmap_scenarios.runtime.search import symmetry, vacuity
@@ -217,7 +217,16 @@ class Explorer:
         gc.disable()
         old = self._catch_interrupt()
         try:
-            return self._run()
+            try:
+                return self._run()
+            except symmetry.Unsound:
+                # renaming pages met a step it does not map onto a step
+                # (runtime/search/twins.py): the search again without
+                # symmetry, within the same limits
+                limits = self.limits
+                self.__init__(self.p, replace(self.o, symmetry=False))  # type: ignore[misc]
+                self.limits, self._start = limits, limits.start
+                return self._run()
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)

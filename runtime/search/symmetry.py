@@ -45,7 +45,7 @@ from kmap_scenarios.runtime.kernel.program import Loc, Program
 from kmap_scenarios.runtime.kernel.reports import R
 from kmap_scenarios.runtime.kernel.state import Cpu, Ctx, Report
 from kmap_scenarios.runtime.kernel.tx import FIELD
-from kmap_scenarios.runtime.search import vacuity
+from kmap_scenarios.runtime.search import rename, twins, vacuity
 from kmap_scenarios.runtime.search.flat import Codec, Flat
 from kmap_scenarios.runtime.search.stepper import Stepper
 
@@ -65,31 +65,59 @@ _CTX_ARGS = {int(R.FOREIGN_KMAP_LOCAL): (2,), int(R.SOFTIRQ_COUNT): (3,)}
 def classes(program: Program) -> list[tuple[int, ...]]:
     """The sets of interchangeable tasks (two or more each): tasks, not
     irqs or softirqs, equal in everything but their name and pid (code,
-    locals, functions, pinned CPU). Their initial states are equal
-    (initial_state gives every task zero locals at its first pc)."""
-    groups: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
+    locals, functions, pinned CPU), their own pages and their own CPU
+    (``twin_classes``). Their initial states are equal (initial_state
+    gives every task zero locals at its first pc, every page zeros)."""
+    return [t.members for t in twin_classes(program)]
+
+
+def twin_classes(program: Program) -> list[twins.Twins]:
+    """The classes with each member's own pages and CPU: tasks whose code
+    is equal once their private pages are renamed (runtime/search/twins.py
+    says when a page or a CPU is a task's own), on one CPU, or each alone
+    on its own CPU where CPUs may be renamed."""
+    own = twins.private_pages(program)
+    solo = twins.private_cpus(program) if own is not None and twins.cpus_renamable(program) \
+        else set()
+    own = own or {}
+    groups: dict[Any, list[tuple[int, Any, tuple[int, ...]]]] = {}
     for i, c in enumerate(program.contexts):
         if c.is_irq or c.is_softirq:
             continue
-        key = (c.cpu, len(c.code), c.local_names, c.outer_locals, c.func_at)
-        groups.setdefault(key, []).append((i, ()))
+        code: Any = c.code
+        order: tuple[int, ...] = ()
+        if own.get(i):
+            try:
+                code, order = twins.normalised(program, i, own[i])
+            except RecursionError:   # too deep to rename: compared as it is
+                code, order = c.code, ()
+        where = "own" if c.cpu in solo else c.cpu
+        key = (where, len(code), c.local_names, c.outer_locals, c.func_at, len(order))
+        groups.setdefault(key, []).append((i, code, order))
     out = []
-    for members in groups.values():
+    for key, members in groups.items():
         if len(members) < 2:
             continue
         # the code without its source places: twins are written on
         # different lines (a place names a statement in traces and
         # reports, read off the real state's context; only a function's
         # WARN_ON_ONCE site is a place, and functions are shared code)
-        codes = [(i, tuple(replace(ins, loc=_NOWHERE) for ins in program.contexts[i].code))
-                 for i, _ in members]
+        try:
+            codes = [(i, tuple(replace(ins, loc=_NOWHERE) for ins in code), order)
+                     for i, code, order in members]
+        except RecursionError:
+            continue
         while codes:
-            (first, code), rest = codes[0], codes[1:]
-            same = [first] + [i for i, other in rest if _equal(code, other)]
+            (first, code, order), rest = codes[0], codes[1:]
+            same = [(first, order)] + [(i, o) for i, other, o in rest if _equal(code, other)]
             if len(same) > 1:
-                out.append(tuple(same))
-            codes = [(i, other) for i, other in rest if i not in same]
-    return sorted(out)
+                cpus = tuple(program.contexts[i].cpu or 0 for i, _ in same) \
+                    if key[0] == "own" else None
+                out.append(twins.Twins(tuple(i for i, _ in same),
+                                       tuple(o for _, o in same), cpus))
+            done = {i for i, _ in same}
+            codes = [x for x in rest if x[0] not in done]
+    return sorted(out, key=lambda t: t.members)
 
 
 def _equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
@@ -106,20 +134,37 @@ def group(program: Program, nctx: int) -> list[tuple[int, ...]]:
     """Every permutation of the contexts (g[i]: where context i goes)
     that permutes each class within itself, the identity first; only the
     identity when there is no class or the group is too large."""
-    cls = classes(program)
+    return [g for g, _, _ in full_group(program, nctx)]
+
+
+def full_group(program: Program, nctx: int) -> list[tuple[tuple[int, ...], tuple[int, ...],
+                                                         tuple[int, ...]]]:
+    """``group`` with, for each permutation g of the contexts, the
+    permutation of the pages and of the CPUs that goes with it: a task's
+    own pages go where it goes (the j-th to the j-th), its own CPU too,
+    with that CPU's idle task (the context after the scenario's)."""
+    cls = twin_classes(program)
+    npage, ncpu = len(program.pages), program.config.NR_CPUS
+    ident = (tuple(range(nctx)), tuple(range(npage)), tuple(range(ncpu)))
     size = 1
     for c in cls:
-        for k in range(2, len(c) + 1):
+        for k in range(2, len(c.members) + 1):
             size *= k
     if not cls or size > MAX_GROUP:
-        return [tuple(range(nctx))]
+        return [ident]
     out = []
-    for choice in product(*(permutations(c) for c in cls)):
-        g = list(range(nctx))
-        for members, image in zip(cls, choice):
-            for a, b in zip(members, image):
-                g[a] = b
-        out.append(tuple(g))
+    nprog = len(program.contexts)
+    for choice in product(*(permutations(range(len(c.members))) for c in cls)):
+        g, pg, cg = list(ident[0]), list(ident[1]), list(ident[2])
+        for c, image in zip(cls, choice):
+            for a, b in enumerate(image):
+                g[c.members[a]] = c.members[b]
+                for p, q in zip(c.pages[a], c.pages[b]):
+                    pg[p] = q
+                if c.cpus is not None:
+                    cg[c.cpus[a]] = c.cpus[b]
+                    g[nprog + c.cpus[a]] = nprog + c.cpus[b]
+        out.append((tuple(g), tuple(pg), tuple(cg)))
     return out
 
 
@@ -135,7 +180,19 @@ class Group:
 
     def __init__(self, program: Program, codec: Codec) -> None:
         self.codec = codec
-        self.perms = group(program, codec.nctx)
+        full = full_group(program, codec.nctx)
+        self.perms = [g for g, _, _ in full]
+        # the pages and CPUs renamed with the tasks (twins.py): then every
+        # image is made by a plan of rename.py, and canonical forms by
+        # making each image (the fast path below assumes a task's record
+        # names nothing that moves)
+        self.extended = any(pg != full[0][1] or cg != full[0][2] for _, pg, cg in full)
+        self.renamings = [rename.Renaming(program, g, pg, cg) for g, pg, cg in full]
+        self._images = [rename.Image(codec, r) for r in self.renamings] if self.extended else []
+        self._uaf: dict[int, list[int]] = {}   # reports part -> bases of its use-after-unmaps
+        self._pfn_page = program.pfn_to_page
+        self._moved_pages = {p for r in self.renamings for p, q in enumerate(r.pg) if p != q}
+        self._page_size = program.config.PAGE_SIZE
         self.classes = classes(program) if len(self.perms) > 1 else []
         self._members = [m for c in self.classes for m in c]
         self._moved = self._members
@@ -170,6 +227,8 @@ class Group:
         """The flat form of g(s) for g = perms[k] and s = flat."""
         if not k:
             return flat
+        if self.extended:
+            return self._images[k](flat)
         g = self.perms[k]
         codec = self.codec
         out = list(flat)
@@ -206,7 +265,13 @@ class Group:
         the image alone (a task's record names no context: renaming
         keeps its number), so the same set of images for every state of
         an orbit, never empty. Only the permutations that sort them are
-        made: one when the tasks differ, more among equal ones."""
+        made: one when the tasks differ, more among equal ones.
+
+        With pages or CPUs renamed (``extended``) a task's record is
+        renamed too (its CPU, its pfns): c is then the least of all the
+        images (the group is small: MAX_GROUP)."""
+        if self.extended:
+            return self._least(flat)
         key = tuple([flat[m] for m in self._members])
         cands = self._sorted.get(key)
         if cands is None:
@@ -215,6 +280,27 @@ class Group:
             k = cands[0]
             return self.image(k, flat), self.inverse[k], (0,)
         images = [self.image(k, flat) for k in cands]
+        c = min(images)
+        hits = [k for k, im in zip(cands, images) if im == c]
+        h0 = self.inverse[hits[0]]
+        return c, h0, tuple(sorted(self.compose[h][h0] for h in hits))
+
+    def _least(self, flat: Flat) -> tuple[Flat, int, tuple[int, ...]]:
+        """The least image, made whole only for the images whose context
+        parts (the first positions) are least."""
+        ims = self._images
+        least = list(flat[:self.codec.nctx])
+        cands = [0]
+        for k in range(1, len(ims)):
+            h = ims[k].head(flat)
+            if h < least:
+                least, cands = h, [k]
+            elif h == least:
+                cands.append(k)
+        if len(cands) == 1:
+            k = cands[0]
+            return (ims[k](flat) if k else flat), self.inverse[k], (0,)
+        images = [(ims[k](flat) if k else flat) for k in cands]
         c = min(images)
         hits = [k for k, im in zip(cands, images) if im == c]
         h0 = self.inverse[hits[0]]
@@ -259,11 +345,42 @@ class Group:
         return all(self.image(k, flat) == flat for k in range(len(self.perms)))
 
     def rename_reports(self, k: int, reports: tuple[Report, ...]) -> tuple[Report, ...]:
-        return _reports(self.perms[k], reports) if k else reports
+        if not k:
+            return reports
+        if self.extended:
+            return self.renamings[k].reports(reports)
+        return _reports(self.perms[k], reports)
 
     def action(self, k: int, a: Action) -> Action:
-        # a TLB eviction (a negative context) names no context
-        return (self.perms[k][a[0]], a[1]) if a[0] >= 0 else a
+        # a TLB eviction (a negative context) names no context; its CPU
+        # is renamed with the CPUs (identity unless twins own CPUs)
+        cpu = self.renamings[k].cpu_id(a[1])
+        return (self.perms[k][a[0]], cpu) if a[0] >= 0 else (a[0], cpu)
+
+    def check_step(self, before: Flat, after: Flat) -> None:
+        """Raise Unsound when ``after`` holds a use after unmap at an
+        address where ``before`` has pages of several contexts released,
+        one of them renamed: runtime/kernel/memory.py's
+        ``_released_somewhere`` names the lowest of those pages, which is
+        not the same page after renaming them (twins.py)."""
+        if not self._moved_pages:
+            return
+        rpos = self.codec.field_at[FIELD["reports"]]
+        n = after[rpos]
+        bases = self._uaf.get(n)
+        if bases is None:
+            ps = self._page_size
+            bases = self._uaf[n] = sorted({r.args[0] - r.args[0] % ps
+                                           for r in self.codec.values[self.codec.kind[rpos]][n]
+                                           if r.code == R.USE_AFTER_UNMAP})
+        if not bases:
+            return
+        ctxs = [self.codec.ctx_values[x] for x in before[:self.codec.nctx]]
+        for base in bases:
+            pages = {self._pfn_page.get(pfn, -1) for c in ctxs for v, pfn in c.released
+                     if v == base}
+            if len(pages) > 1 and pages & self._moved_pages:
+                raise Unsound(f"a fault at {base:#x} names one of the renamed pages {sorted(pages)}")
 
 
 # ------------------------------------------------------- renaming values
@@ -325,6 +442,11 @@ def _reports(g: tuple[int, ...], reports: tuple[Report, ...]) -> tuple[Report, .
     return tuple(sorted(out, key=lambda r: (r.ctx, r.pc, r.code, r.cpu, r.args, r.cur, r.chain)))
 
 
+class Unsound(Exception):
+    """The search met a step that renaming pages would not map onto a
+    step (Group.check_step): it is run again without symmetry."""
+
+
 # ------------------------------------------------------------- phase 1
 class Canonical(Stepper):
     """Phase 1's stepper with symmetry: every successor is returned in
@@ -357,7 +479,10 @@ class Canonical(Stepper):
         return acts
 
     def step(self, flat: Flat, a: Action) -> Flat:
-        c, t, st = self.group.canonical(self.inner.step(flat, a))
+        succ = self.inner.step(flat, a)
+        if self.group.extended:
+            self.group.check_step(flat, succ)
+        c, t, st = self.group.canonical(succ)
         k = self._stab_ids.get(st)
         if k is None:
             k = self._stab_ids[st] = len(self.stabs)
@@ -383,6 +508,13 @@ class Canonical(Stepper):
 
 
 # ------------------------------------------------------------- unfolding
+def model_order(a: Action) -> tuple[int, int, int]:
+    """Where machine.enabled lists an action: by context (each context's
+    by CPU: kept in the quotient's order, a stable sort), then the TLB
+    evictions (negative contexts) by CPU and kmap_local index."""
+    return (1, a[1], -a[0]) if a[0] < 0 else (0, a[0], 0)
+
+
 class Unfolded:
     """The real graph rebuilt from the quotient (``unfold``)."""
 
@@ -427,7 +559,7 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
     from kmap_scenarios.runtime.search.limits import Cut
     grp = st.group
     n = len(grp)
-    compose, perms, pool = grp.compose, grp.perms, st.pool
+    compose, pool = grp.compose, st.pool
     eperm, estab, erep, stabs = st.perm, st.stab, st.reports, st.stabs
     trivial = [len(x) == 1 for x in stabs]
     u = Unfolded()
@@ -461,9 +593,9 @@ def unfold(st: Canonical, acts: list[tuple[Action, ...]], off: array[int], dst: 
             key2 = (g, id(qa))
             got = orders.get(key2)
             if got is None:
-                p = perms[g]
-                order = tuple(sorted(range(len(qa)), key=lambda i: p[qa[i][0]]))
-                ra = tuple((p[qa[i][0]], qa[i][1]) for i in order)
+                ra_all = [grp.action(g, a) for a in qa]
+                order = tuple(sorted(range(len(qa)), key=lambda i: model_order(ra_all[i])))
+                ra = tuple(ra_all[i] for i in order)
                 got = orders[key2] = (order, pool.setdefault(ra, ra))
             order, ra = got
             work += len(ra)
