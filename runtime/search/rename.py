@@ -212,18 +212,21 @@ class Image:
     def __init__(self, codec: Codec, r: Renaming) -> None:
         self.codec = codec
         self.renaming = r
-        self.moves = [(src, dst) for src, dst, fn in plan(codec, r) if fn is None]
-        self.renamed: list[tuple[int, int, Callable[[Any], Any], dict[int, int]]] = \
-            [(src, dst, fn, {}) for src, dst, fn in plan(codec, r) if fn is not None]
+        steps = plan(codec, r)
+        self.moves = [(src, dst) for src, dst, fn in steps if fn is None]
+        # (source, target, renaming, its cache: number -> number, the
+        # values of the part's kind); the contexts' first (``head``)
+        self.renamed: list[tuple[int, int, Callable[[Any], Any], dict[int, int], Any]] = \
+            [(src, dst, fn, {}, codec.values[codec.kind[src]])
+             for src, dst, fn in steps if fn is not None]
+        self._nc = codec.nctx
 
     def head(self, flat: Flat) -> list[int]:
         """The image's context parts (its first positions: ``plan`` lists
         them first), which decide most comparisons of images."""
-        nc = self.codec.nctx
-        out = [0] * nc
-        values = self.codec.ctx_values
+        out = [0] * self._nc
         number = self.codec.number
-        for src, dst, fn, cache in self.renamed[:nc]:
+        for src, dst, fn, cache, values in self.renamed[:self._nc]:
             n = flat[src]
             m = cache.get(n)
             if m is None:
@@ -235,12 +238,11 @@ class Image:
         out = list(flat)
         for src, dst in self.moves:
             out[dst] = flat[src]
-        codec = self.codec
-        for src, dst, fn, cache in self.renamed:
+        number = self.codec.number
+        for src, dst, fn, cache, values in self.renamed:
             n = flat[src]
             m = cache.get(n)
             if m is None:
-                value = codec.values[codec.kind[src]][n]
-                m = cache[n] = codec.number(dst, fn(value))
+                m = cache[n] = number(dst, fn(values[n]))
             out[dst] = m
         return tuple(out)

@@ -31,6 +31,24 @@ and memo work of phase 1 on all but one state per orbit.
 Used only where the result is identical: one process (not ``--jobs``:
 its workers own states by hash), and no --max-states, --max-depth or
 --preemption-bound (their cuts depend on the order of the search).
+
+Pages and CPUs (runtime/search/twins.py). Twins may also differ by
+*which* page they map and *which* CPU they are pinned on, as SPIN's
+kmappers do (kmapper1 on cpu1 maps Q1, kmapper2 on cpu2 maps Q2): a
+permutation then renames each twin's own pages and its own CPU (with
+that CPU's idle task) with it, and runtime/search/rename.py renames every
+State field that names a page, a pfn or a CPU (``Group.extended``; the
+canonical form is then the least of all images, and actions map both
+their context and their CPU). twins.py lists the conditions (highmem
+pages named only as kmap()/kunmap() arguments of one task and in no
+expectation, only built-ins that show no page or CPU identity, every
+context pinned, no per-CPU variable, no softirq, the twin alone on its
+CPU); where one fails, the classes are today's. One step the model makes
+by order, a fault naming the lowest of several released pages, is
+checked on every step (``Group.check_step``): met with renamed pages, it
+raises ``Unsound`` and the search runs again without symmetry
+(explore.Explorer.run). Such classes are merged only where the
+state-level reduction does not apply (``applies``).
 """
 
 from __future__ import annotations
