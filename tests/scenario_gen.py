@@ -344,12 +344,14 @@ OTHER_FRAGMENTS = (
 
 @st.composite
 def page_twins(draw: st.DrawFn) -> str:
-    """Two or three twins with pages of their own, and a task on cpu0."""
+    """Two or three twins with pages of their own (each on a CPU of its
+    own, all on one, or unpinned), and a task on cpu0."""
     ntw = draw(st.integers(2, 3))
     own_cpu = draw(st.booleans())
     arch = draw(st.sampled_from(("x86", "arm")))
     cache = "" if arch == "x86" else f" CACHE = {draw(st.sampled_from(('vivt', 'vipt')))};"
     ncpu = 1 + ntw if own_cpu else draw(st.integers(1, 2))
+    unpinned = not own_cpu and draw(st.booleans())   # pages renamed, CPUs not
     last = draw(st.sampled_from((2, 4)))
     lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = y; "
              f"LAST_PKMAP = {last}; PAGE_SIZE = 64; L1_CACHE_BYTES = 32;{cache} }}",
@@ -359,8 +361,8 @@ def page_twins(draw: st.DrawFn) -> str:
     text = " ".join(f.format(n=k, q="{q}") for k, f in enumerate(body))
     for t in range(ntw):
         lines.append(f"page Q{t} = alloc_page(GFP_HIGHUSER);")
-        on = f"cpu{t + 1}" if own_cpu else f"cpu{ncpu - 1}"
-        lines.append(f"task k{t} on {on} {{ {text.format(q=f'Q{t}')} }}")
+        on = f" on cpu{t + 1}" if own_cpu else "" if unpinned else f" on cpu{ncpu - 1}"
+        lines.append(f"task k{t}{on} {{ {text.format(q=f'Q{t}')} }}")
     if other:
         lines.append(f"task d on cpu0 {{ {' '.join(f.format(n=k) for k, f in enumerate(other))} }}")
     lines.append("expect never DATA_LOSS;")

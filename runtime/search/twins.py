@@ -95,11 +95,12 @@ def _nodes(obj: Any) -> Iterator[tuple[Any, bool]]:
         if not hasattr(node, "__dataclass_fields__"):
             continue
         yield node, direct
-        if isinstance(node, (Call, CallExpr)) and node.name in PAGE_CALLS:
-            stack.extend((a, isinstance(a, PageRef)) for a in node.args)
-            continue
+        page_call = isinstance(node, (Call, CallExpr)) and node.name in PAGE_CALLS
         for f in fields(node):
-            stack.append((getattr(node, f.name), False))
+            if page_call and f.name == "args":
+                stack.extend((a, isinstance(a, PageRef)) for a in node.args)
+            else:
+                stack.append((getattr(node, f.name), False))
 
 
 def _calls_and_pages(program: Program) -> tuple[set[str], dict[int, set[int]], set[int]]:
