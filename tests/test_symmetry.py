@@ -211,34 +211,50 @@ def same(p: Program, a: ex.Result, b: ex.Result) -> None:
 @pytest.mark.parametrize("name", sorted(SYMMETRIC))
 def test_symmetry_drops_states_and_changes_nothing(name: str) -> None:
     p = _program(name)
-    on = ex.explore(p)
-    # symmetry turns the state-level reduction off (explore._reducer): the
-    # search it must equal is the one without either
+    # without the state-level reduction, the unfolded graph is the real
+    # one by construction: everything equal
+    on = ex.explore(p, ex.Options(por=False))
     off = ex.explore(p, ex.Options(symmetry=False, por=False))
     assert off.symmetric_states == 0
     assert 0 < on.symmetric_states < on.states
     same(p, on, off)
     replays(p, on)
-    for opts in (ex.Options(reduce=False), ex.Options(memo=False)):
+    for opts in (ex.Options(reduce=False), ex.Options(memo=False, por=False)):
         r = ex.explore(p, opts)
         assert r.symmetric_states == on.symmetric_states
         same(p, r, ex.explore(p, ex.Options(reduce=opts.reduce, memo=opts.memo,
                                             symmetry=False, por=False)))
-    # and the state-level reduction alone finds the same outcomes and verdicts
+    # with it (the default), the same outcomes and verdicts as either alone
+    both = ex.explore(p)
     por = ex.explore(p, ex.Options(symmetry=False))
-    assert set(por.outcomes) == set(on.outcomes) and por.states <= on.states
-    assert [v.holds for v in verdicts_of(p, por)] == [v.holds for v in verdicts_of(p, on)]
+    same_verdicts(p, both, off)
+    same_verdicts(p, por, off)
+    assert 0 < both.symmetric_states <= on.symmetric_states and both.states <= off.states
+    replays(p, both)
+
+
+def same_verdicts(p: Program, a: ex.Result, b: ex.Result) -> None:
+    """Two results of one program with different reductions: the same
+    outcomes, loop conditions, stuck ends and verdicts (the counts of
+    states and executions may differ: docs/performance.md)."""
+    assert set(a.outcomes) == set(b.outcomes) and set(a.witnesses) == set(b.witnesses)
+    assert set(a.unfinished) == set(b.unfinished) and a.observed == b.observed
+    assert a.bounded == b.bounded
+    assert [v.holds for v in verdicts_of(p, a)] == [v.holds for v in verdicts_of(p, b)]
 
 
 @pytest.mark.parametrize("name", sorted(SYMMETRIC))
 def test_symmetric_scenarios_match_the_oracle(name: str) -> None:
     p = _program(name)
     j = oracle.judge(p)
-    r = ex.explore(p)
-    assert set(r.outcomes) == j.outcomes and r.states == len(j.graph.states)
-    assert [v.holds for v in verdicts_of(p, r)] == j.verdicts
-    for o, path in r.witnesses.items():
-        oracle.check_witness(p, j, o, path)
+    for opts in (ex.Options(por=False), ex.Options()):
+        r = ex.explore(p, opts)
+        assert set(r.outcomes) == j.outcomes
+        assert [v.holds for v in verdicts_of(p, r)] == j.verdicts
+        for o, path in r.witnesses.items():
+            oracle.check_witness(p, j, o, path)
+    # the whole graph, stepped one state per orbit, is the oracle's
+    assert ex.explore(p, ex.Options(por=False)).states == len(j.graph.states)
 
 
 def test_the_orbits_of_the_largest_group() -> None:
@@ -304,9 +320,12 @@ def test_generated_twins_are_equivariant_and_change_nothing(src: str) -> None:
         return
     assert symmetry.classes(p)
     equivariant(p)
-    on = ex.explore(p)
-    same(p, on, ex.explore(p, ex.Options(symmetry=False)))
+    on = ex.explore(p, ex.Options(por=False))
+    same(p, on, ex.explore(p, ex.Options(symmetry=False, por=False)))
     replays(p, on)
+    both = ex.explore(p)
+    same_verdicts(p, both, on)
+    replays(p, both)
 
 
 def test_a_fault_names_the_same_page_whichever_twin_released_it() -> None:
@@ -394,16 +413,75 @@ expect never x == 1;
 """
 
 
-def test_symmetry_turns_the_state_level_reduction_off() -> None:
-    """Twins on two CPUs with local steps, where both reductions could
-    apply: symmetry's quotient graph is unfolded into the real one, which
-    renumbers the states POR marks, so POR stays off; the result is then
-    exactly that of --no-symmetry --no-por (POR alone reduces here)."""
+def test_symmetry_and_the_state_level_reduction_combine() -> None:
+    """Twins on two CPUs with local steps, where both reductions apply:
+    the persistent sets are chosen in the canonical states of the
+    quotient, whose cycles the proviso reads, and the unfolding carries
+    each set and its local-step mark to every real state of the orbit
+    (explore._reducer, _unfold). Fewer states stepped than either alone,
+    the same outcomes and verdicts as neither, and every witness replays."""
     p = load_text(TWINS_WITH_LOCAL_STEPS, "twins.kmap")
     both = ex.explore(p, ex.Options())
     plain = ex.explore(p, ex.Options(symmetry=False, por=False))
     por_only = ex.explore(p, ex.Options(symmetry=False))
-    assert both.symmetric_states and both.reduced == 0 and por_only.reduced > 0
-    assert (both.outcomes, both.witnesses, both.states, both.transitions) == \
-        (plain.outcomes, plain.witnesses, plain.states, plain.transitions)
-    assert set(por_only.outcomes) == set(plain.outcomes) and por_only.states < plain.states
+    sym_only = ex.explore(p, ex.Options(por=False))
+    assert both.symmetric_states and both.reduced > 0 and por_only.reduced > 0
+    assert both.symmetric_states < sym_only.symmetric_states
+    assert both.symmetric_states < por_only.states < plain.states
+    # the real graph unfolded from the reduced quotient is no larger than
+    # the one POR alone builds
+    assert both.states <= por_only.states
+    same_verdicts(p, both, plain)
+    replays(p, both)
+    j = oracle.judge(p)
+    assert set(both.outcomes) == j.outcomes
+    for o, path in both.witnesses.items():
+        oracle.check_witness(p, j, o, path)
+
+
+TWINS_SPINNING = """config { NR_CPUS = 2; CONFIG_PREEMPTION = y; }
+int f = 0;
+task a on cpu0 { int k = 0; while (f == 0) { k = k + 1; k = k - 1; } }
+task b on cpu0 { int k = 0; while (f == 0) { k = k + 1; k = k - 1; } }
+task c on cpu1 { int x = 1; x = x + 1; f = x; }
+expect never DEADLOCK;
+"""
+
+
+@pytest.mark.parametrize("src", [TWINS_WITH_LOCAL_STEPS, TWINS_SPINNING],
+                         ids=["local_steps", "spinning"])
+def test_a_cut_with_both_reductions_is_a_bounded_true_report(
+        src: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit that stops phase 1 of the quotient while reduced states
+    are pending gives them their whole enabled sets back as copies of
+    the edges made and cut edges (explore._unreduce, Canonical.copy_edges
+    keeps each edge's permutation by position): whatever the cut, the
+    outcomes are the whole search's, the unfinished ends are cut, and
+    every witness and path replays."""
+    from kmap_scenarios.runtime.search import explore as explore_mod
+    from kmap_scenarios.runtime.search.limits import Cut, Limits
+    p = load_text(src, "twins.kmap")
+    whole = ex.explore(p, ex.Options(symmetry=False, por=False))
+    both = ex.explore(p)
+    assert both.symmetric_states and both.reduced
+    same_verdicts(p, both, whole)
+    monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+    cuts = 0
+    for k in range(1, 60, 3):
+        calls = [0]
+
+        def check(self: Limits, k: int = k) -> None:
+            calls[0] += 1
+            if calls[0] == k:
+                raise Cut("time")
+
+        monkeypatch.setattr(Limits, "check", check)
+        r = ex.explore(p)
+        monkeypatch.undo()
+        monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+        if r.bounded:
+            cuts += 1
+            assert set(r.outcomes) <= set(whole.outcomes), k
+            assert all(o.ends == "cut" for o in r.unfinished), k
+            replays(p, r)
+    assert cuts >= 5

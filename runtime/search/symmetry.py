@@ -367,6 +367,22 @@ class Canonical(Stepper):
         self.reports.append(c[self._rpos])
         return c
 
+    def copy_edges(self, at: int, sources: list[int]) -> None:
+        """Edges written from position ``at`` without stepping (a limit
+        cut phase 1 and a reduced state got its whole enabled set back:
+        explore._unreduce): each is a copy of the edge at its source
+        position, or cut (-1). Positions written without a record before
+        (cut edges, explore._stopped) get an empty one first, so records
+        stay aligned with ``dst``."""
+        for arr in (self.perm, self.stab, self.reports):
+            while len(arr) < at:
+                arr.append(0)
+        for j in sources:
+            ok = 0 <= j < len(self.perm)
+            self.perm.append(self.perm[j] if ok else 0)
+            self.stab.append(self.stab[j] if ok else 0)
+            self.reports.append(self.reports[j] if ok else 0)
+
     def release(self) -> None:
         """Drop the records of the quotient's edges (unfolded)."""
         self.perm, self.stab, self.reports = array("b"), array("l"), array("q")
