@@ -275,10 +275,12 @@ PART_EXPECTS = ("never WARN", "never BUG", "sometimes g0 == 2", "always g1 == 0"
 
 
 @st.composite
-def partitioned(draw: st.DrawFn, cross: bool = True) -> str:
+def partitioned(draw: st.DrawFn, cross: bool = True, twins: bool = False) -> str:
     """Two or three CPUs with pinned tasks (and maybe an irq) that mostly
     touch only their own CPU's things; with ``cross``, sometimes a
-    fragment that another CPU can see (CROSS)."""
+    fragment that another CPU can see (CROSS); with ``twins``, a CPU's
+    second task is a copy of its first (interchangeable:
+    runtime/search/symmetry.py)."""
     ncpu = draw(st.integers(2, 3))
     # ARM: kmap_local through kmap_high_get (the default), or its own
     # fixmap slots with the non-linear PTE lookup and the VIVT cache
@@ -306,8 +308,10 @@ def partitioned(draw: st.DrawFn, cross: bool = True) -> str:
         return text.format(k=k, o=(k + 1) % ncpu, v=f"v{n}", w=f"w{n}")
 
     for k in range(ncpu):
+        body: list[str] = []
         for t in range(draw(st.integers(1, 2))):
-            body = [frag(k, False) for _ in range(draw(st.integers(1, 2)))]
+            if not (twins and t):
+                body = [frag(k, False) for _ in range(draw(st.integers(1, 2)))]
             lines.append(f"task t{k}{t} on cpu{k} {{ {' '.join(body)} }}")
     if draw(st.integers(0, 3)) == 0:
         k = draw(st.integers(0, ncpu - 1))

@@ -282,6 +282,7 @@ def test_generated_twins_match_the_oracle() -> None:
 
 
 PARTITIONED = 300   # generated scenarios whose CPUs mostly share nothing
+PARTITIONED_TWINS = 150   # and with a CPU's two tasks interchangeable
 
 
 def test_generated_partitioned_scenarios_match_the_oracle() -> None:
@@ -308,3 +309,28 @@ def test_generated_partitioned_scenarios_match_the_oracle() -> None:
     assert seen["compared"] >= PARTITIONED, seen
     assert seen["reduced"] >= 0.6 * seen["compared"], seen
     assert seen["fails"] >= 0.1 * seen["compared"], seen
+
+
+def test_generated_partitioned_twins_match_the_oracle() -> None:
+    """Pinned tasks on two or three CPUs, a CPU's second task a copy of
+    its first: symmetry steps one state per orbit while the state-level
+    reduction picks persistent sets in the canonical states
+    (runtime/search/explore.py ``_reducer``); the oracle's outcomes,
+    verdicts and witnesses under every variant, and both reductions at
+    work together in many of them."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=PARTITIONED_TWINS, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(partitioned(twins=True))
+    def one(src: str) -> None:
+        p, j = _judged(src, seen)
+        for opts in VARIANTS.values():
+            compare(p, j, opts, src)
+        r = ex.explore(p)
+        seen["both"] += r.symmetric_states > 0 and r.reduced > 0
+
+    one()
+    print(f"partitioned twins: {dict(seen)}")
+    assert seen["compared"] >= PARTITIONED_TWINS, seen
+    assert seen["both"] >= 0.3 * seen["compared"], seen

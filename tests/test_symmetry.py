@@ -294,9 +294,9 @@ def same(p: Program, a: ex.Result, b: ex.Result) -> None:
 @pytest.mark.parametrize("name", sorted(SYMMETRIC))
 def test_symmetry_drops_states_and_changes_nothing(name: str) -> None:
     p = _program(name)
+    # without the state-level reduction, the unfolded graph is the real
+    # one by construction: everything equal
     on = ex.explore(p, NO_POR)
-    # symmetry turns the state-level reduction off (explore._reducer): the
-    # search it must equal is the one without either
     off = ex.explore(p, ex.Options(symmetry=False, por=False))
     assert off.symmetric_states == 0
     assert 0 < on.symmetric_states < on.states
@@ -307,22 +307,38 @@ def test_symmetry_drops_states_and_changes_nothing(name: str) -> None:
         assert r.symmetric_states == on.symmetric_states
         same(p, r, ex.explore(p, ex.Options(reduce=opts.reduce, memo=opts.memo,
                                             symmetry=False, por=False)))
-    # and the state-level reduction alone finds the same outcomes and verdicts
+    # with it (the default), the same outcomes and verdicts as either alone
+    both = ex.explore(p)
     por = ex.explore(p, ex.Options(symmetry=False))
-    assert set(por.outcomes) == set(on.outcomes) and por.states <= on.states
-    assert [v.holds for v in verdicts_of(p, por)] == [v.holds for v in verdicts_of(p, on)]
+    same_verdicts(p, both, off)
+    same_verdicts(p, por, off)
+    assert 0 < both.symmetric_states <= on.symmetric_states and both.states <= off.states
+    replays(p, both)
+
+
+def same_verdicts(p: Program, a: ex.Result, b: ex.Result) -> None:
+    """Two results of one program with different reductions: the same
+    outcomes, loop conditions, stuck ends and verdicts (the counts of
+    states and executions may differ: docs/performance.md)."""
+    assert set(a.outcomes) == set(b.outcomes) and set(a.witnesses) == set(b.witnesses)
+    assert set(a.unfinished) == set(b.unfinished) and a.observed == b.observed
+    assert a.bounded == b.bounded
+    assert [v.holds for v in verdicts_of(p, a)] == [v.holds for v in verdicts_of(p, b)]
 
 
 @pytest.mark.parametrize("name", sorted(SYMMETRIC))
 def test_symmetric_scenarios_match_the_oracle(name: str) -> None:
     p = _program(name)
     j = oracle.judge(p)
+    for opts in (NO_POR, ex.Options()):
+        r = ex.explore(p, opts)
+        assert set(r.outcomes) == j.outcomes
+        assert [v.holds for v in verdicts_of(p, r)] == j.verdicts
+        for o, path in r.witnesses.items():
+            oracle.check_witness(p, j, o, path)
+    # the whole graph, stepped one state per orbit, is the oracle's
     r = ex.explore(p, NO_POR)
-    assert r.symmetric_states
-    assert set(r.outcomes) == j.outcomes and r.states == len(j.graph.states)
-    assert [v.holds for v in verdicts_of(p, r)] == j.verdicts
-    for o, path in r.witnesses.items():
-        oracle.check_witness(p, j, o, path)
+    assert r.symmetric_states and r.states == len(j.graph.states)
 
 
 def test_the_orbits_of_the_largest_group() -> None:
@@ -388,9 +404,12 @@ def test_generated_twins_are_equivariant_and_change_nothing(src: str) -> None:
         return
     assert symmetry.classes(p)
     equivariant(p)
-    on = ex.explore(p)
-    same(p, on, ex.explore(p, ex.Options(symmetry=False)))
+    on = ex.explore(p, ex.Options(por=False))
+    same(p, on, ex.explore(p, ex.Options(symmetry=False, por=False)))
     replays(p, on)
+    both = ex.explore(p)
+    same_verdicts(p, both, on)
+    replays(p, both)
 
 
 def test_a_fault_names_the_same_page_whichever_twin_released_it() -> None:
@@ -478,19 +497,78 @@ expect never x == 1;
 """
 
 
-def test_symmetry_turns_the_state_level_reduction_off() -> None:
-    """Twins on two CPUs with local steps, where both reductions could
-    apply: symmetry's quotient graph is unfolded into the real one, which
-    renumbers the states POR marks, so POR stays off; the result is then
-    exactly that of --no-symmetry --no-por (POR alone reduces here)."""
+def test_symmetry_and_the_state_level_reduction_combine() -> None:
+    """Twins on two CPUs with local steps, where both reductions apply:
+    the persistent sets are chosen in the canonical states of the
+    quotient, whose cycles the proviso reads, and the unfolding carries
+    each set and its local-step mark to every real state of the orbit
+    (explore._reducer, _unfold). Fewer states stepped than either alone,
+    the same outcomes and verdicts as neither, and every witness replays."""
     p = load_text(TWINS_WITH_LOCAL_STEPS, "twins.kmap")
     both = ex.explore(p, ex.Options())
     plain = ex.explore(p, ex.Options(symmetry=False, por=False))
     por_only = ex.explore(p, ex.Options(symmetry=False))
-    assert both.symmetric_states and both.reduced == 0 and por_only.reduced > 0
-    assert (both.outcomes, both.witnesses, both.states, both.transitions) == \
-        (plain.outcomes, plain.witnesses, plain.states, plain.transitions)
-    assert set(por_only.outcomes) == set(plain.outcomes) and por_only.states < plain.states
+    sym_only = ex.explore(p, ex.Options(por=False))
+    assert both.symmetric_states and both.reduced > 0 and por_only.reduced > 0
+    assert both.symmetric_states < sym_only.symmetric_states
+    assert both.symmetric_states < por_only.states < plain.states
+    # the real graph unfolded from the reduced quotient is no larger than
+    # the one POR alone builds
+    assert both.states <= por_only.states
+    same_verdicts(p, both, plain)
+    replays(p, both)
+    j = oracle.judge(p)
+    assert set(both.outcomes) == j.outcomes
+    for o, path in both.witnesses.items():
+        oracle.check_witness(p, j, o, path)
+
+
+TWINS_SPINNING = """config { NR_CPUS = 2; CONFIG_PREEMPTION = y; }
+int f = 0;
+task a on cpu0 { int k = 0; while (f == 0) { k = k + 1; k = k - 1; } }
+task b on cpu0 { int k = 0; while (f == 0) { k = k + 1; k = k - 1; } }
+task c on cpu1 { int x = 1; x = x + 1; f = x; }
+expect never DEADLOCK;
+"""
+
+
+@pytest.mark.parametrize("src", [TWINS_WITH_LOCAL_STEPS, TWINS_SPINNING],
+                         ids=["local_steps", "spinning"])
+def test_a_cut_with_both_reductions_is_a_bounded_true_report(
+        src: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit that stops phase 1 of the quotient while reduced states
+    are pending gives them their whole enabled sets back as copies of
+    the edges made and cut edges (explore._unreduce, Canonical.copy_edges
+    keeps each edge's permutation by position): whatever the cut, the
+    outcomes are the whole search's, the unfinished ends are cut, and
+    every witness and path replays."""
+    from kmap_scenarios.runtime.search import explore as explore_mod
+    from kmap_scenarios.runtime.search.limits import Cut, Limits
+    p = load_text(src, "twins.kmap")
+    whole = ex.explore(p, ex.Options(symmetry=False, por=False))
+    both = ex.explore(p)
+    assert both.symmetric_states and both.reduced
+    same_verdicts(p, both, whole)
+    monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+    cuts = 0
+    for k in range(1, 60, 3):
+        calls = [0]
+
+        def check(self: Limits, k: int = k) -> None:
+            calls[0] += 1
+            if calls[0] == k:
+                raise Cut("time")
+
+        monkeypatch.setattr(Limits, "check", check)
+        r = ex.explore(p)
+        monkeypatch.undo()
+        monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+        if r.bounded:
+            cuts += 1
+            assert set(r.outcomes) <= set(whole.outcomes), k
+            assert all(o.ends == "cut" for o in r.unfinished), k
+            replays(p, r)
+    assert cuts >= 5
 
 
 def test_the_kmappers_of_spins_big_row_are_one_class() -> None:
@@ -544,8 +622,9 @@ def test_a_fault_where_twins_released_their_pages_gives_up_symmetry() -> None:
 @given(page_twins())
 def test_generated_page_twins_are_equivariant_and_change_nothing(src: str) -> None:
     """Twins with pages (and CPUs) of their own: every transition maps
-    onto a transition unless the search gave symmetry up, and the
-    results are those of --no-symmetry --no-por and of the oracle."""
+    onto a transition unless the search gave symmetry up, the results
+    are those of --no-symmetry --no-por and of the oracle, and with the
+    state-level reduction too the same outcomes and verdicts."""
     p = load_text(src, "twins.kmap")
     try:
         j = oracle.judge(p, 3_000)
@@ -555,24 +634,33 @@ def test_generated_page_twins_are_equivariant_and_change_nothing(src: str) -> No
     on = ex.explore(p, NO_POR)
     if on.symmetric_states:
         equivariant(p)
-    same(p, on, ex.explore(p, ex.Options(symmetry=False, por=False)))
+    plain = ex.explore(p, ex.Options(symmetry=False, por=False))
+    same(p, on, plain)
     assert set(on.outcomes) == j.outcomes and on.states == len(j.graph.states)
     assert [v.holds for v in verdicts_of(p, on)] == j.verdicts
     replays(p, on)
+    both = ex.explore(p)   # with the state-level reduction too
+    same_verdicts(p, both, plain)
+    replays(p, both)
 
 
-def test_twins_with_own_pages_give_way_to_the_state_level_reduction() -> None:
-    """Where the state-level reduction applies (several CPUs), twins
-    renamed with their pages or CPUs are not merged: the two do not
-    combine yet, and on SPIN's rows the reduction alone is faster. With
-    --no-por, or on one CPU, they are."""
+def test_twins_with_own_pages_and_the_state_level_reduction_combine() -> None:
+    """SPIN's small pinned row: by default both reductions apply (the
+    persistent sets chosen in the canonical states, carried to their
+    orbits by the renaming of tasks, pages and CPUs): fewer states
+    stepped than with either alone, the same outcomes and verdicts as
+    neither, the oracle's, and witnesses that replay."""
     p = _program("spin_pinned_small")
-    default, no_por = ex.explore(p), ex.explore(p, NO_POR)
-    assert default.symmetric_states == 0 and default.reduced > 0
-    assert 0 < no_por.symmetric_states < no_por.states
-    assert set(default.outcomes) == set(no_por.outcomes)
-    assert not symmetry.applies(p, ex.Options()) and symmetry.applies(p, NO_POR)
-    one = _program("own_pages_one_cpu")
-    assert symmetry.applies(one, ex.Options()) and ex.explore(one).symmetric_states > 0
-    old = _program("pkmap_lock_2cpu")   # twins on one page: symmetry wins, as before
-    assert symmetry.applies(old, ex.Options())
+    both = ex.explore(p)
+    sym_only = ex.explore(p, NO_POR)
+    por_only = ex.explore(p, ex.Options(symmetry=False))
+    plain = ex.explore(p, ex.Options(symmetry=False, por=False))
+    assert both.symmetric_states and both.reduced > 0
+    assert both.symmetric_states < sym_only.symmetric_states < plain.states
+    assert both.symmetric_states < por_only.states <= plain.states
+    same_verdicts(p, both, plain)
+    replays(p, both)
+    j = oracle.judge(p)
+    assert set(both.outcomes) == j.outcomes
+    for o, path in both.witnesses.items():
+        oracle.check_witness(p, j, o, path)

@@ -489,21 +489,26 @@ class Explorer:
             return
         st, acts_of, off, dst = self.stepper, self.acts, self.off, self.dst
         n = len(acts_of)
+        # with symmetry, each quotient edge keeps its permutation by position
+        canon = st if isinstance(st, symmetry.Canonical) else None
         for k, flat in redo:
             if k >= n or off[k] < 0:
                 continue
             whole = st.enabled(flat)
             if len(whole) == len(acts_of[k]):
                 continue
-            took = {b: dst[off[k] + j] for j, b in enumerate(acts_of[k])}
+            took = {b: off[k] + j for j, b in enumerate(acts_of[k])}
             acts_of[k] = whole
             off[k] = len(dst)
-            dst.extend([c if 0 <= c < n else -1 for c in (took.get(b, -1) for b in whole)])
+            at = [took.get(b, -1) for b in whole]
+            at = [j if j >= 0 and 0 <= dst[j] < n else -1 for j in at]
+            if canon is not None:
+                canon.copy_edges(len(dst), at)
+            dst.extend([dst[j] if j >= 0 else -1 for j in at])
             self._frontier(st.codec.reports(flat), first[k], k, -1)
 
     def _reducer(self, st: Stepper) -> Any:
-        """The persistent sets of runtime/search/por.py, or None: not with
-        symmetry (below), only with several CPUs (on one, every task
+        """The persistent sets of runtime/search/por.py, or None: only with several CPUs (on one, every task
         competes for the CPU), reduction on, one job (--jobs searches the whole graph: the same outcomes
         and verdicts, more states) and no depth or preemption bound (a
         bound counts steps, and a reduced path can be longer)."""
@@ -511,13 +516,15 @@ class Explorer:
         if not (o.reduce and o.por) or self.p.config.NR_CPUS == 1 or o.jobs > 1 or \
                 o.max_depth is not None or o.preemption_bound is not None:
             return None
-        if isinstance(st, symmetry.Canonical):
-            # not both: symmetry's phase 1 builds a quotient graph that it
-            # unfolds into the real one, renumbering the states the
-            # reduction marks (self.local) and whose cycles its proviso reads
-            return None
+        # With symmetry phase 1 builds the quotient graph: the persistent
+        # set is chosen in the canonical state, from its real successors
+        # (the inner stepper: Canonical records one permutation per edge
+        # made), and the proviso runs on the quotient's cycles; _unfold
+        # carries the marks to the real states (runtime/search/por.py,
+        # "With symmetry").
+        step = st.inner.step if isinstance(st, symmetry.Canonical) else st.step
         from kmap_scenarios.runtime.search.por import Reducer
-        r = Reducer(self.p, st.codec, st.step,
+        r = Reducer(self.p, st.codec, step,
                     st.memo.footprint if st.memo is not None else None)
         if st.memo is not None:
             st.memo.on_record = r.recorded   # the static footprints' safety net
@@ -555,6 +562,10 @@ class Explorer:
         if u.stopped is not None:
             self._cut(u.stopped)
         self.acts, self.off, self.dst, self.cyclic = u.acts, u.off, u.dst, u.cyclic
+        if self.local:
+            # a real state g(q) takes g of q's one local step: local too
+            qlocal = self.local
+            self.local = bytearray(qlocal[q] if q < len(qlocal) else 0 for q in u.quotient)
         grp, codec = st.group, st.codec
         self.terminal, self.frontier = {}, {}
         for sid, q in enumerate(u.quotient):

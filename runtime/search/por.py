@@ -133,6 +133,27 @@ component has an equivalent one that begins with an action of the set
 (the first one it takes, moved to the front; or, if it takes none, any
 action of the set, which stays enabled and commutes with the whole
 execution, into the same component).
+
+With symmetry (runtime/search/symmetry.py): phase 1 then builds the
+quotient graph, one canonical state q per orbit of interchangeable
+tasks, and this module picks the persistent set P(q) in q, from q's real
+successors (explore._reducer gives it the inner stepper, not the
+canonicalising one). The unfolding expands each real state g(q) by
+g(P(q)), with the g the unfolding names it by. That set is persistent in
+g(q): g is an automorphism of the transition system (the property
+symmetry rests on, checked on every transition by tests/test_symmetry.py),
+so it maps sequences outside P(q) from q to sequences outside g(P(q))
+from g(q), and independence with them; a local step stays local. The
+proviso reads the quotient's cycles: a cycle of the real reduced graph
+s0 -> s1 -> ... -> s0 maps, state by state (g(q) to q) and edge by edge
+(g(a) to a), onto a closed walk of the reduced quotient, so every state
+it passes is on a cycle of the quotient and was expanded fully, and so
+is every real state of the real cycle. The argument above then holds on
+the real graph as it stands. P is not equivariant (the first local step
+in context order, a canonical state's choice carried to its whole
+orbit), so the real graph unfolded can differ from the one this module
+makes without symmetry: the same terminal states and bottom components,
+other counts of states and executions (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -47,8 +47,7 @@ CPU); where one fails, the classes are today's. One step the model makes
 by order, a fault naming the lowest of several released pages, is
 checked on every step (``Group.check_step``): met with renamed pages, it
 raises ``Unsound`` and the search runs again without symmetry
-(explore.Explorer.run). Such classes are merged only where the
-state-level reduction does not apply (``applies``).
+(explore.Explorer.run).
 """
 
 from __future__ import annotations
@@ -187,27 +186,10 @@ def full_group(program: Program, nctx: int) -> list[tuple[tuple[int, ...], tuple
 
 
 def applies(program: Program, opts: Any) -> bool:
-    """Whether the search may use symmetry (see the module docstring).
-
-    Twins renamed with their pages or CPUs (``extended``) are merged only
-    where the state-level reduction does not apply (``--no-por``, one
-    CPU): the two do not combine yet (explore.py turns the reduction off
-    under symmetry), and on SPIN's big row the reduction alone is faster
-    to a verdict (337,572 states in 4.9 s against 645,340 unfolded from
-    324,461 stepped in 9.4 s: docs/performance.md)."""
-    if not (opts.symmetry and opts.jobs == 1 and opts.max_states is None
-            and opts.max_depth is None and opts.preemption_bound is None):
-        return False
-    cls = twin_classes(program)
-    if not cls:
-        return False
-    por = opts.reduce and opts.por and program.config.NR_CPUS > 1
-    return not (por and extended(cls))
-
-
-def extended(cls: list[twins.Twins]) -> bool:
-    """Whether some class renames pages or CPUs with its tasks."""
-    return any(any(t.pages) or t.cpus is not None for t in cls)
+    """Whether the search may use symmetry (see the module docstring)."""
+    return bool(opts.symmetry and opts.jobs == 1 and opts.max_states is None
+                and opts.max_depth is None and opts.preemption_bound is None
+                and classes(program))
 
 
 class Group:
@@ -526,6 +508,22 @@ class Canonical(Stepper):
         self.stab.append(k)
         self.reports.append(c[self._rpos])
         return c
+
+    def copy_edges(self, at: int, sources: list[int]) -> None:
+        """Edges written from position ``at`` without stepping (a limit
+        cut phase 1 and a reduced state got its whole enabled set back:
+        explore._unreduce): each is a copy of the edge at its source
+        position, or cut (-1). Positions written without a record before
+        (cut edges, explore._stopped) get an empty one first, so records
+        stay aligned with ``dst``."""
+        for arr in (self.perm, self.stab, self.reports):
+            while len(arr) < at:
+                arr.append(0)
+        for j in sources:
+            ok = 0 <= j < len(self.perm)
+            self.perm.append(self.perm[j] if ok else 0)
+            self.stab.append(self.stab[j] if ok else 0)
+            self.reports.append(self.reports[j] if ok else 0)
 
     def release(self) -> None:
         """Drop the records of the quotient's edges (unfolded)."""
