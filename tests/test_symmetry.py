@@ -664,3 +664,28 @@ def test_twins_with_own_pages_and_the_state_level_reduction_combine() -> None:
     assert set(both.outcomes) == j.outcomes
     for o, path in both.witnesses.items():
         oracle.check_witness(p, j, o, path)
+
+
+def test_cli_output_names_the_real_pages_with_and_without_symmetry(tmp_path: Path) -> None:
+    """SPIN's small racy row: the DATA_LOSS witness maps Q1 and Q2 by
+    name; `kmap check --no-por` prints it byte for byte as
+    `--no-symmetry --no-por` does, though the search stepped one state
+    per orbit of the kmappers (with their pages and CPUs)."""
+    from kmap_scenarios.dsl.cli.main import main
+    import contextlib
+    import io
+    f = tmp_path / "racy.kmap"
+    f.write_text(SYMMETRIC["spin_racy_small"][0])
+    outs = []
+    for extra in (["--no-por"], ["--no-por", "--no-symmetry"]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            status = main(["check", str(f), *extra])
+        assert status == 1
+        outs.append(buf.getvalue())
+    assert outs[0] == outs[1]
+    assert "kmap(Q1)" in outs[0] and "Q2 mapped at" in outs[0] and "DATA_LOSS" in outs[0]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(["check", str(f), "--no-por", "--stats", "--no-trace"])
+    assert "states stepped (symmetry)" in buf.getvalue()
