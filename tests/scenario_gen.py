@@ -269,25 +269,47 @@ CROSS = ("void *{v} = kmap_local_page(P{k}0); kunmap_local({v}); kunmap_local({v
          "void *{v} = kmap(S); {v}[0] = 1; kunmap(S);",
          "mutex_lock(&M); g{k} = 1; mutex_unlock(&M);",
          "WARN_ON(1);", "WARN_ON_ONCE(1);")
+# the pkmap pool from pinned tasks: their own pages (held, reused,
+# nested), and now and then something another CPU sees (another CPU's
+# page, a use after kunmap, an unbalanced kunmap, a leaked kmap)
+OWN_PK = ("void *{v} = kmap(P{k}0); {v}[2] = 3; kunmap(P{k}0);",
+          "void *{v} = kmap(P{k}1); {v}[0] = {v}[0] + 1; kunmap(P{k}1);",
+          "void *{v} = kmap(P{k}0); void *{w} = kmap(P{k}1); {w}[1] = {v}[2] + 1; "
+          "kunmap(P{k}0); kunmap(P{k}1);",
+          "void *{v} = kmap(P{k}0); preempt_point(); {v}[3] = 1; kunmap(P{k}0);",
+          "g{k} = g{k} + 1;", "f{k} = 1;", "WARN_ON_ONCE(g{k} == 2);")
+CROSS_PK = ("void *{v} = kmap(P{k}0); kunmap(P{k}0); {v}[0] = 1;",
+            "void *{v} = kmap(P{o}0); {v}[1] = 5; kunmap(P{o}0);",
+            "kunmap(P{k}1);",
+            "void *{v} = kmap(P{k}1);",
+            "void *{v} = kmap(S); {v}[0] = {v}[0] + 1; kunmap(S);",
+            "while (f{o} == 0) cond_resched();", "f{o} = 1;",
+            "void *{v} = kmap_local_page(P{k}0); {v}[0] = 2; kunmap_local({v});")
+PK_EXPECTS = ("never BUG", "never OOPS", "never USE_AFTER_UNMAP || OOPS", "never DEADLOCK",
+              "sometimes P00[2] == 0x03", "always P10[1] == 0", "always S[0] <= 1",
+              "sometimes g0 == 2", "never WARN")
 PART_EXPECTS = ("never WARN", "never BUG", "sometimes g0 == 2", "always g1 == 0", "never OOPS",
                 "sometimes P00[1] == 0x02", "never USE_AFTER_UNMAP || OOPS", "never DEADLOCK",
                 "always S[0] <= 1", "sometimes g == 2", "always g0 + g1 < 3")
 
 
 @st.composite
-def partitioned(draw: st.DrawFn, cross: bool = True, twins: bool = False) -> str:
+def partitioned(draw: st.DrawFn, cross: bool = True, twins: bool = False,
+                pkmap: bool = False) -> str:
     """Two or three CPUs with pinned tasks (and maybe an irq) that mostly
     touch only their own CPU's things; with ``cross``, sometimes a
     fragment that another CPU can see (CROSS); with ``twins``, a CPU's
     second task is a copy of its first (interchangeable:
-    runtime/search/symmetry.py)."""
+    runtime/search/symmetry.py); with ``pkmap``, fragments of kmap() and
+    kunmap() (OWN_PK, CROSS_PK) on a pool of 2 or 4 slots."""
     ncpu = draw(st.integers(2, 3))
     # ARM: kmap_local through kmap_high_get (the default), or its own
     # fixmap slots with the non-linear PTE lookup and the VIVT cache
     arch = draw(st.sampled_from(("x86", "x86", "arm", "arm; ARCH_NEEDS_KMAP_HIGH_GET = n")))
     preemption = draw(st.sampled_from("yn"))
+    last = draw(st.sampled_from((2, 4))) if pkmap else 4
     lines = [f"config {{ ARCH = {arch}; NR_CPUS = {ncpu}; CONFIG_PREEMPTION = {preemption}; "
-             "LAST_PKMAP = 4; PAGE_SIZE = 64; }",
+             f"LAST_PKMAP = {last}; PAGE_SIZE = 64; }}",
              "int g = 0;", "percpu int cnt = 0;", "DEFINE_MUTEX(M);",
              "page S = alloc_page(GFP_HIGHUSER);"]
     for k in range(ncpu):
@@ -299,11 +321,13 @@ def partitioned(draw: st.DrawFn, cross: bool = True, twins: bool = False) -> str
     def frag(k: int, irq: bool) -> str:
         nonlocal n
         n += 1
-        pool = OWN if not irq else tuple(f for f in OWN if "preempt_point" not in f
-                                         and "cond_resched" not in f)
+        own, other = (OWN_PK, CROSS_PK) if pkmap else (OWN, CROSS)
+        pool = own if not irq else tuple(f for f in own if "preempt_point" not in f
+                                         and "cond_resched" not in f and "kmap(" not in f)
         if cross and draw(st.integers(0, 5)) == 0:
-            pool = CROSS if not irq else tuple(f for f in CROSS if "mutex" not in f
-                                               and "cond_resched" not in f and "kmap(" not in f)
+            pool = other if not irq else tuple(f for f in other if "mutex" not in f
+                                               and "cond_resched" not in f and "kmap(" not in f
+                                               and "kunmap(" not in f)
         text = draw(st.sampled_from(pool))
         return text.format(k=k, o=(k + 1) % ncpu, v=f"v{n}", w=f"w{n}")
 
@@ -316,7 +340,8 @@ def partitioned(draw: st.DrawFn, cross: bool = True, twins: bool = False) -> str
     if draw(st.integers(0, 3)) == 0:
         k = draw(st.integers(0, ncpu - 1))
         lines.append(f"irq i{k} on cpu{k} {{ {frag(k, True)} }}")
-    for e in draw(st.lists(st.sampled_from(PART_EXPECTS), min_size=0, max_size=3, unique=True)):
+    for e in draw(st.lists(st.sampled_from(PK_EXPECTS if pkmap else PART_EXPECTS),
+                           min_size=0, max_size=3, unique=True)):
         lines.append(f"expect {e};")
     return "\n".join(lines) + "\n"
 

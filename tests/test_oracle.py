@@ -283,6 +283,7 @@ def test_generated_twins_match_the_oracle() -> None:
 
 PARTITIONED = 300   # generated scenarios whose CPUs mostly share nothing
 PARTITIONED_TWINS = 150   # and with a CPU's two tasks interchangeable
+PARTITIONED_PKMAP = 300   # and with kmap() and kunmap() on a small pool
 
 
 def test_generated_partitioned_scenarios_match_the_oracle() -> None:
@@ -334,3 +335,32 @@ def test_generated_partitioned_twins_match_the_oracle() -> None:
     print(f"partitioned twins: {dict(seen)}")
     assert seen["compared"] >= PARTITIONED_TWINS, seen
     assert seen["both"] >= 0.3 * seen["compared"], seen
+
+
+def test_generated_partitioned_pkmap_scenarios_match_the_oracle() -> None:
+    """Pinned tasks on two or three CPUs that kmap() and kunmap() their own
+    pages on a pool of 2 or 4 slots (wraps, flushes, sleepers), now and
+    then another CPU's page, a use after kunmap, an unbalanced kunmap, a
+    leaked kmap (tests/scenario_gen.py ``partitioned(pkmap=True)``): the
+    pool's arguments of runtime/search/por.py ("The pkmap pool": slots no
+    other CPU can write, no wrap to come) must lose nothing the oracle
+    finds, under every variant, and reduce many of them."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=PARTITIONED_PKMAP, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(partitioned(pkmap=True))
+    def one(src: str) -> None:
+        p, j = _judged(src, seen)
+        for opts in VARIANTS.values():
+            compare(p, j, opts, src)
+        r = ex.explore(p)
+        seen["reduced"] += r.states < len(j.graph.states)
+        seen["cpu sets"] += r.reduced > 0
+        seen["sleeps"] += "DEADLOCK" in str(j.outcomes) or "kmap(P" in src and "LAST_PKMAP = 2" in src
+
+    one()
+    print(f"partitioned pkmap: {dict(seen)}")
+    assert seen["compared"] >= PARTITIONED_PKMAP, seen
+    assert seen["reduced"] >= 0.4 * seen["compared"], seen
+    assert seen["fails"] >= 0.1 * seen["compared"], seen

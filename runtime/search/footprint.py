@@ -27,7 +27,8 @@ context that may still run it blocks every reduction. What is modelled:
 - what any step may do besides (``common``): report (``reports``,
   ``once`` for WARN_ON_ONCE, ``debug_locks`` for DEBUG_LOCKS_WARN_ON,
   which the end of a task reaches with a leaked kmap_local or lock), be
-  killed (removed from ``pkmap_waiters``), read every lock (a task's end
+  killed (reads ``pkmap_waiters``; a context that steps is never in it),
+  read every lock (a task's end
   looks for the ones it holds) and read ``panicked`` (every step's memo key); an irq may also panic.
   State fields this module does not know are read and written by every
   step (a new field is then safe until it is described here);
@@ -45,6 +46,23 @@ context that may still run it blocks every reduction. What is modelled:
   ``local`` and the cache, and on an arch with a linear PTE array
   (x86) the last slot of CPU c'-1 when the pop may be one too many
   (pop_slot: kmap_local_calc_idx(-1)); ``underflow`` says where;
+- kmap(P) and kunmap(P) of a page name P (CONFIG_HIGHMEM): the pool's
+  PTEs, counts, last_pkmap_nr, the sleepers and kmap_ipi (read), the
+  PTEs, counts and last_pkmap_nr (kmap writes) or the counts (kunmap),
+  and the pseudo-bits FLUSH (kmap: what a wrap may touch besides, every
+  CPU's interrupt flag for x86's IPI, every CPU's TLB past 33 slots, the
+  VIVT cache and every page it may write back, the sleepers, kmap_ipi)
+  and WAKE (kunmap: the sleepers and every context that may sleep in a
+  kmap), which por.py expands or drops by the state (``expand_r``,
+  ``expand_w``);
+- a byte access ``p[k]`` through a local only ever set by kmap() of a
+  highmem page name, with a constant 0 <= k < PAGE_SIZE: where the
+  local still holds its mapping (``_held_locals``: on every path to the
+  access, set by kmap() and not followed by a kunmap() of its page, a
+  page no other context names), the PTEs and that page (and the
+  cache); elsewhere every page and every context's releases in the
+  pool's window (a use after kunmap faults, or reaches whatever page
+  took the slot);
 - the preempt, migrate, pagefault, irq-flag, scheduling-point and
   CPU-id built-ins: ``local``; the per-CPU variables: ``percpu``, one
   position; spin_lock/spin_unlock and their irq/bh variants of a
@@ -83,8 +101,10 @@ _PERCPU = frozenset({"this_cpu_read", "this_cpu_write", "this_cpu_inc", "this_cp
 _SPIN = frozenset({"spin_lock", "spin_unlock", "spin_lock_irqsave", "spin_unlock_irqrestore",
                    "spin_lock_irq", "spin_unlock_irq", "spin_lock_bh", "spin_unlock_bh"})
 # the State fields described above; any other is in ``common``
+# the persistent kmap pool's calls described here, with a page name
+_PKMAP_OPS = frozenset({"kmap", "kunmap"})
 _KNOWN = frozenset({"ctxs", "cpus", "pkmap_count", "pkmap_pte", "last_pkmap_nr",
-                    "pkmap_waiters", "locks", "globals", "percpu", "ram", "newest", "cache",
+                    "pkmap_waiters", "kmap_ipi", "locks", "globals", "percpu", "ram", "newest", "cache",
                     "user_present", "reports", "once", "debug_locks", "panicked",
                     "mutex_wait", "slab"})
 RELEASED = Ctx._fields.index("released")
@@ -132,9 +152,11 @@ class Footprints:
         for name in State._fields:
             if name not in _KNOWN:
                 unknown |= bits(codec.field_positions(name))
+        self.waiters = bits(codec.field_positions("pkmap_waiters"))
         rw = bits(codec.field_positions("reports")) | bits(codec.field_positions("once")) \
-            | self.dl | bits(codec.field_positions("pkmap_waiters")) | unknown
+            | self.dl | unknown
         self.windows = ncpu + 1
+        self._ctx_bits: dict[int, int] = {}
         # a fault through an address of CPU c's fixmap window or of the
         # direct map reads every context's releases there
         self.fault_reads = []
@@ -143,8 +165,11 @@ class Footprints:
             for i in range(codec.nctx):
                 m |= self.rel_bit(i, c) | self.rel_bit(i, ncpu)
             self.fault_reads.append(m)
-        self.common_r = rw | bits(codec.field_positions("locks")) | self.pan
+        # a step that oopses reads pkmap_waiters (machine._kill removes a
+        # waiter, and a context that steps is never one)
+        self.common_r = rw | bits(codec.field_positions("locks")) | self.pan | self.waiters
         self.common_w = rw
+        self._pool_init(program, codec)
         # per CPU: its bound contexts, its idle task, its record
         self.local = []
         for c in range(ncpu):
@@ -167,10 +192,13 @@ class Footprints:
 
     def ctx_bits(self, i: int) -> int:
         """Every bit of context i."""
-        m = 1 << i
-        for x in range(self.windows):
-            m |= self.rel_bit(i, x)
-        return m
+        got = self._ctx_bits.get(i)
+        if got is None:
+            got = 1 << i
+            for x in range(self.windows):
+                got |= self.rel_bit(i, x)
+            self._ctx_bits[i] = got
+        return got
 
     # ------------------------------------------------------------ per context
     def base(self, ci: int) -> tuple[int, int]:
@@ -332,7 +360,7 @@ class Footprints:
                         else:
                             return allp
                     elif not (name in _UNMAPS or name in _LOCAL_ONLY or name in _PERCPU
-                              or name in _SPIN):
+                              or name in _SPIN or name in _PKMAP_OPS):
                         return allp
         return self._page_bits(got)
 
@@ -347,6 +375,7 @@ class Footprints:
     def instr(self, ci: int, pc: int) -> Fp:
         key = (ci, pc)
         if key not in self._instr:
+            self._pc = pc
             self._instr[key] = self._instr_fp(ci, self.p.contexts[ci].code[pc])
         return self._instr[key]
 
@@ -410,10 +439,12 @@ class Footprints:
                 base, off = addr.left, addr.right.value
             elif isinstance(addr.right, ir.Local) and isinstance(addr.left, ir.Const):
                 base, off = addr.right, addr.left.value
-        if not self.kmap_local or not isinstance(base, ir.Local) or \
-                not self._prov[ci].get(base.slot, False):
+        if not 0 <= off < self.p.config.PAGE_SIZE or not isinstance(base, ir.Local):
             return False
-        if not 0 <= off < self.p.config.PAGE_SIZE:
+        pk = self._pkprov[ci].get(base.slot)
+        if pk is not None:
+            return self._pkmap_mem(ci, base.slot, pk, acc)
+        if not self.kmap_local or not self._prov[ci].get(base.slot, False):
             return False
         c = self.bound[ci]
         assert c is not None
@@ -444,6 +475,17 @@ class Footprints:
             acc[0] |= flush | self.pte
             acc[1] |= flush
             return True
+        if name in _PKMAP_OPS:
+            a = args[0] if args else None
+            if not self.pool_ok or not isinstance(a, ir.PageRef):
+                return False
+            if name == "kmap":
+                acc[0] |= self.pool_r | self.FLUSH
+                acc[1] |= self.pool_w | self.FLUSH
+            else:   # kunmap_high never scans nor flushes; it may wake the sleepers
+                acc[0] |= self.pool_r
+                acc[1] |= self.counts | self.WAKE
+            return True
         if name in _PERCPU:
             acc[0] |= self.percpu
             acc[1] |= self.percpu
@@ -458,6 +500,262 @@ class Footprints:
             acc[1] |= b
             return True
         return False
+
+
+    # ------------------------------------------------------ the pkmap pool
+    def _pool_init(self, program: Program, codec: Codec) -> None:
+        """The pool's positions, the pseudo-bits FLUSH and WAKE, and the
+        static facts the reduction's pool arguments use (por.py, "The
+        pkmap pool"): the pages each context names, the locals that hold
+        a kmap() of a page and where they still hold it, and how many
+        kmap() calls a context may still make."""
+        cfg = program.config
+        self._pc = 0
+        count_pos = codec.field_positions("pkmap_count")
+        pte_pos = codec.field_positions("pkmap_pte")
+        # a slot's count and PTE are positions of their own (flat.SHORT)
+        self.per_slot = len(count_pos) == cfg.LAST_PKMAP == len(pte_pos)
+        self.count_pos, self.pte_pos = count_pos, pte_pos
+        self.counts = bits(count_pos)
+        self.last = bits(codec.field_positions("last_pkmap_nr"))
+        self.ipi = bits(codec.field_positions("kmap_ipi"))
+        self.pool_ok = bool(cfg.CONFIG_HIGHMEM)
+        # kmap_high (one step under kmap_lock): page_address reads every
+        # PTE, kmap_lock_waiter reads kmap_ipi, kunmap_high reads the
+        # waiters; without a wrap map_new_virtual writes last_pkmap_nr and
+        # the count and PTE of the free slot it takes
+        self.pool_r = self.pte | self.counts | self.last | self.waiters | self.ipi
+        self.pool_w = self.pte | self.counts | self.last
+        top = self.size + codec.nctx * self.windows
+        # pseudo-bits: "may flush" (a wrap: flush_all_zero_pkmaps, its IPI
+        # wait, a sleep on pkmap_map_wait) and "may wake" (kunmap_high's
+        # wake_up), expanded by ``expand_r``/``expand_w``
+        self.FLUSH = 1 << top
+        self.WAKE = 1 << (top + 1)
+        self.pseudo = self.FLUSH | self.WAKE
+        cpus = bits(range(codec.nctx, codec.nctx + codec.ncpu))
+        fr = self.waiters | self.ipi | self.counts | self.pte
+        fw = self.waiters | self.ipi | self.counts | self.pte
+        if cfg.ARCH == "x86":
+            fr |= cpus             # ipi_acks: every CPU's interrupt flag
+            if cfg.LAST_PKMAP > 33:   # tlb.flush_pkmap_range: every CPU's TLB
+                fw |= cpus
+        if self.cache:
+            everything = self._page_bits(range(len(program.pages)))
+            fr |= self.cache | everything   # flush_cache_kmaps writes lines back
+            fw |= self.cache | everything
+        # a sleeper switches its own CPU to another of its tasks (base)
+        self.flush_r, self.flush_w = fr, fw
+        nctx = len(program.contexts)
+        self._refs = [self._page_refs(i) for i in range(nctx)]
+        self._private: dict[tuple[int, tuple[int, ...]], bool] = {}
+        sleepers = 0
+        for i in range(nctx):
+            if any(name == "kmap" for ins in program.contexts[i].code for name, _ in _calls(ins)):
+                sleepers |= self.ctx_bits(i)
+        self.wake_w = self.waiters | sleepers
+        self._pkprov = [self._pkmap_provenance(i) for i in range(nctx)]
+        self._held = [self._held_locals(i) for i in range(nctx)]
+        self._maps: dict[tuple[int, int], int | None] = {}
+
+    def expand_r(self, r: int, quiet: bool = False) -> int:
+        """A may-read mask with its pseudo-bits replaced by what they stand
+        for (a wrap reads nothing more when none can happen: ``quiet``)."""
+        return (r & ~self.pseudo) | (self.flush_r if r & self.FLUSH and not quiet else 0)
+
+    def expand_w(self, w: int, quiet: bool = False, spare: int = 0) -> int:
+        """A may-write mask with its pseudo-bits replaced: nothing when
+        ``quiet`` (no wrap can happen and nobody waits: por.py), and a
+        wake-up never writes the contexts in ``spare`` (contexts that do
+        not wait now and cannot start to: the frozen CPU's)."""
+        out = w & ~self.pseudo
+        if not quiet:
+            if w & self.FLUSH:
+                out |= self.flush_w
+            if w & self.WAKE:
+                out |= self.wake_w & ~spare
+        return out
+
+    def page_refs(self, ci: int) -> frozenset[int] | None:
+        """The pages context ci's code names; None: it may reach any."""
+        return self._refs[ci]
+
+    def _page_refs(self, ci: int) -> frozenset[int] | None:
+        """Every page named in context ci's code (a page name, a page
+        array's elements). None when a built-in call not described here,
+        or a described one with a page argument that is not a page name,
+        could take a page from elsewhere (a pointer kept in a variable)."""
+        described = _MAPS | _UNMAPS | _LOCAL_ONLY | _PERCPU | _SPIN | _PKMAP_OPS
+        out: set[int] = set()
+        for ins in self.p.contexts[ci].code:
+            for name, args in _calls(ins):
+                if name not in described:
+                    return None
+                if name in _MAPS or name in _PKMAP_OPS:
+                    if not (len(args) == 1 and isinstance(args[0], ir.PageRef)):
+                        return None
+            for x in _exprs(ins):
+                if isinstance(x, ir.PageRef):
+                    out.add(x.page)
+                elif isinstance(x, ir.PageElem):
+                    out.update(range(x.first, x.first + x.count))
+        return frozenset(out)
+
+    def private(self, page: int, to: Iterable[int]) -> bool:
+        """No context but those of ``to`` names ``page``."""
+        key = (page, tuple(to))
+        got = self._private.get(key)
+        if got is None:
+            got = self._private[key] = all(
+                i in key[1] or (refs is not None and page not in refs)
+                for i, refs in enumerate(self._refs))
+        return got
+
+    def _pkmap_provenance(self, ci: int) -> dict[int, frozenset[int]]:
+        """Body locals whose every assignment is a kmap() of a highmem page
+        name: local slot -> those pages (their pool slot, while held)."""
+        info = self.p.contexts[ci]
+        if info.func_at or not self.pool_ok:
+            return {}
+        out = {}
+        for slot, ds in self._body_defs(ci).items():
+            pages = set()
+            for d in ds:
+                if not (isinstance(d, ir.Call) and d.name == "kmap" and len(d.args) == 1
+                        and isinstance(d.args[0], ir.PageRef)
+                        and self.p.pages[d.args[0].page].kind == ir.PageKind.HIGHMEM):
+                    break
+                pages.add(d.args[0].page)
+            else:
+                out[slot] = frozenset(pages)
+        return out
+
+    def _held_locals(self, ci: int) -> list[frozenset[int]] | None:
+        """held[pc]: the kmap() locals that hold a mapping of their page on
+        every path to pc (a must analysis): assigned by kmap() and not
+        followed by a kunmap() of one of their pages, whose pages no other
+        context names (nobody else can unmap them: the pool never frees a
+        slot whose count is above 1, and only kunmap_high lowers it).
+        None: nothing is held anywhere (functions, or nothing to hold)."""
+        prov = self._pkprov[ci]
+        code = self.p.contexts[ci].code
+        if not prov:
+            return None
+        ok = {slot for slot, pages in prov.items()
+              if all(self.private(pg, (ci,)) for pg in pages)}
+        if not ok:
+            return None
+        kinds = _MAPS | _LOCAL_ONLY | _PERCPU | _SPIN | {"kmap"}
+        n = len(code)
+        everything = frozenset(ok)
+        held: list[frozenset[int] | None] = [None] * n   # None: not reached yet (top)
+        held[0] = frozenset()
+        todo = [0]
+        while todo:
+            pc = todo.pop()
+            cur = held[pc]
+            assert cur is not None
+            out = set(cur)
+            ins = code[pc]
+            for name, args in _calls(ins):
+                if name == "kunmap" and len(args) == 1 and isinstance(args[0], ir.PageRef):
+                    out = {x for x in out if args[0].page not in prov[x]}
+                elif name not in kinds:
+                    out = set()   # anything else may unmap: forget every mapping
+            if isinstance(ins, ir.Call) and ins.name == "kmap" and \
+                    isinstance(ins.dest, ir.ToLocal) and ins.dest.slot in ok:
+                out.add(ins.dest.slot)
+            new = frozenset(out) & everything
+            for q in self._succ(ci, pc):
+                old = held[q]
+                got = new if old is None else old & new
+                if got != old:
+                    held[q] = got
+                    todo.append(q)
+        return [h if h is not None else frozenset() for h in held]
+
+    def _pkmap_mem(self, ci: int, slot: int, pages: frozenset[int], acc: list[int]) -> bool:
+        """A byte access through a kmap() local: where it still holds its
+        mapping, that page through its slot's PTE; else any page a slot
+        may hold then, or a fault that reads every context's releases
+        there (memory._released_somewhere)."""
+        if not self.pool_ok:
+            return False
+        held = self._held[ci]
+        if held is not None and slot in held[self._pc]:
+            got = self._page_bits(pages)
+            acc[0] |= self.pte | got | self.cache | self.ctx_bits(ci)
+            acc[1] |= got | self.cache
+            return True
+        got = self._page_bits(range(len(self.p.pages)))
+        rest = self.windows - 1
+        faults = 0
+        for i in range(self.codec.nctx):
+            faults |= self.rel_bit(i, rest)
+        acc[0] |= self.pte | got | self.cache | self.ctx_bits(ci) | faults
+        acc[1] |= got | self.cache
+        return True
+
+    def map_calls(self, ci: int, pc: int) -> int | None:
+        """The most kmap() calls context ci may still make from pc (each may
+        run map_new_virtual's scan once); None: no bound (a loop through
+        one, functions)."""
+        key = (ci, pc)
+        if key in self._maps:
+            return self._maps[key]
+        got = self._map_calls(ci, pc)
+        self._maps[key] = got
+        return got
+
+    def _map_calls(self, ci: int, pc: int) -> int | None:
+        info = self.p.contexts[ci]
+        if info.func_at:
+            return None
+        code = info.code
+        reach = self._reach(ci, pc)
+        own = {q: sum(1 for name, _ in _calls(code[q]) if name == "kmap") for q in reach}
+        if not any(own.values()):
+            return 0
+        most = {q: 0 for q in reach}
+        for _ in range(len(reach) + 2):
+            changed = False
+            for q in reach:
+                v = own[q] + max((most[x] for x in self._succ(ci, q)), default=0)
+                if v != most[q]:
+                    most[q] = v
+                    changed = True
+            if not changed:
+                return most[pc]
+        return None   # a loop through a kmap(): no bound
+
+
+def _exprs(ins: ir.Instr) -> list[ir.Expr]:
+    """Every expression node of an instruction, nested ones included."""
+    todo: list[ir.Expr] = []
+    if isinstance(ins, (ir.Call, ir.CallFn)):
+        todo += ins.args
+    elif isinstance(ins, ir.Set):
+        todo.append(ins.value)
+    elif isinstance(ins, (ir.Branch, ir.Check)):
+        todo.append(ins.cond)
+    elif isinstance(ins, ir.Ret) and ins.value is not None:
+        todo.append(ins.value)
+    dest = getattr(ins, "dest", None)
+    if isinstance(dest, ir.ToByte):
+        todo.append(dest.addr)
+    out = []
+    while todo:
+        x = todo.pop()
+        out.append(x)
+        if isinstance(x, ir.CallExpr):
+            todo += x.args
+        elif isinstance(x, ir.OPERATORS):
+            todo += ir.operands(x)
+        elif isinstance(x, ir.LoadByte):
+            todo.append(x.addr)
+        elif isinstance(x, ir.PageElem):
+            todo.append(x.index)
+    return out
 
 
 def _has_call(ins: ir.Instr) -> bool:

@@ -128,9 +128,18 @@ class StepMemo:
         self._reported = set(c.field_positions("reports") + c.field_positions("once"))
         # (context, cpu, read1, read2) -> what a composed step reads besides its key
         self._union: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
+        # the successors footprint() made of the one state it last looked at
+        self._fp_flat: Flat | None = None
+        self._fp_children: dict[Action, Flat] = {}
 
     def step(self, flat: Flat, a: Action) -> Flat:
         """The successor of ``flat`` by ``a``, as step() computes it."""
+        if flat is self._fp_flat:
+            # footprint() just found it for the state reduction (por.py)
+            got = self._fp_children.get(a)
+            if got is not None:
+                self.hits += 1
+                return got
         ci, cpu = a
         if ci < 0:   # a TLB eviction: rare, and its key would be no context's
             self.misses += 1
@@ -175,7 +184,11 @@ class StepMemo:
             got = _found(self.root.get(key, []), flat)
             assert got is not None, "a step the memo did not keep"
         spec, d = got
-        return _apply(flat, d), spec.positions, d
+        child = _apply(flat, d)
+        if flat is not self._fp_flat:
+            self._fp_flat, self._fp_children = flat, {}
+        self._fp_children[a] = child
+        return child, spec.positions, d
 
     def _record(self, flat: Flat, a: Action, key: Any) -> tuple[Flat, tuple[int, ...], Delta]:
         """Run the step with its reads noted and keep it: the successor, the

@@ -112,6 +112,46 @@ own steps (switches, irq entry, fixmap slots) and by a fault or
 use-after-unmap check through a pointer of that CPU's slots, which (1)
 puts in the footprint of the context that holds the pointer.
 
+The pkmap pool (mm/highmem.c v6.1, runtime/kernel/pkmap.py). kmap() and
+kunmap() of a page name, and byte accesses through a local only ever set
+by kmap() of a highmem page name, have static footprints
+(runtime/search/footprint.py): the pool's positions, and two pseudo-bits
+for what only some calls do, FLUSH (a scan that wraps: flush_all_zero_
+pkmaps, its IPI wait, a sleep on pkmap_map_wait) and WAKE (kunmap_high's
+wake_up of the sleepers). Read as they stand, every pool step of every
+CPU would conflict with every other. Three facts of the kernel's pool,
+checked in the state at hand for the sequences outside T (the other
+CPUs' steps, CPU c frozen), make most of them independent (``_Pool``):
+
+- Quiet. map_new_virtual() takes the first free slot (count 0) after
+  last_pkmap_nr and flushes only when its scan passes slot 0. Nothing
+  frees a slot but a flush (kunmap_high lowers a count to 1 at least;
+  at 0 it is a BUG that stops the context). So if the kmap() calls the
+  other CPUs' live contexts may still make (``map_calls``: the most on
+  any path, no bound through a loop) are no more than the free slots
+  between last_pkmap_nr and the end of the pool, none of their scans
+  wraps: no flush, no sleep; with nobody asleep on pkmap_map_wait nor
+  waiting for a flush's IPI now, no wake-up and no IPI either. FLUSH
+  and WAKE then stand for nothing.
+- Protected slots. A slot whose page no context of another CPU names
+  (``Footprints.private``: no page name of it in their code, and no
+  call that could take a page from elsewhere) is written by them only
+  if a scan takes it (count 0) or a flush frees it (count 1): with a
+  count of 2 or more, or 1 when quiet, never. Its count and PTE are
+  taken out of what they may write.
+- Steps of c that they cannot see. A kmap() or kunmap() of such a page
+  reads every PTE (page_address), but the others only map their own
+  pages into free slots and clear slots of count 1, so where the page
+  is not in the pool or is in a protected slot the lookup finds the
+  same; and when quiet, a change of a protected slot's count that
+  leaves it at 1 or more is seen by no scan (a scan tests a count for
+  0 only). Those reads and writes are exempt (``_Pool.exempt``).
+
+A wake-up elsewhere reaches only contexts that sleep now: CPU c's that do
+not sleep cannot start to while it is frozen, so WAKE never writes them.
+What decides this (counts, PTEs, last_pkmap_nr, the sleepers, kmap_ipi,
+the contexts' pcs) is all in the state and in the key of the caches.
+
 A safety net: every step this module records for T is checked against
 the static footprint of its own context (``check_static``: the other
 CPUs are judged by the same table); a step outside it raises
@@ -159,6 +199,7 @@ other counts of states and executions (docs/performance.md).
 from __future__ import annotations
 
 from array import array
+from typing import Any
 from collections.abc import Callable, Sequence
 
 from kmap_scenarios.runtime.kernel import program as ir
@@ -273,7 +314,14 @@ class Reducer:
         self.fp = Footprints(program, codec) if program.config.NR_CPUS > 1 else None
         self.footprint: StepFootprint = footprint or self._recorded
         self._pos_bits: dict[tuple[int, ...], int] = {}
-        self._may: dict[Flat, list[tuple[int, int] | None]] = {}
+        # the static safety net's verdicts on (action, pc, depth, reads, writes)
+        self._wbits: dict[tuple[object, ...], int] = {}
+        self._views: dict[tuple[object, ...], tuple[int, int, int, _Pool | None]] = {}
+        self._oks: dict[tuple[object, ...], bool] = {}
+        self._pool_at = tuple(p for name in ("pkmap_count", "pkmap_pte", "last_pkmap_nr",
+                                             "pkmap_waiters", "kmap_ipi")
+                              for p in codec.field_positions(name))
+        self._may: dict[Flat, list[tuple[int, int, int | None] | None]] = {}
         self.cpu_sets = 0   # states given a CPU's actions as their persistent set
         cfg = program.config
         self.preemption = bool(cfg.CONFIG_PREEMPTION)
@@ -332,55 +380,78 @@ class Reducer:
         if fp is None or not fp.supported:
             return None
         # what each CPU's live contexts may still read and write: a
-        # function of the contexts' parts alone (pc, status, kmap depth)
+        # function of the contexts' parts alone (pc, status, kmap depth);
+        # per CPU c, the other CPUs' union (None: c can have no set)
         key = flat[:self.nctx]
-        may = self._may.get(key)
-        if may is None:
+        others = self._may.get(key)
+        if others is None:
             if len(self._may) >= 1 << 20:
                 self._may.clear()   # a bound on its memory; it is only a cache
-            may = self._may[key] = self._may_of(flat)
-        if not may:
+            others = self._may[key] = self._others(*self._may_of(flat))
+        if not others:
             return None
         by_cpu: dict[int, list[Action]] = {}
         for a in acts:
             by_cpu.setdefault(a[1], []).append(a)
         if len(by_cpu) < 2:
             return None
-        values = self.codec.ctx_values
-        ctxs = [values[flat[i]] for i in range(self.nctx)]
-        ncpu = self.p.config.NR_CPUS
+        pool = None
         for c in sorted(by_cpu):
+            o = others[c]
+            if o is None:
+                continue
+            if pool is None:
+                pool = tuple([flat[x] for x in self._pool_at])
             mine = by_cpu[c]
-            other_r = other_w = 0
-            for k in range(ncpu):
-                if k == c:
-                    continue
-                m = may[k]
-                if m is None:
-                    break
-                other_r |= m[0]
-                other_w |= m[1]
-            else:
-                if self._holds(flat, c, mine, ctxs, other_r, other_w):
-                    return tuple(mine)
+            if self._holds(flat, c, mine, key, pool, o):
+                return tuple(mine)
         return None
 
-    def _may_of(self, flat: Flat) -> list[tuple[int, int] | None]:
+    def _others(self, may: list[tuple[int, int] | None],
+                maps: list[int | None]) -> list[tuple[int, int, int | None] | None]:
+        """Per CPU c, what the other CPUs' live contexts may still read and
+        write and the kmap() calls they may still make (None: c can have
+        no CPU set, another CPU may do anything); empty: no CPU can."""
+        if not may:
+            return []
+        out: list[tuple[int, int, int | None] | None] = []
+        for c in range(len(may)):
+            r = w = 0
+            k: int | None = 0
+            for d, m in enumerate(may):
+                if d == c:
+                    continue
+                if m is None:
+                    out.append(None)
+                    break
+                r |= m[0]
+                w |= m[1]
+                md = maps[d]
+                k = None if k is None or md is None else k + md
+            else:
+                out.append((r, w, k))
+        return out
+
+    def _may_of(self, flat: Flat) -> tuple[list[tuple[int, int] | None], list[int | None]]:
         """Per CPU, what its live contexts may still read and write (None:
-        anything); empty when no CPU set can hold: a live task that may
-        migrate, or two CPUs that may do anything."""
+        anything; FLUSH and WAKE as pseudo-bits: footprint.py), and how
+        many kmap() calls they may still make (None: no bound); empty
+        when no CPU set can hold: a live task that may migrate, or two
+        CPUs that may do anything."""
         fp = self.fp
         assert fp is not None
         values = self.codec.ctx_values
         ctxs = [values[flat[i]] for i in range(self.nctx)]
         live = [c.status not in _LIVE_NOT for c in ctxs]
         if any(live[i] and fp.bound[i] is None for i in range(self.nctx)):
-            return []   # a task that may migrate: not bound to any CPU
+            return [], []   # a task that may migrate: not bound to any CPU
         may: list[tuple[int, int] | None] = []
+        maps: list[int | None] = []
         for c in range(self.p.config.NR_CPUS):
             # the CPU's own part even with no live context (a TLB eviction
             # there touches its record: runtime/kernel/tlb.py)
             r = w = fp.local[c]
+            k: int | None = 0
             for i in range(self.nctx):
                 if fp.bound[i] != c or not live[i]:
                     continue
@@ -391,15 +462,68 @@ class Reducer:
                 br, bw = fp.base(i)
                 r |= f[0] | br
                 w |= f[1] | bw | fp.underflow(i, ctxs[i].pc, ctxs[i].kmap_idx)
+                m = fp.map_calls(i, ctxs[i].pc)
+                k = None if k is None or m is None else k + m
             may.append(None if r < 0 else (r, w))
-        return [] if may.count(None) > 1 else may
+            maps.append(k)
+        return ([], []) if may.count(None) > 1 else (may, maps)
 
-    def _holds(self, flat: Flat, c: int, mine: list[Action], ctxs: list[Ctx],
-               other_r: int, other_w: int) -> bool:
+    def _holds(self, flat: Flat, c: int, mine: list[Action], key: Flat, pool: tuple[int, ...],
+               others: tuple[int, int, int | None]) -> bool:
         """CPU c's enabled actions ``mine`` against what the other CPUs'
-        contexts may still read (other_r) and write (other_w)."""
+        contexts may still read (other_r) and write (other_w), and the
+        kmap() calls they may still make (other_k: None, no bound).
+
+        Both halves are cached (a search asks this in most states): the
+        other CPUs' side by what it is a function of (the contexts' parts,
+        the pool's positions), each action's verdict by that side and the
+        action's recorded footprint."""
+        nctx = self.nctx
+        vkey = (c, key, pool)
+        view = self._views.get(vkey)
+        ctxs: list[Ctx] = []
+        if view is None:
+            if len(self._views) >= 1 << 18:
+                self._views.clear()   # a bound on its memory; it is only a cache
+                self._oks.clear()
+            ctxs = self._ctxs(flat)
+            view = self._views[vkey] = self._view(flat, c, ctxs, *others)
+        vid, other_r, other_w, pview = view
+        if vid < 0:
+            return False
+        oks = self._oks
+        for a in mine:
+            child, positions, delta = self.footprint(flat, a)
+            ci = a[0]
+            akey = (vid, a, flat[ci] if ci >= 0 else -1, positions, delta,
+                    tuple([flat[p] for p, _ in delta if p < nctx]))
+            ok = oks.get(akey)
+            if ok is None:
+                ctxs = ctxs or self._ctxs(flat)
+                ok = oks[akey] = self._action_holds(flat, c, a, ctxs, positions, delta,
+                                                    other_r, other_w, pview)
+            if not ok:
+                return False
+        return True
+
+    def _ctxs(self, flat: Flat) -> list[Ctx]:
+        values = self.codec.ctx_values
+        return [values[flat[i]] for i in range(self.nctx)]
+
+    def _view(self, flat: Flat, c: int, ctxs: list[Ctx], other_r: int, other_w: int,
+              other_k: int | None) -> tuple[int, int, int, _Pool | None]:
+        """The other CPUs' side of ``_holds``: (an id, what they may read,
+        what they may write, the pool's view), the id -1 when they may
+        change which actions CPU c has."""
         fp = self.fp
         assert fp is not None
+        # the pool's arguments, where another CPU may still use the pool
+        pool = _Pool(self, flat, c, ctxs, other_k) if other_w & fp.pseudo else None
+        if pool is None:
+            other_r, other_w = fp.expand_r(other_r), fp.expand_w(other_w)
+        else:
+            other_r = fp.expand_r(other_r, pool.quiet)
+            other_w = fp.expand_w(other_w, pool.quiet, pool.spare) & ~pool.protected
         # what decides which actions CPU c has: its contexts, its idle
         # task, its record, panicked, the locks its contexts spin on
         en = fp.local[c] | fp.pan
@@ -408,20 +532,26 @@ class Reducer:
                 lock = spinning_on(ctxs[i].pending)
                 if lock >= 0:
                     en |= bits(self.codec._where(FIELD["locks"], lock))
-        if en & other_w:
-            return False
-        for a in mine:
-            child, positions, delta = self.footprint(flat, a)
-            ci = a[0]
-            # a TLB eviction (runtime/kernel/tlb.py) runs as c's idle task
-            me = ci if ci >= 0 else idle_ctx(self.p, c)
-            r = self._read_bits(positions) | fp.ctx_bits(me) | fp.cpu_bit[c] | fp.pan
-            w = self._write_bits(flat, delta)
-            if ci >= 0:
-                self.check_static(a, ctxs[ci], r, w)
-            if r & other_w or w & (other_r | other_w):
-                return False
-        return True
+        vid = -1 if en & other_w else len(self._views)
+        return vid, other_r, other_w, pool
+
+    def _action_holds(self, flat: Flat, c: int, a: Action, ctxs: list[Ctx],
+                      positions: tuple[int, ...], delta: tuple[tuple[int, int], ...],
+                      other_r: int, other_w: int, pool: _Pool | None) -> bool:
+        """One action of CPU c, by its recorded footprint, against the
+        other CPUs' side (``_view``), after the static safety net."""
+        fp = self.fp
+        assert fp is not None
+        ci = a[0]
+        # a TLB eviction (runtime/kernel/tlb.py) runs as c's idle task
+        me = ci if ci >= 0 else idle_ctx(self.p, c)
+        r = self._read_bits(positions) | fp.ctx_bits(me) | fp.cpu_bit[c] | fp.pan
+        w = self._write_bits(flat, delta)
+        if ci >= 0:
+            self.check_static(a, ctxs[ci], r, w)
+            if pool is not None and (r & other_w or w & (other_r | other_w)):
+                r, w = pool.exempt(ci, ctxs[ci], r, w, delta)
+        return not (r & other_w or w & (other_r | other_w))
 
     def _read_bits(self, positions: tuple[int, ...]) -> int:
         got = self._pos_bits.get(positions)
@@ -437,6 +567,19 @@ class Reducer:
     def _write_bits(self, flat: Flat, delta: tuple[tuple[int, int], ...]) -> int:
         """The bits a step's changes write: a context's ``released`` apart
         from the rest of it."""
+        fp = self.fp
+        assert fp is not None
+        nctx, values = self.codec.nctx, self.codec.ctx_values
+        key = (delta, tuple([flat[p] for p, _ in delta if p < nctx]))
+        got = self._wbits.get(key)
+        if got is not None:
+            return got
+        if len(self._wbits) >= 1 << 18:
+            self._wbits.clear()   # a bound on its memory; it is only a cache
+        w = self._wbits[key] = self._write_bits_of(flat, delta)
+        return w
+
+    def _write_bits_of(self, flat: Flat, delta: tuple[tuple[int, int], ...]) -> int:
         fp = self.fp
         assert fp is not None
         nctx, values = self.codec.nctx, self.codec.ctx_values
@@ -480,8 +623,8 @@ class Reducer:
         if f is None or fp.bound[ci] is None:
             return
         br, bw = fp.base(ci)
-        mr = f[0] | br
-        mw = f[1] | bw | fp.underflow(ci, me.pc, me.kmap_idx)
+        mr = fp.expand_r(f[0] | br)
+        mw = fp.expand_w(f[1] | bw | fp.underflow(ci, me.pc, me.kmap_idx))
         # a recording notes a context as a whole (a fault reads every
         # context's ``released``: all of them): a read of one is covered
         # by any of its bits
@@ -540,6 +683,103 @@ class Reducer:
             if u != v and k not in _MAY_CHANGE:
                 return False
         return True
+
+
+class _Pool:
+    """The pkmap pool in one state, seen from CPU c while the other CPUs
+    run (por.py's docstring, "The pkmap pool"): whether no wrap can
+    happen there (``quiet``), the slots none of them can write
+    (``protected``), and the exemptions of c's own steps (``exempt``)."""
+
+    def __init__(self, red: Reducer, flat: Flat, c: int, ctxs: list[Ctx],
+                 other_k: int | None) -> None:
+        fp = red.fp
+        assert fp is not None
+        codec, p = red.codec, red.p
+        self.fp, self.p = fp, p
+        self.mine = [i for i in range(red.nctx) if fp.bound[i] == c]
+        # a wake-up elsewhere reaches only the contexts that wait now
+        # (CPU c's do not start to: they are frozen)
+        self.spare = 0
+        for i in self.mine:
+            if ctxs[i].status != int(Status.WAIT_PKMAP):
+                self.spare |= fp.ctx_bits(i)
+        self.quiet = False
+        self.protected = 0
+        self.slot_of: dict[int, int] = {}   # a page of c's in the pool -> its slot
+        self.count_at: dict[int, int] = {}  # the count position -> its slot
+        self.counts: list[int] = []
+        self.ptes: list[int] = []
+        # the arguments need a position per slot (flat.SHORT) and the pool
+        self.ready = fp.per_slot and fp.pool_ok
+        if not self.ready:
+            return
+
+        def value(pos: int) -> Any:
+            return codec.values[codec.kind[pos]][flat[pos]]
+
+        n = p.config.LAST_PKMAP
+        counts: list[int] = [value(pos) for pos in fp.count_pos]
+        ptes: list[int] = [value(pos) for pos in fp.pte_pos]
+        last: int = value(codec.field_positions("last_pkmap_nr")[0])
+        waiters: tuple[int, ...] = value(codec.field_positions("pkmap_waiters")[0])
+        ipi: int = value(codec.field_positions("kmap_ipi")[0])
+        # map_new_virtual takes the first free slot after last_pkmap_nr and
+        # flushes when it passes slot 0: with at least as many free slots
+        # before the end as kmap() calls still to come elsewhere (each
+        # takes one, none is freed without a flush), none wraps; without a
+        # wrap nobody sleeps, and nobody sleeps now nor waits for an IPI
+        free = sum(1 for x in range(last + 1, n) if counts[x] == 0)
+        self.quiet = other_k is not None and other_k <= free and not waiters and ipi == -1
+        self.counts, self.ptes = counts, ptes
+        for x in range(n):
+            if not ptes[x]:
+                continue
+            page = p.pfn_to_page.get(ptes[x] - 1)
+            if page is None or not fp.private(page, self.mine):
+                continue
+            self.slot_of[page] = x
+            # nobody else maps, unmaps or pins a page only c's contexts
+            # name; a scan takes only a free slot, a flush frees only one
+            # whose count is 1 (and none happens when quiet)
+            if counts[x] >= 2 or (counts[x] >= 1 and self.quiet):
+                self.protected |= 1 << fp.count_pos[x] | 1 << fp.pte_pos[x]
+                self.count_at[fp.count_pos[x]] = x
+
+    def exempt(self, ci: int, me: Ctx, r: int, w: int,
+               delta: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+        """What of a step of c's context ci no other CPU's step can see or
+        change, taken out of its reads r and writes w:
+
+        - a kmap() or kunmap() of a page only c's contexts name reads
+          every PTE to find it (page_address); where it is not in the
+          pool, or in a protected slot, the others' steps leave it where
+          it is (they map only their own pages, into free slots, and
+          clear only slots of count 1), so the search finds the same;
+        - when quiet, a change of a protected slot's count that leaves it
+          at 1 or more: the others' scans only test a count for 0."""
+        fp = self.fp
+        if not self.ready:
+            return r, w
+        ins = self.p.contexts[ci].code[me.pc]
+        if isinstance(ins, ir.Call) and ins.name in ("kmap", "kunmap") and len(ins.args) == 1 \
+                and isinstance(ins.args[0], ir.PageRef):
+            page = ins.args[0].page
+            if fp.private(page, self.mine):
+                x = self.slot_of.get(page)
+                if x is None and not any(self.p.pfn_to_page.get(pt - 1) == page
+                                         for pt in self.ptes if pt) \
+                        or x is not None and fp.count_pos[x] in self.count_at:
+                    r &= ~fp.pte
+        if self.quiet:
+            values = self.fp.codec.values
+            kind = self.fp.codec.kind
+            for pos, v in delta:
+                if pos in self.count_at:
+                    new = values[kind[pos]][v]
+                    if new >= 1 and self.counts[self.count_at[pos]] >= 1:
+                        w &= ~(1 << pos)
+        return r, w
 
 
 def on_cycles(n: int, acts: Sequence[tuple[object, ...]], off: Sequence[int],
