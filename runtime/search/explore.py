@@ -508,10 +508,11 @@ class Explorer:
             self._frontier(st.codec.reports(flat), first[k], k, -1)
 
     def _reducer(self, st: Stepper) -> Any:
-        """The persistent sets of runtime/search/por.py, or None: only with several CPUs (on one, every task
-        competes for the CPU), reduction on, one job (--jobs searches the whole graph: the same outcomes
-        and verdicts, more states) and no depth or preemption bound (a
-        bound counts steps, and a reduced path can be longer)."""
+        """The persistent sets of runtime/search/por.py, or None: only
+        with several CPUs (on one, every task competes for the CPU),
+        reduction on, one job (--jobs searches the whole graph: the same
+        outcomes and verdicts, more states) and no depth or preemption
+        bound (a bound counts steps, and a reduced path can be longer)."""
         o = self.o
         if not (o.reduce and o.por) or self.p.config.NR_CPUS == 1 or o.jobs > 1 or \
                 o.max_depth is not None or o.preemption_bound is not None:
