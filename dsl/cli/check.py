@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "recorded steps (identical results; slower)")
     p.add_argument("--no-symmetry", action="store_true",
                    help="step every state, not one per orbit of interchangeable tasks "
-                        "(identical results; slower)")
+                        "(the same outcomes and verdicts; with the state-level reduction, "
+                        "the counts of states and executions may differ a little; slower)")
     p.add_argument("--stats", action="store_true", help="also print wall time and states per second")
     p.add_argument("--no-trace", action="store_true", help="print witness schedules without traces")
     p.add_argument("--random", type=int, default=None, metavar="N",
