@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 from kmap_scenarios.dsl.lower.load import load_text
 from kmap_scenarios.dsl.formats import run_text as report
 from kmap_scenarios.runtime.search import explore as ex
@@ -112,3 +115,26 @@ def replays(p: Program, r: ex.Result) -> None:
             assert e.endless is not None and observer.endless(e.endless) == outcome, text
         else:
             assert e.endless is None and observer.outcome(e.final) == outcome, text
+
+
+def cut_searches(monkeypatch: Any, p: Program, opts: ex.Options,
+                 at: Iterable[int]) -> Iterator[tuple[int, ex.Result]]:
+    """The search of ``p`` under ``opts`` cut by a time limit at the k-th
+    look at the limits, for each k of ``at`` (the limits looked at after
+    every successor: explore.CHECK_WORK 1), with its result; a search
+    that ends before it is not cut (``bounded`` empty)."""
+    from kmap_scenarios.runtime.search import explore as explore_mod
+    from kmap_scenarios.runtime.search.limits import Cut, Limits
+    for k in at:
+        calls = [0]
+
+        def check(self: Limits, k: int = k) -> None:
+            calls[0] += 1
+            if calls[0] == k:
+                raise Cut("time")
+
+        with monkeypatch.context() as m:
+            m.setattr(explore_mod, "CHECK_WORK", 1)
+            m.setattr(Limits, "check", check)
+            r = ex.explore(p, opts)
+        yield k, r

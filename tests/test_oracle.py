@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from kmap_scenarios.dsl.formats.check_text import verdicts_of
 from kmap_scenarios.dsl.lower.load import load, load_text
@@ -286,17 +287,17 @@ PARTITIONED_TWINS = 150   # and with a CPU's two tasks interchangeable
 PARTITIONED_PKMAP = 300   # and with kmap() and kunmap() on a small pool
 
 
-def test_generated_partitioned_scenarios_match_the_oracle() -> None:
-    """Pinned tasks on two or three CPUs with their own pages, flags and
-    locks (tests/scenario_gen.py ``partitioned``), where one CPU's actions
-    are often a persistent set (runtime/search/por.py), and now and then
-    a fragment another CPU sees: the oracle's outcomes, verdicts and
-    witnesses under every variant, fewer states in most of them."""
+def _oracle_on(scenarios: st.SearchStrategy[str], count: int, label: str) -> Counter[str]:
+    """``count`` generated scenarios, each judged by the oracle and
+    compared under every variant; beside _judged's counts, how many the
+    default search reduces (fewer states than the oracle's), give a CPU's
+    actions as a persistent set, and reduce with symmetry and the
+    state-level reduction both."""
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=PARTITIONED, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=count, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    @given(partitioned())
+    @given(scenarios)
     def one(src: str) -> None:
         p, j = _judged(src, seen)
         for opts in VARIANTS.values():
@@ -304,10 +305,21 @@ def test_generated_partitioned_scenarios_match_the_oracle() -> None:
         r = ex.explore(p)
         seen["reduced"] += r.states < len(j.graph.states)
         seen["cpu sets"] += r.reduced > 0
+        seen["both"] += r.symmetric_states > 0 and r.reduced > 0
 
     one()
-    print(f"partitioned: {dict(seen)}")
-    assert seen["compared"] >= PARTITIONED, seen
+    print(f"{label}: {dict(seen)}")
+    assert seen["compared"] >= count, seen
+    return seen
+
+
+def test_generated_partitioned_scenarios_match_the_oracle() -> None:
+    """Pinned tasks on two or three CPUs with their own pages, flags and
+    locks (tests/scenario_gen.py ``partitioned``), where one CPU's actions
+    are often a persistent set (runtime/search/por.py), and now and then
+    a fragment another CPU sees: the oracle's outcomes, verdicts and
+    witnesses under every variant, fewer states in most of them."""
+    seen = _oracle_on(partitioned(), PARTITIONED, "partitioned")
     assert seen["reduced"] >= 0.6 * seen["compared"], seen
     assert seen["fails"] >= 0.1 * seen["compared"], seen
 
@@ -319,21 +331,7 @@ def test_generated_partitioned_twins_match_the_oracle() -> None:
     (runtime/search/explore.py ``_reducer``); the oracle's outcomes,
     verdicts and witnesses under every variant, and both reductions at
     work together in many of them."""
-    seen: Counter[str] = Counter()
-
-    @settings(max_examples=PARTITIONED_TWINS, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    @given(partitioned(twins=True))
-    def one(src: str) -> None:
-        p, j = _judged(src, seen)
-        for opts in VARIANTS.values():
-            compare(p, j, opts, src)
-        r = ex.explore(p)
-        seen["both"] += r.symmetric_states > 0 and r.reduced > 0
-
-    one()
-    print(f"partitioned twins: {dict(seen)}")
-    assert seen["compared"] >= PARTITIONED_TWINS, seen
+    seen = _oracle_on(partitioned(twins=True), PARTITIONED_TWINS, "partitioned twins")
     assert seen["both"] >= 0.3 * seen["compared"], seen
 
 
@@ -345,22 +343,6 @@ def test_generated_partitioned_pkmap_scenarios_match_the_oracle() -> None:
     pool's arguments of runtime/search/por.py ("The pkmap pool": slots no
     other CPU can write, no wrap to come) must lose nothing the oracle
     finds, under every variant, and reduce many of them."""
-    seen: Counter[str] = Counter()
-
-    @settings(max_examples=PARTITIONED_PKMAP, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    @given(partitioned(pkmap=True))
-    def one(src: str) -> None:
-        p, j = _judged(src, seen)
-        for opts in VARIANTS.values():
-            compare(p, j, opts, src)
-        r = ex.explore(p)
-        seen["reduced"] += r.states < len(j.graph.states)
-        seen["cpu sets"] += r.reduced > 0
-        seen["sleeps"] += "DEADLOCK" in str(j.outcomes) or "kmap(P" in src and "LAST_PKMAP = 2" in src
-
-    one()
-    print(f"partitioned pkmap: {dict(seen)}")
-    assert seen["compared"] >= PARTITIONED_PKMAP, seen
+    seen = _oracle_on(partitioned(pkmap=True), PARTITIONED_PKMAP, "partitioned pkmap")
     assert seen["reduced"] >= 0.4 * seen["compared"], seen
     assert seen["fails"] >= 0.1 * seen["compared"], seen

@@ -17,7 +17,7 @@ from kmap_scenarios.dsl.lower.load import load
 from kmap_scenarios.runtime.kernel.program import Program
 from kmap_scenarios.runtime.search import explore as ex
 from kmap_scenarios.runtime.search.por import Reducer, local_pcs
-from kmaptest import program as load_src, replays
+from kmaptest import cut_searches, program as load_src, replays
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.kmap"))
@@ -249,24 +249,10 @@ def test_a_cut_before_the_proviso_invents_no_loop(monkeypatch: pytest.MonkeyPatc
     other actions back as cut edges, so a loop of a's local steps is not
     taken for a loop no execution leaves. Whatever the cut, every outcome
     found is one of the whole search's."""
-    from kmap_scenarios.runtime.search import explore as explore_mod
-    from kmap_scenarios.runtime.search.limits import Cut, Limits
     p = load_src(ENDLESS)
     whole = set(ex.explore(p, ex.Options(por=False)).outcomes)
-    monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
     seen_cut = 0
-    for k in range(1, 40):
-        calls = [0]
-
-        def check(self: Limits, k: int = k) -> None:
-            calls[0] += 1
-            if calls[0] == k:
-                raise Cut("time")
-
-        monkeypatch.setattr(Limits, "check", check)
-        r = ex.explore(p, ex.Options(por=True))
-        monkeypatch.undo()
-        monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+    for k, r in cut_searches(monkeypatch, p, ex.Options(por=True), range(1, 40)):
         if r.bounded:
             seen_cut += 1
             assert set(r.outcomes) <= whole, (k, r.outcomes)

@@ -30,7 +30,7 @@ from kmap_scenarios.runtime.search import symmetry
 from kmap_scenarios.runtime.search.flat import Codec
 
 import oracle
-from kmaptest import replays
+from kmaptest import cut_searches, replays
 from scenario_gen import page_twins, scenario
 
 import sys
@@ -316,6 +316,16 @@ def test_symmetry_drops_states_and_changes_nothing(name: str) -> None:
     replays(p, both)
 
 
+def the_oracles(p: Program, r: ex.Result) -> None:
+    """The result finds the naive oracle's outcomes, and its witnesses
+    replay, each a path of the oracle's graph to its outcome."""
+    replays(p, r)
+    j = oracle.judge(p)
+    assert set(r.outcomes) == j.outcomes
+    for o, path in r.witnesses.items():
+        oracle.check_witness(p, j, o, path)
+
+
 def same_verdicts(p: Program, a: ex.Result, b: ex.Result) -> None:
     """Two results of one program with different reductions: the same
     outcomes, loop conditions, stuck ends and verdicts (the counts of
@@ -516,11 +526,7 @@ def test_symmetry_and_the_state_level_reduction_combine() -> None:
     # the one POR alone builds
     assert both.states <= por_only.states
     same_verdicts(p, both, plain)
-    replays(p, both)
-    j = oracle.judge(p)
-    assert set(both.outcomes) == j.outcomes
-    for o, path in both.witnesses.items():
-        oracle.check_witness(p, j, o, path)
+    the_oracles(p, both)
 
 
 TWINS_SPINNING = """config { NR_CPUS = 2; CONFIG_PREEMPTION = y; }
@@ -542,27 +548,13 @@ def test_a_cut_with_both_reductions_is_a_bounded_true_report(
     keeps each edge's permutation by position): whatever the cut, the
     outcomes are the whole search's, the unfinished ends are cut, and
     every witness and path replays."""
-    from kmap_scenarios.runtime.search import explore as explore_mod
-    from kmap_scenarios.runtime.search.limits import Cut, Limits
     p = load_text(src, "twins.kmap")
     whole = ex.explore(p, ex.Options(symmetry=False, por=False))
     both = ex.explore(p)
     assert both.symmetric_states and both.reduced
     same_verdicts(p, both, whole)
-    monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
     cuts = 0
-    for k in range(1, 60, 3):
-        calls = [0]
-
-        def check(self: Limits, k: int = k) -> None:
-            calls[0] += 1
-            if calls[0] == k:
-                raise Cut("time")
-
-        monkeypatch.setattr(Limits, "check", check)
-        r = ex.explore(p)
-        monkeypatch.undo()
-        monkeypatch.setattr(explore_mod, "CHECK_WORK", 1)
+    for k, r in cut_searches(monkeypatch, p, ex.Options(), range(1, 60, 3)):
         if r.bounded:
             cuts += 1
             assert set(r.outcomes) <= set(whole.outcomes), k
@@ -659,11 +651,7 @@ def test_twins_with_own_pages_and_the_state_level_reduction_combine() -> None:
     assert both.symmetric_states < sym_only.symmetric_states < plain.states
     assert both.symmetric_states < por_only.states <= plain.states
     same_verdicts(p, both, plain)
-    replays(p, both)
-    j = oracle.judge(p)
-    assert set(both.outcomes) == j.outcomes
-    for o, path in both.witnesses.items():
-        oracle.check_witness(p, j, o, path)
+    the_oracles(p, both)
 
 
 def test_cli_output_names_the_real_pages_with_and_without_symmetry(tmp_path: Path) -> None:

@@ -103,9 +103,7 @@ def _spin_on_kmap_lock(tx: Tx, page: int) -> bool:
 def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
     """kunmap(): might_sleep(); lowmem -> nothing; else kunmap_high()
     (spinning on kmap_lock while a flush waits for its IPI)."""
-    if tx.me.pending is not None:
-        page = tx.me.pending[1]
-    else:
+    if tx.me.pending is None:
         assert argv is not None
         page = page_arg(tx, argv[0])
         if not tx.cfg.CONFIG_HIGHMEM:
@@ -113,10 +111,7 @@ def _kunmap(tx: Tx, argv: list[int] | None) -> Result:
         sched.might_sleep(tx, "kunmap")
         if not is_highmem(tx.program, page):
             return None
-    if _spin_on_kmap_lock(tx, page):
-        return NOT_DONE
-    pkmap.kunmap_high(tx, page)
-    return None
+    return _kunmap_high(tx, argv)
 
 
 def _kmap_local_pfn(tx: Tx, argv: list[int] | None) -> Result:

@@ -759,34 +759,10 @@ def _exprs(ins: ir.Instr) -> list[ir.Expr]:
 
 
 def _has_call(ins: ir.Instr) -> bool:
-    return any(True for _ in _calls(ins))
+    return bool(_calls(ins))
 
 
 def _calls(ins: ir.Instr) -> list[tuple[str, tuple[ir.Expr, ...]]]:
     """Every built-in an instruction calls (itself, or in an expression)."""
-    out: list[tuple[str, tuple[ir.Expr, ...]]] = []
-    todo: list[ir.Expr] = []
-    if isinstance(ins, ir.Call):
-        out.append((ins.name, ins.args))
-        todo += ins.args
-    elif isinstance(ins, ir.CallFn):
-        todo += ins.args
-    elif isinstance(ins, ir.Set):
-        todo.append(ins.value)
-    elif isinstance(ins, (ir.Branch, ir.Check)):
-        todo.append(ins.cond)
-    elif isinstance(ins, ir.Ret) and ins.value is not None:
-        todo.append(ins.value)
-    dest = getattr(ins, "dest", None)
-    if isinstance(dest, ir.ToByte):
-        todo.append(dest.addr)
-    while todo:
-        x = todo.pop()
-        if isinstance(x, ir.CallExpr):
-            out.append((x.name, x.args))
-            todo += x.args
-        elif isinstance(x, ir.OPERATORS):
-            todo += ir.operands(x)
-        elif isinstance(x, ir.LoadByte):
-            todo.append(x.addr)
-    return out
+    out = [(ins.name, ins.args)] if isinstance(ins, ir.Call) else []
+    return out + [(x.name, x.args) for x in _exprs(ins) if isinstance(x, ir.CallExpr)]
